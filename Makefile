@@ -1,0 +1,40 @@
+# kamailio-pchat: persistent group chat for Kamailio.
+#
+#   make run     set everything up (packages, module build) and run the lab; Ctrl-C stops it
+#   make test    set everything up and run every test (what CI runs)
+#
+# Other targets: deps (install packages + Kamailio source), build (module + load checks),
+# unit (C unit tests only), install (pchat.so into Kamailio's module folder), clean.
+# Variables: LAB_DIR, NODES, PORT_BASE (make run); PYTEST_ARGS (make test); DESTDIR (install).
+
+SHELL := /bin/bash
+KAMAILIO_MODULES_DIR := $(shell kamailio -h 2>&1 | sed -n 's/.*-L path.*default: \(.*\))/\1/p')
+
+.PHONY: all deps build run test unit install clean
+
+all: build
+
+deps:
+	@scripts/deps
+
+build:
+	@scripts/build
+
+run: build
+	@scripts/run
+
+test: build
+	@scripts/test
+
+unit: build
+	@scripts/test unit
+
+install: build
+	install -D -m 644 build/modules/pchat.so $(DESTDIR)$(KAMAILIO_MODULES_DIR)/pchat.so
+	@echo "installed pchat.so into $(DESTDIR)$(KAMAILIO_MODULES_DIR); see README.md to configure it"
+
+clean:
+	@if [ -d build/ksrc ]; then \
+		$(MAKE) -s -C modules/pchat KSRC=$$(ls -d $(CURDIR)/build/ksrc/kamailio-*/src | head -1) clean; fi
+	$(MAKE) -s -C tests/unit clean
+	rm -rf build/modules build/tests

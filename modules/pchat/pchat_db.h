@@ -1,0 +1,98 @@
+/*
+ * A MySQL/MariaDB connection that runs a fixed table of prepared statements.
+ *
+ * Each process owns one connection. Statements are prepared on first use and prepared again after
+ * a reconnect. A lost connection is reopened once, transparently, when no transaction is open;
+ * inside a transaction the error goes back to the caller, who rolls back. While the server is
+ * unreachable the shared health state makes every process fail fast (PCHAT_DB_UNAVAILABLE)
+ * instead of waiting for a connect timeout on every request.
+ *
+ * No Kamailio header is used here: the store is tested against a real MariaDB on its own.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#ifndef PCHAT_DB_H
+#define PCHAT_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pchat_health.h"
+
+typedef struct pchat_db_conf {
+	char *host;
+	unsigned int port;
+	char *user;
+	char *password;
+	char *database;
+	char *socket;            /* unix socket path, used instead of host/port when set */
+	unsigned int timeout_s;  /* connect, read and write timeouts */
+	int retry_ms;            /* how long an outage pauses new connection attempts */
+} pchat_db_conf_t;
+
+/* Parses mysql://user[:password]@host[:port]/database into conf (strings are malloc'ed; release
+ * them with pchat_db_conf_clear). Returns 0, or -1 with a message in err. */
+int pchat_db_parse_url(const char *url, pchat_db_conf_t *conf, char *err, size_t errlen);
+void pchat_db_conf_clear(pchat_db_conf_t *conf);
+
+typedef enum pchat_db_type {
+	PCHAT_DB_NULL,
+	PCHAT_DB_INT,
+	PCHAT_DB_STR,
+} pchat_db_type_t;
+
+/* A parameter or a result column. Result strings are NUL-terminated and valid during the row
+ * callback only. */
+typedef struct pchat_db_val {
+	pchat_db_type_t type;
+	long long i;
+	const char *s;
+	size_t len;
+} pchat_db_val_t;
+
+#define PCHAT_DB_I(v) ((pchat_db_val_t){.type = PCHAT_DB_INT, .i = (v)})
+#define PCHAT_DB_S(p, l) ((pchat_db_val_t){.type = PCHAT_DB_STR, .s = (p), .len = (l)})
+#define PCHAT_DB_CS(p) PCHAT_DB_S((p), strlen(p))
+#define PCHAT_DB_NUL ((pchat_db_val_t){.type = PCHAT_DB_NULL})
+
+/* Called once per result row; a non-zero return stops the iteration and is returned by exec. */
+typedef int (*pchat_db_row_f)(void *ctx, const pchat_db_val_t *cols, int ncols);
+
+enum {
+	PCHAT_DB_ERROR = -1,       /* the statement failed (constraint, syntax, ...) */
+	PCHAT_DB_UNAVAILABLE = -2, /* no connection to the server */
+	PCHAT_DB_DUPLICATE = -3,   /* a unique key would be duplicated */
+};
+
+typedef struct pchat_db pchat_db_t;
+
+/* sql: the statement table, nstmt entries, kept by reference (static strings). health may be
+ * shared between processes (shm); NULL gives the connection its own. */
+pchat_db_t *pchat_db_new(const pchat_db_conf_t *conf, const char *const *sql, int nstmt,
+		pchat_health_t *health);
+void pchat_db_free(pchat_db_t *db);
+
+/* Connects when not connected. 0 on success, PCHAT_DB_UNAVAILABLE otherwise. */
+int pchat_db_connect(pchat_db_t *db);
+int pchat_db_connected(const pchat_db_t *db);
+
+/* Runs statement `stmt`. Returns the number of affected rows (for SELECT: rows delivered to cb),
+ * a callback's non-zero return, or one of the negative PCHAT_DB_* errors. */
+long long pchat_db_exec(pchat_db_t *db, int stmt, const pchat_db_val_t *params, int nparams,
+		pchat_db_row_f cb, void *ctx);
+
+/* AUTO_INCREMENT value or LAST_INSERT_ID(expr) set by the last statement. */
+unsigned long long pchat_db_insert_id(const pchat_db_t *db);
+
+int pchat_db_begin(pchat_db_t *db);
+int pchat_db_commit(pchat_db_t *db);
+void pchat_db_rollback(pchat_db_t *db);
+
+/* Runs plain SQL without parameters and without results (administration, tests). */
+int pchat_db_query(pchat_db_t *db, const char *sql);
+
+/* "10.11.19-MariaDB-0+deb12u1", or "" when not connected. */
+const char *pchat_db_server_info(pchat_db_t *db);
+const char *pchat_db_last_error(const pchat_db_t *db);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * Up/down state of a back end (MySQL, Redis) shared by all processes of a node. When one process
+ * finds the back end unreachable, the others stop trying until the retry time, so a dead server
+ * costs one timeout per interval instead of one per request per process; the transition is logged
+ * once, by the process that saw it.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#ifndef PCHAT_HEALTH_H
+#define PCHAT_HEALTH_H
+
+#include <stdint.h>
+
+typedef struct pchat_health {
+	int64_t down_until_ms; /* no new attempts before this time (ms since the epoch) */
+	int down;              /* 1 while the back end is considered unreachable */
+	uint64_t failures;     /* connection failures seen since start */
+} pchat_health_t;
+
+int64_t pchat_now_ms(void);
+
+/* 1 when a connection attempt may be made now. */
+int pchat_health_may_try(const pchat_health_t *h);
+
+/* Records a failed attempt. Returns 1 for the caller that turned the state from up to down
+ * (it logs the outage), 0 otherwise. */
+int pchat_health_failed(pchat_health_t *h, int retry_ms);
+
+/* Records a success. Returns 1 for the caller that turned the state from down to up. */
+int pchat_health_ok(pchat_health_t *h);
+
+int pchat_health_is_down(const pchat_health_t *h);
+
+#endif

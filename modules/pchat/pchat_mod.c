@@ -1,0 +1,252 @@
+/*
+ * pchat: persistent group chat (Lync/Skype for Business Persistent Chat, XCCOS over SIP) as a
+ * Kamailio module. This file holds the module's exports: parameters, cfg functions, statistics,
+ * and the init/child_init/destroy hooks. The work is done in the other files.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/sr_module.h"
+#include "core/dprint.h"
+#include "core/mem/mem.h"
+#include "core/mem/shm_mem.h"
+#include "core/counters.h"
+#include "core/parser/parse_uri.h"
+
+#include "pchat_log.h"
+#include "pchat_mod.h"
+#include "pchat_rpc.h"
+#include "pchat_schema.h"
+#include "pchat_sip.h"
+
+MODULE_VERSION
+
+pchat_params_t pchat_params = {
+	.db_url = "mysql://pchat:pchat@127.0.0.1:3306/pchat",
+	.db_timeout = 3,
+	.db_retry_interval = 5,
+	.redis_url = "redis://127.0.0.1:6379/0",
+	.redis_timeout = 250,
+	.redis_retry_interval = 5,
+	.domain = NULL,
+	.pool_uri = NULL,
+	.identity = "$fu",
+};
+
+pchat_db_conf_t pchat_db_conf;
+pchat_redis_conf_t pchat_redis_conf;
+str pchat_pool_uri = STR_NULL;
+pv_elem_t *pchat_identity_fmt = NULL;
+pchat_shared_t *pchat_shared = NULL;
+
+static pchat_db_t *proc_db = NULL;
+static pchat_redis_t *proc_redis = NULL;
+
+stat_var *pchat_stat_requests = NULL;
+
+static unsigned long stat_sessions(void)
+{
+	return pchat_shared ? (unsigned long)pchat_shared->sessions : 0;
+}
+
+static stat_export_t mod_stats[] = {
+	{"requests", 0, &pchat_stat_requests},
+	{"sessions", STAT_IS_FUNC, (stat_var **)stat_sessions},
+	{0, 0, 0}
+};
+
+static int mod_init(void);
+static int child_init(int rank);
+static void mod_destroy(void);
+
+static cmd_export_t cmds[] = {
+	{"pchat_handle", (cmd_function)pchat_w_handle, 0, 0, 0, REQUEST_ROUTE},
+	{0, 0, 0, 0, 0, 0}
+};
+
+static param_export_t params[] = {
+	{"db_url", PARAM_STRING, &pchat_params.db_url},
+	{"db_timeout", PARAM_INT, &pchat_params.db_timeout},
+	{"db_retry_interval", PARAM_INT, &pchat_params.db_retry_interval},
+	{"redis_url", PARAM_STRING, &pchat_params.redis_url},
+	{"redis_timeout", PARAM_INT, &pchat_params.redis_timeout},
+	{"redis_retry_interval", PARAM_INT, &pchat_params.redis_retry_interval},
+	{"domain", PARAM_STRING, &pchat_params.domain},
+	{"pool_uri", PARAM_STRING, &pchat_params.pool_uri},
+	{"identity", PARAM_STRING, &pchat_params.identity},
+	{0, 0, 0}
+};
+
+struct module_exports exports = {
+	"pchat",
+	DEFAULT_DLFLAGS,
+	cmds,
+	params,
+	pchat_rpc_cmds,
+	0,     /* pseudo-variables */
+	0,     /* response handler */
+	mod_init,
+	child_init,
+	mod_destroy,
+};
+
+/* Forwards messages of the Kamailio-free parts to Kamailio's log, named by their function. */
+static void kamailio_log_sink(enum pchat_log_level level, const char *func, const char *fmt,
+		va_list ap)
+{
+	static const int levels[] = {L_ERR, L_WARN, L_INFO, L_DBG};
+	char msg[1024];
+	int klevel = levels[level];
+
+	if (!is_printable(klevel))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	LOG_FX(DEFAULT_FACILITY, klevel, NULL, "pchat: ", func, "%s", msg);
+}
+
+static int init_params(void)
+{
+	static char pool_uri_buf[MAX_URI_SIZE];
+	struct sip_uri puri;
+	char err[160];
+	str ident;
+
+	if (!pchat_params.domain || !pchat_params.domain[0]) {
+		LM_ERR("modparam(\"pchat\", \"domain\") is required: the SIP domain of the chat service "
+			   "(rooms are ma-chan://<domain>/<guid>)\n");
+		return -1;
+	}
+	if (!pchat_params.pool_uri || !pchat_params.pool_uri[0]) {
+		snprintf(pool_uri_buf, sizeof(pool_uri_buf), "sip:pchat@%s", pchat_params.domain);
+		pchat_params.pool_uri = pool_uri_buf;
+	}
+	pchat_pool_uri.s = pchat_params.pool_uri;
+	pchat_pool_uri.len = strlen(pchat_params.pool_uri);
+	if (parse_uri(pchat_pool_uri.s, pchat_pool_uri.len, &puri) < 0 || puri.user.len == 0) {
+		LM_ERR("pool_uri '%s' is not a SIP URI with a user part (e.g. sip:pchat@%s)\n",
+				pchat_params.pool_uri, pchat_params.domain);
+		return -1;
+	}
+	ident.s = pchat_params.identity;
+	ident.len = strlen(ident.s);
+	if (ident.len == 0 || pv_parse_format(&ident, &pchat_identity_fmt) < 0) {
+		LM_ERR("identity '%s' is not a valid pseudo-variable format (default: $fu)\n",
+				pchat_params.identity);
+		return -1;
+	}
+	if (pchat_db_parse_url(pchat_params.db_url, &pchat_db_conf, err, sizeof(err)) < 0) {
+		LM_ERR("db_url '%s': %s\n", pchat_params.db_url, err);
+		return -1;
+	}
+	pchat_db_conf.timeout_s = pchat_params.db_timeout > 0 ? pchat_params.db_timeout : 1;
+	pchat_db_conf.retry_ms = 1000 * (pchat_params.db_retry_interval > 0
+										? pchat_params.db_retry_interval : 1);
+	if (pchat_redis_parse_url(pchat_params.redis_url, &pchat_redis_conf, err, sizeof(err)) < 0) {
+		LM_ERR("redis_url '%s': %s\n", pchat_params.redis_url, err);
+		return -1;
+	}
+	pchat_redis_conf.timeout_ms = pchat_params.redis_timeout > 0 ? pchat_params.redis_timeout : 1;
+	pchat_redis_conf.retry_ms = 1000 * (pchat_params.redis_retry_interval > 0
+										? pchat_params.redis_retry_interval : 1);
+	return 0;
+}
+
+/* Refuses to start on tables older than this module needs. An unreachable database does not stop
+ * Kamailio (it is the operator's proxy too): each process checks again when it connects. */
+static int check_schema_at_start(void)
+{
+	pchat_db_t *db = pchat_db_new(&pchat_db_conf, pchat_schema_sql, pchat_schema_nsql, NULL);
+	char err[256];
+	int rc;
+
+	if (!db) {
+		LM_ERR("out of memory\n");
+		return -1;
+	}
+	rc = pchat_schema_check(db, err, sizeof(err));
+	pchat_db_free(db);
+	if (rc == PCHAT_DB_UNAVAILABLE) {
+		LM_WARN("MySQL is not reachable at start; chat requests get 503 until it is\n");
+		return 0;
+	}
+	if (rc < 0) {
+		LM_ERR("database schema too old: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int mod_init(void)
+{
+	pchat_log_set_sink(kamailio_log_sink);
+	if (init_params() < 0)
+		return -1;
+	pchat_shared = shm_malloc(sizeof(*pchat_shared));
+	if (!pchat_shared) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	memset(pchat_shared, 0, sizeof(*pchat_shared));
+	if (check_schema_at_start() < 0)
+		return -1;
+	if (register_module_stats(exports.name, mod_stats) != 0) {
+		LM_ERR("cannot register the module statistics\n");
+		return -1;
+	}
+	if (pchat_sip_init() < 0)
+		return -1;
+	LM_INFO("pchat %s: chat domain %s, pool URI %s, database %s on %s:%u, Redis %s:%u\n",
+			PCHAT_VERSION, pchat_params.domain, pchat_params.pool_uri, pchat_db_conf.database,
+			pchat_db_conf.host, pchat_db_conf.port, pchat_redis_conf.host, pchat_redis_conf.port);
+	return 0;
+}
+
+/* Processes that handle requests or RPCs get their own connections; the main, timer and TCP
+ * main processes never query. */
+static int needs_connections(int rank)
+{
+	return rank > 0 || rank == PROC_RPC;
+}
+
+static int child_init(int rank)
+{
+	if (!needs_connections(rank))
+		return 0;
+	proc_db = pchat_db_new(&pchat_db_conf, pchat_schema_sql, pchat_schema_nsql,
+			&pchat_shared->db_health);
+	proc_redis = pchat_redis_new(&pchat_redis_conf, &pchat_shared->redis_health);
+	if (!proc_db || !proc_redis) {
+		LM_ERR("out of memory\n");
+		return -1;
+	}
+	/* A failed connect is logged once per node and retried on demand. */
+	pchat_db_connect(proc_db);
+	pchat_redis_connect(proc_redis);
+	return 0;
+}
+
+pchat_db_t *pchat_proc_db(void)
+{
+	return proc_db;
+}
+
+pchat_redis_t *pchat_proc_redis(void)
+{
+	return proc_redis;
+}
+
+static void mod_destroy(void)
+{
+	pchat_db_free(proc_db);
+	proc_db = NULL;
+	pchat_redis_free(proc_redis);
+	proc_redis = NULL;
+	if (pchat_shared) {
+		shm_free(pchat_shared);
+		pchat_shared = NULL;
+	}
+	pchat_db_conf_clear(&pchat_db_conf);
+	pchat_redis_conf_clear(&pchat_redis_conf);
+}

@@ -1,0 +1,57 @@
+/*
+ * State shared by the Kamailio-facing parts of the module: parameters, the shared (shm) area and
+ * the connections of the current process.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#ifndef PCHAT_MOD_H
+#define PCHAT_MOD_H
+
+#include "core/counters.h"
+#include "core/str.h"
+#include "core/pvar.h"
+
+#include "pchat_db.h"
+#include "pchat_health.h"
+#include "pchat_redis.h"
+
+#define PCHAT_VERSION "0.1.0"
+
+/* modparam values */
+typedef struct pchat_params {
+	char *db_url;
+	int db_timeout;           /* s */
+	int db_retry_interval;    /* s */
+	char *redis_url;
+	int redis_timeout;        /* ms */
+	int redis_retry_interval; /* s */
+	char *domain;
+	char *pool_uri;
+	char *identity;
+} pchat_params_t;
+
+extern pchat_params_t pchat_params;
+
+/* Parsed parameters, ready for use in every process. */
+extern pchat_db_conf_t pchat_db_conf;
+extern pchat_redis_conf_t pchat_redis_conf;
+extern str pchat_pool_uri;
+extern pv_elem_t *pchat_identity_fmt;
+
+/* Lives in shm; one per node. */
+typedef struct pchat_shared {
+	pchat_health_t db_health;
+	pchat_health_t redis_health;
+	int sessions; /* established chat sessions on this node */
+} pchat_shared_t;
+
+extern pchat_shared_t *pchat_shared;
+
+/* Statistics (kamcmd stats.get_statistics pchat:) */
+extern stat_var *pchat_stat_requests;
+
+/* The connections of the calling process, opened lazily (NULL when the process has none). */
+pchat_db_t *pchat_proc_db(void);
+pchat_redis_t *pchat_proc_redis(void);
+
+#endif

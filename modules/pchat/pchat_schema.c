@@ -1,0 +1,72 @@
+/*
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "pchat_schema.h"
+
+static const struct {
+	const char *table;
+	long long version;
+	const char *migration; /* the file in db/mysql/ that brings the table to this version */
+} required[] = {
+	{"pchat_category", 1, "001-initial.sql"},
+	{"pchat_category_principal", 1, "001-initial.sql"},
+	{"pchat_room", 1, "001-initial.sql"},
+	{"pchat_room_principal", 1, "001-initial.sql"},
+	{"pchat_message", 1, "001-initial.sql"},
+	{"pchat_follow", 1, "001-initial.sql"},
+	{"pchat_preference", 1, "001-initial.sql"},
+	{"pchat_invitation", 1, "001-initial.sql"},
+	{"pchat_config", 1, "001-initial.sql"},
+};
+#define NREQUIRED (sizeof(required) / sizeof(required[0]))
+
+const char *const pchat_schema_sql[] = {
+	"SELECT table_name, table_version FROM version WHERE table_name LIKE 'pchat%'",
+};
+const int pchat_schema_nsql = 1;
+
+struct found {
+	long long version[NREQUIRED];
+};
+
+static int remember_version(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	struct found *found = ctx;
+	size_t i;
+
+	if (ncols != 2 || cols[0].type != PCHAT_DB_STR || cols[1].type != PCHAT_DB_INT)
+		return 0;
+	for (i = 0; i < NREQUIRED; i++)
+		if (strcmp(cols[0].s, required[i].table) == 0)
+			found->version[i] = cols[1].i;
+	return 0;
+}
+
+int pchat_schema_check(pchat_db_t *db, char *err, size_t errlen)
+{
+	struct found found;
+	long long rc;
+	size_t i;
+
+	memset(&found, 0, sizeof(found));
+	rc = pchat_db_exec(db, 0, NULL, 0, remember_version, &found);
+	if (rc == PCHAT_DB_UNAVAILABLE)
+		return PCHAT_DB_UNAVAILABLE;
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read the `version` table (%s): apply db/mysql/%s with "
+				"scripts/db-migrate", pchat_db_last_error(db), required[0].migration);
+		return -1;
+	}
+	for (i = 0; i < NREQUIRED; i++) {
+		if (found.version[i] < required[i].version) {
+			snprintf(err, errlen, "table %s is at version %lld but this module needs version "
+					"%lld: apply db/mysql/%s (scripts/db-migrate)", required[i].table,
+					found.version[i], required[i].version, required[i].migration);
+			return -1;
+		}
+	}
+	return 0;
+}

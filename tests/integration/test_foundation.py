@@ -1,0 +1,88 @@
+"""The module loads into Debian's Kamailio, answers its RPCs, and the lab front end answers SIP
+over UDP and TCP the way Lync-family clients need."""
+import json
+import re
+import urllib.request
+
+import pytest
+
+from sip import UserAgent
+
+
+def test_status_over_kamcmd(lab):
+    out = lab.kamcmd("pchat.status")
+    assert re.search(r"version: \d+\.\d+\.\d+", out)
+    assert "domain: pchat.test" in out
+    assert "pool_uri: sip:pchat@pchat.test" in out
+    mysql, redis = out.split("mysql: {")[1].split("}")[0], out.split("redis: {")[1].split("}")[0]
+    assert "state: up" in mysql and "MariaDB" in mysql
+    assert "state: up" in redis and re.search(r"server: \d+\.\d+", redis)
+    assert re.search(r"sessions: 0", out)
+
+
+def test_status_over_jsonrpc(lab):
+    req = urllib.request.Request(
+        "http://127.0.0.1:%d/RPC" % lab.sip_ports[0],
+        data=json.dumps({"jsonrpc": "2.0", "method": "pchat.status", "id": 7}).encode())
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        reply = json.load(resp)
+    assert reply["id"] == 7
+    assert reply["result"]["mysql"]["state"] == "up"
+    assert reply["result"]["redis"]["state"] == "up"
+
+
+def test_module_statistics_are_registered(lab):
+    out = lab.kamcmd("stats.get_statistics", "pchat:")
+    assert "pchat:" in out
+
+
+@pytest.mark.parametrize("proto", ["udp", "tcp"])
+def test_options_answered(lab, proto):
+    ua = UserAgent("alice", "pchat.test", lab.sip_server(), proto)
+    try:
+        resp = ua.simple("OPTIONS", "sip:127.0.0.1:%d" % lab.sip_ports[0])
+        assert resp is not None and resp.status == 200
+    finally:
+        ua.close()
+
+
+@pytest.mark.parametrize("proto", ["udp", "tcp"])
+def test_register_answered_as_lync_clients_need(lab, proto):
+    ua = UserAgent("bob", "pchat.test", lab.sip_server(), proto)
+    try:
+        resp = ua.simple("REGISTER", "sip:pchat.test", headers=[("Expires", "3600")])
+        assert resp is not None and resp.status == 200, resp
+        assert int(resp.get("expires")) > 0
+        # on its own header line: sipe does not match it inside a comma list
+        assert "msrtc-event-categories" in resp.all("supported")
+        assert "vnd-microsoft-provisioning-v2" in resp.get("allow-events").split(",")
+        assert resp.get("www-authenticate") is None and resp.get("proxy-authenticate") is None
+    finally:
+        ua.close()
+
+
+def test_requests_not_for_the_chat_service_pass_through(lab):
+    """pchat_handle() returns -1 for other requests, so the lab's own routing answers them."""
+    ua = UserAgent("carol", "pchat.test", lab.sip_server(), "udp")
+    try:
+        resp = ua.simple("MESSAGE", "sip:bob@pchat.test", body="hi")
+        assert resp is not None and resp.status == 404
+    finally:
+        ua.close()
+
+
+def test_demo_data_covers_every_privacy_and_type(lab):
+    rooms = lab.sql("SELECT privacy, type, disabled FROM pchat_room")
+    combos = {(p, t) for p, t, d in rooms if d == "0"}
+    assert combos == {(p, t) for p in ("open", "closed", "secret")
+                      for t in ("normal", "auditorium")}
+    demo_guid = lab.env["PCHAT_DEMO_ROOM"].rsplit("/", 1)[1]
+    assert lab.sql("SELECT privacy, disabled FROM pchat_room WHERE guid='%s'" % demo_guid) == \
+        [["open", "0"]]
+
+
+def test_schema_versions_recorded(lab):
+    versions = dict(lab.sql("SELECT table_name, table_version FROM version"))
+    assert versions["pchat_schema"] == "1"
+    for table in ("pchat_room", "pchat_message", "pchat_category"):
+        assert versions[table] == "1"

@@ -1,0 +1,181 @@
+"""scripts/lab keeps its contract (ARCHITECTURE.md, "Lab contract"): options, exit codes, lab.env
+keys, process groups, clear messages, and never touching processes it did not start."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from lab import Lab, free_port_base, read_env
+
+ENV_KEYS = ["PCHAT_LAB_ENV_VERSION", "PCHAT_DOMAIN", "PCHAT_POOL_URI", "PCHAT_SIP_HOST",
+            "PCHAT_SIP_PORTS", "PCHAT_CTL", "PCHAT_NODE_PGIDS", "PCHAT_MYSQL_HOST",
+            "PCHAT_MYSQL_PORT", "PCHAT_MYSQL_SOCKET", "PCHAT_MYSQL_USER", "PCHAT_MYSQL_PASSWORD",
+            "PCHAT_MYSQL_DB", "PCHAT_REDIS_HOST", "PCHAT_REDIS_PORT", "PCHAT_DEMO_ROOM",
+            "PCHAT_DEMO_USERS"]
+
+
+@pytest.fixture(scope="module")
+def lab2(request):
+    """A two-node lab whose parts the tests stop and start."""
+    lab = Lab(nodes=2, name="contract").up()
+
+    def finish():
+        lab.down()
+        lab.remove()
+    request.addfinalizer(finish)
+    return lab
+
+
+def env_of(lab):
+    return read_env(os.path.join(lab.dir, "lab.env"))
+
+
+def test_env_has_every_contract_key(lab2):
+    env = env_of(lab2)
+    assert list(k for k in ENV_KEYS if k not in env) == []
+    assert env["PCHAT_LAB_ENV_VERSION"] == "1"
+    assert len(env["PCHAT_SIP_PORTS"].split()) == 2
+    assert len(env["PCHAT_CTL"].split()) == 2
+    assert all(c.startswith("unix:") for c in env["PCHAT_CTL"].split())
+    assert env["PCHAT_SIP_PORTS"].split() == [str(lab2.port_base), str(lab2.port_base + 1)]
+    assert len(env["PCHAT_DEMO_USERS"].split()) == 3
+    # the shell can source it
+    out = subprocess.run(["bash", "-c", "set -e; source %s/lab.env; echo $PCHAT_SIP_PORTS" %
+                          lab2.dir], stdout=subprocess.PIPE, text=True, check=True).stdout
+    assert out.split() == env["PCHAT_SIP_PORTS"].split()
+
+
+def test_each_node_leads_its_own_process_group(lab2):
+    for pgid in env_of(lab2)["PCHAT_NODE_PGIDS"].split():
+        pids = subprocess.run(["pgrep", "-g", pgid], stdout=subprocess.PIPE, text=True).stdout
+        assert len(pids.split()) > 3  # main + workers + timer + ctl ...
+        assert os.getpgid(int(pgid)) == int(pgid)
+
+
+def test_up_on_a_healthy_lab_succeeds_and_rewrites_env(lab2):
+    os.remove(os.path.join(lab2.dir, "lab.env"))
+    res = lab2.run("up", check=False)
+    assert res.returncode == 0, res.stdout
+    assert "starting" not in res.stdout  # nothing was restarted
+    assert env_of(lab2)["PCHAT_SIP_PORTS"] == " ".join(map(str, lab2.sip_ports))
+
+
+def test_status_reports_each_part_and_fails_when_one_is_down(lab2):
+    res = lab2.run("status", check=False)
+    assert res.returncode == 0, res.stdout
+    lines = res.stdout.splitlines()
+    assert [line.split()[:2] for line in lines] == [["mysql", "up"], ["redis", "up"],
+                                                    ["node1", "up"], ["node2", "up"]]
+    # kill -9 a node's whole process group (Kamailio children do not die with the main process)
+    pgid = int(env_of(lab2)["PCHAT_NODE_PGIDS"].split()[1])
+    os.killpg(pgid, signal.SIGKILL)
+    deadline = time.time() + 5
+    while time.time() < deadline and subprocess.run(["pgrep", "-g", str(pgid)],
+                                                     stdout=subprocess.PIPE).returncode == 0:
+        time.sleep(0.1)
+    res = lab2.run("status", check=False)
+    assert res.returncode != 0
+    assert "node2  down" in res.stdout and "node1  up" in res.stdout
+    assert "removing stale pid file node2/kamailio.pid" in res.stdout
+    # up brings back only what is missing
+    res = lab2.run("up", check=False)
+    assert res.returncode == 0, res.stdout
+    assert "starting Kamailio node 2" in res.stdout and "node 1" not in res.stdout
+    assert lab2.run("status", check=False).returncode == 0
+
+
+def test_down_never_kills_a_process_it_did_not_start(lab2):
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        redis_pid_file = os.path.join(lab2.dir, "redis", "redis.pid")
+        with open(redis_pid_file) as f:
+            real_redis = int(f.read())
+        with open(redis_pid_file, "w") as f:
+            f.write(str(stranger.pid))
+        res = lab2.run("down", check=False)
+        assert res.returncode == 0
+        assert stranger.poll() is None, "down killed a process the lab did not start"
+        assert "stale pid file" in res.stdout
+        # the real Redis was not recorded any more, so it was left alone too: stop it ourselves
+        os.kill(real_redis, signal.SIGTERM)
+        assert lab2.run("down", check=False).returncode == 0  # already down: still 0
+    finally:
+        stranger.kill()
+    res = lab2.run("up", check=False)
+    assert res.returncode == 0, res.stdout
+
+
+def test_port_in_use_is_refused_with_a_clear_message():
+    lab = Lab(name="busyport")
+    base = free_port_base(1, start=31000)
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", base + 101))  # where Redis would go
+    blocker.listen()
+    try:
+        res = lab.run("up", "--port-base", str(base), check=False)
+        assert res.returncode != 0
+        assert "port %d (Redis) is already in use" % (base + 101) in res.stdout
+        assert "starting" not in res.stdout  # checked before anything was started
+    finally:
+        blocker.close()
+        lab.run("down", check=False)
+        lab.remove()
+
+
+def test_lab_folder_of_an_older_layout_is_explained(lab2):
+    conf = os.path.join(lab2.dir, "lab.conf")
+    with open(conf) as f:
+        original = f.read()
+    with open(conf, "w") as f:
+        f.write(original.replace("LAB_LAYOUT_SEEN=1", "LAB_LAYOUT_SEEN=0"))
+    try:
+        res = lab2.run("status", check=False)
+        assert res.returncode != 0
+        assert "older kamailio-pchat" in res.stdout and "scripts/lab down" in res.stdout
+    finally:
+        with open(conf, "w") as f:
+            f.write(original)
+
+
+def test_module_refuses_tables_older_than_it_needs(lab2):
+    """The node does not start and the log names the migration to apply."""
+    lab2.sql("UPDATE version SET table_version = 0 WHERE table_name = 'pchat_room'")
+    try:
+        pgid = int(env_of(lab2)["PCHAT_NODE_PGIDS"].split()[0])
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.time() + 10
+        while time.time() < deadline and subprocess.run(["pgrep", "-g", str(pgid)],
+                                                         stdout=subprocess.PIPE).returncode == 0:
+            time.sleep(0.1)
+        res = lab2.run("up", check=False)
+        assert res.returncode != 0
+        assert "node 1 exited during start" in res.stdout
+        assert "table pchat_room is at version 0" in lab2.log(0)
+        assert "apply db/mysql/001-initial.sql" in lab2.log(0)
+    finally:
+        lab2.sql("UPDATE version SET table_version = 1 WHERE table_name = 'pchat_room'")
+    assert lab2.run("up", check=False).returncode == 0
+
+
+def test_data_survives_a_restart_of_the_whole_lab(lab2):
+    lab2.sql("INSERT INTO pchat_message (room_id, seq, author, ts, content) "
+             "VALUES (1, 999999, 'sip:alice@pchat.test', UTC_TIMESTAMP(6), '<chat>kept</chat>')")
+    assert lab2.run("down", check=False).returncode == 0
+    assert lab2.run("up", check=False).returncode == 0
+    assert lab2.sql("SELECT content FROM pchat_message WHERE seq = 999999") == \
+        [["<chat>kept</chat>"]]
+    lab2.sql("DELETE FROM pchat_message WHERE seq = 999999")
+
+
+def test_two_labs_run_side_by_side(lab2):
+    other = Lab(name="second").up()
+    try:
+        assert other.run("status", check=False).returncode == 0
+        assert lab2.run("status", check=False).returncode == 0
+        assert set(other.sip_ports).isdisjoint(lab2.sip_ports)
+    finally:
+        other.down()
+        other.remove()

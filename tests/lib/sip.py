@@ -1,0 +1,370 @@
+"""A small, real SIP user agent for the tests: UDP or TCP sockets, transactions with UDP
+retransmission, dialogs, and automatic answers to requests the server sends.
+
+It is deliberately strict about what it receives (every message is parsed and Content-Length is
+checked) and flexible in what it sends, so tests can also send what a broken or old client sends
+(requests without a Via branch, bodies without a Content-Length, garbage).
+"""
+
+import queue
+import random
+import re
+import socket
+import string
+import threading
+import time
+
+COMPACT = {"i": "call-id", "f": "from", "t": "to", "v": "via", "m": "contact",
+           "l": "content-length", "c": "content-type", "k": "supported", "o": "event",
+           "x": "session-expires", "e": "content-encoding"}
+
+
+def token(n=10):
+    return "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(n))
+
+
+class Message:
+    """A parsed SIP request or response."""
+
+    def __init__(self, first_line, headers, body):
+        self.first_line = first_line
+        self.headers = headers  # list of (name, value), names as sent
+        self.body = body        # bytes
+        parts = first_line.split(" ", 2)
+        if first_line.startswith("SIP/2.0"):
+            self.is_request = False
+            self.status = int(parts[1])
+            self.reason = parts[2] if len(parts) > 2 else ""
+            self.method = None
+        else:
+            self.is_request = True
+            self.method = parts[0]
+            self.uri = parts[1]
+            self.status = None
+
+    def all(self, name):
+        name = name.lower()
+        return [v for n, v in self.headers if COMPACT.get(n.lower(), n.lower()) == name]
+
+    def get(self, name, default=None):
+        values = self.all(name)
+        return values[0] if values else default
+
+    @property
+    def cseq(self):
+        num, method = self.get("cseq").split()
+        return int(num), method
+
+    @property
+    def call_id(self):
+        return self.get("call-id")
+
+    def tag(self, header):
+        m = re.search(r";\s*tag=([^;>\s]+)", self.get(header, ""))
+        return m.group(1) if m else None
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return "<%s>" % self.first_line
+
+
+def parse_stream(buf):
+    """Splits complete messages off the front of buf. Returns (messages, rest)."""
+    out = []
+    while True:
+        while buf.startswith(b"\r\n"):
+            buf = buf[2:]  # keep-alive CRLFs
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return out, buf
+        head = buf[:end].decode("utf-8", "replace").split("\r\n")
+        headers = []
+        for line in head[1:]:
+            if line[:1] in (" ", "\t") and headers:
+                headers[-1] = (headers[-1][0], headers[-1][1] + " " + line.strip())
+            elif ":" in line:
+                n, v = line.split(":", 1)
+                headers.append((n.strip(), v.strip()))
+        msg = Message(head[0], headers, b"")
+        length = msg.get("content-length")
+        if length is None:
+            raise ValueError("message without Content-Length on a stream: %r" % head[0])
+        total = end + 4 + int(length)
+        if len(buf) < total:
+            return out, buf
+        msg.body = buf[end + 4:total]
+        out.append(msg)
+        buf = buf[total:]
+
+
+def parse_datagram(data):
+    msgs, rest = parse_stream(data)
+    if len(msgs) != 1 or rest.strip():
+        raise ValueError("datagram is not exactly one SIP message")
+    return msgs[0]
+
+
+class Transport:
+    """One socket to the server, read by a background thread."""
+
+    def __init__(self, server, proto):
+        self.server = server
+        self.proto = proto
+        if proto == "udp":
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            self.sock.bind(("127.0.0.1", 0))
+        else:
+            self.sock = socket.create_connection(server, timeout=5)
+            self.sock.settimeout(None)
+        self.local = self.sock.getsockname()
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def send(self, data):
+        with self.lock:
+            if self.proto == "udp":
+                self.sock.sendto(data, self.server)
+            else:
+                self.sock.sendall(data)
+
+    def reader(self, deliver):
+        buf = b""
+        while not self.closed:
+            try:
+                if self.proto == "udp":
+                    data, _ = self.sock.recvfrom(65535)
+                    deliver(parse_datagram(data))
+                    continue
+                data = self.sock.recv(65535)
+            except OSError:
+                break
+            if not data:
+                break
+            buf += data
+            msgs, buf = parse_stream(buf)
+            for m in msgs:
+                deliver(m)
+        self.closed = True
+
+    def close(self):
+        self.closed = True
+        try:
+            if self.proto == "tcp":
+                self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class UserAgent:
+    """A SIP user agent for one user. Requests the server sends (INFO, BYE, ...) are answered by
+    `answer` (a status code, or a function message -> code or None for no answer) and kept in
+    `requests`; every received message is also kept in `received`."""
+
+    def __init__(self, user, domain, server, proto="udp", branchless=False):
+        self.user, self.domain, self.server, self.proto = user, domain, server, proto
+        self.uri = "sip:%s@%s" % (user, domain)
+        self.branchless = branchless
+        self.transport = Transport(server, proto)
+        self.tag = token()
+        self.answer = 200
+        self.requests = queue.Queue()
+        self.received = []
+        self.pending = {}  # (call-id, cseq, method) -> queue of responses
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self.transport.reader, args=(self.deliver,),
+                                       daemon=True)
+        self.thread.start()
+
+    @property
+    def contact(self):
+        host, port = self.transport.local
+        return "<sip:%s@%s:%d;transport=%s>" % (self.user, host, port, self.proto)
+
+    def via(self, branch=None):
+        host, port = self.transport.local
+        via = "SIP/2.0/%s %s:%d" % (self.proto.upper(), host, port)
+        if branch:
+            via += ";branch=" + branch
+        return via
+
+    # ---- sending
+
+    def build(self, method, uri, headers, body=b"", content_length=True):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        lines = ["%s %s SIP/2.0" % (method, uri)] + ["%s: %s" % h for h in headers]
+        if content_length:
+            lines.append("Content-Length: %d" % len(body))
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
+
+    def send_raw(self, data):
+        self.transport.send(data)
+
+    def request(self, method, uri, headers, body=b"", timeout=5.0, content_length=True,
+                final=True):
+        """Sends a request (headers must include Call-ID and CSeq) and returns its final
+        response (or the first response when final=False); None on timeout."""
+        h = dict((n.lower(), v) for n, v in headers)
+        key = (h["call-id"], int(h["cseq"].split()[0]), h["cseq"].split()[1])
+        if not any(n.lower() == "via" for n, _ in headers):
+            branch = None if self.branchless else "z9hG4bK" + token(12)
+            headers = [("Via", self.via(branch))] + list(headers)
+        data = self.build(method, uri, headers, body, content_length)
+        q = queue.Queue()
+        with self.lock:
+            self.pending[key] = q
+        try:
+            self.send_raw(data)
+            deadline = time.time() + timeout
+            interval = 0.5
+            next_retr = time.time() + interval
+            while True:
+                now = time.time()
+                if now >= deadline:
+                    return None
+                try:
+                    resp = q.get(timeout=max(0.01, min(deadline, next_retr) - now))
+                except queue.Empty:
+                    if self.proto == "udp" and method != "ACK" and time.time() >= next_retr:
+                        self.send_raw(data)
+                        interval = min(interval * 2, 4.0)
+                        next_retr = time.time() + interval
+                    continue
+                if resp.status >= 200 or not final:
+                    return resp
+        finally:
+            with self.lock:
+                self.pending.pop(key, None)
+
+    def respond(self, req, status, reason=None, headers=(), body=b""):
+        reasons = {200: "OK", 481: "Call/Transaction Does Not Exist", 487: "Request Terminated",
+                   500: "Server Internal Error"}
+        lines = ["SIP/2.0 %d %s" % (status, reason or reasons.get(status, "Whatever"))]
+        for name in ("via", "from", "to", "call-id", "cseq"):
+            for v in req.all(name):
+                if name == "to" and status > 100 and not req.tag("to"):
+                    v += ";tag=" + self.tag
+                lines.append("%s: %s" % (name.title().replace("Id", "ID"), v))
+        lines += ["%s: %s" % h for h in headers]
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        lines.append("Content-Length: %d" % len(body))
+        self.send_raw(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body)
+
+    # ---- receiving
+
+    def deliver(self, msg):
+        self.received.append(msg)
+        if msg.is_request:
+            if msg.method != "ACK":
+                code = self.answer(msg) if callable(self.answer) else self.answer
+                if code:
+                    self.respond(msg, code)
+            self.requests.put(msg)
+            return
+        try:
+            key = (msg.call_id, msg.cseq[0], msg.cseq[1])
+        except (TypeError, ValueError, AttributeError):
+            return
+        with self.lock:
+            q = self.pending.get(key)
+        if q:
+            q.put(msg)
+
+    def next_request(self, timeout=5.0, method=None):
+        """The next request the server sent (optionally of one method), or None."""
+        deadline = time.time() + timeout
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                return None
+            try:
+                msg = self.requests.get(timeout=left)
+            except queue.Empty:
+                return None
+            if method is None or msg.method == method:
+                return msg
+
+    def close(self):
+        self.transport.close()
+
+    # ---- out-of-dialog helpers
+
+    def simple(self, method, uri=None, headers=(), body=b"", timeout=5.0):
+        uri = uri or "sip:%s:%d" % self.server
+        hdrs = [("Max-Forwards", "70"), ("From", "<%s>;tag=%s" % (self.uri, token())),
+                ("To", "<%s>" % (self.uri if method == "REGISTER" else uri)),
+                ("Call-ID", token(16)), ("CSeq", "1 %s" % method), ("Contact", self.contact)]
+        return self.request(method, uri, hdrs + list(headers), body, timeout)
+
+
+class Dialog:
+    """The UAC side of one INVITE dialog."""
+
+    def __init__(self, ua, target_uri):
+        self.ua = ua
+        self.target_uri = target_uri
+        self.call_id = token(20) + "@test"
+        self.local_tag = token()
+        self.remote_tag = None
+        self.remote_target = target_uri
+        self.route = []
+        self.cseq = 0
+        self.invite_response = None
+
+    def headers(self, method, cseq=None):
+        if cseq is None:
+            self.cseq += 1
+            cseq = self.cseq
+        to = "<%s>" % self.target_uri
+        if self.remote_tag:
+            to += ";tag=" + self.remote_tag
+        hdrs = [("Max-Forwards", "70"), ("From", "<%s>;tag=%s" % (self.ua.uri, self.local_tag)),
+                ("To", to), ("Call-ID", self.call_id), ("CSeq", "%d %s" % (cseq, method))]
+        hdrs += [("Route", r) for r in self.route]
+        return hdrs
+
+    def invite(self, sdp=True, extra=(), timeout=5.0):
+        body = ""
+        hdrs = self.headers("INVITE") + [("Contact", self.ua.contact), ("Supported", "ms-sender")]
+        if sdp:
+            host = self.ua.transport.local[0]
+            body = ("v=0\r\no=- 0 0 IN IP4 %s\r\ns=session\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+                    "m=message %d sip null\r\na=accept-types:text/plain\r\n"
+                    % (host, host, self.ua.transport.local[1]))
+            hdrs.append(("Content-Type", "application/sdp"))
+        resp = self.ua.request("INVITE", self.target_uri, hdrs + list(extra), body, timeout)
+        self.invite_response = resp
+        if resp is not None and 200 <= resp.status < 300:
+            self.remote_tag = resp.tag("to")
+            contact = resp.get("contact")
+            m = re.search(r"<([^>]+)>", contact or "")
+            self.remote_target = m.group(1) if m else (contact or self.target_uri)
+            self.route = list(reversed(resp.all("record-route")))
+            self.ack()
+        return resp
+
+    def ack(self):
+        hdrs = self.headers("ACK", cseq=1)
+        branch = None if self.ua.branchless else "z9hG4bK" + token(12)
+        data = self.ua.build("ACK", self.remote_target, [("Via", self.ua.via(branch))] + hdrs)
+        self.ua.send_raw(data)
+
+    def send(self, method, body=b"", content_type="text/plain", extra=(), timeout=5.0,
+             content_length=True):
+        hdrs = self.headers(method) + list(extra)
+        if body:
+            hdrs.append(("Content-Type", content_type))
+        return self.ua.request(method, self.remote_target, hdrs, body, timeout,
+                               content_length=content_length)
+
+    def info(self, body, **kw):
+        return self.send("INFO", body, **kw)
+
+    def bye(self, timeout=5.0):
+        return self.send("BYE", timeout=timeout)
