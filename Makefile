@@ -8,7 +8,6 @@
 # Variables: LAB_DIR, NODES, PORT_BASE (make run); PYTEST_ARGS (make test); DESTDIR (install).
 
 SHELL := /bin/bash
-KAMAILIO_MODULES_DIR := $(shell kamailio -h 2>&1 | sed -n 's/.*-L path.*default: \(.*\))/\1/p')
 
 .PHONY: all deps build run test unit install clean
 
@@ -30,8 +29,7 @@ unit: build
 	@scripts/test unit
 
 install: build
-	install -D -m 644 build/modules/pchat.so $(DESTDIR)$(KAMAILIO_MODULES_DIR)/pchat.so
-	@echo "installed pchat.so into $(DESTDIR)$(KAMAILIO_MODULES_DIR); see README.md to configure it"
+	@scripts/install-module
 
 clean:
 	@if [ -d build/ksrc ]; then \

@@ -36,3 +36,8 @@ wait_for() {
 	done
 	return 1
 }
+
+# The folder Debian's kamailio loads modules from (its -L default).
+kamailio_modules_dir() {
+	kamailio -h 2>&1 | sed -n 's/.*-L path.*default: \(.*\))/\1/p'
+}
