@@ -8,17 +8,26 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "core/sr_module.h"
+#include "core/tcp_options.h"
+#include "core/timer.h"
 #include "core/dprint.h"
 #include "core/mem/mem.h"
 #include "core/mem/shm_mem.h"
 #include "core/counters.h"
 #include "core/parser/parse_uri.h"
 
+#include "pchat_fanout.h"
+#include "pchat_live.h"
 #include "pchat_log.h"
 #include "pchat_mod.h"
 #include "pchat_rpc.h"
 #include "pchat_schema.h"
+#include "pchat_service.h"
+#include "pchat_session.h"
+#include "pchat_store_mysql.h"
 #include "pchat_sip.h"
 
 MODULE_VERSION
@@ -33,6 +42,21 @@ pchat_params_t pchat_params = {
 	.domain = NULL,
 	.pool_uri = NULL,
 	.identity = "$fu",
+	.node_id = NULL,
+	.max_sessions = 16384,
+	.fanout_workers = 2,
+	.session_expires = 600,
+	.max_body_size = 24576,
+};
+
+/* Service settings: Lync's defaults where it has one. */
+pchat_settings_t pchat_settings = {
+	.message_size_limit = 8000,
+	.backchat_limit = 100,
+	.participant_update_limit = 75,
+	.search_limit = 500,
+	.story_size_limit = 8192,
+	.reply_size = 60000,
 };
 
 pchat_db_conf_t pchat_db_conf;
@@ -45,6 +69,11 @@ static pchat_db_t *proc_db = NULL;
 static pchat_redis_t *proc_redis = NULL;
 
 stat_var *pchat_stat_requests = NULL;
+stat_var *pchat_stat_commands = NULL;
+stat_var *pchat_stat_posts = NULL;
+stat_var *pchat_stat_deliveries = NULL;
+stat_var *pchat_stat_delivery_failures = NULL;
+stat_var *pchat_stat_bad_requests = NULL;
 
 static unsigned long stat_sessions(void)
 {
@@ -53,6 +82,11 @@ static unsigned long stat_sessions(void)
 
 static stat_export_t mod_stats[] = {
 	{"requests", 0, &pchat_stat_requests},
+	{"commands", 0, &pchat_stat_commands},
+	{"posts", 0, &pchat_stat_posts},
+	{"deliveries", 0, &pchat_stat_deliveries},
+	{"delivery_failures", 0, &pchat_stat_delivery_failures},
+	{"bad_requests", 0, &pchat_stat_bad_requests},
 	{"sessions", STAT_IS_FUNC, (stat_var **)stat_sessions},
 	{0, 0, 0}
 };
@@ -63,6 +97,7 @@ static void mod_destroy(void);
 
 static cmd_export_t cmds[] = {
 	{"pchat_handle", (cmd_function)pchat_w_handle, 0, 0, 0, REQUEST_ROUTE},
+	{"pchat_provision", (cmd_function)pchat_w_provision, 0, 0, 0, REQUEST_ROUTE},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -76,6 +111,16 @@ static param_export_t params[] = {
 	{"domain", PARAM_STRING, &pchat_params.domain},
 	{"pool_uri", PARAM_STRING, &pchat_params.pool_uri},
 	{"identity", PARAM_STRING, &pchat_params.identity},
+	{"node_id", PARAM_STRING, &pchat_params.node_id},
+	{"max_sessions", PARAM_INT, &pchat_params.max_sessions},
+	{"fanout_workers", PARAM_INT, &pchat_params.fanout_workers},
+	{"session_expires", PARAM_INT, &pchat_params.session_expires},
+	{"max_body_size", PARAM_INT, &pchat_params.max_body_size},
+	{"message_size_limit", PARAM_INT, &pchat_settings.message_size_limit},
+	{"story_size_limit", PARAM_INT, &pchat_settings.story_size_limit},
+	{"backchat_limit", PARAM_INT, &pchat_settings.backchat_limit},
+	{"participant_update_limit", PARAM_INT, &pchat_settings.participant_update_limit},
+	{"search_limit", PARAM_INT, &pchat_settings.search_limit},
 	{0, 0, 0}
 };
 
@@ -104,6 +149,34 @@ static void kamailio_log_sink(enum pchat_log_level level, const char *func, cons
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	LOG_FX(DEFAULT_FACILITY, klevel, NULL, "pchat: ", func, "%s", msg);
+}
+
+/* Limits must be usable, and a request the module accepts must fit in a TCP read buffer:
+ * Kamailio drops a larger request together with its connection, so the client would see a
+ * reset instead of a clear 413. */
+static int check_limits(void)
+{
+	unsigned int rd_buf = tcp_default_cfg.rd_buf_size;
+
+	if (pchat_params.max_sessions < 1 || pchat_params.fanout_workers < 1
+			|| pchat_params.max_body_size < 1024 || pchat_settings.message_size_limit < 1
+			|| pchat_settings.backchat_limit < 1 || pchat_settings.participant_update_limit < 1
+			|| pchat_settings.search_limit < 1 || pchat_params.session_expires < 0) {
+		LM_ERR("max_sessions, fanout_workers, message_size_limit, backchat_limit, "
+			   "participant_update_limit and search_limit must be positive, max_body_size at "
+			   "least 1024, session_expires 0 or more\n");
+		return -1;
+	}
+	if (pchat_params.session_expires > 0 && pchat_params.session_expires < 90) {
+		LM_ERR("session_expires must be 0 (off) or at least 90 seconds (RFC 4028)\n");
+		return -1;
+	}
+	if ((unsigned int)pchat_params.max_body_size + 4096 > rd_buf)
+		LM_WARN("max_body_size (%d) plus room for SIP headers exceeds tcp_rd_buf_size (%u): a "
+				"large post over TCP would be dropped with its connection instead of getting "
+				"413; raise tcp_rd_buf_size or lower max_body_size\n",
+				pchat_params.max_body_size, rd_buf);
+	return 0;
 }
 
 static int init_params(void)
@@ -136,6 +209,15 @@ static int init_params(void)
 				pchat_params.identity);
 		return -1;
 	}
+	if (!pchat_params.node_id || !pchat_params.node_id[0]) {
+		static char host[64];
+
+		if (gethostname(host, sizeof(host) - 1) < 0)
+			snprintf(host, sizeof(host), "node");
+		pchat_params.node_id = host;
+	}
+	if (check_limits() < 0)
+		return -1;
 	if (pchat_db_parse_url(pchat_params.db_url, &pchat_db_conf, err, sizeof(err)) < 0) {
 		LM_ERR("db_url '%s': %s\n", pchat_params.db_url, err);
 		return -1;
@@ -157,7 +239,7 @@ static int init_params(void)
  * Kamailio (it is the operator's proxy too): each process checks again when it connects. */
 static int check_schema_at_start(void)
 {
-	pchat_db_t *db = pchat_db_new(&pchat_db_conf, pchat_schema_sql, pchat_schema_nsql, NULL);
+	pchat_db_t *db = pchat_db_new(&pchat_db_conf, pchat_store_sql, pchat_store_nsql, NULL);
 	char err[256];
 	int rc;
 
@@ -178,6 +260,17 @@ static int check_schema_at_start(void)
 	return 0;
 }
 
+/* Sessions of an earlier run of this node are gone: so must be their presence in Redis. */
+static void forget_previous_run(void)
+{
+	pchat_redis_t *r = pchat_redis_new(&pchat_redis_conf, NULL);
+
+	if (r) {
+		pchat_live_forget_previous_run(r);
+		pchat_redis_free(r);
+	}
+}
+
 static int mod_init(void)
 {
 	pchat_log_set_sink(kamailio_log_sink);
@@ -195,11 +288,21 @@ static int mod_init(void)
 		LM_ERR("cannot register the module statistics\n");
 		return -1;
 	}
-	if (pchat_sip_init() < 0)
+	pchat_xccos_init();
+	if (pchat_sip_init() < 0 || pchat_sessions_init(pchat_params.max_sessions) < 0
+			|| pchat_live_init() < 0 || pchat_service_init() < 0
+			|| pchat_fanout_init(pchat_params.fanout_workers) < 0)
 		return -1;
-	LM_INFO("pchat %s: chat domain %s, pool URI %s, database %s on %s:%u, Redis %s:%u\n",
-			PCHAT_VERSION, pchat_params.domain, pchat_params.pool_uri, pchat_db_conf.database,
-			pchat_db_conf.host, pchat_db_conf.port, pchat_redis_conf.host, pchat_redis_conf.port);
+	if (register_timer(pchat_sip_reaper, NULL, 5) < 0) {
+		LM_ERR("cannot register the session reaper timer\n");
+		return -1;
+	}
+	forget_previous_run();
+	LM_INFO("pchat %s: node %s, chat domain %s, pool URI %s, database %s on %s:%u, Redis %s:%u, "
+			"%d senders, up to %d sessions\n", PCHAT_VERSION, pchat_params.node_id,
+			pchat_params.domain, pchat_params.pool_uri, pchat_db_conf.database,
+			pchat_db_conf.host, pchat_db_conf.port, pchat_redis_conf.host, pchat_redis_conf.port,
+			pchat_params.fanout_workers, pchat_params.max_sessions);
 	return 0;
 }
 
@@ -212,9 +315,11 @@ static int needs_connections(int rank)
 
 static int child_init(int rank)
 {
+	if (rank == PROC_MAIN)
+		return pchat_fanout_start();
 	if (!needs_connections(rank))
 		return 0;
-	proc_db = pchat_db_new(&pchat_db_conf, pchat_schema_sql, pchat_schema_nsql,
+	proc_db = pchat_db_new(&pchat_db_conf, pchat_store_sql, pchat_store_nsql,
 			&pchat_shared->db_health);
 	proc_redis = pchat_redis_new(&pchat_redis_conf, &pchat_shared->redis_health);
 	if (!proc_db || !proc_redis) {
@@ -239,6 +344,9 @@ pchat_redis_t *pchat_proc_redis(void)
 
 static void mod_destroy(void)
 {
+	pchat_service_destroy();
+	pchat_live_destroy();
+	pchat_sessions_destroy();
 	pchat_db_free(proc_db);
 	proc_db = NULL;
 	pchat_redis_free(proc_redis);

@@ -28,6 +28,11 @@ typedef struct pchat_params {
 	char *domain;
 	char *pool_uri;
 	char *identity;
+	char *node_id;            /* this node's name in Redis keys */
+	int max_sessions;
+	int fanout_workers;
+	int session_expires;      /* s, 0: no Session-Expires */
+	int max_body_size;        /* bytes of an XCCOS INFO body */
 } pchat_params_t;
 
 extern pchat_params_t pchat_params;
@@ -42,13 +47,18 @@ extern pv_elem_t *pchat_identity_fmt;
 typedef struct pchat_shared {
 	pchat_health_t db_health;
 	pchat_health_t redis_health;
-	int sessions; /* established chat sessions on this node */
+	int sessions; /* chat sessions on this node */
 } pchat_shared_t;
 
 extern pchat_shared_t *pchat_shared;
 
 /* Statistics (kamcmd stats.get_statistics pchat:) */
 extern stat_var *pchat_stat_requests;
+extern stat_var *pchat_stat_commands;
+extern stat_var *pchat_stat_posts;
+extern stat_var *pchat_stat_deliveries;
+extern stat_var *pchat_stat_delivery_failures;
+extern stat_var *pchat_stat_bad_requests;
 
 /* The connections of the calling process, opened lazily (NULL when the process has none). */
 pchat_db_t *pchat_proc_db(void);

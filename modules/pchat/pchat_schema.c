@@ -23,11 +23,6 @@ static const struct {
 };
 #define NREQUIRED (sizeof(required) / sizeof(required[0]))
 
-const char *const pchat_schema_sql[] = {
-	"SELECT table_name, table_version FROM version WHERE table_name LIKE 'pchat%'",
-};
-const int pchat_schema_nsql = 1;
-
 struct found {
 	long long version[NREQUIRED];
 };

@@ -10,9 +10,9 @@
 
 #include "pchat_db.h"
 
-/* The statement table for pchat_db_new() used by pchat_schema_check(). */
-extern const char *const pchat_schema_sql[];
-extern const int pchat_schema_nsql;
+/* The query pchat_schema_check() runs as statement 0 of the connection's statement table. */
+#define PCHAT_SCHEMA_VERSIONS_SQL \
+	"SELECT table_name, table_version FROM version WHERE table_name LIKE 'pchat%'"
 
 /* Compares the versions found in the database with the ones needed.
  * Returns 0 when every table is recent enough; -1 with a message in err naming the migration to

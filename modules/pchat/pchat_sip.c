@@ -1,16 +1,35 @@
 /*
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/data_lump_rpl.h"
 #include "core/dprint.h"
+#include "core/forward.h"
+#include "core/mem/mem.h"
+#include "core/parser/contact/parse_contact.h"
+#include "core/parser/parse_content.h"
+#include "core/parser/parse_from.h"
+#include "core/parser/parse_rr.h"
+#include "core/parser/parse_to.h"
 #include "core/parser/parse_uri.h"
+#include "core/pvar.h"
 #include "core/strutils.h"
 #include "modules/tm/tm_load.h"
 
+#include "pchat_fanout.h"
 #include "pchat_mod.h"
+#include "pchat_service.h"
+#include "pchat_session.h"
 #include "pchat_sip.h"
 
 static struct tm_binds tmb;
 static struct sip_uri pool_uri;
+
+/* Seconds a session may miss its refresh before the reaper ends it. */
+#define REFRESH_GRACE 32
 
 int pchat_sip_init(void)
 {
@@ -25,30 +44,540 @@ int pchat_sip_init(void)
 	return 0;
 }
 
-/* The Request-URI names the chat service: same user and host as the pool URI. */
-static int is_for_pool(struct sip_msg *msg)
+/* ------------------------------------------------------------------ answering */
+
+static int add_header(struct sip_msg *msg, const char *hdr)
 {
+	if (!add_lump_rpl(msg, (char *)hdr, (int)strlen(hdr), LUMP_RPL_HDR)) {
+		LM_ERR("cannot add a header to the reply\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Answers statefully; tm absorbs retransmissions of the request. */
+static int reply(struct sip_msg *msg, int code, const char *reason)
+{
+	if (tmb.t_reply(msg, code, (char *)reason) < 0) {
+		LM_ERR("cannot send %d %s\n", code, reason);
+		return -2;
+	}
+	return code < 300 ? 1 : -2;
+}
+
+/* 503 with Retry-After: the database is unreachable or the node is full. */
+static int reply_unavailable(struct sip_msg *msg, const char *reason)
+{
+	add_header(msg, "Retry-After: 5\r\n");
+	return reply(msg, 503, reason);
+}
+
+/* ------------------------------------------------------------------ which requests are ours */
+
+/* The Request-URI names the chat service: the pool URI, or the Contact we gave (pool user at
+ * one of our addresses). */
+static int is_for_service(struct sip_msg *msg)
+{
+	struct sip_uri *u;
+
 	if (parse_sip_msg_uri(msg) < 0)
 		return 0;
-	return msg->parsed_uri.user.len == pool_uri.user.len
-		   && msg->parsed_uri.host.len == pool_uri.host.len
-		   && strncasecmp(msg->parsed_uri.user.s, pool_uri.user.s, pool_uri.user.len) == 0
-		   && strncasecmp(msg->parsed_uri.host.s, pool_uri.host.s, pool_uri.host.len) == 0;
+	u = &msg->parsed_uri;
+	if (u->user.len != pool_uri.user.len
+			|| strncasecmp(u->user.s, pool_uri.user.s, pool_uri.user.len) != 0)
+		return 0;
+	if (u->host.len == pool_uri.host.len
+			&& strncasecmp(u->host.s, pool_uri.host.s, pool_uri.host.len) == 0)
+		return 1;
+	return check_self(&u->host, u->port_no, u->proto) == 1;
+}
+
+/* ------------------------------------------------------------------ sessions */
+
+/* "sip:IP:PORT;transport=PROTO" of where a request came from: answers go back the same way
+ * (through the same TCP connection), whatever the Contact says. */
+static void source_uri(struct sip_msg *msg, char *out, size_t len)
+{
+	const char *ip = ip_addr2a(&msg->rcv.src_ip);
+
+	snprintf(out, len, msg->rcv.src_ip.af == AF_INET6 ? "sip:[%s]:%u;transport=%s"
+													  : "sip:%s:%u;transport=%s",
+			ip, msg->rcv.src_port, get_proto_name(msg->rcv.proto));
+}
+
+/* The Record-Route headers of the request, joined: the route set of a UAS dialog. */
+static int route_set(struct sip_msg *msg, char *out, size_t len, str *rs)
+{
+	struct hdr_field *h;
+	size_t used = 0;
+
+	for (h = msg->record_route; h; h = next_sibling_hdr(h)) {
+		if (used + h->body.len + 2 >= len)
+			return -1;
+		if (used)
+			out[used++] = ',';
+		memcpy(out + used, h->body.s, h->body.len);
+		used += h->body.len;
+	}
+	rs->s = out;
+	rs->len = (int)used;
+	return 0;
+}
+
+static int contact_uri(struct sip_msg *msg, str *uri)
+{
+	contact_body_t *cb;
+
+	if (!msg->contact || parse_contact(msg->contact) < 0)
+		return -1;
+	cb = (contact_body_t *)msg->contact->parsed;
+	if (!cb || !cb->contacts)
+		return -1;
+	*uri = cb->contacts->uri;
+	return 0;
+}
+
+/* The user of a new session: the identity the front end established (modparam identity). */
+static int session_identity(struct sip_msg *msg, char *user, size_t len)
+{
+	str ident;
+
+	if (pv_printf_s(msg, pchat_identity_fmt, &ident) < 0 || ident.len <= 0)
+		return -1;
+	return pchat_user_normalize(ident.s, (size_t)ident.len, user, len);
+}
+
+static int add_invite_answer(struct sip_msg *msg, const pchat_session_t *s)
+{
+	struct socket_info *si = msg->rcv.bind_address;
+	str host = si->useinfo.name.len ? si->useinfo.name : si->address_str;
+	str port = si->useinfo.port_no_str.len ? si->useinfo.port_no_str : si->port_no_str;
+	char hdr[512];
+	int n;
+
+	n = snprintf(hdr, sizeof(hdr), "Contact: <sip:%.*s@%.*s:%.*s;transport=%s>\r\n",
+			pool_uri.user.len, pool_uri.user.s, host.len, host.s, port.len, port.s,
+			get_proto_name(si->proto));
+	if (n >= (int)sizeof(hdr) || add_header(msg, hdr) < 0)
+		return -1;
+	if (s->expires > 0) {
+		snprintf(hdr, sizeof(hdr), "Session-Expires: %d;refresher=uac\r\n", s->expires);
+		if (add_header(msg, hdr) < 0)
+			return -1;
+	}
+	/* An answer to the client's message session offer (sipe does not read it). */
+	if (msg->content_length && get_content_length(msg) > 0) {
+		char sdp[512];
+
+		n = snprintf(sdp, sizeof(sdp), "v=0\r\no=- 0 0 IN IP4 %.*s\r\ns=session\r\n"
+				"c=IN IP4 %.*s\r\nt=0 0\r\nm=message %.*s sip %s\r\n"
+				"a=accept-types:text/plain\r\n", host.len, host.s, host.len, host.s,
+				port.len, port.s, pchat_params.pool_uri);
+		if (n >= (int)sizeof(sdp) || add_header(msg, "Content-Type: application/sdp\r\n") < 0
+				|| !add_lump_rpl(msg, sdp, n, LUMP_RPL_BODY))
+			return -1;
+	}
+	return 0;
+}
+
+static int handle_invite(struct sip_msg *msg)
+{
+	char user[PCHAT_USER_MAX], dst[128], rs_buf[2048];
+	pchat_session_init_t in;
+	pchat_session_t *s;
+	pchat_sref_t ref;
+	struct to_body *from;
+	int rc;
+
+	memset(&in, 0, sizeof(in));
+	if (parse_headers(msg, HDR_EOH_F, 0) < 0 || parse_from_header(msg) < 0 || !msg->callid
+			|| !msg->to) {
+		LM_INFO("malformed INVITE from %s:%u\n", ip_addr2a(&msg->rcv.src_ip),
+				msg->rcv.src_port);
+		return tmb.t_newtran(msg) > 0 ? reply(msg, 400, "Bad Request") : 1;
+	}
+	rc = tmb.t_newtran(msg);
+	if (rc <= 0)
+		return 1; /* a retransmission (tm answers it) or an error tm logged */
+	if (session_identity(msg, user, sizeof(user)) < 0) {
+		LM_NOTICE("INVITE from %s:%u without a usable identity (modparam identity)\n",
+				ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
+		return reply(msg, 403, "Forbidden (no identity)");
+	}
+	from = get_from(msg);
+	in.call_id = msg->callid->body;
+	in.remote_tag = from->tag_value;
+	in.remote_uri = from->uri;
+	in.local_uri = get_to(msg)->uri;
+	if (contact_uri(msg, &in.remote_target) < 0)
+		in.remote_target = from->uri;
+	source_uri(msg, dst, sizeof(dst));
+	in.dst_uri.s = dst;
+	in.dst_uri.len = (int)strlen(dst);
+	if (route_set(msg, rs_buf, sizeof(rs_buf), &in.route_set) < 0)
+		return reply(msg, 400, "Route Set Too Long");
+	in.user.s = user;
+	in.user.len = (int)strlen(user);
+	in.send_sock = msg->rcv.bind_address;
+	in.expires = pchat_params.session_expires;
+	if (tmb.t_get_reply_totag(msg, &in.local_tag) < 0)
+		return reply(msg, 500, "Server Error");
+	s = pchat_session_create(&in, &ref);
+	if (!s) {
+		LM_WARN("cannot open a chat session for %s: %d sessions in use (max_sessions)\n", user,
+				pchat_shared->sessions);
+		return reply_unavailable(msg, "Too Many Chat Sessions");
+	}
+	rc = add_invite_answer(msg, s);
+	pchat_session_unlock(s);
+	if (rc < 0) {
+		pchat_sip_end_session(ref);
+		return reply(msg, 500, "Server Error");
+	}
+	LM_DBG("chat session %u.%u for %s\n", ref.slot, ref.gen, user);
+	return reply(msg, 200, "OK");
+}
+
+/* ------------------------------------------------------------------ in-dialog requests */
+
+typedef struct in_dialog {
+	pchat_sref_t ref;
+	char user[PCHAT_USER_MAX];
+	int expires;
+} in_dialog_t;
+
+/* Finds the session of an in-dialog request and notes the client's activity. 1 found. */
+static int find_session(struct sip_msg *msg, in_dialog_t *d)
+{
+	pchat_session_t *s;
+	struct to_body *to;
+
+	if (!msg->callid || !msg->to)
+		return 0;
+	to = get_to(msg);
+	if (!to || to->tag_value.len == 0)
+		return 0;
+	s = pchat_session_find(&msg->callid->body, &to->tag_value, &d->ref);
+	if (!s)
+		return 0;
+	if (s->state == PCHAT_S_ENDING) {
+		pchat_session_unlock(s);
+		return 0;
+	}
+	if (msg->REQ_METHOD == METHOD_ACK && s->state == PCHAT_S_EARLY)
+		s->state = PCHAT_S_CONFIRMED;
+	s->refreshed = time(NULL);
+	memcpy(d->user, s->user.s, s->user.len + 1);
+	d->expires = s->expires;
+	pchat_session_unlock(s);
+	return 1;
+}
+
+static const char *body_of(struct sip_msg *msg, size_t *len)
+{
+	char *body = get_body(msg);
+
+	*len = 0;
+	if (!body || !msg->content_length)
+		return body;
+	*len = (size_t)get_content_length(msg);
+	return body;
+}
+
+static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
+{
+	const pchat_chat_t *chat = pchat_service();
+	pchat_caller_t caller = {d->ref, d->user};
+	pchat_xccos_status_t st;
+	pchat_env_t env;
+	const char *body;
+	char err[160];
+	size_t len;
+	int code, rc;
+
+	if (tmb.t_newtran(msg) <= 0)
+		return 1;
+	body = body_of(msg, &len);
+	st = pchat_xccos_parse(body ? body : "", len, (size_t)pchat_params.max_body_size, &env, err,
+			sizeof(err));
+	if (st != PCHAT_XCCOS_OK) {
+		update_stat(pchat_stat_bad_requests, 1);
+		LM_INFO("INFO from %s refused: %s (%s)\n", d->user, pchat_xccos_status_text(st), err);
+		return reply(msg, st == PCHAT_XCCOS_TOO_LARGE ? 413 : 400,
+				st == PCHAT_XCCOS_TOO_LARGE ? "Request Entity Too Large" : "Bad Request");
+	}
+	if (env.kind == PCHAT_ENV_CMD) {
+		/* the SIP answer only acknowledges the command; its result follows in an INFO */
+		rc = reply(msg, 200, "OK");
+		update_stat(pchat_stat_commands, 1);
+		pchat_chat_command(chat, &caller, &env);
+	} else {
+		code = pchat_chat_post(chat, &caller, &env);
+		if (code == 503)
+			rc = reply_unavailable(msg, "Chat Store Unavailable");
+		else
+			rc = reply(msg, code, code == 200 ? "OK" : code == 400 ? "Bad Request"
+							: code == 403 ? "Forbidden" : code == 413 ? "Request Entity Too Large"
+							: "Server Error");
+	}
+	pchat_xccos_free(&env);
+	return rc;
+}
+
+/* A session refresh: the answer repeats the negotiated interval. */
+static int handle_update(struct sip_msg *msg, const in_dialog_t *d)
+{
+	char hdr[64];
+
+	if (tmb.t_newtran(msg) <= 0)
+		return 1;
+	if (d->expires > 0) {
+		snprintf(hdr, sizeof(hdr), "Session-Expires: %d;refresher=uac\r\n", d->expires);
+		add_header(msg, hdr);
+	}
+	return reply(msg, 200, "OK");
+}
+
+static int handle_bye(struct sip_msg *msg, const in_dialog_t *d)
+{
+	if (tmb.t_newtran(msg) <= 0)
+		return 1;
+	reply(msg, 200, "OK");
+	pchat_sip_end_session(d->ref);
+	return 1;
+}
+
+static int handle_in_dialog(struct sip_msg *msg)
+{
+	in_dialog_t d;
+
+	if (!find_session(msg, &d)) {
+		if (!is_for_service(msg))
+			return -1; /* somebody else's dialog */
+		if (msg->REQ_METHOD == METHOD_ACK)
+			return 1;
+		if (tmb.t_newtran(msg) <= 0)
+			return 1;
+		return reply(msg, 481, "Call/Transaction Does Not Exist");
+	}
+	switch (msg->REQ_METHOD) {
+		case METHOD_ACK:
+			return 1;
+		case METHOD_INFO:
+			return handle_info(msg, &d);
+		case METHOD_UPDATE:
+			return handle_update(msg, &d);
+		case METHOD_BYE:
+			return handle_bye(msg, &d);
+		case METHOD_INVITE:
+			/* no re-negotiation of a chat session; the dialog stays as it is */
+			return tmb.t_newtran(msg) > 0 ? reply(msg, 488, "Not Acceptable Here") : 1;
+		default:
+			if (tmb.t_newtran(msg) <= 0)
+				return 1;
+			add_header(msg, "Allow: INVITE, ACK, INFO, UPDATE, BYE, CANCEL\r\n");
+			return reply(msg, 405, "Method Not Allowed");
+	}
 }
 
 int pchat_w_handle(struct sip_msg *msg, char *p1, char *p2)
 {
-	static str not_yet = str_init("Chat sessions are not available yet");
+	(void)p1;
+	(void)p2;
+	if (msg->first_line.type != SIP_REQUEST)
+		return -1;
+	if (parse_headers(msg, HDR_CALLID_F | HDR_TO_F | HDR_CSEQ_F, 0) < 0 || !msg->to) {
+		if (!is_for_service(msg))
+			return -1;
+		update_stat(pchat_stat_bad_requests, 1);
+		return msg->REQ_METHOD == METHOD_ACK ? 1 : -1;
+	}
+	if (get_to(msg)->tag_value.len > 0) {
+		int rc = handle_in_dialog(msg);
+
+		if (rc != -1)
+			update_stat(pchat_stat_requests, 1);
+		return rc;
+	}
+	if (!is_for_service(msg))
+		return -1;
+	update_stat(pchat_stat_requests, 1);
+	switch (msg->REQ_METHOD) {
+		case METHOD_INVITE:
+			return handle_invite(msg);
+		case METHOD_ACK:
+			return 1;
+		case METHOD_CANCEL:
+			/* every INVITE is answered at once: nothing is left to cancel */
+			return tmb.t_newtran(msg) > 0 ? reply(msg, 481, "Call/Transaction Does Not Exist")
+										  : 1;
+		case METHOD_OPTIONS:
+			return tmb.t_newtran(msg) > 0 ? reply(msg, 200, "OK") : 1;
+		default:
+			/* INFO, UPDATE, BYE... outside any dialog */
+			if (tmb.t_newtran(msg) <= 0)
+				return 1;
+			return reply(msg, 481, "Call/Transaction Does Not Exist");
+	}
+}
+
+/* ------------------------------------------------------------------ provisioning */
+
+int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
+{
+	static const char event[] = "vnd-microsoft-provisioning-v2";
+	char body[1024];
+	int n;
 
 	(void)p1;
 	(void)p2;
-	if (msg->first_line.type != SIP_REQUEST || !is_for_pool(msg))
+	if (msg->first_line.type != SIP_REQUEST || msg->REQ_METHOD != METHOD_SUBSCRIBE
+			|| parse_headers(msg, HDR_EVENT_F, 0) < 0 || !msg->event
+			|| msg->event->body.len < (int)sizeof(event) - 1
+			|| strncasecmp(msg->event->body.s, event, sizeof(event) - 1) != 0)
 		return -1;
-	update_stat(pchat_stat_requests, 1);
-	if (msg->REQ_METHOD == METHOD_ACK)
-		return 1;
 	if (tmb.t_newtran(msg) <= 0)
-		return 1; /* a retransmission, answered by tm, or an error tm logged */
-	tmb.t_reply(msg, 501, not_yet.s);
-	return -2;
+		return 1;
+	/* The document rides in the 200 OK (ms-piggyback-cseq), so no NOTIFY dialog is needed. */
+	n = snprintf(body, sizeof(body),
+			"<provisionGroupList xmlns=\"http://schemas.microsoft.com/2006/09/sip/"
+			"provisiongrouplist-notification\"><provisionGroup name=\"persistentChatConfiguration\">"
+			"<propertyEntryList><property name=\"EnablePersistentChat\">true</property>"
+			"<property name=\"DefaultPersistentChatPoolUri\">%s</property>"
+			"<property name=\"PersistentChatPoolUris\">%s</property></propertyEntryList>"
+			"</provisionGroup></provisionGroupList>",
+			pchat_params.pool_uri, pchat_params.pool_uri);
+	if (n >= (int)sizeof(body) || add_header(msg, "Expires: 0\r\n") < 0
+			|| add_header(msg, "Event: vnd-microsoft-provisioning-v2\r\n") < 0
+			|| add_header(msg, "ms-piggyback-cseq: 1\r\n") < 0
+			|| add_header(msg, "Content-Type: "
+							   "application/vnd-microsoft-roaming-provisioning-v2+xml\r\n") < 0
+			|| !add_lump_rpl(msg, body, n, LUMP_RPL_BODY))
+		return reply(msg, 500, "Server Error");
+	update_stat(pchat_stat_requests, 1);
+	return reply(msg, 200, "OK");
+}
+
+/* ------------------------------------------------------------------ sending */
+
+static void *ref_param(pchat_sref_t ref)
+{
+	return (void *)(uintptr_t)(((uint64_t)ref.gen << 32) | ref.slot);
+}
+
+static pchat_sref_t param_ref(void *p)
+{
+	uint64_t v = (uint64_t)(uintptr_t)p;
+	pchat_sref_t ref = {(uint32_t)v, (uint32_t)(v >> 32)};
+
+	return ref;
+}
+
+/* Runs in whichever process gets the answer (or tm's timer process for a timeout): it only
+ * queues the end of the session, which a sender carries out. */
+static void info_answered(struct cell *t, int type, struct tmcb_params *ps)
+{
+	(void)t;
+	(void)type;
+	if (ps->code < 300)
+		return;
+	update_stat(pchat_stat_delivery_failures, 1);
+	if (ps->code == 408 || ps->code == 481 || ps->code == 487 || ps->code == 477) {
+		pchat_sref_t ref = param_ref(*ps->param);
+
+		LM_INFO("chat session %u.%u: INFO answered %d, ending the session\n", ref.slot,
+				ref.gen, ps->code);
+		pchat_fanout_end_session(ref);
+	}
+}
+
+/* The dialog of a session as tm needs it (pointing into the session's strings). */
+static int session_dlg(pchat_session_t *s, dlg_t *dlg)
+{
+	memset(dlg, 0, sizeof(*dlg));
+	dlg->id.call_id = s->call_id;
+	dlg->id.loc_tag = s->local_tag;
+	dlg->id.rem_tag = s->remote_tag;
+	dlg->loc_uri = s->local_uri;
+	dlg->rem_uri = s->remote_uri;
+	dlg->rem_target = s->remote_target;
+	dlg->loc_seq.value = s->local_cseq;
+	dlg->loc_seq.is_set = s->local_cseq > 0;
+	dlg->state = DLG_CONFIRMED;
+	dlg->send_sock = s->send_sock;
+	if (s->route_set.len > 0)
+		return parse_rr_body(s->route_set.s, s->route_set.len, &dlg->route_set);
+	/* no proxy in the path: back to where the client's requests come from */
+	dlg->dst_uri = s->dst_uri;
+	return 0;
+}
+
+int pchat_sip_send_info(pchat_sref_t ref, const char *body, size_t len)
+{
+	static str method = str_init("INFO");
+	static str headers = str_init("Content-Type: text/plain\r\n");
+	str b = {(char *)body, (int)len};
+	pchat_session_t *s;
+	uac_req_t uac;
+	dlg_t dlg;
+	int rc = -1;
+
+	memset(&dlg, 0, sizeof(dlg));
+	s = pchat_session_get(ref);
+	if (!s)
+		return -1;
+	if (s->state != PCHAT_S_ENDING && session_dlg(s, &dlg) == 0) {
+		set_uac_req(&uac, &method, &headers, &b, &dlg, TMCB_LOCAL_COMPLETED, info_answered,
+				ref_param(ref));
+		/* under the session's lock: CSeq numbers go out in order */
+		rc = tmb.t_request_within(&uac);
+		s->local_cseq = dlg.loc_seq.value;
+	}
+	pchat_session_unlock(s);
+	if (dlg.route_set)
+		free_rr(&dlg.route_set);
+	if (rc < 0) {
+		LM_INFO("cannot send an INFO to chat session %u.%u; ending it\n", ref.slot, ref.gen);
+		pchat_fanout_end_session(ref);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ ending sessions */
+
+void pchat_sip_end_session(pchat_sref_t ref)
+{
+	char user[PCHAT_USER_MAX];
+	pchat_caller_t caller;
+	pchat_session_t *s;
+	int owner;
+
+	s = pchat_session_get(ref);
+	if (!s)
+		return;
+	owner = pchat_session_begin_end(s);
+	memcpy(user, s->user.s, s->user.len + 1);
+	pchat_session_unlock(s);
+	if (!owner)
+		return;
+	caller.session = ref;
+	caller.user = user;
+	pchat_chat_session_end(pchat_service(), &caller);
+	s = pchat_session_get(ref);
+	if (s)
+		pchat_session_free_locked(s);
+	LM_DBG("chat session %u.%u of %s ended\n", ref.slot, ref.gen, user);
+}
+
+static void end_expired(pchat_sref_t ref)
+{
+	LM_INFO("chat session %u.%u missed its refresh; ending it\n", ref.slot, ref.gen);
+	pchat_fanout_end_session(ref);
+}
+
+void pchat_sip_reaper(unsigned int ticks, void *param)
+{
+	(void)ticks;
+	(void)param;
+	pchat_sessions_expired(time(NULL), REFRESH_GRACE, end_expired);
 }

@@ -14,6 +14,7 @@
 #include "pchat_db.h"
 #include "pchat_redis.h"
 #include "pchat_schema.h"
+#include "pchat_store_mysql.h"
 
 enum { ST_INSERT, ST_SELECT, ST_CONN_ID, ST_KILL, ST_COUNT };
 
@@ -202,7 +203,7 @@ static void unreachable_server_fails_fast(void **state)
 static void schema_of_the_lab_is_current(void **state)
 {
 	pchat_db_conf_t c = db_conf();
-	pchat_db_t *db = pchat_db_new(&c, pchat_schema_sql, pchat_schema_nsql, NULL);
+	pchat_db_t *db = pchat_db_new(&c, pchat_store_sql, pchat_store_nsql, NULL);
 	char err[256] = "";
 
 	(void)state;

@@ -1,0 +1,718 @@
+/*
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pchat_chat.h"
+#include "pchat_log.h"
+
+/* aib keys of Lync's participant lists: ordinary participant, room manager (operator). */
+#define AIB_PARTICIPANT "3984"
+
+#define TXT_OK "SUCCESS_OK"
+#define TXT_NO_ROOM "no such room"
+#define TXT_BAD_ROOM "invalid room identifier"
+#define TXT_DISABLED "the room is disabled"
+#define TXT_UNAVAILABLE "the chat service is temporarily unavailable, try again later"
+#define TXT_SERVER_ERROR "server error"
+
+void pchat_now_datetime(char *out, size_t outlen)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, outlen, "%04d-%02d-%02d %02d:%02d:%02d.%06ld", tm.tm_year + 1900,
+			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+}
+
+/* ------------------------------------------------------------------ replies */
+
+static void send_reply(const pchat_chat_t *chat, const pchat_caller_t *c, pchat_buf_t *b)
+{
+	if (!pchat_buf_ok(b)) {
+		PLOG_ERR("out of memory building a reply for %s\n", c->user);
+		return;
+	}
+	chat->out->reply(chat->out_h, c, b->s, b->len);
+}
+
+/* A reply with an empty <data/>: failures, and commands that return nothing. */
+static void reply_status(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env, int code, const char *text)
+{
+	pchat_buf_t b;
+
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
+	pchat_xccos_rpl_open(&b, env, env->name, code, text);
+	pchat_xccos_rpl_close(&b);
+	pchat_xccos_close(&b);
+	send_reply(chat, c, &b);
+	pchat_buf_free(&b);
+}
+
+static int store_code(int rc)
+{
+	return rc == PCHAT_STORE_DOWN ? PCHAT_RESP_UNAVAILABLE : PCHAT_RESP_SERVER_ERROR;
+}
+
+static const char *store_text(int rc)
+{
+	return rc == PCHAT_STORE_DOWN ? TXT_UNAVAILABLE : TXT_SERVER_ERROR;
+}
+
+/* ------------------------------------------------------------------ rooms */
+
+/* The GUID of a <chanid domain="D" value="GUID"/>; the domain must be ours. */
+static int chanid_guid(const pchat_chat_t *chat, xmlNodePtr chanid, char *guid)
+{
+	char domain[256], value[64];
+
+	if (pchat_xml_attr(chanid, "domain", domain, sizeof(domain)) < 0
+			|| pchat_xml_attr(chanid, "value", value, sizeof(value)) < 0
+			|| strcasecmp(domain, chat->domain) != 0)
+		return -1;
+	return pchat_guid_normalize(value, guid);
+}
+
+/* The GUID of an element with a room URI attribute (chanib uri=, grpchat chanUri=). */
+static int uri_attr_guid(const pchat_chat_t *chat, xmlNodePtr node, const char *attr,
+		char *guid)
+{
+	char uri[PCHAT_ROOM_URI_MAX];
+
+	if (pchat_xml_attr(node, attr, uri, sizeof(uri)) < 0)
+		return -1;
+	return pchat_room_uri_guid(uri, chat->domain, guid);
+}
+
+static void room_uri(const pchat_chat_t *chat, const char *guid, char *out, size_t len)
+{
+	pchat_room_uri(chat->domain, guid, out, len);
+}
+
+typedef struct join_failure {
+	int code;
+	const char *text;
+} join_failure_t;
+
+/* Looks a room up for reading (joining, backchat). 1 when it may be read, 0 with why filled. */
+static int readable_room(const pchat_chat_t *chat, const char *guid, pchat_room_t *room,
+		join_failure_t *why)
+{
+	int rc = chat->store->room_by_guid(chat->store_h, guid, room);
+
+	if (rc == PCHAT_NOT_FOUND)
+		*why = (join_failure_t){PCHAT_RESP_NOT_FOUND, TXT_NO_ROOM};
+	else if (rc != 0)
+		*why = (join_failure_t){store_code(rc), store_text(rc)};
+	else if (room->disabled)
+		*why = (join_failure_t){PCHAT_RESP_FORBIDDEN, TXT_DISABLED};
+	else
+		return 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ participant lists */
+
+typedef struct user_list {
+	char (*users)[PCHAT_USER_MAX];
+	int n;
+	int max;
+} user_list_t;
+
+static int user_index(const user_list_t *l, const char *user)
+{
+	int i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->users[i], user) == 0)
+			return i;
+	return -1;
+}
+
+static int user_add(user_list_t *l, const char *user)
+{
+	int i = user_index(l, user);
+
+	if (i >= 0 || l->n >= l->max)
+		return i;
+	snprintf(l->users[l->n], PCHAT_USER_MAX, "%s", user);
+	return l->n++;
+}
+
+static void collect_user(void *ctx, const char *user)
+{
+	user_add(ctx, user);
+}
+
+/* ------------------------------------------------------------------ join / bjoin */
+
+typedef struct joined_room {
+	pchat_room_t room;
+	int first;  /* the user's first session in the room: others get a join notice */
+	int *ids;   /* positions of the room's users in the reply's user list */
+	int nids;
+} joined_room_t;
+
+/* Resolves and joins one room. Returns 0, or fills why. */
+static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, const char *guid,
+		joined_room_t *jr, join_failure_t *why)
+{
+	if (!readable_room(chat, guid, &jr->room, why))
+		return -1;
+	jr->first = chat->live->join(chat->live_h, c, &jr->room);
+	if (jr->first < 0) {
+		*why = (join_failure_t){PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR};
+		return -1;
+	}
+	return 0;
+}
+
+/* Lists the room's users (the joining user first) into the shared user list. */
+static void list_participants(const pchat_chat_t *chat, const pchat_caller_t *c,
+		joined_room_t *jr, user_list_t *users)
+{
+	user_list_t room_users;
+	int i;
+
+	room_users.max = chat->settings->participant_update_limit;
+	room_users.n = 0;
+	room_users.users = calloc(room_users.max > 0 ? room_users.max : 1, PCHAT_USER_MAX);
+	if (!room_users.users)
+		return;
+	jr->ids = calloc(room_users.max > 0 ? room_users.max : 1, sizeof(int));
+	if (!jr->ids) {
+		free(room_users.users);
+		return;
+	}
+	user_add(&room_users, c->user);
+	chat->live->participants(chat->live_h, jr->room.id, room_users.max, collect_user,
+			&room_users);
+	/* a user already listed for an earlier room of a batch keeps its position */
+	for (i = 0; i < room_users.n; i++) {
+		int idx = user_add(users, room_users.users[i]);
+
+		if (idx >= 0)
+			jr->ids[jr->nids++] = idx;
+	}
+	free(room_users.users);
+}
+
+static void add_chanib(pchat_buf_t *b, const pchat_chat_t *chat, const joined_room_t *jr)
+{
+	char uri[PCHAT_ROOM_URI_MAX];
+	int i;
+
+	room_uri(chat, jr->room.guid, uri, sizeof(uri));
+	pchat_buf_adds(b, "<chanib uri=\"");
+	pchat_buf_adds_xml(b, uri);
+	pchat_buf_adds(b, "\" name=\"");
+	pchat_buf_adds_xml(b, jr->room.name);
+	pchat_buf_adds(b, "\" topic=\"");
+	pchat_buf_adds_xml(b, jr->room.topic);
+	pchat_buf_adds(b, "\"><aib key=\"" AIB_PARTICIPANT "\" value=\"");
+	for (i = 0; i < jr->nids; i++)
+		pchat_buf_addf(b, "%s%d", i ? "," : "", jr->ids[i]);
+	pchat_buf_adds(b, "\"/></chanib>");
+}
+
+static void add_uibs(pchat_buf_t *b, const user_list_t *users)
+{
+	int i;
+
+	for (i = 0; i < users->n; i++) {
+		pchat_buf_addf(b, "<uib id=\"%d\" uri=\"", i);
+		pchat_buf_adds_xml(b, users->users[i]);
+		pchat_buf_adds(b, "\"/>");
+	}
+}
+
+/* After the reply is out: the session starts receiving posts, and the others learn of the
+ * user unless the room is over the participant update limit. */
+static void after_join(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const joined_room_t *jr, const char *notice_name)
+{
+	int count;
+	pchat_buf_t b;
+
+	chat->live->ready(chat->live_h, c, jr->room.id);
+	if (!jr->first)
+		return;
+	count = chat->live->participants(chat->live_h, jr->room.id, 0, NULL, NULL);
+	if (count > chat->settings->participant_update_limit)
+		return;
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
+	pchat_xccos_ntc_open(&b, notice_name);
+	pchat_buf_adds(&b, "<uib uri=\"");
+	pchat_buf_adds_xml(&b, c->user);
+	pchat_buf_addf(&b, "\"><aib key=\"" AIB_PARTICIPANT "\" domain=\"");
+	pchat_buf_adds_xml(&b, chat->domain);
+	pchat_buf_addf(&b, "\" value=\"%s\"/></uib>", jr->room.guid);
+	pchat_xccos_ntc_close(&b);
+	pchat_xccos_close(&b);
+	if (pchat_buf_ok(&b))
+		chat->out->notice(chat->out_h, jr->room.id, c->user, b.s, b.len);
+	pchat_buf_free(&b);
+}
+
+static int new_user_list(user_list_t *users, int max)
+{
+	users->n = 0;
+	users->max = max;
+	users->users = calloc(max, PCHAT_USER_MAX);
+	return users->users ? 0 : -1;
+}
+
+static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
+{
+	xmlNodePtr chanid = pchat_xml_child(env->data, "chanid");
+	char guid[PCHAT_GUID_LEN + 1];
+	joined_room_t *jr;
+	join_failure_t why;
+	user_list_t users;
+	pchat_buf_t b;
+
+	if (!chanid || chanid_guid(chat, chanid, guid) < 0) {
+		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, TXT_BAD_ROOM);
+		return;
+	}
+	jr = calloc(1, sizeof(*jr));
+	if (!jr || new_user_list(&users, chat->settings->participant_update_limit + 1) < 0) {
+		free(jr);
+		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
+		return;
+	}
+	if (join_room(chat, c, guid, jr, &why) < 0) {
+		reply_status(chat, c, env, why.code, why.text);
+	} else {
+		list_participants(chat, c, jr, &users);
+		pchat_buf_init(&b);
+		pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
+		pchat_xccos_rpl_open(&b, env, "join", PCHAT_RESP_OK, TXT_OK);
+		add_uibs(&b, &users);
+		add_chanib(&b, chat, jr);
+		pchat_xccos_rpl_close(&b);
+		pchat_xccos_close(&b);
+		send_reply(chat, c, &b);
+		pchat_buf_free(&b);
+		after_join(chat, c, jr, "join");
+	}
+	free(users.users);
+	free(jr->ids);
+	free(jr);
+}
+
+/* Rooms of one batch join; more are refused as a failure of the whole command. */
+#define BJOIN_MAX 100
+
+static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
+{
+	joined_room_t *rooms = calloc(BJOIN_MAX, sizeof(*rooms));
+	int nrooms = 0, nchanid = 0, i;
+	user_list_t users = {0};
+	pchat_buf_t fibs, b;
+	xmlNodePtr chanid;
+
+	if (!rooms || new_user_list(&users, BJOIN_MAX * (chat->settings->participant_update_limit
+											+ 1)) < 0) {
+		free(rooms);
+		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
+		return;
+	}
+	pchat_buf_init(&fibs);
+	for (chanid = pchat_xml_child(env->data, "chanid"); chanid;
+			chanid = pchat_xml_next(chanid, "chanid")) {
+		char guid[PCHAT_GUID_LEN + 1], value[64] = "", domain[256] = "";
+		join_failure_t why;
+
+		if (++nchanid > BJOIN_MAX)
+			break;
+		if (chanid_guid(chat, chanid, guid) == 0 && join_room(chat, c, guid, &rooms[nrooms],
+					&why) == 0) {
+			list_participants(chat, c, &rooms[nrooms], &users);
+			nrooms++;
+			continue;
+		}
+		/* The failed room is named as the client named it. */
+		pchat_xml_attr(chanid, "value", value, sizeof(value));
+		pchat_xml_attr(chanid, "domain", domain, sizeof(domain));
+		pchat_buf_adds(&fibs, "<fib key=\"OPERATION_FAILED\" value=\"");
+		pchat_buf_adds_xml(&fibs, value);
+		pchat_buf_adds(&fibs, "\" domain=\"");
+		pchat_buf_adds_xml(&fibs, domain);
+		pchat_buf_adds(&fibs, "\"/>");
+	}
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
+	if (nchanid > BJOIN_MAX) {
+		pchat_xccos_rpl_open(&b, env, "bjoin", PCHAT_RESP_BAD_REQUEST,
+				"too many rooms in one batch join");
+	} else {
+		pchat_xccos_rpl_open(&b, env, "bjoin", PCHAT_RESP_OK, TXT_OK);
+		add_uibs(&b, &users);
+		for (i = 0; i < nrooms; i++)
+			add_chanib(&b, chat, &rooms[i]);
+		if (fibs.len)
+			pchat_buf_add(&b, fibs.s, fibs.len);
+	}
+	pchat_xccos_rpl_close(&b);
+	pchat_xccos_close(&b);
+	send_reply(chat, c, &b);
+	/* an over-long batch joined nothing it reports: undo what was done */
+	for (i = 0; i < nrooms; i++) {
+		if (nchanid > BJOIN_MAX)
+			chat->live->part(chat->live_h, c, rooms[i].room.id);
+		else
+			after_join(chat, c, &rooms[i], "bjoin");
+	}
+	pchat_buf_free(&b);
+	pchat_buf_free(&fibs);
+	for (i = 0; i < nrooms; i++)
+		free(rooms[i].ids);
+	free(users.users);
+	free(rooms);
+}
+
+/* ------------------------------------------------------------------ part */
+
+static void part_notice(const pchat_chat_t *chat, const pchat_caller_t *c, uint64_t room_id,
+		const char *guid)
+{
+	char uri[PCHAT_ROOM_URI_MAX];
+	pchat_buf_t b;
+
+	if (chat->live->participants(chat->live_h, room_id, 0, NULL, NULL)
+			> chat->settings->participant_update_limit)
+		return;
+	room_uri(chat, guid, uri, sizeof(uri));
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
+	pchat_xccos_ntc_open(&b, "part");
+	pchat_buf_adds(&b, "<chanib uri=\"");
+	pchat_buf_adds_xml(&b, uri);
+	pchat_buf_adds(&b, "\"><uib uri=\"");
+	pchat_buf_adds_xml(&b, c->user);
+	pchat_buf_adds(&b, "\"/></chanib>");
+	pchat_xccos_ntc_close(&b);
+	pchat_xccos_close(&b);
+	if (pchat_buf_ok(&b))
+		chat->out->notice(chat->out_h, room_id, c->user, b.s, b.len);
+	pchat_buf_free(&b);
+}
+
+/* Leaving is idempotent: a room the session is not in is reported as left, so a client whose
+ * view of its rooms is stale (after a server restart) can always close its window. */
+static void cmd_part(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
+{
+	xmlNodePtr chanib = pchat_xml_child(env->data, "chanib");
+	char guid[PCHAT_GUID_LEN + 1], uri[PCHAT_ROOM_URI_MAX];
+	uint64_t room_id;
+	pchat_buf_t b;
+
+	if (!chanib || uri_attr_guid(chat, chanib, "uri", guid) < 0) {
+		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, TXT_BAD_ROOM);
+		return;
+	}
+	room_id = chat->live->joined(chat->live_h, c, guid);
+	if (room_id && chat->live->part(chat->live_h, c, room_id) == 1)
+		part_notice(chat, c, room_id, guid);
+	room_uri(chat, guid, uri, sizeof(uri));
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
+	pchat_xccos_rpl_open(&b, env, "part", PCHAT_RESP_OK, TXT_OK);
+	pchat_buf_adds(&b, "<chanib uri=\"");
+	pchat_buf_adds_xml(&b, uri);
+	pchat_buf_adds(&b, "\"/>");
+	pchat_xccos_rpl_close(&b);
+	pchat_xccos_close(&b);
+	send_reply(chat, c, &b);
+	pchat_buf_free(&b);
+}
+
+/* ------------------------------------------------------------------ bccontext */
+
+typedef struct history_reply {
+	const pchat_chat_t *chat;
+	const pchat_caller_t *c;
+	const pchat_env_t *env;
+	char uri[PCHAT_ROOM_URI_MAX];
+	pchat_buf_t msgs; /* <msg> elements not sent yet */
+	int sent;         /* replies sent so far */
+} history_reply_t;
+
+/* Sends the collected messages as one rpl:bccontext (backchat is the one reply that may take
+ * several INFOs: each is complete, in order, and below the reply size). */
+static void flush_history(history_reply_t *h)
+{
+	pchat_buf_t b;
+
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, h->chat->out->next_envid(h->chat->out_h));
+	pchat_xccos_rpl_open(&b, h->env, "bccontext", PCHAT_RESP_OK, TXT_OK);
+	pchat_buf_adds(&b, "<chanib uri=\"");
+	pchat_buf_adds_xml(&b, h->uri);
+	pchat_buf_adds(&b, "\">");
+	if (h->msgs.len)
+		pchat_buf_add(&b, h->msgs.s, h->msgs.len);
+	pchat_buf_adds(&b, "</chanib>");
+	pchat_xccos_rpl_close(&b);
+	pchat_xccos_close(&b);
+	send_reply(h->chat, h->c, &b);
+	pchat_buf_free(&b);
+	pchat_buf_reset(&h->msgs);
+	h->sent++;
+}
+
+/* Room for the envelope around the messages of one reply. */
+#define HISTORY_ENVELOPE 768
+
+static int add_history_msg(void *ctx, const pchat_post_t *post)
+{
+	history_reply_t *h = ctx;
+	size_t before = h->msgs.len;
+	char ts[32];
+
+	pchat_xccos_time(post->ts, ts, sizeof(ts));
+	pchat_xccos_post(&h->msgs, "msg", h->uri, post->author, ts, post->content);
+	if (before > 0 && h->msgs.len + HISTORY_ENVELOPE > h->chat->settings->reply_size) {
+		/* this message starts the next reply */
+		pchat_buf_t next;
+
+		pchat_buf_init(&next);
+		pchat_buf_add(&next, h->msgs.s + before, h->msgs.len - before);
+		h->msgs.len = before;
+		h->msgs.s[before] = '\0';
+		flush_history(h);
+		pchat_buf_free(&h->msgs);
+		h->msgs = next;
+	}
+	return 0;
+}
+
+static void cmd_bccontext(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env)
+{
+	xmlNodePtr chanib = pchat_xml_child(env->data, "chanib");
+	xmlNodePtr last = pchat_xml_child(pchat_xml_child(env->data, "bcq"), "last");
+	char guid[PCHAT_GUID_LEN + 1];
+	history_reply_t h;
+	join_failure_t why;
+	pchat_room_t *room;
+	long long cnt;
+	int rc;
+
+	if (!chanib || uri_attr_guid(chat, chanib, "uri", guid) < 0) {
+		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, TXT_BAD_ROOM);
+		return;
+	}
+	cnt = last ? pchat_xml_attr_num(last, "cnt") : -1;
+	if (cnt < 0) {
+		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST,
+				"backchat query needs bcq/last with a cnt");
+		return;
+	}
+	if (cnt > chat->settings->backchat_limit)
+		cnt = chat->settings->backchat_limit;
+	room = malloc(sizeof(*room));
+	if (!room || !readable_room(chat, guid, room, &why)) {
+		if (!room)
+			why = (join_failure_t){PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR};
+		reply_status(chat, c, env, why.code, why.text);
+		free(room);
+		return;
+	}
+	memset(&h, 0, sizeof(h));
+	h.chat = chat;
+	h.c = c;
+	h.env = env;
+	room_uri(chat, guid, h.uri, sizeof(h.uri));
+	pchat_buf_init(&h.msgs);
+	rc = cnt > 0 ? chat->store->history(chat->store_h, room->id, (int)cnt, add_history_msg, &h)
+				 : 0;
+	if (rc < 0 && h.sent == 0)
+		reply_status(chat, c, env, store_code(rc), store_text(rc));
+	else if (h.msgs.len || h.sent == 0)
+		flush_history(&h);
+	pchat_buf_free(&h.msgs);
+	free(room);
+}
+
+/* ------------------------------------------------------------------ small commands */
+
+/* OCS 2007 R2's lookup step: the chat service is this same URI. */
+static void cmd_requri(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env)
+{
+	pchat_buf_t b;
+
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
+	pchat_xccos_rpl_open(&b, env, "requri", PCHAT_RESP_OK, TXT_OK);
+	pchat_buf_adds(&b, "<uib uri=\"");
+	pchat_buf_adds_xml(&b, chat->pool_uri);
+	pchat_buf_adds(&b, "\"/>");
+	pchat_xccos_rpl_close(&b);
+	pchat_xccos_close(&b);
+	send_reply(chat, c, &b);
+	pchat_buf_free(&b);
+}
+
+/* A stable GUID for the root category, derived from the domain (FNV-1a), so every node of a
+ * pool announces the same one. */
+static void root_category_guid(const char *domain, char *out)
+{
+	uint64_t h1 = 1469598103934665603ULL, h2 = 1099511628211ULL;
+	const char *p;
+
+	for (p = domain; *p; p++) {
+		h1 = (h1 ^ (unsigned char)*p) * 1099511628211ULL;
+		h2 = (h2 ^ (unsigned char)*p) * 1469598103934665603ULL;
+	}
+	snprintf(out, PCHAT_GUID_LEN + 1, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(h1 >> 32),
+			(unsigned)(h1 >> 16) & 0xffff, (unsigned)h1 & 0xffff, (unsigned)(h2 >> 48),
+			(unsigned long long)(h2 & 0xffffffffffffULL));
+}
+
+static void cmd_getserverinfo(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env)
+{
+	char now[32], ts[32], guid[PCHAT_GUID_LEN + 1], root[PCHAT_ROOM_URI_MAX];
+	char info_type[16] = "123";
+	pchat_buf_t b;
+
+	pchat_xml_attr(pchat_xml_child(env->data, "sib"), "infoType", info_type, sizeof(info_type));
+	pchat_now_datetime(now, sizeof(now));
+	pchat_xccos_time(now, ts, sizeof(ts));
+	root_category_guid(chat->domain, guid);
+	pchat_category_uri(chat->domain, guid, root, sizeof(root));
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
+	pchat_xccos_rpl_open(&b, env, "getserverinfo", PCHAT_RESP_OK, TXT_OK);
+	pchat_buf_adds(&b, "<sib infoType=\"");
+	pchat_buf_adds_xml(&b, info_type);
+	pchat_buf_addf(&b, "\" serverTime=\"%s\" searchLimit=\"%d\" messageSizeLimit=\"%d\" "
+			"storySizeLimit=\"%d\" rootUri=\"", ts, chat->settings->search_limit,
+			chat->settings->message_size_limit, chat->settings->story_size_limit);
+	pchat_buf_adds_xml(&b, root);
+	pchat_buf_adds(&b, "\"/>");
+	pchat_xccos_rpl_close(&b);
+	pchat_xccos_close(&b);
+	send_reply(chat, c, &b);
+	pchat_buf_free(&b);
+}
+
+typedef void (*command_f)(const pchat_chat_t *, const pchat_caller_t *, const pchat_env_t *);
+
+static const struct {
+	const char *name;
+	command_f run;
+} commands[] = {
+	{"requri", cmd_requri},
+	{"getserverinfo", cmd_getserverinfo},
+	{"join", cmd_join},
+	{"bjoin", cmd_bjoin},
+	{"part", cmd_part},
+	{"bccontext", cmd_bccontext},
+};
+
+void pchat_chat_command(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(env->name, commands[i].name) == 0) {
+			commands[i].run(chat, c, env);
+			return;
+		}
+	}
+	PLOG_INFO("command %s from %s is not supported\n", env->name, c->user);
+	reply_status(chat, c, env, PCHAT_RESP_NOT_SUPPORTED, "command not supported");
+}
+
+/* ------------------------------------------------------------------ posts */
+
+int pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
+{
+	char guid[PCHAT_GUID_LEN + 1], uri[PCHAT_ROOM_URI_MAX], now[32], ts[32];
+	xmlNodePtr chat_el = pchat_xml_child(env->node, "chat");
+	pchat_buf_t text, content, body;
+	uint64_t room_id, seq = 0;
+	int status = 200, rc;
+
+	if (uri_attr_guid(chat, env->node, "chanUri", guid) < 0 || !chat_el)
+		return 400;
+	room_id = chat->live->joined(chat->live_h, c, guid);
+	if (!room_id)
+		return 403;
+	pchat_buf_init(&text);
+	pchat_buf_init(&content);
+	pchat_buf_init(&body);
+	pchat_xml_text(chat_el, &text);
+	pchat_xml_inner(env->node, &content);
+	if (!pchat_buf_ok(&text) || !pchat_buf_ok(&content)) {
+		status = 500;
+		goto done;
+	}
+	if (text.len == 0) {
+		status = 400;
+		goto done;
+	}
+	if (pchat_utf8_chars(text.s, text.len) > (size_t)chat->settings->message_size_limit) {
+		status = 413;
+		goto done;
+	}
+	/* author and ts are the server's, whatever the post says */
+	pchat_now_datetime(now, sizeof(now));
+	pchat_xccos_time(now, ts, sizeof(ts));
+	room_uri(chat, guid, uri, sizeof(uri));
+	pchat_xccos_open(&body, chat->out->next_envid(chat->out_h));
+	pchat_xccos_post(&body, "grpchat", uri, c->user, ts, content.s);
+	pchat_xccos_close(&body);
+	if (!pchat_buf_ok(&body)) {
+		status = 500;
+		goto done;
+	}
+	rc = chat->store->post_begin(chat->store_h, room_id, c->user, now, content.s, &seq);
+	if (rc != 0) {
+		status = rc == PCHAT_STORE_DOWN ? 503 : 500;
+		goto done;
+	}
+	chat->out->post_lock(chat->out_h, room_id);
+	rc = chat->store->post_commit(chat->store_h);
+	if (rc == 0)
+		chat->out->post_fanout(chat->out_h, room_id, seq, body.s, body.len);
+	chat->out->post_unlock(chat->out_h, room_id);
+	if (rc != 0)
+		status = rc == PCHAT_STORE_DOWN ? 503 : 500;
+done:
+	pchat_buf_free(&text);
+	pchat_buf_free(&content);
+	pchat_buf_free(&body);
+	return status;
+}
+
+/* ------------------------------------------------------------------ end of a session */
+
+#define SESSION_ROOMS_MAX 1024
+
+void pchat_chat_session_end(const pchat_chat_t *chat, const pchat_caller_t *c)
+{
+	pchat_room_ref_t *rooms = malloc(SESSION_ROOMS_MAX * sizeof(*rooms));
+	int n, i;
+
+	if (!rooms)
+		return;
+	n = chat->live->rooms_of(chat->live_h, c, rooms, SESSION_ROOMS_MAX);
+	for (i = 0; i < n; i++)
+		if (chat->live->part(chat->live_h, c, rooms[i].id) == 1)
+			part_notice(chat, c, rooms[i].id, rooms[i].guid);
+	free(rooms);
+}

@@ -1,0 +1,160 @@
+/*
+ * The chat logic: one handler per XCCOS command, posts, and the end of a session.
+ *
+ * It reaches the rest of the world only through three small interfaces, so it runs the same in
+ * Kamailio and in unit tests with fakes:
+ *   store  the persistent model (MySQL): rooms, history, posts;
+ *   live   who is in which room right now (shared memory, mirrored to Redis);
+ *   out    sending: replies to the caller now, notices and posts through the room's ordered sender.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#ifndef PCHAT_CHAT_H
+#define PCHAT_CHAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pchat_uri.h"
+#include "pchat_xccos.h"
+
+/* A chat session: a slot of the session table and its generation (slots are reused). */
+typedef struct pchat_sref {
+	uint32_t slot;
+	uint32_t gen;
+} pchat_sref_t;
+
+typedef struct pchat_caller {
+	pchat_sref_t session;
+	const char *user; /* the session's identity, sip:user@host (never from the XML) */
+} pchat_caller_t;
+
+typedef enum pchat_privacy { PCHAT_OPEN, PCHAT_CLOSED, PCHAT_SECRET } pchat_privacy_t;
+typedef enum pchat_room_type { PCHAT_NORMAL, PCHAT_AUDITORIUM } pchat_room_type_t;
+
+#define PCHAT_NAME_MAX 1025  /* 256 characters of up to 4 bytes */
+#define PCHAT_TEXT_MAX 4097  /* 1024 characters of up to 4 bytes */
+
+typedef struct pchat_room {
+	uint64_t id;
+	char guid[PCHAT_GUID_LEN + 1];
+	char name[PCHAT_NAME_MAX];
+	char topic[PCHAT_TEXT_MAX];
+	pchat_privacy_t privacy;
+	pchat_room_type_t type;
+	int disabled;
+} pchat_room_t;
+
+/* One stored post. ts is the MySQL DATETIME(6) text in UTC. */
+typedef struct pchat_post {
+	uint64_t seq;
+	const char *author;
+	const char *ts;
+	const char *content;
+} pchat_post_t;
+
+/* A room as the live state knows it. */
+typedef struct pchat_room_ref {
+	uint64_t id;
+	char guid[PCHAT_GUID_LEN + 1];
+} pchat_room_ref_t;
+
+typedef int (*pchat_post_f)(void *ctx, const pchat_post_t *post);
+typedef void (*pchat_user_f)(void *ctx, const char *user);
+
+/* Results of store operations: 0 ok; these otherwise. */
+enum {
+	PCHAT_NOT_FOUND = 1,
+	PCHAT_STORE_DOWN = -2, /* the database is unreachable: answer 503 */
+	PCHAT_STORE_ERROR = -1,
+};
+
+typedef struct pchat_store_ops {
+	int (*room_by_guid)(void *h, const char *guid, pchat_room_t *room);
+	/* Opens a transaction that stores a post with the room's next sequence number (written to
+	 * *seq); ts is the server's time. Finish with post_commit or post_abort. */
+	int (*post_begin)(void *h, uint64_t room_id, const char *author, const char *ts,
+			const char *content, uint64_t *seq);
+	int (*post_commit)(void *h);
+	void (*post_abort)(void *h);
+	/* The last n posts of a room, oldest first. */
+	int (*history)(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx);
+} pchat_store_ops_t;
+
+typedef struct pchat_live_ops {
+	/* Adds the session to the room; it receives the room's posts only after ready(). Returns 1
+	 * when it is the user's first session in the room, 0 when the user was already there,
+	 * -1 when it cannot be added (out of memory). */
+	int (*join)(void *h, const pchat_caller_t *c, const pchat_room_t *room);
+	void (*ready)(void *h, const pchat_caller_t *c, uint64_t room_id);
+	/* Returns 1 when that was the user's last session in the room, 0 when the user is still
+	 * there, -1 when the session was not in the room. */
+	int (*part)(void *h, const pchat_caller_t *c, uint64_t room_id);
+	/* The id of a room the session has joined, by GUID; 0 when not joined. */
+	uint64_t (*joined)(void *h, const pchat_caller_t *c, const char *guid);
+	/* Calls cb for up to max distinct users in the room and returns how many there are. */
+	int (*participants)(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx);
+	/* Writes up to max of the rooms the session is in; returns how many it wrote. */
+	int (*rooms_of)(void *h, const pchat_caller_t *c, pchat_room_ref_t *rooms, int max);
+} pchat_live_ops_t;
+
+typedef struct pchat_out_ops {
+	uint64_t (*next_envid)(void *h);
+	/* Sends an XCCOS body to the caller now. */
+	int (*reply)(void *h, const pchat_caller_t *c, const char *body, size_t len);
+	/* Queues a body for every session of the room whose user is not except_user, in the
+	 * room's order. */
+	int (*notice)(void *h, uint64_t room_id, const char *except_user, const char *body,
+			size_t len);
+	/* A post reaches the room's sender in commit order: post_lock is taken before the commit,
+	 * post_fanout hands over the committed post, post_unlock releases. */
+	void (*post_lock)(void *h, uint64_t room_id);
+	int (*post_fanout)(void *h, uint64_t room_id, uint64_t seq, const char *body, size_t len);
+	void (*post_unlock)(void *h, uint64_t room_id);
+} pchat_out_ops_t;
+
+typedef struct pchat_settings {
+	int message_size_limit;       /* characters of a post's text */
+	int backchat_limit;           /* most posts one bccontext returns */
+	int participant_update_limit; /* above this many users: capped lists, no join/part notices */
+	int search_limit;
+	int story_size_limit;
+	size_t reply_size;            /* largest reply body (backchat is split to stay below) */
+} pchat_settings_t;
+
+typedef struct pchat_chat {
+	const pchat_store_ops_t *store;
+	void *store_h;
+	const pchat_live_ops_t *live;
+	void *live_h;
+	const pchat_out_ops_t *out;
+	void *out_h;
+	const pchat_settings_t *settings;
+	const char *domain;
+	const char *pool_uri;
+} pchat_chat_t;
+
+/* Runs a command; its reply goes out through out->reply. */
+void pchat_chat_command(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env);
+
+/* Validates, stores and fans out a post. Returns the SIP status for the post's INFO:
+ * 200 stored, 400 malformed, 403 not joined/not allowed, 413 too large, 503 database down. */
+int pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env);
+
+/* The session is gone: it leaves every room it was in, with notices to the others. */
+void pchat_chat_session_end(const pchat_chat_t *chat, const pchat_caller_t *c);
+
+/* The reply codes and texts (documented in the module docs; keep them stable). */
+#define PCHAT_RESP_OK 200
+#define PCHAT_RESP_BAD_REQUEST 400
+#define PCHAT_RESP_FORBIDDEN 403
+#define PCHAT_RESP_NOT_FOUND 404
+#define PCHAT_RESP_SERVER_ERROR 500
+#define PCHAT_RESP_NOT_SUPPORTED 501
+#define PCHAT_RESP_UNAVAILABLE 503
+
+/* The current UTC time as a MySQL DATETIME(6) text (27 bytes). */
+void pchat_now_datetime(char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,498 @@
+/*
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/dprint.h"
+#include "core/hashes.h"
+#include "core/locking.h"
+#include "core/mem/mem.h"
+#include "core/mem/shm_mem.h"
+
+#include "pchat_live.h"
+#include "pchat_mod.h"
+#include "pchat_session.h"
+
+#define ROOM_BUCKETS 4096
+#define NOT_READY UINT64_MAX
+
+typedef struct live_member {
+	pchat_sref_t session;
+	uint64_t from_seq; /* receives posts with seq >= from_seq; NOT_READY until ready */
+	uint32_t uhash;
+	char *user;        /* own copy: valid while the member exists, whatever the session does */
+} live_member_t;
+
+typedef struct live_room {
+	uint64_t id;
+	char guid[PCHAT_GUID_LEN + 1];
+	struct live_room *next;
+	live_member_t *members;
+	uint32_t n;
+	uint32_t cap;
+	uint32_t nusers;   /* distinct users among the members */
+	uint64_t last_seq; /* newest post handed to the room's sender */
+} live_room_t;
+
+typedef struct live_table {
+	live_room_t *buckets[ROOM_BUCKETS];
+	int rooms;
+	int members;
+} live_table_t;
+
+static live_table_t *live = NULL;
+static gen_lock_set_t *room_locks = NULL;
+
+int pchat_live_init(void)
+{
+	live = shm_malloc(sizeof(*live));
+	room_locks = lock_set_alloc(ROOM_BUCKETS);
+	if (!live || !room_locks || !lock_set_init(room_locks)) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	memset(live, 0, sizeof(*live));
+	return 0;
+}
+
+void pchat_live_destroy(void)
+{
+	if (room_locks) {
+		lock_set_destroy(room_locks);
+		lock_set_dealloc(room_locks);
+		room_locks = NULL;
+	}
+	if (live) {
+		shm_free(live);
+		live = NULL;
+	}
+}
+
+static uint32_t bucket_of(uint64_t room_id)
+{
+	return (uint32_t)((room_id * 0x9E3779B97F4A7C15ULL) >> 52) & (ROOM_BUCKETS - 1);
+}
+
+static uint32_t user_hash(const char *user)
+{
+	str s;
+
+	s.s = (char *)user;
+	s.len = (int)strlen(user);
+	return get_hash1_raw(s.s, s.len);
+}
+
+/* The room's entry; its bucket must be locked. */
+static live_room_t *find_room(uint64_t room_id, uint32_t bucket)
+{
+	live_room_t *r;
+
+	for (r = live->buckets[bucket]; r; r = r->next)
+		if (r->id == room_id)
+			return r;
+	return NULL;
+}
+
+static int find_member(const live_room_t *r, pchat_sref_t ref)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (r->members[i].session.slot == ref.slot && r->members[i].session.gen == ref.gen)
+			return (int)i;
+	return -1;
+}
+
+static int user_present(const live_room_t *r, uint32_t uhash, const char *user, int skip)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->n; i++)
+		if ((int)i != skip && r->members[i].uhash == uhash && strcmp(r->members[i].user, user) == 0)
+			return 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ Redis mirror */
+
+static void session_field(pchat_sref_t ref, char *out, size_t len)
+{
+	snprintf(out, len, "%s:%u:%u", pchat_params.node_id, ref.slot, ref.gen);
+}
+
+static void mirror(int joining, uint64_t room_id, pchat_sref_t ref, const char *user)
+{
+	pchat_redis_t *r = pchat_proc_redis();
+	char field[160], member[96];
+	redisReply *rep;
+
+	if (!r)
+		return;
+	session_field(ref, field, sizeof(field));
+	snprintf(member, sizeof(member), "%llu|%u:%u", (unsigned long long)room_id, ref.slot, ref.gen);
+	if (joining) {
+		rep = pchat_redis_command(r, "HSET pchat:room:%llu:sessions %s %s",
+				(unsigned long long)room_id, field, user);
+		if (rep)
+			freeReplyObject(rep);
+		rep = pchat_redis_command(r, "SADD pchat:node:%s:memberships %s", pchat_params.node_id,
+				member);
+	} else {
+		rep = pchat_redis_command(r, "HDEL pchat:room:%llu:sessions %s",
+				(unsigned long long)room_id, field);
+		if (rep)
+			freeReplyObject(rep);
+		rep = pchat_redis_command(r, "SREM pchat:node:%s:memberships %s", pchat_params.node_id,
+				member);
+	}
+	if (rep)
+		freeReplyObject(rep);
+}
+
+void pchat_live_forget_previous_run(pchat_redis_t *r)
+{
+	redisReply *rep, *del;
+	size_t i;
+
+	if (!r)
+		return;
+	rep = pchat_redis_command(r, "SMEMBERS pchat:node:%s:memberships", pchat_params.node_id);
+	if (!rep)
+		return;
+	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+		unsigned long long room_id;
+		unsigned int slot, gen;
+		char field[160];
+
+		if (sscanf(rep->element[i]->str, "%llu|%u:%u", &room_id, &slot, &gen) != 3)
+			continue;
+		snprintf(field, sizeof(field), "%s:%u:%u", pchat_params.node_id, slot, gen);
+		del = pchat_redis_command(r, "HDEL pchat:room:%llu:sessions %s", room_id, field);
+		if (del)
+			freeReplyObject(del);
+	}
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements)
+		LM_INFO("removed %zu room memberships of an earlier run of node %s from Redis\n",
+				rep->elements, pchat_params.node_id);
+	freeReplyObject(rep);
+	del = pchat_redis_command(r, "DEL pchat:node:%s:memberships", pchat_params.node_id);
+	if (del)
+		freeReplyObject(del);
+}
+
+/* ------------------------------------------------------------------ membership */
+
+static int add_member(live_room_t *r, const pchat_caller_t *c, uint32_t uhash)
+{
+	live_member_t *m;
+
+	if (r->n == r->cap) {
+		uint32_t cap = r->cap ? r->cap * 2 : 8;
+		live_member_t *members = shm_realloc(r->members, cap * sizeof(*members));
+
+		if (!members)
+			return -1;
+		r->members = members;
+		r->cap = cap;
+	}
+	m = &r->members[r->n];
+	m->user = shm_malloc(strlen(c->user) + 1);
+	if (!m->user)
+		return -1;
+	strcpy(m->user, c->user);
+	m->session = c->session;
+	m->from_seq = NOT_READY;
+	m->uhash = uhash;
+	r->n++;
+	live->members++;
+	return 0;
+}
+
+static void unlink_room(live_room_t *r, uint32_t bucket)
+{
+	live_room_t **link;
+
+	for (link = &live->buckets[bucket]; *link; link = &(*link)->next) {
+		if (*link == r) {
+			*link = r->next;
+			break;
+		}
+	}
+	if (r->members)
+		shm_free(r->members);
+	shm_free(r);
+	live->rooms--;
+}
+
+/* Removes member i; returns 1 when the user has no other session in the room. */
+static int remove_member(live_room_t *r, int i, uint32_t bucket)
+{
+	live_member_t *m = &r->members[i];
+	int last = !user_present(r, m->uhash, m->user, i);
+
+	shm_free(m->user);
+	r->members[i] = r->members[--r->n];
+	live->members--;
+	if (last)
+		r->nusers--;
+	if (r->n == 0)
+		unlink_room(r, bucket);
+	return last;
+}
+
+/* Returns 1 when the session was removed from the room (it was there), 0 otherwise. */
+static int remove_from_room(uint64_t room_id, pchat_sref_t ref, int *last)
+{
+	uint32_t bucket = bucket_of(room_id);
+	live_room_t *r;
+	int i, removed = 0;
+
+	lock_set_get(room_locks, bucket);
+	r = find_room(room_id, bucket);
+	if (r && (i = find_member(r, ref)) >= 0) {
+		*last = remove_member(r, i, bucket);
+		removed = 1;
+	}
+	lock_set_release(room_locks, bucket);
+	return removed;
+}
+
+static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room)
+{
+	uint32_t bucket = bucket_of(room->id), uhash = user_hash(c->user);
+	pchat_session_t *s;
+	live_room_t *r;
+	int first, added, last;
+
+	(void)h;
+	lock_set_get(room_locks, bucket);
+	r = find_room(room->id, bucket);
+	if (!r) {
+		r = shm_malloc(sizeof(*r));
+		if (!r) {
+			lock_set_release(room_locks, bucket);
+			SHM_MEM_ERROR;
+			return -1;
+		}
+		memset(r, 0, sizeof(*r));
+		r->id = room->id;
+		memcpy(r->guid, room->guid, sizeof(r->guid));
+		r->next = live->buckets[bucket];
+		live->buckets[bucket] = r;
+		live->rooms++;
+	}
+	if (find_member(r, c->session) >= 0) {
+		lock_set_release(room_locks, bucket);
+		return 0; /* joined again by the same session */
+	}
+	first = !user_present(r, uhash, c->user, -1);
+	if (add_member(r, c, uhash) < 0) {
+		if (r->n == 0)
+			unlink_room(r, bucket);
+		lock_set_release(room_locks, bucket);
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	if (first)
+		r->nusers++;
+	lock_set_release(room_locks, bucket);
+
+	/* Record the room in the session, unless the session started ending meanwhile: then its
+	 * teardown would not know of this room, so the membership is undone here. */
+	added = 0;
+	s = pchat_session_get(c->session);
+	if (s) {
+		added = s->state != PCHAT_S_ENDING && pchat_session_add_room(s, room->id) == 0;
+		pchat_session_unlock(s);
+	}
+	if (!added) {
+		remove_from_room(room->id, c->session, &last);
+		return -1;
+	}
+	mirror(1, room->id, c->session, c->user);
+	return first;
+}
+
+static void live_ready(void *h, const pchat_caller_t *c, uint64_t room_id)
+{
+	uint32_t bucket = bucket_of(room_id);
+	live_room_t *r;
+	int i;
+
+	(void)h;
+	lock_set_get(room_locks, bucket);
+	r = find_room(room_id, bucket);
+	if (r && (i = find_member(r, c->session)) >= 0 && r->members[i].from_seq == NOT_READY)
+		r->members[i].from_seq = r->last_seq + 1;
+	lock_set_release(room_locks, bucket);
+}
+
+static int live_part(void *h, const pchat_caller_t *c, uint64_t room_id)
+{
+	pchat_session_t *s;
+	int last = 0;
+
+	(void)h;
+	if (!remove_from_room(room_id, c->session, &last))
+		return -1;
+	s = pchat_session_get(c->session);
+	if (s) {
+		pchat_session_remove_room(s, room_id);
+		pchat_session_unlock(s);
+	}
+	mirror(0, room_id, c->session, c->user);
+	return last;
+}
+
+/* Copies the session's room ids (at most max). */
+static int session_room_ids(pchat_sref_t ref, uint64_t *ids, int max)
+{
+	pchat_session_t *s = pchat_session_get(ref);
+	int n = 0;
+
+	if (!s)
+		return 0;
+	for (; n < max && (uint32_t)n < s->nrooms; n++)
+		ids[n] = s->rooms[n];
+	pchat_session_unlock(s);
+	return n;
+}
+
+static int room_guid(uint64_t room_id, char *guid)
+{
+	uint32_t bucket = bucket_of(room_id);
+	live_room_t *r;
+	int found = 0;
+
+	lock_set_get(room_locks, bucket);
+	r = find_room(room_id, bucket);
+	if (r) {
+		memcpy(guid, r->guid, PCHAT_GUID_LEN + 1);
+		found = 1;
+	}
+	lock_set_release(room_locks, bucket);
+	return found;
+}
+
+#define SESSION_ROOMS_SCAN 1024
+
+static uint64_t live_joined(void *h, const pchat_caller_t *c, const char *guid)
+{
+	uint64_t ids[SESSION_ROOMS_SCAN];
+	char g[PCHAT_GUID_LEN + 1];
+	int n, i;
+
+	(void)h;
+	n = session_room_ids(c->session, ids, SESSION_ROOMS_SCAN);
+	for (i = 0; i < n; i++)
+		if (room_guid(ids[i], g) && strcmp(g, guid) == 0)
+			return ids[i];
+	return 0;
+}
+
+static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t *rooms, int max)
+{
+	uint64_t ids[SESSION_ROOMS_SCAN];
+	int n, i, out = 0;
+
+	(void)h;
+	n = session_room_ids(c->session, ids, max < SESSION_ROOMS_SCAN ? max : SESSION_ROOMS_SCAN);
+	for (i = 0; i < n; i++) {
+		if (room_guid(ids[i], rooms[out].guid))
+			rooms[out++].id = ids[i];
+	}
+	return out;
+}
+
+static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx)
+{
+	uint32_t bucket = bucket_of(room_id), i;
+	live_room_t *r;
+	int count = 0, listed = 0;
+
+	(void)h;
+	lock_set_get(room_locks, bucket);
+	r = find_room(room_id, bucket);
+	if (r) {
+		count = (int)r->nusers;
+		/* Distinct users: a member is listed when no earlier member has the same user. Stops at
+		 * max, so a big room costs max, not its size, once max users were found. */
+		for (i = 0; i < r->n && listed < max; i++) {
+			uint32_t j;
+			int dup = 0;
+
+			for (j = 0; j < i && !dup; j++)
+				dup = r->members[j].uhash == r->members[i].uhash
+					  && strcmp(r->members[j].user, r->members[i].user) == 0;
+			if (!dup) {
+				cb(ctx, r->members[i].user);
+				listed++;
+			}
+		}
+	}
+	lock_set_release(room_locks, bucket);
+	return count;
+}
+
+const pchat_live_ops_t pchat_live_ops = {
+	.join = live_join,
+	.ready = live_ready,
+	.part = live_part,
+	.joined = live_joined,
+	.participants = live_participants,
+	.rooms_of = live_rooms_of,
+};
+
+/* ------------------------------------------------------------------ fan-out support */
+
+void pchat_live_posted(uint64_t room_id, uint64_t seq)
+{
+	uint32_t bucket = bucket_of(room_id);
+	live_room_t *r;
+
+	lock_set_get(room_locks, bucket);
+	r = find_room(room_id, bucket);
+	if (r && seq > r->last_seq)
+		r->last_seq = seq;
+	lock_set_release(room_locks, bucket);
+}
+
+int pchat_live_recipients(uint64_t room_id, uint64_t seq, const char *except_user,
+		pchat_recipient_t **out)
+{
+	uint32_t bucket = bucket_of(room_id), i, uhash = except_user ? user_hash(except_user) : 0;
+	pchat_recipient_t *list = NULL;
+	live_room_t *r;
+	int n = 0;
+
+	*out = NULL;
+	lock_set_get(room_locks, bucket);
+	r = find_room(room_id, bucket);
+	if (r && r->n) {
+		list = pkg_malloc(r->n * sizeof(*list));
+		if (!list) {
+			lock_set_release(room_locks, bucket);
+			PKG_MEM_ERROR;
+			return -1;
+		}
+		for (i = 0; i < r->n; i++) {
+			const live_member_t *m = &r->members[i];
+
+			if (m->from_seq == NOT_READY || (seq && seq < m->from_seq))
+				continue;
+			if (except_user && m->uhash == uhash && strcmp(m->user, except_user) == 0)
+				continue;
+			list[n++].session = m->session;
+		}
+	}
+	lock_set_release(room_locks, bucket);
+	*out = list;
+	return n;
+}
+
+void pchat_live_counts(int *rooms, int *members)
+{
+	*rooms = __atomic_load_n(&live->rooms, __ATOMIC_RELAXED);
+	*members = __atomic_load_n(&live->members, __ATOMIC_RELAXED);
+}

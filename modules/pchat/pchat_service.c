@@ -1,0 +1,113 @@
+/*
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include "core/dprint.h"
+#include "core/locking.h"
+
+#include "pchat_fanout.h"
+#include "pchat_live.h"
+#include "pchat_mod.h"
+#include "pchat_service.h"
+#include "pchat_sip.h"
+#include "pchat_store_mysql.h"
+
+/* Locks that keep a room's commits and their hand-over to the sender in one order; rooms share
+ * them by hash, which only ever serialises two rooms' commits that collide. */
+#define POST_LOCKS 1024
+
+static gen_lock_set_t *post_locks = NULL;
+static uint64_t *envid_counter = NULL;
+
+int pchat_service_init(void)
+{
+	post_locks = lock_set_alloc(POST_LOCKS);
+	envid_counter = shm_malloc(sizeof(*envid_counter));
+	if (!post_locks || !lock_set_init(post_locks) || !envid_counter) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	*envid_counter = 0;
+	return 0;
+}
+
+void pchat_service_destroy(void)
+{
+	if (post_locks) {
+		lock_set_destroy(post_locks);
+		lock_set_dealloc(post_locks);
+		post_locks = NULL;
+	}
+	if (envid_counter) {
+		shm_free(envid_counter);
+		envid_counter = NULL;
+	}
+}
+
+static uint64_t next_envid(void *h)
+{
+	(void)h;
+	return __atomic_add_fetch(envid_counter, 1, __ATOMIC_RELAXED);
+}
+
+static int reply(void *h, const pchat_caller_t *c, const char *body, size_t len)
+{
+	(void)h;
+	return pchat_sip_send_info(c->session, body, len);
+}
+
+static int notice(void *h, uint64_t room_id, const char *except_user, const char *body,
+		size_t len)
+{
+	(void)h;
+	return pchat_fanout_notice(room_id, except_user, body, len);
+}
+
+static unsigned post_lock_of(uint64_t room_id)
+{
+	return (unsigned)(room_id % POST_LOCKS);
+}
+
+static void post_lock(void *h, uint64_t room_id)
+{
+	(void)h;
+	lock_set_get(post_locks, post_lock_of(room_id));
+}
+
+static void post_unlock(void *h, uint64_t room_id)
+{
+	(void)h;
+	lock_set_release(post_locks, post_lock_of(room_id));
+}
+
+static int post_fanout(void *h, uint64_t room_id, uint64_t seq, const char *body, size_t len)
+{
+	(void)h;
+	update_stat(pchat_stat_posts, 1);
+	pchat_live_posted(room_id, seq);
+	return pchat_fanout_post(room_id, seq, body, len);
+}
+
+static const pchat_out_ops_t out_ops = {
+	.next_envid = next_envid,
+	.reply = reply,
+	.notice = notice,
+	.post_lock = post_lock,
+	.post_fanout = post_fanout,
+	.post_unlock = post_unlock,
+};
+
+const pchat_chat_t *pchat_service(void)
+{
+	static pchat_chat_t chat;
+
+	chat.store = &pchat_store_mysql_ops;
+	chat.store_h = pchat_proc_db();
+	chat.live = &pchat_live_ops;
+	chat.live_h = NULL;
+	chat.out = &out_ops;
+	chat.out_h = NULL;
+	chat.settings = &pchat_settings;
+	chat.domain = pchat_params.domain;
+	chat.pool_uri = pchat_params.pool_uri;
+	return &chat;
+}

@@ -1,0 +1,22 @@
+/*
+ * The chat service as a running Kamailio process sees it: the chat logic wired to the MySQL
+ * store, the live membership and the senders, with the service settings.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#ifndef PCHAT_SERVICE_H
+#define PCHAT_SERVICE_H
+
+#include "pchat_chat.h"
+
+/* The service settings (modparams; defined with the module's exports). */
+extern pchat_settings_t pchat_settings;
+
+/* mod_init: shared state (post locks, envelope counter). */
+int pchat_service_init(void);
+void pchat_service_destroy(void);
+
+/* The chat context of the calling process. */
+const pchat_chat_t *pchat_service(void);
+
+#endif

@@ -1,0 +1,301 @@
+/*
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include <string.h>
+
+#include "core/dprint.h"
+#include "core/hashes.h"
+#include "core/locking.h"
+#include "core/mem/shm_mem.h"
+
+#include "pchat_mod.h"
+#include "pchat_session.h"
+
+/* Buckets of the Call-ID table, each with its lock (a power of two). */
+#define SESSION_BUCKETS 4096
+
+typedef struct session_table {
+	uint32_t max;
+	uint32_t free_top;      /* entries on the free stack */
+	uint32_t buckets[SESSION_BUCKETS]; /* first slot + 1 of each chain, 0 when empty */
+	uint32_t *free_stack;   /* indices of free slots */
+	pchat_session_t *slots;
+} session_table_t;
+
+static session_table_t *table = NULL;
+static gen_lock_set_t *bucket_locks = NULL;
+static gen_lock_t *free_lock = NULL;
+
+int pchat_sessions_init(int max_sessions)
+{
+	uint32_t i;
+
+	if (max_sessions <= 0) {
+		LM_ERR("max_sessions must be positive\n");
+		return -1;
+	}
+	table = shm_malloc(sizeof(*table));
+	if (!table)
+		goto oom;
+	memset(table, 0, sizeof(*table));
+	table->max = (uint32_t)max_sessions;
+	table->slots = shm_malloc(sizeof(pchat_session_t) * table->max);
+	table->free_stack = shm_malloc(sizeof(uint32_t) * table->max);
+	if (!table->slots || !table->free_stack)
+		goto oom;
+	memset(table->slots, 0, sizeof(pchat_session_t) * table->max);
+	for (i = 0; i < table->max; i++)
+		table->free_stack[i] = table->max - 1 - i; /* slot 0 is handed out first */
+	table->free_top = table->max;
+	bucket_locks = lock_set_alloc(SESSION_BUCKETS);
+	free_lock = lock_alloc();
+	if (!bucket_locks || !free_lock || !lock_set_init(bucket_locks) || !lock_init(free_lock))
+		goto oom;
+	return 0;
+oom:
+	SHM_MEM_ERROR;
+	return -1;
+}
+
+void pchat_sessions_destroy(void)
+{
+	if (bucket_locks) {
+		lock_set_destroy(bucket_locks);
+		lock_set_dealloc(bucket_locks);
+		bucket_locks = NULL;
+	}
+	if (free_lock) {
+		lock_destroy(free_lock);
+		lock_dealloc(free_lock);
+		free_lock = NULL;
+	}
+	/* session strings live until shm is torn down with the process */
+	if (table) {
+		if (table->slots)
+			shm_free(table->slots);
+		if (table->free_stack)
+			shm_free(table->free_stack);
+		shm_free(table);
+		table = NULL;
+	}
+}
+
+int pchat_sessions_max(void)
+{
+	return table ? (int)table->max : 0;
+}
+
+static uint32_t bucket_of(const str *call_id)
+{
+	return core_hash(call_id, NULL, SESSION_BUCKETS);
+}
+
+static int take_slot(uint32_t *slot)
+{
+	int ok = 0;
+
+	lock_get(free_lock);
+	if (table->free_top > 0) {
+		*slot = table->free_stack[--table->free_top];
+		ok = 1;
+	}
+	lock_release(free_lock);
+	return ok;
+}
+
+static void return_slot(uint32_t slot)
+{
+	lock_get(free_lock);
+	table->free_stack[table->free_top++] = slot;
+	lock_release(free_lock);
+}
+
+/* Copies the dialog strings into one block. */
+static int copy_strings(pchat_session_t *s, const pchat_session_init_t *in)
+{
+	const str *src[] = {&in->call_id, &in->local_tag, &in->remote_tag, &in->local_uri,
+		&in->remote_uri, &in->remote_target, &in->dst_uri, &in->route_set, &in->user};
+	str *dst[] = {&s->call_id, &s->local_tag, &s->remote_tag, &s->local_uri, &s->remote_uri,
+		&s->remote_target, &s->dst_uri, &s->route_set, &s->user};
+	size_t i, total = 0;
+	char *p;
+
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++)
+		total += (size_t)src[i]->len + 1;
+	s->strs = p = shm_malloc(total);
+	if (!p)
+		return -1;
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+		dst[i]->s = p;
+		dst[i]->len = src[i]->len;
+		if (src[i]->len)
+			memcpy(p, src[i]->s, src[i]->len);
+		p[src[i]->len] = '\0';
+		p += src[i]->len + 1;
+	}
+	return 0;
+}
+
+pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sref_t *ref)
+{
+	uint32_t slot, bucket = bucket_of(&init->call_id);
+	pchat_session_t *s;
+
+	if (!take_slot(&slot))
+		return NULL;
+	lock_set_get(bucket_locks, bucket);
+	s = &table->slots[slot];
+	if (copy_strings(s, init) < 0) {
+		lock_set_release(bucket_locks, bucket);
+		return_slot(slot);
+		SHM_MEM_ERROR;
+		return NULL;
+	}
+	s->bucket = bucket;
+	s->state = PCHAT_S_EARLY;
+	s->send_sock = init->send_sock;
+	s->local_cseq = 0;
+	s->expires = init->expires;
+	s->refreshed = time(NULL);
+	s->rooms = NULL;
+	s->nrooms = s->rooms_cap = 0;
+	s->next = table->buckets[bucket];
+	table->buckets[bucket] = slot + 1;
+	ref->slot = slot;
+	ref->gen = s->gen;
+	__atomic_add_fetch(&pchat_shared->sessions, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+pchat_session_t *pchat_session_find(const str *call_id, const str *local_tag, pchat_sref_t *ref)
+{
+	uint32_t bucket = bucket_of(call_id), i;
+	pchat_session_t *s;
+
+	lock_set_get(bucket_locks, bucket);
+	for (i = table->buckets[bucket]; i; i = s->next) {
+		s = &table->slots[i - 1];
+		if (s->state != PCHAT_S_FREE && s->call_id.len == call_id->len
+				&& memcmp(s->call_id.s, call_id->s, call_id->len) == 0
+				&& s->local_tag.len == local_tag->len
+				&& memcmp(s->local_tag.s, local_tag->s, local_tag->len) == 0) {
+			ref->slot = i - 1;
+			ref->gen = s->gen;
+			return s;
+		}
+	}
+	lock_set_release(bucket_locks, bucket);
+	return NULL;
+}
+
+pchat_session_t *pchat_session_get(pchat_sref_t ref)
+{
+	pchat_session_t *s;
+	uint32_t bucket;
+
+	if (ref.slot >= table->max)
+		return NULL;
+	s = &table->slots[ref.slot];
+	/* The bucket of a slot changes only while the slot is free; re-check under the lock. */
+	bucket = __atomic_load_n(&s->bucket, __ATOMIC_ACQUIRE);
+	lock_set_get(bucket_locks, bucket);
+	if (s->gen == ref.gen && s->state != PCHAT_S_FREE && s->bucket == bucket)
+		return s;
+	lock_set_release(bucket_locks, bucket);
+	return NULL;
+}
+
+void pchat_session_unlock(pchat_session_t *s)
+{
+	lock_set_release(bucket_locks, s->bucket);
+}
+
+int pchat_session_begin_end(pchat_session_t *s)
+{
+	if (s->state == PCHAT_S_ENDING)
+		return 0;
+	s->state = PCHAT_S_ENDING;
+	return 1;
+}
+
+void pchat_session_free_locked(pchat_session_t *s)
+{
+	uint32_t slot = (uint32_t)(s - table->slots), bucket = s->bucket, *link;
+
+	for (link = &table->buckets[bucket]; *link; link = &table->slots[*link - 1].next) {
+		if (*link == slot + 1) {
+			*link = s->next;
+			break;
+		}
+	}
+	shm_free(s->strs);
+	if (s->rooms)
+		shm_free(s->rooms);
+	s->strs = NULL;
+	s->rooms = NULL;
+	s->nrooms = s->rooms_cap = 0;
+	s->state = PCHAT_S_FREE;
+	s->gen++;
+	s->next = 0;
+	lock_set_release(bucket_locks, bucket);
+	return_slot(slot);
+	__atomic_sub_fetch(&pchat_shared->sessions, 1, __ATOMIC_RELAXED);
+}
+
+int pchat_session_add_room(pchat_session_t *s, uint64_t room_id)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nrooms; i++)
+		if (s->rooms[i] == room_id)
+			return 0;
+	if (s->nrooms == s->rooms_cap) {
+		uint32_t cap = s->rooms_cap ? s->rooms_cap * 2 : 4;
+		uint64_t *rooms = shm_realloc(s->rooms, cap * sizeof(*rooms));
+
+		if (!rooms) {
+			SHM_MEM_ERROR;
+			return -1;
+		}
+		s->rooms = rooms;
+		s->rooms_cap = cap;
+	}
+	s->rooms[s->nrooms++] = room_id;
+	return 0;
+}
+
+void pchat_session_remove_room(pchat_session_t *s, uint64_t room_id)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nrooms; i++) {
+		if (s->rooms[i] == room_id) {
+			s->rooms[i] = s->rooms[--s->nrooms];
+			return;
+		}
+	}
+}
+
+void pchat_sessions_expired(time_t now, int grace, void (*cb)(pchat_sref_t ref))
+{
+	uint32_t i;
+
+	for (i = 0; i < table->max; i++) {
+		pchat_session_t *s = &table->slots[i];
+		pchat_sref_t ref;
+		int expired;
+
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == PCHAT_S_FREE)
+			continue;
+		ref.slot = i;
+		ref.gen = __atomic_load_n(&s->gen, __ATOMIC_RELAXED);
+		s = pchat_session_get(ref);
+		if (!s)
+			continue;
+		expired = s->expires > 0 && now - s->refreshed > s->expires + grace
+				  && s->state != PCHAT_S_ENDING;
+		pchat_session_unlock(s);
+		if (expired)
+			cb(ref);
+	}
+}

@@ -1,0 +1,95 @@
+/*
+ * The chat sessions of this node: one SIP dialog per client, in shared memory.
+ *
+ * Sessions live in a fixed array of slots. A slot's generation changes whenever the slot is
+ * freed, so a reference (slot, generation) held elsewhere - in a room's member list, in a tm
+ * callback - can never reach a newer session by mistake. Slots are found by Call-ID through a
+ * hash table whose buckets each have a lock; a session's fields are protected by its bucket's
+ * lock.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#ifndef PCHAT_SESSION_H
+#define PCHAT_SESSION_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "core/ip_addr.h"
+#include "core/str.h"
+
+#include "pchat_chat.h"
+
+typedef enum pchat_session_state {
+	PCHAT_S_FREE = 0,
+	PCHAT_S_EARLY,     /* 200 OK sent, ACK not seen yet */
+	PCHAT_S_CONFIRMED, /* ACK seen */
+	PCHAT_S_ENDING,    /* leaving its rooms; no new work */
+} pchat_session_state_t;
+
+typedef struct pchat_session {
+	uint32_t gen;
+	uint32_t bucket;
+	uint32_t next;           /* next slot + 1 in the bucket chain, 0 at the end */
+	pchat_session_state_t state;
+	/* the dialog, in one shm block (strs) */
+	str call_id;
+	str local_tag;
+	str remote_tag;
+	str local_uri;           /* the URI the client invited: From of our requests */
+	str remote_uri;          /* the client's From URI: To of our requests */
+	str remote_target;       /* the client's Contact */
+	str dst_uri;             /* where the INVITE came from: sip:IP:PORT;transport=PROTO */
+	str route_set;           /* Record-Route of the INVITE, as received */
+	str user;                /* the identity */
+	char *strs;
+	struct socket_info *send_sock;
+	unsigned int local_cseq; /* CSeq of our last request */
+	int expires;             /* negotiated Session-Expires in s, 0 for none */
+	time_t refreshed;        /* last INVITE/UPDATE/ACK from the client */
+	/* rooms the session has joined */
+	uint64_t *rooms;
+	uint32_t nrooms;
+	uint32_t rooms_cap;
+} pchat_session_t;
+
+typedef struct pchat_session_init {
+	str call_id, local_tag, remote_tag, local_uri, remote_uri, remote_target, dst_uri;
+	str route_set, user;
+	struct socket_info *send_sock;
+	int expires;
+} pchat_session_init_t;
+
+int pchat_sessions_init(int max_sessions);
+void pchat_sessions_destroy(void);
+int pchat_sessions_max(void);
+
+/* Creates a session. Returns it locked (release with pchat_session_unlock), or NULL when the
+ * table is full or out of memory. */
+pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sref_t *ref);
+
+/* Finds the session of an in-dialog request; returns it locked, or NULL. */
+pchat_session_t *pchat_session_find(const str *call_id, const str *local_tag, pchat_sref_t *ref);
+
+/* The session a reference points to, locked, or NULL when it is gone. */
+pchat_session_t *pchat_session_get(pchat_sref_t ref);
+
+void pchat_session_unlock(pchat_session_t *s);
+
+/* Marks a locked session as ending. Returns 1 if it was not ending before (the caller then owns
+ * the teardown), 0 otherwise. */
+int pchat_session_begin_end(pchat_session_t *s);
+
+/* Removes a session from the table and frees it. The session must be locked; the lock is
+ * released. */
+void pchat_session_free_locked(pchat_session_t *s);
+
+/* Room list of a locked session. */
+int pchat_session_add_room(pchat_session_t *s, uint64_t room_id);
+void pchat_session_remove_room(pchat_session_t *s, uint64_t room_id);
+
+/* Calls cb (without a lock held) for every session that missed its refresh by more than grace
+ * seconds and is not ending yet. Used by the reaper timer. */
+void pchat_sessions_expired(time_t now, int grace, void (*cb)(pchat_sref_t ref));
+
+#endif

@@ -1,0 +1,287 @@
+/*
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+
+#include "pchat_xccos.h"
+
+void pchat_xccos_init(void)
+{
+	xmlInitParser();
+}
+
+const char *pchat_xccos_status_text(pchat_xccos_status_t st)
+{
+	switch (st) {
+		case PCHAT_XCCOS_OK: return "ok";
+		case PCHAT_XCCOS_TOO_LARGE: return "too large";
+		case PCHAT_XCCOS_DOCTYPE: return "DOCTYPE not allowed";
+		case PCHAT_XCCOS_MALFORMED: return "not well-formed XML";
+		case PCHAT_XCCOS_NOT_XCCOS: return "not an XCCOS command or post";
+	}
+	return "?";
+}
+
+static int is_element(xmlNodePtr n, const char *name)
+{
+	return n && n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+}
+
+xmlNodePtr pchat_xml_next(xmlNodePtr node, const char *name)
+{
+	for (node = node ? node->next : NULL; node; node = node->next)
+		if (is_element(node, name))
+			return node;
+	return NULL;
+}
+
+xmlNodePtr pchat_xml_child(xmlNodePtr parent, const char *name)
+{
+	xmlNodePtr n;
+
+	if (!parent)
+		return NULL;
+	for (n = parent->children; n; n = n->next)
+		if (is_element(n, name))
+			return n;
+	return NULL;
+}
+
+/* The first element child, whatever its name. */
+static xmlNodePtr first_element(xmlNodePtr parent)
+{
+	xmlNodePtr n;
+
+	for (n = parent->children; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE)
+			return n;
+	return NULL;
+}
+
+int pchat_xml_attr(xmlNodePtr node, const char *name, char *out, size_t outlen)
+{
+	xmlChar *v;
+	size_t len;
+
+	if (!node || outlen == 0)
+		return -1;
+	v = xmlGetNoNsProp(node, (const xmlChar *)name);
+	if (!v)
+		return -1;
+	len = strlen((const char *)v);
+	if (len >= outlen) {
+		xmlFree(v);
+		return -2;
+	}
+	memcpy(out, v, len + 1);
+	xmlFree(v);
+	return (int)len;
+}
+
+long long pchat_xml_attr_num(xmlNodePtr node, const char *name)
+{
+	char buf[24], *end;
+	unsigned long long v;
+
+	if (pchat_xml_attr(node, name, buf, sizeof(buf)) <= 0 || buf[0] < '0' || buf[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (*end || errno || v > (unsigned long long)INT64_MAX)
+		return -1;
+	return (long long)v;
+}
+
+void pchat_xml_text(xmlNodePtr node, pchat_buf_t *b)
+{
+	xmlChar *t = node ? xmlNodeGetContent(node) : NULL;
+
+	pchat_buf_adds(b, t ? (const char *)t : "");
+	xmlFree(t);
+}
+
+void pchat_xml_inner(xmlNodePtr node, pchat_buf_t *b)
+{
+	xmlBufferPtr xb = xmlBufferCreate();
+	xmlNodePtr n;
+
+	if (!xb) {
+		b->failed = 1;
+		return;
+	}
+	for (n = node->children; n; n = n->next)
+		xmlNodeDump(xb, node->doc, n, 0, 0);
+	pchat_buf_add(b, (const char *)xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
+	xmlBufferFree(xb);
+}
+
+size_t pchat_utf8_chars(const char *s, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/* "cmd:join" -> "join"; the name must be a plain token. */
+static int command_name(xmlNodePtr cmd, char *out, size_t outlen)
+{
+	char id[PCHAT_XCCOS_NAME_MAX + 4];
+	size_t i;
+
+	if (pchat_xml_attr(cmd, "id", id, sizeof(id)) < 5 || strncmp(id, "cmd:", 4) != 0)
+		return -1;
+	for (i = 4; id[i]; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')
+					|| (id[i] >= '0' && id[i] <= '9') || id[i] == '_' || id[i] == '-'))
+			return -1;
+	snprintf(out, outlen, "%s", id + 4);
+	return 0;
+}
+
+static pchat_xccos_status_t fail(pchat_env_t *env, pchat_xccos_status_t st, char *err,
+		size_t errlen, const char *why)
+{
+	snprintf(err, errlen, "%s", why);
+	pchat_xccos_free(env);
+	return st;
+}
+
+pchat_xccos_status_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
+		pchat_env_t *env, char *err, size_t errlen)
+{
+	/* No network, no entity substitution, no DTD loading, default (non-HUGE) limits; errors are
+	 * reported through the return value, not printed. */
+	const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING
+						| XML_PARSE_NOCDATA;
+	xmlNodePtr root, node;
+	long long envid;
+
+	memset(env, 0, sizeof(*env));
+	if (len > max_len)
+		return fail(env, PCHAT_XCCOS_TOO_LARGE, err, errlen, "body over the size limit");
+	if (len == 0)
+		return fail(env, PCHAT_XCCOS_MALFORMED, err, errlen, "empty body");
+	/* Refused before parsing: an internal subset can declare entities that expand even when
+	 * entity substitution is off. */
+	if (memmem(body, len, "<!DOCTYPE", 9) || memmem(body, len, "<!ENTITY", 8))
+		return fail(env, PCHAT_XCCOS_DOCTYPE, err, errlen, "DOCTYPE/ENTITY present");
+	env->doc = xmlReadMemory(body, (int)len, NULL, "UTF-8", options);
+	if (!env->doc) {
+		const xmlError *e = xmlGetLastError();
+
+		snprintf(err, errlen, "not well-formed: %s", e && e->message ? e->message : "?");
+		if (errlen && strlen(err))
+			err[strcspn(err, "\n")] = '\0';
+		pchat_xccos_free(env);
+		return PCHAT_XCCOS_MALFORMED;
+	}
+	if (env->doc->intSubset || env->doc->extSubset)
+		return fail(env, PCHAT_XCCOS_DOCTYPE, err, errlen, "DOCTYPE present");
+	root = xmlDocGetRootElement(env->doc);
+	if (!is_element(root, "xccos"))
+		return fail(env, PCHAT_XCCOS_NOT_XCCOS, err, errlen, "root element is not xccos");
+	envid = pchat_xml_attr_num(root, "envid");
+	env->envid = envid > 0 ? (uint64_t)envid : 0;
+	node = first_element(root);
+	if (is_element(node, "cmd")) {
+		env->kind = PCHAT_ENV_CMD;
+		if (command_name(node, env->name, sizeof(env->name)) < 0)
+			return fail(env, PCHAT_XCCOS_NOT_XCCOS, err, errlen, "cmd without a valid id");
+		env->data = pchat_xml_child(node, "data");
+	} else if (is_element(node, "grpchat")) {
+		env->kind = PCHAT_ENV_POST;
+		snprintf(env->name, sizeof(env->name), "grpchat");
+	} else {
+		return fail(env, PCHAT_XCCOS_NOT_XCCOS, err, errlen, "no cmd or grpchat in xccos");
+	}
+	env->node = node;
+	if (pchat_xml_attr(node, "seqid", env->seqid, sizeof(env->seqid)) < 0
+			|| !env->seqid[0] || strspn(env->seqid, "0123456789") != strlen(env->seqid))
+		snprintf(env->seqid, sizeof(env->seqid), "1");
+	return PCHAT_XCCOS_OK;
+}
+
+void pchat_xccos_free(pchat_env_t *env)
+{
+	if (env->doc)
+		xmlFreeDoc(env->doc);
+	env->doc = NULL;
+	env->node = env->data = NULL;
+}
+
+void pchat_xccos_open(pchat_buf_t *b, uint64_t envid)
+{
+	pchat_buf_addf(b, "<xccos ver=\"1\" envid=\"%llu\" xmlns=\"" PCHAT_XCCOS_NS "\">",
+			(unsigned long long)envid);
+}
+
+void pchat_xccos_close(pchat_buf_t *b)
+{
+	pchat_buf_adds(b, "</xccos>");
+}
+
+void pchat_xccos_rpl_open(pchat_buf_t *b, const pchat_env_t *cmd, const char *name, int code,
+		const char *text)
+{
+	pchat_buf_adds(b, "<rpl id=\"rpl:");
+	pchat_buf_adds_xml(b, name);
+	pchat_buf_addf(b, "\" seqid=\"%s\"><commandid seqid=\"%s\" envid=\"%llu\"/><resp code=\"%d\">",
+			cmd->seqid, cmd->seqid, (unsigned long long)cmd->envid, code);
+	pchat_buf_adds_xml(b, text);
+	pchat_buf_adds(b, "</resp><data>");
+}
+
+void pchat_xccos_rpl_close(pchat_buf_t *b)
+{
+	pchat_buf_adds(b, "</data></rpl>");
+}
+
+void pchat_xccos_ntc_open(pchat_buf_t *b, const char *name)
+{
+	pchat_buf_addf(b, "<ntc id=\"ntc:%s\"><data>", name);
+}
+
+void pchat_xccos_ntc_close(pchat_buf_t *b)
+{
+	pchat_buf_adds(b, "</data></ntc>");
+}
+
+void pchat_xccos_post(pchat_buf_t *b, const char *element, const char *chan_uri,
+		const char *author, const char *ts, const char *content)
+{
+	pchat_buf_addf(b, "<%s id=\"grpchat\" seqid=\"1\" chanUri=\"", element);
+	pchat_buf_adds_xml(b, chan_uri);
+	pchat_buf_adds(b, "\" author=\"");
+	pchat_buf_adds_xml(b, author);
+	pchat_buf_adds(b, "\" ts=\"");
+	pchat_buf_adds_xml(b, ts);
+	pchat_buf_adds(b, "\">");
+	pchat_buf_adds(b, content); /* well-formed: serialized by libxml2 from a parsed post */
+	pchat_buf_addf(b, "</%s>", element);
+}
+
+void pchat_xccos_time(const char *dt, char *out, size_t outlen)
+{
+	/* "YYYY-MM-DD HH:MM:SS[.ffffff]" -> "YYYY-MM-DDTHH:MM:SS.fffffff0Z" */
+	char frac[8] = "000000";
+	const char *dot = strchr(dt, '.');
+
+	if (dot) {
+		size_t i;
+
+		for (i = 0; i < 6 && dot[1 + i] >= '0' && dot[1 + i] <= '9'; i++)
+			frac[i] = dot[1 + i];
+	}
+	snprintf(out, outlen, "%.10sT%.8s.%s0Z", dt, strlen(dt) > 11 ? dt + 11 : "00:00:00", frac);
+}

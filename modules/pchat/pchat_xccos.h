@@ -1,0 +1,105 @@
+/*
+ * XCCOS wire format: parsing what clients send (a <cmd> or a <grpchat> post in an <xccos>
+ * envelope) and building what the server sends (<rpl>, <ntc>, <grpchat>).
+ *
+ * Every byte comes from the network: the parser refuses documents over the size limit, any
+ * DOCTYPE (no entity expansion of any kind), documents that are not well-formed or not valid
+ * UTF-8, and never loads anything from the network. Only libxml2 is used.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#ifndef PCHAT_XCCOS_H
+#define PCHAT_XCCOS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libxml/tree.h>
+
+#include "pchat_buf.h"
+
+#define PCHAT_XCCOS_NS "urn:parlano:xml:ns:xccos"
+#define PCHAT_XCCOS_NAME_MAX 64
+
+typedef enum pchat_env_kind {
+	PCHAT_ENV_CMD,  /* <cmd id="cmd:NAME"> */
+	PCHAT_ENV_POST, /* <grpchat> */
+} pchat_env_kind_t;
+
+typedef struct pchat_env {
+	xmlDocPtr doc;
+	pchat_env_kind_t kind;
+	uint64_t envid;                    /* the sender's envelope number (0 when absent) */
+	char name[PCHAT_XCCOS_NAME_MAX];   /* command name without "cmd:"; "grpchat" for a post */
+	char seqid[24];                    /* echoed in the reply */
+	xmlNodePtr node;                   /* the <cmd> or <grpchat> element */
+	xmlNodePtr data;                   /* <data> of a command, NULL when absent */
+} pchat_env_t;
+
+typedef enum pchat_xccos_status {
+	PCHAT_XCCOS_OK = 0,
+	PCHAT_XCCOS_TOO_LARGE,   /* over the size limit */
+	PCHAT_XCCOS_DOCTYPE,     /* a DOCTYPE (entities) is present */
+	PCHAT_XCCOS_MALFORMED,   /* not well-formed XML or not UTF-8 */
+	PCHAT_XCCOS_NOT_XCCOS,   /* well-formed, but no xccos envelope with a cmd or grpchat */
+} pchat_xccos_status_t;
+
+/* Call once per process before parsing (xmlInitParser). */
+void pchat_xccos_init(void);
+
+/* Parses one INFO body. On PCHAT_XCCOS_OK env holds the document (pchat_xccos_free releases it);
+ * otherwise err says why, for the log. */
+pchat_xccos_status_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
+		pchat_env_t *env, char *err, size_t errlen);
+void pchat_xccos_free(pchat_env_t *env);
+
+/* The first child element of parent with this local name, or NULL. */
+xmlNodePtr pchat_xml_child(xmlNodePtr parent, const char *name);
+/* The next sibling element of node with this local name, or NULL. */
+xmlNodePtr pchat_xml_next(xmlNodePtr node, const char *name);
+
+/* Copies attribute name of node into out (NUL-terminated). Returns its length, -1 when absent,
+ * -2 when longer than outlen - 1. */
+int pchat_xml_attr(xmlNodePtr node, const char *name, char *out, size_t outlen);
+
+/* Attribute as an unsigned number; -1 when absent or not a number. */
+long long pchat_xml_attr_num(xmlNodePtr node, const char *name);
+
+/* Text content of node (concatenated text of all descendants) into b. */
+void pchat_xml_text(xmlNodePtr node, pchat_buf_t *b);
+
+/* Serializes the children of node (the content of a post, stored and relayed as received). */
+void pchat_xml_inner(xmlNodePtr node, pchat_buf_t *b);
+
+/* Number of Unicode characters in a UTF-8 string. */
+size_t pchat_utf8_chars(const char *s, size_t len);
+
+/* ---- building server messages ---- */
+
+/* <xccos ver="1" envid="E" xmlns="urn:parlano:xml:ns:xccos"> ... </xccos> */
+void pchat_xccos_open(pchat_buf_t *b, uint64_t envid);
+void pchat_xccos_close(pchat_buf_t *b);
+
+/* <rpl id="rpl:NAME" seqid="S"><commandid seqid="S" envid="E"/><resp code="C">TEXT</resp><data>
+ * ... pchat_xccos_rpl_close() adds </data></rpl>. */
+void pchat_xccos_rpl_open(pchat_buf_t *b, const pchat_env_t *cmd, const char *name, int code,
+		const char *text);
+void pchat_xccos_rpl_close(pchat_buf_t *b);
+
+/* <ntc id="ntc:NAME"><data> ... </data></ntc> */
+void pchat_xccos_ntc_open(pchat_buf_t *b, const char *name);
+void pchat_xccos_ntc_close(pchat_buf_t *b);
+
+/* A post as the server sends it: element "grpchat" (live copy) or "msg" (in backchat), with
+ * id="grpchat", the room URI, author and server time; content is the stored XML content. */
+void pchat_xccos_post(pchat_buf_t *b, const char *element, const char *chan_uri,
+		const char *author, const char *ts, const char *content);
+
+/* ISO 8601 UTC with 7 fractional digits, as the Microsoft server sends it, from a MySQL
+ * DATETIME(6) text ("2026-11-24 08:00:00.123456"). out must hold 32 bytes. */
+void pchat_xccos_time(const char *mysql_datetime, char *out, size_t outlen);
+
+/* A short text for a parse status, for logs. */
+const char *pchat_xccos_status_text(pchat_xccos_status_t st);
+
+#endif

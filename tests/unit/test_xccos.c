@@ -1,0 +1,175 @@
+/* The XCCOS parser refuses hostile input and reads commands and posts; the builders escape. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "pchat_xccos.h"
+
+#define NS "xmlns=\"urn:parlano:xml:ns:xccos\""
+
+static pchat_xccos_status_t parse(const char *body, pchat_env_t *env)
+{
+	char err[160];
+
+	return pchat_xccos_parse(body, strlen(body), 16384, env, err, sizeof(err));
+}
+
+static void parses_a_command(void **state)
+{
+	pchat_env_t env;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(parse("<xccos ver=\"1\" envid=\"18446744073709551\" " NS ">"
+			"<cmd id=\"cmd:join\" seqid=\"7\"><data><chanid key=\"0\" domain=\"pchat.test\" "
+			"value=\"abc\"/></data></cmd></xccos>", &env), PCHAT_XCCOS_OK);
+	assert_int_equal(env.kind, PCHAT_ENV_CMD);
+	assert_string_equal(env.name, "join");
+	assert_string_equal(env.seqid, "7");
+	assert_true(env.envid == 18446744073709551ULL);
+	assert_non_null(env.data);
+	assert_int_equal(pchat_xml_attr(pchat_xml_child(env.data, "chanid"), "value", buf,
+			sizeof(buf)), 3);
+	assert_string_equal(buf, "abc");
+	assert_int_equal(pchat_xml_attr(pchat_xml_child(env.data, "chanid"), "value", buf, 3), -2);
+	assert_int_equal(pchat_xml_attr(pchat_xml_child(env.data, "chanid"), "nope", buf, 9), -1);
+	pchat_xccos_free(&env);
+}
+
+static void parses_a_post_and_keeps_its_content(void **state)
+{
+	pchat_env_t env;
+	pchat_buf_t inner, text;
+
+	(void)state;
+	assert_int_equal(parse("<xccos ver=\"1\" envid=\"5\" " NS "><grpchat id=\"grpchat\" "
+			"seqid=\"1\" chanUri=\"ma-chan://pchat.test/g\" author=\"sip:mallory@evil\" "
+			"ts=\"2019-10-12T14:26:17Z\"><chat>a &amp; b &lt;c&gt; \xc3\xa9</chat>"
+			"<x:rtf xmlns:x=\"urn:x\">r</x:rtf></grpchat></xccos>", &env), PCHAT_XCCOS_OK);
+	assert_int_equal(env.kind, PCHAT_ENV_POST);
+	pchat_buf_init(&inner);
+	pchat_buf_init(&text);
+	pchat_xml_inner(env.node, &inner);
+	pchat_xml_text(pchat_xml_child(env.node, "chat"), &text);
+	assert_string_equal(inner.s, "<chat>a &amp; b &lt;c&gt; \xc3\xa9</chat>"
+			"<x:rtf xmlns:x=\"urn:x\">r</x:rtf>");
+	assert_string_equal(text.s, "a & b <c> \xc3\xa9");
+	assert_int_equal(pchat_utf8_chars(text.s, text.len), 11);
+	pchat_buf_free(&inner);
+	pchat_buf_free(&text);
+	pchat_xccos_free(&env);
+}
+
+static void refuses_hostile_and_broken_input(void **state)
+{
+	static const struct {
+		const char *body;
+		pchat_xccos_status_t want;
+	} cases[] = {
+		{"<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\"><!ENTITY b \"&a;&a;&a;\">]>"
+		 "<xccos><cmd id=\"cmd:join\"><data>&b;</data></cmd></xccos>", PCHAT_XCCOS_DOCTYPE},
+		{"<!DOCTYPE xccos SYSTEM \"http://evil.example/x.dtd\"><xccos/>", PCHAT_XCCOS_DOCTYPE},
+		{"<xccos><cmd id=\"cmd:join\"><data>", PCHAT_XCCOS_MALFORMED},
+		{"<xccos><cmd id=\"cmd:join\">\xff\xfe</cmd></xccos>", PCHAT_XCCOS_MALFORMED},
+		{"<xccos><cmd id=\"cmd:join\">\xc3\x28</cmd></xccos>", PCHAT_XCCOS_MALFORMED},
+		{"not xml at all", PCHAT_XCCOS_MALFORMED},
+		{"", PCHAT_XCCOS_MALFORMED},
+		{"<html><body/></html>", PCHAT_XCCOS_NOT_XCCOS},
+		{"<xccos " NS "><rpl id=\"rpl:join\"/></xccos>", PCHAT_XCCOS_NOT_XCCOS},
+		{"<xccos " NS "><cmd id=\"join\"/></xccos>", PCHAT_XCCOS_NOT_XCCOS},
+		{"<xccos " NS "><cmd id=\"cmd:jo in\"/></xccos>", PCHAT_XCCOS_NOT_XCCOS},
+		{"<xccos " NS "><cmd id=\"cmd:\"/></xccos>", PCHAT_XCCOS_NOT_XCCOS},
+	};
+	pchat_env_t env;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(parse(cases[i].body, &env), cases[i].want);
+		assert_null(env.doc);
+	}
+}
+
+static void refuses_oversized_bodies(void **state)
+{
+	char err[64];
+	pchat_env_t env;
+	const char *body = "<xccos><cmd id=\"cmd:requri\"/></xccos>";
+
+	(void)state;
+	assert_int_equal(pchat_xccos_parse(body, strlen(body), 10, &env, err, sizeof(err)),
+			PCHAT_XCCOS_TOO_LARGE);
+}
+
+static void missing_or_bad_numbers_are_defaults(void **state)
+{
+	pchat_env_t env;
+
+	(void)state;
+	assert_int_equal(parse("<xccos envid=\"-4\"><cmd id=\"cmd:requri\" seqid=\"x\"/></xccos>",
+			&env), PCHAT_XCCOS_OK);
+	assert_true(env.envid == 0);
+	assert_string_equal(env.seqid, "1");
+	assert_null(env.data);
+	pchat_xccos_free(&env);
+}
+
+static void builds_escaped_replies(void **state)
+{
+	pchat_env_t cmd;
+	pchat_buf_t b;
+
+	(void)state;
+	assert_int_equal(parse("<xccos envid=\"42\"><cmd id=\"cmd:join\" seqid=\"3\"/></xccos>", &cmd),
+			PCHAT_XCCOS_OK);
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, 9);
+	pchat_xccos_rpl_open(&b, &cmd, "join", 403, "room <closed> & \"locked\"");
+	pchat_xccos_rpl_close(&b);
+	pchat_xccos_close(&b);
+	assert_true(pchat_buf_ok(&b));
+	assert_string_equal(b.s, "<xccos ver=\"1\" envid=\"9\" xmlns=\"urn:parlano:xml:ns:xccos\">"
+			"<rpl id=\"rpl:join\" seqid=\"3\"><commandid seqid=\"3\" envid=\"42\"/>"
+			"<resp code=\"403\">room &lt;closed&gt; &amp; &quot;locked&quot;</resp><data></data>"
+			"</rpl></xccos>");
+	pchat_buf_free(&b);
+	pchat_xccos_free(&cmd);
+}
+
+static void builds_posts_and_times(void **state)
+{
+	pchat_buf_t b;
+	char ts[32];
+
+	(void)state;
+	pchat_xccos_time("2026-11-24 08:01:02.345678", ts, sizeof(ts));
+	assert_string_equal(ts, "2026-11-24T08:01:02.3456780Z");
+	pchat_xccos_time("2026-11-24 08:01:02", ts, sizeof(ts));
+	assert_string_equal(ts, "2026-11-24T08:01:02.0000000Z");
+	pchat_buf_init(&b);
+	pchat_xccos_post(&b, "msg", "ma-chan://d/g", "sip:a\"b@d", ts, "<chat>x</chat>");
+	assert_string_equal(b.s, "<msg id=\"grpchat\" seqid=\"1\" chanUri=\"ma-chan://d/g\" "
+			"author=\"sip:a&quot;b@d\" ts=\"2026-11-24T08:01:02.0000000Z\"><chat>x</chat></msg>");
+	pchat_buf_reset(&b);
+	pchat_buf_adds_xml(&b, "a\x01\tb'");
+	assert_string_equal(b.s, "a\tb&apos;");
+	pchat_buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parses_a_command),
+		cmocka_unit_test(parses_a_post_and_keeps_its_content),
+		cmocka_unit_test(refuses_hostile_and_broken_input),
+		cmocka_unit_test(refuses_oversized_bodies),
+		cmocka_unit_test(missing_or_bad_numbers_are_defaults),
+		cmocka_unit_test(builds_escaped_replies),
+		cmocka_unit_test(builds_posts_and_times),
+	};
+
+	pchat_xccos_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
