@@ -167,10 +167,13 @@ static int check_limits(void)
 			   "least 1024, session_expires 0 or more\n");
 		return -1;
 	}
-	if (pchat_params.session_expires > 0 && pchat_params.session_expires < 90) {
-		LM_ERR("session_expires must be 0 (off) or at least 90 seconds (RFC 4028)\n");
+	if (pchat_params.session_expires > 0 && pchat_params.session_expires < 10) {
+		LM_ERR("session_expires must be 0 (off) or at least 10 seconds\n");
 		return -1;
 	}
+	if (pchat_params.session_expires > 0 && pchat_params.session_expires < 90)
+		LM_WARN("session_expires %d is below RFC 4028's minimum of 90 seconds\n",
+				pchat_params.session_expires);
 	if ((unsigned int)pchat_params.max_body_size + 4096 > rd_buf)
 		LM_WARN("max_body_size (%d) plus room for SIP headers exceeds tcp_rd_buf_size (%u): a "
 				"large post over TCP would be dropped with its connection instead of getting "

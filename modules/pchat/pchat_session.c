@@ -167,7 +167,13 @@ pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sr
 	return s;
 }
 
-pchat_session_t *pchat_session_find(const str *call_id, const str *local_tag, pchat_sref_t *ref)
+static int str_eq(const str *a, const str *b)
+{
+	return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+}
+
+pchat_session_t *pchat_session_find(const str *call_id, const str *local_tag,
+		const str *remote_tag, pchat_sref_t *ref)
 {
 	uint32_t bucket = bucket_of(call_id), i;
 	pchat_session_t *s;
@@ -175,10 +181,8 @@ pchat_session_t *pchat_session_find(const str *call_id, const str *local_tag, pc
 	lock_set_get(bucket_locks, bucket);
 	for (i = table->buckets[bucket]; i; i = s->next) {
 		s = &table->slots[i - 1];
-		if (s->state != PCHAT_S_FREE && s->call_id.len == call_id->len
-				&& memcmp(s->call_id.s, call_id->s, call_id->len) == 0
-				&& s->local_tag.len == local_tag->len
-				&& memcmp(s->local_tag.s, local_tag->s, local_tag->len) == 0) {
+		if (s->state != PCHAT_S_FREE && str_eq(&s->call_id, call_id)
+				&& str_eq(&s->local_tag, local_tag) && str_eq(&s->remote_tag, remote_tag)) {
 			ref->slot = i - 1;
 			ref->gen = s->gen;
 			return s;

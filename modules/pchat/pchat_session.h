@@ -68,8 +68,11 @@ int pchat_sessions_max(void);
  * table is full or out of memory. */
 pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sref_t *ref);
 
-/* Finds the session of an in-dialog request; returns it locked, or NULL. */
-pchat_session_t *pchat_session_find(const str *call_id, const str *local_tag, pchat_sref_t *ref);
+/* Finds the session of an in-dialog request by its dialog id (Call-ID, local and remote tag:
+ * clients that seed their random numbers with the time can send the same Call-ID); returns it
+ * locked, or NULL. */
+pchat_session_t *pchat_session_find(const str *call_id, const str *local_tag,
+		const str *remote_tag, pchat_sref_t *ref);
 
 /* The session a reference points to, locked, or NULL when it is gone. */
 pchat_session_t *pchat_session_get(pchat_sref_t ref);

@@ -28,8 +28,6 @@
 static struct tm_binds tmb;
 static struct sip_uri pool_uri;
 
-/* Seconds a session may miss its refresh before the reaper ends it. */
-#define REFRESH_GRACE 32
 
 int pchat_sip_init(void)
 {
@@ -252,12 +250,13 @@ static int find_session(struct sip_msg *msg, in_dialog_t *d)
 	pchat_session_t *s;
 	struct to_body *to;
 
-	if (!msg->callid || !msg->to)
+	if (!msg->callid || !msg->to || parse_from_header(msg) < 0)
 		return 0;
 	to = get_to(msg);
 	if (!to || to->tag_value.len == 0)
 		return 0;
-	s = pchat_session_find(&msg->callid->body, &to->tag_value, &d->ref);
+	s = pchat_session_find(&msg->callid->body, &to->tag_value, &get_from(msg)->tag_value,
+			&d->ref);
 	if (!s)
 		return 0;
 	if (s->state == PCHAT_S_ENDING) {
@@ -577,7 +576,11 @@ static void end_expired(pchat_sref_t ref)
 
 void pchat_sip_reaper(unsigned int ticks, void *param)
 {
+	/* RFC 4028: the refresher sends at the latest min(32, expires / 3) seconds before expiry;
+	 * the same margin is granted after it, for the network */
+	int grace = pchat_params.session_expires / 3 < 32 ? pchat_params.session_expires / 3 : 32;
+
 	(void)ticks;
 	(void)param;
-	pchat_sessions_expired(time(NULL), REFRESH_GRACE, end_expired);
+	pchat_sessions_expired(time(NULL), grace, end_expired);
 }

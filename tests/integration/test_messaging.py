@@ -1,0 +1,288 @@
+"""Persistent messaging: joining rooms, posts stored then fanned out to every participant (the
+author included), exactly once and in the room's order, backchat, and history that survives
+restarts of Kamailio, MariaDB and Redis."""
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+from xccos import NS, Q, ChatClient, post_text, resp_code
+
+ROOMS = {"engineering": "5e1f0a3c-7b2d-4c8e-9a61-0d2f4b6c8e02",
+         "disabled": "5e1f0a3c-7b2d-4c8e-9a61-0d2f4b6c8e07"}
+
+
+def room_uri(guid):
+    return "ma-chan://pchat.test/" + guid
+
+
+@pytest.fixture
+def room(lab):
+    """A fresh open room for one test, so counts and orders start from nothing."""
+    guid = str(uuid.uuid4())
+    lab.sql("INSERT INTO pchat_room (guid, name, topic, category_id, privacy) VALUES "
+            "('%s', 'test %s', 'testing', 1, 'open')" % (guid, guid[:8]))
+    return room_uri(guid)
+
+
+@pytest.fixture
+def clients(lab):
+    made = []
+
+    def make(user, proto="udp", **kw):
+        c = ChatClient(lab.sip_server(), user, proto=proto, **kw)
+        c.login()
+        made.append(c)
+        return c
+    yield make
+    for c in made:
+        if not c.ua.transport.closed:
+            c.dialog.bye(timeout=2)
+        c.close()
+
+
+def stored(lab, room):
+    guid = room.rsplit("/", 1)[1]
+    return lab.sql("SELECT m.seq, m.author, m.content FROM pchat_message m JOIN pchat_room r "
+                   "ON r.id = m.room_id WHERE r.guid = '%s' ORDER BY m.seq" % guid)
+
+
+def users_in(rpl):
+    return [u.get("uri") for u in rpl.root.iter(Q + "uib")]
+
+
+def test_three_users_chat_with_echo_to_the_author(lab, clients, room):
+    a, b, c = clients("alice"), clients("bob", "tcp"), clients("carol")
+    assert resp_code(a.join(room)) == 200
+    rpl = b.join(room)
+    assert resp_code(rpl) == 200
+    assert set(users_in(rpl)) == {"sip:alice@pchat.test", "sip:bob@pchat.test"}
+    chanib = rpl.root.find(Q + "rpl/" + Q + "data/" + Q + "chanib")
+    assert chanib.get("uri") == room and chanib.get("name").startswith("test ")
+    assert a.wait_notice("ntc:join") is not None
+    c.join(room)
+    for who in (a, b):
+        n = who.wait_notice("ntc:join")
+        assert n is not None and "sip:carol@pchat.test" in n.info.text
+    assert a.post(room, "hello from alice").status == 200
+    for who in (a, b, c):  # the author gets the server's copy too
+        got = who.wait_posts(1)
+        assert len(got) == 1
+        uri, author, text, ts = post_text(got[0])
+        assert (uri, author, text) == (room, "sip:alice@pchat.test", "hello from alice")
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$", ts)
+    assert [r[1:] for r in stored(lab, room)] == [["sip:alice@pchat.test",
+                                                   "<chat>hello from alice</chat>"]]
+
+
+def test_author_and_time_are_the_servers(lab, clients, room):
+    a = clients("alice")
+    a.join(room)
+    assert a.post(room, "who am i", author="sip:ceo@pchat.test").status == 200
+    uri, author, text, ts = post_text(a.wait_posts(1)[0])
+    assert author == "sip:alice@pchat.test"
+    assert not ts.startswith("2019")  # the client's ts was 2019-10-12
+    assert stored(lab, room)[0][1] == "sip:alice@pchat.test"
+
+
+def test_rich_content_is_kept_as_sent(lab, clients, room):
+    a, b = clients("alice"), clients("bob")
+    a.join(room)
+    b.join(room)
+    extra = '<rtf xmlns="urn:example:rtf">{\\rtf1 bold}</rtf>'
+    a.post(room, "x < y & z", extra=extra)
+    env = b.wait_posts(1)[0]
+    assert "<chat>x &lt; y &amp; z</chat>" in env.info.text
+    assert '{\\rtf1 bold}</rtf>' in env.info.text
+    assert stored(lab, room)[0][2].startswith("<chat>x &lt; y &amp; z</chat><rtf")
+
+
+def test_exactly_once_and_in_order_with_concurrent_posters(lab, clients, room):
+    """Posters on UDP and TCP (so on different SIP workers) post at once; every participant
+    receives every post once, all in the same order, and that order is the stored one."""
+    posters = [clients(u, p) for u, p in (("alice", "udp"), ("bob", "tcp"), ("carol", "udp"),
+                                            ("dave", "tcp"))]
+    listener = clients("erin")
+    everyone = posters + [listener]
+    for c in everyone:
+        assert resp_code(c.join(room)) == 200
+    per_poster = 20
+
+    def post_all(c):
+        for i in range(per_poster):
+            assert c.post(room, "%s-%02d" % (c.user, i)).status == 200
+    threads = [threading.Thread(target=post_all, args=(c,)) for c in posters]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = per_poster * len(posters)
+    received = {}
+    for c in everyone:
+        posts = c.wait_posts(total, timeout=20)
+        received[c.user] = [post_text(p)[2] for p in posts]
+        assert len(received[c.user]) == total, "%s got %d of %d" % (c.user,
+                                                                     len(received[c.user]), total)
+        assert c.wait_posts(1, timeout=0.5) == [], "%s got a post twice" % c.user
+        assert len(set(received[c.user])) == total
+    orders = {tuple(v) for v in received.values()}
+    assert len(orders) == 1, "participants saw different orders"
+    in_store = [re.sub("</?chat>", "", r[2]) for r in stored(lab, room)]
+    assert list(orders.pop()) == in_store
+    for c in posters:  # each poster's own posts in the order it sent them
+        mine = [t for t in received["erin"] if t.startswith(c.user + "-")]
+        assert mine == sorted(mine)
+
+
+def test_backchat_returns_history_oldest_first(lab, clients, room):
+    a = clients("alice")
+    a.join(room)
+    for i in range(30):
+        a.post(room, "message %02d" % i)
+    a.wait_posts(30)
+    b = clients("bob", "tcp")
+    b.join(room)
+    parts, msgs = b.backchat(room, 25)
+    texts = [m.find(Q + "chat").text for m in msgs]
+    assert texts == ["message %02d" % i for i in range(5, 30)]
+    for m in msgs:
+        assert m.get("id") == "grpchat" and m.get("chanUri") == room
+        assert m.get("author") == "sip:alice@pchat.test"
+    # asking for more than the limit gives the limit (backchat_limit, 100 by default)
+    for i in range(80):
+        a.post(room, "more %02d" % i)
+    parts, msgs = b.backchat(room, 100000)
+    assert len(msgs) == 100
+
+
+def test_bjoin_joins_what_it_can_and_reports_the_rest(lab, clients, room):
+    a, b = clients("alice"), clients("bob")
+    a.join(room)
+    missing = str(uuid.uuid4())
+    rpl = b.bjoin([room, lab.env["PCHAT_DEMO_ROOM"], room_uri(missing),
+                   room_uri(ROOMS["disabled"])])
+    assert resp_code(rpl) == 200
+    joined = [c.get("uri") for c in rpl.root.iter(Q + "chanib")]
+    assert joined == [room, lab.env["PCHAT_DEMO_ROOM"]]
+    failed = sorted(f.get("value") for f in rpl.root.iter(Q + "fib"))
+    assert failed == sorted([missing, ROOMS["disabled"]])
+    assert all(f.get("key") == "OPERATION_FAILED" for f in rpl.root.iter(Q + "fib"))
+    n = a.wait_notice("ntc:bjoin")
+    assert n is not None and "sip:bob@pchat.test" in n.info.text
+    # every chanib references users listed once at data level
+    ids = {u.get("id"): u.get("uri") for u in rpl.root.iter(Q + "uib")}
+    for chanib in rpl.root.iter(Q + "chanib"):
+        for aib in chanib.iter(Q + "aib"):
+            assert all(i in ids for i in aib.get("value").split(","))
+    assert b.post(lab.env["PCHAT_DEMO_ROOM"], "joined by batch").status == 200
+
+
+def test_join_failures_are_explained(lab, clients):
+    a = clients("alice")
+    rpl = a.join(room_uri(str(uuid.uuid4())))
+    assert resp_code(rpl) == 404
+    assert rpl.root.find(Q + "rpl/" + Q + "resp").text == "no such room"
+    rpl = a.join(room_uri(ROOMS["disabled"]))
+    assert resp_code(rpl) == 403
+    assert "disabled" in rpl.root.find(Q + "rpl/" + Q + "resp").text
+
+
+def test_part_stops_delivery_and_notifies(lab, clients, room):
+    a, b = clients("alice"), clients("bob")
+    a.join(room)
+    b.join(room)
+    rpl = b.part(room)
+    assert resp_code(rpl) == 200
+    assert rpl.root.find(Q + "rpl/" + Q + "data/" + Q + "chanib").get("uri") == room
+    assert a.wait_notice("ntc:part") is not None
+    a.post(room, "after bob left")
+    assert len(a.wait_posts(1)) == 1
+    assert b.wait_posts(1, timeout=1) == []
+    assert b.post(room, "not joined any more").status == 403
+
+
+def test_two_sessions_of_one_user_are_one_participant(lab, clients, room):
+    a, b, b2 = clients("alice"), clients("bob"), clients("bob", "tcp")
+    a.join(room)
+    b.join(room)
+    assert a.wait_notice("ntc:join") is not None
+    b2.join(room)
+    assert a.wait_notice("ntc:join", timeout=1) is None  # bob was there already
+    assert users_in(a.join(room)).count("sip:bob@pchat.test") == 1
+    b.post(room, "to both of my sessions")
+    assert len(b.wait_posts(1)) == 1 and len(b2.wait_posts(1)) == 1
+    b.part(room)
+    assert a.wait_notice("ntc:part", timeout=1) is None  # bob is still there
+    b2.part(room)
+    assert a.wait_notice("ntc:part") is not None
+
+
+def node_restart(lab):
+    pgid = int(lab.env["PCHAT_NODE_PGIDS"].split()[0])
+    os.killpg(pgid, signal.SIGTERM)
+    deadline = time.time() + 15
+    while time.time() < deadline and subprocess.run(["pgrep", "-g", str(pgid)],
+                                                     stdout=subprocess.PIPE).returncode == 0:
+        time.sleep(0.1)
+    lab.up()
+
+
+def test_history_survives_a_kamailio_restart(lab, room):
+    a = ChatClient(lab.sip_server(), "alice")
+    a.login()
+    a.join(room)
+    a.post(room, "before the restart")
+    a.wait_posts(1)
+    a.close()
+    node_restart(lab)
+    b = ChatClient(lab.sip_server(), "bob", proto="tcp")
+    try:
+        b.login()
+        b.join(room)
+        parts, msgs = b.backchat(room)
+        assert [m.find(Q + "chat").text for m in msgs] == ["before the restart"]
+    finally:
+        b.close()
+
+
+def test_redis_outage_does_not_stop_local_chat(lab, clients, room):
+    a, b = clients("alice"), clients("bob")
+    a.join(room)
+    b.join(room)
+    redis_pid = int(open(os.path.join(lab.dir, "redis", "redis.pid")).read())
+    os.kill(redis_pid, signal.SIGKILL)
+    try:
+        for i in range(3):
+            assert a.post(room, "redis is down %d" % i).status == 200
+        assert len(b.wait_posts(3)) == 3
+        c = clients("carol")  # joins work too
+        assert resp_code(c.join(room)) == 200
+    finally:
+        lab.up()  # Redis comes back
+    # the outage is logged once for the node, not once per request or process
+    assert lab.log().count("Redis 127.0.0.1:%s is unreachable" % lab.env["PCHAT_REDIS_PORT"]) == 1
+
+
+def test_mariadb_outage_refuses_posts_with_503_and_loses_nothing(lab, clients, room):
+    a = clients("alice")
+    a.join(room)
+    assert a.post(room, "stored before").status == 200
+    mysqld_pid = int(open(os.path.join(lab.dir, "mysql", "mysqld.pid")).read())
+    os.kill(mysqld_pid, signal.SIGKILL)
+    time.sleep(0.5)
+    try:
+        resp = a.post(room, "while the database is down")
+        assert resp.status == 503 and resp.get("retry-after")
+        rpl = a.command("bccontext", '<chanib uri="%s"/><bcq><last cnt="5"/></bcq>' % room)
+        assert resp_code(rpl) == 503
+    finally:
+        lab.up()
+    time.sleep(6)  # db_retry_interval: the module tries again
+    assert a.post(room, "stored after").status == 200
+    texts = [r[2] for r in stored(lab, room)]
+    assert texts == ["<chat>stored before</chat>", "<chat>stored after</chat>"]

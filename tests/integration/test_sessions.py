@@ -1,0 +1,209 @@
+"""Chat sessions at the SIP level: INVITE/ACK/BYE as a UAS, in-dialog INFO through tm,
+Session-Expires refreshes, requests without a Via branch, provisioning, and sessions that end
+because their client went away."""
+import re
+import time
+
+import pytest
+
+from sip import Dialog, UserAgent, token
+from xccos import ChatClient, resp_code
+
+
+def sessions(lab):
+    return int(re.search(r"sessions: (\d+)", lab.kamcmd("pchat.status")).group(1))
+
+
+def wait_sessions(lab, n, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if sessions(lab) == n:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def clients(lab):
+    made = []
+
+    def make(user, proto="udp", **kw):
+        c = ChatClient(lab.sip_server(), user, proto=proto, **kw)
+        made.append(c)
+        return c
+    yield make
+    for c in made:
+        if c.dialog and c.dialog.remote_tag and not c.ua.transport.closed:
+            c.ua.answer = 200
+            c.dialog.bye(timeout=2)
+        c.close()
+    assert wait_sessions(lab, 0), "sessions left behind"
+
+
+@pytest.mark.parametrize("proto", ["udp", "tcp"])
+def test_invite_answered_with_dialog_and_contact(lab, clients, proto):
+    c = clients("alice", proto)
+    resp = c.login()
+    assert resp.tag("to"), "200 OK without a To-tag"
+    assert resp.get("contact") and "transport=%s" % proto in resp.get("contact")
+    assert resp.get("session-expires", "").startswith("600")
+    assert resp.get("content-type") == "application/sdp" and b"m=message" in resp.body
+    assert wait_sessions(lab, 1)
+    rpl = c.command("requri")
+    assert resp_code(rpl) == 200
+    # the server's INFO comes from the URI the client invited, inside the dialog
+    info = rpl.info
+    assert "<sip:pchat@pchat.test>" in info.get("from")
+    assert info.tag("from") == resp.tag("to")
+    assert info.tag("to") == c.dialog.local_tag
+    assert info.call_id == c.dialog.call_id
+    assert info.get("content-type") == "text/plain"
+    assert int(info.get("content-length")) == len(info.body)
+    assert c.bye().status == 200
+    assert wait_sessions(lab, 0)
+
+
+def test_every_server_info_increases_cseq(lab, clients):
+    c = clients("bob")
+    c.login()
+    for _ in range(3):
+        c.command("requri")
+    cseqs = [e.info.cseq[0] for e in c.all]
+    assert cseqs == sorted(cseqs) and len(set(cseqs)) == 3
+
+
+@pytest.mark.parametrize("proto", ["udp", "tcp"])
+def test_requests_without_via_branch(lab, clients, proto):
+    """pidgin-sipe sends in-dialog requests (INVITE and ACK included) with no Via branch."""
+    c = clients("carol", proto, branchless=True)
+    c.login()
+    assert wait_sessions(lab, 1)
+    assert resp_code(c.command("requri")) == 200
+    assert c.dialog.send("UPDATE").status == 200
+    # the ACK matched the 200: tm stopped retransmitting it
+    time.sleep(1.5)
+    oks = [m for m in c.ua.received if not m.is_request and m.cseq[1] == "INVITE"]
+    assert len(oks) == 1, "200 OK to INVITE retransmitted %d times" % len(oks)
+    assert c.bye().status == 200
+
+
+def test_udp_retransmission_runs_a_command_once(lab, clients):
+    c = clients("dave")
+    c.login()
+    hdrs = c.dialog.headers("INFO") + [("Content-Type", "text/plain")]
+    body = ('<xccos ver="1" envid="777" xmlns="urn:parlano:xml:ns:xccos"><cmd id="cmd:requri" '
+            'seqid="1"><data/></cmd></xccos>')
+    data = c.ua.build("INFO", c.dialog.remote_target,
+                      [("Via", c.ua.via("z9hG4bK" + token()))] + hdrs, body)
+    for _ in range(3):
+        c.ua.send_raw(data)
+        time.sleep(0.2)
+    time.sleep(1)
+    replies = [e for e in c.all if e.kind == "rpl"]
+    assert len(replies) == 1
+    answers = [m for m in c.ua.received if not m.is_request and m.cseq[1] == "INFO"]
+    assert len(answers) >= 2 and {m.status for m in answers} == {200}
+
+
+def test_update_refresh_answered(lab, clients):
+    c = clients("erin", "tcp")
+    c.login()
+    resp = c.dialog.send("UPDATE")
+    assert resp.status == 200
+    assert resp.get("session-expires", "").startswith("600")
+
+
+def test_in_dialog_requests_of_unknown_dialogs_get_481(lab):
+    ua = UserAgent("frank", "pchat.test", lab.sip_server())
+    try:
+        d = Dialog(ua, "sip:pchat@pchat.test")
+        d.remote_tag = "nosuchtag"
+        for method in ("INFO", "UPDATE", "BYE"):
+            resp = d.send(method, body="<xccos/>" if method == "INFO" else b"")
+            assert resp.status == 481, (method, resp)
+        # and outside any dialog (no To-tag) as well
+        d.remote_tag = None
+        assert d.send("INFO", body="<xccos/>").status == 481
+    finally:
+        ua.close()
+
+
+def test_identity_must_be_a_sip_user(lab):
+    ua = UserAgent("x", "pchat.test", lab.sip_server())
+    try:
+        d = Dialog(ua, "sip:pchat@pchat.test")
+        ua.uri = "tel:+15551234"  # From is no SIP user: no identity for the session
+        assert d.invite().status == 403
+    finally:
+        ua.close()
+
+
+def test_bye_ends_the_session_and_parts_its_rooms(lab, clients):
+    room = lab.env["PCHAT_DEMO_ROOM"]
+    a, b = clients("alice"), clients("bob", "tcp")
+    a.login()
+    b.login()
+    a.join(room)
+    b.join(room)
+    assert b.bye().status == 200
+    notice = a.wait_notice("ntc:part")
+    assert notice is not None and "sip:bob@pchat.test" in notice.info.text
+    assert wait_sessions(lab, 1)
+    # the session is gone: its dialog is unknown now
+    assert b.dialog.info('<xccos envid="1"><cmd id="cmd:requri"/></xccos>').status == 481
+
+
+def test_client_that_stops_answering_is_dropped(lab, clients):
+    """A server INFO that is never answered times out (408): the session ends and the other
+    participants see the user leave."""
+    room = lab.env["PCHAT_DEMO_ROOM"]
+    a, b = clients("alice"), clients("bob")
+    a.login()
+    b.login()
+    a.join(room)
+    b.join(room)
+    b.ua.answer = None  # bob's client hangs
+    assert a.post(room, "are you there?").status == 200
+    notice = a.wait_notice("ntc:part", timeout=15)
+    assert notice is not None and "sip:bob@pchat.test" in notice.info.text
+    assert wait_sessions(lab, 1)
+
+
+@pytest.mark.parametrize("code", [481, 487])
+def test_info_answered_481_or_487_ends_the_session(lab, clients, code):
+    room = lab.env["PCHAT_DEMO_ROOM"]
+    a, b = clients("alice"), clients("bob")
+    a.login()
+    b.login()
+    a.join(room)
+    b.join(room)
+    b.ua.answer = code
+    a.post(room, "stale session")
+    notice = a.wait_notice("ntc:part", timeout=10)
+    assert notice is not None and "sip:bob@pchat.test" in notice.info.text
+    assert wait_sessions(lab, 1)
+
+
+def test_provisioning_subscribe_returns_the_pool_uri(lab):
+    ua = UserAgent("alice", "pchat.test", lab.sip_server(), "tcp")
+    try:
+        resp = ua.simple("SUBSCRIBE", "sip:alice@pchat.test", headers=[
+            ("Event", "vnd-microsoft-provisioning-v2"), ("Expires", "0"),
+            ("Accept", "application/vnd-microsoft-roaming-provisioning-v2+xml"),
+            ("Content-Type", "application/vnd-microsoft-roaming-provisioningv2+xml")],
+            body='<provisioningGroupList xmlns="http://schemas.microsoft.com/2006/09/sip/'
+                 'provisioninggroupslist"><provisioningGroup name="persistentChatConfiguration"/>'
+                 '</provisioningGroupList>')
+        assert resp.status == 200
+        assert resp.get("expires") == "0"
+        assert resp.get("content-type") == \
+            "application/vnd-microsoft-roaming-provisioning-v2+xml"
+        assert 'provisionGroup name="persistentChatConfiguration"' in resp.text
+        assert '<property name="EnablePersistentChat">true</property>' in resp.text
+        assert ('<property name="DefaultPersistentChatPoolUri">%s</property>'
+                % lab.env["PCHAT_POOL_URI"]) in resp.text
+        # other SUBSCRIBEs are not the module's business
+        other = ua.simple("SUBSCRIBE", "sip:bob@pchat.test", headers=[("Event", "presence")])
+        assert other.status == 404
+    finally:
+        ua.close()
