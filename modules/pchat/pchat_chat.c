@@ -608,6 +608,94 @@ static void cmd_getserverinfo(const pchat_chat_t *chat, const pchat_caller_t *c,
 	pchat_buf_free(&b);
 }
 
+/* ------------------------------------------------------------------ chansrch */
+
+/* Room-list facts, with the URN spellings clients match (visibilty sic). */
+#define URN_UCNT "urn:parlano:ma:info:ucnt"
+#define URN_VISIBILITY "urn:parlano:ma:info:visibilty"
+#define URN_FILEPOST "urn:parlano:ma:prop:filepost"
+#define URN_INVITE "urn:parlano:ma:prop:invite"
+#define URN_LOGGED "urn:parlano:ma:prop:logged"
+
+typedef struct search_reply {
+	const pchat_chat_t *chat;
+	pchat_buf_t *b;
+	size_t limit;  /* a room list is one INFO (clients close the list after the first) */
+	int full;
+} search_reply_t;
+
+static const char *tf(int v)
+{
+	return v ? "true" : "false";
+}
+
+static int add_search_result(void *ctx, const pchat_room_summary_t *r)
+{
+	search_reply_t *sr = ctx;
+	size_t before = sr->b->len;
+	char uri[PCHAT_ROOM_URI_MAX];
+
+	room_uri(sr->chat, r->guid, uri, sizeof(uri));
+	pchat_buf_adds(sr->b, "<chanib name=\"");
+	pchat_buf_adds_xml(sr->b, r->name);
+	pchat_buf_adds(sr->b, "\" description=\"");
+	pchat_buf_adds_xml(sr->b, r->description);
+	pchat_buf_adds(sr->b, "\" uri=\"");
+	pchat_buf_adds_xml(sr->b, uri);
+	pchat_buf_addf(sr->b, "\"><info id=\"" URN_UCNT "\">%d</info><info id=\"" URN_VISIBILITY
+			"\">%s</info><prop id=\"" URN_FILEPOST "\">%s</prop><prop id=\"" URN_INVITE
+			"\">%s</prop><prop id=\"" URN_LOGGED "\">%s</prop></chanib>",
+			sr->chat->live->participants(sr->chat->live_h, r->id, 0, NULL, NULL),
+			r->privacy == PCHAT_OPEN ? "public" : "private", tf(r->file_post), tf(r->invite),
+			tf(r->logged));
+	if (sr->b->len > sr->limit) {
+		sr->b->len = before; /* does not fit: the list ends before it */
+		sr->b->s[before] = '\0';
+		sr->full = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void cmd_chansrch(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env)
+{
+	xmlNodePtr qib = pchat_xml_child(env->data, "qib");
+	char qtype[32] = "BYNAME", criteria[PCHAT_NAME_MAX] = "";
+	search_reply_t sr;
+	pchat_buf_t b;
+	int rc;
+
+	if (!qib) {
+		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "search needs a qib query");
+		return;
+	}
+	pchat_xml_attr(qib, "qtype", qtype, sizeof(qtype));
+	if (pchat_xml_attr(qib, "criteria", criteria, sizeof(criteria)) == -2) {
+		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "search text too long");
+		return;
+	}
+	if (strcasecmp(qtype, "BYNAME") != 0) {
+		reply_status(chat, c, env, PCHAT_RESP_NOT_SUPPORTED, "search type not supported");
+		return;
+	}
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
+	pchat_xccos_rpl_open(&b, env, "chansrch", PCHAT_RESP_OK, TXT_OK);
+	sr = (search_reply_t){chat, &b, chat->settings->reply_size - 64, 0};
+	rc = chat->store->search(chat->store_h, c->user, criteria, chat->settings->search_limit,
+			add_search_result, &sr);
+	if (rc < 0) {
+		pchat_buf_free(&b);
+		reply_status(chat, c, env, store_code(rc), store_text(rc));
+		return;
+	}
+	pchat_xccos_rpl_close(&b);
+	pchat_xccos_close(&b);
+	send_reply(chat, c, &b);
+	pchat_buf_free(&b);
+}
+
 typedef void (*command_f)(const pchat_chat_t *, const pchat_caller_t *, const pchat_env_t *);
 
 static const struct {
@@ -620,6 +708,7 @@ static const struct {
 	{"bjoin", cmd_bjoin},
 	{"part", cmd_part},
 	{"bccontext", cmd_bccontext},
+	{"chansrch", cmd_chansrch},
 };
 
 void pchat_chat_command(const pchat_chat_t *chat, const pchat_caller_t *c,

@@ -59,7 +59,20 @@ typedef struct pchat_room_ref {
 	char guid[PCHAT_GUID_LEN + 1];
 } pchat_room_ref_t;
 
+/* A room as a search lists it. */
+typedef struct pchat_room_summary {
+	uint64_t id;
+	const char *guid;
+	const char *name;
+	const char *description;
+	pchat_privacy_t privacy;
+	int file_post;   /* posting files allowed */
+	int invite;      /* invitations on (the room's own setting or its category's) */
+	int logged;      /* chat history kept and shown */
+} pchat_room_summary_t;
+
 typedef int (*pchat_post_f)(void *ctx, const pchat_post_t *post);
+typedef int (*pchat_room_f)(void *ctx, const pchat_room_summary_t *room);
 typedef void (*pchat_user_f)(void *ctx, const char *user);
 
 /* Results of store operations: 0 ok; these otherwise. */
@@ -79,6 +92,9 @@ typedef struct pchat_store_ops {
 	void (*post_abort)(void *h);
 	/* The last n posts of a room, oldest first. */
 	int (*history)(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx);
+	/* Rooms whose name contains text (any case) that user may see, by name, at most limit. */
+	int (*search)(void *h, const char *user, const char *text, int limit, pchat_room_f cb,
+			void *ctx);
 } pchat_store_ops_t;
 
 typedef struct pchat_live_ops {

@@ -1,6 +1,7 @@
 /*
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,7 +174,7 @@ int pchat_redis_connected(const pchat_redis_t *r)
 static redisReply *run(pchat_redis_t *r, const char *cmd, size_t len)
 {
 	redisReply *rep = NULL;
-	int attempt, had_conn;
+	int attempt, had_conn, closed;
 	char why[160];
 
 	for (attempt = 0; attempt < 2; attempt++) {
@@ -188,8 +189,10 @@ static redisReply *run(pchat_redis_t *r, const char *cmd, size_t len)
 			freeReplyObject(rep);
 			return NULL;
 		}
+		closed = r->ctx->err == REDIS_ERR_EOF
+				 || (r->ctx->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
 		snprintf(why, sizeof(why), "%s", r->ctx->errstr[0] ? r->ctx->errstr : "no reply");
-		if (!had_conn || r->ctx->err != REDIS_ERR_EOF)
+		if (!had_conn || !closed)
 			break;
 		PLOG_INFO("connection to Redis closed by the server (%s), reconnecting\n", why);
 		disconnect(r);

@@ -17,6 +17,7 @@
 #include "core/parser/parse_uri.h"
 #include "core/pvar.h"
 #include "core/strutils.h"
+#include "modules/sl/sl.h"
 #include "modules/tm/tm_load.h"
 
 #include "pchat_fanout.h"
@@ -26,6 +27,7 @@
 #include "pchat_sip.h"
 
 static struct tm_binds tmb;
+static sl_api_t slb;
 static struct sip_uri pool_uri;
 
 
@@ -33,6 +35,10 @@ int pchat_sip_init(void)
 {
 	if (load_tm_api(&tmb) < 0) {
 		LM_ERR("cannot bind the tm module: load tm.so before pchat.so\n");
+		return -1;
+	}
+	if (sl_load_api(&slb) < 0) {
+		LM_ERR("cannot bind the sl module: load sl.so before pchat.so\n");
 		return -1;
 	}
 	if (parse_uri(pchat_pool_uri.s, pchat_pool_uri.len, &pool_uri) < 0) {
@@ -435,9 +441,10 @@ int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 			|| msg->event->body.len < (int)sizeof(event) - 1
 			|| strncasecmp(msg->event->body.s, event, sizeof(event) - 1) != 0)
 		return -1;
-	if (tmb.t_newtran(msg) <= 0)
-		return 1;
-	/* The document rides in the 200 OK (ms-piggyback-cseq), so no NOTIFY dialog is needed. */
+	/* The document rides in the 200 OK (ms-piggyback-cseq), so no NOTIFY dialog is needed.
+	 * Answered statelessly: the answer is the same for every retransmission, and clients started
+	 * in the same second send identical SUBSCRIBEs that tm 5.6 would take for one transaction
+	 * (its RFC 3261 matching does not compare the Via ports). */
 	n = snprintf(body, sizeof(body),
 			"<provisionGroupList xmlns=\"http://schemas.microsoft.com/2006/09/sip/"
 			"provisiongrouplist-notification\"><provisionGroup name=\"persistentChatConfiguration\">"
@@ -451,10 +458,14 @@ int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 			|| add_header(msg, "ms-piggyback-cseq: 1\r\n") < 0
 			|| add_header(msg, "Content-Type: "
 							   "application/vnd-microsoft-roaming-provisioning-v2+xml\r\n") < 0
-			|| !add_lump_rpl(msg, body, n, LUMP_RPL_BODY))
-		return reply(msg, 500, "Server Error");
+			|| !add_lump_rpl(msg, body, n, LUMP_RPL_BODY)) {
+		slb.zreply(msg, 500, "Server Error");
+		return 1;
+	}
 	update_stat(pchat_stat_requests, 1);
-	return reply(msg, 200, "OK");
+	if (slb.zreply(msg, 200, "OK") < 0)
+		LM_ERR("cannot answer the provisioning SUBSCRIBE\n");
+	return 1;
 }
 
 /* ------------------------------------------------------------------ sending */

@@ -14,6 +14,7 @@ enum {
 	ST_POST_NEXT_SEQ,
 	ST_POST_INSERT,
 	ST_HISTORY,
+	ST_SEARCH,
 	ST_COUNT
 };
 
@@ -31,6 +32,14 @@ const char *const pchat_store_sql[] = {
 	[ST_HISTORY] = "SELECT seq, author, DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f'), content FROM "
 				   "(SELECT seq, author, ts, content FROM pchat_message WHERE room_id = ? "
 				   "ORDER BY seq DESC LIMIT ?) newest ORDER BY seq",
+	/* Rooms by name (the collation makes LIKE case-insensitive); secret rooms only for their
+	 * members, managers and presenters (the user or the user's domain); disabled never. */
+	[ST_SEARCH] = "SELECT r.id, r.guid, r.name, r.description, r.privacy, c.file_upload, "
+				  "IF(r.invitations = 'inherit', c.invitations, r.invitations = 'on'), "
+				  "c.chat_history FROM pchat_room r JOIN pchat_category c ON c.id = r.category_id "
+				  "WHERE r.disabled = 0 AND r.name LIKE CONCAT('%', ?, '%') ESCAPE '!' AND "
+				  "(r.privacy <> 'secret' OR EXISTS (SELECT 1 FROM pchat_room_principal p "
+				  "WHERE p.room_id = r.id AND p.principal IN (?, ?))) ORDER BY r.name LIMIT ?",
 };
 const int pchat_store_nsql = ST_COUNT;
 
@@ -140,10 +149,67 @@ static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
 	return rc < 0 ? store_rc(rc) : 0;
 }
 
+typedef struct search_ctx {
+	pchat_room_f cb;
+	void *ctx;
+} search_ctx_t;
+
+static int read_summary(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	search_ctx_t *sc = ctx;
+	pchat_room_summary_t r;
+
+	if (ncols != 8)
+		return -1;
+	r.id = (uint64_t)cols[0].i;
+	r.guid = cols[1].s;
+	r.name = cols[2].s;
+	r.description = cols[3].s;
+	r.privacy = strcmp(cols[4].s, "open") == 0 ? PCHAT_OPEN
+				: strcmp(cols[4].s, "secret") == 0 ? PCHAT_SECRET : PCHAT_CLOSED;
+	r.file_post = cols[5].i != 0;
+	r.invite = cols[6].i != 0;
+	r.logged = cols[7].i != 0;
+	return sc->cb(sc->ctx, &r);
+}
+
+/* LIKE treats % and _ as wildcards: a search for "100%" means the text itself. The escape
+ * character is '!' (a backslash would depend on the server's SQL mode). */
+static void like_escape(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; *in && o + 2 < outlen; in++) {
+		if (*in == '%' || *in == '_' || *in == '!')
+			out[o++] = '!';
+		out[o++] = *in;
+	}
+	out[o] = '\0';
+}
+
+static int search(void *h, const char *user, const char *text, int limit, pchat_room_f cb,
+		void *ctx)
+{
+	const char *at = strchr(user, '@');
+	char pattern[2 * 1025 + 1];
+	search_ctx_t sc = {cb, ctx};
+	pchat_db_val_t p[4];
+	long long rc;
+
+	like_escape(text, pattern, sizeof(pattern));
+	p[0] = PCHAT_DB_CS(pattern);
+	p[1] = PCHAT_DB_CS(user);
+	p[2] = PCHAT_DB_CS(at ? at + 1 : user);
+	p[3] = PCHAT_DB_I(limit);
+	rc = pchat_db_exec(h, ST_SEARCH, p, 4, read_summary, &sc);
+	return rc < 0 ? store_rc(rc) : 0;
+}
+
 const pchat_store_ops_t pchat_store_mysql_ops = {
 	.room_by_guid = room_by_guid,
 	.post_begin = post_begin,
 	.post_commit = post_commit,
 	.post_abort = post_abort,
 	.history = history,
+	.search = search,
 };

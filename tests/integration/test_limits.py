@@ -7,13 +7,12 @@ import uuid
 
 import pytest
 
-from lab import TEST_DEFINES
+from lab import TEST_DEFINES, start_lab
 from xccos import Q, ChatClient, resp_code
 
 
 @pytest.fixture(scope="module")
 def lab(request):
-    from conftest import start_lab
     return start_lab(request, defines=TEST_DEFINES + " PCHAT_PARTICIPANT_UPDATE_LIMIT=3 "
                      "PCHAT_MESSAGE_SIZE_LIMIT=50 PCHAT_BACKCHAT_LIMIT=5 PCHAT_SESSION_EXPIRES=10")
 

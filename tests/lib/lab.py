@@ -124,3 +124,16 @@ class Lab:
 
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_lab(request, **kw):
+    """A lab for one pytest module, stopped when the module is done; its logs are kept in
+    build/test-logs/<module>/."""
+    lab = Lab(name=request.module.__name__.split(".")[-1][:12], **kw).up()
+
+    def finish():
+        lab.down()
+        lab.keep_logs(os.path.join(TOP, "build", "test-logs", request.module.__name__))
+        lab.remove()
+    request.addfinalizer(finish)
+    return lab
