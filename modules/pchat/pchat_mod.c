@@ -47,6 +47,7 @@ pchat_params_t pchat_params = {
 	.fanout_workers = 2,
 	.session_expires = 600,
 	.max_body_size = 24576,
+	.max_pending = 32,
 };
 
 /* Service settings: Lync's defaults where it has one. */
@@ -116,6 +117,7 @@ static param_export_t params[] = {
 	{"fanout_workers", PARAM_INT, &pchat_params.fanout_workers},
 	{"session_expires", PARAM_INT, &pchat_params.session_expires},
 	{"max_body_size", PARAM_INT, &pchat_params.max_body_size},
+	{"max_pending", PARAM_INT, &pchat_params.max_pending},
 	{"message_size_limit", PARAM_INT, &pchat_settings.message_size_limit},
 	{"story_size_limit", PARAM_INT, &pchat_settings.story_size_limit},
 	{"backchat_limit", PARAM_INT, &pchat_settings.backchat_limit},
@@ -159,10 +161,11 @@ static int check_limits(void)
 	unsigned int rd_buf = tcp_default_cfg.rd_buf_size;
 
 	if (pchat_params.max_sessions < 1 || pchat_params.fanout_workers < 1
+			|| pchat_params.max_pending < 1
 			|| pchat_params.max_body_size < 1024 || pchat_settings.message_size_limit < 1
 			|| pchat_settings.backchat_limit < 1 || pchat_settings.participant_update_limit < 1
 			|| pchat_settings.search_limit < 1 || pchat_params.session_expires < 0) {
-		LM_ERR("max_sessions, fanout_workers, message_size_limit, backchat_limit, "
+		LM_ERR("max_sessions, fanout_workers, max_pending, message_size_limit, backchat_limit, "
 			   "participant_update_limit and search_limit must be positive, max_body_size at "
 			   "least 1024, session_expires 0 or more\n");
 		return -1;

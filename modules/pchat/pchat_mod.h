@@ -33,6 +33,7 @@ typedef struct pchat_params {
 	int fanout_workers;
 	int session_expires;      /* s, 0: no Session-Expires */
 	int max_body_size;        /* bytes of an XCCOS INFO body */
+	int max_pending;          /* unanswered INFOs a session may have */
 } pchat_params_t;
 
 extern pchat_params_t pchat_params;

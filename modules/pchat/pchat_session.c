@@ -155,6 +155,8 @@ pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sr
 	s->state = PCHAT_S_EARLY;
 	s->send_sock = init->send_sock;
 	s->local_cseq = 0;
+	s->pending = 0;
+	s->end_queued = 0;
 	s->expires = init->expires;
 	s->refreshed = time(NULL);
 	s->rooms = NULL;

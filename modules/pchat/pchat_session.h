@@ -45,6 +45,8 @@ typedef struct pchat_session {
 	char *strs;
 	struct socket_info *send_sock;
 	unsigned int local_cseq; /* CSeq of our last request */
+	uint32_t pending;        /* INFOs sent and not answered yet */
+	int end_queued;          /* a sender was asked to end the session */
 	int expires;             /* negotiated Session-Expires in s, 0 for none */
 	time_t refreshed;        /* last INVITE/UPDATE/ACK from the client */
 	/* rooms the session has joined */

@@ -483,21 +483,48 @@ static pchat_sref_t param_ref(void *p)
 	return ref;
 }
 
+/* Asks a sender to end the session, once: every failed delivery to a dead client would ask. */
+static void request_end(pchat_sref_t ref, const char *why)
+{
+	pchat_session_t *s = pchat_session_get(ref);
+	int queue;
+
+	if (!s)
+		return;
+	queue = !s->end_queued && s->state != PCHAT_S_ENDING;
+	s->end_queued = 1;
+	pchat_session_unlock(s);
+	if (!queue)
+		return;
+	LM_INFO("chat session %u.%u: %s; ending the session\n", ref.slot, ref.gen, why);
+	if (pchat_fanout_end_session(ref) < 0 && (s = pchat_session_get(ref)) != NULL) {
+		s->end_queued = 0; /* the next failure (or the reaper) asks again */
+		pchat_session_unlock(s);
+	}
+}
+
 /* Runs in whichever process gets the answer (or tm's timer process for a timeout): it only
  * queues the end of the session, which a sender carries out. */
 static void info_answered(struct cell *t, int type, struct tmcb_params *ps)
 {
+	pchat_sref_t ref = param_ref(*ps->param);
+	pchat_session_t *s;
+	char why[48];
+
 	(void)t;
 	(void)type;
+	s = pchat_session_get(ref);
+	if (s) {
+		if (s->pending > 0)
+			s->pending--;
+		pchat_session_unlock(s);
+	}
 	if (ps->code < 300)
 		return;
 	update_stat(pchat_stat_delivery_failures, 1);
 	if (ps->code == 408 || ps->code == 481 || ps->code == 487 || ps->code == 477) {
-		pchat_sref_t ref = param_ref(*ps->param);
-
-		LM_INFO("chat session %u.%u: INFO answered %d, ending the session\n", ref.slot,
-				ref.gen, ps->code);
-		pchat_fanout_end_session(ref);
+		snprintf(why, sizeof(why), "an INFO was answered %d", ps->code);
+		request_end(ref, why);
 	}
 }
 
@@ -536,20 +563,32 @@ int pchat_sip_send_info(pchat_sref_t ref, const char *body, size_t len)
 	s = pchat_session_get(ref);
 	if (!s)
 		return -1;
-	if (s->state != PCHAT_S_ENDING && session_dlg(s, &dlg) == 0) {
+	if (s->state == PCHAT_S_ENDING) {
+		pchat_session_unlock(s);
+		return -1;
+	}
+	/* A client that leaves this many INFOs unanswered does not keep up: every unanswered INFO
+	 * holds a transaction in shared memory until fr_timer, so it is ended (it comes back and
+	 * reads the backchat) instead of letting the node run out of memory. */
+	if (s->pending >= (uint32_t)pchat_params.max_pending) {
+		pchat_session_unlock(s);
+		request_end(ref, "the client leaves too many INFOs unanswered");
+		return -1;
+	}
+	if (session_dlg(s, &dlg) == 0) {
 		set_uac_req(&uac, &method, &headers, &b, &dlg, TMCB_LOCAL_COMPLETED, info_answered,
 				ref_param(ref));
 		/* under the session's lock: CSeq numbers go out in order */
 		rc = tmb.t_request_within(&uac);
 		s->local_cseq = dlg.loc_seq.value;
+		if (rc >= 0)
+			s->pending++;
 	}
 	pchat_session_unlock(s);
 	if (dlg.route_set)
 		free_rr(&dlg.route_set);
-	if (rc < 0) {
-		LM_INFO("cannot send an INFO to chat session %u.%u; ending it\n", ref.slot, ref.gen);
-		pchat_fanout_end_session(ref);
-	}
+	if (rc < 0)
+		request_end(ref, "an INFO could not be sent");
 	return rc < 0 ? -1 : 0;
 }
 
@@ -581,8 +620,7 @@ void pchat_sip_end_session(pchat_sref_t ref)
 
 static void end_expired(pchat_sref_t ref)
 {
-	LM_INFO("chat session %u.%u missed its refresh; ending it\n", ref.slot, ref.gen);
-	pchat_fanout_end_session(ref);
+	request_end(ref, "it missed its Session-Expires refresh");
 }
 
 void pchat_sip_reaper(unsigned int ticks, void *param)

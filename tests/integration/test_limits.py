@@ -1,6 +1,7 @@
 """Service limits with small values (a lab of its own): Lync's ParticipantUpdateLimit (capped
 participant lists, no join/part notices in big rooms), the message size limit counted in
-characters, the backchat cap, and sessions that miss their Session-Expires refresh."""
+characters, the backchat cap, sessions that miss their Session-Expires refresh, and clients
+that leave too many INFOs unanswered."""
 import re
 import time
 import uuid
@@ -14,7 +15,8 @@ from xccos import Q, ChatClient, resp_code
 @pytest.fixture(scope="module")
 def lab(request):
     return start_lab(request, defines=TEST_DEFINES + " PCHAT_PARTICIPANT_UPDATE_LIMIT=3 "
-                     "PCHAT_MESSAGE_SIZE_LIMIT=50 PCHAT_BACKCHAT_LIMIT=5 PCHAT_SESSION_EXPIRES=10")
+                     "PCHAT_MESSAGE_SIZE_LIMIT=50 PCHAT_BACKCHAT_LIMIT=5 PCHAT_SESSION_EXPIRES=10 "
+                     "PCHAT_MAX_PENDING=4")
 
 
 @pytest.fixture
@@ -95,3 +97,20 @@ def test_session_missing_its_refresh_is_reaped(lab, clients, room):
     assert 10 <= time.time() - started < 25
     assert b.dialog.send("UPDATE").status == 481
     assert a.dialog.send("UPDATE").status == 200
+
+
+def test_client_leaving_too_many_infos_unanswered_is_ended_early(lab, clients, room):
+    """max_pending 4 here: the fifth unanswered INFO ends the session at once, long before the
+    unanswered INFOs would time out (fr_timer), so a dead client cannot pile up transactions."""
+    a, b = clients("alice"), clients("bob")
+    a.join(room)
+    b.join(room)
+    b.ua.answer = None
+    started = time.time()
+    for i in range(6):
+        assert a.post(room, "p%d" % i).status == 200
+    notice = a.wait_notice("ntc:part", timeout=5)
+    assert notice is not None and "sip:bob@pchat.test" in notice.info.text
+    assert time.time() - started < 2.5  # fr_timer is 3 s in the tests
+    assert "leaves too many INFOs unanswered" in lab.log()
+    b.ua.answer = 200
