@@ -286,3 +286,27 @@ def test_mariadb_outage_refuses_posts_with_503_and_loses_nothing(lab, clients, r
     assert a.post(room, "stored after").status == 200
     texts = [r[2] for r in stored(lab, room)]
     assert texts == ["<chat>stored before</chat>", "<chat>stored after</chat>"]
+
+
+def redis_room(lab, room):
+    room_id = lab.sql("SELECT id FROM pchat_room WHERE guid = '%s'" % room.rsplit("/", 1)[1])[0][0]
+    out = subprocess.run(["redis-cli", "-p", lab.env["PCHAT_REDIS_PORT"], "--no-raw", "HGETALL",
+                          "pchat:room:%s:sessions" % room_id], stdout=subprocess.PIPE, text=True,
+                         check=True).stdout
+    return [line.split(") ", 1)[1].strip('"') for line in out.splitlines() if ") " in line]
+
+
+def test_presence_is_mirrored_to_redis(lab, clients, room):
+    a, b = clients("alice"), clients("bob", "tcp")
+    a.join(room)
+    b.join(room)
+    entries = redis_room(lab, room)
+    assert sorted(entries[1::2]) == ["sip:alice@pchat.test", "sip:bob@pchat.test"]
+    assert all(field.startswith("node1:") for field in entries[0::2])
+    b.part(room)
+    assert redis_room(lab, room)[1::2] == ["sip:alice@pchat.test"]
+    a.bye()  # answered first, the session ends right after
+    deadline = time.time() + 5
+    while redis_room(lab, room) and time.time() < deadline:
+        time.sleep(0.05)
+    assert redis_room(lab, room) == []
