@@ -53,6 +53,12 @@ static void copy_col(char *dst, size_t len, const pchat_db_val_t *v)
 	snprintf(dst, len, "%s", v->type == PCHAT_DB_STR ? v->s : "");
 }
 
+static pchat_privacy_t privacy_of(const char *s)
+{
+	return strcmp(s, "open") == 0 ? PCHAT_OPEN
+		   : strcmp(s, "secret") == 0 ? PCHAT_SECRET : PCHAT_CLOSED;
+}
+
 static int read_room(void *ctx, const pchat_db_val_t *cols, int ncols)
 {
 	pchat_room_t *room = ctx;
@@ -63,8 +69,7 @@ static int read_room(void *ctx, const pchat_db_val_t *cols, int ncols)
 	copy_col(room->guid, sizeof(room->guid), &cols[1]);
 	copy_col(room->name, sizeof(room->name), &cols[2]);
 	copy_col(room->topic, sizeof(room->topic), &cols[3]);
-	room->privacy = strcmp(cols[4].s, "open") == 0 ? PCHAT_OPEN
-					: strcmp(cols[4].s, "secret") == 0 ? PCHAT_SECRET : PCHAT_CLOSED;
+	room->privacy = privacy_of(cols[4].s);
 	room->type = strcmp(cols[5].s, "auditorium") == 0 ? PCHAT_AUDITORIUM : PCHAT_NORMAL;
 	room->disabled = cols[6].i != 0;
 	return 0;
@@ -165,8 +170,7 @@ static int read_summary(void *ctx, const pchat_db_val_t *cols, int ncols)
 	r.guid = cols[1].s;
 	r.name = cols[2].s;
 	r.description = cols[3].s;
-	r.privacy = strcmp(cols[4].s, "open") == 0 ? PCHAT_OPEN
-				: strcmp(cols[4].s, "secret") == 0 ? PCHAT_SECRET : PCHAT_CLOSED;
+	r.privacy = privacy_of(cols[4].s);
 	r.file_post = cols[5].i != 0;
 	r.invite = cols[6].i != 0;
 	r.logged = cols[7].i != 0;

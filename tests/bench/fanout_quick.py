@@ -115,45 +115,38 @@ def run(args):
         del to_invite[:50]
         if phase == "login" and not to_invite:
             retransmit_logins(sessions, join_body, env, guid)
-        for fd, _ in ep.poll(0.005):
-            s = by_fd[fd]
-            while True:
-                try:
-                    data = s.sock.recv(65535).decode("utf-8", "replace")
-                except BlockingIOError:
-                    break
-                first = data.split("\r\n", 1)[0]
-                if first.startswith("SIP/2.0 200") and "INVITE" in header(data, "CSeq"):
-                    if s.state == "inviting":
-                        s.rtag = re.search(r"tag=([^;>\s]+)", header(data, "To")).group(1)
-                        s.target = re.search(r"<([^>]+)>", header(data, "Contact")).group(1)
-                        s.send("ACK", cseq=1)
-                        s.state = "joining"
-                        s.join = join_body % (random.getrandbits(31), env["PCHAT_DOMAIN"], guid)
-                        s.info(s.join)
-                        s.last_sent = time.time()
-                elif first.startswith("INFO "):
-                    if not s.answer(data):
-                        continue
-                    cseq = header(data, "CSeq")
-                    if cseq in s.seen_cseq:
-                        retransmissions += 1
-                        continue
-                    s.seen_cseq.add(cseq)
-                    body = data.partition("\r\n\r\n")[2]
-                    if "rpl:join" in body and s.state == "joining":
-                        s.state = "joined"
-                        done_login += 1
-                    elif "<grpchat" in body:
-                        m = re.search(r"<chat>(post \d+)</chat>", body)
-                        if m:
-                            s.received.append((m.group(1), time.time()))
-                            got += 1
+        for s, data in received(ep, by_fd, 0.005):
+            first = data.split("\r\n", 1)[0]
+            if first.startswith("SIP/2.0 200") and "INVITE" in header(data, "CSeq"):
+                if s.state == "inviting":
+                    s.rtag = re.search(r"tag=([^;>\s]+)", header(data, "To")).group(1)
+                    s.target = re.search(r"<([^>]+)>", header(data, "Contact")).group(1)
+                    s.send("ACK", cseq=1)
+                    s.state = "joining"
+                    s.join = join_body % (random.getrandbits(31), env["PCHAT_DOMAIN"], guid)
+                    s.info(s.join)
+                    s.last_sent = time.time()
+            elif first.startswith("INFO "):
+                if not s.answer(data):
+                    continue
+                cseq = header(data, "CSeq")
+                if cseq in s.seen_cseq:
+                    retransmissions += 1
+                    continue
+                s.seen_cseq.add(cseq)
+                body = data.partition("\r\n\r\n")[2]
+                if "rpl:join" in body and s.state == "joining":
+                    s.state = "joined"
+                    done_login += 1
+                elif "<grpchat" in body:
+                    m = re.search(r"<chat>(post \d+)</chat>", body)
+                    if m:
+                        s.received.append((m.group(1), time.time()))
+                        got += 1
         now = time.time()
         if phase == "login" and done_login == args.sessions:
             phase = "posting"
-            login_time = now - t0
-            print("%d sessions logged in and joined in %.1f s" % (args.sessions, login_time))
+            print("%d sessions logged in and joined in %.1f s" % (args.sessions, now - t0))
             pump(ep, by_fd, 0.5)  # notices of the last joins settle
         elif phase == "posting" and posted < args.posts and now >= next_post:
             body = ('<xccos ver="1" envid="%d" xmlns="%s"><grpchat id="grpchat" seqid="1" '
@@ -226,20 +219,25 @@ def retransmit_logins(sessions, join_body, env, guid):
             s.last_sent = now
 
 
+def received(ep, by_fd, timeout):
+    """(session, message) for every datagram waiting now or within timeout."""
+    for fd, _ in ep.poll(timeout):
+        s = by_fd[fd]
+        while True:
+            try:
+                yield s, s.sock.recv(65535).decode("utf-8", "replace")
+            except BlockingIOError:
+                break
+
+
 def pump(ep, by_fd, seconds):
     """Answers whatever arrives for a while (INFOs get their 200)."""
     end = time.time() + seconds
     while time.time() < end:
-        for fd, _ in ep.poll(0.01):
-            s = by_fd[fd]
-            while True:
-                try:
-                    data = s.sock.recv(65535).decode("utf-8", "replace")
-                except BlockingIOError:
-                    break
-                if data.startswith("INFO ") or data.startswith("BYE "):
-                    s.answer(data)
-                mark_bye(s, data)
+        for s, data in received(ep, by_fd, 0.01):
+            if data.startswith("INFO ") or data.startswith("BYE "):
+                s.answer(data)
+            mark_bye(s, data)
 
 
 if __name__ == "__main__":
