@@ -11,11 +11,11 @@
 
 /* aib keys of Lync's participant lists: ordinary participant, room manager (operator). */
 #define AIB_PARTICIPANT "3984"
+#define AIB_MANAGER "12276"
 
 #define TXT_OK "SUCCESS_OK"
 #define TXT_NO_ROOM "no such room"
 #define TXT_BAD_ROOM "invalid room identifier"
-#define TXT_DISABLED "the room is disabled"
 #define TXT_UNAVAILABLE "the chat service is temporarily unavailable, try again later"
 #define TXT_SERVER_ERROR "server error"
 
@@ -101,20 +101,30 @@ typedef struct join_failure {
 	const char *text;
 } join_failure_t;
 
-/* Looks a room up for reading (joining, backchat). 1 when it may be read, 0 with why filled. */
-static int readable_room(const pchat_chat_t *chat, const char *guid, pchat_room_t *room,
-		join_failure_t *why)
+/* Looks a room up for the caller to enter and read (join, backchat). 1 when allowed, 0 with
+ * why filled. A secret room the caller may not see does not exist for the caller. */
+static int readable_room(const pchat_chat_t *chat, const pchat_caller_t *c, const char *guid,
+		pchat_room_t *room, join_failure_t *why)
 {
-	int rc = chat->store->room_by_guid(chat->store_h, guid, room);
+	int rc = chat->store->room_for(chat->store_h, guid, c->user, room);
+	pchat_verdict_t v;
 
-	if (rc == PCHAT_NOT_FOUND)
+	if (rc == PCHAT_NOT_FOUND) {
 		*why = (join_failure_t){PCHAT_RESP_NOT_FOUND, TXT_NO_ROOM};
-	else if (rc != 0)
+		return 0;
+	}
+	if (rc != 0) {
 		*why = (join_failure_t){store_code(rc), store_text(rc)};
-	else if (room->disabled)
-		*why = (join_failure_t){PCHAT_RESP_FORBIDDEN, TXT_DISABLED};
-	else
+		return 0;
+	}
+	v = pchat_may_join(room->privacy, room->disabled, &room->access);
+	if (v == PCHAT_ALLOW)
 		return 1;
+	if (pchat_may_see(room->privacy, room->disabled, &room->access) != PCHAT_ALLOW
+			&& room->privacy == PCHAT_SECRET)
+		*why = (join_failure_t){PCHAT_RESP_NOT_FOUND, TXT_NO_ROOM};
+	else
+		*why = (join_failure_t){PCHAT_RESP_FORBIDDEN, pchat_verdict_text(v)};
 	return 0;
 }
 
@@ -122,6 +132,7 @@ static int readable_room(const pchat_chat_t *chat, const char *guid, pchat_room_
 
 typedef struct user_list {
 	char (*users)[PCHAT_USER_MAX];
+	unsigned *roles;
 	int n;
 	int max;
 } user_list_t;
@@ -136,19 +147,37 @@ static int user_index(const user_list_t *l, const char *user)
 	return -1;
 }
 
-static int user_add(user_list_t *l, const char *user)
+static int user_add(user_list_t *l, const char *user, unsigned roles)
 {
 	int i = user_index(l, user);
 
 	if (i >= 0 || l->n >= l->max)
 		return i;
 	snprintf(l->users[l->n], PCHAT_USER_MAX, "%s", user);
+	l->roles[l->n] = roles;
 	return l->n++;
 }
 
-static void collect_user(void *ctx, const char *user)
+static void collect_user(void *ctx, const char *user, unsigned roles)
 {
-	user_add(ctx, user);
+	user_add(ctx, user, roles);
+}
+
+static int new_user_list(user_list_t *users, int max)
+{
+	users->n = 0;
+	users->max = max > 0 ? max : 1;
+	users->users = calloc(users->max, PCHAT_USER_MAX);
+	users->roles = calloc(users->max, sizeof(*users->roles));
+	return users->users && users->roles ? 0 : -1;
+}
+
+static void free_user_list(user_list_t *users)
+{
+	free(users->users);
+	free(users->roles);
+	users->users = NULL;
+	users->roles = NULL;
 }
 
 /* ------------------------------------------------------------------ join / bjoin */
@@ -164,9 +193,13 @@ typedef struct joined_room {
 static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, const char *guid,
 		joined_room_t *jr, join_failure_t *why)
 {
-	if (!readable_room(chat, guid, &jr->room, why))
+	int can_post;
+
+	if (!readable_room(chat, c, guid, &jr->room, why))
 		return -1;
-	jr->first = chat->live->join(chat->live_h, c, &jr->room);
+	can_post = pchat_may_post(jr->room.privacy, jr->room.type, jr->room.disabled,
+					   &jr->room.access) == PCHAT_ALLOW;
+	jr->first = chat->live->join(chat->live_h, c, &jr->room, can_post);
 	if (jr->first < 0) {
 		*why = (join_failure_t){PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR};
 		return -1;
@@ -181,45 +214,59 @@ static void list_participants(const pchat_chat_t *chat, const pchat_caller_t *c,
 	user_list_t room_users;
 	int i;
 
-	room_users.max = chat->settings->participant_update_limit;
-	room_users.n = 0;
-	room_users.users = calloc(room_users.max > 0 ? room_users.max : 1, PCHAT_USER_MAX);
-	if (!room_users.users)
-		return;
-	jr->ids = calloc(room_users.max > 0 ? room_users.max : 1, sizeof(int));
-	if (!jr->ids) {
-		free(room_users.users);
+	if (new_user_list(&room_users, chat->settings->participant_update_limit) < 0
+			|| !(jr->ids = calloc(room_users.max, sizeof(int)))) {
+		free_user_list(&room_users);
 		return;
 	}
-	user_add(&room_users, c->user);
+	user_add(&room_users, c->user, jr->room.access.roles);
 	chat->live->participants(chat->live_h, jr->room.id, room_users.max, collect_user,
 			&room_users);
 	/* a user already listed for an earlier room of a batch keeps its position */
 	for (i = 0; i < room_users.n; i++) {
-		int idx = user_add(users, room_users.users[i]);
+		int idx = user_add(users, room_users.users[i], room_users.roles[i]);
 
 		if (idx >= 0)
 			jr->ids[jr->nids++] = idx;
 	}
-	free(room_users.users);
+	free_user_list(&room_users);
 }
 
-static void add_chanib(pchat_buf_t *b, const pchat_chat_t *chat, const joined_room_t *jr)
+/* <aib key="KEY" value="ids"/> for the room's users that are (or are not) managers. */
+static void add_aib(pchat_buf_t *b, const joined_room_t *jr, const user_list_t *users,
+		int managers)
+{
+	int i, n = 0;
+
+	for (i = 0; i < jr->nids; i++) {
+		if (((users->roles[jr->ids[i]] & PCHAT_ROLE_MANAGER) != 0) != managers)
+			continue;
+		pchat_buf_adds(b, n++ ? "," : (managers ? "<aib key=\"" AIB_MANAGER "\" value=\""
+												: "<aib key=\"" AIB_PARTICIPANT "\" value=\""));
+		pchat_buf_addf(b, "%d", jr->ids[i]);
+	}
+	if (n)
+		pchat_buf_adds(b, "\"/>");
+}
+
+static void add_chanib(pchat_buf_t *b, const pchat_chat_t *chat, const joined_room_t *jr,
+		const user_list_t *users)
 {
 	char uri[PCHAT_ROOM_URI_MAX];
-	int i;
 
 	room_uri(chat, jr->room.guid, uri, sizeof(uri));
 	pchat_buf_adds(b, "<chanib uri=\"");
 	pchat_buf_adds_xml(b, uri);
 	pchat_buf_adds(b, "\" name=\"");
 	pchat_buf_adds_xml(b, jr->room.name);
+	pchat_buf_adds(b, "\" description=\"");
+	pchat_buf_adds_xml(b, jr->room.description);
 	pchat_buf_adds(b, "\" topic=\"");
 	pchat_buf_adds_xml(b, jr->room.topic);
-	pchat_buf_adds(b, "\"><aib key=\"" AIB_PARTICIPANT "\" value=\"");
-	for (i = 0; i < jr->nids; i++)
-		pchat_buf_addf(b, "%s%d", i ? "," : "", jr->ids[i]);
-	pchat_buf_adds(b, "\"/></chanib>");
+	pchat_buf_adds(b, "\">");
+	add_aib(b, jr, users, 0);
+	add_aib(b, jr, users, 1);
+	pchat_buf_adds(b, "</chanib>");
 }
 
 static void add_uibs(pchat_buf_t *b, const user_list_t *users)
@@ -252,7 +299,8 @@ static void after_join(const pchat_chat_t *chat, const pchat_caller_t *c,
 	pchat_xccos_ntc_open(&b, notice_name);
 	pchat_buf_adds(&b, "<uib uri=\"");
 	pchat_buf_adds_xml(&b, c->user);
-	pchat_buf_addf(&b, "\"><aib key=\"" AIB_PARTICIPANT "\" domain=\"");
+	pchat_buf_addf(&b, "\"><aib key=\"%s\" domain=\"",
+			jr->room.access.roles & PCHAT_ROLE_MANAGER ? AIB_MANAGER : AIB_PARTICIPANT);
 	pchat_buf_adds_xml(&b, chat->domain);
 	pchat_buf_addf(&b, "\" value=\"%s\"/></uib>", jr->room.guid);
 	pchat_xccos_ntc_close(&b);
@@ -260,14 +308,6 @@ static void after_join(const pchat_chat_t *chat, const pchat_caller_t *c,
 	if (pchat_buf_ok(&b))
 		chat->out->notice(chat->out_h, jr->room.id, c->user, b.s, b.len);
 	pchat_buf_free(&b);
-}
-
-static int new_user_list(user_list_t *users, int max)
-{
-	users->n = 0;
-	users->max = max;
-	users->users = calloc(max, PCHAT_USER_MAX);
-	return users->users ? 0 : -1;
 }
 
 static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
@@ -285,6 +325,7 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	}
 	jr = calloc(1, sizeof(*jr));
 	if (!jr || new_user_list(&users, chat->settings->participant_update_limit + 1) < 0) {
+		free_user_list(&users);
 		free(jr);
 		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 		return;
@@ -297,14 +338,14 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 		pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
 		pchat_xccos_rpl_open(&b, env, "join", PCHAT_RESP_OK, TXT_OK);
 		add_uibs(&b, &users);
-		add_chanib(&b, chat, jr);
+		add_chanib(&b, chat, jr, &users);
 		pchat_xccos_rpl_close(&b);
 		pchat_xccos_close(&b);
 		send_reply(chat, c, &b);
 		pchat_buf_free(&b);
 		after_join(chat, c, jr, "join");
 	}
-	free(users.users);
+	free_user_list(&users);
 	free(jr->ids);
 	free(jr);
 }
@@ -316,12 +357,13 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 {
 	joined_room_t *rooms = calloc(BJOIN_MAX, sizeof(*rooms));
 	int nrooms = 0, nchanid = 0, i;
-	user_list_t users = {0};
+	user_list_t users;
 	pchat_buf_t fibs, b;
 	xmlNodePtr chanid;
 
 	if (!rooms || new_user_list(&users, BJOIN_MAX * (chat->settings->participant_update_limit
 											+ 1)) < 0) {
+		free_user_list(&users);
 		free(rooms);
 		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 		return;
@@ -358,7 +400,7 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 		pchat_xccos_rpl_open(&b, env, "bjoin", PCHAT_RESP_OK, TXT_OK);
 		add_uibs(&b, &users);
 		for (i = 0; i < nrooms; i++)
-			add_chanib(&b, chat, &rooms[i]);
+			add_chanib(&b, chat, &rooms[i], &users);
 		if (fibs.len)
 			pchat_buf_add(&b, fibs.s, fibs.len);
 	}
@@ -376,7 +418,7 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 	pchat_buf_free(&fibs);
 	for (i = 0; i < nrooms; i++)
 		free(rooms[i].ids);
-	free(users.users);
+	free_user_list(&users);
 	free(rooms);
 }
 
@@ -420,7 +462,7 @@ static void cmd_part(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, TXT_BAD_ROOM);
 		return;
 	}
-	room_id = chat->live->joined(chat->live_h, c, guid);
+	room_id = chat->live->joined(chat->live_h, c, guid, NULL);
 	if (room_id && chat->live->part(chat->live_h, c, room_id) == 1)
 		part_notice(chat, c, room_id, guid);
 	room_uri(chat, guid, uri, sizeof(uri));
@@ -512,16 +554,16 @@ static void cmd_bccontext(const pchat_chat_t *chat, const pchat_caller_t *c,
 		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, TXT_BAD_ROOM);
 		return;
 	}
-	cnt = last ? pchat_xml_attr_num(last, "cnt") : -1;
+	/* without a count, the service's default history (Lync's DefaultChatHistory) */
+	cnt = last ? pchat_xml_attr_num(last, "cnt") : chat->settings->default_history;
 	if (cnt < 0) {
-		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST,
-				"backchat query needs bcq/last with a cnt");
+		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "invalid backchat count");
 		return;
 	}
 	if (cnt > chat->settings->backchat_limit)
 		cnt = chat->settings->backchat_limit;
 	room = malloc(sizeof(*room));
-	if (!room || !readable_room(chat, guid, room, &why)) {
+	if (!room || !readable_room(chat, c, guid, room, &why)) {
 		if (!room)
 			why = (join_failure_t){PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR};
 		reply_status(chat, c, env, why.code, why.text);
@@ -534,8 +576,9 @@ static void cmd_bccontext(const pchat_chat_t *chat, const pchat_caller_t *c,
 	h.env = env;
 	room_uri(chat, guid, h.uri, sizeof(h.uri));
 	pchat_buf_init(&h.msgs);
-	rc = cnt > 0 ? chat->store->history(chat->store_h, room->id, (int)cnt, add_history_msg, &h)
-				 : 0;
+	/* a category whose chat history is off keeps the posts (compliance) but shows none */
+	rc = cnt > 0 && room->logged
+			? chat->store->history(chat->store_h, room->id, (int)cnt, add_history_msg, &h) : 0;
 	if (rc < 0 && h.sent == 0)
 		reply_status(chat, c, env, store_code(rc), store_text(rc));
 	else if (h.msgs.len || h.sent == 0)
@@ -610,6 +653,8 @@ static void cmd_getserverinfo(const pchat_chat_t *chat, const pchat_caller_t *c,
 
 /* ------------------------------------------------------------------ chansrch */
 
+/* ------------------------------------------------------------------ room lists */
+
 /* Room-list facts, with the URN spellings clients match (visibilty sic). */
 #define URN_UCNT "urn:parlano:ma:info:ucnt"
 #define URN_VISIBILITY "urn:parlano:ma:info:visibilty"
@@ -617,54 +662,102 @@ static void cmd_getserverinfo(const pchat_chat_t *chat, const pchat_caller_t *c,
 #define URN_INVITE "urn:parlano:ma:prop:invite"
 #define URN_LOGGED "urn:parlano:ma:prop:logged"
 
-typedef struct search_reply {
+/* A reply that lists rooms (chansrch, getassociations, getinv). It is one INFO - clients close
+ * a room list after the first reply - so entries stop when the next would not fit. */
+typedef struct room_list {
 	const pchat_chat_t *chat;
-	pchat_buf_t *b;
-	size_t limit;  /* a room list is one INFO (clients close the list after the first) */
-	int full;
-} search_reply_t;
+	pchat_buf_t b;
+	size_t limit;
+} room_list_t;
 
 static const char *tf(int v)
 {
 	return v ? "true" : "false";
 }
 
-static int add_search_result(void *ctx, const pchat_room_summary_t *r)
+static void room_list_open(room_list_t *l, const pchat_chat_t *chat, const pchat_env_t *env)
 {
-	search_reply_t *sr = ctx;
-	size_t before = sr->b->len;
+	l->chat = chat;
+	l->limit = chat->settings->reply_size - 64;
+	pchat_buf_init(&l->b);
+	pchat_xccos_open(&l->b, chat->out->next_envid(chat->out_h));
+	pchat_xccos_rpl_open(&l->b, env, env->name, PCHAT_RESP_OK, TXT_OK);
+}
+
+static void add_room_entry(pchat_buf_t *b, const pchat_chat_t *chat,
+		const pchat_room_summary_t *r)
+{
 	char uri[PCHAT_ROOM_URI_MAX];
 
-	room_uri(sr->chat, r->guid, uri, sizeof(uri));
-	pchat_buf_adds(sr->b, "<chanib name=\"");
-	pchat_buf_adds_xml(sr->b, r->name);
-	pchat_buf_adds(sr->b, "\" description=\"");
-	pchat_buf_adds_xml(sr->b, r->description);
-	pchat_buf_adds(sr->b, "\" uri=\"");
-	pchat_buf_adds_xml(sr->b, uri);
-	pchat_buf_addf(sr->b, "\"><info id=\"" URN_UCNT "\">%d</info><info id=\"" URN_VISIBILITY
+	room_uri(chat, r->guid, uri, sizeof(uri));
+	pchat_buf_adds(b, "<chanib name=\"");
+	pchat_buf_adds_xml(b, r->name);
+	pchat_buf_adds(b, "\" description=\"");
+	pchat_buf_adds_xml(b, r->description);
+	pchat_buf_adds(b, "\" uri=\"");
+	pchat_buf_adds_xml(b, uri);
+	pchat_buf_addf(b, "\"><info id=\"" URN_UCNT "\">%d</info><info id=\"" URN_VISIBILITY
 			"\">%s</info><prop id=\"" URN_FILEPOST "\">%s</prop><prop id=\"" URN_INVITE
 			"\">%s</prop><prop id=\"" URN_LOGGED "\">%s</prop></chanib>",
-			sr->chat->live->participants(sr->chat->live_h, r->id, 0, NULL, NULL),
+			chat->live->participants(chat->live_h, r->id, 0, NULL, NULL),
 			r->privacy == PCHAT_OPEN ? "public" : "private", tf(r->file_post), tf(r->invite),
 			tf(r->logged));
-	if (sr->b->len > sr->limit) {
-		sr->b->len = before; /* does not fit: the list ends before it */
-		sr->b->s[before] = '\0';
-		sr->full = 1;
-		return 1;
-	}
-	return 0;
 }
+
+/* Undoes the entry that began at before when the list outgrew its reply; 1 then. */
+static int room_list_overflow(room_list_t *l, size_t before)
+{
+	if (l->b.len <= l->limit)
+		return 0;
+	l->b.len = before;
+	l->b.s[before] = '\0';
+	return 1;
+}
+
+static int add_listed_room(void *ctx, const pchat_room_summary_t *r)
+{
+	room_list_t *l = ctx;
+	size_t before = l->b.len;
+
+	add_room_entry(&l->b, l->chat, r);
+	return room_list_overflow(l, before);
+}
+
+/* Sends the list, or the store's failure instead. */
+static void room_list_finish(room_list_t *l, const pchat_caller_t *c, const pchat_env_t *env,
+		int rc)
+{
+	if (rc < 0) {
+		reply_status(l->chat, c, env, store_code(rc), store_text(rc));
+	} else {
+		pchat_xccos_rpl_close(&l->b);
+		pchat_xccos_close(&l->b);
+		send_reply(l->chat, c, &l->b);
+	}
+	pchat_buf_free(&l->b);
+}
+
+/* Query types of chansrch. Clients seen send BYNAME; the others are this module's names. */
+static const struct {
+	const char *qtype;
+	pchat_search_kind_t kind;
+} search_kinds[] = {
+	{"BYNAME", PCHAT_SEARCH_NAME},
+	{"BYDESCRIPTION", PCHAT_SEARCH_DESCRIPTION},
+	{"BYDESC", PCHAT_SEARCH_DESCRIPTION},
+	{"BYMEMBER", PCHAT_SEARCH_MEMBER},
+	{"BYMANAGER", PCHAT_SEARCH_MANAGER},
+};
 
 static void cmd_chansrch(const pchat_chat_t *chat, const pchat_caller_t *c,
 		const pchat_env_t *env)
 {
 	xmlNodePtr qib = pchat_xml_child(env->data, "qib");
-	char qtype[32] = "BYNAME", criteria[PCHAT_NAME_MAX] = "";
-	search_reply_t sr;
-	pchat_buf_t b;
-	int rc;
+	char qtype[32] = "BYNAME", criteria[PCHAT_NAME_MAX] = "", principal[PCHAT_USER_MAX];
+	const char *text = criteria;
+	room_list_t l;
+	size_t i;
+	int kind = -1;
 
 	if (!qib) {
 		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "search needs a qib query");
@@ -675,25 +768,166 @@ static void cmd_chansrch(const pchat_chat_t *chat, const pchat_caller_t *c,
 		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "search text too long");
 		return;
 	}
-	if (strcasecmp(qtype, "BYNAME") != 0) {
+	for (i = 0; i < sizeof(search_kinds) / sizeof(search_kinds[0]); i++)
+		if (strcasecmp(qtype, search_kinds[i].qtype) == 0)
+			kind = search_kinds[i].kind;
+	if (kind < 0) {
 		reply_status(chat, c, env, PCHAT_RESP_NOT_SUPPORTED, "search type not supported");
 		return;
 	}
-	pchat_buf_init(&b);
-	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
-	pchat_xccos_rpl_open(&b, env, "chansrch", PCHAT_RESP_OK, TXT_OK);
-	sr = (search_reply_t){chat, &b, chat->settings->reply_size - 64, 0};
-	rc = chat->store->search(chat->store_h, c->user, criteria, chat->settings->search_limit,
-			add_search_result, &sr);
-	if (rc < 0) {
-		pchat_buf_free(&b);
-		reply_status(chat, c, env, store_code(rc), store_text(rc));
+	if (kind == PCHAT_SEARCH_MEMBER || kind == PCHAT_SEARCH_MANAGER) {
+		if (pchat_principal_normalize(criteria, principal, sizeof(principal)) < 0) {
+			reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST,
+					"criteria must be a SIP URI or a domain");
+			return;
+		}
+		text = principal;
+	}
+	room_list_open(&l, chat, env);
+	room_list_finish(&l, c, env, chat->store->search(chat->store_h, c->user, kind, text,
+			chat->settings->search_limit, add_listed_room, &l));
+}
+
+/* The rooms the user is a member of (default) or manages: data/qib@qtype MEMBER or MANAGER.
+ * Lync asks for each list in turn at login. */
+static void cmd_getassociations(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env)
+{
+	char qtype[16] = "MEMBER";
+	enum pchat_role role;
+	room_list_t l;
+
+	pchat_xml_attr(pchat_xml_child(env->data, "qib"), "qtype", qtype, sizeof(qtype));
+	if (strcasecmp(qtype, "MEMBER") == 0) {
+		role = PCHAT_ROLE_MEMBER;
+	} else if (strcasecmp(qtype, "MANAGER") == 0) {
+		role = PCHAT_ROLE_MANAGER;
+	} else {
+		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "qtype must be MEMBER or MANAGER");
 		return;
 	}
+	room_list_open(&l, chat, env);
+	room_list_finish(&l, c, env, chat->store->associations(chat->store_h, c->user, role,
+			chat->settings->search_limit, add_listed_room, &l));
+}
+
+static int add_invitation(void *ctx, const pchat_invitation_t *inv)
+{
+	room_list_t *l = ctx;
+	size_t before = l->b.len;
+	char ts[32];
+
+	pchat_xccos_time(inv->created, ts, sizeof(ts));
+	pchat_buf_addf(&l->b, "<inv inviteId=\"%llu\" domain=\"", (unsigned long long)inv->id);
+	pchat_buf_adds_xml(&l->b, l->chat->domain);
+	pchat_buf_addf(&l->b, "\" created=\"%s\" inviter=\"", ts);
+	pchat_buf_adds_xml(&l->b, inv->inviter);
+	pchat_buf_adds(&l->b, "\">");
+	add_room_entry(&l->b, l->chat, &inv->room);
+	pchat_buf_adds(&l->b, "</inv>");
+	return room_list_overflow(l, before);
+}
+
+/* Invitations newer than data/inv@inviteId, oldest first: one <inv> each, whose inviteId the
+ * client remembers for its next query. */
+static void cmd_getinv(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
+{
+	xmlNodePtr inv = pchat_xml_child(env->data, "inv");
+	long long after = inv ? pchat_xml_attr_num(inv, "inviteId") : 0;
+	room_list_t l;
+
+	if (after < 0) {
+		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "invalid inviteId");
+		return;
+	}
+	room_list_open(&l, chat, env);
+	room_list_finish(&l, c, env, chat->store->invitations(chat->store_h, c->user,
+			(uint64_t)after, chat->settings->search_limit, add_invitation, &l));
+}
+
+/* ------------------------------------------------------------------ preferences */
+
+#define PREF_LABEL_MAX 256
+
+static void reply_pref(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env,
+		const char *label, uint64_t seqid, const char *content)
+{
+	pchat_buf_t b;
+
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
+	pchat_xccos_rpl_open(&b, env, env->name, PCHAT_RESP_OK, TXT_OK);
+	pchat_buf_adds(&b, "<pref label=\"");
+	pchat_buf_adds_xml(&b, label);
+	pchat_buf_addf(&b, "\" seqid=\"%llu\" content=\"", (unsigned long long)seqid);
+	pchat_buf_adds_xml(&b, content);
+	pchat_buf_adds(&b, "\"/>");
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
 	send_reply(chat, c, &b);
 	pchat_buf_free(&b);
+}
+
+/* data/pref@label; createdefault="true" makes an empty bundle when there is none. */
+static void cmd_getpref(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
+{
+	xmlNodePtr pref = pchat_xml_child(env->data, "pref");
+	char label[PREF_LABEL_MAX], create[8] = "false";
+	pchat_pref_t p = {0, NULL};
+	int rc;
+
+	if (pchat_xml_attr(pref, "label", label, sizeof(label)) <= 0) {
+		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "preference needs a label");
+		return;
+	}
+	pchat_xml_attr(pref, "createdefault", create, sizeof(create));
+	rc = chat->store->pref_get(chat->store_h, c->user, label, &p);
+	if (rc == 0 && p.seqid == 0 && strcasecmp(create, "true") == 0)
+		rc = chat->store->pref_set(chat->store_h, c->user, label, "", &p.seqid);
+	if (rc < 0)
+		reply_status(chat, c, env, store_code(rc), store_text(rc));
+	else if (p.seqid == 0)
+		reply_status(chat, c, env, PCHAT_RESP_NOT_FOUND, "no such preference");
+	else
+		reply_pref(chat, c, env, label, p.seqid, p.content ? p.content : "");
+	free(p.content);
+}
+
+/* data/pref@label,@content: stores the bundle; the reply carries its new revision. */
+static void cmd_setpref(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
+{
+	xmlNodePtr pref = pchat_xml_child(env->data, "pref");
+	char label[PREF_LABEL_MAX];
+	xmlChar *content;
+	uint64_t seqid = 0;
+	int rc;
+
+	if (pchat_xml_attr(pref, "label", label, sizeof(label)) <= 0) {
+		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "preference needs a label");
+		return;
+	}
+	content = xmlGetNoNsProp(pref, (const xmlChar *)"content");
+	rc = chat->store->pref_set(chat->store_h, c->user, label,
+			content ? (const char *)content : "", &seqid);
+	if (rc < 0)
+		reply_status(chat, c, env, store_code(rc), store_text(rc));
+	else
+		reply_pref(chat, c, env, label, seqid, content ? (const char *)content : "");
+	xmlFree(content);
+}
+
+/* "May I create rooms?": 200 when the user is a creator in some category, 403 otherwise. */
+static void cmd_nodespermcreatechild(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env)
+{
+	int rc = chat->store->is_creator(chat->store_h, c->user);
+
+	if (rc < 0)
+		reply_status(chat, c, env, store_code(rc), store_text(rc));
+	else if (rc == 0)
+		reply_status(chat, c, env, PCHAT_RESP_FORBIDDEN, "you may not create rooms");
+	else
+		reply_status(chat, c, env, PCHAT_RESP_OK, TXT_OK);
 }
 
 typedef void (*command_f)(const pchat_chat_t *, const pchat_caller_t *, const pchat_env_t *);
@@ -709,6 +943,11 @@ static const struct {
 	{"part", cmd_part},
 	{"bccontext", cmd_bccontext},
 	{"chansrch", cmd_chansrch},
+	{"getassociations", cmd_getassociations},
+	{"getinv", cmd_getinv},
+	{"getpref", cmd_getpref},
+	{"setpref", cmd_setpref},
+	{"nodespermcreatechild", cmd_nodespermcreatechild},
 };
 
 void pchat_chat_command(const pchat_chat_t *chat, const pchat_caller_t *c,
@@ -734,12 +973,12 @@ int pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pch
 	xmlNodePtr chat_el = pchat_xml_child(env->node, "chat");
 	pchat_buf_t text, content, body;
 	uint64_t room_id, seq = 0;
-	int status = 200, rc;
+	int status = 200, rc, can_post = 0;
 
 	if (uri_attr_guid(chat, env->node, "chanUri", guid) < 0 || !chat_el)
 		return 400;
-	room_id = chat->live->joined(chat->live_h, c, guid);
-	if (!room_id)
+	room_id = chat->live->joined(chat->live_h, c, guid, &can_post);
+	if (!room_id || !can_post)
 		return 403;
 	pchat_buf_init(&text);
 	pchat_buf_init(&content);
@@ -804,4 +1043,62 @@ void pchat_chat_session_end(const pchat_chat_t *chat, const pchat_caller_t *c)
 		if (chat->live->part(chat->live_h, c, rooms[i].id) == 1)
 			part_notice(chat, c, rooms[i].id, rooms[i].guid);
 	free(rooms);
+}
+
+/* ------------------------------------------------------------------ room changes */
+
+/* Tells the session it is out of the room, takes it out, and tells the others. */
+static void put_out(const pchat_chat_t *chat, const pchat_caller_t *c, uint64_t room_id,
+		const char *guid)
+{
+	char uri[PCHAT_ROOM_URI_MAX];
+	pchat_buf_t b;
+
+	room_uri(chat, guid, uri, sizeof(uri));
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
+	pchat_xccos_ntc_open(&b, "part");
+	pchat_buf_adds(&b, "<chanib uri=\"");
+	pchat_buf_adds_xml(&b, uri);
+	pchat_buf_adds(&b, "\"><uib uri=\"");
+	pchat_buf_adds_xml(&b, c->user);
+	pchat_buf_adds(&b, "\"/></chanib>");
+	pchat_xccos_ntc_close(&b);
+	pchat_xccos_close(&b);
+	send_reply(chat, c, &b);
+	pchat_buf_free(&b);
+	if (chat->live->part(chat->live_h, c, room_id) == 1)
+		part_notice(chat, c, room_id, guid);
+}
+
+void pchat_chat_refresh_room(const pchat_chat_t *chat, uint64_t room_id)
+{
+	char guid[PCHAT_GUID_LEN + 1];
+	pchat_member_t *members = NULL;
+	pchat_room_t *room = malloc(sizeof(*room));
+	int n, i, j, rc = 0, join = 0, post = 0;
+
+	n = room ? chat->live->members(chat->live_h, room_id, guid, &members) : -1;
+	for (i = 0; i < n; i++) {
+		pchat_caller_t c = {members[i].session, members[i].user};
+
+		/* one lookup per user: sessions of the same user follow each other's verdict */
+		for (j = 0; j < i && strcmp(members[j].user, members[i].user) != 0; j++)
+			;
+		if (j == i) {
+			rc = chat->store->room_for(chat->store_h, guid, c.user, room);
+			join = rc == 0 && pchat_may_join(room->privacy, room->disabled, &room->access)
+									  == PCHAT_ALLOW;
+			post = rc == 0 && pchat_may_post(room->privacy, room->type, room->disabled,
+									  &room->access) == PCHAT_ALLOW;
+		}
+		if (rc < 0)
+			continue; /* the store cannot tell now: nothing changes */
+		if (join)
+			chat->live->update(chat->live_h, &c, room_id, room->access.roles, post);
+		else
+			put_out(chat, &c, room_id, guid);
+	}
+	free(members);
+	free(room);
 }

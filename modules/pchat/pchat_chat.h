@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pchat_authz.h"
 #include "pchat_uri.h"
 #include "pchat_xccos.h"
 
@@ -29,20 +30,32 @@ typedef struct pchat_caller {
 	const char *user; /* the session's identity, sip:user@host (never from the XML) */
 } pchat_caller_t;
 
+/* A session in a room, as the live state lists it. */
+typedef struct pchat_member {
+	pchat_sref_t session;
+	char user[PCHAT_USER_MAX];
+} pchat_member_t;
+
 typedef enum pchat_privacy { PCHAT_OPEN, PCHAT_CLOSED, PCHAT_SECRET } pchat_privacy_t;
 typedef enum pchat_room_type { PCHAT_NORMAL, PCHAT_AUDITORIUM } pchat_room_type_t;
 
 #define PCHAT_NAME_MAX 1025  /* 256 characters of up to 4 bytes */
 #define PCHAT_TEXT_MAX 4097  /* 1024 characters of up to 4 bytes */
 
+/* A room as one user sees it: its facts, and what its category and roles say about the user. */
 typedef struct pchat_room {
 	uint64_t id;
 	char guid[PCHAT_GUID_LEN + 1];
 	char name[PCHAT_NAME_MAX];
+	char description[PCHAT_TEXT_MAX];
 	char topic[PCHAT_TEXT_MAX];
 	pchat_privacy_t privacy;
 	pchat_room_type_t type;
 	int disabled;
+	int file_post;          /* posting files allowed (the category's switch) */
+	int invite;             /* invitations on (the room's setting or its category's) */
+	int logged;             /* chat history kept and shown (the category's switch) */
+	pchat_access_t access;  /* of the user the room was looked up for */
 } pchat_room_t;
 
 /* One stored post. ts is the MySQL DATETIME(6) text in UTC. */
@@ -59,7 +72,7 @@ typedef struct pchat_room_ref {
 	char guid[PCHAT_GUID_LEN + 1];
 } pchat_room_ref_t;
 
-/* A room as a search lists it. */
+/* A room as a list shows it (search, associations, invitations). */
 typedef struct pchat_room_summary {
 	uint64_t id;
 	const char *guid;
@@ -71,9 +84,33 @@ typedef struct pchat_room_summary {
 	int logged;      /* chat history kept and shown */
 } pchat_room_summary_t;
 
+/* An invitation to a room. */
+typedef struct pchat_invitation {
+	uint64_t id;
+	const char *created;   /* MySQL DATETIME(6) text, UTC */
+	const char *inviter;
+	pchat_room_summary_t room;
+} pchat_invitation_t;
+
+/* How chansrch reads its criteria. */
+typedef enum pchat_search_kind {
+	PCHAT_SEARCH_NAME,        /* rooms whose name contains the text */
+	PCHAT_SEARCH_DESCRIPTION, /* rooms whose description contains the text */
+	PCHAT_SEARCH_MEMBER,      /* rooms the principal is a member of */
+	PCHAT_SEARCH_MANAGER,     /* rooms the principal manages */
+} pchat_search_kind_t;
+
+/* A preference bundle (getpref/setpref). */
+typedef struct pchat_pref {
+	uint64_t seqid;   /* revision, 0 when the bundle does not exist */
+	char *content;    /* malloc'ed by the store, freed by the caller */
+} pchat_pref_t;
+
 typedef int (*pchat_post_f)(void *ctx, const pchat_post_t *post);
 typedef int (*pchat_room_f)(void *ctx, const pchat_room_summary_t *room);
-typedef void (*pchat_user_f)(void *ctx, const char *user);
+typedef int (*pchat_invitation_f)(void *ctx, const pchat_invitation_t *inv);
+/* A user in a room, with the roles (PCHAT_ROLE_*) it holds there. */
+typedef void (*pchat_user_f)(void *ctx, const char *user, unsigned roles);
 
 /* Results of store operations: 0 ok; these otherwise. */
 enum {
@@ -83,7 +120,8 @@ enum {
 };
 
 typedef struct pchat_store_ops {
-	int (*room_by_guid)(void *h, const char *guid, pchat_room_t *room);
+	/* A room with what its category and roles say about user. */
+	int (*room_for)(void *h, const char *guid, const char *user, pchat_room_t *room);
 	/* Opens a transaction that stores a post with the room's next sequence number (written to
 	 * *seq); ts is the server's time. Finish with post_commit or post_abort. */
 	int (*post_begin)(void *h, uint64_t room_id, const char *author, const char *ts,
@@ -92,26 +130,45 @@ typedef struct pchat_store_ops {
 	void (*post_abort)(void *h);
 	/* The last n posts of a room, oldest first. */
 	int (*history)(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx);
-	/* Rooms whose name contains text (any case) that user may see, by name, at most limit. */
-	int (*search)(void *h, const char *user, const char *text, int limit, pchat_room_f cb,
-			void *ctx);
+	/* Rooms user may see that match text (see pchat_search_kind_t), by name, at most limit. */
+	int (*search)(void *h, const char *user, pchat_search_kind_t kind, const char *text,
+			int limit, pchat_room_f cb, void *ctx);
+	/* Rooms where user (or the user's domain) holds role, that are not disabled. */
+	int (*associations)(void *h, const char *user, enum pchat_role role, int limit,
+			pchat_room_f cb, void *ctx);
+	/* Invitations of user with an id above after, oldest first, at most limit. */
+	int (*invitations)(void *h, const char *user, uint64_t after, int limit,
+			pchat_invitation_f cb, void *ctx);
+	int (*pref_get)(void *h, const char *user, const char *label, pchat_pref_t *pref);
+	/* Stores a bundle; its new revision goes to *seqid. */
+	int (*pref_set)(void *h, const char *user, const char *label, const char *content,
+			uint64_t *seqid);
+	/* 1 when user (or the user's domain) is a creator in some category, 0 otherwise. */
+	int (*is_creator)(void *h, const char *user);
 } pchat_store_ops_t;
 
 typedef struct pchat_live_ops {
-	/* Adds the session to the room; it receives the room's posts only after ready(). Returns 1
-	 * when it is the user's first session in the room, 0 when the user was already there,
-	 * -1 when it cannot be added (out of memory). */
-	int (*join)(void *h, const pchat_caller_t *c, const pchat_room_t *room);
+	/* Adds the session to the room; it receives the room's posts only after ready(). can_post
+	 * is remembered for its posts. Returns 1 when it is the user's first session in the room,
+	 * 0 when the user was already there, -1 when it cannot be added (out of memory). */
+	int (*join)(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post);
 	void (*ready)(void *h, const pchat_caller_t *c, uint64_t room_id);
 	/* Returns 1 when that was the user's last session in the room, 0 when the user is still
 	 * there, -1 when the session was not in the room. */
 	int (*part)(void *h, const pchat_caller_t *c, uint64_t room_id);
-	/* The id of a room the session has joined, by GUID; 0 when not joined. */
-	uint64_t (*joined)(void *h, const pchat_caller_t *c, const char *guid);
+	/* The id of a room the session has joined, by GUID, and whether it may post there; 0 when
+	 * not joined. */
+	uint64_t (*joined)(void *h, const pchat_caller_t *c, const char *guid, int *can_post);
 	/* Calls cb for up to max distinct users in the room and returns how many there are. */
 	int (*participants)(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx);
 	/* Writes up to max of the rooms the session is in; returns how many it wrote. */
 	int (*rooms_of)(void *h, const pchat_caller_t *c, pchat_room_ref_t *rooms, int max);
+	/* The sessions in a room on this node (*out malloc'ed, the caller frees it) and the room's
+	 * GUID; returns how many, 0 when nobody is there, -1 on error. */
+	int (*members)(void *h, uint64_t room_id, char *guid, pchat_member_t **out);
+	/* New rights of a session in a room (after an administrator changed the room). */
+	void (*update)(void *h, const pchat_caller_t *c, uint64_t room_id, unsigned roles,
+			int can_post);
 } pchat_live_ops_t;
 
 typedef struct pchat_out_ops {
@@ -130,6 +187,8 @@ typedef struct pchat_out_ops {
 } pchat_out_ops_t;
 
 typedef struct pchat_settings {
+	int default_history;          /* posts a backchat query without a count returns */
+	int max_file_size;            /* KB of a posted file */
 	int message_size_limit;       /* characters of a post's text */
 	int backchat_limit;           /* most posts one bccontext returns */
 	int participant_update_limit; /* above this many users: capped lists, no join/part notices */
@@ -160,6 +219,11 @@ int pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pch
 
 /* The session is gone: it leaves every room it was in, with notices to the others. */
 void pchat_chat_session_end(const pchat_chat_t *chat, const pchat_caller_t *c);
+
+/* A room changed (disabled, removed, roles, privacy, category): everyone in it on this node is
+ * checked again; who may no longer be there is put out of the room (ntc:part to the session and
+ * to the others), the others get their new rights (to post in an auditorium, say). */
+void pchat_chat_refresh_room(const pchat_chat_t *chat, uint64_t room_id);
 
 /* The reply codes and texts (documented in the module docs; keep them stable). */
 #define PCHAT_RESP_OK 200

@@ -423,6 +423,13 @@ long long pchat_db_exec(pchat_db_t *db, int stmt, const pchat_db_val_t *params, 
 	return rc;
 }
 
+long long pchat_db_int(const pchat_db_val_t *v)
+{
+	if (v->type == PCHAT_DB_INT)
+		return v->i;
+	return v->type == PCHAT_DB_STR ? strtoll(v->s, NULL, 10) : 0;
+}
+
 unsigned long long pchat_db_insert_id(const pchat_db_t *db)
 {
 	return db->insert_id;

@@ -55,6 +55,10 @@ typedef struct pchat_db_val {
 #define PCHAT_DB_CS(p) PCHAT_DB_S((p), strlen(p))
 #define PCHAT_DB_NUL ((pchat_db_val_t){.type = PCHAT_DB_NULL})
 
+/* A column as an integer, whatever type the server gave the expression (a COALESCE or a
+ * BIT_OR can come back as DECIMAL text); 0 for NULL. */
+long long pchat_db_int(const pchat_db_val_t *v);
+
 /* Called once per result row; a non-zero return stops the iteration and is returned by exec. */
 typedef int (*pchat_db_row_f)(void *ctx, const pchat_db_val_t *cols, int ncols);
 

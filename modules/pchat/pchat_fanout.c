@@ -19,9 +19,10 @@
 #include "pchat_fanout.h"
 #include "pchat_live.h"
 #include "pchat_mod.h"
+#include "pchat_service.h"
 #include "pchat_sip.h"
 
-typedef enum job_kind { JOB_POST, JOB_NOTICE, JOB_END_SESSION } job_kind_t;
+typedef enum job_kind { JOB_POST, JOB_NOTICE, JOB_END_SESSION, JOB_REFRESH } job_kind_t;
 
 /* One unit of work in shm; the pipe carries its address (shm is mapped at the same address in
  * every Kamailio process). */
@@ -150,6 +151,13 @@ int pchat_fanout_end_session(pchat_sref_t ref)
 	return enqueue((int)(ref.slot % (uint32_t)nworkers), job);
 }
 
+int pchat_fanout_refresh_room(uint64_t room_id)
+{
+	fanout_job_t *job = new_job(JOB_REFRESH, room_id, 0);
+
+	return job ? enqueue(sender_of_room(room_id), job) : -1;
+}
+
 /* ------------------------------------------------------------------ the sender processes */
 
 static void deliver(const fanout_job_t *job)
@@ -176,6 +184,9 @@ static void run_job(fanout_job_t *job)
 			break;
 		case JOB_END_SESSION:
 			pchat_sip_end_session(job->session);
+			break;
+		case JOB_REFRESH:
+			pchat_chat_refresh_room(pchat_service(), job->room_id);
 			break;
 	}
 	shm_free(job);

@@ -33,5 +33,7 @@ int pchat_fanout_post(uint64_t room_id, uint64_t seq, const char *body, size_t l
 int pchat_fanout_notice(uint64_t room_id, const char *except_user, const char *body,
 		size_t len);
 int pchat_fanout_end_session(pchat_sref_t ref);
+/* The room changed: its sender checks again everyone in it (pchat_chat_refresh_room). */
+int pchat_fanout_refresh_room(uint64_t room_id);
 
 #endif

@@ -2,6 +2,7 @@
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/dprint.h"
@@ -21,6 +22,8 @@ typedef struct live_member {
 	pchat_sref_t session;
 	uint64_t from_seq; /* receives posts with seq >= from_seq; NOT_READY until ready */
 	uint32_t uhash;
+	unsigned roles;    /* PCHAT_ROLE_* of the user in the room */
+	int can_post;      /* decided at join, updated when the room changes */
 	char *user;        /* own copy: valid while the member exists, whatever the session does */
 } live_member_t;
 
@@ -183,7 +186,8 @@ void pchat_live_forget_previous_run(pchat_redis_t *r)
 
 /* ------------------------------------------------------------------ membership */
 
-static int add_member(live_room_t *r, const pchat_caller_t *c, uint32_t uhash)
+static int add_member(live_room_t *r, const pchat_caller_t *c, uint32_t uhash, unsigned roles,
+		int can_post)
 {
 	live_member_t *m;
 
@@ -204,6 +208,8 @@ static int add_member(live_room_t *r, const pchat_caller_t *c, uint32_t uhash)
 	m->session = c->session;
 	m->from_seq = NOT_READY;
 	m->uhash = uhash;
+	m->roles = roles;
+	m->can_post = can_post;
 	r->n++;
 	live->members++;
 	return 0;
@@ -258,12 +264,12 @@ static int remove_from_room(uint64_t room_id, pchat_sref_t ref, int *last)
 	return removed;
 }
 
-static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room)
+static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post)
 {
 	uint32_t bucket = bucket_of(room->id), uhash = user_hash(c->user);
 	pchat_session_t *s;
 	live_room_t *r;
-	int first, added, last;
+	int first, added, last, i;
 
 	(void)h;
 	lock_set_get(room_locks, bucket);
@@ -282,12 +288,15 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room)
 		live->buckets[bucket] = r;
 		live->rooms++;
 	}
-	if (find_member(r, c->session) >= 0) {
+	if ((i = find_member(r, c->session)) >= 0) {
+		/* joined again by the same session: its rights may have changed */
+		r->members[i].roles = room->access.roles;
+		r->members[i].can_post = can_post;
 		lock_set_release(room_locks, bucket);
-		return 0; /* joined again by the same session */
+		return 0;
 	}
 	first = !user_present(r, uhash, c->user, -1);
-	if (add_member(r, c, uhash) < 0) {
+	if (add_member(r, c, uhash, room->access.roles, can_post) < 0) {
 		if (r->n == 0)
 			unlink_room(r, bucket);
 		lock_set_release(room_locks, bucket);
@@ -359,17 +368,20 @@ static int session_room_ids(pchat_sref_t ref, uint64_t *ids, int max)
 	return n;
 }
 
-static int room_guid(uint64_t room_id, char *guid)
+/* The GUID of a room, and whether the session may post there (can_post may be NULL). */
+static int room_guid(uint64_t room_id, pchat_sref_t ref, char *guid, int *can_post)
 {
 	uint32_t bucket = bucket_of(room_id);
 	live_room_t *r;
-	int found = 0;
+	int found = 0, i;
 
 	lock_set_get(room_locks, bucket);
 	r = find_room(room_id, bucket);
 	if (r) {
 		memcpy(guid, r->guid, PCHAT_GUID_LEN + 1);
 		found = 1;
+		if (can_post)
+			*can_post = (i = find_member(r, ref)) >= 0 && r->members[i].can_post;
 	}
 	lock_set_release(room_locks, bucket);
 	return found;
@@ -377,17 +389,21 @@ static int room_guid(uint64_t room_id, char *guid)
 
 #define SESSION_ROOMS_SCAN 1024
 
-static uint64_t live_joined(void *h, const pchat_caller_t *c, const char *guid)
+static uint64_t live_joined(void *h, const pchat_caller_t *c, const char *guid, int *can_post)
 {
 	uint64_t ids[SESSION_ROOMS_SCAN];
 	char g[PCHAT_GUID_LEN + 1];
-	int n, i;
+	int n, i, post;
 
 	(void)h;
 	n = session_room_ids(c->session, ids, SESSION_ROOMS_SCAN);
-	for (i = 0; i < n; i++)
-		if (room_guid(ids[i], g) && strcmp(g, guid) == 0)
+	for (i = 0; i < n; i++) {
+		if (room_guid(ids[i], c->session, g, &post) && strcmp(g, guid) == 0) {
+			if (can_post)
+				*can_post = post;
 			return ids[i];
+		}
+	}
 	return 0;
 }
 
@@ -399,7 +415,7 @@ static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t *roo
 	(void)h;
 	n = session_room_ids(c->session, ids, max < SESSION_ROOMS_SCAN ? max : SESSION_ROOMS_SCAN);
 	for (i = 0; i < n; i++) {
-		if (room_guid(ids[i], rooms[out].guid))
+		if (room_guid(ids[i], c->session, rooms[out].guid, NULL))
 			rooms[out++].id = ids[i];
 	}
 	return out;
@@ -426,13 +442,58 @@ static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb
 				dup = r->members[j].uhash == r->members[i].uhash
 					  && strcmp(r->members[j].user, r->members[i].user) == 0;
 			if (!dup) {
-				cb(ctx, r->members[i].user);
+				cb(ctx, r->members[i].user, r->members[i].roles);
 				listed++;
 			}
 		}
 	}
 	lock_set_release(room_locks, bucket);
 	return count;
+}
+
+static int live_members(void *h, uint64_t room_id, char *guid, pchat_member_t **out)
+{
+	uint32_t bucket = bucket_of(room_id), i;
+	pchat_member_t *list = NULL;
+	live_room_t *r;
+	int n = 0;
+
+	(void)h;
+	*out = NULL;
+	lock_set_get(room_locks, bucket);
+	r = find_room(room_id, bucket);
+	if (r && r->n) {
+		list = malloc(r->n * sizeof(*list));
+		if (!list) {
+			lock_set_release(room_locks, bucket);
+			return -1;
+		}
+		memcpy(guid, r->guid, PCHAT_GUID_LEN + 1);
+		for (i = 0; i < r->n; i++) {
+			list[n].session = r->members[i].session;
+			snprintf(list[n++].user, PCHAT_USER_MAX, "%s", r->members[i].user);
+		}
+	}
+	lock_set_release(room_locks, bucket);
+	*out = list;
+	return n;
+}
+
+static void live_update(void *h, const pchat_caller_t *c, uint64_t room_id, unsigned roles,
+		int can_post)
+{
+	uint32_t bucket = bucket_of(room_id);
+	live_room_t *r;
+	int i;
+
+	(void)h;
+	lock_set_get(room_locks, bucket);
+	r = find_room(room_id, bucket);
+	if (r && (i = find_member(r, c->session)) >= 0) {
+		r->members[i].roles = roles;
+		r->members[i].can_post = can_post;
+	}
+	lock_set_release(room_locks, bucket);
 }
 
 const pchat_live_ops_t pchat_live_ops = {
@@ -442,6 +503,8 @@ const pchat_live_ops_t pchat_live_ops = {
 	.joined = live_joined,
 	.participants = live_participants,
 	.rooms_of = live_rooms_of,
+	.members = live_members,
+	.update = live_update,
 };
 
 /* ------------------------------------------------------------------ fan-out support */

@@ -19,13 +19,18 @@
 #include "core/counters.h"
 #include "core/parser/parse_uri.h"
 
+#include "core/rpc_lookup.h"
+
+#include "pchat_admin.h"
 #include "pchat_fanout.h"
+#include "pchat_housekeeper.h"
 #include "pchat_live.h"
 #include "pchat_log.h"
 #include "pchat_mod.h"
 #include "pchat_rpc.h"
 #include "pchat_schema.h"
 #include "pchat_service.h"
+#include "pchat_settings.h"
 #include "pchat_session.h"
 #include "pchat_store_mysql.h"
 #include "pchat_sip.h"
@@ -48,10 +53,13 @@ pchat_params_t pchat_params = {
 	.session_expires = 600,
 	.max_body_size = 24576,
 	.max_pending = 32,
+	.config_reload_interval = 5,
 };
 
-/* Service settings: Lync's defaults where it has one. */
-pchat_settings_t pchat_settings = {
+/* Defaults of the service settings (Lync's where it has one); pchat_config overrides them. */
+pchat_settings_t pchat_settings_defaults = {
+	.default_history = 30,
+	.max_file_size = 20000,
 	.message_size_limit = 8000,
 	.backchat_limit = 100,
 	.participant_update_limit = 75,
@@ -67,6 +75,23 @@ pv_elem_t *pchat_identity_fmt = NULL;
 pchat_shared_t *pchat_shared = NULL;
 
 static pchat_db_t *proc_db = NULL;
+
+/* The statements of a process's connection: the store's, then the administration's. */
+#define PROC_SQL_MAX 128
+static const char *proc_sql[PROC_SQL_MAX];
+static int proc_nsql = 0;
+
+static int init_statements(void)
+{
+	if (pchat_store_nsql + pchat_admin_nsql > PROC_SQL_MAX) {
+		LM_CRIT("raise PROC_SQL_MAX to %d\n", pchat_store_nsql + pchat_admin_nsql);
+		return -1;
+	}
+	memcpy(proc_sql, pchat_store_sql, sizeof(char *) * pchat_store_nsql);
+	memcpy(proc_sql + pchat_store_nsql, pchat_admin_sql, sizeof(char *) * pchat_admin_nsql);
+	proc_nsql = pchat_store_nsql + pchat_admin_nsql;
+	return 0;
+}
 static pchat_redis_t *proc_redis = NULL;
 
 stat_var *pchat_stat_requests = NULL;
@@ -118,11 +143,14 @@ static param_export_t params[] = {
 	{"session_expires", PARAM_INT, &pchat_params.session_expires},
 	{"max_body_size", PARAM_INT, &pchat_params.max_body_size},
 	{"max_pending", PARAM_INT, &pchat_params.max_pending},
-	{"message_size_limit", PARAM_INT, &pchat_settings.message_size_limit},
-	{"story_size_limit", PARAM_INT, &pchat_settings.story_size_limit},
-	{"backchat_limit", PARAM_INT, &pchat_settings.backchat_limit},
-	{"participant_update_limit", PARAM_INT, &pchat_settings.participant_update_limit},
-	{"search_limit", PARAM_INT, &pchat_settings.search_limit},
+	{"default_history", PARAM_INT, &pchat_settings_defaults.default_history},
+	{"max_file_size", PARAM_INT, &pchat_settings_defaults.max_file_size},
+	{"message_size_limit", PARAM_INT, &pchat_settings_defaults.message_size_limit},
+	{"story_size_limit", PARAM_INT, &pchat_settings_defaults.story_size_limit},
+	{"backchat_limit", PARAM_INT, &pchat_settings_defaults.backchat_limit},
+	{"participant_update_limit", PARAM_INT, &pchat_settings_defaults.participant_update_limit},
+	{"search_limit", PARAM_INT, &pchat_settings_defaults.search_limit},
+	{"config_reload_interval", PARAM_INT, &pchat_params.config_reload_interval},
 	{0, 0, 0}
 };
 
@@ -160,15 +188,23 @@ static int check_limits(void)
 {
 	unsigned int rd_buf = tcp_default_cfg.rd_buf_size;
 
+	int i;
+
 	if (pchat_params.max_sessions < 1 || pchat_params.fanout_workers < 1
-			|| pchat_params.max_pending < 1
-			|| pchat_params.max_body_size < 1024 || pchat_settings.message_size_limit < 1
-			|| pchat_settings.backchat_limit < 1 || pchat_settings.participant_update_limit < 1
-			|| pchat_settings.search_limit < 1 || pchat_params.session_expires < 0) {
-		LM_ERR("max_sessions, fanout_workers, max_pending, message_size_limit, backchat_limit, "
-			   "participant_update_limit and search_limit must be positive, max_body_size at "
-			   "least 1024, session_expires 0 or more\n");
+			|| pchat_params.max_pending < 1 || pchat_params.max_body_size < 1024
+			|| pchat_params.session_expires < 0 || pchat_params.config_reload_interval < 1) {
+		LM_ERR("max_sessions, fanout_workers, max_pending and config_reload_interval must be "
+			   "positive, max_body_size at least 1024, session_expires 0 or more\n");
 		return -1;
+	}
+	for (i = 0; i < pchat_setting_count; i++) {
+		const pchat_setting_def_t *d = &pchat_setting_defs[i];
+		int v = *pchat_setting_ptr(&pchat_settings_defaults, d);
+
+		if (v < d->min || v > d->max) {
+			LM_ERR("modparam %s is %d; it must be from %d to %d\n", d->name, v, d->min, d->max);
+			return -1;
+		}
 	}
 	if (pchat_params.session_expires > 0 && pchat_params.session_expires < 10) {
 		LM_ERR("session_expires must be 0 (off) or at least 10 seconds\n");
@@ -245,7 +281,7 @@ static int init_params(void)
  * Kamailio (it is the operator's proxy too): each process checks again when it connects. */
 static int check_schema_at_start(void)
 {
-	pchat_db_t *db = pchat_db_new(&pchat_db_conf, pchat_store_sql, pchat_store_nsql, NULL);
+	pchat_db_t *db = pchat_db_new(&pchat_db_conf, proc_sql, proc_nsql, NULL);
 	char err[256];
 	int rc;
 
@@ -288,8 +324,13 @@ static int mod_init(void)
 		return -1;
 	}
 	memset(pchat_shared, 0, sizeof(*pchat_shared));
-	if (check_schema_at_start() < 0)
+	pchat_shared->settings = pchat_settings_defaults;
+	if (init_statements() < 0 || check_schema_at_start() < 0)
 		return -1;
+	if (rpc_register_array(pchat_rpc_admin_cmds) != 0) {
+		LM_ERR("cannot register the administration RPC commands\n");
+		return -1;
+	}
 	if (register_module_stats(exports.name, mod_stats) != 0) {
 		LM_ERR("cannot register the module statistics\n");
 		return -1;
@@ -297,7 +338,7 @@ static int mod_init(void)
 	pchat_xccos_init();
 	if (pchat_sip_init() < 0 || pchat_sessions_init(pchat_params.max_sessions) < 0
 			|| pchat_live_init() < 0 || pchat_service_init() < 0
-			|| pchat_fanout_init(pchat_params.fanout_workers) < 0)
+			|| pchat_fanout_init(pchat_params.fanout_workers) < 0 || pchat_housekeeper_init() < 0)
 		return -1;
 	if (register_timer(pchat_sip_reaper, NULL, 5) < 0) {
 		LM_ERR("cannot register the session reaper timer\n");
@@ -322,10 +363,10 @@ static int needs_connections(int rank)
 static int child_init(int rank)
 {
 	if (rank == PROC_MAIN)
-		return pchat_fanout_start();
+		return pchat_fanout_start() < 0 || pchat_housekeeper_start() < 0 ? -1 : 0;
 	if (!needs_connections(rank))
 		return 0;
-	proc_db = pchat_db_new(&pchat_db_conf, pchat_store_sql, pchat_store_nsql,
+	proc_db = pchat_db_new(&pchat_db_conf, proc_sql, proc_nsql,
 			&pchat_shared->db_health);
 	proc_redis = pchat_redis_new(&pchat_redis_conf, &pchat_shared->redis_health);
 	if (!proc_db || !proc_redis) {

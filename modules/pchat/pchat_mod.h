@@ -11,6 +11,7 @@
 #include "core/str.h"
 #include "core/pvar.h"
 
+#include "pchat_chat.h"
 #include "pchat_db.h"
 #include "pchat_health.h"
 #include "pchat_redis.h"
@@ -34,9 +35,11 @@ typedef struct pchat_params {
 	int session_expires;      /* s, 0: no Session-Expires */
 	int max_body_size;        /* bytes of an XCCOS INFO body */
 	int max_pending;          /* unanswered INFOs a session may have */
+	int config_reload_interval; /* s between reloads of the pool-wide settings */
 } pchat_params_t;
 
 extern pchat_params_t pchat_params;
+extern pchat_settings_t pchat_settings_defaults;
 
 /* Parsed parameters, ready for use in every process. */
 extern pchat_db_conf_t pchat_db_conf;
@@ -48,7 +51,8 @@ extern pv_elem_t *pchat_identity_fmt;
 typedef struct pchat_shared {
 	pchat_health_t db_health;
 	pchat_health_t redis_health;
-	int sessions; /* chat sessions on this node */
+	int sessions;              /* chat sessions on this node */
+	pchat_settings_t settings; /* effective service settings (pchat_config over modparams) */
 } pchat_shared_t;
 
 extern pchat_shared_t *pchat_shared;

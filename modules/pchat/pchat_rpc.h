@@ -8,6 +8,8 @@
 
 #include "core/rpc.h"
 
+/* pchat.status, and the administration commands of pchat_rpc_admin.c */
 extern rpc_export_t pchat_rpc_cmds[];
+extern rpc_export_t pchat_rpc_admin_cmds[];
 
 #endif

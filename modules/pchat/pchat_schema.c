@@ -13,13 +13,15 @@ static const struct {
 } required[] = {
 	{"pchat_category", 1, "001-initial.sql"},
 	{"pchat_category_principal", 1, "001-initial.sql"},
-	{"pchat_room", 1, "001-initial.sql"},
+	{"pchat_room", 2, "002-search-and-settings.sql"},
 	{"pchat_room_principal", 1, "001-initial.sql"},
 	{"pchat_message", 1, "001-initial.sql"},
 	{"pchat_follow", 1, "001-initial.sql"},
 	{"pchat_preference", 1, "001-initial.sql"},
 	{"pchat_invitation", 1, "001-initial.sql"},
 	{"pchat_config", 1, "001-initial.sql"},
+	{"pchat_room_trigram", 1, "002-search-and-settings.sql"},
+	{"pchat_room_sequence", 1, "002-search-and-settings.sql"},
 };
 #define NREQUIRED (sizeof(required) / sizeof(required[0]))
 
@@ -32,11 +34,11 @@ static int remember_version(void *ctx, const pchat_db_val_t *cols, int ncols)
 	struct found *found = ctx;
 	size_t i;
 
-	if (ncols != 2 || cols[0].type != PCHAT_DB_STR || cols[1].type != PCHAT_DB_INT)
+	if (ncols != 2 || cols[0].type != PCHAT_DB_STR)
 		return 0;
 	for (i = 0; i < NREQUIRED; i++)
 		if (strcmp(cols[0].s, required[i].table) == 0)
-			found->version[i] = cols[1].i;
+			found->version[i] = pchat_db_int(&cols[1]);
 	return 0;
 }
 

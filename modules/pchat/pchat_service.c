@@ -106,7 +106,7 @@ const pchat_chat_t *pchat_service(void)
 	chat.live_h = NULL;
 	chat.out = &out_ops;
 	chat.out_h = NULL;
-	chat.settings = &pchat_settings;
+	chat.settings = &pchat_shared->settings;
 	chat.domain = pchat_params.domain;
 	chat.pool_uri = pchat_params.pool_uri;
 	return &chat;

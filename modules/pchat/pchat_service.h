@@ -9,9 +9,6 @@
 
 #include "pchat_chat.h"
 
-/* The service settings (modparams; defined with the module's exports). */
-extern pchat_settings_t pchat_settings;
-
 /* mod_init: shared state (post locks, envelope counter). */
 int pchat_service_init(void);
 void pchat_service_destroy(void);

@@ -2,6 +2,7 @@
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pchat_log.h"
@@ -10,36 +11,102 @@
 
 enum {
 	ST_SCHEMA_VERSIONS = 0, /* must stay first: pchat_schema_check runs statement 0 */
-	ST_ROOM_BY_GUID,
+	ST_ROOM_FOR,
 	ST_POST_NEXT_SEQ,
 	ST_POST_INSERT,
 	ST_HISTORY,
-	ST_SEARCH,
+	ST_SEARCH_NAME,
+	ST_SEARCH_NAME_TRIGRAMS,
+	ST_SEARCH_DESCRIPTION,
+	ST_SEARCH_ROLE,
+	ST_ASSOCIATIONS,
+	ST_INVITATIONS,
+	ST_PREF_GET,
+	ST_PREF_SET,
+	ST_IS_CREATOR,
 	ST_COUNT
 };
 
-#define ROOM_COLUMNS "id, guid, name, topic, privacy, type, disabled"
+/* A user's rights come from the user and from the user's domain: every rights query takes the
+ * pair (user, domain) for each "principal IN (?, ?)". */
+#define IN_PRINCIPALS "IN (?, ?)"
+
+/* The category lets the user in, and does not deny the user (3 principal pairs with secret). */
+#define IN_SCOPE                                                                          \
+	"EXISTS (SELECT 1 FROM pchat_category_principal a WHERE a.category_id = r.category_id " \
+	"AND a.role = 'allowed' AND a.principal " IN_PRINCIPALS ") AND NOT EXISTS (SELECT 1 "   \
+	"FROM pchat_category_principal d WHERE d.category_id = r.category_id AND d.role = "    \
+	"'denied' AND d.principal " IN_PRINCIPALS ")"
+
+/* What a user may find (pchat_may_see in SQL): the room is enabled and in the user's scope, and a
+ * secret room only for its members, managers and presenters. */
+#define VISIBLE                                                                          \
+	"r.disabled = 0 AND " IN_SCOPE " AND (r.privacy <> 'secret' OR EXISTS (SELECT 1 FROM " \
+	"pchat_room_principal p WHERE p.room_id = r.id AND p.principal " IN_PRINCIPALS "))"
+
+#define ROOMS "FROM pchat_room r JOIN pchat_category c ON c.id = r.category_id "
+
+/* pchat_room_summary_t: 8 columns */
+#define SUMMARY_COLUMNS                                                                  \
+	"r.id, r.guid, r.name, r.description, r.privacy, c.file_upload, "                  \
+	"IF(r.invitations = 'inherit', c.invitations, r.invitations = 'on'), c.chat_history "
+
+#define NAME_LIKE "r.name LIKE CONCAT('%', ?, '%') ESCAPE '!' "
+#define BY_NAME "ORDER BY r.name LIMIT ?"
 
 const char *const pchat_store_sql[] = {
 	[ST_SCHEMA_VERSIONS] = PCHAT_SCHEMA_VERSIONS_SQL,
-	[ST_ROOM_BY_GUID] = "SELECT " ROOM_COLUMNS " FROM pchat_room WHERE guid = ?",
-	/* Takes the room's row lock until the transaction ends: posts of a room are numbered in
-	 * commit order. LAST_INSERT_ID(expr) hands the new number back without another query. */
-	[ST_POST_NEXT_SEQ] = "UPDATE pchat_room SET last_seq = LAST_INSERT_ID(last_seq + 1) "
-						 "WHERE id = ?",
+	[ST_ROOM_FOR] =
+		"SELECT r.id, r.guid, r.name, r.description, r.topic, r.privacy, r.type, r.disabled, "
+		"c.file_upload, IF(r.invitations = 'inherit', c.invitations, r.invitations = 'on'), "
+		"c.chat_history, EXISTS (SELECT 1 FROM pchat_category_principal a WHERE "
+		"a.category_id = r.category_id AND a.role = 'allowed' AND a.principal " IN_PRINCIPALS
+		"), EXISTS (SELECT 1 FROM pchat_category_principal d WHERE d.category_id = "
+		"r.category_id AND d.role = 'denied' AND d.principal " IN_PRINCIPALS "), "
+		"(SELECT COALESCE(BIT_OR(CASE p.role WHEN 'member' THEN 1 WHEN 'manager' THEN 2 "
+		"ELSE 4 END), 0) FROM pchat_room_principal p WHERE p.room_id = r.id AND p.principal "
+		IN_PRINCIPALS ") " ROOMS "WHERE r.guid = ?",
+	/* Takes the room's sequence row lock until the transaction ends: posts of a room are
+	 * numbered in commit order. LAST_INSERT_ID(expr) hands the new number back without another
+	 * query; a room's first post creates the row. */
+	[ST_POST_NEXT_SEQ] = "INSERT INTO pchat_room_sequence (room_id, last_seq) VALUES "
+						 "(?, LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE last_seq = "
+						 "LAST_INSERT_ID(last_seq + 1)",
 	[ST_POST_INSERT] = "INSERT INTO pchat_message (room_id, seq, author, ts, content) "
 					   "VALUES (?, ?, ?, ?, ?)",
 	[ST_HISTORY] = "SELECT seq, author, DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f'), content FROM "
 				   "(SELECT seq, author, ts, content FROM pchat_message WHERE room_id = ? "
 				   "ORDER BY seq DESC LIMIT ?) newest ORDER BY seq",
-	/* Rooms by name (the collation makes LIKE case-insensitive); secret rooms only for their
-	 * members, managers and presenters (the user or the user's domain); disabled never. */
-	[ST_SEARCH] = "SELECT r.id, r.guid, r.name, r.description, r.privacy, c.file_upload, "
-				  "IF(r.invitations = 'inherit', c.invitations, r.invitations = 'on'), "
-				  "c.chat_history FROM pchat_room r JOIN pchat_category c ON c.id = r.category_id "
-				  "WHERE r.disabled = 0 AND r.name LIKE CONCAT('%', ?, '%') ESCAPE '!' AND "
-				  "(r.privacy <> 'secret' OR EXISTS (SELECT 1 FROM pchat_room_principal p "
-				  "WHERE p.room_id = r.id AND p.principal IN (?, ?))) ORDER BY r.name LIMIT ?",
+	/* Short texts walk the name index (it stops after the limit); the collation makes LIKE
+	 * case-insensitive. Texts of 3 or more characters first narrow the rooms down to those
+	 * holding one of its trigrams (migration 002), then check the LIKE on those. One trigram,
+	 * not several: two texts the collation holds equal ("Ab" and "ab") would make an
+	 * intersection miss rooms. */
+	[ST_SEARCH_NAME] = "SELECT " SUMMARY_COLUMNS ROOMS "WHERE " VISIBLE " AND " NAME_LIKE
+					   BY_NAME,
+	[ST_SEARCH_NAME_TRIGRAMS] =
+		"SELECT " SUMMARY_COLUMNS ROOMS "WHERE r.id IN (SELECT room_id FROM pchat_room_trigram "
+		"WHERE trigram = ?) AND " VISIBLE " AND " NAME_LIKE BY_NAME,
+	[ST_SEARCH_DESCRIPTION] = "SELECT " SUMMARY_COLUMNS ROOMS "WHERE " VISIBLE " AND "
+							  "r.description LIKE CONCAT('%', ?, '%') ESCAPE '!' " BY_NAME,
+	[ST_SEARCH_ROLE] = "SELECT " SUMMARY_COLUMNS ROOMS "WHERE " VISIBLE " AND EXISTS (SELECT 1 "
+					   "FROM pchat_room_principal q WHERE q.room_id = r.id AND q.role = ? AND "
+					   "q.principal = ?) " BY_NAME,
+	[ST_ASSOCIATIONS] = "SELECT " SUMMARY_COLUMNS ROOMS "WHERE " VISIBLE " AND EXISTS (SELECT 1 "
+						"FROM pchat_room_principal q WHERE q.room_id = r.id AND q.role = ? AND "
+						"q.principal " IN_PRINCIPALS ") " BY_NAME,
+	[ST_INVITATIONS] = "SELECT i.id, DATE_FORMAT(i.created, '%Y-%m-%d %H:%i:%s.%f'), i.inviter, "
+					   SUMMARY_COLUMNS "FROM pchat_invitation i JOIN pchat_room r ON r.id = "
+					   "i.room_id JOIN pchat_category c ON c.id = r.category_id WHERE i.user = ? "
+					   "AND i.id > ? AND r.disabled = 0 ORDER BY i.id LIMIT ?",
+	[ST_PREF_GET] = "SELECT seqid, content FROM pchat_preference WHERE user = ? AND label = ?",
+	/* a new bundle is revision 1; an existing one gets the next revision back through
+	 * LAST_INSERT_ID(expr) */
+	[ST_PREF_SET] = "INSERT INTO pchat_preference (user, label, seqid, content) VALUES "
+					"(?, ?, 1, ?) ON DUPLICATE KEY UPDATE seqid = LAST_INSERT_ID(seqid + 1), "
+					"content = VALUES(content), modified = UTC_TIMESTAMP(6)",
+	[ST_IS_CREATOR] = "SELECT COUNT(*) FROM pchat_category_principal WHERE role = 'creator' "
+					  "AND principal " IN_PRINCIPALS,
 };
 const int pchat_store_nsql = ST_COUNT;
 
@@ -59,31 +126,56 @@ static pchat_privacy_t privacy_of(const char *s)
 		   : strcmp(s, "secret") == 0 ? PCHAT_SECRET : PCHAT_CLOSED;
 }
 
+/* Fills p[at..at+2n-1] with n (user, domain) pairs. */
+static void principal_pairs(pchat_db_val_t *p, int at, int n, const char *user)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		p[at + 2 * i] = PCHAT_DB_CS(user);
+		p[at + 2 * i + 1] = PCHAT_DB_CS(pchat_user_domain(user));
+	}
+}
+
+/* ------------------------------------------------------------------ rooms */
+
 static int read_room(void *ctx, const pchat_db_val_t *cols, int ncols)
 {
 	pchat_room_t *room = ctx;
 
-	if (ncols != 7)
+	if (ncols != 14)
 		return -1;
-	room->id = (uint64_t)cols[0].i;
+	room->id = (uint64_t)pchat_db_int(&cols[0]);
 	copy_col(room->guid, sizeof(room->guid), &cols[1]);
 	copy_col(room->name, sizeof(room->name), &cols[2]);
-	copy_col(room->topic, sizeof(room->topic), &cols[3]);
-	room->privacy = privacy_of(cols[4].s);
-	room->type = strcmp(cols[5].s, "auditorium") == 0 ? PCHAT_AUDITORIUM : PCHAT_NORMAL;
-	room->disabled = cols[6].i != 0;
+	copy_col(room->description, sizeof(room->description), &cols[3]);
+	copy_col(room->topic, sizeof(room->topic), &cols[4]);
+	room->privacy = privacy_of(cols[5].s);
+	room->type = strcmp(cols[6].s, "auditorium") == 0 ? PCHAT_AUDITORIUM : PCHAT_NORMAL;
+	room->disabled = pchat_db_int(&cols[7]) != 0;
+	room->file_post = pchat_db_int(&cols[8]) != 0;
+	room->invite = pchat_db_int(&cols[9]) != 0;
+	room->logged = pchat_db_int(&cols[10]) != 0;
+	room->access.allowed = pchat_db_int(&cols[11]) != 0;
+	room->access.denied = pchat_db_int(&cols[12]) != 0;
+	room->access.roles = (unsigned)pchat_db_int(&cols[13]);
 	return 0;
 }
 
-static int room_by_guid(void *h, const char *guid, pchat_room_t *room)
+static int room_for(void *h, const char *guid, const char *user, pchat_room_t *room)
 {
-	pchat_db_val_t p = PCHAT_DB_CS(guid);
-	long long rc = pchat_db_exec(h, ST_ROOM_BY_GUID, &p, 1, read_room, room);
+	pchat_db_val_t p[7];
+	long long rc;
 
+	principal_pairs(p, 0, 3, user);
+	p[6] = PCHAT_DB_CS(guid);
+	rc = pchat_db_exec(h, ST_ROOM_FOR, p, 7, read_room, room);
 	if (rc < 0)
 		return store_rc(rc);
 	return rc == 0 ? PCHAT_NOT_FOUND : 0;
 }
+
+/* ------------------------------------------------------------------ posts */
 
 static int post_begin(void *h, uint64_t room_id, const char *author, const char *ts,
 		const char *content, uint64_t *seq)
@@ -95,13 +187,13 @@ static int post_begin(void *h, uint64_t room_id, const char *author, const char 
 		return store_rc(rc);
 	p[0] = PCHAT_DB_I((long long)room_id);
 	rc = pchat_db_exec(h, ST_POST_NEXT_SEQ, p, 1, NULL, NULL);
-	if (rc != 1) {
+	*seq = pchat_db_insert_id(h);
+	if (rc < 1 || *seq == 0) {
 		pchat_db_rollback(h);
-		if (rc == 0)
-			PLOG_ERR("room %llu vanished while posting\n", (unsigned long long)room_id);
+		if (rc >= 0)
+			PLOG_ERR("room %llu: no sequence number for a post\n", (unsigned long long)room_id);
 		return rc < 0 ? store_rc(rc) : PCHAT_STORE_ERROR;
 	}
-	*seq = pchat_db_insert_id(h);
 	p[1] = PCHAT_DB_I((long long)*seq);
 	p[2] = PCHAT_DB_CS(author);
 	p[3] = PCHAT_DB_CS(ts);
@@ -138,7 +230,7 @@ static int read_post(void *ctx, const pchat_db_val_t *cols, int ncols)
 
 	if (ncols != 4)
 		return -1;
-	post.seq = (uint64_t)cols[0].i;
+	post.seq = (uint64_t)pchat_db_int(&cols[0]);
 	post.author = cols[1].s;
 	post.ts = cols[2].s;
 	post.content = cols[3].s;
@@ -154,27 +246,36 @@ static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
 	return rc < 0 ? store_rc(rc) : 0;
 }
 
-typedef struct search_ctx {
-	pchat_room_f cb;
+/* ------------------------------------------------------------------ room lists */
+
+/* The 8 SUMMARY_COLUMNS starting at cols[0]. */
+static void summary_of(const pchat_db_val_t *cols, pchat_room_summary_t *r)
+{
+	r->id = (uint64_t)pchat_db_int(&cols[0]);
+	r->guid = cols[1].s;
+	r->name = cols[2].s;
+	r->description = cols[3].s;
+	r->privacy = privacy_of(cols[4].s);
+	r->file_post = pchat_db_int(&cols[5]) != 0;
+	r->invite = pchat_db_int(&cols[6]) != 0;
+	r->logged = pchat_db_int(&cols[7]) != 0;
+}
+
+typedef struct list_ctx {
+	pchat_room_f room_cb;
+	pchat_invitation_f inv_cb;
 	void *ctx;
-} search_ctx_t;
+} list_ctx_t;
 
 static int read_summary(void *ctx, const pchat_db_val_t *cols, int ncols)
 {
-	search_ctx_t *sc = ctx;
+	list_ctx_t *lc = ctx;
 	pchat_room_summary_t r;
 
 	if (ncols != 8)
 		return -1;
-	r.id = (uint64_t)cols[0].i;
-	r.guid = cols[1].s;
-	r.name = cols[2].s;
-	r.description = cols[3].s;
-	r.privacy = privacy_of(cols[4].s);
-	r.file_post = cols[5].i != 0;
-	r.invite = cols[6].i != 0;
-	r.logged = cols[7].i != 0;
-	return sc->cb(sc->ctx, &r);
+	summary_of(cols, &r);
+	return lc->room_cb(lc->ctx, &r);
 }
 
 /* LIKE treats % and _ as wildcards: a search for "100%" means the text itself. The escape
@@ -191,29 +292,177 @@ static void like_escape(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-static int search(void *h, const char *user, const char *text, int limit, pchat_room_f cb,
-		void *ctx)
+/* The middle trigram of text (3 UTF-8 characters) into t; 0 when text is shorter than that. */
+static int middle_trigram(const char *text, char *t, size_t tlen)
 {
-	const char *at = strchr(user, '@');
-	char pattern[2 * 1025 + 1];
-	search_ctx_t sc = {cb, ctx};
-	pchat_db_val_t p[4];
+	size_t chars = 0, i, from = 0, to = 0, mid;
+
+	for (i = 0; text[i]; i++)
+		if (((unsigned char)text[i] & 0xC0) != 0x80)
+			chars++;
+	if (chars < 3)
+		return 0;
+	mid = (chars - 3) / 2;
+	for (i = 0, chars = 0; text[i]; i++) {
+		if (((unsigned char)text[i] & 0xC0) == 0x80)
+			continue;
+		if (chars == mid)
+			from = i;
+		if (chars == mid + 3) {
+			to = i;
+			break;
+		}
+		chars++;
+	}
+	if (!to)
+		to = i;
+	if (to - from >= tlen)
+		return 0;
+	memcpy(t, text + from, to - from);
+	t[to - from] = '\0';
+	return 1;
+}
+
+static int search(void *h, const char *user, pchat_search_kind_t kind, const char *text,
+		int limit, pchat_room_f cb, void *ctx)
+{
+	char pattern[2 * PCHAT_NAME_MAX + 1], trigram[16];
+	list_ctx_t lc = {cb, NULL, ctx};
+	pchat_db_val_t p[10];
+	int n = 0, stmt;
 	long long rc;
 
-	like_escape(text, pattern, sizeof(pattern));
-	p[0] = PCHAT_DB_CS(pattern);
-	p[1] = PCHAT_DB_CS(user);
-	p[2] = PCHAT_DB_CS(at ? at + 1 : user);
-	p[3] = PCHAT_DB_I(limit);
-	rc = pchat_db_exec(h, ST_SEARCH, p, 4, read_summary, &sc);
+	if (kind == PCHAT_SEARCH_NAME && middle_trigram(text, trigram, sizeof(trigram))) {
+		p[n++] = PCHAT_DB_CS(trigram);
+		stmt = ST_SEARCH_NAME_TRIGRAMS;
+	} else {
+		stmt = kind == PCHAT_SEARCH_NAME ? ST_SEARCH_NAME
+			   : kind == PCHAT_SEARCH_DESCRIPTION ? ST_SEARCH_DESCRIPTION : ST_SEARCH_ROLE;
+	}
+	principal_pairs(p, n, 3, user);
+	n += 6;
+	if (kind == PCHAT_SEARCH_MEMBER || kind == PCHAT_SEARCH_MANAGER) {
+		p[n++] = PCHAT_DB_CS(kind == PCHAT_SEARCH_MEMBER ? "member" : "manager");
+		p[n++] = PCHAT_DB_CS(text);
+	} else {
+		like_escape(text, pattern, sizeof(pattern));
+		p[n++] = PCHAT_DB_CS(pattern);
+	}
+	p[n++] = PCHAT_DB_I(limit);
+	rc = pchat_db_exec(h, stmt, p, n, read_summary, &lc);
 	return rc < 0 ? store_rc(rc) : 0;
 }
 
+static const char *role_name(enum pchat_role role)
+{
+	return role == PCHAT_ROLE_MEMBER ? "member" : role == PCHAT_ROLE_MANAGER ? "manager"
+																			  : "presenter";
+}
+
+static int associations(void *h, const char *user, enum pchat_role role, int limit,
+		pchat_room_f cb, void *ctx)
+{
+	list_ctx_t lc = {cb, NULL, ctx};
+	pchat_db_val_t p[10];
+	long long rc;
+
+	principal_pairs(p, 0, 3, user);
+	p[6] = PCHAT_DB_CS(role_name(role));
+	principal_pairs(p, 7, 1, user);
+	p[9] = PCHAT_DB_I(limit);
+	rc = pchat_db_exec(h, ST_ASSOCIATIONS, p, 10, read_summary, &lc);
+	return rc < 0 ? store_rc(rc) : 0;
+}
+
+static int read_invitation(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	list_ctx_t *lc = ctx;
+	pchat_invitation_t inv;
+
+	if (ncols != 11)
+		return -1;
+	inv.id = (uint64_t)pchat_db_int(&cols[0]);
+	inv.created = cols[1].s;
+	inv.inviter = cols[2].s;
+	summary_of(cols + 3, &inv.room);
+	return lc->inv_cb(lc->ctx, &inv);
+}
+
+static int invitations(void *h, const char *user, uint64_t after, int limit,
+		pchat_invitation_f cb, void *ctx)
+{
+	pchat_db_val_t p[3] = {PCHAT_DB_CS(user), PCHAT_DB_I((long long)after), PCHAT_DB_I(limit)};
+	list_ctx_t lc = {NULL, cb, ctx};
+	long long rc = pchat_db_exec(h, ST_INVITATIONS, p, 3, read_invitation, &lc);
+
+	return rc < 0 ? store_rc(rc) : 0;
+}
+
+/* ------------------------------------------------------------------ preferences, creators */
+
+static int read_pref(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	pchat_pref_t *pref = ctx;
+
+	if (ncols != 2)
+		return -1;
+	pref->seqid = (uint64_t)pchat_db_int(&cols[0]);
+	pref->content = strdup(cols[1].type == PCHAT_DB_STR ? cols[1].s : "");
+	return pref->content ? 0 : -1;
+}
+
+static int pref_get(void *h, const char *user, const char *label, pchat_pref_t *pref)
+{
+	pchat_db_val_t p[2] = {PCHAT_DB_CS(user), PCHAT_DB_CS(label)};
+	long long rc;
+
+	pref->seqid = 0;
+	pref->content = NULL;
+	rc = pchat_db_exec(h, ST_PREF_GET, p, 2, read_pref, pref);
+	return rc < 0 ? store_rc(rc) : 0;
+}
+
+static int pref_set(void *h, const char *user, const char *label, const char *content,
+		uint64_t *seqid)
+{
+	pchat_db_val_t p[3] = {PCHAT_DB_CS(user), PCHAT_DB_CS(label), PCHAT_DB_CS(content)};
+	long long rc = pchat_db_exec(h, ST_PREF_SET, p, 3, NULL, NULL);
+
+	if (rc < 0)
+		return store_rc(rc);
+	/* 1 row affected: inserted (revision 1); 2: updated, revision from LAST_INSERT_ID */
+	*seqid = rc == 1 ? 1 : pchat_db_insert_id(h);
+	return 0;
+}
+
+static int read_count(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	if (ncols != 1)
+		return -1;
+	*(long long *)ctx = pchat_db_int(&cols[0]);
+	return 0;
+}
+
+static int is_creator(void *h, const char *user)
+{
+	pchat_db_val_t p[2];
+	long long n = 0, rc;
+
+	principal_pairs(p, 0, 1, user);
+	rc = pchat_db_exec(h, ST_IS_CREATOR, p, 2, read_count, &n);
+	return rc < 0 ? store_rc(rc) : n > 0;
+}
+
 const pchat_store_ops_t pchat_store_mysql_ops = {
-	.room_by_guid = room_by_guid,
+	.room_for = room_for,
 	.post_begin = post_begin,
 	.post_commit = post_commit,
 	.post_abort = post_abort,
 	.history = history,
 	.search = search,
+	.associations = associations,
+	.invitations = invitations,
+	.pref_get = pref_get,
+	.pref_set = pref_set,
+	.is_creator = is_creator,
 };

@@ -100,3 +100,32 @@ int pchat_user_normalize(const char *in, size_t len, char *out, size_t outlen)
 	out[n] = '\0';
 	return 0;
 }
+
+int pchat_principal_normalize(const char *in, char *out, size_t outlen)
+{
+	size_t i, n = strlen(in);
+
+	if (strchr(in, '@') || strncasecmp(in, "sip:", 4) == 0 || strncasecmp(in, "sips:", 5) == 0)
+		return pchat_user_normalize(in, n, out, outlen);
+	/* a domain: labels of letters, digits and hyphens, separated by dots */
+	if (n == 0 || n >= outlen || in[0] == '.' || in[0] == '-' || in[n - 1] == '.')
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (!isalnum(c) && c != '-' && c != '.')
+			return -1;
+		if (c == '.' && in[i + 1] == '.')
+			return -1;
+		out[i] = (char)tolower(c);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+const char *pchat_user_domain(const char *user)
+{
+	const char *at = strchr(user, '@');
+
+	return at ? at + 1 : user;
+}

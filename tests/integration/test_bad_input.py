@@ -89,8 +89,13 @@ def test_unknown_element_gets_400(lab, client, room):
     ("join", '<chanid key="0" domain="pchat.test" value="not-a-guid"/>'),
     ("join", '<chanid key="0" domain="elsewhere.example" value="%s"/>' % uuid.uuid4()),
     ("part", '<chanib uri="http://example.com/"/>'),
-    ("bccontext", '<chanib uri="ma-chan://pchat.test/%s"/>' % uuid.uuid4()),
-], ids=["join-no-room", "join-bad-guid", "join-other-domain", "part-bad-uri", "bccontext-no-bcq"])
+    ("bccontext", '<chanib uri="ma-chan://pchat.test/%s"/><bcq><last cnt="many"/></bcq>'
+     % uuid.uuid4()),
+    ("chansrch", '<qib qtype="BYMEMBER" criteria="not a principal"/>'),
+    ("getinv", '<inv inviteId="-3"/>'),
+    ("getpref", '<pref/>'),
+], ids=["join-no-room", "join-bad-guid", "join-other-domain", "part-bad-uri", "bccontext-bad-cnt",
+        "chansrch-bad-member", "getinv-bad-id", "getpref-no-label"])
 def test_commands_with_bad_arguments_get_a_readable_error(lab, client, room, name, data):
     rpl = client.command(name, data)
     assert resp_code(rpl) == 400

@@ -41,8 +41,15 @@ def test_every_function_is_documented():
 
 def test_every_rpc_command_is_documented():
     names = {n.split(".", 1)[1].replace(".", "_")
-             for n in exported("pchat_rpc_cmds", source("pchat_rpc.c"))}
+             for n in exported("pchat_rpc_cmds", source("pchat_rpc.c"))
+             | exported("pchat_rpc_admin_cmds", source("pchat_rpc_admin.c"))}
     assert names == documented("r")
+
+
+def test_every_xccos_command_is_documented():
+    block = re.search(r"\} commands\[\] = \{(.*?)\n\};", source("pchat_chat.c"), re.S).group(1)
+    names = set(re.findall(r'\{"(\w+)", cmd_', block))
+    assert names == documented("x")
 
 
 def test_every_statistic_is_documented():

@@ -142,7 +142,7 @@ def test_lab_folder_of_an_older_layout_is_explained(lab2):
 
 def test_module_refuses_tables_older_than_it_needs(lab2):
     """The node does not start and the log names the migration to apply."""
-    lab2.sql("UPDATE version SET table_version = 0 WHERE table_name = 'pchat_room'")
+    lab2.sql("UPDATE version SET table_version = 0 WHERE table_name = 'pchat_message'")
     try:
         pgid = int(env_of(lab2)["PCHAT_NODE_PGIDS"].split()[0])
         os.killpg(pgid, signal.SIGTERM)
@@ -153,10 +153,10 @@ def test_module_refuses_tables_older_than_it_needs(lab2):
         res = lab2.run("up", check=False)
         assert res.returncode != 0
         assert "node 1 exited during start" in res.stdout
-        assert "table pchat_room is at version 0" in lab2.log(0)
+        assert "table pchat_message is at version 0" in lab2.log(0)
         assert "apply db/mysql/001-initial.sql" in lab2.log(0)
     finally:
-        lab2.sql("UPDATE version SET table_version = 1 WHERE table_name = 'pchat_room'")
+        lab2.sql("UPDATE version SET table_version = 1 WHERE table_name = 'pchat_message'")
     assert lab2.run("up", check=False).returncode == 0
 
 

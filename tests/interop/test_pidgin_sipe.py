@@ -96,7 +96,8 @@ def test_login_list_join_backchat_post_and_receive(lab, sipe):
     lab.sql("INSERT INTO pchat_message (room_id, seq, author, ts, content) SELECT id, 1, "
             "'sip:carol@pchat.test', '2024-05-02 08:00:00', '<chat>from the archive</chat>' "
             "FROM pchat_room WHERE guid = '%s'" % guid)
-    lab.sql("UPDATE pchat_room SET last_seq = 1 WHERE guid = '%s'" % guid)
+    lab.sql("INSERT INTO pchat_room_sequence (room_id, last_seq) SELECT id, 1 FROM pchat_room "
+            "WHERE guid = '%s'" % guid)
 
     alice, bob = sipe("alice"), sipe("bob")
     for s in (alice, bob):

@@ -81,6 +81,11 @@ class ChatClient:
         return self.dialog.bye()
 
     def close(self):
+        """Hangs up (if the session is still up) and closes the socket, as a tidy client does."""
+        if self.dialog and self.dialog.remote_tag and not self.ua.transport.closed:
+            self.ua.answer = 200
+            self.dialog.bye(timeout=2)
+            self.dialog.remote_tag = None
         self.stop.set()
         self.ua.close()
 

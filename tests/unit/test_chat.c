@@ -40,6 +40,7 @@ typedef struct fake {
 	char notice[8][1024];
 	char notice_except[8][64];
 	int fanouts;
+	int updates;
 	char fanout[1024];
 	uint64_t envid;
 } fake_t;
@@ -52,12 +53,16 @@ static void step(const char *what)
 	strcat(F.log, " ");
 }
 
-static int room_by_guid(void *h, const char *guid, pchat_room_t *room)
+static int room_for(void *h, const char *guid, const char *user, pchat_room_t *room)
 {
 	(void)h;
 	if (F.down)
 		return PCHAT_STORE_DOWN;
 	memset(room, 0, sizeof(*room));
+	room->access.allowed = 1;
+	room->logged = 1;
+	if (strcmp(user, "sip:carol@chat.test") == 0)
+		room->access.roles = PCHAT_ROLE_MANAGER;
 	if (strcmp(guid, GUID_LOBBY) == 0) {
 		room->id = 1;
 		strcpy(room->name, "Lobby & <friends>");
@@ -121,21 +126,77 @@ static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
 	return 0;
 }
 
-static int search(void *h, const char *user, const char *text, int limit, pchat_room_f cb,
-		void *ctx)
+static int search(void *h, const char *user, pchat_search_kind_t kind, const char *text,
+		int limit, pchat_room_f cb, void *ctx)
 {
 	pchat_room_summary_t r = {1, GUID_LOBBY, "Lobby", "the lobby", PCHAT_OPEN, 1, 0, 1};
 
 	(void)h;
 	(void)user;
 	(void)limit;
-	if (strstr("Lobby", text))
+	if (kind == PCHAT_SEARCH_NAME && strstr("Lobby", text))
 		cb(ctx, &r);
 	return 0;
 }
 
-static const pchat_store_ops_t store = {room_by_guid, post_begin, post_commit, post_abort,
-	history, search};
+static int associations(void *h, const char *user, enum pchat_role role, int limit,
+		pchat_room_f cb, void *ctx)
+{
+	pchat_room_summary_t r = {1, GUID_LOBBY, "Lobby", "the lobby", PCHAT_OPEN, 1, 0, 1};
+
+	(void)h;
+	(void)limit;
+	if (role == PCHAT_ROLE_MANAGER && strcmp(user, "sip:carol@chat.test") == 0)
+		cb(ctx, &r);
+	return 0;
+}
+
+static int invitations(void *h, const char *user, uint64_t after, int limit,
+		pchat_invitation_f cb, void *ctx)
+{
+	pchat_invitation_t inv = {5, "2026-01-02 03:04:05.000000", "sip:carol@chat.test",
+		{1, GUID_LOBBY, "Lobby", "the lobby", PCHAT_OPEN, 1, 1, 1}};
+
+	(void)h;
+	(void)user;
+	(void)limit;
+	if (after < inv.id)
+		cb(ctx, &inv);
+	return 0;
+}
+
+static char pref_content[64];
+static uint64_t pref_seq;
+
+static int pref_get(void *h, const char *user, const char *label, pchat_pref_t *pref)
+{
+	(void)h;
+	(void)user;
+	(void)label;
+	pref->seqid = pref_seq;
+	pref->content = pref_seq ? strdup(pref_content) : NULL;
+	return 0;
+}
+
+static int pref_set(void *h, const char *user, const char *label, const char *content,
+		uint64_t *seqid)
+{
+	(void)h;
+	(void)user;
+	(void)label;
+	snprintf(pref_content, sizeof(pref_content), "%s", content);
+	*seqid = ++pref_seq;
+	return 0;
+}
+
+static int is_creator(void *h, const char *user)
+{
+	(void)h;
+	return strcmp(user, "sip:carol@chat.test") == 0;
+}
+
+static const pchat_store_ops_t store = {room_for, post_begin, post_commit, post_abort,
+	history, search, associations, invitations, pref_get, pref_set, is_creator};
 
 /* ------------------------------------------------------------------ fake live state */
 
@@ -159,11 +220,12 @@ static int user_there(const char *user, int skip)
 	return 0;
 }
 
-static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room)
+static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post)
 {
 	int first;
 
 	(void)h;
+	(void)can_post;
 	assert_int_equal(room->id, 1);
 	if (find(c->session) >= 0)
 		return 0;
@@ -198,9 +260,11 @@ static int live_part(void *h, const pchat_caller_t *c, uint64_t room_id)
 	return last;
 }
 
-static uint64_t live_joined(void *h, const pchat_caller_t *c, const char *guid)
+static uint64_t live_joined(void *h, const pchat_caller_t *c, const char *guid, int *can_post)
 {
 	(void)h;
+	if (can_post)
+		*can_post = 1;
 	return find(c->session) >= 0 && strcmp(guid, GUID_LOBBY) == 0 ? 1 : 0;
 }
 
@@ -220,7 +284,8 @@ static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb
 				continue;
 		}
 		if (n++ < max && cb)
-			cb(ctx, F.member_user[i]);
+			cb(ctx, F.member_user[i],
+					strcmp(F.member_user[i], "sip:carol@chat.test") ? 0 : PCHAT_ROLE_MANAGER);
 	}
 	return n;
 }
@@ -235,8 +300,34 @@ static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t *roo
 	return 1;
 }
 
+static int live_members(void *h, uint64_t room_id, char *guid, pchat_member_t **out)
+{
+	int i;
+
+	(void)h;
+	(void)room_id;
+	*out = calloc(F.members ? F.members : 1, sizeof(**out));
+	strcpy(guid, GUID_LOBBY);
+	for (i = 0; i < F.members; i++) {
+		(*out)[i].session = F.member[i];
+		strcpy((*out)[i].user, F.member_user[i]);
+	}
+	return F.members;
+}
+
+static void live_update(void *h, const pchat_caller_t *c, uint64_t room_id, unsigned roles,
+		int can_post)
+{
+	(void)h;
+	(void)c;
+	(void)room_id;
+	(void)roles;
+	(void)can_post;
+	F.updates++;
+}
+
 static const pchat_live_ops_t live = {live_join, live_ready, live_part, live_joined,
-	live_participants, live_rooms_of};
+	live_participants, live_rooms_of, live_members, live_update};
 
 /* ------------------------------------------------------------------ fake output */
 
@@ -296,7 +387,10 @@ static void post_unlock(void *h, uint64_t room_id)
 static const pchat_out_ops_t out = {next_envid, out_reply, out_notice, post_lock, post_fanout,
 	post_unlock};
 
-static pchat_settings_t settings = {10, 5, 2, 500, 8192, 60000};
+static pchat_settings_t settings = {
+	.default_history = 3, .max_file_size = 100, .message_size_limit = 10, .backchat_limit = 5,
+	.participant_update_limit = 2, .search_limit = 500, .story_size_limit = 8192,
+	.reply_size = 60000};
 static const pchat_chat_t chat = {&store, NULL, &live, NULL, &out, NULL, &settings,
 	"chat.test", "sip:pchat@chat.test"};
 
@@ -379,9 +473,10 @@ static void above_the_update_limit_lists_are_capped_and_notices_stop(void **stat
 	(void)state;
 	run(&alice, JOIN_LOBBY);
 	run(&bob, JOIN_LOBBY);
-	run(&carol, JOIN_LOBBY); /* three users, limit two */
+	run(&carol, JOIN_LOBBY); /* three users, limit two; carol manages the room */
 	assert_int_equal(F.notices, 2);
-	assert_non_null(strstr(LAST_REPLY, "value=\"0,1\""));
+	assert_non_null(strstr(LAST_REPLY, "<aib key=\"3984\" value=\"1\"/>"
+			"<aib key=\"12276\" value=\"0\"/>"));
 	assert_null(strstr(LAST_REPLY, "<uib id=\"2\""));
 }
 
@@ -518,6 +613,51 @@ static void session_end_parts_with_notice(void **state)
 	assert_int_equal(F.members, 0);
 }
 
+static void associations_invitations_preferences(void **state)
+{
+	(void)state;
+	run(&carol, "<cmd id=\"cmd:getassociations\" seqid=\"1\"><data><qib qtype=\"MANAGER\"/>"
+			"</data></cmd>");
+	assert_non_null(strstr(LAST_REPLY, "rpl:getassociations"));
+	assert_non_null(strstr(LAST_REPLY, "<chanib name=\"Lobby\""));
+	run(&alice, "<cmd id=\"cmd:getassociations\" seqid=\"1\"><data/></cmd>");
+	assert_null(strstr(LAST_REPLY, "<chanib"));
+	run(&alice, "<cmd id=\"cmd:getinv\" seqid=\"1\"><data><inv inviteId=\"1\" "
+			"domain=\"chat.test\"/></data></cmd>");
+	assert_non_null(strstr(LAST_REPLY, "<inv inviteId=\"5\" domain=\"chat.test\" "
+			"created=\"2026-01-02T03:04:05.0000000Z\" inviter=\"sip:carol@chat.test\"><chanib"));
+	run(&alice, "<cmd id=\"cmd:getinv\" seqid=\"1\"><data><inv inviteId=\"5\"/></data></cmd>");
+	assert_null(strstr(LAST_REPLY, "<inv "));
+	pref_seq = 0;
+	run(&alice, "<cmd id=\"cmd:getpref\" seqid=\"1\"><data><pref label=\"x.GroupChannels\" "
+			"createdefault=\"false\"/></data></cmd>");
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"404\">no such preference</resp>"));
+	run(&alice, "<cmd id=\"cmd:setpref\" seqid=\"1\"><data><pref label=\"x.GroupChannels\" "
+			"content=\"aGVsbG8=\"/></data></cmd>");
+	assert_non_null(strstr(LAST_REPLY, "<pref label=\"x.GroupChannels\" seqid=\"1\" "
+			"content=\"aGVsbG8=\"/>"));
+	run(&alice, "<cmd id=\"cmd:getpref\" seqid=\"1\"><data><pref label=\"x.GroupChannels\"/>"
+			"</data></cmd>");
+	assert_non_null(strstr(LAST_REPLY, "seqid=\"1\" content=\"aGVsbG8=\""));
+	run(&carol, "<cmd id=\"cmd:nodespermcreatechild\" seqid=\"1\"><data/></cmd>");
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"200\">"));
+	run(&alice, "<cmd id=\"cmd:nodespermcreatechild\" seqid=\"1\"><data/></cmd>");
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"403\">you may not create rooms</resp>"));
+}
+
+static void refresh_updates_rights_and_puts_out_the_unwelcome(void **state)
+{
+	(void)state;
+	run(&alice, JOIN_LOBBY);
+	run(&bob, JOIN_LOBBY);
+	pchat_chat_refresh_room(&chat, 1);
+	assert_int_equal(F.updates, 2);
+	assert_int_equal(F.members, 2);
+	F.down = 1; /* the store cannot tell: nobody is put out */
+	pchat_chat_refresh_room(&chat, 1);
+	assert_int_equal(F.members, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +671,8 @@ int main(void)
 		cmocka_unit_test_setup(unknown_commands_are_answered, reset),
 		cmocka_unit_test_setup(search_and_requri, reset),
 		cmocka_unit_test_setup(session_end_parts_with_notice, reset),
+		cmocka_unit_test_setup(associations_invitations_preferences, reset),
+		cmocka_unit_test_setup(refresh_updates_rights_and_puts_out_the_unwelcome, reset),
 	};
 
 	pchat_xccos_init();

@@ -1,0 +1,1225 @@
+/*
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "pchat_admin.h"
+#include "pchat_log.h"
+#include "pchat_settings.h"
+
+enum {
+	A_ROOM_BY_GUID,
+	A_ROOM_BY_NAME,
+	A_CATEGORY_BY_GUID,
+	A_CATEGORY_BY_NAME,
+	A_ROOM_INSERT,
+	A_ROOM_SET_NAME,
+	A_ROOM_SET_DESCRIPTION,
+	A_ROOM_SET_TOPIC,
+	A_ROOM_SET_PRIVACY,
+	A_ROOM_SET_TYPE,
+	A_ROOM_SET_INVITATIONS,
+	A_ROOM_SET_ADDIN,
+	A_ROOM_SET_DISABLED,
+	A_ROOM_SET_CATEGORY,
+	A_ROOM_GET,
+	A_ROOM_LIST,
+	A_ROOM_PRINCIPALS,
+	A_ROOM_DELETE,
+	A_ROOM_CLEAR,
+	A_ROOM_CLEAR_BEFORE,
+	A_ROOM_INVITES_ON,
+	A_ROOM_CATEGORY,
+	A_PRINCIPAL_ADD,
+	A_PRINCIPAL_REMOVE,
+	A_PRINCIPAL_IN_SCOPE,
+	A_DROP_OUT_OF_SCOPE,
+	A_INVITE,
+	A_CATEGORY_USERS,
+	A_CAT_INSERT,
+	A_CAT_SET_NAME,
+	A_CAT_SET_DESCRIPTION,
+	A_CAT_SET_FILE_UPLOAD,
+	A_CAT_SET_INVITATIONS,
+	A_CAT_SET_CHAT_HISTORY,
+	A_CAT_GET,
+	A_CAT_LIST,
+	A_CAT_PRINCIPALS,
+	A_CAT_DELETE,
+	A_CAT_PRINCIPAL_ADD,
+	A_CAT_PRINCIPAL_REMOVE,
+	A_MSG_REPLACE,
+	A_CONFIG_SET,
+	A_CONFIG_UNSET,
+	A_CONFIG_LOAD,
+	A_COUNT
+};
+
+#define DATETIME(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%fZ')"
+#define ROOM_ROW                                                                          \
+	"SELECT r.id, r.guid, r.name, r.description, r.topic, c.name, r.privacy, r.type, "    \
+	"r.invitations, COALESCE(r.addin_url, ''), r.disabled, COALESCE(s.last_seq, 0), "      \
+	DATETIME("r.created") " FROM pchat_room r JOIN pchat_category c ON c.id = r.category_id " \
+	"LEFT JOIN pchat_room_sequence s ON s.room_id = r.id "
+#define CATEGORY_ROW                                                                      \
+	"SELECT c.id, c.guid, c.name, c.description, c.file_upload, c.invitations, "         \
+	"c.chat_history, (SELECT COUNT(*) FROM pchat_room r WHERE r.category_id = c.id) "     \
+	"FROM pchat_category c "
+#define ROOM_SET(col) "UPDATE pchat_room SET " col " = ?, modified = UTC_TIMESTAMP(6) WHERE id = ?"
+#define CAT_SET(col) \
+	"UPDATE pchat_category SET " col " = ?, modified = UTC_TIMESTAMP(6) WHERE id = ?"
+/* principal p of a room, or a user or domain given as ?, within category ?: allowed by the
+ * user or the user's domain, and denied by neither */
+#define SCOPE_OF(p)                                                                       \
+	"EXISTS (SELECT 1 FROM pchat_category_principal a WHERE a.category_id = ? AND "       \
+	"a.role = 'allowed' AND a.principal IN (" p ", SUBSTRING_INDEX(" p ", '@', -1))) AND " \
+	"NOT EXISTS (SELECT 1 FROM pchat_category_principal d WHERE d.category_id = ? AND "   \
+	"d.role = 'denied' AND d.principal IN (" p ", SUBSTRING_INDEX(" p ", '@', -1)))"
+
+const char *const pchat_admin_sql[] = {
+	[A_ROOM_BY_GUID] = "SELECT id FROM pchat_room WHERE guid = ?",
+	[A_ROOM_BY_NAME] = "SELECT id FROM pchat_room WHERE name = ?",
+	[A_CATEGORY_BY_GUID] = "SELECT id FROM pchat_category WHERE guid = ?",
+	[A_CATEGORY_BY_NAME] = "SELECT id FROM pchat_category WHERE name = ?",
+	[A_ROOM_INSERT] = "INSERT INTO pchat_room (guid, name, description, topic, category_id, "
+					  "privacy, type, invitations, addin_url, disabled) VALUES "
+					  "(?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?)",
+	[A_ROOM_SET_NAME] = ROOM_SET("name"),
+	[A_ROOM_SET_DESCRIPTION] = ROOM_SET("description"),
+	[A_ROOM_SET_TOPIC] = ROOM_SET("topic"),
+	[A_ROOM_SET_PRIVACY] = ROOM_SET("privacy"),
+	[A_ROOM_SET_TYPE] = ROOM_SET("type"),
+	[A_ROOM_SET_INVITATIONS] = ROOM_SET("invitations"),
+	[A_ROOM_SET_ADDIN] = "UPDATE pchat_room SET addin_url = NULLIF(?, ''), modified = "
+						 "UTC_TIMESTAMP(6) WHERE id = ?",
+	[A_ROOM_SET_DISABLED] = ROOM_SET("disabled"),
+	[A_ROOM_SET_CATEGORY] = ROOM_SET("category_id"),
+	[A_ROOM_GET] = ROOM_ROW "WHERE r.id = ?",
+	[A_ROOM_LIST] = ROOM_ROW "WHERE (? = '' OR c.name = ?) AND r.name LIKE CONCAT('%', ?, '%') "
+					"ESCAPE '!' AND (? < 0 OR r.disabled = ?) ORDER BY r.name LIMIT ?",
+	[A_ROOM_PRINCIPALS] = "SELECT role, principal FROM pchat_room_principal WHERE room_id = ? "
+						  "ORDER BY role, principal",
+	[A_ROOM_DELETE] = "DELETE FROM pchat_room WHERE id = ?",
+	[A_ROOM_CLEAR] = "DELETE FROM pchat_message WHERE room_id = ?",
+	[A_ROOM_CLEAR_BEFORE] = "DELETE FROM pchat_message WHERE room_id = ? AND ts < ?",
+	[A_ROOM_INVITES_ON] = "SELECT IF(r.invitations = 'inherit', c.invitations, "
+						  "r.invitations = 'on') FROM pchat_room r JOIN pchat_category c ON "
+						  "c.id = r.category_id WHERE r.id = ?",
+	[A_ROOM_CATEGORY] = "SELECT category_id FROM pchat_room WHERE id = ?",
+	[A_PRINCIPAL_ADD] = "INSERT IGNORE INTO pchat_room_principal (room_id, role, principal) "
+						"VALUES (?, ?, ?)",
+	[A_PRINCIPAL_REMOVE] = "DELETE FROM pchat_room_principal WHERE room_id = ? AND role = ? "
+						   "AND principal = ?",
+	[A_PRINCIPAL_IN_SCOPE] = "SELECT " SCOPE_OF("?"),
+	/* rp.principal, qualified: inside the subqueries a bare "principal" is their own column */
+	[A_DROP_OUT_OF_SCOPE] = "DELETE rp FROM pchat_room_principal rp WHERE rp.room_id = ? AND "
+							"NOT (" SCOPE_OF("rp.principal") ")",
+	[A_INVITE] = "INSERT INTO pchat_invitation (user, room_id, inviter) VALUES (?, ?, ?)",
+	[A_CATEGORY_USERS] = "SELECT principal FROM pchat_category_principal WHERE category_id = ? "
+						 "AND role = 'allowed' AND principal LIKE 'sip:%'",
+	[A_CAT_INSERT] = "INSERT INTO pchat_category (guid, name, description, file_upload, "
+					 "invitations, chat_history) VALUES (?, ?, ?, ?, ?, ?)",
+	[A_CAT_SET_NAME] = CAT_SET("name"),
+	[A_CAT_SET_DESCRIPTION] = CAT_SET("description"),
+	[A_CAT_SET_FILE_UPLOAD] = CAT_SET("file_upload"),
+	[A_CAT_SET_INVITATIONS] = CAT_SET("invitations"),
+	[A_CAT_SET_CHAT_HISTORY] = CAT_SET("chat_history"),
+	[A_CAT_GET] = CATEGORY_ROW "WHERE c.id = ?",
+	[A_CAT_LIST] = CATEGORY_ROW "ORDER BY c.name",
+	[A_CAT_PRINCIPALS] = "SELECT role, principal FROM pchat_category_principal WHERE "
+						 "category_id = ? ORDER BY role, principal",
+	[A_CAT_DELETE] = "DELETE FROM pchat_category WHERE id = ? AND NOT EXISTS (SELECT 1 FROM "
+					 "pchat_room WHERE category_id = ?)",
+	[A_CAT_PRINCIPAL_ADD] = "INSERT IGNORE INTO pchat_category_principal (category_id, role, "
+							"principal) VALUES (?, ?, ?)",
+	[A_CAT_PRINCIPAL_REMOVE] = "DELETE FROM pchat_category_principal WHERE category_id = ? AND "
+							   "role = ? AND principal = ?",
+	[A_MSG_REPLACE] = "UPDATE pchat_message SET content = ?, moderated = 1 WHERE room_id = ? AND "
+					  "(? IS NULL OR author = ?) AND (? IS NULL OR content LIKE CONCAT('%', ?, "
+					  "'%') ESCAPE '!') AND (? IS NULL OR ts >= ?) AND (? IS NULL OR ts < ?)",
+	[A_CONFIG_SET] = "INSERT INTO pchat_config (name, value) VALUES (?, ?) ON DUPLICATE KEY "
+					 "UPDATE value = VALUES(value), modified = UTC_TIMESTAMP(6)",
+	[A_CONFIG_UNSET] = "DELETE FROM pchat_config WHERE name = ?",
+	[A_CONFIG_LOAD] = "SELECT name, value FROM pchat_config",
+};
+const int pchat_admin_nsql = A_COUNT;
+
+#define DEFAULT_REPLACEMENT "This message was removed by a moderator."
+
+/* ------------------------------------------------------------------ helpers */
+
+static int fail(pchat_admin_t *a, int code, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+
+static int fail(pchat_admin_t *a, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(a->err, sizeof(a->err), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* A failed statement: the database is down, a unique name is taken, or it refused. */
+static int db_fail(pchat_admin_t *a, long long rc)
+{
+	if (rc == PCHAT_DB_UNAVAILABLE)
+		return fail(a, PCHAT_ADMIN_DOWN, "the database is unreachable");
+	if (rc == PCHAT_DB_DUPLICATE)
+		return fail(a, PCHAT_ADMIN_CONFLICT, "that name is taken already");
+	return fail(a, PCHAT_ADMIN_FAILED, "the database refused the change: %s",
+			pchat_db_last_error(a->db));
+}
+
+static long long run(pchat_admin_t *a, int stmt, const pchat_db_val_t *p, int n,
+		pchat_db_row_f cb, void *ctx)
+{
+	return pchat_db_exec(a->db, a->first_stmt + stmt, p, n, cb, ctx);
+}
+
+static int begin(pchat_admin_t *a)
+{
+	int rc = pchat_db_begin(a->db);
+
+	return rc == 0 ? 0 : db_fail(a, rc);
+}
+
+static int commit(pchat_admin_t *a)
+{
+	int rc = pchat_db_commit(a->db);
+
+	return rc == 0 ? 0 : db_fail(a, rc);
+}
+
+/* Ends a transaction: commits after success, rolls back otherwise; returns rc or the commit's
+ * failure. */
+static int finish(pchat_admin_t *a, int rc)
+{
+	if (rc < 0) {
+		pchat_db_rollback(a->db);
+		return rc;
+	}
+	return commit(a);
+}
+
+static int read_id(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	if (ncols < 1)
+		return -1;
+	*(long long *)ctx = pchat_db_int(&cols[0]);
+	return 0;
+}
+
+static const char *opt(const pchat_kv_t *opts, int n, const char *key)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(opts[i].key, key) == 0)
+			return opts[i].value;
+	return NULL;
+}
+
+/* Every option must be one the command knows: a typo is an error, not silently ignored. */
+static int known_options(pchat_admin_t *a, const pchat_kv_t *opts, int n,
+		const char *const *known)
+{
+	int i, k, ok;
+
+	for (i = 0; i < n; i++) {
+		for (k = 0, ok = 0; known[k] && !ok; k++)
+			ok = strcmp(opts[i].key, known[k]) == 0;
+		if (!ok)
+			return fail(a, PCHAT_ADMIN_INVALID, "unknown option '%s'", opts[i].key);
+	}
+	return 0;
+}
+
+static int parse_bool(pchat_admin_t *a, const char *key, const char *v, int *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1")
+			|| !strcasecmp(v, "on")) {
+		*out = 1;
+	} else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0")
+			   || !strcasecmp(v, "off")) {
+		*out = 0;
+	} else {
+		return fail(a, PCHAT_ADMIN_INVALID, "%s must be yes or no", key);
+	}
+	return 0;
+}
+
+static int one_of(pchat_admin_t *a, const char *key, const char *v, const char *const *allowed)
+{
+	int i;
+
+	for (i = 0; allowed[i]; i++)
+		if (strcmp(v, allowed[i]) == 0)
+			return 0;
+	return fail(a, PCHAT_ADMIN_INVALID, "%s must be one of %s%s%s%s%s", key, allowed[0],
+			allowed[1] ? ", " : "", allowed[1] ? allowed[1] : "", allowed[2] ? ", " : "",
+			allowed[2] ? allowed[2] : "");
+}
+
+/* A name or text of at most max characters, without control characters; names not empty. */
+static int check_text(pchat_admin_t *a, const char *key, const char *v, size_t max, int name)
+{
+	const unsigned char *p;
+
+	if (name && !v[0])
+		return fail(a, PCHAT_ADMIN_INVALID, "%s must not be empty", key);
+	for (p = (const unsigned char *)v; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return fail(a, PCHAT_ADMIN_INVALID, "%s contains a control character", key);
+	if (pchat_utf8_chars(v, strlen(v)) > max)
+		return fail(a, PCHAT_ADMIN_INVALID, "%s is longer than %zu characters", key, max);
+	return 0;
+}
+
+static void new_guid(char *out)
+{
+	unsigned char b[16];
+	size_t got = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+
+		if (n > 0)
+			got += (size_t)n;
+	}
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+	snprintf(out, PCHAT_GUID_LEN + 1,
+			"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+			b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+			b[15]);
+}
+
+int pchat_iso_to_datetime(const char *iso, char *out, size_t outlen)
+{
+	int y, mo, d, h = 0, mi = 0, s = 0, n = 0;
+	char frac[8] = "";
+
+	if (sscanf(iso, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+		return -1;
+	if (iso[n] == 'T') {
+		int m = 0;
+
+		if (sscanf(iso + n + 1, "%2d:%2d%n", &h, &mi, &m) != 2)
+			return -1;
+		n += 1 + m;
+		if (iso[n] == ':') {
+			if (sscanf(iso + n + 1, "%2d%n", &s, &m) != 1)
+				return -1;
+			n += 1 + m;
+			if (iso[n] == '.') {
+				size_t f = strspn(iso + n + 1, "0123456789");
+
+				if (f == 0)
+					return -1;
+				snprintf(frac, sizeof(frac), ".%.6s", iso + n + 1);
+				n += 1 + (int)f;
+			}
+		}
+		if (iso[n] == 'Z')
+			n++;
+	}
+	if (iso[n] || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+		return -1;
+	snprintf(out, outlen, "%04d-%02d-%02d %02d:%02d:%02d%s", y, mo, d, h, mi, s, frac);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ identifying */
+
+static long long lookup_id(pchat_admin_t *a, int stmt, const char *key)
+{
+	pchat_db_val_t p = PCHAT_DB_CS(key);
+	long long id = 0, rc = run(a, stmt, &p, 1, read_id, &id);
+
+	return rc < 0 ? rc : id;
+}
+
+/* A room by name, URI or GUID: its id, or a negative PCHAT_ADMIN_* with err set. */
+static long long room_id(pchat_admin_t *a, const char *ident)
+{
+	char guid[PCHAT_GUID_LEN + 1];
+	long long id;
+
+	if (!ident || !ident[0])
+		return fail(a, PCHAT_ADMIN_INVALID, "a room (name, URI or GUID) is needed");
+	if (pchat_room_uri_guid(ident, a->domain, guid) == 0 || pchat_guid_normalize(ident, guid) == 0)
+		id = lookup_id(a, A_ROOM_BY_GUID, guid);
+	else
+		id = lookup_id(a, A_ROOM_BY_NAME, ident);
+	if (id < 0)
+		return db_fail(a, id);
+	if (id == 0)
+		return fail(a, PCHAT_ADMIN_NOT_FOUND, "no room '%s'", ident);
+	return id;
+}
+
+static long long category_id(pchat_admin_t *a, const char *ident)
+{
+	static const char scheme[] = "ma-cat://";
+	char guid[PCHAT_GUID_LEN + 1];
+	const char *slash;
+	long long id;
+
+	if (!ident || !ident[0])
+		return fail(a, PCHAT_ADMIN_INVALID, "a category (name, URI or GUID) is needed");
+	if (strncasecmp(ident, scheme, sizeof(scheme) - 1) == 0 && (slash = strrchr(ident, '/'))
+			&& pchat_guid_normalize(slash + 1, guid) == 0)
+		id = lookup_id(a, A_CATEGORY_BY_GUID, guid);
+	else if (pchat_guid_normalize(ident, guid) == 0)
+		id = lookup_id(a, A_CATEGORY_BY_GUID, guid);
+	else
+		id = lookup_id(a, A_CATEGORY_BY_NAME, ident);
+	if (id < 0)
+		return db_fail(a, id);
+	if (id == 0)
+		return fail(a, PCHAT_ADMIN_NOT_FOUND, "no category '%s'", ident);
+	return id;
+}
+
+/* ------------------------------------------------------------------ room options */
+
+static const char *const privacies[] = {"open", "closed", "secret", NULL};
+static const char *const room_types[] = {"normal", "auditorium", NULL};
+static const char *const invitation_modes[] = {"inherit", "on", "off", NULL};
+
+/* Validates the room options common to add and set. */
+static int check_room_options(pchat_admin_t *a, const pchat_kv_t *opts, int n)
+{
+	const char *v;
+	int b;
+
+	if ((v = opt(opts, n, "name")) && check_text(a, "name", v, 256, 1) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((v = opt(opts, n, "description")) && check_text(a, "description", v, 1024, 0) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((v = opt(opts, n, "topic")) && check_text(a, "topic", v, 1024, 0) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((v = opt(opts, n, "addin")) && check_text(a, "addin", v, 1024, 0) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((v = opt(opts, n, "privacy")) && one_of(a, "privacy", v, privacies) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((v = opt(opts, n, "type")) && one_of(a, "type", v, room_types) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((v = opt(opts, n, "invitations")) && one_of(a, "invitations", v, invitation_modes) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((v = opt(opts, n, "disabled")) && parse_bool(a, "disabled", v, &b) < 0)
+		return PCHAT_ADMIN_INVALID;
+	return 0;
+}
+
+static int invitations_on(pchat_admin_t *a, long long room)
+{
+	pchat_db_val_t p = PCHAT_DB_I(room);
+	long long on = 0, rc = run(a, A_ROOM_INVITES_ON, &p, 1, read_id, &on);
+
+	return rc < 0 ? db_fail(a, rc) : on != 0;
+}
+
+static int invite(pchat_admin_t *a, const char *user, long long room)
+{
+	pchat_db_val_t p[3] = {PCHAT_DB_CS(user), PCHAT_DB_I(room), PCHAT_DB_CS("")};
+	long long rc = run(a, A_INVITE, p, 3, NULL, NULL);
+
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+typedef struct invite_all {
+	pchat_admin_t *a;
+	long long room;
+	char (*users)[PCHAT_USER_MAX];
+	int n;
+	int max;
+} invite_all_t;
+
+static int collect_category_user(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	invite_all_t *ia = ctx;
+
+	if (ncols != 1 || ia->n >= ia->max)
+		return ia->n >= ia->max ? 1 : -1;
+	snprintf(ia->users[ia->n++], PCHAT_USER_MAX, "%s", cols[0].s);
+	return 0;
+}
+
+/* Lync: when a room is created in a category whose invitations are on, the users the category
+ * allows are invited to it. */
+#define INVITE_MAX 10000
+
+static int invite_category_users(pchat_admin_t *a, long long room, long long category)
+{
+	invite_all_t ia = {a, room, NULL, 0, INVITE_MAX};
+	pchat_db_val_t p = PCHAT_DB_I(category);
+	long long rc;
+	int i, on = invitations_on(a, room);
+
+	if (on <= 0)
+		return on;
+	ia.users = calloc(INVITE_MAX, PCHAT_USER_MAX);
+	if (!ia.users)
+		return fail(a, PCHAT_ADMIN_FAILED, "out of memory");
+	rc = run(a, A_CATEGORY_USERS, &p, 1, collect_category_user, &ia);
+	for (i = 0; rc >= 0 && i < ia.n; i++)
+		if (invite(a, ia.users[i], room) < 0)
+			rc = PCHAT_ADMIN_FAILED;
+	free(ia.users);
+	return rc < 0 ? (rc == PCHAT_ADMIN_FAILED ? (int)rc : db_fail(a, rc)) : 0;
+}
+
+/* ------------------------------------------------------------------ rooms */
+
+static int read_room_row(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	pchat_room_row_t *r = ctx;
+
+	if (ncols != 13)
+		return -1;
+	r->id = (uint64_t)pchat_db_int(&cols[0]);
+	snprintf(r->guid, sizeof(r->guid), "%s", cols[1].s);
+	snprintf(r->name, sizeof(r->name), "%s", cols[2].s);
+	snprintf(r->description, sizeof(r->description), "%s", cols[3].s);
+	snprintf(r->topic, sizeof(r->topic), "%s", cols[4].s);
+	snprintf(r->category, sizeof(r->category), "%s", cols[5].s);
+	snprintf(r->privacy, sizeof(r->privacy), "%s", cols[6].s);
+	snprintf(r->type, sizeof(r->type), "%s", cols[7].s);
+	snprintf(r->invitations, sizeof(r->invitations), "%s", cols[8].s);
+	snprintf(r->addin, sizeof(r->addin), "%s", cols[9].s);
+	r->disabled = pchat_db_int(&cols[10]) != 0;
+	r->messages = (uint64_t)pchat_db_int(&cols[11]);
+	snprintf(r->created, sizeof(r->created), "%.26sZ", cols[12].s);
+	return 0;
+}
+
+static int get_room_row(pchat_admin_t *a, long long id, pchat_room_row_t *out, const char *domain)
+{
+	pchat_db_val_t p = PCHAT_DB_I(id);
+	long long rc = run(a, A_ROOM_GET, &p, 1, read_room_row, out);
+
+	if (rc < 0)
+		return db_fail(a, rc);
+	if (rc == 0)
+		return fail(a, PCHAT_ADMIN_NOT_FOUND, "the room vanished");
+	pchat_room_uri(domain, out->guid, out->uri, sizeof(out->uri));
+	return 0;
+}
+
+int pchat_admin_room_add(pchat_admin_t *a, const char *name, const char *category,
+		const pchat_kv_t *opts, int nopts, pchat_room_row_t *out)
+{
+	static const char *const known[] = {"description", "topic", "privacy", "type",
+		"invitations", "addin", "disabled", NULL};
+	const char *v;
+	char guid[PCHAT_GUID_LEN + 1];
+	pchat_db_val_t p[10];
+	long long cat, rc;
+	int disabled = 0, r;
+
+	if (known_options(a, opts, nopts, known) < 0 || check_room_options(a, opts, nopts) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if (!name || check_text(a, "name", name, 256, 1) < 0)
+		return name ? PCHAT_ADMIN_INVALID : fail(a, PCHAT_ADMIN_INVALID, "a room name is needed");
+	if ((cat = category_id(a, category)) < 0)
+		return (int)cat;
+	if ((v = opt(opts, nopts, "disabled")))
+		parse_bool(a, "disabled", v, &disabled);
+	new_guid(guid);
+	p[0] = PCHAT_DB_CS(guid);
+	p[1] = PCHAT_DB_CS(name);
+	p[2] = PCHAT_DB_CS((v = opt(opts, nopts, "description")) ? v : "");
+	p[3] = PCHAT_DB_CS((v = opt(opts, nopts, "topic")) ? v : "");
+	p[4] = PCHAT_DB_I(cat);
+	/* Lync's defaults: a new room is closed and normal, invitations as its category */
+	p[5] = PCHAT_DB_CS((v = opt(opts, nopts, "privacy")) ? v : "closed");
+	p[6] = PCHAT_DB_CS((v = opt(opts, nopts, "type")) ? v : "normal");
+	p[7] = PCHAT_DB_CS((v = opt(opts, nopts, "invitations")) ? v : "inherit");
+	p[8] = PCHAT_DB_CS((v = opt(opts, nopts, "addin")) ? v : "");
+	p[9] = PCHAT_DB_I(disabled);
+	if ((r = begin(a)) < 0)
+		return r;
+	rc = run(a, A_ROOM_INSERT, p, 10, NULL, NULL);
+	if (rc < 0) {
+		pchat_db_rollback(a->db);
+		return rc == PCHAT_DB_DUPLICATE
+					   ? fail(a, PCHAT_ADMIN_CONFLICT, "a room named '%s' exists already", name)
+					   : db_fail(a, rc);
+	}
+	rc = (long long)pchat_db_insert_id(a->db);
+	r = finish(a, invite_category_users(a, rc, cat));
+	if (r < 0)
+		return r;
+	return get_room_row(a, rc, out, a->domain);
+}
+
+/* One option of room_set: the statement that writes it and how its value is bound. */
+static const struct {
+	const char *key;
+	int stmt;
+	int is_bool;
+} room_setters[] = {
+	{"name", A_ROOM_SET_NAME, 0},
+	{"description", A_ROOM_SET_DESCRIPTION, 0},
+	{"topic", A_ROOM_SET_TOPIC, 0},
+	{"privacy", A_ROOM_SET_PRIVACY, 0},
+	{"type", A_ROOM_SET_TYPE, 0},
+	{"invitations", A_ROOM_SET_INVITATIONS, 0},
+	{"addin", A_ROOM_SET_ADDIN, 0},
+	{"disabled", A_ROOM_SET_DISABLED, 1},
+};
+
+static int set_option(pchat_admin_t *a, int stmt, long long id, const char *key,
+		const char *value, int is_bool)
+{
+	pchat_db_val_t p[2];
+	long long rc;
+	int b = 0;
+
+	if (is_bool) {
+		parse_bool(a, key, value, &b);
+		p[0] = PCHAT_DB_I(b);
+	} else {
+		p[0] = PCHAT_DB_CS(value);
+	}
+	p[1] = PCHAT_DB_I(id);
+	rc = run(a, stmt, p, 2, NULL, NULL);
+	if (rc == PCHAT_DB_DUPLICATE)
+		return fail(a, PCHAT_ADMIN_CONFLICT, "a %s '%s' exists already",
+				stmt >= A_CAT_SET_NAME ? "category named" : "room named", value);
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+/* Moves a room and drops its principals the new category does not allow. */
+static int move_room(pchat_admin_t *a, long long id, long long cat, int *dropped)
+{
+	pchat_db_val_t p[5] = {PCHAT_DB_I(cat), PCHAT_DB_I(id)};
+	long long rc = run(a, A_ROOM_SET_CATEGORY, p, 2, NULL, NULL);
+
+	if (rc < 0)
+		return db_fail(a, rc);
+	p[0] = PCHAT_DB_I(id);
+	p[1] = PCHAT_DB_I(cat);
+	p[2] = PCHAT_DB_I(cat);
+	rc = run(a, A_DROP_OUT_OF_SCOPE, p, 3, NULL, NULL);
+	if (rc < 0)
+		return db_fail(a, rc);
+	*dropped = (int)rc;
+	return 0;
+}
+
+int pchat_admin_room_set(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts, int nopts,
+		uint64_t *room, int *dropped)
+{
+	static const char *const known[] = {"name", "description", "topic", "privacy", "type",
+		"invitations", "addin", "disabled", "category", NULL};
+	long long id, cat = 0;
+	const char *v;
+	size_t i;
+	int rc;
+
+	*dropped = 0;
+	if (nopts == 0)
+		return fail(a, PCHAT_ADMIN_INVALID, "nothing to change: give key=value options");
+	if (known_options(a, opts, nopts, known) < 0 || check_room_options(a, opts, nopts) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((id = room_id(a, ident)) < 0)
+		return (int)id;
+	if ((v = opt(opts, nopts, "category")) && (cat = category_id(a, v)) < 0)
+		return (int)cat;
+	*room = (uint64_t)id;
+	if ((rc = begin(a)) < 0)
+		return rc;
+	for (i = 0; rc == 0 && i < sizeof(room_setters) / sizeof(room_setters[0]); i++)
+		if ((v = opt(opts, nopts, room_setters[i].key)))
+			rc = set_option(a, room_setters[i].stmt, id, room_setters[i].key, v,
+					room_setters[i].is_bool);
+	if (rc == 0 && cat)
+		rc = move_room(a, id, cat, dropped);
+	return finish(a, rc);
+}
+
+typedef struct principal_ctx {
+	pchat_principal_f cb;
+	void *ctx;
+} principal_ctx_t;
+
+static int read_principal(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	principal_ctx_t *pc = ctx;
+
+	if (ncols != 2)
+		return -1;
+	return pc->cb(pc->ctx, cols[0].s, cols[1].s);
+}
+
+int pchat_admin_room_get(pchat_admin_t *a, const char *ident, pchat_room_row_t *out)
+{
+	long long id = room_id(a, ident);
+
+	return id < 0 ? (int)id : get_room_row(a, id, out, a->domain);
+}
+
+int pchat_admin_room_principals_of(pchat_admin_t *a, uint64_t room_id, pchat_principal_f cb,
+		void *ctx)
+{
+	principal_ctx_t pc = {cb, ctx};
+	pchat_db_val_t p = PCHAT_DB_I((long long)room_id);
+	long long rc = run(a, A_ROOM_PRINCIPALS, &p, 1, read_principal, &pc);
+
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+typedef struct room_list_ctx {
+	pchat_admin_t *a;
+	pchat_room_row_f cb;
+	void *ctx;
+} room_list_ctx_t;
+
+static int list_room(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	room_list_ctx_t *lc = ctx;
+	pchat_room_row_t *row = calloc(1, sizeof(*row));
+	int rc;
+
+	if (!row)
+		return -1;
+	rc = read_room_row(row, cols, ncols);
+	if (rc == 0) {
+		pchat_room_uri(lc->a->domain, row->guid, row->uri, sizeof(row->uri));
+		rc = lc->cb(lc->ctx, row);
+	}
+	free(row);
+	return rc;
+}
+
+int pchat_admin_room_list(pchat_admin_t *a, const pchat_kv_t *opts, int nopts,
+		pchat_room_row_f cb, void *ctx)
+{
+	static const char *const known[] = {"category", "name", "disabled", "limit", NULL};
+	const char *category = opt(opts, nopts, "category"), *name = opt(opts, nopts, "name");
+	const char *v;
+	char pattern[2 * PCHAT_NAME_MAX + 1];
+	room_list_ctx_t lc = {a, cb, ctx};
+	pchat_db_val_t p[7];
+	long long rc, limit = 100;
+	int disabled = -1;
+	size_t i, o = 0;
+
+	if (known_options(a, opts, nopts, known) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((v = opt(opts, nopts, "disabled")) && parse_bool(a, "disabled", v, &disabled) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((v = opt(opts, nopts, "limit")) && ((limit = atoll(v)) < 1 || limit > 100000))
+		return fail(a, PCHAT_ADMIN_INVALID, "limit must be from 1 to 100000");
+	for (i = 0; name && name[i] && o + 2 < sizeof(pattern); i++) {
+		if (name[i] == '%' || name[i] == '_' || name[i] == '!')
+			pattern[o++] = '!';
+		pattern[o++] = name[i];
+	}
+	pattern[o] = '\0';
+	p[0] = PCHAT_DB_CS(category ? category : "");
+	p[1] = PCHAT_DB_CS(category ? category : "");
+	p[2] = PCHAT_DB_CS(pattern);
+	p[3] = PCHAT_DB_I(disabled);
+	p[4] = PCHAT_DB_I(disabled);
+	p[5] = PCHAT_DB_I(limit);
+	rc = run(a, A_ROOM_LIST, p, 6, list_room, &lc);
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+int pchat_admin_room_disable(pchat_admin_t *a, const char *ident, int disabled,
+		uint64_t *room)
+{
+	long long id = room_id(a, ident);
+
+	if (id < 0)
+		return (int)id;
+	*room = (uint64_t)id;
+	return set_option(a, A_ROOM_SET_DISABLED, id, "disabled", disabled ? "yes" : "no", 1);
+}
+
+int pchat_admin_room_remove(pchat_admin_t *a, const char *ident, uint64_t *room)
+{
+	pchat_db_val_t p;
+	long long id = room_id(a, ident), rc;
+
+	if (id < 0)
+		return (int)id;
+	*room = (uint64_t)id;
+	p = PCHAT_DB_I(id);
+	rc = run(a, A_ROOM_DELETE, &p, 1, NULL, NULL);
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+int pchat_admin_room_clear(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
+		int nopts, long long *deleted)
+{
+	static const char *const known[] = {"before", NULL};
+	const char *before = opt(opts, nopts, "before");
+	char when[40];
+	pchat_db_val_t p[2];
+	long long id, rc;
+
+	if (known_options(a, opts, nopts, known) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if (before && pchat_iso_to_datetime(before, when, sizeof(when)) < 0)
+		return fail(a, PCHAT_ADMIN_INVALID, "before must be an ISO 8601 time, e.g. "
+				"2026-11-24T08:00:00Z");
+	if ((id = room_id(a, ident)) < 0)
+		return (int)id;
+	p[0] = PCHAT_DB_I(id);
+	p[1] = PCHAT_DB_CS(when);
+	rc = run(a, before ? A_ROOM_CLEAR_BEFORE : A_ROOM_CLEAR, p, before ? 2 : 1, NULL, NULL);
+	if (rc < 0)
+		return db_fail(a, rc);
+	*deleted = rc;
+	return 0;
+}
+
+static const char *const room_roles[] = {"member", "manager", "presenter", NULL};
+
+/* A principal must lie within the room's category: allowed there, and not denied. */
+static int in_scope(pchat_admin_t *a, long long cat, const char *principal)
+{
+	pchat_db_val_t p[6] = {PCHAT_DB_I(cat), PCHAT_DB_CS(principal), PCHAT_DB_CS(principal),
+		PCHAT_DB_I(cat), PCHAT_DB_CS(principal), PCHAT_DB_CS(principal)};
+	long long ok = 0, rc = run(a, A_PRINCIPAL_IN_SCOPE, p, 6, read_id, &ok);
+
+	return rc < 0 ? db_fail(a, rc) : ok != 0;
+}
+
+/* Principals added to a room must lie within its category; *invite tells whether new members
+ * are invited (the room's invitations are on). */
+static int check_additions(pchat_admin_t *a, long long id, const char *role,
+		char (*norm)[PCHAT_USER_MAX], int n, int *invite_on)
+{
+	pchat_db_val_t p = PCHAT_DB_I(id);
+	long long cat = 0, rc = run(a, A_ROOM_CATEGORY, &p, 1, read_id, &cat);
+	int i, ok;
+
+	if (rc < 0)
+		return db_fail(a, rc);
+	for (i = 0; i < n; i++) {
+		ok = in_scope(a, cat, norm[i]);
+		if (ok < 0)
+			return ok;
+		if (!ok)
+			return fail(a, PCHAT_ADMIN_INVALID, "%s is not allowed in the room's category",
+					norm[i]);
+	}
+	*invite_on = 0;
+	if (strcmp(role, "member") == 0 && (*invite_on = invitations_on(a, id)) < 0)
+		return *invite_on;
+	return 0;
+}
+
+/* Normalizes the principals into norm (n entries). */
+static int normalize_principals(pchat_admin_t *a, const char *const *in, int n,
+		char (*norm)[PCHAT_USER_MAX])
+{
+	int i;
+
+	if (n < 1)
+		return fail(a, PCHAT_ADMIN_INVALID, "at least one principal (a SIP URI or a domain) "
+				"is needed");
+	for (i = 0; i < n; i++)
+		if (pchat_principal_normalize(in[i], norm[i], PCHAT_USER_MAX) < 0)
+			return fail(a, PCHAT_ADMIN_INVALID, "'%s' is neither a SIP URI (sip:user@host) nor "
+					"a domain", in[i]);
+	return 0;
+}
+
+int pchat_admin_room_principals(pchat_admin_t *a, const char *ident, const char *role, int add,
+		const char *const *principals, int n, uint64_t *room, int *invited)
+{
+	char (*norm)[PCHAT_USER_MAX];
+	pchat_db_val_t p[3];
+	long long id, rc;
+	int i, r, on = 0;
+
+	*invited = 0;
+	if (one_of(a, "role", role, room_roles) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((id = room_id(a, ident)) < 0)
+		return (int)id;
+	*room = (uint64_t)id;
+	norm = calloc(n > 0 ? n : 1, PCHAT_USER_MAX);
+	if (!norm)
+		return fail(a, PCHAT_ADMIN_FAILED, "out of memory");
+	r = normalize_principals(a, principals, n, norm);
+	if (r == 0 && add)
+		r = check_additions(a, id, role, norm, n, &on);
+	if (r == 0 && (r = begin(a)) == 0) {
+		for (i = 0; r == 0 && i < n; i++) {
+			p[0] = PCHAT_DB_I(id);
+			p[1] = PCHAT_DB_CS(role);
+			p[2] = PCHAT_DB_CS(norm[i]);
+			rc = run(a, add ? A_PRINCIPAL_ADD : A_PRINCIPAL_REMOVE, p, 3, NULL, NULL);
+			if (rc < 0) {
+				r = db_fail(a, rc);
+			} else if (rc == 1 && on && strchr(norm[i], '@')) {
+				/* a user newly added to a room with invitations on is invited to it */
+				r = invite(a, norm[i], id);
+				*invited += r == 0;
+			}
+		}
+		r = finish(a, r);
+	}
+	free(norm);
+	return r;
+}
+
+/* ------------------------------------------------------------------ categories */
+
+static const char *const category_bools[] = {"file_upload", "invitations", "chat_history", NULL};
+
+static int read_category_row(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	pchat_category_row_t *c = ctx;
+
+	if (ncols != 8)
+		return -1;
+	c->id = (uint64_t)pchat_db_int(&cols[0]);
+	snprintf(c->guid, sizeof(c->guid), "%s", cols[1].s);
+	snprintf(c->name, sizeof(c->name), "%s", cols[2].s);
+	snprintf(c->description, sizeof(c->description), "%s", cols[3].s);
+	c->file_upload = pchat_db_int(&cols[4]) != 0;
+	c->invitations = pchat_db_int(&cols[5]) != 0;
+	c->chat_history = pchat_db_int(&cols[6]) != 0;
+	c->rooms = (uint64_t)pchat_db_int(&cols[7]);
+	return 0;
+}
+
+static int get_category_row(pchat_admin_t *a, long long id, pchat_category_row_t *out)
+{
+	pchat_db_val_t p = PCHAT_DB_I(id);
+	long long rc = run(a, A_CAT_GET, &p, 1, read_category_row, out);
+
+	if (rc < 0)
+		return db_fail(a, rc);
+	if (rc == 0)
+		return fail(a, PCHAT_ADMIN_NOT_FOUND, "the category vanished");
+	pchat_category_uri(a->domain, out->guid, out->uri, sizeof(out->uri));
+	return 0;
+}
+
+static int check_category_options(pchat_admin_t *a, const pchat_kv_t *opts, int n)
+{
+	const char *v;
+	int i, b;
+
+	if ((v = opt(opts, n, "name")) && check_text(a, "name", v, 256, 1) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((v = opt(opts, n, "description")) && check_text(a, "description", v, 1024, 0) < 0)
+		return PCHAT_ADMIN_INVALID;
+	for (i = 0; category_bools[i]; i++)
+		if ((v = opt(opts, n, category_bools[i]))
+				&& parse_bool(a, category_bools[i], v, &b) < 0)
+			return PCHAT_ADMIN_INVALID;
+	return 0;
+}
+
+static int bool_opt(const pchat_kv_t *opts, int n, const char *key, int dflt)
+{
+	const char *v = opt(opts, n, key);
+	pchat_admin_t scratch;
+	int b = dflt;
+
+	if (v)
+		parse_bool(&scratch, key, v, &b);
+	return b;
+}
+
+int pchat_admin_category_add(pchat_admin_t *a, const char *name, const pchat_kv_t *opts,
+		int nopts, pchat_category_row_t *out)
+{
+	static const char *const known[] = {"description", "file_upload", "invitations",
+		"chat_history", NULL};
+	char guid[PCHAT_GUID_LEN + 1];
+	pchat_db_val_t p[6];
+	const char *v;
+	long long rc;
+
+	if (known_options(a, opts, nopts, known) < 0 || check_category_options(a, opts, nopts) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if (!name || check_text(a, "name", name, 256, 1) < 0)
+		return name ? PCHAT_ADMIN_INVALID
+					: fail(a, PCHAT_ADMIN_INVALID, "a category name is needed");
+	new_guid(guid);
+	p[0] = PCHAT_DB_CS(guid);
+	p[1] = PCHAT_DB_CS(name);
+	p[2] = PCHAT_DB_CS((v = opt(opts, nopts, "description")) ? v : "");
+	/* Lync's defaults: file upload and invitations off, chat history on */
+	p[3] = PCHAT_DB_I(bool_opt(opts, nopts, "file_upload", 0));
+	p[4] = PCHAT_DB_I(bool_opt(opts, nopts, "invitations", 0));
+	p[5] = PCHAT_DB_I(bool_opt(opts, nopts, "chat_history", 1));
+	rc = run(a, A_CAT_INSERT, p, 6, NULL, NULL);
+	if (rc == PCHAT_DB_DUPLICATE)
+		return fail(a, PCHAT_ADMIN_CONFLICT, "a category named '%s' exists already", name);
+	if (rc < 0)
+		return db_fail(a, rc);
+	return get_category_row(a, (long long)pchat_db_insert_id(a->db), out);
+}
+
+static const struct {
+	const char *key;
+	int stmt;
+	int is_bool;
+} category_setters[] = {
+	{"name", A_CAT_SET_NAME, 0},
+	{"description", A_CAT_SET_DESCRIPTION, 0},
+	{"file_upload", A_CAT_SET_FILE_UPLOAD, 1},
+	{"invitations", A_CAT_SET_INVITATIONS, 1},
+	{"chat_history", A_CAT_SET_CHAT_HISTORY, 1},
+};
+
+int pchat_admin_category_set(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
+		int nopts)
+{
+	static const char *const known[] = {"name", "description", "file_upload", "invitations",
+		"chat_history", NULL};
+	const char *v;
+	long long id;
+	size_t i;
+	int rc;
+
+	if (nopts == 0)
+		return fail(a, PCHAT_ADMIN_INVALID, "nothing to change: give key=value options");
+	if (known_options(a, opts, nopts, known) < 0 || check_category_options(a, opts, nopts) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((id = category_id(a, ident)) < 0)
+		return (int)id;
+	if ((rc = begin(a)) < 0)
+		return rc;
+	for (i = 0; rc == 0 && i < sizeof(category_setters) / sizeof(category_setters[0]); i++)
+		if ((v = opt(opts, nopts, category_setters[i].key)))
+			rc = set_option(a, category_setters[i].stmt, id, category_setters[i].key, v,
+					category_setters[i].is_bool);
+	return finish(a, rc);
+}
+
+int pchat_admin_category_get(pchat_admin_t *a, const char *ident, pchat_category_row_t *out)
+{
+	long long id = category_id(a, ident);
+
+	return id < 0 ? (int)id : get_category_row(a, id, out);
+}
+
+int pchat_admin_category_principals_of(pchat_admin_t *a, uint64_t category_id,
+		pchat_principal_f cb, void *ctx)
+{
+	principal_ctx_t pc = {cb, ctx};
+	pchat_db_val_t p = PCHAT_DB_I((long long)category_id);
+	long long rc = run(a, A_CAT_PRINCIPALS, &p, 1, read_principal, &pc);
+
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+typedef struct category_list_ctx {
+	pchat_admin_t *a;
+	pchat_category_row_f cb;
+	void *ctx;
+} category_list_ctx_t;
+
+static int list_category(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	category_list_ctx_t *lc = ctx;
+	pchat_category_row_t row;
+
+	if (read_category_row(&row, cols, ncols) < 0)
+		return -1;
+	pchat_category_uri(lc->a->domain, row.guid, row.uri, sizeof(row.uri));
+	return lc->cb(lc->ctx, &row);
+}
+
+int pchat_admin_category_list(pchat_admin_t *a, pchat_category_row_f cb, void *ctx)
+{
+	category_list_ctx_t lc = {a, cb, ctx};
+	long long rc = run(a, A_CAT_LIST, NULL, 0, list_category, &lc);
+
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+int pchat_admin_category_remove(pchat_admin_t *a, const char *ident)
+{
+	pchat_db_val_t p[2];
+	long long id = category_id(a, ident), rc;
+
+	if (id < 0)
+		return (int)id;
+	p[0] = PCHAT_DB_I(id);
+	p[1] = PCHAT_DB_I(id);
+	rc = run(a, A_CAT_DELETE, p, 2, NULL, NULL);
+	if (rc < 0)
+		return db_fail(a, rc);
+	if (rc == 0)
+		return fail(a, PCHAT_ADMIN_CONFLICT, "the category '%s' still has rooms; move or "
+				"remove them first", ident);
+	return 0;
+}
+
+static const char *const category_roles[] = {"allowed", "denied", "creator", NULL};
+
+int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const char *role,
+		int add, const char *const *principals, int n)
+{
+	char (*norm)[PCHAT_USER_MAX];
+	pchat_db_val_t p[3];
+	long long id, rc;
+	int i, r;
+
+	if (one_of(a, "role", role, category_roles) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((id = category_id(a, ident)) < 0)
+		return (int)id;
+	norm = calloc(n > 0 ? n : 1, PCHAT_USER_MAX);
+	if (!norm)
+		return fail(a, PCHAT_ADMIN_FAILED, "out of memory");
+	r = normalize_principals(a, principals, n, norm);
+	if (r == 0 && (r = begin(a)) == 0) {
+		for (i = 0; r == 0 && i < n; i++) {
+			p[0] = PCHAT_DB_I(id);
+			p[1] = PCHAT_DB_CS(role);
+			p[2] = PCHAT_DB_CS(norm[i]);
+			rc = run(a, add ? A_CAT_PRINCIPAL_ADD : A_CAT_PRINCIPAL_REMOVE, p, 3, NULL, NULL);
+			if (rc < 0)
+				r = db_fail(a, rc);
+		}
+		r = finish(a, r);
+	}
+	free(norm);
+	return r;
+}
+
+/* ------------------------------------------------------------------ moderation */
+
+int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
+		int nopts, long long *replaced)
+{
+	static const char *const known[] = {"user", "keyword", "after", "before", "replacement",
+		NULL};
+	const char *user = opt(opts, nopts, "user"), *keyword = opt(opts, nopts, "keyword");
+	const char *after = opt(opts, nopts, "after"), *before = opt(opts, nopts, "before");
+	const char *replacement = opt(opts, nopts, "replacement");
+	char author[PCHAT_USER_MAX], from[40], to[40];
+	pchat_buf_t content, kw;
+	pchat_db_val_t p[10];
+	long long id, rc;
+	size_t i;
+
+	if (known_options(a, opts, nopts, known) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if (!user && !keyword && !after && !before)
+		return fail(a, PCHAT_ADMIN_INVALID, "say which messages: user=, keyword=, after= or "
+				"before=");
+	if (user && pchat_user_normalize(user, strlen(user), author, sizeof(author)) < 0)
+		return fail(a, PCHAT_ADMIN_INVALID, "user must be a SIP URI (sip:user@host)");
+	if ((after && pchat_iso_to_datetime(after, from, sizeof(from)) < 0)
+			|| (before && pchat_iso_to_datetime(before, to, sizeof(to)) < 0))
+		return fail(a, PCHAT_ADMIN_INVALID, "after and before must be ISO 8601 times, e.g. "
+				"2026-11-24T08:00:00Z");
+	if (keyword && !keyword[0])
+		return fail(a, PCHAT_ADMIN_INVALID, "keyword must not be empty");
+	if (replacement && check_text(a, "replacement", replacement, 8000, 0) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if ((id = room_id(a, ident)) < 0)
+		return (int)id;
+	/* the stored content is XML: the replacement is escaped into a <chat>, and the keyword is
+	 * looked for in its escaped form */
+	pchat_buf_init(&content);
+	pchat_buf_init(&kw);
+	pchat_buf_adds(&content, "<chat>");
+	pchat_buf_adds_xml(&content, replacement ? replacement : DEFAULT_REPLACEMENT);
+	pchat_buf_adds(&content, "</chat>");
+	if (keyword) {
+		pchat_buf_t esc;
+
+		pchat_buf_init(&esc);
+		pchat_buf_adds_xml(&esc, keyword);
+		for (i = 0; pchat_buf_ok(&esc) && i < esc.len; i++) {
+			if (esc.s[i] == '%' || esc.s[i] == '_' || esc.s[i] == '!')
+				pchat_buf_add(&kw, "!", 1);
+			pchat_buf_add(&kw, esc.s + i, 1);
+		}
+		pchat_buf_free(&esc);
+	}
+	p[0] = PCHAT_DB_CS(content.s);
+	p[1] = PCHAT_DB_I(id);
+	p[2] = p[3] = user ? PCHAT_DB_CS(author) : PCHAT_DB_NUL;
+	p[4] = p[5] = keyword && kw.s ? PCHAT_DB_CS(kw.s) : PCHAT_DB_NUL;
+	p[6] = p[7] = after ? PCHAT_DB_CS(from) : PCHAT_DB_NUL;
+	p[8] = p[9] = before ? PCHAT_DB_CS(to) : PCHAT_DB_NUL;
+	rc = pchat_buf_ok(&content) ? run(a, A_MSG_REPLACE, p, 10, NULL, NULL) : PCHAT_DB_ERROR;
+	pchat_buf_free(&content);
+	pchat_buf_free(&kw);
+	if (rc < 0)
+		return db_fail(a, rc);
+	*replaced = rc;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ settings */
+
+int pchat_admin_config_set(pchat_admin_t *a, const char *name, const char *value)
+{
+	const pchat_setting_def_t *def = name ? pchat_setting_find(name) : NULL;
+	char text[16];
+	pchat_db_val_t p[2];
+	long long rc;
+	int v;
+
+	if (!def)
+		return fail(a, PCHAT_ADMIN_INVALID, "no setting '%s' (pchat.config.get lists them)",
+				name ? name : "");
+	if (!value || pchat_setting_parse(def, value, &v, a->err, sizeof(a->err)) < 0)
+		return value ? PCHAT_ADMIN_INVALID
+					 : fail(a, PCHAT_ADMIN_INVALID, "a value for %s is needed", name);
+	snprintf(text, sizeof(text), "%d", v);
+	p[0] = PCHAT_DB_CS(def->name);
+	p[1] = PCHAT_DB_CS(text);
+	rc = run(a, A_CONFIG_SET, p, 2, NULL, NULL);
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+int pchat_admin_config_unset(pchat_admin_t *a, const char *name)
+{
+	pchat_db_val_t p;
+	long long rc;
+
+	if (!name || !pchat_setting_find(name))
+		return fail(a, PCHAT_ADMIN_INVALID, "no setting '%s'", name ? name : "");
+	p = PCHAT_DB_CS(name);
+	rc = run(a, A_CONFIG_UNSET, &p, 1, NULL, NULL);
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+typedef struct config_ctx {
+	pchat_config_f cb;
+	void *ctx;
+} config_ctx_t;
+
+static int read_config(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	config_ctx_t *cc = ctx;
+
+	if (ncols != 2)
+		return -1;
+	return cc->cb(cc->ctx, cols[0].s, cols[1].s);
+}
+
+int pchat_admin_config_load(pchat_admin_t *a, pchat_config_f cb, void *ctx)
+{
+	config_ctx_t cc = {cb, ctx};
+	long long rc = run(a, A_CONFIG_LOAD, NULL, 0, read_config, &cc);
+
+	return rc < 0 ? db_fail(a, rc) : 0;
+}

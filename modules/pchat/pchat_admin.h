@@ -1,0 +1,142 @@
+/*
+ * Administration of the room model (what Lync's *-CsPersistentChat* cmdlets do): categories,
+ * rooms, their principals, moderation of messages and the pool-wide settings. Every change is
+ * checked first and written in one transaction, so a refused or failed command leaves nothing
+ * half-written. Runs on a process's MySQL connection; no Kamailio header (the RPC commands in
+ * pchat_rpc.c call it).
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#ifndef PCHAT_ADMIN_H
+#define PCHAT_ADMIN_H
+
+#include <stdint.h>
+
+#include "pchat_chat.h"
+#include "pchat_db.h"
+
+/* The statements of this part; they follow the store's in a process's statement table. */
+extern const char *const pchat_admin_sql[];
+extern const int pchat_admin_nsql;
+
+typedef struct pchat_admin {
+	pchat_db_t *db;
+	int first_stmt;      /* index of pchat_admin_sql[0] in the connection's table */
+	const char *domain;  /* the chat domain: ma-chan://DOMAIN/GUID */
+	char err[256];       /* why the last call failed, for the caller to show */
+} pchat_admin_t;
+
+enum {
+	PCHAT_ADMIN_INVALID = -10,   /* a missing or invalid argument (err says which) */
+	PCHAT_ADMIN_NOT_FOUND = -11, /* no such room or category */
+	PCHAT_ADMIN_CONFLICT = -12,  /* a name already taken, a category still in use */
+	PCHAT_ADMIN_FAILED = -13,    /* the database refused (logged) */
+	PCHAT_ADMIN_DOWN = -14,      /* the database is unreachable */
+};
+
+/* key=value options of a command. */
+typedef struct pchat_kv {
+	const char *key;
+	const char *value;
+} pchat_kv_t;
+
+typedef struct pchat_room_row {
+	uint64_t id;
+	char guid[PCHAT_GUID_LEN + 1];
+	char uri[PCHAT_ROOM_URI_MAX];
+	char name[PCHAT_NAME_MAX];
+	char description[PCHAT_TEXT_MAX];
+	char topic[PCHAT_TEXT_MAX];
+	char category[PCHAT_NAME_MAX];
+	char privacy[8];
+	char type[12];
+	char invitations[8];
+	char addin[PCHAT_TEXT_MAX];
+	int disabled;
+	uint64_t messages;   /* posts stored (the room's last sequence number) */
+	char created[32];    /* ISO 8601 */
+} pchat_room_row_t;
+
+typedef struct pchat_category_row {
+	uint64_t id;
+	char guid[PCHAT_GUID_LEN + 1];
+	char uri[PCHAT_ROOM_URI_MAX];
+	char name[PCHAT_NAME_MAX];
+	char description[PCHAT_TEXT_MAX];
+	int file_upload;
+	int invitations;
+	int chat_history;
+	uint64_t rooms;
+} pchat_category_row_t;
+
+typedef int (*pchat_room_row_f)(void *ctx, const pchat_room_row_t *room);
+typedef int (*pchat_category_row_f)(void *ctx, const pchat_category_row_t *category);
+typedef int (*pchat_principal_f)(void *ctx, const char *role, const char *principal);
+typedef int (*pchat_config_f)(void *ctx, const char *name, const char *value);
+
+/* ---- rooms; ident is a room's name, ma-chan:// URI or GUID ---- */
+
+/* Options: description, topic, privacy (open|closed|secret, default closed), type
+ * (normal|auditorium), invitations (inherit|on|off), addin (URL), disabled (yes|no). */
+int pchat_admin_room_add(pchat_admin_t *a, const char *name, const char *category,
+		const pchat_kv_t *opts, int nopts, pchat_room_row_t *out);
+/* Options as room_add, plus name and category. Moving a room to another category drops the
+ * members, managers and presenters the new category does not allow (*dropped of them). */
+int pchat_admin_room_set(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts, int nopts,
+		uint64_t *room_id, int *dropped);
+int pchat_admin_room_get(pchat_admin_t *a, const char *ident, pchat_room_row_t *out);
+/* The members, managers and presenters of the room with this id. */
+int pchat_admin_room_principals_of(pchat_admin_t *a, uint64_t room_id, pchat_principal_f cb,
+		void *ctx);
+/* Options: category, name (a part of it), disabled (yes|no), limit (default 100). */
+int pchat_admin_room_list(pchat_admin_t *a, const pchat_kv_t *opts, int nopts,
+		pchat_room_row_f cb, void *ctx);
+int pchat_admin_room_disable(pchat_admin_t *a, const char *ident, int disabled,
+		uint64_t *room_id);
+int pchat_admin_room_remove(pchat_admin_t *a, const char *ident, uint64_t *room_id);
+/* Deletes the room's messages, all or those before the option before (ISO 8601). */
+int pchat_admin_room_clear(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
+		int nopts, long long *deleted);
+/* role: member, manager or presenter. Adding members to a room whose invitations are on
+ * invites each user among them (*invited). */
+int pchat_admin_room_principals(pchat_admin_t *a, const char *ident, const char *role, int add,
+		const char *const *principals, int n, uint64_t *room_id, int *invited);
+
+/* ---- categories; ident is a category's name, ma-cat:// URI or GUID ---- */
+
+/* Options: description, file_upload, invitations, chat_history (yes|no). */
+int pchat_admin_category_add(pchat_admin_t *a, const char *name, const pchat_kv_t *opts,
+		int nopts, pchat_category_row_t *out);
+int pchat_admin_category_set(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
+		int nopts);
+int pchat_admin_category_get(pchat_admin_t *a, const char *ident, pchat_category_row_t *out);
+/* The allowed and denied members and the creators of the category with this id. */
+int pchat_admin_category_principals_of(pchat_admin_t *a, uint64_t category_id,
+		pchat_principal_f cb, void *ctx);
+int pchat_admin_category_list(pchat_admin_t *a, pchat_category_row_f cb, void *ctx);
+/* Refused while rooms are in the category. */
+int pchat_admin_category_remove(pchat_admin_t *a, const char *ident);
+/* role: allowed, denied or creator. */
+int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const char *role,
+		int add, const char *const *principals, int n);
+
+/* ---- moderation ---- */
+
+/* Replaces the content of a room's messages chosen by the options user (author), keyword (in
+ * the text), after and before (ISO 8601) with replacement (a text; by default "This message was
+ * removed by a moderator."). The messages keep their place, author and time. At least one of
+ * user, keyword, after, before is needed. */
+int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
+		int nopts, long long *replaced);
+
+/* ---- service settings ---- */
+
+int pchat_admin_config_set(pchat_admin_t *a, const char *name, const char *value);
+int pchat_admin_config_unset(pchat_admin_t *a, const char *name);
+int pchat_admin_config_load(pchat_admin_t *a, pchat_config_f cb, void *ctx);
+
+/* "2026-11-24", "2026-11-24T08:00:00Z", "2026-11-24T08:00:00.123Z" -> MySQL DATETIME text.
+ * 0 ok, -1 otherwise. */
+int pchat_iso_to_datetime(const char *iso, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,680 @@
+/*
+ * The administration RPC commands (pchat.room.*, pchat.category.*, pchat.message.*,
+ * pchat.config.*): argument handling and answers; the work is in pchat_admin.c.
+ *
+ * Conventions: required arguments are positional; options are key=value; times are ISO 8601
+ * UTC. A refused command answers a fault with a code and a text that says what to do:
+ * 400 invalid argument, 404 no such room or category, 409 name taken or category in use,
+ * 500 database failure, 503 database unreachable.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include <string.h>
+
+#include "core/dprint.h"
+
+#include "pchat_admin.h"
+#include "pchat_fanout.h"
+#include "pchat_mod.h"
+#include "pchat_rpc.h"
+#include "pchat_settings.h"
+#include "pchat_store_mysql.h"
+
+#define ARGS_MAX 64
+
+typedef struct rpc_args {
+	char *pos[ARGS_MAX]; /* positional arguments */
+	int npos;
+	pchat_kv_t kv[ARGS_MAX];
+	int nkv;
+} rpc_args_t;
+
+/* Reads every argument as text: the first `required` are positional whatever they hold;
+ * after them, key=value pairs are options and the rest positional (principal lists). */
+static int read_args(rpc_t *rpc, void *ctx, int required, const char *usage, rpc_args_t *args)
+{
+	char *v;
+	int i;
+
+	memset(args, 0, sizeof(*args));
+	for (i = 0; i < required; i++) {
+		if (rpc->scan(ctx, ".s", &v) < 1) {
+			rpc->fault(ctx, 400, "usage: %s", usage);
+			return -1;
+		}
+		args->pos[args->npos++] = v;
+	}
+	while (rpc->scan(ctx, "*.s", &v) == 1) {
+		char *eq = strchr(v, '=');
+
+		if (args->npos >= ARGS_MAX || args->nkv >= ARGS_MAX) {
+			rpc->fault(ctx, 400, "too many arguments (at most %d)", ARGS_MAX);
+			return -1;
+		}
+		if (eq && eq != v) {
+			*eq = '\0';
+			args->kv[args->nkv].key = v;
+			args->kv[args->nkv++].value = eq + 1;
+		} else {
+			args->pos[args->npos++] = v;
+		}
+	}
+	return 0;
+}
+
+static pchat_admin_t admin(void)
+{
+	pchat_admin_t a;
+
+	memset(&a, 0, sizeof(a));
+	a.db = pchat_proc_db();
+	a.first_stmt = pchat_store_nsql;
+	a.domain = pchat_params.domain;
+	return a;
+}
+
+/* Answers a failed command. */
+static void fault(rpc_t *rpc, void *ctx, const pchat_admin_t *a, int rc)
+{
+	int code = rc == PCHAT_ADMIN_INVALID ? 400 : rc == PCHAT_ADMIN_NOT_FOUND ? 404
+			   : rc == PCHAT_ADMIN_CONFLICT ? 409 : rc == PCHAT_ADMIN_DOWN ? 503 : 500;
+
+	rpc->fault(ctx, code, "%s", a->err[0] ? a->err : "failed");
+}
+
+/* Connected clients see the change: the room's sender re-checks everyone in it. */
+static void room_changed(uint64_t room_id)
+{
+	pchat_fanout_refresh_room(room_id);
+}
+
+static void add_room(rpc_t *rpc, void *th, const pchat_room_row_t *r)
+{
+	rpc->struct_add(th, "ssssssssssd", "uri", r->uri, "guid", r->guid, "name", r->name,
+			"description", r->description, "topic", r->topic, "category", r->category,
+			"privacy", r->privacy, "type", r->type, "invitations", r->invitations,
+			"addin", r->addin, "disabled", r->disabled);
+	rpc->struct_add(th, "ds", "messages", (int)r->messages, "created", r->created);
+}
+
+static void add_category(rpc_t *rpc, void *th, const pchat_category_row_t *c)
+{
+	rpc->struct_add(th, "ssssdddd", "uri", c->uri, "guid", c->guid, "name", c->name,
+			"description", c->description, "file_upload", c->file_upload,
+			"invitations", c->invitations, "chat_history", c->chat_history,
+			"rooms", (int)c->rooms);
+}
+
+/* ------------------------------------------------------------------ rooms */
+
+static const char *room_add_doc[] = {
+	"Adds a room: name category [description=TEXT] [topic=TEXT] [privacy=open|closed|secret] "
+	"[type=normal|auditorium] [invitations=inherit|on|off] [addin=URL] [disabled=yes|no]. "
+	"New rooms are closed and normal. Answers the room.", 0};
+
+static void rpc_room_add(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	pchat_room_row_t *row = pkg_malloc(sizeof(*row));
+	rpc_args_t args;
+	void *th;
+	int rc;
+
+	if (!row) {
+		rpc->fault(ctx, 500, "out of memory");
+		return;
+	}
+	if (read_args(rpc, ctx, 2, "pchat.room.add name category [key=value...]", &args) == 0) {
+		rc = args.npos > 2 ? PCHAT_ADMIN_INVALID : pchat_admin_room_add(&a, args.pos[0],
+						 args.pos[1], args.kv, args.nkv, row);
+		if (args.npos > 2)
+			snprintf(a.err, sizeof(a.err), "unexpected argument '%s'", args.pos[2]);
+		if (rc < 0)
+			fault(rpc, ctx, &a, rc);
+		else if (rpc->add(ctx, "{", &th) >= 0)
+			add_room(rpc, th, row);
+	}
+	pkg_free(row);
+}
+
+static const char *room_set_doc[] = {
+	"Changes a room: room key=value... (name, description, topic, privacy, type, invitations, "
+	"addin, disabled, category). Moving it to another category drops the members, managers "
+	"and presenters that category does not allow. Connected clients see the change.", 0};
+
+static void rpc_room_set(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	rpc_args_t args;
+	uint64_t id = 0;
+	int rc, dropped = 0;
+	void *th;
+
+	if (read_args(rpc, ctx, 1, "pchat.room.set room key=value...", &args) < 0)
+		return;
+	rc = pchat_admin_room_set(&a, args.pos[0], args.kv, args.nkv, &id, &dropped);
+	if (rc < 0) {
+		fault(rpc, ctx, &a, rc);
+		return;
+	}
+	room_changed(id);
+	if (rpc->add(ctx, "{", &th) >= 0)
+		rpc->struct_add(th, "sd", "changed", args.pos[0], "dropped", dropped);
+}
+
+typedef struct principal_lists {
+	rpc_t *rpc;
+	void *th;
+	void *lists[3];
+	const char *const *roles;
+} principal_lists_t;
+
+static int add_principal(void *ctx, const char *role, const char *principal)
+{
+	principal_lists_t *pl = ctx;
+	int i;
+
+	for (i = 0; pl->roles[i]; i++)
+		if (strcmp(role, pl->roles[i]) == 0)
+			pl->rpc->array_add(pl->lists[i], "s", principal);
+	return 0;
+}
+
+/* Opens one array per role ("member" -> "members"). */
+static void open_lists(principal_lists_t *pl, const char *const *roles, const char *const *keys)
+{
+	int i;
+
+	pl->roles = roles;
+	for (i = 0; roles[i]; i++)
+		pl->rpc->struct_add(pl->th, "[", keys[i], &pl->lists[i]);
+}
+
+static const char *room_get_doc[] = {
+	"Shows a room: room (name, ma-chan:// URI or GUID). Answers its settings, members, "
+	"managers and presenters.", 0};
+
+static void rpc_room_get(rpc_t *rpc, void *ctx)
+{
+	static const char *const roles[] = {"member", "manager", "presenter", NULL};
+	static const char *const keys[] = {"members", "managers", "presenters"};
+	pchat_admin_t a = admin();
+	pchat_room_row_t *row = pkg_malloc(sizeof(*row));
+	principal_lists_t pl = {rpc, NULL, {0}, roles};
+	rpc_args_t args;
+	int rc;
+
+	if (!row) {
+		rpc->fault(ctx, 500, "out of memory");
+		return;
+	}
+	if (read_args(rpc, ctx, 1, "pchat.room.get room", &args) == 0) {
+		rc = pchat_admin_room_get(&a, args.pos[0], row);
+		if (rc < 0) {
+			fault(rpc, ctx, &a, rc);
+		} else if (rpc->add(ctx, "{", &pl.th) >= 0) {
+			add_room(rpc, pl.th, row);
+			open_lists(&pl, roles, keys);
+			if (pchat_admin_room_principals_of(&a, row->id, add_principal, &pl) < 0)
+				LM_ERR("pchat.room.get %s: %s\n", args.pos[0], a.err);
+		}
+	}
+	pkg_free(row);
+}
+
+typedef struct list_ctx {
+	rpc_t *rpc;
+	void *ctx;
+} list_ctx_t;
+
+static int list_room_row(void *ctx, const pchat_room_row_t *r)
+{
+	list_ctx_t *lc = ctx;
+	void *th;
+
+	if (lc->rpc->add(lc->ctx, "{", &th) < 0)
+		return 1;
+	add_room(lc->rpc, th, r);
+	return 0;
+}
+
+static const char *room_list_doc[] = {
+	"Lists rooms by name: [category=NAME] [name=PART] [disabled=yes|no] [limit=N (100)].", 0};
+
+static void rpc_room_list(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	list_ctx_t lc = {rpc, ctx};
+	rpc_args_t args;
+	int rc;
+
+	if (read_args(rpc, ctx, 0, "pchat.room.list [key=value...]", &args) < 0)
+		return;
+	rc = pchat_admin_room_list(&a, args.kv, args.nkv, list_room_row, &lc);
+	if (rc < 0)
+		fault(rpc, ctx, &a, rc);
+}
+
+static void room_disable(rpc_t *rpc, void *ctx, int disabled)
+{
+	pchat_admin_t a = admin();
+	rpc_args_t args;
+	uint64_t id = 0;
+	int rc;
+
+	if (read_args(rpc, ctx, 1, disabled ? "pchat.room.disable room" : "pchat.room.enable room",
+				&args) < 0)
+		return;
+	rc = pchat_admin_room_disable(&a, args.pos[0], disabled, &id);
+	if (rc < 0) {
+		fault(rpc, ctx, &a, rc);
+		return;
+	}
+	room_changed(id);
+	rpc->add(ctx, "s", disabled ? "disabled" : "enabled");
+}
+
+static const char *room_disable_doc[] = {
+	"Disables a room: room. Everybody in it is disconnected from it at once, and nobody can "
+	"join, read or post until it is enabled.", 0};
+
+static void rpc_room_disable(rpc_t *rpc, void *ctx)
+{
+	room_disable(rpc, ctx, 1);
+}
+
+static const char *room_enable_doc[] = {"Enables a disabled room: room.", 0};
+
+static void rpc_room_enable(rpc_t *rpc, void *ctx)
+{
+	room_disable(rpc, ctx, 0);
+}
+
+static const char *room_remove_doc[] = {
+	"Removes a room with its history: room. Everybody in it is disconnected from it.", 0};
+
+static void rpc_room_remove(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	rpc_args_t args;
+	uint64_t id = 0;
+	int rc;
+
+	if (read_args(rpc, ctx, 1, "pchat.room.remove room", &args) < 0)
+		return;
+	rc = pchat_admin_room_remove(&a, args.pos[0], &id);
+	if (rc < 0) {
+		fault(rpc, ctx, &a, rc);
+		return;
+	}
+	room_changed(id);
+	rpc->add(ctx, "s", "removed");
+}
+
+static const char *room_clear_doc[] = {
+	"Deletes a room's messages: room [before=ISO8601] (all when no date is given).", 0};
+
+static void rpc_room_clear(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	long long deleted = 0;
+	rpc_args_t args;
+	void *th;
+	int rc;
+
+	if (read_args(rpc, ctx, 1, "pchat.room.clear room [before=ISO8601]", &args) < 0)
+		return;
+	rc = pchat_admin_room_clear(&a, args.pos[0], args.kv, args.nkv, &deleted);
+	if (rc < 0)
+		fault(rpc, ctx, &a, rc);
+	else if (rpc->add(ctx, "{", &th) >= 0)
+		rpc->struct_add(th, "d", "deleted", (int)deleted);
+}
+
+static void room_principals(rpc_t *rpc, void *ctx, const char *role, int add)
+{
+	pchat_admin_t a = admin();
+	rpc_args_t args;
+	uint64_t id = 0;
+	int rc, invited = 0;
+	void *th;
+
+	if (read_args(rpc, ctx, 2, "room principal... (a SIP URI or a domain each)", &args) < 0)
+		return;
+	rc = pchat_admin_room_principals(&a, args.pos[0], role, add,
+			(const char *const *)args.pos + 1, args.npos - 1, &id, &invited);
+	if (rc < 0) {
+		fault(rpc, ctx, &a, rc);
+		return;
+	}
+	room_changed(id);
+	if (rpc->add(ctx, "{", &th) >= 0)
+		rpc->struct_add(th, "dd", add ? "added" : "removed", args.npos - 1, "invited", invited);
+}
+
+#define ROOM_PRINCIPALS(role, roles)                                                      \
+	static const char *room_##roles##_add_doc[] = {                                        \
+		"Adds " #roles " to a room: room principal... (sip:user@host or a domain). They must " \
+		"be allowed in the room's category; new members of a room with invitations on are "  \
+		"invited.", 0};                                                                    \
+	static void rpc_room_##roles##_add(rpc_t *rpc, void *ctx)                              \
+	{                                                                                      \
+		room_principals(rpc, ctx, role, 1);                                                \
+	}                                                                                      \
+	static const char *room_##roles##_remove_doc[] = {                                     \
+		"Removes " #roles " from a room: room principal...", 0};                          \
+	static void rpc_room_##roles##_remove(rpc_t *rpc, void *ctx)                           \
+	{                                                                                      \
+		room_principals(rpc, ctx, role, 0);                                                \
+	}
+
+ROOM_PRINCIPALS("member", members)
+ROOM_PRINCIPALS("manager", managers)
+ROOM_PRINCIPALS("presenter", presenters)
+
+/* ------------------------------------------------------------------ categories */
+
+static const char *category_add_doc[] = {
+	"Adds a category: name [description=TEXT] [file_upload=yes|no (no)] "
+	"[invitations=yes|no (no)] [chat_history=yes|no (yes)].", 0};
+
+static void rpc_category_add(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	pchat_category_row_t row;
+	rpc_args_t args;
+	void *th;
+	int rc;
+
+	if (read_args(rpc, ctx, 1, "pchat.category.add name [key=value...]", &args) < 0)
+		return;
+	rc = pchat_admin_category_add(&a, args.pos[0], args.kv, args.nkv, &row);
+	if (rc < 0)
+		fault(rpc, ctx, &a, rc);
+	else if (rpc->add(ctx, "{", &th) >= 0)
+		add_category(rpc, th, &row);
+}
+
+static const char *category_set_doc[] = {
+	"Changes a category: category key=value... (name, description, file_upload, invitations, "
+	"chat_history).", 0};
+
+static void rpc_category_set(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	rpc_args_t args;
+	int rc;
+
+	if (read_args(rpc, ctx, 1, "pchat.category.set category key=value...", &args) < 0)
+		return;
+	rc = pchat_admin_category_set(&a, args.pos[0], args.kv, args.nkv);
+	if (rc < 0)
+		fault(rpc, ctx, &a, rc);
+	else
+		rpc->add(ctx, "s", "changed");
+}
+
+static const char *category_get_doc[] = {
+	"Shows a category: category (name, ma-cat:// URI or GUID), with its allowed and denied "
+	"members and its creators.", 0};
+
+static void rpc_category_get(rpc_t *rpc, void *ctx)
+{
+	static const char *const roles[] = {"allowed", "denied", "creator", NULL};
+	static const char *const keys[] = {"allowed", "denied", "creators"};
+	pchat_admin_t a = admin();
+	pchat_category_row_t row;
+	principal_lists_t pl = {rpc, NULL, {0}, roles};
+	rpc_args_t args;
+	int rc;
+
+	if (read_args(rpc, ctx, 1, "pchat.category.get category", &args) < 0)
+		return;
+	rc = pchat_admin_category_get(&a, args.pos[0], &row);
+	if (rc < 0) {
+		fault(rpc, ctx, &a, rc);
+		return;
+	}
+	if (rpc->add(ctx, "{", &pl.th) < 0)
+		return;
+	add_category(rpc, pl.th, &row);
+	open_lists(&pl, roles, keys);
+	if (pchat_admin_category_principals_of(&a, row.id, add_principal, &pl) < 0)
+		LM_ERR("pchat.category.get %s: %s\n", args.pos[0], a.err);
+}
+
+static int list_category_row(void *ctx, const pchat_category_row_t *c)
+{
+	list_ctx_t *lc = ctx;
+	void *th;
+
+	if (lc->rpc->add(lc->ctx, "{", &th) < 0)
+		return 1;
+	add_category(lc->rpc, th, c);
+	return 0;
+}
+
+static const char *category_list_doc[] = {"Lists the categories.", 0};
+
+static void rpc_category_list(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	list_ctx_t lc = {rpc, ctx};
+	int rc = pchat_admin_category_list(&a, list_category_row, &lc);
+
+	if (rc < 0)
+		fault(rpc, ctx, &a, rc);
+}
+
+static const char *category_remove_doc[] = {
+	"Removes a category: category. Refused while it has rooms.", 0};
+
+static void rpc_category_remove(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	rpc_args_t args;
+	int rc;
+
+	if (read_args(rpc, ctx, 1, "pchat.category.remove category", &args) < 0)
+		return;
+	rc = pchat_admin_category_remove(&a, args.pos[0]);
+	if (rc < 0)
+		fault(rpc, ctx, &a, rc);
+	else
+		rpc->add(ctx, "s", "removed");
+}
+
+static void category_principals(rpc_t *rpc, void *ctx, const char *role, int add)
+{
+	pchat_admin_t a = admin();
+	rpc_args_t args;
+	int rc;
+
+	if (read_args(rpc, ctx, 2, "category principal... (a SIP URI or a domain each)", &args) < 0)
+		return;
+	rc = pchat_admin_category_principals(&a, args.pos[0], role, add,
+			(const char *const *)args.pos + 1, args.npos - 1);
+	if (rc < 0)
+		fault(rpc, ctx, &a, rc);
+	else
+		rpc->add(ctx, "s", add ? "added" : "removed");
+}
+
+#define CATEGORY_PRINCIPALS(role, roles, what)                                            \
+	static const char *category_##roles##_add_doc[] = {                                    \
+		"Adds to the " what " of a category: category principal... (sip:user@host or a "     \
+		"domain).", 0};                                                                    \
+	static void rpc_category_##roles##_add(rpc_t *rpc, void *ctx)                          \
+	{                                                                                      \
+		category_principals(rpc, ctx, role, 1);                                            \
+	}                                                                                      \
+	static const char *category_##roles##_remove_doc[] = {                                 \
+		"Removes from the " what " of a category: category principal...", 0};             \
+	static void rpc_category_##roles##_remove(rpc_t *rpc, void *ctx)                       \
+	{                                                                                      \
+		category_principals(rpc, ctx, role, 0);                                            \
+	}
+
+CATEGORY_PRINCIPALS("allowed", allowed, "allowed members")
+CATEGORY_PRINCIPALS("denied", denied, "denied members (denied beats allowed)")
+CATEGORY_PRINCIPALS("creator", creators, "creators")
+
+/* ------------------------------------------------------------------ moderation, settings */
+
+static const char *message_remove_doc[] = {
+	"Moderation: replaces the content of a room's messages: room [user=URI] [keyword=TEXT] "
+	"[after=ISO8601] [before=ISO8601] [replacement=TEXT]. Each message keeps its place, "
+	"author and time; at least one of user, keyword, after, before is needed.", 0};
+
+static void rpc_message_remove(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	long long replaced = 0;
+	rpc_args_t args;
+	void *th;
+	int rc;
+
+	if (read_args(rpc, ctx, 1, "pchat.message.remove room key=value...", &args) < 0)
+		return;
+	rc = pchat_admin_message_remove(&a, args.pos[0], args.kv, args.nkv, &replaced);
+	if (rc < 0)
+		fault(rpc, ctx, &a, rc);
+	else if (rpc->add(ctx, "{", &th) >= 0)
+		rpc->struct_add(th, "d", "replaced", (int)replaced);
+}
+
+typedef struct stored_settings {
+	int value[32];
+	int set[32];
+} stored_settings_t;
+
+static int remember_setting(void *ctx, const char *name, const char *value)
+{
+	stored_settings_t *ss = ctx;
+	const pchat_setting_def_t *def = pchat_setting_find(name);
+	char err[128];
+
+	if (def && pchat_setting_parse(def, value, &ss->value[def - pchat_setting_defs], err,
+					   sizeof(err)) == 0)
+		ss->set[def - pchat_setting_defs] = 1;
+	return 0;
+}
+
+static const char *config_get_doc[] = {
+	"Shows the service settings: [name]. Each with the value in effect on this node, the "
+	"pool-wide value stored in the database (if any) and the module parameter's default.", 0};
+
+static void rpc_config_get(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	stored_settings_t ss;
+	rpc_args_t args;
+	int i, rc;
+
+	if (read_args(rpc, ctx, 0, "pchat.config.get [name]", &args) < 0)
+		return;
+	if (args.npos && !pchat_setting_find(args.pos[0])) {
+		rpc->fault(ctx, 400, "no setting '%s'", args.pos[0]);
+		return;
+	}
+	memset(&ss, 0, sizeof(ss));
+	rc = pchat_admin_config_load(&a, remember_setting, &ss);
+	if (rc < 0) {
+		fault(rpc, ctx, &a, rc);
+		return;
+	}
+	for (i = 0; i < pchat_setting_count; i++) {
+		const pchat_setting_def_t *d = &pchat_setting_defs[i];
+		void *th;
+
+		if (args.npos && strcmp(args.pos[0], d->name) != 0)
+			continue;
+		if (rpc->add(ctx, "{", &th) < 0)
+			return;
+		rpc->struct_add(th, "sdds", "name", d->name, "value",
+				*pchat_setting_ptr(&pchat_shared->settings, d), "default",
+				*pchat_setting_ptr(&pchat_settings_defaults, d), "about", d->doc);
+		if (ss.set[i])
+			rpc->struct_add(th, "d", "stored", ss.value[i]);
+	}
+}
+
+static const char *config_set_doc[] = {
+	"Sets a service setting pool-wide: name value. It applies on this node at once and on every "
+	"node within config_reload_interval seconds.", 0};
+
+static void rpc_config_set(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	rpc_args_t args;
+	int rc, v = 0;
+
+	if (read_args(rpc, ctx, 2, "pchat.config.set name value", &args) < 0)
+		return;
+	rc = pchat_admin_config_set(&a, args.pos[0], args.pos[1]);
+	if (rc < 0) {
+		fault(rpc, ctx, &a, rc);
+		return;
+	}
+	pchat_setting_parse(pchat_setting_find(args.pos[0]), args.pos[1], &v, a.err, sizeof(a.err));
+	*pchat_setting_ptr(&pchat_shared->settings, pchat_setting_find(args.pos[0])) = v;
+	rpc->add(ctx, "s", "set");
+}
+
+static const char *config_unset_doc[] = {
+	"Removes a stored service setting: name. The module parameter's value applies again.", 0};
+
+static void rpc_config_unset(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	const pchat_setting_def_t *def;
+	rpc_args_t args;
+	int rc;
+
+	if (read_args(rpc, ctx, 1, "pchat.config.unset name", &args) < 0)
+		return;
+	rc = pchat_admin_config_unset(&a, args.pos[0]);
+	if (rc < 0) {
+		fault(rpc, ctx, &a, rc);
+		return;
+	}
+	def = pchat_setting_find(args.pos[0]);
+	*pchat_setting_ptr(&pchat_shared->settings, def) =
+			*pchat_setting_ptr(&pchat_settings_defaults, def);
+	rpc->add(ctx, "s", "unset");
+}
+
+rpc_export_t pchat_rpc_admin_cmds[] = {
+	{"pchat.room.add", rpc_room_add, room_add_doc, 0},
+	{"pchat.room.set", rpc_room_set, room_set_doc, 0},
+	{"pchat.room.get", rpc_room_get, room_get_doc, 0},
+	{"pchat.room.list", rpc_room_list, room_list_doc, RET_ARRAY},
+	{"pchat.room.disable", rpc_room_disable, room_disable_doc, 0},
+	{"pchat.room.enable", rpc_room_enable, room_enable_doc, 0},
+	{"pchat.room.remove", rpc_room_remove, room_remove_doc, 0},
+	{"pchat.room.clear", rpc_room_clear, room_clear_doc, 0},
+	{"pchat.room.members.add", rpc_room_members_add, room_members_add_doc, 0},
+	{"pchat.room.members.remove", rpc_room_members_remove, room_members_remove_doc, 0},
+	{"pchat.room.managers.add", rpc_room_managers_add, room_managers_add_doc, 0},
+	{"pchat.room.managers.remove", rpc_room_managers_remove, room_managers_remove_doc, 0},
+	{"pchat.room.presenters.add", rpc_room_presenters_add, room_presenters_add_doc, 0},
+	{"pchat.room.presenters.remove", rpc_room_presenters_remove, room_presenters_remove_doc, 0},
+	{"pchat.category.add", rpc_category_add, category_add_doc, 0},
+	{"pchat.category.set", rpc_category_set, category_set_doc, 0},
+	{"pchat.category.get", rpc_category_get, category_get_doc, 0},
+	{"pchat.category.list", rpc_category_list, category_list_doc, RET_ARRAY},
+	{"pchat.category.remove", rpc_category_remove, category_remove_doc, 0},
+	{"pchat.category.allowed.add", rpc_category_allowed_add, category_allowed_add_doc, 0},
+	{"pchat.category.allowed.remove", rpc_category_allowed_remove, category_allowed_remove_doc,
+		0},
+	{"pchat.category.denied.add", rpc_category_denied_add, category_denied_add_doc, 0},
+	{"pchat.category.denied.remove", rpc_category_denied_remove, category_denied_remove_doc, 0},
+	{"pchat.category.creators.add", rpc_category_creators_add, category_creators_add_doc, 0},
+	{"pchat.category.creators.remove", rpc_category_creators_remove,
+		category_creators_remove_doc, 0},
+	{"pchat.message.remove", rpc_message_remove, message_remove_doc, 0},
+	{"pchat.config.get", rpc_config_get, config_get_doc, RET_ARRAY},
+	{"pchat.config.set", rpc_config_set, config_set_doc, 0},
+	{"pchat.config.unset", rpc_config_unset, config_unset_doc, 0},
+	{0, 0, 0, 0}
+};
