@@ -670,6 +670,15 @@ typedef struct room_list {
 	size_t limit;
 } room_list_t;
 
+/* The most rooms worth asking the store for: search_limit, and no more than one reply holds
+ * (an entry takes about 300 bytes). */
+static int room_list_limit(const pchat_chat_t *chat)
+{
+	int fit = (int)(chat->settings->reply_size / 256);
+
+	return chat->settings->search_limit < fit ? chat->settings->search_limit : fit;
+}
+
 static const char *tf(int v)
 {
 	return v ? "true" : "false";
@@ -785,7 +794,7 @@ static void cmd_chansrch(const pchat_chat_t *chat, const pchat_caller_t *c,
 	}
 	room_list_open(&l, chat, env);
 	room_list_finish(&l, c, env, chat->store->search(chat->store_h, c->user, kind, text,
-			chat->settings->search_limit, add_listed_room, &l));
+			room_list_limit(chat), add_listed_room, &l));
 }
 
 /* The rooms the user is a member of (default) or manages: data/qib@qtype MEMBER or MANAGER.
@@ -808,7 +817,7 @@ static void cmd_getassociations(const pchat_chat_t *chat, const pchat_caller_t *
 	}
 	room_list_open(&l, chat, env);
 	room_list_finish(&l, c, env, chat->store->associations(chat->store_h, c->user, role,
-			chat->settings->search_limit, add_listed_room, &l));
+			room_list_limit(chat), add_listed_room, &l));
 }
 
 static int add_invitation(void *ctx, const pchat_invitation_t *inv)
@@ -842,7 +851,7 @@ static void cmd_getinv(const pchat_chat_t *chat, const pchat_caller_t *c, const 
 	}
 	room_list_open(&l, chat, env);
 	room_list_finish(&l, c, env, chat->store->invitations(chat->store_h, c->user,
-			(uint64_t)after, chat->settings->search_limit, add_invitation, &l));
+			(uint64_t)after, room_list_limit(chat), add_invitation, &l));
 }
 
 /* ------------------------------------------------------------------ preferences */
