@@ -295,7 +295,6 @@ static void after_join(const pchat_chat_t *chat, const pchat_caller_t *c,
 	if (count > chat->settings->participant_update_limit)
 		return;
 	pchat_buf_init(&b);
-	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
 	pchat_xccos_ntc_open(&b, notice_name);
 	pchat_buf_adds(&b, "<uib uri=\"");
 	pchat_buf_adds_xml(&b, c->user);
@@ -304,7 +303,6 @@ static void after_join(const pchat_chat_t *chat, const pchat_caller_t *c,
 	pchat_buf_adds_xml(&b, chat->domain);
 	pchat_buf_addf(&b, "\" value=\"%s\"/></uib>", jr->room.guid);
 	pchat_xccos_ntc_close(&b);
-	pchat_xccos_close(&b);
 	if (pchat_buf_ok(&b))
 		chat->out->notice(chat->out_h, jr->room.id, c->user, b.s, b.len);
 	pchat_buf_free(&b);
@@ -424,28 +422,34 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 
 /* ------------------------------------------------------------------ part */
 
-static void part_notice(const pchat_chat_t *chat, const pchat_caller_t *c, uint64_t room_id,
-		const char *guid)
+/* <ntc id="ntc:part"> telling that user left the room. */
+static void part_element(const pchat_chat_t *chat, const char *guid, const char *user,
+		pchat_buf_t *b)
 {
 	char uri[PCHAT_ROOM_URI_MAX];
+
+	room_uri(chat, guid, uri, sizeof(uri));
+	pchat_xccos_ntc_open(b, "part");
+	pchat_buf_adds(b, "<chanib uri=\"");
+	pchat_buf_adds_xml(b, uri);
+	pchat_buf_adds(b, "\"><uib uri=\"");
+	pchat_buf_adds_xml(b, user);
+	pchat_buf_adds(b, "\"/></chanib>");
+	pchat_xccos_ntc_close(b);
+}
+
+void pchat_chat_user_left(const pchat_chat_t *chat, uint64_t room_id, const char *guid,
+		const char *user)
+{
 	pchat_buf_t b;
 
 	if (chat->live->participants(chat->live_h, room_id, 0, NULL, NULL)
 			> chat->settings->participant_update_limit)
 		return;
-	room_uri(chat, guid, uri, sizeof(uri));
 	pchat_buf_init(&b);
-	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
-	pchat_xccos_ntc_open(&b, "part");
-	pchat_buf_adds(&b, "<chanib uri=\"");
-	pchat_buf_adds_xml(&b, uri);
-	pchat_buf_adds(&b, "\"><uib uri=\"");
-	pchat_buf_adds_xml(&b, c->user);
-	pchat_buf_adds(&b, "\"/></chanib>");
-	pchat_xccos_ntc_close(&b);
-	pchat_xccos_close(&b);
+	part_element(chat, guid, user, &b);
 	if (pchat_buf_ok(&b))
-		chat->out->notice(chat->out_h, room_id, c->user, b.s, b.len);
+		chat->out->notice(chat->out_h, room_id, user, b.s, b.len);
 	pchat_buf_free(&b);
 }
 
@@ -464,7 +468,7 @@ static void cmd_part(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	}
 	room_id = chat->live->joined(chat->live_h, c, guid, NULL);
 	if (room_id && chat->live->part(chat->live_h, c, room_id) == 1)
-		part_notice(chat, c, room_id, guid);
+		pchat_chat_user_left(chat, room_id, guid, c->user);
 	room_uri(chat, guid, uri, sizeof(uri));
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
@@ -1010,9 +1014,7 @@ int pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pch
 	pchat_now_datetime(now, sizeof(now));
 	pchat_xccos_time(now, ts, sizeof(ts));
 	room_uri(chat, guid, uri, sizeof(uri));
-	pchat_xccos_open(&body, chat->out->next_envid(chat->out_h));
 	pchat_xccos_post(&body, "grpchat", uri, c->user, ts, content.s);
-	pchat_xccos_close(&body);
 	if (!pchat_buf_ok(&body)) {
 		status = 500;
 		goto done;
@@ -1036,6 +1038,16 @@ done:
 	return status;
 }
 
+void pchat_chat_post_element(const pchat_chat_t *chat, const char *guid,
+		const pchat_post_t *post, pchat_buf_t *out)
+{
+	char uri[PCHAT_ROOM_URI_MAX], ts[32];
+
+	room_uri(chat, guid, uri, sizeof(uri));
+	pchat_xccos_time(post->ts, ts, sizeof(ts));
+	pchat_xccos_post(out, "grpchat", uri, post->author, ts, post->content);
+}
+
 /* ------------------------------------------------------------------ end of a session */
 
 #define SESSION_ROOMS_MAX 1024
@@ -1050,7 +1062,7 @@ void pchat_chat_session_end(const pchat_chat_t *chat, const pchat_caller_t *c)
 	n = chat->live->rooms_of(chat->live_h, c, rooms, SESSION_ROOMS_MAX);
 	for (i = 0; i < n; i++)
 		if (chat->live->part(chat->live_h, c, rooms[i].id) == 1)
-			part_notice(chat, c, rooms[i].id, rooms[i].guid);
+			pchat_chat_user_left(chat, rooms[i].id, rooms[i].guid, c->user);
 	free(rooms);
 }
 
@@ -1060,24 +1072,16 @@ void pchat_chat_session_end(const pchat_chat_t *chat, const pchat_caller_t *c)
 static void put_out(const pchat_chat_t *chat, const pchat_caller_t *c, uint64_t room_id,
 		const char *guid)
 {
-	char uri[PCHAT_ROOM_URI_MAX];
 	pchat_buf_t b;
 
-	room_uri(chat, guid, uri, sizeof(uri));
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
-	pchat_xccos_ntc_open(&b, "part");
-	pchat_buf_adds(&b, "<chanib uri=\"");
-	pchat_buf_adds_xml(&b, uri);
-	pchat_buf_adds(&b, "\"><uib uri=\"");
-	pchat_buf_adds_xml(&b, c->user);
-	pchat_buf_adds(&b, "\"/></chanib>");
-	pchat_xccos_ntc_close(&b);
+	part_element(chat, guid, c->user, &b);
 	pchat_xccos_close(&b);
 	send_reply(chat, c, &b);
 	pchat_buf_free(&b);
 	if (chat->live->part(chat->live_h, c, room_id) == 1)
-		part_notice(chat, c, room_id, guid);
+		pchat_chat_user_left(chat, room_id, guid, c->user);
 }
 
 void pchat_chat_refresh_room(const pchat_chat_t *chat, uint64_t room_id)

@@ -4,8 +4,10 @@
  * It reaches the rest of the world only through three small interfaces, so it runs the same in
  * Kamailio and in unit tests with fakes:
  *   store  the persistent model (MySQL): rooms, history, posts;
- *   live   who is in which room right now (shared memory, mirrored to Redis);
- *   out    sending: replies to the caller now, notices and posts through the room's ordered sender.
+ *   live   who is in which room right now (this node's sessions, and the pool's in Redis);
+ *   out    sending: replies to the caller now; notices and posts through the room's ordered
+ *          sender, which puts them in an envelope of its own and also relays them to the other
+ *          nodes of the pool.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
@@ -56,6 +58,7 @@ typedef struct pchat_room {
 	int invite;             /* invitations on (the room's setting or its category's) */
 	int logged;             /* chat history kept and shown (the category's switch) */
 	pchat_access_t access;  /* of the user the room was looked up for */
+	uint64_t last_seq;      /* the newest post's sequence number when it was looked up */
 } pchat_room_t;
 
 /* One stored post. ts is the MySQL DATETIME(6) text in UTC. */
@@ -130,6 +133,9 @@ typedef struct pchat_store_ops {
 	void (*post_abort)(void *h);
 	/* The last n posts of a room, oldest first. */
 	int (*history)(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx);
+	/* The posts with after < seq < before, oldest first, at most limit; returns how many. */
+	int (*posts_between)(void *h, uint64_t room_id, uint64_t after, uint64_t before, int limit,
+			pchat_post_f cb, void *ctx);
 	/* Rooms user may see that match text (see pchat_search_kind_t), by name, at most limit. */
 	int (*search)(void *h, const char *user, pchat_search_kind_t kind, const char *text,
 			int limit, pchat_room_f cb, void *ctx);
@@ -159,7 +165,8 @@ typedef struct pchat_live_ops {
 	/* The id of a room the session has joined, by GUID, and whether it may post there; 0 when
 	 * not joined. */
 	uint64_t (*joined)(void *h, const pchat_caller_t *c, const char *guid, int *can_post);
-	/* Calls cb for up to max distinct users in the room and returns how many there are. */
+	/* Calls cb for up to max distinct users in the room and returns how many there are, in the
+	 * whole pool (on this node alone while the pool's presence is unreachable). */
 	int (*participants)(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx);
 	/* Writes up to max of the rooms the session is in; returns how many it wrote. */
 	int (*rooms_of)(void *h, const pchat_caller_t *c, pchat_room_ref_t *rooms, int max);
@@ -173,16 +180,17 @@ typedef struct pchat_live_ops {
 
 typedef struct pchat_out_ops {
 	uint64_t (*next_envid)(void *h);
-	/* Sends an XCCOS body to the caller now. */
+	/* Sends an XCCOS body (envelope included) to the caller now. */
 	int (*reply)(void *h, const pchat_caller_t *c, const char *body, size_t len);
-	/* Queues a body for every session of the room whose user is not except_user, in the
-	 * room's order. */
-	int (*notice)(void *h, uint64_t room_id, const char *except_user, const char *body,
+	/* Queues an <ntc> element for every session of the room, in the pool, whose user is not
+	 * except_user, in the room's order. */
+	int (*notice)(void *h, uint64_t room_id, const char *except_user, const char *element,
 			size_t len);
 	/* A post reaches the room's sender in commit order: post_lock is taken before the commit,
-	 * post_fanout hands over the committed post, post_unlock releases. */
+	 * post_fanout hands over the committed post's <grpchat> element, post_unlock releases. */
 	void (*post_lock)(void *h, uint64_t room_id);
-	int (*post_fanout)(void *h, uint64_t room_id, uint64_t seq, const char *body, size_t len);
+	int (*post_fanout)(void *h, uint64_t room_id, uint64_t seq, const char *element,
+			size_t len);
 	void (*post_unlock)(void *h, uint64_t room_id);
 } pchat_out_ops_t;
 
@@ -219,6 +227,15 @@ int pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pch
 
 /* The session is gone: it leaves every room it was in, with notices to the others. */
 void pchat_chat_session_end(const pchat_chat_t *chat, const pchat_caller_t *c);
+
+/* The user's last session left the room somewhere in the pool (a node died): the others are
+ * told, unless the room is over the participant update limit. */
+void pchat_chat_user_left(const pchat_chat_t *chat, uint64_t room_id, const char *guid,
+		const char *user);
+
+/* The <grpchat> element of a stored post of the room, as the room's participants receive it. */
+void pchat_chat_post_element(const pchat_chat_t *chat, const char *guid,
+		const pchat_post_t *post, pchat_buf_t *out);
 
 /* A room changed (disabled, removed, roles, privacy, category): everyone in it on this node is
  * checked again; who may no longer be there is put out of the room (ntc:part to the session and

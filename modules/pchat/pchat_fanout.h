@@ -1,9 +1,13 @@
 /*
- * The ordered senders: module-owned processes that deliver a room's posts and notices.
+ * The ordered senders and the relay receiver: module-owned processes that deliver a room's posts
+ * and notices to this node's sessions, and carry them to the other nodes of the pool.
  *
  * Every room belongs to one sender (by a hash of its id), and a room's work reaches that sender
- * through a pipe in the order it was queued - posts in commit order, see pchat_chat_post - so
- * every participant receives a room's posts in sequence order, whichever SIP worker stored them.
+ * through a pipe in the order it was queued - posts in commit order, see pchat_chat_post. For
+ * work that started on this node the sender first relays it to the other nodes with participants
+ * in the room (pchat_presence_relay), then delivers it here. Each node's receiver reads what
+ * the others relayed from its Redis stream and queues it to the same senders; a sender puts a
+ * room's posts, local and relayed, in sequence order (pchat_order) before they go out.
  * Delivering in these processes keeps the SIP workers free to read the clients' answers while a
  * big room's fan-out is going out (Kamailio's imc stalls its workers by fanning out in them).
  * The senders also end sessions whose deliveries failed: that work needs the database and
@@ -19,21 +23,24 @@
 
 #include "pchat_chat.h"
 
+/* Where work comes from: this node (relayed on to the others) or another node. */
+typedef enum pchat_origin { PCHAT_LOCAL, PCHAT_REMOTE } pchat_origin_t;
+
 /* mod_init: creates the queues and registers the processes. */
 int pchat_fanout_init(int workers);
 
-/* child_init(PROC_MAIN): forks the senders. */
+/* child_init(PROC_MAIN): forks the senders and the receiver. */
 int pchat_fanout_start(void);
 
-/* 1 in a sender process. */
-int pchat_fanout_is_sender(void);
-
-/* Queue work; 0 on success. The body is copied. */
-int pchat_fanout_post(uint64_t room_id, uint64_t seq, const char *body, size_t len);
-int pchat_fanout_notice(uint64_t room_id, const char *except_user, const char *body,
-		size_t len);
+/* Queue work; 0 on success. Elements are copied; the sender puts them in an envelope. */
+int pchat_fanout_post(uint64_t room_id, uint64_t seq, const char *element, size_t len,
+		pchat_origin_t origin);
+int pchat_fanout_notice(uint64_t room_id, const char *except_user, const char *element,
+		size_t len, pchat_origin_t origin);
 int pchat_fanout_end_session(pchat_sref_t ref);
 /* The room changed: its sender checks again everyone in it (pchat_chat_refresh_room). */
-int pchat_fanout_refresh_room(uint64_t room_id);
+int pchat_fanout_refresh_room(uint64_t room_id, pchat_origin_t origin);
+/* Delivers what the store has beyond the room's delivered posts (after a Redis outage). */
+int pchat_fanout_catch_up(uint64_t room_id);
 
 #endif

@@ -11,6 +11,7 @@
 #include "pchat_admin.h"
 #include "pchat_housekeeper.h"
 #include "pchat_mod.h"
+#include "pchat_pool.h"
 #include "pchat_settings.h"
 #include "pchat_store_mysql.h"
 
@@ -70,6 +71,7 @@ static void housekeeper_loop(void)
 		cfg_update();
 		if (tick % (unsigned int)pchat_params.config_reload_interval == 0)
 			reload_settings();
+		pchat_pool_tick();
 		sleep(1);
 		tick++;
 	}

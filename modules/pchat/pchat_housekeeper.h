@@ -1,7 +1,8 @@
 /*
  * The housekeeper: a module-owned process for the node's periodic work that needs the database
- * (tm's timer process must never wait on it): it reloads the pool-wide service settings every
- * config_reload_interval seconds, so a pchat.config.set on any node reaches every node.
+ * and Redis (tm's timer process must never wait on them): it reloads the pool-wide service
+ * settings every config_reload_interval seconds, so a pchat.config.set on any node reaches every
+ * node, and does the node's part in the pool every second (pchat_pool).
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */

@@ -34,8 +34,8 @@ typedef struct live_room {
 	live_member_t *members;
 	uint32_t n;
 	uint32_t cap;
-	uint32_t nusers;   /* distinct users among the members */
-	uint64_t last_seq; /* newest post handed to the room's sender */
+	uint32_t nusers;    /* distinct users among the members */
+	uint64_t delivered; /* newest post delivered to the members */
 } live_room_t;
 
 typedef struct live_table {
@@ -117,71 +117,38 @@ static int user_present(const live_room_t *r, uint32_t uhash, const char *user, 
 	return 0;
 }
 
-/* ------------------------------------------------------------------ Redis mirror */
+/* ------------------------------------------------------------------ the pool's presence */
 
-static void session_field(pchat_sref_t ref, char *out, size_t len)
+void pchat_live_session_key(pchat_sref_t ref, char *out, size_t len)
 {
-	snprintf(out, len, "%s:%u:%u", pchat_params.node_id, ref.slot, ref.gen);
+	pchat_presence_session_key(pchat_params.node_id, pchat_run, ref.slot, ref.gen, out, len);
 }
 
-static void mirror(int joining, uint64_t room_id, pchat_sref_t ref, const char *user)
+/* Redis of the calling process, NULL when it has none. */
+static pchat_redis_t *presence(void)
 {
-	pchat_redis_t *r = pchat_proc_redis();
-	char field[160], member[96];
-	redisReply *rep;
-
-	if (!r)
-		return;
-	session_field(ref, field, sizeof(field));
-	snprintf(member, sizeof(member), "%llu|%u:%u", (unsigned long long)room_id, ref.slot, ref.gen);
-	if (joining) {
-		rep = pchat_redis_command(r, "HSET pchat:room:%llu:sessions %s %s",
-				(unsigned long long)room_id, field, user);
-		if (rep)
-			freeReplyObject(rep);
-		rep = pchat_redis_command(r, "SADD pchat:node:%s:memberships %s", pchat_params.node_id,
-				member);
-	} else {
-		rep = pchat_redis_command(r, "HDEL pchat:room:%llu:sessions %s",
-				(unsigned long long)room_id, field);
-		if (rep)
-			freeReplyObject(rep);
-		rep = pchat_redis_command(r, "SREM pchat:node:%s:memberships %s", pchat_params.node_id,
-				member);
-	}
-	if (rep)
-		freeReplyObject(rep);
+	return pchat_proc_redis();
 }
 
-void pchat_live_forget_previous_run(pchat_redis_t *r)
+static int presence_join(const pchat_room_t *room, const pchat_caller_t *c)
 {
-	redisReply *rep, *del;
-	size_t i;
+	char session[PCHAT_SESSION_KEY_MAX];
 
-	if (!r)
-		return;
-	rep = pchat_redis_command(r, "SMEMBERS pchat:node:%s:memberships", pchat_params.node_id);
-	if (!rep)
-		return;
-	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
-		unsigned long long room_id;
-		unsigned int slot, gen;
-		char field[160];
+	if (!presence())
+		return PCHAT_PRESENCE_DOWN;
+	pchat_live_session_key(c->session, session, sizeof(session));
+	return pchat_presence_join(presence(), room->id, room->guid, pchat_params.node_id, session,
+			c->user, room->access.roles);
+}
 
-		if (sscanf(rep->element[i]->str, "%llu|%u:%u", &room_id, &slot, &gen) != 3)
-			continue;
-		snprintf(field, sizeof(field), "%s:%u:%u", pchat_params.node_id, slot, gen);
-		del = pchat_redis_command(r, "HDEL pchat:room:%llu:sessions %s", room_id, field);
-		if (del)
-			freeReplyObject(del);
-	}
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements)
-		LM_INFO("removed %zu room memberships of an earlier run of node %s from Redis\n",
-				rep->elements, pchat_params.node_id);
-	freeReplyObject(rep);
-	del = pchat_redis_command(r, "DEL pchat:node:%s:memberships", pchat_params.node_id);
-	if (del)
-		freeReplyObject(del);
+static int presence_part(uint64_t room_id, const char *guid, pchat_sref_t ref)
+{
+	char session[PCHAT_SESSION_KEY_MAX];
+
+	if (!presence())
+		return PCHAT_PRESENCE_DOWN;
+	pchat_live_session_key(ref, session, sizeof(session));
+	return pchat_presence_part(presence(), room_id, guid, pchat_params.node_id, session);
 }
 
 /* ------------------------------------------------------------------ membership */
@@ -247,8 +214,9 @@ static int remove_member(live_room_t *r, int i, uint32_t bucket)
 	return last;
 }
 
-/* Returns 1 when the session was removed from the room (it was there), 0 otherwise. */
-static int remove_from_room(uint64_t room_id, pchat_sref_t ref, int *last)
+/* Returns 1 when the session was removed from the room (it was there), 0 otherwise; *last
+ * says whether it was the user's last session here, guid (may be NULL) gets the room's. */
+static int remove_from_room(uint64_t room_id, pchat_sref_t ref, int *last, char *guid)
 {
 	uint32_t bucket = bucket_of(room_id);
 	live_room_t *r;
@@ -257,6 +225,8 @@ static int remove_from_room(uint64_t room_id, pchat_sref_t ref, int *last)
 	lock_set_get(room_locks, bucket);
 	r = find_room(room_id, bucket);
 	if (r && (i = find_member(r, ref)) >= 0) {
+		if (guid)
+			memcpy(guid, r->guid, PCHAT_GUID_LEN + 1);
 		*last = remove_member(r, i, bucket);
 		removed = 1;
 	}
@@ -269,7 +239,7 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 	uint32_t bucket = bucket_of(room->id), uhash = user_hash(c->user);
 	pchat_session_t *s;
 	live_room_t *r;
-	int first, added, last, i;
+	int first, added, last, i, rc;
 
 	(void)h;
 	lock_set_get(room_locks, bucket);
@@ -283,6 +253,9 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 		}
 		memset(r, 0, sizeof(*r));
 		r->id = room->id;
+		/* what the store had when the room was looked up: later posts reach the members,
+		 * whichever node stored them (pchat_order fills what the relays miss) */
+		r->delivered = room->last_seq;
 		memcpy(r->guid, room->guid, sizeof(r->guid));
 		r->next = live->buckets[bucket];
 		live->buckets[bucket] = r;
@@ -316,11 +289,12 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 		pchat_session_unlock(s);
 	}
 	if (!added) {
-		remove_from_room(room->id, c->session, &last);
+		remove_from_room(room->id, c->session, &last, NULL);
 		return -1;
 	}
-	mirror(1, room->id, c->session, c->user);
-	return first;
+	/* the pool decides whether the user is new in the room; alone, this node does */
+	rc = presence_join(room, c);
+	return rc >= 0 ? rc : first;
 }
 
 static void live_ready(void *h, const pchat_caller_t *c, uint64_t room_id)
@@ -333,25 +307,26 @@ static void live_ready(void *h, const pchat_caller_t *c, uint64_t room_id)
 	lock_set_get(room_locks, bucket);
 	r = find_room(room_id, bucket);
 	if (r && (i = find_member(r, c->session)) >= 0 && r->members[i].from_seq == NOT_READY)
-		r->members[i].from_seq = r->last_seq + 1;
+		r->members[i].from_seq = r->delivered + 1;
 	lock_set_release(room_locks, bucket);
 }
 
 static int live_part(void *h, const pchat_caller_t *c, uint64_t room_id)
 {
+	char guid[PCHAT_GUID_LEN + 1];
 	pchat_session_t *s;
-	int last = 0;
+	int last = 0, rc;
 
 	(void)h;
-	if (!remove_from_room(room_id, c->session, &last))
+	if (!remove_from_room(room_id, c->session, &last, guid))
 		return -1;
 	s = pchat_session_get(c->session);
 	if (s) {
 		pchat_session_remove_room(s, room_id);
 		pchat_session_unlock(s);
 	}
-	mirror(0, room_id, c->session, c->user);
-	return last;
+	rc = presence_part(room_id, guid, c->session);
+	return rc >= 0 ? rc : last;
 }
 
 /* Copies the session's room ids (at most max). */
@@ -421,13 +396,13 @@ static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t *roo
 	return out;
 }
 
-static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx)
+/* This node's users of the room, when the pool's cannot be asked. */
+static int local_participants(uint64_t room_id, int max, pchat_user_f cb, void *ctx)
 {
 	uint32_t bucket = bucket_of(room_id), i;
 	live_room_t *r;
 	int count = 0, listed = 0;
 
-	(void)h;
 	lock_set_get(room_locks, bucket);
 	r = find_room(room_id, bucket);
 	if (r) {
@@ -449,6 +424,16 @@ static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb
 	}
 	lock_set_release(room_locks, bucket);
 	return count;
+}
+
+static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx)
+{
+	int n = PCHAT_PRESENCE_DOWN;
+
+	(void)h;
+	if (presence())
+		n = pchat_presence_participants(presence(), room_id, max, cb, ctx);
+	return n >= 0 ? n : local_participants(room_id, max, cb, ctx);
 }
 
 static int live_members(void *h, uint64_t room_id, char *guid, pchat_member_t **out)
@@ -494,6 +479,8 @@ static void live_update(void *h, const pchat_caller_t *c, uint64_t room_id, unsi
 		r->members[i].can_post = can_post;
 	}
 	lock_set_release(room_locks, bucket);
+	if (presence())
+		pchat_presence_set_roles(presence(), room_id, c->user, roles);
 }
 
 const pchat_live_ops_t pchat_live_ops = {
@@ -509,16 +496,25 @@ const pchat_live_ops_t pchat_live_ops = {
 
 /* ------------------------------------------------------------------ fan-out support */
 
-void pchat_live_posted(uint64_t room_id, uint64_t seq)
+int pchat_live_room_guid(uint64_t room_id, char *guid)
+{
+	return room_guid(room_id, (pchat_sref_t){0, 0}, guid, NULL) ? 0 : -1;
+}
+
+int pchat_live_delivered(uint64_t room_id, uint64_t *seq)
 {
 	uint32_t bucket = bucket_of(room_id);
 	live_room_t *r;
+	int rc = -1;
 
 	lock_set_get(room_locks, bucket);
 	r = find_room(room_id, bucket);
-	if (r && seq > r->last_seq)
-		r->last_seq = seq;
+	if (r) {
+		*seq = r->delivered;
+		rc = 0;
+	}
 	lock_set_release(room_locks, bucket);
+	return rc;
 }
 
 int pchat_live_recipients(uint64_t room_id, uint64_t seq, const char *except_user,
@@ -532,6 +528,8 @@ int pchat_live_recipients(uint64_t room_id, uint64_t seq, const char *except_use
 	*out = NULL;
 	lock_set_get(room_locks, bucket);
 	r = find_room(room_id, bucket);
+	if (r && seq > r->delivered)
+		r->delivered = seq;
 	if (r && r->n) {
 		list = pkg_malloc(r->n * sizeof(*list));
 		if (!list) {
@@ -551,6 +549,86 @@ int pchat_live_recipients(uint64_t room_id, uint64_t seq, const char *except_use
 	}
 	lock_set_release(room_locks, bucket);
 	*out = list;
+	return n;
+}
+
+/* ------------------------------------------------------------------ snapshots */
+
+/* Copies the memberships of one bucket's rooms into *list (grown as needed). */
+static int copy_bucket(uint32_t bucket, pchat_live_membership_t **list, int *n, int *cap)
+{
+	live_room_t *r;
+	uint32_t i;
+
+	for (r = live->buckets[bucket]; r; r = r->next) {
+		for (i = 0; i < r->n; i++) {
+			pchat_live_membership_t *m;
+
+			if (*n == *cap) {
+				int ncap = *cap ? *cap * 2 : 256;
+				pchat_live_membership_t *grown = realloc(*list, ncap * sizeof(**list));
+
+				if (!grown)
+					return -1;
+				*list = grown;
+				*cap = ncap;
+			}
+			m = &(*list)[(*n)++];
+			m->room = r->id;
+			memcpy(m->guid, r->guid, sizeof(m->guid));
+			pchat_live_session_key(r->members[i].session, m->session, sizeof(m->session));
+			snprintf(m->user, sizeof(m->user), "%s", r->members[i].user);
+			m->roles = r->members[i].roles;
+		}
+	}
+	return 0;
+}
+
+int pchat_live_memberships(pchat_live_membership_t **out)
+{
+	pchat_live_membership_t *list = NULL;
+	int n = 0, cap = 0, rc = 0;
+	uint32_t b;
+
+	for (b = 0; b < ROOM_BUCKETS && rc == 0; b++) {
+		lock_set_get(room_locks, b);
+		rc = copy_bucket(b, &list, &n, &cap);
+		lock_set_release(room_locks, b);
+	}
+	if (rc < 0) {
+		free(list);
+		return -1;
+	}
+	*out = list;
+	return n;
+}
+
+int pchat_live_room_ids(uint64_t **out)
+{
+	uint64_t *ids = NULL;
+	int n = 0, cap = 0;
+	live_room_t *r;
+	uint32_t b;
+
+	for (b = 0; b < ROOM_BUCKETS; b++) {
+		lock_set_get(room_locks, b);
+		for (r = live->buckets[b]; r; r = r->next) {
+			if (n == cap) {
+				uint64_t *grown = realloc(ids, (cap ? cap * 2 : 64) * sizeof(*ids));
+
+				if (!grown) {
+					lock_set_release(room_locks, b);
+					free(ids);
+					return -1;
+				}
+				ids = grown;
+				cap = cap ? cap * 2 : 64;
+			}
+			ids[n++] = r->id;
+		}
+		lock_set_release(room_locks, b);
+	}
+	*out = ids;
 	return n;
 }
 

@@ -1,14 +1,13 @@
 /*
- * Live room membership of this node's sessions, in shared memory, mirrored to Redis.
+ * Live room membership: this node's sessions in shared memory (they receive the room's posts
+ * from this node's senders), and the whole pool's in Redis (pchat_presence), which says who is
+ * in a room and which nodes must receive its posts. While Redis is unreachable the node goes on
+ * with its own view; the housekeeper publishes it again when Redis is back (pchat_pool).
  *
  * Each room somebody on this node has joined has an entry with its members (session references
- * and users) and the sequence number of the newest post handed to its sender. A member receives
- * posts only once it is ready (its join reply is out), and then only posts handed over after
+ * and users) and the sequence number of the newest post delivered to them. A member receives
+ * posts only once it is ready (its join reply is out), and then only posts delivered after
  * that, so nothing reaches a client before it knows it joined and nothing arrives twice.
- *
- * Redis keys (namespace "pchat:"; documented in the module docs):
- *   pchat:room:<room id>:sessions     hash  <node>:<slot>:<gen> -> user
- *   pchat:node:<node>:memberships     set   <room id>|<slot>:<gen>   (cleanup at restart)
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
@@ -18,29 +17,49 @@
 #include <stdint.h>
 
 #include "pchat_chat.h"
-#include "pchat_redis.h"
+#include "pchat_presence.h"
 
 extern const pchat_live_ops_t pchat_live_ops;
 
 int pchat_live_init(void);
 void pchat_live_destroy(void);
 
-/* Removes what an earlier run of this node left in Redis (called once at start). */
-void pchat_live_forget_previous_run(pchat_redis_t *redis);
+/* The session's name in Redis. */
+void pchat_live_session_key(pchat_sref_t ref, char *out, size_t len);
 
-/* Records that the post seq of a room was handed to its sender (under the post lock). */
-void pchat_live_posted(uint64_t room_id, uint64_t seq);
+/* The GUID of a room with members on this node; -1 when it has none. */
+int pchat_live_room_guid(uint64_t room_id, char *guid);
+
+/* The newest post delivered in a room (*seq); -1 when nobody on this node is in the room. */
+int pchat_live_delivered(uint64_t room_id, uint64_t *seq);
 
 /* A recipient of a delivery. */
 typedef struct pchat_recipient {
 	pchat_sref_t session;
 } pchat_recipient_t;
 
-/* The ready sessions of a room that should receive a post (seq > 0) or a notice (seq == 0,
- * every session whose user is not except_user). Returns how many were written to *out (pkg
- * memory, free with pkg_free), -1 on error. */
+/* The ready sessions of a room that should receive a post (seq > 0: the post becomes the room's
+ * newest delivered one) or a notice (seq == 0: every session whose user is not except_user).
+ * Returns how many were written to *out (pkg memory, free with pkg_free), -1 on error. */
 int pchat_live_recipients(uint64_t room_id, uint64_t seq, const char *except_user,
 		pchat_recipient_t **out);
+
+/* A membership of this node, as Redis records it. */
+typedef struct pchat_live_membership {
+	uint64_t room;
+	char guid[PCHAT_GUID_LEN + 1];
+	char session[PCHAT_SESSION_KEY_MAX];
+	char user[PCHAT_USER_MAX];
+	unsigned roles;
+} pchat_live_membership_t;
+
+/* Copies every membership of this node (*out malloc'ed, free with free()); returns how many,
+ * -1 when out of memory. */
+int pchat_live_memberships(pchat_live_membership_t **out);
+
+/* The ids of the rooms with members on this node (*out malloc'ed); returns how many, -1 when
+ * out of memory. */
+int pchat_live_room_ids(uint64_t **out);
 
 /* Number of rooms with members on this node, and of memberships. */
 void pchat_live_counts(int *rooms, int *members);

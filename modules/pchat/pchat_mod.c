@@ -54,7 +54,13 @@ pchat_params_t pchat_params = {
 	.max_body_size = 24576,
 	.max_pending = 32,
 	.config_reload_interval = 5,
+	.node_timeout = 10,
+	.gap_timeout = 2000,
+	.relay_queue_len = 10000,
+	.presence_sync_interval = 30,
 };
+
+long long pchat_run = 0;
 
 /* Defaults of the service settings (Lync's where it has one); pchat_config overrides them. */
 pchat_settings_t pchat_settings_defaults = {
@@ -100,6 +106,11 @@ stat_var *pchat_stat_posts = NULL;
 stat_var *pchat_stat_deliveries = NULL;
 stat_var *pchat_stat_delivery_failures = NULL;
 stat_var *pchat_stat_bad_requests = NULL;
+stat_var *pchat_stat_relayed = NULL;
+stat_var *pchat_stat_received = NULL;
+stat_var *pchat_stat_duplicates = NULL;
+stat_var *pchat_stat_gap_fills = NULL;
+stat_var *pchat_stat_skipped = NULL;
 
 static unsigned long stat_sessions(void)
 {
@@ -113,6 +124,11 @@ static stat_export_t mod_stats[] = {
 	{"deliveries", 0, &pchat_stat_deliveries},
 	{"delivery_failures", 0, &pchat_stat_delivery_failures},
 	{"bad_requests", 0, &pchat_stat_bad_requests},
+	{"relayed", 0, &pchat_stat_relayed},
+	{"received", 0, &pchat_stat_received},
+	{"duplicates", 0, &pchat_stat_duplicates},
+	{"gap_fills", 0, &pchat_stat_gap_fills},
+	{"skipped_posts", 0, &pchat_stat_skipped},
 	{"sessions", STAT_IS_FUNC, (stat_var **)stat_sessions},
 	{0, 0, 0}
 };
@@ -151,6 +167,10 @@ static param_export_t params[] = {
 	{"participant_update_limit", PARAM_INT, &pchat_settings_defaults.participant_update_limit},
 	{"search_limit", PARAM_INT, &pchat_settings_defaults.search_limit},
 	{"config_reload_interval", PARAM_INT, &pchat_params.config_reload_interval},
+	{"node_timeout", PARAM_INT, &pchat_params.node_timeout},
+	{"gap_timeout", PARAM_INT, &pchat_params.gap_timeout},
+	{"relay_queue_len", PARAM_INT, &pchat_params.relay_queue_len},
+	{"presence_sync_interval", PARAM_INT, &pchat_params.presence_sync_interval},
 	{0, 0, 0}
 };
 
@@ -192,9 +212,17 @@ static int check_limits(void)
 
 	if (pchat_params.max_sessions < 1 || pchat_params.fanout_workers < 1
 			|| pchat_params.max_pending < 1 || pchat_params.max_body_size < 1024
-			|| pchat_params.session_expires < 0 || pchat_params.config_reload_interval < 1) {
-		LM_ERR("max_sessions, fanout_workers, max_pending and config_reload_interval must be "
-			   "positive, max_body_size at least 1024, session_expires 0 or more\n");
+			|| pchat_params.session_expires < 0 || pchat_params.config_reload_interval < 1
+			|| pchat_params.presence_sync_interval < 1) {
+		LM_ERR("max_sessions, fanout_workers, max_pending, config_reload_interval and "
+			   "presence_sync_interval must be positive, max_body_size at least 1024, "
+			   "session_expires 0 or more\n");
+		return -1;
+	}
+	if (pchat_params.node_timeout < 2 || pchat_params.gap_timeout < 10
+			|| pchat_params.relay_queue_len < 100) {
+		LM_ERR("node_timeout must be at least 2 (s; nodes heartbeat every second), gap_timeout "
+			   "at least 10 (ms), relay_queue_len at least 100\n");
 		return -1;
 	}
 	for (i = 0; i < pchat_setting_count; i++) {
@@ -219,6 +247,14 @@ static int check_limits(void)
 				"413; raise tcp_rd_buf_size or lower max_body_size\n",
 				pchat_params.max_body_size, rd_buf);
 	return 0;
+}
+
+static int valid_node_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n > 0 && n < PCHAT_NODE_MAX
+		   && strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
 static int init_params(void)
@@ -257,6 +293,11 @@ static int init_params(void)
 		if (gethostname(host, sizeof(host) - 1) < 0)
 			snprintf(host, sizeof(host), "node");
 		pchat_params.node_id = host;
+	}
+	if (!valid_node_id(pchat_params.node_id)) {
+		LM_ERR("node_id '%s' must be 1 to %d letters, digits, '.', '_' or '-' (it is part of "
+			   "Redis keys and session names)\n", pchat_params.node_id, PCHAT_NODE_MAX - 1);
+		return -1;
 	}
 	if (check_limits() < 0)
 		return -1;
@@ -302,17 +343,6 @@ static int check_schema_at_start(void)
 	return 0;
 }
 
-/* Sessions of an earlier run of this node are gone: so must be their presence in Redis. */
-static void forget_previous_run(void)
-{
-	pchat_redis_t *r = pchat_redis_new(&pchat_redis_conf, NULL);
-
-	if (r) {
-		pchat_live_forget_previous_run(r);
-		pchat_redis_free(r);
-	}
-}
-
 static int mod_init(void)
 {
 	pchat_log_set_sink(kamailio_log_sink);
@@ -344,7 +374,7 @@ static int mod_init(void)
 		LM_ERR("cannot register the session reaper timer\n");
 		return -1;
 	}
-	forget_previous_run();
+	pchat_run = pchat_now_ms();
 	LM_INFO("pchat %s: node %s, chat domain %s, pool URI %s, database %s on %s:%u, Redis %s:%u, "
 			"%d senders, up to %d sessions\n", PCHAT_VERSION, pchat_params.node_id,
 			pchat_params.domain, pchat_params.pool_uri, pchat_db_conf.database,

@@ -36,9 +36,16 @@ typedef struct pchat_params {
 	int max_body_size;        /* bytes of an XCCOS INFO body */
 	int max_pending;          /* unanswered INFOs a session may have */
 	int config_reload_interval; /* s between reloads of the pool-wide settings */
+	int node_timeout;         /* s without a heartbeat after which a node counts as dead */
+	int gap_timeout;          /* ms a post waits for a predecessor before the store fills in */
+	int relay_queue_len;      /* entries a node's relay queue (Redis stream) keeps */
+	int presence_sync_interval; /* s between checks of this node's presence in Redis */
 } pchat_params_t;
 
 extern pchat_params_t pchat_params;
+
+/* When this run of the node started (ms since the epoch): part of its session names in Redis. */
+extern long long pchat_run;
 extern pchat_settings_t pchat_settings_defaults;
 
 /* Parsed parameters, ready for use in every process. */
@@ -64,6 +71,11 @@ extern stat_var *pchat_stat_posts;
 extern stat_var *pchat_stat_deliveries;
 extern stat_var *pchat_stat_delivery_failures;
 extern stat_var *pchat_stat_bad_requests;
+extern stat_var *pchat_stat_relayed;
+extern stat_var *pchat_stat_received;
+extern stat_var *pchat_stat_duplicates;
+extern stat_var *pchat_stat_gap_fills;
+extern stat_var *pchat_stat_skipped;
 
 /* The connections of the calling process, opened lazily (NULL when the process has none). */
 pchat_db_t *pchat_proc_db(void);

@@ -113,8 +113,9 @@ void pchat_redis_free(pchat_redis_t *r)
 static int connect_failed(pchat_redis_t *r, const char *why)
 {
 	if (pchat_health_failed(r->health, r->conf.retry_ms))
-		PLOG_ERR("Redis %s:%u is unreachable: %s; live presence is not mirrored until it "
-				 "answers again (local chat goes on; next attempt in %d ms)\n",
+		PLOG_ERR("Redis %s:%u is unreachable: %s; the pool's presence and the relays to other "
+				 "nodes pause until it answers again (chat on this node goes on; next attempt "
+				 "in %d ms)\n",
 				r->conf.host, r->conf.port, why, r->conf.retry_ms);
 	disconnect(r);
 	return -1;

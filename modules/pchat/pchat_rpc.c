@@ -1,9 +1,15 @@
 /*
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
 #include "core/dprint.h"
 
+#include "pchat_live.h"
 #include "pchat_mod.h"
+#include "pchat_presence.h"
 #include "pchat_rpc.h"
 
 static const char *state_name(const pchat_health_t *h, int connected)
@@ -67,7 +73,70 @@ static void rpc_status(rpc_t *rpc, void *ctx)
 	rpc->struct_add(th, "d", "sessions", pchat_shared->sessions);
 }
 
+/* ms since the epoch as ISO 8601 UTC, in a static buffer. */
+static const char *iso_time_ms(long long ms)
+{
+	static char out[32];
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return "";
+	snprintf(out + strlen(out), sizeof(out) - strlen(out), ".%03dZ", (int)(ms % 1000));
+	return out;
+}
+
+typedef struct pool_ctx {
+	rpc_t *rpc;
+	void *list;
+	long long now_ms;
+} pool_ctx_t;
+
+static void add_node(void *ctx, const pchat_node_info_t *n)
+{
+	pool_ctx_t *pc = ctx;
+	void *th;
+
+	if (pc->rpc->array_add(pc->list, "{", &th) < 0)
+		return;
+	pc->rpc->struct_add(th, "sdddd", "node", n->node, "self",
+			strcmp(n->node, pchat_params.node_id) == 0, "alive", n->alive, "sessions",
+			n->sessions, "heartbeat_age_ms",
+			n->heartbeat_ms ? (int)(pc->now_ms - n->heartbeat_ms) : -1);
+	pc->rpc->struct_add(th, "s", "started", iso_time_ms(n->run));
+}
+
+static const char *pool_doc[] = {
+	"The nodes of the pool as Redis knows them: for each its name, whether it is this node, "
+	"whether its heartbeat is current, its chat sessions and the age of its last heartbeat. "
+	"Also this node's rooms and memberships, and the relays it sent and received.",
+	0
+};
+
+static void rpc_pool(rpc_t *rpc, void *ctx)
+{
+	pool_ctx_t pc = {rpc, NULL, pchat_now_ms()};
+	pchat_redis_t *r = pchat_proc_redis();
+	int rooms, members, n = -1;
+	void *th;
+
+	if (rpc->add(ctx, "{", &th) < 0) {
+		rpc->fault(ctx, 500, "Internal error creating the reply");
+		return;
+	}
+	pchat_live_counts(&rooms, &members);
+	rpc->struct_add(th, "sddd", "node", pchat_params.node_id, "sessions",
+			pchat_shared->sessions, "rooms", rooms, "memberships", members);
+	rpc->struct_add(th, "dd", "relayed", (int)get_stat_val(pchat_stat_relayed),
+			"received", (int)get_stat_val(pchat_stat_received));
+	rpc->struct_add(th, "[", "nodes", &pc.list);
+	if (r)
+		n = pchat_presence_nodes(r, add_node, &pc);
+	rpc->struct_add(th, "s", "redis", n >= 0 ? "up" : "down");
+}
+
 rpc_export_t pchat_rpc_cmds[] = {
 	{"pchat.status", rpc_status, status_doc, 0},
+	{"pchat.pool", rpc_pool, pool_doc, 0},
 	{0, 0, 0, 0}
 };

@@ -9,12 +9,14 @@
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/dprint.h"
 
 #include "pchat_admin.h"
 #include "pchat_fanout.h"
+#include "pchat_live.h"
 #include "pchat_mod.h"
 #include "pchat_rpc.h"
 #include "pchat_settings.h"
@@ -85,7 +87,7 @@ static void fault(rpc_t *rpc, void *ctx, const pchat_admin_t *a, int rc)
 /* Connected clients see the change: the room's sender re-checks everyone in it. */
 static void room_changed(uint64_t room_id)
 {
-	pchat_fanout_refresh_room(room_id);
+	pchat_fanout_refresh_room(room_id, PCHAT_LOCAL);
 }
 
 static void add_room(rpc_t *rpc, void *th, const pchat_room_row_t *r)
@@ -219,6 +221,95 @@ static void rpc_room_get(rpc_t *rpc, void *ctx)
 				LM_ERR("pchat.room.get %s: %s\n", args.pos[0], a.err);
 		}
 	}
+	pkg_free(row);
+}
+
+/* ------------------------------------------------------------------ who is in a room */
+
+typedef struct participants_ctx {
+	rpc_t *rpc;
+	void *list;
+	int listed;
+	int limit;
+} participants_ctx_t;
+
+/* A session as Redis names it: "<node>:<run>:<slot>:<generation>". */
+static void add_session(void *ctx, const char *session, const char *user)
+{
+	participants_ctx_t *pc = ctx;
+	char node[PCHAT_NODE_MAX];
+	void *th;
+
+	if (pc->listed >= pc->limit || pc->rpc->array_add(pc->list, "{", &th) < 0)
+		return;
+	pc->listed++;
+	snprintf(node, sizeof(node), "%.*s", (int)strcspn(session, ":"), session);
+	pc->rpc->struct_add(th, "sss", "user", user, "node", node, "session", session);
+}
+
+/* This node's sessions of the room, when the pool's presence is unreachable. */
+static int add_local_sessions(participants_ctx_t *pc, uint64_t room_id)
+{
+	char guid[PCHAT_GUID_LEN + 1], session[PCHAT_SESSION_KEY_MAX];
+	pchat_member_t *members = NULL;
+	int n, i;
+
+	n = pchat_live_ops.members(NULL, room_id, guid, &members);
+	for (i = 0; i < n; i++) {
+		pchat_live_session_key(members[i].session, session, sizeof(session));
+		add_session(pc, session, members[i].user);
+	}
+	free(members);
+	return n < 0 ? 0 : n;
+}
+
+static const char *room_participants_doc[] = {
+	"Who is in a room now, in the whole pool: room (name, ma-chan:// URI or GUID) [limit=N "
+	"(1000)]. Answers the number of users and sessions and the sessions (user, node, "
+	"session); scope is \"node\" when Redis is unreachable and only this node's sessions are "
+	"listed.", 0};
+
+static void rpc_room_participants(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	pchat_room_row_t *row = pkg_malloc(sizeof(*row));
+	participants_ctx_t pc = {rpc, NULL, 0, 1000};
+	pchat_redis_t *r = pchat_proc_redis();
+	rpc_args_t args;
+	void *th;
+	int rc, i, users = -1, sessions = -1;
+
+	if (!row) {
+		rpc->fault(ctx, 500, "out of memory");
+		return;
+	}
+	if (read_args(rpc, ctx, 1, "pchat.room.participants room [limit=N]", &args) < 0)
+		goto done;
+	for (i = 0; i < args.nkv; i++) {
+		if (strcmp(args.kv[i].key, "limit") != 0 || (pc.limit = atoi(args.kv[i].value)) < 1) {
+			rpc->fault(ctx, 400, "pchat.room.participants room [limit=N]: N a positive number");
+			goto done;
+		}
+	}
+	if ((rc = pchat_admin_room_get(&a, args.pos[0], row)) < 0) {
+		fault(rpc, ctx, &a, rc);
+		goto done;
+	}
+	if (rpc->add(ctx, "{", &th) < 0)
+		goto done;
+	rpc->struct_add(th, "ss", "room", row->name, "guid", row->guid);
+	rpc->struct_add(th, "[", "sessions", &pc.list);
+	if (r && (users = pchat_presence_participants(r, row->id, 0, NULL, NULL)) >= 0)
+		sessions = pchat_presence_sessions(r, row->id, add_session, &pc);
+	if (sessions < 0) {
+		users = pchat_live_ops.participants(NULL, row->id, 0, NULL, NULL);
+		sessions = add_local_sessions(&pc, row->id);
+		rpc->struct_add(th, "s", "scope", "node");
+	} else {
+		rpc->struct_add(th, "s", "scope", "pool");
+	}
+	rpc->struct_add(th, "dd", "users", users, "session_count", sessions);
+done:
 	pkg_free(row);
 }
 
@@ -648,6 +739,7 @@ rpc_export_t pchat_rpc_admin_cmds[] = {
 	{"pchat.room.add", rpc_room_add, room_add_doc, 0},
 	{"pchat.room.set", rpc_room_set, room_set_doc, 0},
 	{"pchat.room.get", rpc_room_get, room_get_doc, 0},
+	{"pchat.room.participants", rpc_room_participants, room_participants_doc, 0},
 	{"pchat.room.list", rpc_room_list, room_list_doc, RET_ARRAY},
 	{"pchat.room.disable", rpc_room_disable, room_disable_doc, 0},
 	{"pchat.room.enable", rpc_room_enable, room_enable_doc, 0},

@@ -43,10 +43,15 @@ void pchat_service_destroy(void)
 	}
 }
 
+uint64_t pchat_service_envid(void)
+{
+	return __atomic_add_fetch(envid_counter, 1, __ATOMIC_RELAXED);
+}
+
 static uint64_t next_envid(void *h)
 {
 	(void)h;
-	return __atomic_add_fetch(envid_counter, 1, __ATOMIC_RELAXED);
+	return pchat_service_envid();
 }
 
 static int reply(void *h, const pchat_caller_t *c, const char *body, size_t len)
@@ -55,11 +60,11 @@ static int reply(void *h, const pchat_caller_t *c, const char *body, size_t len)
 	return pchat_sip_send_info(c->session, body, len);
 }
 
-static int notice(void *h, uint64_t room_id, const char *except_user, const char *body,
+static int notice(void *h, uint64_t room_id, const char *except_user, const char *element,
 		size_t len)
 {
 	(void)h;
-	return pchat_fanout_notice(room_id, except_user, body, len);
+	return pchat_fanout_notice(room_id, except_user, element, len, PCHAT_LOCAL);
 }
 
 static unsigned post_lock_of(uint64_t room_id)
@@ -79,12 +84,12 @@ static void post_unlock(void *h, uint64_t room_id)
 	lock_set_release(post_locks, post_lock_of(room_id));
 }
 
-static int post_fanout(void *h, uint64_t room_id, uint64_t seq, const char *body, size_t len)
+static int post_fanout(void *h, uint64_t room_id, uint64_t seq, const char *element,
+		size_t len)
 {
 	(void)h;
 	update_stat(pchat_stat_posts, 1);
-	pchat_live_posted(room_id, seq);
-	return pchat_fanout_post(room_id, seq, body, len);
+	return pchat_fanout_post(room_id, seq, element, len, PCHAT_LOCAL);
 }
 
 static const pchat_out_ops_t out_ops = {

@@ -15,6 +15,7 @@ enum {
 	ST_POST_NEXT_SEQ,
 	ST_POST_INSERT,
 	ST_HISTORY,
+	ST_POSTS_BETWEEN,
 	ST_SEARCH_NAME,
 	ST_SEARCH_NAME_TRIGRAMS,
 	ST_SEARCH_DESCRIPTION,
@@ -71,8 +72,9 @@ const char *const pchat_store_sql[] = {
 		"r.category_id AND d.role = 'denied' AND d.principal " IN_PRINCIPALS "), "
 		"(SELECT COALESCE(BIT_OR(CASE p.role WHEN 'member' THEN 1 WHEN 'manager' THEN 2 "
 		"ELSE 4 END), 0) FROM pchat_room_principal p WHERE p.room_id = r.id AND p.principal "
-		IN_PRINCIPALS ") FROM pchat_room r JOIN pchat_category c ON c.id = r.category_id "
-		"WHERE r.guid = ?",
+		IN_PRINCIPALS "), (SELECT COALESCE(MAX(s.last_seq), 0) FROM pchat_room_sequence s "
+		"WHERE s.room_id = r.id) FROM pchat_room r JOIN pchat_category c ON c.id = "
+		"r.category_id WHERE r.guid = ?",
 	/* Takes the room's sequence row lock until the transaction ends: posts of a room are
 	 * numbered in commit order. LAST_INSERT_ID(expr) hands the new number back without another
 	 * query; a room's first post creates the row. */
@@ -84,6 +86,9 @@ const char *const pchat_store_sql[] = {
 	[ST_HISTORY] = "SELECT seq, author, DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f'), content FROM "
 				   "(SELECT seq, author, ts, content FROM pchat_message WHERE room_id = ? "
 				   "ORDER BY seq DESC LIMIT ?) newest ORDER BY seq",
+	[ST_POSTS_BETWEEN] = "SELECT seq, author, DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f'), content "
+						 "FROM pchat_message WHERE room_id = ? AND seq > ? AND seq < ? "
+						 "ORDER BY seq LIMIT ?",
 	/* Short texts walk the name index (it stops after the limit); the collation makes LIKE
 	 * case-insensitive. Texts of 3 or more characters first narrow the rooms down to those
 	 * holding one of its trigrams (migration 002), then check the LIKE on those. One trigram,
@@ -151,7 +156,7 @@ static int read_room(void *ctx, const pchat_db_val_t *cols, int ncols)
 {
 	pchat_room_t *room = ctx;
 
-	if (ncols != 14)
+	if (ncols != 15)
 		return -1;
 	room->id = (uint64_t)pchat_db_int(&cols[0]);
 	copy_col(room->guid, sizeof(room->guid), &cols[1]);
@@ -167,6 +172,7 @@ static int read_room(void *ctx, const pchat_db_val_t *cols, int ncols)
 	room->access.allowed = pchat_db_int(&cols[11]) != 0;
 	room->access.denied = pchat_db_int(&cols[12]) != 0;
 	room->access.roles = (unsigned)pchat_db_int(&cols[13]);
+	room->last_seq = (uint64_t)pchat_db_int(&cols[14]);
 	return 0;
 }
 
@@ -252,6 +258,17 @@ static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
 	long long rc = pchat_db_exec(h, ST_HISTORY, p, 2, read_post, &hc);
 
 	return rc < 0 ? store_rc(rc) : 0;
+}
+
+static int posts_between(void *h, uint64_t room_id, uint64_t after, uint64_t before, int limit,
+		pchat_post_f cb, void *ctx)
+{
+	pchat_db_val_t p[4] = {PCHAT_DB_I((long long)room_id), PCHAT_DB_I((long long)after),
+		PCHAT_DB_I(before > INT64_MAX ? INT64_MAX : (long long)before), PCHAT_DB_I(limit)};
+	history_ctx_t hc = {cb, ctx};
+	long long rc = pchat_db_exec(h, ST_POSTS_BETWEEN, p, 4, read_post, &hc);
+
+	return rc < 0 ? store_rc(rc) : (int)rc;
 }
 
 /* ------------------------------------------------------------------ room lists */
@@ -463,6 +480,7 @@ static int is_creator(void *h, const char *user)
 
 const pchat_store_ops_t pchat_store_mysql_ops = {
 	.room_for = room_for,
+	.posts_between = posts_between,
 	.post_begin = post_begin,
 	.post_commit = post_commit,
 	.post_abort = post_abort,

@@ -19,10 +19,7 @@ XXE = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passw
 
 @pytest.fixture(scope="module")
 def room(lab):
-    guid = str(uuid.uuid4())
-    lab.sql("INSERT INTO pchat_room (guid, name, category_id, privacy) VALUES "
-            "('%s', 'bad input %s', 1, 'open')" % (guid, guid[:8]))
-    return "ma-chan://pchat.test/" + guid
+    return lab.new_room("bad input")
 
 
 @pytest.fixture(params=["udp", "tcp"])

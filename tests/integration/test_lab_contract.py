@@ -11,10 +11,10 @@ import pytest
 from lab import Lab, free_port_base, read_env
 
 ENV_KEYS = ["PCHAT_LAB_ENV_VERSION", "PCHAT_DOMAIN", "PCHAT_POOL_URI", "PCHAT_SIP_HOST",
-            "PCHAT_SIP_PORTS", "PCHAT_CTL", "PCHAT_NODE_PGIDS", "PCHAT_MYSQL_HOST",
-            "PCHAT_MYSQL_PORT", "PCHAT_MYSQL_SOCKET", "PCHAT_MYSQL_USER", "PCHAT_MYSQL_PASSWORD",
-            "PCHAT_MYSQL_DB", "PCHAT_REDIS_HOST", "PCHAT_REDIS_PORT", "PCHAT_DEMO_ROOM",
-            "PCHAT_DEMO_USERS"]
+            "PCHAT_SIP_PORTS", "PCHAT_CTL", "PCHAT_NODE_PGIDS", "PCHAT_FRONTEND_PORT",
+            "PCHAT_MYSQL_HOST", "PCHAT_MYSQL_PORT", "PCHAT_MYSQL_SOCKET", "PCHAT_MYSQL_USER",
+            "PCHAT_MYSQL_PASSWORD", "PCHAT_MYSQL_DB", "PCHAT_REDIS_HOST", "PCHAT_REDIS_PORT",
+            "PCHAT_DEMO_ROOM", "PCHAT_DEMO_USERS"]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,7 @@ def test_env_has_every_contract_key(lab2):
     assert all(c.startswith("unix:") for c in env["PCHAT_CTL"].split())
     assert env["PCHAT_SIP_PORTS"].split() == [str(lab2.port_base), str(lab2.port_base + 1)]
     assert len(env["PCHAT_DEMO_USERS"].split()) == 3
+    assert env["PCHAT_FRONTEND_PORT"] == str(lab2.port_base + 102)  # a pool has a front end
     # the shell can source it
     out = subprocess.run(["bash", "-c", "set -e; source %s/lab.env; echo $PCHAT_SIP_PORTS" %
                           lab2.dir], stdout=subprocess.PIPE, text=True, check=True).stdout
@@ -68,7 +69,8 @@ def test_status_reports_each_part_and_fails_when_one_is_down(lab2):
     assert res.returncode == 0, res.stdout
     lines = res.stdout.splitlines()
     assert [line.split()[:2] for line in lines] == [["mysql", "up"], ["redis", "up"],
-                                                    ["node1", "up"], ["node2", "up"]]
+                                                    ["node1", "up"], ["node2", "up"],
+                                                    ["front", "up"]]
     # kill -9 a node's whole process group (Kamailio children do not die with the main process)
     pgid = int(env_of(lab2)["PCHAT_NODE_PGIDS"].split()[1])
     os.killpg(pgid, signal.SIGKILL)

@@ -4,12 +4,11 @@ characters, the backchat cap, sessions that miss their Session-Expires refresh, 
 that leave too many INFOs unanswered."""
 import re
 import time
-import uuid
 
 import pytest
 
 from lab import TEST_DEFINES, start_lab
-from xccos import Q, ChatClient, resp_code
+from xccos import Q
 
 
 @pytest.fixture(scope="module")
@@ -17,29 +16,6 @@ def lab(request):
     return start_lab(request, defines=TEST_DEFINES + " PCHAT_PARTICIPANT_UPDATE_LIMIT=3 "
                      "PCHAT_MESSAGE_SIZE_LIMIT=50 PCHAT_BACKCHAT_LIMIT=5 PCHAT_SESSION_EXPIRES=10 "
                      "PCHAT_MAX_PENDING=4")
-
-
-@pytest.fixture
-def room(lab):
-    guid = str(uuid.uuid4())
-    lab.sql("INSERT INTO pchat_room (guid, name, category_id, privacy) VALUES "
-            "('%s', 'limits %s', 1, 'open')" % (guid, guid[:8]))
-    return "ma-chan://pchat.test/" + guid
-
-
-@pytest.fixture
-def clients(lab):
-    made = []
-
-    def make(user, proto="udp"):
-        c = ChatClient(lab.sip_server(), user, proto=proto)
-        c.login()
-        made.append(c)
-        return c
-    yield make
-    for c in made:
-        c.dialog.bye(timeout=2)
-        c.close()
 
 
 def test_big_rooms_cap_lists_and_stop_notices(lab, clients, room):

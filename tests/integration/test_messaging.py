@@ -9,9 +9,7 @@ import threading
 import time
 import uuid
 
-import pytest
-
-from xccos import NS, Q, ChatClient, post_text, resp_code
+from xccos import Q, ChatClient, post_text, resp_code
 
 ROOMS = {"engineering": "5e1f0a3c-7b2d-4c8e-9a61-0d2f4b6c8e02",
          "disabled": "5e1f0a3c-7b2d-4c8e-9a61-0d2f4b6c8e07"}
@@ -19,37 +17,6 @@ ROOMS = {"engineering": "5e1f0a3c-7b2d-4c8e-9a61-0d2f4b6c8e02",
 
 def room_uri(guid):
     return "ma-chan://pchat.test/" + guid
-
-
-@pytest.fixture
-def room(lab):
-    """A fresh open room for one test, so counts and orders start from nothing."""
-    guid = str(uuid.uuid4())
-    lab.sql("INSERT INTO pchat_room (guid, name, topic, category_id, privacy) VALUES "
-            "('%s', 'test %s', 'testing', 1, 'open')" % (guid, guid[:8]))
-    return room_uri(guid)
-
-
-@pytest.fixture
-def clients(lab):
-    made = []
-
-    def make(user, proto="udp", **kw):
-        c = ChatClient(lab.sip_server(), user, proto=proto, **kw)
-        c.login()
-        made.append(c)
-        return c
-    yield make
-    for c in made:
-        if not c.ua.transport.closed:
-            c.dialog.bye(timeout=2)
-        c.close()
-
-
-def stored(lab, room):
-    guid = room.rsplit("/", 1)[1]
-    return lab.sql("SELECT m.seq, m.author, m.content FROM pchat_message m JOIN pchat_room r "
-                   "ON r.id = m.room_id WHERE r.guid = '%s' ORDER BY m.seq" % guid)
 
 
 def users_in(rpl):
@@ -76,7 +43,7 @@ def test_three_users_chat_with_echo_to_the_author(lab, clients, room):
         uri, author, text, ts = post_text(got[0])
         assert (uri, author, text) == (room, "sip:alice@pchat.test", "hello from alice")
         assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$", ts)
-    assert [r[1:] for r in stored(lab, room)] == [["sip:alice@pchat.test",
+    assert [r[1:] for r in lab.stored(room)] == [["sip:alice@pchat.test",
                                                    "<chat>hello from alice</chat>"]]
 
 
@@ -87,7 +54,7 @@ def test_author_and_time_are_the_servers(lab, clients, room):
     uri, author, text, ts = post_text(a.wait_posts(1)[0])
     assert author == "sip:alice@pchat.test"
     assert not ts.startswith("2019")  # the client's ts was 2019-10-12
-    assert stored(lab, room)[0][1] == "sip:alice@pchat.test"
+    assert lab.stored(room)[0][1] == "sip:alice@pchat.test"
 
 
 def test_rich_content_is_kept_as_sent(lab, clients, room):
@@ -99,7 +66,7 @@ def test_rich_content_is_kept_as_sent(lab, clients, room):
     env = b.wait_posts(1)[0]
     assert "<chat>x &lt; y &amp; z</chat>" in env.info.text
     assert '{\\rtf1 bold}</rtf>' in env.info.text
-    assert stored(lab, room)[0][2].startswith("<chat>x &lt; y &amp; z</chat><rtf")
+    assert lab.stored(room)[0][2].startswith("<chat>x &lt; y &amp; z</chat><rtf")
 
 
 def test_exactly_once_and_in_order_with_concurrent_posters(lab, clients, room):
@@ -132,7 +99,7 @@ def test_exactly_once_and_in_order_with_concurrent_posters(lab, clients, room):
         assert len(set(received[c.user])) == total
     orders = {tuple(v) for v in received.values()}
     assert len(orders) == 1, "participants saw different orders"
-    in_store = [re.sub("</?chat>", "", r[2]) for r in stored(lab, room)]
+    in_store = [re.sub("</?chat>", "", r[2]) for r in lab.stored(room)]
     assert list(orders.pop()) == in_store
     for c in posters:  # each poster's own posts in the order it sent them
         mine = [t for t in received["erin"] if t.startswith(c.user + "-")]
@@ -284,7 +251,7 @@ def test_mariadb_outage_refuses_posts_with_503_and_loses_nothing(lab, clients, r
         lab.up()
     time.sleep(6)  # db_retry_interval: the module tries again
     assert a.post(room, "stored after").status == 200
-    texts = [r[2] for r in stored(lab, room)]
+    texts = [r[2] for r in lab.stored(room)]
     assert texts == ["<chat>stored before</chat>", "<chat>stored after</chat>"]
 
 

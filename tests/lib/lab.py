@@ -5,6 +5,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LAB = os.path.join(TOP, "scripts", "lab")
@@ -26,9 +27,9 @@ def port_free(port):
 
 
 def free_port_base(nodes=1, start=21000):
-    """A port base whose node, MariaDB and Redis ports are all free."""
+    """A port base whose node, MariaDB, Redis and front-end ports are all free."""
     for base in range(start, 60000, 211):
-        ports = [base + i for i in range(nodes)] + [base + 100, base + 101]
+        ports = [base + i for i in range(nodes)] + [base + 100, base + 101, base + 102]
         if all(port_free(p) for p in ports):
             return base
     raise RuntimeError("no free port range found")
@@ -97,6 +98,20 @@ class Lab:
         res = subprocess.run(cmd + ["-e", query], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, check=True)
         return [line.split("\t") for line in res.stdout.splitlines()]
+
+    def new_room(self, label="test", privacy="open"):
+        """A fresh room in the lab's category, so a test's counts and orders start from nothing;
+        returns its ma-chan:// URI."""
+        guid = str(uuid.uuid4())
+        self.sql("INSERT INTO pchat_room (guid, name, topic, category_id, privacy) VALUES "
+                 "('%s', '%s %s', 'testing', 1, '%s')" % (guid, label, guid[:8], privacy))
+        return "ma-chan://%s/%s" % (self.env["PCHAT_DOMAIN"], guid)
+
+    def stored(self, room):
+        """The posts stored for a room: [seq, author, content] rows in seq order."""
+        guid = room.rsplit("/", 1)[1]
+        return self.sql("SELECT m.seq, m.author, m.content FROM pchat_message m JOIN pchat_room r "
+                        "ON r.id = m.room_id WHERE r.guid = '%s' ORDER BY m.seq" % guid)
 
     def log(self, node=0):
         with open(os.path.join(self.dir, "node%d" % (node + 1), "kamailio.log"),

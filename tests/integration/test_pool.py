@@ -1,0 +1,239 @@
+"""A pool of three nodes over one MariaDB and one Redis: posts and notices cross nodes exactly once
+and in the room's order, presence is pool-wide, a dead node's users vanish from the others'
+lists within the node timeout and find their history on another node, a restarted node does not
+bring back its old sessions, a Redis outage loses no post, and the front end spreads clients
+over the pool and keeps each session on its node."""
+import os
+import re
+import signal
+import threading
+import time
+
+import pytest
+
+from lab import TEST_DEFINES, start_lab
+from xccos import Q, ChatClient, post_text, resp_code
+
+NODE_TIMEOUT = 3  # s, PCHAT_NODE_TIMEOUT below
+
+
+@pytest.fixture(scope="module")
+def lab(request):
+    return start_lab(request, nodes=3, defines=TEST_DEFINES + (
+        " PCHAT_NODE_TIMEOUT=%d PCHAT_GAP_TIMEOUT=500 PCHAT_PRESENCE_SYNC_INTERVAL=5"
+        % NODE_TIMEOUT))
+
+
+@pytest.fixture(autouse=True)
+def whole_pool(lab):
+    """Every test starts and leaves with all nodes (and Redis) up."""
+    yield
+    lab.up()
+
+
+def users_in(rpl):
+    return [u.get("uri") for u in rpl.root.iter(Q + "uib")]
+
+
+def sessions_of(lab, room, node=0):
+    """(user, node) of every session of the room, as pchat.room.participants lists them."""
+    out = lab.kamcmd("pchat.room.participants", room.rsplit("/", 1)[1], node=node)
+    users = re.findall(r"user: (\S+)", out)
+    nodes = re.findall(r"node: (\S+)", out)
+    assert "scope: pool" in out, out
+    return sorted(zip(users, nodes))
+
+
+def seq_by_text(lab, room):
+    return {re.sub(r"</?chat>", "", content): int(seq) for seq, _, content in lab.stored(room)}
+
+
+def kill_node(lab, node):
+    """kill -9 of a node's whole process group, as a crash would."""
+    pgid = int(lab.env["PCHAT_NODE_PGIDS"].split()[node])
+    os.killpg(pgid, signal.SIGKILL)
+
+
+def abandon(client):
+    """A client whose node died: its session is gone, so it does not say goodbye."""
+    client.dialog.remote_tag = None
+    client.close()
+
+
+def test_posts_cross_nodes_once_and_in_seq_order(lab, clients, room):
+    users = [clients("alice", "udp", node=0), clients("bob", "tcp", node=1),
+             clients("carol", "udp", node=2)]
+    for c in users:
+        assert resp_code(c.join(room)) == 200
+    per_user = 15
+
+    def poster(c):
+        for i in range(per_user):
+            assert c.post(room, "%s %02d" % (c.user, i)).status == 200
+
+    threads = [threading.Thread(target=poster, args=(c,)) for c in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seq = seq_by_text(lab, room)
+    assert len(seq) == 3 * per_user
+    for c in users:
+        texts = [post_text(e)[2] for e in c.wait_posts(3 * per_user, timeout=20)]
+        assert sorted(texts) == sorted(seq), "%s got %d posts" % (c.user, len(texts))
+        assert [seq[t] for t in texts] == sorted(seq.values()), "%s: out of order" % c.user
+        assert c.wait_posts(1, timeout=0.5) == [], "%s got a post twice" % c.user
+    relayed = [int(re.search(r"relayed: (\d+)", lab.kamcmd("pchat.pool", node=n)).group(1))
+               for n in range(3)]
+    assert all(r > 0 for r in relayed), relayed
+
+
+def test_presence_is_pool_wide(lab, clients, room):
+    a, b, c = clients("alice", node=0), clients("bob", node=1), clients("carol", "tcp", node=2)
+    a.join(room)
+    rpl = b.join(room)
+    assert set(users_in(rpl)) == {"sip:alice@pchat.test", "sip:bob@pchat.test"}
+    notice = a.wait_notice("ntc:join")
+    assert notice is not None and "sip:bob@pchat.test" in notice.info.text
+    rpl = c.join(room)
+    assert set(users_in(rpl)) == {"sip:alice@pchat.test", "sip:bob@pchat.test",
+                                  "sip:carol@pchat.test"}
+    assert sessions_of(lab, room, node=1) == [("sip:alice@pchat.test", "node1"),
+                                              ("sip:bob@pchat.test", "node2"),
+                                              ("sip:carol@pchat.test", "node3")]
+    # the user count of a search is the pool's
+    name = lab.sql("SELECT name FROM pchat_room WHERE guid = '%s'" % room.rsplit("/", 1)[1])[0][0]
+    rpl = a.command("chansrch", '<qib qtype="BYNAME" criteria="%s" extended="false"/>' % name)
+    counts = [info.text for info in rpl.root.iter(Q + "info")
+              if info.get("id") == "urn:parlano:ma:info:ucnt"]
+    assert counts == ["3"]
+    b.part(room)
+    notice = c.wait_notice("ntc:part")
+    assert notice is not None and "sip:bob@pchat.test" in notice.info.text
+    assert [u for u, _ in sessions_of(lab, room)] == ["sip:alice@pchat.test",
+                                                      "sip:carol@pchat.test"]
+
+
+def test_room_changes_reach_every_node(lab, clients, room):
+    a, b = clients("alice", node=0), clients("bob", node=2)
+    a.join(room)
+    b.join(room)
+    lab.kamcmd("pchat.room.disable", room.rsplit("/", 1)[1], node=1)
+    for c in (a, b):
+        notice = c.wait_notice("ntc:part")
+        assert notice is not None and c.uri in notice.info.text
+    assert sessions_of(lab, room) == []
+
+
+def test_dead_node_vanishes_and_its_users_find_their_history_elsewhere(lab, clients, room):
+    a, b = clients("alice", node=0), clients("bob", node=1)
+    a.join(room)
+    b.join(room)
+    assert b.post(room, "bob before the crash").status == 200
+    assert len(a.wait_posts(1)) == 1
+    kill_node(lab, 1)
+    killed = time.time()
+    abandon(b)
+    notice = a.wait_notice("ntc:part", timeout=NODE_TIMEOUT + 5)
+    gone_after = time.time() - killed
+    assert notice is not None and "sip:bob@pchat.test" in notice.info.text
+    assert gone_after < NODE_TIMEOUT + 3, "bob vanished only after %.1f s" % gone_after
+    assert sessions_of(lab, room) == [("sip:alice@pchat.test", "node1")]
+    assert "node: node2" not in lab.kamcmd("pchat.pool")
+    # bob logs in again, on another node, and reads what was said
+    b2 = clients("bob", node=2)
+    assert resp_code(b2.join(room)) == 200
+    _, msgs = b2.backchat(room)
+    assert [m.find(Q + "chat").text for m in msgs] == ["bob before the crash"]
+    assert b2.post(room, "bob is back").status == 200
+    assert [post_text(e)[2] for e in a.wait_posts(1)] == ["bob is back"]
+
+
+def test_restarted_node_does_not_bring_back_old_sessions(lab, clients, room):
+    a, b = clients("alice", node=0), clients("bob", node=2)
+    a.join(room)
+    b.join(room)
+    kill_node(lab, 2)
+    abandon(b)
+    lab.up()  # back at once, before its heartbeat expires: its start cleans up
+    notice = a.wait_notice("ntc:part", timeout=5)
+    assert notice is not None and "sip:bob@pchat.test" in notice.info.text
+    assert sessions_of(lab, room) == [("sip:alice@pchat.test", "node1")]
+    assert "is gone" not in lab.log(0)  # nobody had to clean up after it
+    assert "1 stale ones removed" in lab.log(2)
+
+
+def test_redis_outage_during_posting_loses_nothing(lab, clients, room):
+    a, b, c = clients("alice", node=0), clients("bob", node=1), clients("carol", "tcp", node=2)
+    for u in (a, b, c):
+        u.join(room)
+    redis_pid = int(open(os.path.join(lab.dir, "redis", "redis.pid")).read())
+    count = 30
+
+    def poster():
+        for i in range(count):
+            assert a.post(room, "post %02d" % i).status == 200
+            time.sleep(0.1)
+
+    t = threading.Thread(target=poster)
+    t.start()
+    time.sleep(1)
+    os.kill(redis_pid, signal.SIGKILL)
+    time.sleep(1)
+    lab.up()  # Redis is back, empty: the nodes publish their presence again
+    t.join()
+    seq = seq_by_text(lab, room)
+    assert len(seq) == count
+    for u in (a, b, c):
+        texts = [post_text(e)[2] for e in u.wait_posts(count, timeout=25)]
+        assert [seq[x] for x in texts] == sorted(seq.values()), "%s got %s" % (u.user, texts)
+        assert u.wait_posts(1, timeout=0.5) == []
+    # cross-node delivery works again through Redis, without waiting for a gap to be filled
+    assert sessions_of(lab, room) == [("sip:alice@pchat.test", "node1"),
+                                      ("sip:bob@pchat.test", "node2"),
+                                      ("sip:carol@pchat.test", "node3")]
+    started = time.time()
+    assert b.post(room, "after the outage").status == 200
+    assert [post_text(e)[2] for e in a.wait_posts(1, timeout=2)] == ["after the outage"]
+    assert time.time() - started < 0.5
+    port = lab.env["PCHAT_REDIS_PORT"]
+    for node in range(3):
+        assert lab.log(node).count("Redis 127.0.0.1:%s is unreachable" % port) == 1
+
+
+def test_front_end_spreads_sessions_and_keeps_each_on_its_node(lab, room):
+    front = ("127.0.0.1", int(lab.env["PCHAT_FRONTEND_PORT"]))
+    names = ["dave", "erin", "frank", "grace", "heidi", "ivan"]
+    users = []
+    try:
+        for i, name in enumerate(names):
+            c = ChatClient(front, name, proto="tcp" if i % 2 else "udp")
+            users.append(c)
+            c.login()
+            assert resp_code(c.join(room)) == 200
+        placed = sessions_of(lab, room)
+        assert len(placed) == len(names)
+        assert len({node for _, node in placed}) >= 2, placed
+        for c in users:  # INFOs of each session reach the node that holds it
+            assert c.post(room, "hello from %s" % c.user).status == 200
+        for c in users:
+            assert len(c.wait_posts(len(names), timeout=10)) == len(names)
+        # a node dies: its users log in again through the front end and land on a live node
+        victim_uri, victim_node = placed[0]
+        victim = int(victim_node[len("node"):]) - 1
+        alive = (victim + 1) % 3
+        kill_node(lab, victim)
+        for c in [c for c in users if (c.uri, victim_node) in placed]:
+            abandon(c)
+            users.remove(c)
+        again = ChatClient(front, victim_uri.split(":")[1].split("@")[0])
+        users.append(again)
+        again.login()
+        assert resp_code(again.join(room)) == 200
+        _, msgs = again.backchat(room)
+        assert len(msgs) == len(names)
+        assert any(node != victim_node for uri, node in sessions_of(lab, room, node=alive)
+                   if uri == again.uri)
+    finally:
+        for c in users:
+            c.close()
