@@ -672,7 +672,16 @@ typedef struct room_list {
 	const pchat_chat_t *chat;
 	pchat_buf_t b;
 	size_t limit;
+	/* the rooms listed and where their user counts go: the counts are asked for all at once
+	 * when the list is complete (one round trip to the pool's presence, not one per room) */
+	uint64_t *rooms;
+	size_t *count_at;
+	int n;
+	int cap;
 } room_list_t;
+
+/* Room for a user count of each entry, which is filled in at the end. */
+#define COUNT_WIDTH 8
 
 /* The most rooms worth asking the store for: search_limit, and no more than one reply holds
  * (an entry takes about 300 bytes). */
@@ -690,6 +699,7 @@ static const char *tf(int v)
 
 static void room_list_open(room_list_t *l, const pchat_chat_t *chat, const pchat_env_t *env)
 {
+	memset(l, 0, sizeof(*l));
 	l->chat = chat;
 	l->limit = chat->settings->reply_size - 64;
 	pchat_buf_init(&l->b);
@@ -697,34 +707,81 @@ static void room_list_open(room_list_t *l, const pchat_chat_t *chat, const pchat
 	pchat_xccos_rpl_open(&l->b, env, env->name, PCHAT_RESP_OK, TXT_OK);
 }
 
-static void add_room_entry(pchat_buf_t *b, const pchat_chat_t *chat,
-		const pchat_room_summary_t *r)
+/* Remembers where the room's user count goes; -1 when out of memory. */
+static int note_count(room_list_t *l, uint64_t room_id)
+{
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 64;
+		uint64_t *rooms = realloc(l->rooms, cap * sizeof(*rooms));
+		size_t *at;
+
+		if (rooms)
+			l->rooms = rooms;
+		at = rooms ? realloc(l->count_at, cap * sizeof(*at)) : NULL;
+		if (!at)
+			return -1;
+		l->count_at = at;
+		l->cap = cap;
+	}
+	l->rooms[l->n] = room_id;
+	l->count_at[l->n++] = l->b.len;
+	return 0;
+}
+
+static void add_room_entry(room_list_t *l, const pchat_room_summary_t *r)
 {
 	char uri[PCHAT_ROOM_URI_MAX];
+	pchat_buf_t *b = &l->b;
 
-	room_uri(chat, r->guid, uri, sizeof(uri));
+	room_uri(l->chat, r->guid, uri, sizeof(uri));
 	pchat_buf_adds(b, "<chanib name=\"");
 	pchat_buf_adds_xml(b, r->name);
 	pchat_buf_adds(b, "\" description=\"");
 	pchat_buf_adds_xml(b, r->description);
 	pchat_buf_adds(b, "\" uri=\"");
 	pchat_buf_adds_xml(b, uri);
-	pchat_buf_addf(b, "\"><info id=\"" URN_UCNT "\">%d</info><info id=\"" URN_VISIBILITY
-			"\">%s</info><prop id=\"" URN_FILEPOST "\">%s</prop><prop id=\"" URN_INVITE
-			"\">%s</prop><prop id=\"" URN_LOGGED "\">%s</prop></chanib>",
-			chat->live->participants(chat->live_h, r->id, 0, NULL, NULL),
-			r->privacy == PCHAT_OPEN ? "public" : "private", tf(r->file_post), tf(r->invite),
-			tf(r->logged));
+	pchat_buf_adds(b, "\"><info id=\"" URN_UCNT "\">");
+	if (note_count(l, r->id) < 0)
+		b->failed = 1;
+	pchat_buf_addf(b, "</info><info id=\"" URN_VISIBILITY "\">%s</info><prop id=\""
+			URN_FILEPOST "\">%s</prop><prop id=\"" URN_INVITE "\">%s</prop><prop id=\""
+			URN_LOGGED "\">%s</prop></chanib>", r->privacy == PCHAT_OPEN ? "public" : "private",
+			tf(r->file_post), tf(r->invite), tf(r->logged));
 }
 
-/* Undoes the entry that began at before when the list outgrew its reply; 1 then. */
+/* Undoes the entry that began at before when the list (with its counts) outgrew its reply;
+ * 1 then. */
 static int room_list_overflow(room_list_t *l, size_t before)
 {
-	if (l->b.len <= l->limit)
+	if (l->b.len + (size_t)l->n * COUNT_WIDTH <= l->limit)
 		return 0;
 	l->b.len = before;
 	l->b.s[before] = '\0';
+	while (l->n && l->count_at[l->n - 1] > before)
+		l->n--;
 	return 1;
+}
+
+/* The list with every room's user count in its place. */
+static void fill_counts(room_list_t *l, pchat_buf_t *out)
+{
+	int *counts = calloc(l->n ? l->n : 1, sizeof(*counts));
+	size_t from = 0;
+	int i;
+
+	if (!counts) {
+		out->failed = 1;
+		return;
+	}
+	if (l->n)
+		l->chat->live->counts(l->chat->live_h, l->rooms, l->n, counts);
+	for (i = 0; i < l->n; i++) {
+		pchat_buf_add(out, l->b.s + from, l->count_at[i] - from);
+		pchat_buf_addf(out, "%d", counts[i]);
+		from = l->count_at[i];
+	}
+	pchat_buf_add(out, l->b.s + from, l->b.len - from);
+	free(counts);
 }
 
 static int add_listed_room(void *ctx, const pchat_room_summary_t *r)
@@ -732,7 +789,7 @@ static int add_listed_room(void *ctx, const pchat_room_summary_t *r)
 	room_list_t *l = ctx;
 	size_t before = l->b.len;
 
-	add_room_entry(&l->b, l->chat, r);
+	add_room_entry(l, r);
 	return room_list_overflow(l, before);
 }
 
@@ -740,14 +797,21 @@ static int add_listed_room(void *ctx, const pchat_room_summary_t *r)
 static void room_list_finish(room_list_t *l, const pchat_caller_t *c, const pchat_env_t *env,
 		int rc)
 {
+	pchat_buf_t out;
+
 	if (rc < 0) {
 		reply_status(l->chat, c, env, store_code(rc), store_text(rc));
 	} else {
-		pchat_xccos_rpl_close(&l->b);
-		pchat_xccos_close(&l->b);
-		send_reply(l->chat, c, &l->b);
+		pchat_buf_init(&out);
+		fill_counts(l, &out);
+		pchat_xccos_rpl_close(&out);
+		pchat_xccos_close(&out);
+		send_reply(l->chat, c, &out);
+		pchat_buf_free(&out);
 	}
 	pchat_buf_free(&l->b);
+	free(l->rooms);
+	free(l->count_at);
 }
 
 /* Query types of chansrch. Clients seen send BYNAME; the others are this module's names. */
@@ -836,7 +900,7 @@ static int add_invitation(void *ctx, const pchat_invitation_t *inv)
 	pchat_buf_addf(&l->b, "\" created=\"%s\" inviter=\"", ts);
 	pchat_buf_adds_xml(&l->b, inv->inviter);
 	pchat_buf_adds(&l->b, "\">");
-	add_room_entry(&l->b, l->chat, &inv->room);
+	add_room_entry(l, &inv->room);
 	pchat_buf_adds(&l->b, "</inv>");
 	return room_list_overflow(l, before);
 }

@@ -168,6 +168,8 @@ typedef struct pchat_live_ops {
 	/* Calls cb for up to max distinct users in the room and returns how many there are, in the
 	 * whole pool (on this node alone while the pool's presence is unreachable). */
 	int (*participants)(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx);
+	/* The number of users in each of n rooms (pool-wide, like participants), in one go. */
+	void (*counts)(void *h, const uint64_t *rooms, int n, int *counts);
 	/* Writes up to max of the rooms the session is in; returns how many it wrote. */
 	int (*rooms_of)(void *h, const pchat_caller_t *c, pchat_room_ref_t *rooms, int max);
 	/* The sessions in a room on this node (*out malloc'ed, the caller frees it) and the room's

@@ -26,7 +26,14 @@
 #include "pchat_service.h"
 #include "pchat_sip.h"
 
-typedef enum job_kind { JOB_POST, JOB_NOTICE, JOB_END_SESSION, JOB_REFRESH, JOB_CATCH_UP } job_kind_t;
+typedef enum job_kind {
+	JOB_POST,
+	JOB_NOTICE,
+	JOB_END_SESSION,
+	JOB_DRAIN,
+	JOB_REFRESH,
+	JOB_CATCH_UP
+} job_kind_t;
 
 /* One unit of work in shm; the pipe carries its address (shm is mapped at the same address in
  * every Kamailio process). */
@@ -35,7 +42,7 @@ typedef struct fanout_job {
 	pchat_origin_t origin;
 	uint64_t room_id;
 	uint64_t seq;          /* JOB_POST */
-	pchat_sref_t session;  /* JOB_END_SESSION */
+	pchat_sref_t session;  /* JOB_END_SESSION, JOB_DRAIN */
 	size_t len;            /* element length */
 	int has_except;        /* JOB_NOTICE: data holds element NUL except_user NUL */
 	char data[];
@@ -150,14 +157,25 @@ int pchat_fanout_notice(uint64_t room_id, const char *except_user, const char *e
 	return enqueue(sender_of_room(room_id), job);
 }
 
-int pchat_fanout_end_session(pchat_sref_t ref)
+/* Work on a session goes to one sender, whatever room it comes from. */
+static int session_job(job_kind_t kind, pchat_sref_t ref)
 {
-	fanout_job_t *job = new_job(JOB_END_SESSION, PCHAT_LOCAL, 0, 0);
+	fanout_job_t *job = new_job(kind, PCHAT_LOCAL, 0, 0);
 
 	if (!job)
 		return -1;
 	job->session = ref;
 	return enqueue((int)(ref.slot % (uint32_t)nworkers), job);
+}
+
+int pchat_fanout_end_session(pchat_sref_t ref)
+{
+	return session_job(JOB_END_SESSION, ref);
+}
+
+int pchat_fanout_drain(pchat_sref_t ref)
+{
+	return session_job(JOB_DRAIN, ref);
 }
 
 int pchat_fanout_refresh_room(uint64_t room_id, pchat_origin_t origin)
@@ -314,6 +332,9 @@ static void run_job(fanout_job_t *job)
 			break;
 		case JOB_END_SESSION:
 			pchat_sip_end_session(job->session);
+			break;
+		case JOB_DRAIN:
+			pchat_sip_drain(job->session);
 			break;
 		case JOB_REFRESH:
 			pchat_chat_refresh_room(pchat_service(), job->room_id);

@@ -38,6 +38,8 @@ int pchat_fanout_post(uint64_t room_id, uint64_t seq, const char *element, size_
 int pchat_fanout_notice(uint64_t room_id, const char *except_user, const char *element,
 		size_t len, pchat_origin_t origin);
 int pchat_fanout_end_session(pchat_sref_t ref);
+/* Answers came in: the session's queued INFOs go out (pchat_sip_drain). */
+int pchat_fanout_drain(pchat_sref_t ref);
 /* The room changed: its sender checks again everyone in it (pchat_chat_refresh_room). */
 int pchat_fanout_refresh_room(uint64_t room_id, pchat_origin_t origin);
 /* Delivers what the store has beyond the room's delivered posts (after a Redis outage). */

@@ -436,6 +436,17 @@ static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb
 	return n >= 0 ? n : local_participants(room_id, max, cb, ctx);
 }
 
+static void live_counts(void *h, const uint64_t *rooms, int n, int *counts)
+{
+	int i;
+
+	(void)h;
+	if (presence() && pchat_presence_counts(presence(), rooms, n, counts) == 0)
+		return;
+	for (i = 0; i < n; i++)
+		counts[i] = local_participants(rooms[i], 0, NULL, NULL);
+}
+
 static int live_members(void *h, uint64_t room_id, char *guid, pchat_member_t **out)
 {
 	uint32_t bucket = bucket_of(room_id), i;
@@ -489,6 +500,7 @@ const pchat_live_ops_t pchat_live_ops = {
 	.part = live_part,
 	.joined = live_joined,
 	.participants = live_participants,
+	.counts = live_counts,
 	.rooms_of = live_rooms_of,
 	.members = live_members,
 	.update = live_update,

@@ -53,6 +53,7 @@ pchat_params_t pchat_params = {
 	.session_expires = 600,
 	.max_body_size = 24576,
 	.max_pending = 32,
+	.max_queued = 256,
 	.config_reload_interval = 5,
 	.node_timeout = 10,
 	.gap_timeout = 2000,
@@ -159,6 +160,7 @@ static param_export_t params[] = {
 	{"session_expires", PARAM_INT, &pchat_params.session_expires},
 	{"max_body_size", PARAM_INT, &pchat_params.max_body_size},
 	{"max_pending", PARAM_INT, &pchat_params.max_pending},
+	{"max_queued", PARAM_INT, &pchat_params.max_queued},
 	{"default_history", PARAM_INT, &pchat_settings_defaults.default_history},
 	{"max_file_size", PARAM_INT, &pchat_settings_defaults.max_file_size},
 	{"message_size_limit", PARAM_INT, &pchat_settings_defaults.message_size_limit},
@@ -212,9 +214,10 @@ static int check_limits(void)
 
 	if (pchat_params.max_sessions < 1 || pchat_params.fanout_workers < 1
 			|| pchat_params.max_pending < 1 || pchat_params.max_body_size < 1024
+			|| pchat_params.max_queued < 1
 			|| pchat_params.session_expires < 0 || pchat_params.config_reload_interval < 1
 			|| pchat_params.presence_sync_interval < 1) {
-		LM_ERR("max_sessions, fanout_workers, max_pending, config_reload_interval and "
+		LM_ERR("max_sessions, fanout_workers, max_pending, max_queued, config_reload_interval and "
 			   "presence_sync_interval must be positive, max_body_size at least 1024, "
 			   "session_expires 0 or more\n");
 		return -1;

@@ -35,6 +35,7 @@ typedef struct pchat_params {
 	int session_expires;      /* s, 0: no Session-Expires */
 	int max_body_size;        /* bytes of an XCCOS INFO body */
 	int max_pending;          /* unanswered INFOs a session may have */
+	int max_queued;           /* INFOs that may wait beyond them */
 	int config_reload_interval; /* s between reloads of the pool-wide settings */
 	int node_timeout;         /* s without a heartbeat after which a node counts as dead */
 	int gap_timeout;          /* ms a post waits for a predecessor before the store fills in */

@@ -51,6 +51,14 @@ static const char participants_script[] =
 	"if n <= max then return {n, redis.call('HGETALL', k)} end\n"
 	"return {n, redis.call('HRANDFIELD', k, max, 'WITHVALUES')}\n";
 
+/* ARGV: room ids */
+static const char counts_script[] =
+	"local out = {}\n"
+	"for i, id in ipairs(ARGV) do\n"
+	"  out[i] = redis.call('HLEN', 'pchat:room:' .. id .. ':roles')\n"
+	"end\n"
+	"return out\n";
+
 /* ARGV: room, self, max_len, kind, seq, except, element */
 static const char relay_script[] =
 	"local n = 0\n"
@@ -222,6 +230,35 @@ int pchat_presence_participants(pchat_redis_t *r, uint64_t room, int max,
 	}
 	freeReplyObject(rep);
 	return n;
+}
+
+int pchat_presence_counts(pchat_redis_t *r, const uint64_t *rooms, int n, int *counts)
+{
+	const char **argv = malloc((size_t)(n + 3) * sizeof(*argv));
+	char (*ids)[24] = malloc((size_t)(n ? n : 1) * sizeof(*ids));
+	redisReply *rep = NULL;
+	int i, rc = PCHAT_PRESENCE_DOWN;
+
+	if (argv && ids) {
+		argv[0] = "EVAL";
+		argv[1] = counts_script;
+		argv[2] = "0";
+		for (i = 0; i < n; i++) {
+			snprintf(ids[i], sizeof(ids[i]), "%" PRIu64, rooms[i]);
+			argv[3 + i] = ids[i];
+		}
+		rep = pchat_redis_command_argv(r, n + 3, argv, NULL);
+	}
+	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == (size_t)n) {
+		for (i = 0; i < n; i++)
+			counts[i] = (int)reply_ll(rep->element[i]);
+		rc = 0;
+	}
+	if (rep)
+		freeReplyObject(rep);
+	free(argv);
+	free(ids);
+	return rc;
 }
 
 int pchat_presence_sessions(pchat_redis_t *r, uint64_t room, pchat_presence_session_f cb,

@@ -63,6 +63,9 @@ typedef void (*pchat_presence_user_f)(void *ctx, const char *user, unsigned role
 int pchat_presence_participants(pchat_redis_t *r, uint64_t room, int max,
 		pchat_presence_user_f cb, void *ctx);
 
+/* The number of users in each of n rooms, in one round trip; 0 ok. */
+int pchat_presence_counts(pchat_redis_t *r, const uint64_t *rooms, int n, int *counts);
+
 typedef void (*pchat_presence_session_f)(void *ctx, const char *session, const char *user);
 
 /* Calls cb for every session in the room; returns how many. */

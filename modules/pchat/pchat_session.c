@@ -156,6 +156,9 @@ pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sr
 	s->send_sock = init->send_sock;
 	s->local_cseq = 0;
 	s->pending = 0;
+	s->queue_head = s->queue_tail = NULL;
+	s->queued = 0;
+	s->drain_queued = 0;
 	s->end_queued = 0;
 	s->expires = init->expires;
 	s->refreshed = time(NULL);
@@ -237,6 +240,8 @@ void pchat_session_free_locked(pchat_session_t *s)
 	shm_free(s->strs);
 	if (s->rooms)
 		shm_free(s->rooms);
+	while (s->queued)
+		shm_free(pchat_session_queue_pop(s));
 	s->strs = NULL;
 	s->rooms = NULL;
 	s->nrooms = s->rooms_cap = 0;
@@ -246,6 +251,39 @@ void pchat_session_free_locked(pchat_session_t *s)
 	lock_set_release(bucket_locks, bucket);
 	return_slot(slot);
 	__atomic_sub_fetch(&pchat_shared->sessions, 1, __ATOMIC_RELAXED);
+}
+
+int pchat_session_queue_push(pchat_session_t *s, const char *body, size_t len)
+{
+	pchat_queued_info_t *q = shm_malloc(sizeof(*q) + len);
+
+	if (!q) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	q->next = NULL;
+	q->len = len;
+	memcpy(q->body, body, len);
+	if (s->queue_tail)
+		s->queue_tail->next = q;
+	else
+		s->queue_head = q;
+	s->queue_tail = q;
+	s->queued++;
+	return 0;
+}
+
+pchat_queued_info_t *pchat_session_queue_pop(pchat_session_t *s)
+{
+	pchat_queued_info_t *q = s->queue_head;
+
+	if (!q)
+		return NULL;
+	s->queue_head = q->next;
+	if (!s->queue_head)
+		s->queue_tail = NULL;
+	s->queued--;
+	return q;
 }
 
 int pchat_session_add_room(pchat_session_t *s, uint64_t room_id)

@@ -27,6 +27,13 @@ typedef enum pchat_session_state {
 	PCHAT_S_ENDING,    /* leaving its rooms; no new work */
 } pchat_session_state_t;
 
+/* An INFO body waiting for the session's window (see pchat_sip_send_info). */
+typedef struct pchat_queued_info {
+	struct pchat_queued_info *next;
+	size_t len;
+	char body[];
+} pchat_queued_info_t;
+
 typedef struct pchat_session {
 	uint32_t gen;
 	uint32_t bucket;
@@ -46,6 +53,10 @@ typedef struct pchat_session {
 	struct socket_info *send_sock;
 	unsigned int local_cseq; /* CSeq of our last request */
 	uint32_t pending;        /* INFOs sent and not answered yet */
+	pchat_queued_info_t *queue_head; /* INFOs waiting until fewer are pending, oldest first */
+	pchat_queued_info_t *queue_tail;
+	uint32_t queued;
+	int drain_queued;        /* a sender was asked to send what waits */
 	int end_queued;          /* a sender was asked to end the session */
 	int expires;             /* negotiated Session-Expires in s, 0 for none */
 	time_t refreshed;        /* last INVITE/UPDATE/ACK from the client */
@@ -84,6 +95,11 @@ void pchat_session_unlock(pchat_session_t *s);
 /* Marks a locked session as ending. Returns 1 if it was not ending before (the caller then owns
  * the teardown), 0 otherwise. */
 int pchat_session_begin_end(pchat_session_t *s);
+
+/* Appends an INFO body to the session's queue (copied); 0 ok. */
+int pchat_session_queue_push(pchat_session_t *s, const char *body, size_t len);
+/* Takes the oldest queued body (free it with shm_free), NULL when none waits. */
+pchat_queued_info_t *pchat_session_queue_pop(pchat_session_t *s);
 
 /* Removes a session from the table and frees it. The session must be locked; the lock is
  * released. */

@@ -9,6 +9,7 @@
 #include "core/dprint.h"
 #include "core/forward.h"
 #include "core/mem/mem.h"
+#include "core/mem/shm_mem.h"
 #include "core/parser/contact/parse_contact.h"
 #include "core/parser/parse_content.h"
 #include "core/parser/parse_from.h"
@@ -510,6 +511,7 @@ static void info_answered(struct cell *t, int type, struct tmcb_params *ps)
 	pchat_sref_t ref = param_ref(*ps->param);
 	pchat_session_t *s;
 	char why[48];
+	int drain;
 
 	(void)t;
 	(void)type;
@@ -517,7 +519,16 @@ static void info_answered(struct cell *t, int type, struct tmcb_params *ps)
 	if (s) {
 		if (s->pending > 0)
 			s->pending--;
+		/* the window moved: a sender sends what waits (not here, inside tm's reply
+		 * processing) */
+		drain = s->queued > 0 && !s->drain_queued && s->state != PCHAT_S_ENDING;
+		if (drain)
+			s->drain_queued = 1;
 		pchat_session_unlock(s);
+		if (drain && pchat_fanout_drain(ref) < 0 && (s = pchat_session_get(ref)) != NULL) {
+			s->drain_queued = 0; /* the next answer asks again */
+			pchat_session_unlock(s);
+		}
 	}
 	if (ps->code < 300)
 		return;
@@ -549,32 +560,16 @@ static int session_dlg(pchat_session_t *s, dlg_t *dlg)
 	return 0;
 }
 
-int pchat_sip_send_info(pchat_sref_t ref, const char *body, size_t len)
+/* Sends one INFO on a locked session; 0 when tm took it. */
+static int send_locked(pchat_session_t *s, pchat_sref_t ref, const char *body, size_t len)
 {
 	static str method = str_init("INFO");
 	static str headers = str_init("Content-Type: text/plain\r\n");
 	str b = {(char *)body, (int)len};
-	pchat_session_t *s;
 	uac_req_t uac;
 	dlg_t dlg;
 	int rc = -1;
 
-	memset(&dlg, 0, sizeof(dlg));
-	s = pchat_session_get(ref);
-	if (!s)
-		return -1;
-	if (s->state == PCHAT_S_ENDING) {
-		pchat_session_unlock(s);
-		return -1;
-	}
-	/* A client that leaves this many INFOs unanswered does not keep up: every unanswered INFO
-	 * holds a transaction in shared memory until fr_timer, so it is ended (it comes back and
-	 * reads the backchat) instead of letting the node run out of memory. */
-	if (s->pending >= (uint32_t)pchat_params.max_pending) {
-		pchat_session_unlock(s);
-		request_end(ref, "the client leaves too many INFOs unanswered");
-		return -1;
-	}
 	if (session_dlg(s, &dlg) == 0) {
 		set_uac_req(&uac, &method, &headers, &b, &dlg, TMCB_LOCAL_COMPLETED, info_answered,
 				ref_param(ref));
@@ -584,12 +579,64 @@ int pchat_sip_send_info(pchat_sref_t ref, const char *body, size_t len)
 		if (rc >= 0)
 			s->pending++;
 	}
-	pchat_session_unlock(s);
 	if (dlg.route_set)
 		free_rr(&dlg.route_set);
-	if (rc < 0)
-		request_end(ref, "an INFO could not be sent");
 	return rc < 0 ? -1 : 0;
+}
+
+/* Every unanswered INFO holds a transaction in shared memory until it is answered or times out
+ * (fr_timer), so a session has at most max_pending of them: that bounds what a dead client can
+ * pin, and a live client that answers more slowly than INFOs come (a burst of notices at a
+ * login storm) only makes the rest wait. A client that stops answering fills its queue and is
+ * ended (it comes back and reads the backchat) before the node runs out of memory. */
+int pchat_sip_send_info(pchat_sref_t ref, const char *body, size_t len)
+{
+	pchat_session_t *s;
+	int rc = 0;
+
+	s = pchat_session_get(ref);
+	if (!s)
+		return -1;
+	if (s->state == PCHAT_S_ENDING) {
+		pchat_session_unlock(s);
+		return -1;
+	}
+	if (s->queued == 0 && s->pending < (uint32_t)pchat_params.max_pending) {
+		rc = send_locked(s, ref, body, len);
+		pchat_session_unlock(s);
+		if (rc < 0)
+			request_end(ref, "an INFO could not be sent");
+		return rc;
+	}
+	if (s->queued >= (uint32_t)pchat_params.max_queued) {
+		pchat_session_unlock(s);
+		request_end(ref, "the client leaves too many INFOs unanswered");
+		return -1;
+	}
+	rc = pchat_session_queue_push(s, body, len);
+	pchat_session_unlock(s);
+	return rc;
+}
+
+void pchat_sip_drain(pchat_sref_t ref)
+{
+	pchat_queued_info_t *q;
+	pchat_session_t *s;
+	int failed = 0;
+
+	s = pchat_session_get(ref);
+	if (!s)
+		return;
+	s->drain_queued = 0;
+	while (!failed && s->state != PCHAT_S_ENDING
+			&& s->pending < (uint32_t)pchat_params.max_pending
+			&& (q = pchat_session_queue_pop(s)) != NULL) {
+		failed = send_locked(s, ref, q->body, q->len) < 0;
+		shm_free(q);
+	}
+	pchat_session_unlock(s);
+	if (failed)
+		request_end(ref, "an INFO could not be sent");
 }
 
 /* ------------------------------------------------------------------ ending sessions */

@@ -24,9 +24,14 @@ int pchat_w_handle(struct sip_msg *msg, char *p1, char *p2);
  * persistent chat provisioning document. 1 answered, -1 not such a SUBSCRIBE. */
 int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2);
 
-/* Sends an XCCOS body to a session as an in-dialog INFO. 0 when sent. A session whose INFO is
- * answered 408, 481 or 487 (or not at all) is ended. */
+/* Sends an XCCOS body to a session as an in-dialog INFO. At most max_pending INFOs of a session
+ * are unanswered at a time; more wait in the session's queue (in order) and go out as answers
+ * come in. 0 when sent or queued. A session whose INFO is answered 408, 481 or 487 (or not at
+ * all), or whose queue would exceed max_queued, is ended. */
 int pchat_sip_send_info(pchat_sref_t ref, const char *body, size_t len);
+
+/* Sends what waits in the session's queue while its window allows (in a sender). */
+void pchat_sip_drain(pchat_sref_t ref);
 
 /* Ends a session in the calling process: it leaves its rooms (with notices) and is freed.
  * Does nothing when the session is gone or another process is ending it. */

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """A quick fan-out measurement against a running lab: N chat sessions over UDP join one room, one
 of them posts, and every session answers every INFO. Prints deliveries per second and the
-delivery latency (post sent -> copy received). One process, one epoll loop, no threads.
+delivery latency (post sent -> copy received). One process, one epoll loop, no threads. With
+--spread the sessions are spread over every node of the lab (the poster is on the first), and
+the latency is shown separately for sessions on the poster's node and on the others.
 
     tests/bench/fanout_quick.py --env build/lab/lab.env --sessions 1000 --posts 20
 
@@ -30,13 +32,14 @@ def tag():
 
 
 class Session:
-    def __init__(self, idx, server, domain, pool):
+    def __init__(self, idx, server, domain, pool, node=0):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
         self.server, self.domain, self.pool = server, domain, pool
+        self.node = node  # index of the lab node it is connected to
         self.user = "sip:load%05d@%s" % (idx, domain)
         self.call_id = uuid.uuid4().hex
         self.ltag, self.rtag = tag(), None
@@ -83,12 +86,25 @@ def header(msg, name):
     return m.group(1).strip() if m else ""
 
 
+def percentiles(values):
+    """(median, p99) of a list, None when empty."""
+    if not values:
+        return None
+    values = sorted(values)
+    return statistics.median(values), values[max(0, int(len(values) * 0.99) - 1)]
+
+
 def run(args):
+    """Runs the measurement; returns (exit code, figures)."""
     env = read_env(args.env)
-    server = (env["PCHAT_SIP_HOST"], int(env["PCHAT_SIP_PORTS"].split()[0]))
+    mark = getattr(args, "mark", None) or (lambda phase: None)  # a caller's hook per phase
+    servers = [(env["PCHAT_SIP_HOST"], int(p)) for p in env["PCHAT_SIP_PORTS"].split()]
+    if not args.spread:
+        servers = servers[:1]
     room = env["PCHAT_DEMO_ROOM"]
     guid = room.rsplit("/", 1)[1]
-    sessions = [Session(i, server, env["PCHAT_DOMAIN"], env["PCHAT_POOL_URI"])
+    sessions = [Session(i, servers[i % len(servers)], env["PCHAT_DOMAIN"],
+                        env["PCHAT_POOL_URI"], i % len(servers))
                 for i in range(args.sessions)]
     by_fd = {s.sock.fileno(): s for s in sessions}
     ep = select.epoll()
@@ -107,6 +123,7 @@ def run(args):
     next_post = 0.0
     expected = args.sessions * args.posts
     got = retransmissions = 0
+    answers = {}  # status -> count of answers to our INFOs
     while time.time() < deadline:
         # logins go out in small batches, so the server's socket buffer never overflows
         for s in to_invite[:50]:
@@ -117,7 +134,10 @@ def run(args):
             retransmit_logins(sessions, join_body, env, guid)
         for s, data in received(ep, by_fd, 0.005):
             first = data.split("\r\n", 1)[0]
-            if first.startswith("SIP/2.0 200") and "INVITE" in header(data, "CSeq"):
+            if first.startswith("SIP/2.0 ") and "INFO" in header(data, "CSeq"):
+                status = first.split()[1]
+                answers[status] = answers.get(status, 0) + 1
+            elif first.startswith("SIP/2.0 200") and "INVITE" in header(data, "CSeq"):
                 if s.state == "inviting":
                     s.rtag = re.search(r"tag=([^;>\s]+)", header(data, "To")).group(1)
                     s.target = re.search(r"<([^>]+)>", header(data, "Contact")).group(1)
@@ -148,6 +168,7 @@ def run(args):
             phase = "posting"
             print("%d sessions logged in and joined in %.1f s" % (args.sessions, now - t0))
             pump(ep, by_fd, 0.5)  # notices of the last joins settle
+            mark("posting")
         elif phase == "posting" and posted < args.posts and now >= next_post:
             body = ('<xccos ver="1" envid="%d" xmlns="%s"><grpchat id="grpchat" seqid="1" '
                     'chanUri="%s"><chat>post %d</chat></grpchat></xccos>'
@@ -159,6 +180,7 @@ def run(args):
         if phase == "posting" and got >= expected:
             break
     end = time.time()
+    mark("done")
     if os.environ.get("FANOUT_DEBUG"):
         counts = [len(s.received) for s in sessions]
         print("per session min %d max %d; session0 %d; posts missing at session 1: %s" % (
@@ -166,20 +188,29 @@ def run(args):
             sorted(set(post_sent) - {p for p, _ in sessions[1].received})))
     if phase != "posting":
         print("only %d of %d sessions joined" % (done_login, args.sessions))
-        return 1
+        return 1, {}
     first_post = min(post_sent.values())
     lat = [(t - post_sent[p]) * 1000 for s in sessions for p, t in s.received]
-    lat.sort()
     dup = sum(len(s.received) - len({p for p, _ in s.received}) for s in sessions)
-    print("room of %d sessions, %d posts: %d/%d deliveries (%d duplicates, %d retransmissions "
-          "absorbed) in %.2f s -> %.0f deliveries/s" % (
-              args.sessions, args.posts, got, expected, dup, retransmissions, end - first_post,
-              got / (end - first_post)))
-    if lat:
-        print("delivery latency ms: median %.1f, p99 %.1f, max %.1f" % (
-            statistics.median(lat), lat[int(len(lat) * 0.99) - 1], lat[-1]))
+    figures = {"deliveries": got, "expected": expected, "duplicates": dup,
+               "rate": got / (end - first_post), "latency": percentiles(lat),
+               "local": percentiles([(t - post_sent[p]) * 1000 for s in sessions if s.node == 0
+                                     for p, t in s.received]),
+               "remote": percentiles([(t - post_sent[p]) * 1000 for s in sessions if s.node
+                                      for p, t in s.received])}
+    print("room of %d sessions on %d node(s), %d posts: %d/%d deliveries (%d duplicates, %d "
+          "retransmissions absorbed) in %.2f s -> %.0f deliveries/s" % (
+              args.sessions, len(servers), args.posts, got, expected, dup, retransmissions,
+              end - first_post, figures["rate"]))
+    for name in ("latency", "local", "remote"):
+        if figures[name]:
+            print("%s delivery latency ms: median %.1f, p99 %.1f" % (
+                {"latency": "all", "local": "poster's node", "remote": "other nodes"}[name],
+                *figures[name]))
+    if set(answers) != {"200"}:
+        print("answers to the clients' INFOs: %s" % answers)
     hang_up(sessions, ep, by_fd)
-    return 0 if got == expected and dup == 0 else 1
+    return (0 if got == expected and dup == 0 else 1), figures
 
 
 def hang_up(sessions, ep, by_fd):
@@ -247,4 +278,5 @@ if __name__ == "__main__":
     p.add_argument("--sessions", type=int, default=100)
     p.add_argument("--posts", type=int, default=20)
     p.add_argument("--interval", type=float, default=0.05, help="seconds between posts")
-    sys.exit(run(p.parse_args()))
+    p.add_argument("--spread", action="store_true", help="spread the sessions over every node")
+    sys.exit(run(p.parse_args())[0])

@@ -15,7 +15,7 @@ from xccos import Q
 def lab(request):
     return start_lab(request, defines=TEST_DEFINES + " PCHAT_PARTICIPANT_UPDATE_LIMIT=3 "
                      "PCHAT_MESSAGE_SIZE_LIMIT=50 PCHAT_BACKCHAT_LIMIT=5 PCHAT_SESSION_EXPIRES=10 "
-                     "PCHAT_MAX_PENDING=4")
+                     "PCHAT_MAX_PENDING=4 PCHAT_MAX_QUEUED=1")
 
 
 def test_big_rooms_cap_lists_and_stop_notices(lab, clients, room):
@@ -76,8 +76,9 @@ def test_session_missing_its_refresh_is_reaped(lab, clients, room):
 
 
 def test_client_leaving_too_many_infos_unanswered_is_ended_early(lab, clients, room):
-    """max_pending 4 here: the fifth unanswered INFO ends the session at once, long before the
-    unanswered INFOs would time out (fr_timer), so a dead client cannot pile up transactions."""
+    """max_pending 4 and max_queued 1 here: four INFOs in flight, one waiting, and the sixth
+    ends the session at once, long before the unanswered INFOs would time out (fr_timer), so a
+    dead client cannot pile up transactions."""
     a, b = clients("alice"), clients("bob")
     a.join(room)
     b.join(room)

@@ -5,11 +5,10 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import time
 import uuid
 
-from xccos import Q, ChatClient, post_text, resp_code
+from xccos import Q, ChatClient, post_from_all, post_text, resp_code
 
 ROOMS = {"engineering": "5e1f0a3c-7b2d-4c8e-9a61-0d2f4b6c8e02",
          "disabled": "5e1f0a3c-7b2d-4c8e-9a61-0d2f4b6c8e07"}
@@ -79,15 +78,7 @@ def test_exactly_once_and_in_order_with_concurrent_posters(lab, clients, room):
     for c in everyone:
         assert resp_code(c.join(room)) == 200
     per_poster = 20
-
-    def post_all(c):
-        for i in range(per_poster):
-            assert c.post(room, "%s-%02d" % (c.user, i)).status == 200
-    threads = [threading.Thread(target=post_all, args=(c,)) for c in posters]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    post_from_all(posters, room, per_poster)
     total = per_poster * len(posters)
     received = {}
     for c in everyone:
@@ -102,7 +93,7 @@ def test_exactly_once_and_in_order_with_concurrent_posters(lab, clients, room):
     in_store = [re.sub("</?chat>", "", r[2]) for r in lab.stored(room)]
     assert list(orders.pop()) == in_store
     for c in posters:  # each poster's own posts in the order it sent them
-        mine = [t for t in received["erin"] if t.startswith(c.user + "-")]
+        mine = [t for t in received["erin"] if t.startswith(c.user + " ")]
         assert mine == sorted(mine)
 
 
@@ -215,6 +206,27 @@ def test_history_survives_a_kamailio_restart(lab, room):
         assert [m.find(Q + "chat").text for m in msgs] == ["before the restart"]
     finally:
         b.close()
+
+
+def test_a_slow_client_gets_every_post_in_order(lab, clients, room):
+    """A client that answers INFOs more slowly than they come (20 ms each, here) falls more than
+    max_pending (32) INFOs behind: the rest wait for it instead of ending its session."""
+    a, b = clients("alice"), clients("bob", "tcp")
+    a.join(room)
+    b.join(room)
+
+    def slow(msg):
+        time.sleep(0.02)
+        return 200
+    b.ua.answer = slow
+    count = 80
+    for i in range(count):
+        assert a.post(room, "burst %02d" % i).status == 200
+    texts = [post_text(e)[2] for e in b.wait_posts(count, timeout=15)]
+    assert texts == ["burst %02d" % i for i in range(count)]
+    b.ua.answer = 200
+    assert b.post(room, "still here").status == 200
+    assert "leaves too many INFOs unanswered" not in lab.log()
 
 
 def test_redis_outage_does_not_stop_local_chat(lab, clients, room):

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from lab import TEST_DEFINES, start_lab
-from xccos import Q, ChatClient, post_text, resp_code
+from xccos import Q, ChatClient, post_from_all, post_text, resp_code
 
 NODE_TIMEOUT = 3  # s, PCHAT_NODE_TIMEOUT below
 
@@ -66,16 +66,7 @@ def test_posts_cross_nodes_once_and_in_seq_order(lab, clients, room):
     for c in users:
         assert resp_code(c.join(room)) == 200
     per_user = 15
-
-    def poster(c):
-        for i in range(per_user):
-            assert c.post(room, "%s %02d" % (c.user, i)).status == 200
-
-    threads = [threading.Thread(target=poster, args=(c,)) for c in users]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    post_from_all(users, room, per_user)
     seq = seq_by_text(lab, room)
     assert len(seq) == 3 * per_user
     for c in users:

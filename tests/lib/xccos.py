@@ -204,3 +204,21 @@ def post_text(env):
 
 def resp_code(env):
     return int(env.root.find(Q + "rpl/" + Q + "resp").get("code"))
+
+
+def post_from_all(clients, room, count):
+    """Every client posts count posts ("<user> NN") at the same time, one thread each, each post
+    after the answer to the one before; fails unless every post is answered 200."""
+    failures = []
+
+    def post_all(c):
+        for i in range(count):
+            status = c.post(room, "%s %02d" % (c.user, i)).status
+            if status != 200:
+                failures.append((c.user, i, status))
+    threads = [threading.Thread(target=post_all, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == [], "posts not stored: %s" % failures

@@ -307,6 +307,14 @@ static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb
 	return n;
 }
 
+static void live_counts(void *h, const uint64_t *rooms, int n, int *counts)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		counts[i] = rooms[i] == 1 ? live_participants(h, 1, 0, NULL, NULL) : 0;
+}
+
 static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t *rooms, int max)
 {
 	(void)h;
@@ -344,7 +352,7 @@ static void live_update(void *h, const pchat_caller_t *c, uint64_t room_id, unsi
 }
 
 static const pchat_live_ops_t live = {live_join, live_ready, live_part, live_joined,
-	live_participants, live_rooms_of, live_members, live_update};
+	live_participants, live_counts, live_rooms_of, live_members, live_update};
 
 /* ------------------------------------------------------------------ fake output */
 
@@ -620,10 +628,13 @@ static void unknown_commands_are_answered(void **state)
 static void search_and_requri(void **state)
 {
 	(void)state;
+	run(&alice, JOIN_LOBBY);
+	run(&bob, JOIN_LOBBY);
 	run(&alice, "<cmd id=\"cmd:chansrch\" seqid=\"1\"><data><qib qtype=\"BYNAME\" criteria=\"\" "
 			"extended=\"false\"/></data></cmd>");
+	/* the user count, asked for once the list is complete, lands in its entry */
 	assert_non_null(strstr(LAST_REPLY, "<chanib name=\"Lobby\" description=\"the lobby\" uri=\""
-			ROOM_LOBBY "\"><info id=\"urn:parlano:ma:info:ucnt\">0</info>"
+			ROOM_LOBBY "\"><info id=\"urn:parlano:ma:info:ucnt\">2</info>"
 			"<info id=\"urn:parlano:ma:info:visibilty\">public</info>"));
 	assert_non_null(strstr(LAST_REPLY, "<prop id=\"urn:parlano:ma:prop:invite\">false</prop>"));
 	run(&alice, "<cmd id=\"cmd:requri\" seqid=\"1\"><data/></cmd>");

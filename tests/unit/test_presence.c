@@ -86,6 +86,15 @@ static void joins_and_parts_count_users_pool_wide(void **state)
 	assert_int_equal(pchat_presence_join(r, ROOM, GUID, "b", "b:1:1:1", "sip:u2@t", 2), 1);
 	assert_int_equal(pchat_presence_participants(r, ROOM, 0, NULL, NULL), 2);
 	assert_int_equal(pchat_presence_participants(r, ROOM, 10, see_user, &seen), 2);
+	{
+		uint64_t rooms[] = {ROOM + 1, ROOM, ROOM + 2};
+		int counts[3] = {-1, -1, -1};
+
+		assert_int_equal(pchat_presence_counts(r, rooms, 3, counts), 0);
+		assert_int_equal(counts[0], 0);
+		assert_int_equal(counts[1], 2);
+		assert_int_equal(counts[2], 0);
+	}
 	assert_true(has_user(&seen, "sip:u1@t", 0));
 	assert_true(has_user(&seen, "sip:u2@t", 2));
 	assert_int_equal(pchat_presence_set_roles(r, ROOM, "sip:u1@t", 1), 1);
