@@ -19,6 +19,26 @@ static pool_state_t state = POOL_STARTING;
 static uint64_t failures_seen = 0;   /* Redis connection failures of the node at the last tick */
 static int64_t next_sync_ms = 0;     /* when this node's presence is checked next */
 static int64_t cleanup_from_ms = 0;  /* no dead-node cleanup before (see presence_back) */
+static int64_t last_heartbeat_ms = 0;
+
+/* Marks this node alive. Long work (cleaning up after a big node) calls it as it goes, or the
+ * node's own heartbeat would expire meanwhile and the others would clean up after it. */
+static int heartbeat(pchat_redis_t *r)
+{
+	int64_t now = pchat_now_ms();
+
+	if (pchat_presence_heartbeat(r, pchat_params.node_id, pchat_run,
+				1000 * pchat_params.node_timeout, pchat_shared->sessions, now) < 0)
+		return -1;
+	last_heartbeat_ms = now;
+	return 0;
+}
+
+static void keep_alive(pchat_redis_t *r)
+{
+	if (pchat_now_ms() - last_heartbeat_ms >= 1000)
+		heartbeat(r);
+}
 
 /* ------------------------------------------------------------------ membership lists */
 
@@ -92,6 +112,7 @@ static void sync_presence(pchat_redis_t *r, const char *why)
 	qsort(redis.m, redis.n, sizeof(*redis.m), by_room_and_session);
 	qsort(local, nlocal, sizeof(*local), by_room_and_session);
 	while (i < nlocal || j < redis.n) {
+		keep_alive(r);
 		cmp = i == nlocal ? 1 : j == redis.n ? -1 : by_room_and_session(&local[i], &redis.m[j]);
 		if (cmp < 0) {
 			/* joined while Redis was away: the other nodes get to know */
@@ -174,9 +195,11 @@ static void clean_up_after(pchat_redis_t *r, const dead_node_t *node, int64_t no
 		free(list.m);
 		return;
 	}
-	for (i = 0; i < list.n; i++)
+	for (i = 0; i < list.n; i++) {
+		keep_alive(r);
 		if (part(r, node->name, &list.m[i]) >= 0)
 			parted++;
+	}
 	pchat_presence_forget_node(r, node->name);
 	LM_NOTICE("node %s stopped heartbeating (last heartbeat %lld ms ago): its %d room "
 			  "memberships were removed from the pool's presence and the rooms told\n",
@@ -222,8 +245,7 @@ void pchat_pool_tick(void)
 
 	if (!r)
 		return;
-	if (pchat_presence_heartbeat(r, pchat_params.node_id, pchat_run,
-				1000 * pchat_params.node_timeout, pchat_shared->sessions, now) < 0) {
+	if (heartbeat(r) < 0) {
 		if (state == POOL_UP)
 			state = POOL_DOWN;
 		return;
