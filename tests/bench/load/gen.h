@@ -1,0 +1,153 @@
+/*
+ * The generator's state: configuration, sessions with their client transactions, and the
+ * figures of each step of a run.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#ifndef GEN_H
+#define GEN_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+#include "load.h"
+#include "net.h"
+
+#define MAX_SERVERS 16
+#define MAX_SOCKETS 256
+#define MAX_STEPS 32
+#define TX_MAX 8
+#define RETX_LEVELS 4     /* a request is sent at most 1 + RETX_LEVELS times */
+#define LOGIN_ROOMS 3     /* login mode: rooms a login joins and reads */
+
+typedef enum run_mode { RUN_OPTIONS, RUN_FANOUT, RUN_IMC, RUN_LOGIN, RUN_SESSIONS, RUN_QUERY } run_mode_t;
+
+typedef struct conf {
+	run_mode_t mode;
+	struct sockaddr_in servers[MAX_SERVERS];
+	int nservers;
+	const char *domain;        /* of the users and of the chat service */
+	const char *pool_uri;      /* the chat service (pchat) */
+	int sockets;               /* UDP sockets the sessions share */
+	int rooms, members;        /* fanout, imc: rooms and sessions per room */
+	char **guids;              /* fanout: a GUID per room; login: LOGIN_ROOMS GUIDs */
+	int nguids;
+	double rates[MAX_STEPS];   /* offered rate of each step (posts/s, logins/s, requests/s) */
+	int nrates;
+	double step_s, drain_s, max_p99_ms;
+	int sessions;              /* login (per step: rate x step_s), sessions, query */
+	double login_rate;         /* sessions/s while the sessions log in */
+	double hold_s;             /* sessions: how long the sessions are kept */
+	double duration_s;         /* query */
+	char **queries;            /* query: "command<TAB>data" */
+	int nqueries;
+	const char *expect;        /* query: a reply must hold this expect_count times */
+	int expect_count;
+	int listen_port;           /* imc: where the deliveries arrive */
+} conf_t;
+
+typedef enum tx_kind { TX_INVITE, TX_CMD, TX_POST, TX_BYE, TX_MESSAGE, TX_OPTIONS } tx_kind_t;
+
+/* A request of ours waiting for its final response (retransmitted over UDP until then). */
+typedef struct tx {
+	uint32_t cseq;
+	uint8_t kind;
+	uint8_t level;      /* retransmissions so far */
+	uint16_t step;      /* posts: the step it belongs to */
+	double sent;
+	char *msg;
+	int len;
+} tx_t;
+
+typedef enum sess_state {
+	S_NEW,
+	S_INVITING,
+	S_LOGGING_IN,  /* commands of the login sequence (join, or the login mode's five) */
+	S_READY,
+	S_HANGING_UP,
+	S_GONE,
+	S_FAILED
+} sess_state_t;
+
+typedef struct session {
+	uint32_t idx;
+	uint16_t sock;
+	uint16_t server;
+	uint8_t state;
+	uint8_t login_step;
+	uint8_t ntx;
+	uint8_t busy;          /* query: a request is out */
+	uint32_t cseq;
+	int room;              /* fanout, imc: the session's room */
+	int step;              /* login mode: the step its login belongs to */
+	char rtag[48];
+	char target[96];
+	uint64_t envid;
+	uint64_t cmd_envid;    /* the command whose reply is awaited */
+	double cmd_sent;
+	double login_started;
+	uint32_t seen_hi;      /* highest CSeq of the server's requests, and the 64 below it */
+	uint64_t seen_bits;
+	uint32_t recent[4];    /* imc: hashes of the last Call-IDs delivered */
+	int64_t next_k;        /* the next post expected in its room */
+	tx_t tx[TX_MAX];
+} session_t;
+
+typedef struct step_stats {
+	double offered;
+	double started, ended;        /* the sending window */
+	uint64_t sent, acked, failed; /* posts, logins, requests */
+	uint64_t deliveries, duplicates, wrong;
+	histo_t lat;                  /* delivery, login, request or answer latency */
+	histo_t ack;                  /* posts: time to the 200 of the post */
+} step_stats_t;
+
+typedef struct retx_entry {
+	uint32_t sess;
+	uint32_t cseq;
+	double due;
+} retx_entry_t;
+
+typedef struct retx_queue {
+	retx_entry_t *e;
+	size_t head, tail, cap;
+} retx_queue_t;
+
+typedef struct gen {
+	conf_t c;
+	unsigned run;                  /* in Call-IDs: runs never mix */
+	int fds[MAX_SOCKETS + 1];
+	int ports[MAX_SOCKETS + 1];
+	int nfds;
+	int listen;                    /* imc: index of the delivery socket, -1 otherwise */
+	net_loop_t *loop;
+	session_t *s;
+	int ns;
+	retx_queue_t retx[RETX_LEVELS + 1];
+	step_stats_t steps[MAX_STEPS];
+	int nsteps;
+	int cur;                       /* the step being sent, -1 outside */
+	int64_t *room_k;               /* next post number of each room */
+	double *post_last;             /* one room: time to the last delivery of post k (ms) */
+	size_t post_last_cap;
+	double *opt_sent;              /* options: when request n left */
+	size_t opt_n, opt_cap;
+	uint64_t send_errors, retransmitted, timeouts, server_retransmissions, malformed;
+	uint64_t logged_in, login_failed;
+	uint64_t query_errors;
+	double last_request;           /* when the servers last sent us a request */
+} gen_t;
+
+double now_s(void);
+
+/* session.c: the SIP and XCCOS side of a session */
+int gen_sessions_init(gen_t *g, int n);
+void gen_start_session(gen_t *g, session_t *s);
+void gen_hang_up(gen_t *g, session_t *s);
+void gen_post(gen_t *g, session_t *s, int64_t k, int step);
+void gen_send_query(gen_t *g, session_t *s);
+void gen_send_options(gen_t *g);
+void gen_on_datagram(void *ctx, int sock, const struct sockaddr_in *from, char *buf, int len);
+void gen_retransmit(gen_t *g, double now);
+
+#endif

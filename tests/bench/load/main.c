@@ -1,0 +1,552 @@
+/*
+ * pchat-load: runs one benchmark scenario and prints its figures as JSON (progress on stderr).
+ *
+ *   pchat-load --mode options  --server IP:PORT --rates 5000,10000 [--step 5]
+ *   pchat-load --mode fanout   --server IP:PORT[,IP:PORT...] --rooms 10 --members 150
+ *                              --guids FILE --rates 50,100 [--step 5 --drain 3 --max-p99 200]
+ *   pchat-load --mode imc      --server IP:PORT --listen-port P --rooms 10 --members 150 --rates ...
+ *   pchat-load --mode login    --server IP:PORT --guids FILE --rates 250,500 [--step 5]
+ *   pchat-load --mode sessions --server IP:PORT --sessions 80000 [--login-rate 2000 --hold 10]
+ *   pchat-load --mode query    --server IP:PORT --sessions 16 --queries FILE [--duration 30
+ *                              --expect '<msg ' --expect-count 25]
+ *
+ * A step offers one rate for --step seconds, then waits up to --drain seconds for what is still
+ * due; it passes with nothing lost, nothing twice, nothing failed and p99 under --max-p99 ms.
+ * Steps stop after the first that fails: the last one passed is the maximum sustained.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "gen.h"
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "pchat-load: %s\n", what);
+	exit(2);
+}
+
+/* ------------------------------------------------------------------ options */
+
+static char **read_lines(const char *path, int *n)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096], **out = NULL;
+	int cap = 0;
+
+	*n = 0;
+	if (!f)
+		die("cannot read a --guids or --queries file");
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!line[0])
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			out = realloc(out, (size_t)cap * sizeof(*out));
+			if (!out)
+				die("out of memory");
+		}
+		out[(*n)++] = strdup(line);
+	}
+	fclose(f);
+	return out;
+}
+
+static void parse_list(const char *text, conf_t *c)
+{
+	char *copy = strdup(text), *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, ",", &save); tok && c->nrates < MAX_STEPS;
+			tok = strtok_r(NULL, ",", &save))
+		c->rates[c->nrates++] = atof(tok);
+	free(copy);
+}
+
+static void parse_servers(const char *text, conf_t *c)
+{
+	char *copy = strdup(text), *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, ",", &save); tok && c->nservers < MAX_SERVERS;
+			tok = strtok_r(NULL, ",", &save))
+		if (net_parse_addr(tok, &c->servers[c->nservers++]) < 0)
+			die("--server wants IP:PORT[,IP:PORT...]");
+	free(copy);
+}
+
+static const struct {
+	const char *name;
+	run_mode_t mode;
+} modes[] = {
+	{"options", RUN_OPTIONS}, {"fanout", RUN_FANOUT}, {"imc", RUN_IMC}, {"login", RUN_LOGIN},
+	{"sessions", RUN_SESSIONS}, {"query", RUN_QUERY},
+};
+
+static void parse_args(int argc, char **argv, conf_t *c)
+{
+	static const struct option opts[] = {
+		{"mode", 1, 0, 'm'}, {"server", 1, 0, 's'}, {"domain", 1, 0, 'd'}, {"pool", 1, 0, 'p'},
+		{"sockets", 1, 0, 'k'}, {"rooms", 1, 0, 'r'}, {"members", 1, 0, 'M'},
+		{"guids", 1, 0, 'g'}, {"rates", 1, 0, 'R'}, {"step", 1, 0, 't'}, {"drain", 1, 0, 'D'},
+		{"max-p99", 1, 0, 'P'}, {"sessions", 1, 0, 'n'}, {"login-rate", 1, 0, 'L'},
+		{"hold", 1, 0, 'H'}, {"duration", 1, 0, 'T'}, {"queries", 1, 0, 'q'},
+		{"expect", 1, 0, 'e'}, {"expect-count", 1, 0, 'E'}, {"listen-port", 1, 0, 'l'},
+		{0, 0, 0, 0}};
+	const char *mode = NULL;
+	size_t i;
+	int o;
+
+	memset(c, 0, sizeof(*c));
+	c->domain = "pchat.test";
+	c->pool_uri = "sip:pchat@pchat.test";
+	c->sockets = 32;
+	c->step_s = 5;
+	c->drain_s = 3;
+	c->max_p99_ms = 200;
+	c->login_rate = 1000;
+	c->hold_s = 5;
+	c->duration_s = 30;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+			case 'm': mode = optarg; break;
+			case 's': parse_servers(optarg, c); break;
+			case 'd': c->domain = optarg; break;
+			case 'p': c->pool_uri = optarg; break;
+			case 'k': c->sockets = atoi(optarg); break;
+			case 'r': c->rooms = atoi(optarg); break;
+			case 'M': c->members = atoi(optarg); break;
+			case 'g': c->guids = read_lines(optarg, &c->nguids); break;
+			case 'R': parse_list(optarg, c); break;
+			case 't': c->step_s = atof(optarg); break;
+			case 'D': c->drain_s = atof(optarg); break;
+			case 'P': c->max_p99_ms = atof(optarg); break;
+			case 'n': c->sessions = atoi(optarg); break;
+			case 'L': c->login_rate = atof(optarg); break;
+			case 'H': c->hold_s = atof(optarg); break;
+			case 'T': c->duration_s = atof(optarg); break;
+			case 'q': c->queries = read_lines(optarg, &c->nqueries); break;
+			case 'e': c->expect = optarg; break;
+			case 'E': c->expect_count = atoi(optarg); break;
+			case 'l': c->listen_port = atoi(optarg); break;
+			default: die("unknown option (see the comment at the top of main.c)");
+		}
+	}
+	for (i = 0; mode && i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(mode, modes[i].name) == 0)
+			break;
+	if (!mode || i == sizeof(modes) / sizeof(modes[0]))
+		die("--mode options|fanout|imc|login|sessions|query is required");
+	c->mode = modes[i].mode;
+	if (!c->nservers)
+		die("--server IP:PORT is required");
+	if (c->sockets < 1 || c->sockets > MAX_SOCKETS)
+		die("--sockets must be 1 to 256");
+	if ((c->mode == RUN_FANOUT || c->mode == RUN_LOGIN) && !c->nguids)
+		die("--guids FILE (room GUIDs, one a line) is required");
+	if ((c->mode == RUN_FANOUT || c->mode == RUN_IMC) && (c->rooms < 1 || c->members < 1))
+		die("--rooms and --members are required");
+	if (c->mode == RUN_IMC && !c->listen_port)
+		die("--listen-port (imc's outbound_proxy) is required");
+	if (c->mode == RUN_QUERY && (!c->nqueries || c->sessions < 1))
+		die("--queries FILE and --sessions N are required");
+	if ((c->mode == RUN_OPTIONS || c->mode == RUN_FANOUT || c->mode == RUN_IMC
+				|| c->mode == RUN_LOGIN) && !c->nrates)
+		die("--rates R1,R2,... is required");
+}
+
+/* ------------------------------------------------------------------ the loop */
+
+static void poll_once(gen_t *g, int timeout_ms)
+{
+	net_poll(g->loop, timeout_ms, gen_on_datagram, g);
+	gen_retransmit(g, now_s());
+}
+
+static void pump(gen_t *g, double seconds)
+{
+	double end = now_s() + seconds;
+
+	while (now_s() < end && !stop_requested)
+		poll_once(g, 1);
+}
+
+/* Waits until the servers sent nothing for quiet seconds (join notices delivered), at most
+ * limit seconds: measurements start on an idle server. */
+static void settle(gen_t *g, double quiet, double limit)
+{
+	double end = now_s() + limit;
+
+	while (now_s() < end && now_s() - g->last_request < quiet && !stop_requested)
+		poll_once(g, 5);
+}
+
+/* How many to send now to keep up rate since start (at most a burst of 500). */
+static long due(double start, double rate, uint64_t sent)
+{
+	long want = (long)((now_s() - start) * rate) - (long)sent;
+
+	return want > 500 ? 500 : want;
+}
+
+static int count_state(const gen_t *g, int from, int to, int state)
+{
+	int i, n = 0;
+
+	for (i = from; i < to; i++)
+		n += g->s[i].state == state;
+	return n;
+}
+
+/* Starts sessions [from, to) at rate and waits until each is ready or failed. */
+static void log_in(gen_t *g, int from, int to, double rate, int step)
+{
+	double start = now_s(), deadline;
+	int next = from, i;
+	long n;
+
+	while (next < to && !stop_requested) {
+		for (n = due(start, rate, (uint64_t)(next - from)); n > 0 && next < to; n--, next++) {
+			g->s[next].step = step;
+			gen_start_session(g, &g->s[next]);
+		}
+		poll_once(g, 1);
+	}
+	deadline = now_s() + 30;
+	while (now_s() < deadline && !stop_requested) {
+		for (i = from; i < to; i++)
+			if (g->s[i].state == S_INVITING || g->s[i].state == S_LOGGING_IN)
+				break;
+		if (i == to)
+			break;
+		poll_once(g, 1);
+	}
+}
+
+static void hang_up_all(gen_t *g)
+{
+	double deadline;
+	int i;
+
+	for (i = 0; i < g->ns && !stop_requested; i++) {
+		gen_hang_up(g, &g->s[i]);
+		if (i % 200 == 199)
+			poll_once(g, 1); /* BYEs in batches: the server's socket buffer is finite */
+	}
+	deadline = now_s() + 20;
+	while (now_s() < deadline && !stop_requested && count_state(g, 0, g->ns, S_HANGING_UP))
+		poll_once(g, 5);
+}
+
+/* ------------------------------------------------------------------ steps */
+
+static void step_begin(gen_t *g, int i)
+{
+	step_stats_t *st = &g->steps[i];
+
+	st->offered = g->c.rates[i];
+	st->started = now_s();
+	g->cur = i;
+	fprintf(stderr, "pchat-load: step %d: offering %.0f/s for %.0f s\n", i + 1, st->offered,
+			g->c.step_s);
+}
+
+static uint64_t expected_deliveries(const gen_t *g, const step_stats_t *st)
+{
+	if (g->c.mode == RUN_FANOUT)
+		return st->acked * (uint64_t)g->c.members;
+	if (g->c.mode == RUN_IMC)
+		return st->acked * (uint64_t)(g->c.members - 1);
+	return st->sent;
+}
+
+static uint64_t step_done(const gen_t *g, const step_stats_t *st)
+{
+	return g->c.mode == RUN_FANOUT || g->c.mode == RUN_IMC ? st->deliveries
+														   : st->acked + st->failed;
+}
+
+/* Waits until everything the step is owed arrived (or the drain time is up). */
+static void step_end(gen_t *g, int i)
+{
+	step_stats_t *st = &g->steps[i];
+	double deadline;
+
+	st->ended = now_s();
+	g->cur = -1;
+	deadline = st->ended + g->c.drain_s;
+	while (now_s() < deadline && !stop_requested
+			&& (step_done(g, st) < expected_deliveries(g, st)
+				|| ((g->c.mode == RUN_FANOUT || g->c.mode == RUN_IMC)
+					&& st->acked + st->failed < st->sent)))
+		poll_once(g, 1);
+}
+
+static int step_passed(const gen_t *g, const step_stats_t *st)
+{
+	return st->failed == 0 && st->duplicates == 0 && st->wrong == 0
+		   && step_done(g, st) >= expected_deliveries(g, st) && st->lat.n > 0
+		   && histo_pct(&st->lat, 99) <= g->c.max_p99_ms;
+}
+
+static void run_posts(gen_t *g, int i)
+{
+	step_stats_t *st = &g->steps[i];
+	int rooms = g->c.rooms;
+	long n;
+
+	step_begin(g, i);
+	while (now_s() - st->started < g->c.step_s && !stop_requested) {
+		for (n = due(st->started, st->offered, st->sent); n > 0; n--) {
+			/* rooms take turns; within a room its members take turns to post */
+			int room = (int)(st->sent % (uint64_t)rooms);
+			int64_t k = g->room_k[room]++;
+			session_t *s = &g->s[room * g->c.members + (int)(k % g->c.members)];
+
+			if (s->state == S_READY)
+				gen_post(g, s, k, i);
+			else
+				st->failed++;
+			st->sent++;
+		}
+		poll_once(g, 1);
+	}
+	step_end(g, i);
+}
+
+static void run_options(gen_t *g, int i)
+{
+	step_stats_t *st = &g->steps[i];
+	long n;
+
+	step_begin(g, i);
+	while (now_s() - st->started < g->c.step_s && !stop_requested) {
+		for (n = due(st->started, st->offered, st->sent); n > 0; n--)
+			gen_send_options(g);
+		poll_once(g, 1);
+	}
+	step_end(g, i);
+}
+
+/* login mode: every step logs in fresh sessions at its rate. */
+static void run_logins(gen_t *g, int i, int *next)
+{
+	step_stats_t *st = &g->steps[i];
+	int count = (int)(g->c.rates[i] * g->c.step_s);
+
+	if (*next + count > g->ns)
+		count = g->ns - *next;
+	step_begin(g, i);
+	st->sent = (uint64_t)count;
+	log_in(g, *next, *next + count, st->offered, i);
+	st->ended = now_s();
+	g->cur = -1;
+	*next += count;
+}
+
+static void run_queries(gen_t *g)
+{
+	step_stats_t *st = &g->steps[0];
+	int i;
+
+	step_begin(g, 0);
+	while (now_s() - st->started < g->c.duration_s && !stop_requested) {
+		for (i = 0; i < g->ns; i++)
+			if (g->s[i].state == S_READY && !g->s[i].busy) {
+				gen_send_query(g, &g->s[i]);
+				st->sent++;
+			}
+		poll_once(g, 1);
+	}
+	st->ended = now_s();
+	g->cur = -1;
+	pump(g, 2); /* the last answers */
+}
+
+/* ------------------------------------------------------------------ report */
+
+static void report(gen_t *g, const char *mode, double login_s)
+{
+	json_t j = {0};
+	int i;
+
+	json_open(&j, NULL);
+	json_str(&j, "mode", mode);
+	json_int(&j, "sessions", g->ns);
+	json_int(&j, "logged_in", (long long)g->logged_in);
+	json_int(&j, "login_failed", (long long)g->login_failed);
+	json_num(&j, "login_seconds", login_s);
+	json_int(&j, "send_errors", (long long)g->send_errors);
+	json_int(&j, "retransmitted", (long long)g->retransmitted);
+	json_int(&j, "timeouts", (long long)g->timeouts);
+	json_int(&j, "server_retransmissions", (long long)g->server_retransmissions);
+	json_int(&j, "malformed", (long long)g->malformed);
+	json_int(&j, "query_errors", (long long)g->query_errors);
+	json_array(&j, "steps");
+	for (i = 0; i < g->nsteps; i++) {
+		const step_stats_t *st = &g->steps[i];
+		double secs = st->ended > st->started ? st->ended - st->started : 1;
+
+		json_open(&j, NULL);
+		json_num(&j, "offered", st->offered);
+		json_num(&j, "seconds", secs);
+		json_int(&j, "sent", (long long)st->sent);
+		json_int(&j, "acked", (long long)st->acked);
+		json_int(&j, "failed", (long long)st->failed);
+		json_int(&j, "expected", (long long)expected_deliveries(g, st));
+		json_int(&j, "deliveries", (long long)st->deliveries);
+		json_int(&j, "duplicates", (long long)st->duplicates);
+		json_int(&j, "wrong_room", (long long)st->wrong);
+		json_num(&j, "rate", (double)(g->c.mode == RUN_FANOUT || g->c.mode == RUN_IMC
+												 ? st->deliveries : st->acked) / secs);
+		json_latency(&j, "latency_ms", &st->lat);
+		if (g->c.mode == RUN_FANOUT || g->c.mode == RUN_IMC)
+			json_latency(&j, "ack_ms", &st->ack);
+		json_bool(&j, "passed", step_passed(g, st));
+		json_close(&j);
+	}
+	json_array_end(&j);
+	if (g->post_last) {
+		/* a room of its own: when each post reached its last recipient */
+		json_array(&j, "post_last_ms");
+		for (i = 0; i < g->room_k[0] && (size_t)i < g->post_last_cap; i++)
+			json_num(&j, NULL, g->post_last[i]);
+		json_array_end(&j);
+	}
+	json_close(&j);
+	printf("%s\n", j.s);
+	free(j.s);
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void open_sockets(gen_t *g)
+{
+	int i, port;
+
+	for (i = 0; i < g->c.sockets; i++) {
+		g->fds[i] = net_udp_socket(0, &g->ports[i]);
+		if (g->fds[i] < 0)
+			die("cannot open a UDP socket");
+	}
+	g->nfds = g->c.sockets;
+	g->listen = -1;
+	if (g->c.mode == RUN_IMC) {
+		g->fds[g->nfds] = net_udp_socket(g->c.listen_port, &port);
+		if (g->fds[g->nfds] < 0)
+			die("cannot bind --listen-port");
+		g->ports[g->nfds] = port;
+		g->listen = g->nfds++;
+	}
+}
+
+static int sessions_needed(const conf_t *c)
+{
+	double total = 0;
+	int i;
+
+	if (c->mode == RUN_FANOUT || c->mode == RUN_IMC)
+		return c->rooms * c->members;
+	if (c->mode == RUN_LOGIN) {
+		for (i = 0; i < c->nrates; i++)
+			total += c->rates[i] * c->step_s;
+		return (int)total;
+	}
+	return c->mode == RUN_OPTIONS ? 0 : c->sessions;
+}
+
+/* Sessions are logged in before the posts (fanout, imc, sessions, query). */
+static double log_in_all(gen_t *g)
+{
+	double t0 = now_s();
+
+	fprintf(stderr, "pchat-load: logging in %d sessions at %.0f/s\n", g->ns, g->c.login_rate);
+	log_in(g, 0, g->ns, g->c.login_rate, 0);
+	fprintf(stderr, "pchat-load: %d sessions ready, %d failed, in %.1f s\n",
+			count_state(g, 0, g->ns, S_READY), count_state(g, 0, g->ns, S_FAILED), now_s() - t0);
+	return now_s() - t0;
+}
+
+static void run(gen_t *g, double *login_s)
+{
+	int i, next = 0;
+
+	*login_s = 0;
+	if (g->c.mode == RUN_FANOUT || g->c.mode == RUN_IMC || g->c.mode == RUN_SESSIONS
+			|| g->c.mode == RUN_QUERY) {
+		*login_s = log_in_all(g);
+		settle(g, 1, 60);
+	}
+	if (g->c.mode == RUN_SESSIONS) {
+		fprintf(stderr, "established %d\n", count_state(g, 0, g->ns, S_READY));
+		pump(g, g->c.hold_s);
+	} else if (g->c.mode == RUN_QUERY) {
+		g->nsteps = 1;
+		run_queries(g);
+	}
+	for (i = 0; i < g->c.nrates && !stop_requested && g->c.mode != RUN_QUERY
+			&& g->c.mode != RUN_SESSIONS; i++) {
+		g->nsteps = i + 1;
+		if (g->c.mode == RUN_OPTIONS)
+			run_options(g, i);
+		else if (g->c.mode == RUN_LOGIN)
+			run_logins(g, i, &next);
+		else
+			run_posts(g, i);
+		if (!step_passed(g, &g->steps[i]))
+			break;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static gen_t g;
+	struct rlimit rl;
+	double login_s;
+	int i;
+
+	parse_args(argc, argv, &g.c);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	net_raise_limits();
+	srand((unsigned)getpid());
+	g.run = (unsigned)rand();
+	g.cur = -1;
+	open_sockets(&g);
+	g.loop = malloc(sizeof(*g.loop));
+	if (!g.loop || net_loop_init(g.loop, g.fds, g.nfds) < 0)
+		die("cannot set up epoll");
+	for (i = 0; i < MAX_STEPS; i++)
+		if (histo_init(&g.steps[i].lat) < 0 || histo_init(&g.steps[i].ack) < 0)
+			die("out of memory");
+	g.room_k = calloc((size_t)(g.c.rooms ? g.c.rooms : 1), sizeof(*g.room_k));
+	if (!g.room_k || gen_sessions_init(&g, sessions_needed(&g.c)) < 0)
+		die("out of memory");
+	if (g.c.mode == RUN_FANOUT && g.c.rooms == 1) {
+		g.post_last_cap = 100000;
+		g.post_last = calloc(g.post_last_cap, sizeof(*g.post_last));
+		if (!g.post_last)
+			die("out of memory");
+	}
+	run(&g, &login_s);
+	hang_up_all(&g);
+	report(&g, modes[g.c.mode].name, login_s);
+	return stop_requested ? 1 : 0;
+}

@@ -1,0 +1,645 @@
+/*
+ * The SIP and XCCOS side of the generator's sessions: requests with their retransmissions, the
+ * login sequences, answering what the servers send, and checking every delivery (right room,
+ * in order, once) as it is timed.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gen.h"
+
+#define NS "urn:parlano:xml:ns:xccos"
+#define MAX_MSG 8192
+#define T1 0.5 /* s: first retransmission over UDP */
+
+double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long long now_us(void)
+{
+	return (long long)(now_s() * 1e6);
+}
+
+static uint32_t rnd(void)
+{
+	static uint64_t x = 88172645463325252ULL;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return (uint32_t)x;
+}
+
+int gen_sessions_init(gen_t *g, int n)
+{
+	int nsock = g->nfds - (g->listen >= 0), i;
+
+	g->s = calloc((size_t)(n ? n : 1), sizeof(*g->s));
+	if (!g->s)
+		return -1;
+	g->ns = n;
+	for (i = 0; i < n; i++) {
+		session_t *s = &g->s[i];
+
+		s->idx = (uint32_t)i;
+		s->sock = (uint16_t)(i % nsock);
+		s->server = (uint16_t)(i % g->c.nservers);
+		s->envid = rnd();
+		s->room = g->c.members ? i / g->c.members : 0;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ transactions */
+
+static void retx_push(gen_t *g, int level, uint32_t sess, uint32_t cseq, double due)
+{
+	retx_queue_t *q = &g->retx[level];
+
+	if (q->tail - q->head == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 4096, i;
+		retx_entry_t *e = malloc(cap * sizeof(*e));
+
+		if (!e) {
+			perror("pchat-load: out of memory");
+			exit(2);
+		}
+		for (i = q->head; i < q->tail; i++)
+			e[i - q->head] = q->e[i % q->cap];
+		free(q->e);
+		q->e = e;
+		q->tail -= q->head;
+		q->head = 0;
+		q->cap = cap;
+	}
+	q->e[q->tail++ % q->cap] = (retx_entry_t){sess, cseq, due};
+}
+
+static void send_to_server(gen_t *g, session_t *s, const char *msg, int len)
+{
+	if (net_send(g->fds[s->sock], &g->c.servers[s->server], msg, len) < 0)
+		g->send_errors++;
+}
+
+static tx_t *tx_find(session_t *s, uint32_t cseq)
+{
+	int i;
+
+	for (i = 0; i < s->ntx; i++)
+		if (s->tx[i].cseq == cseq)
+			return &s->tx[i];
+	return NULL;
+}
+
+static void tx_remove(session_t *s, tx_t *t)
+{
+	free(t->msg);
+	*t = s->tx[--s->ntx];
+}
+
+/* Sends a request and keeps it for retransmission until its final response. */
+static void tx_send(gen_t *g, session_t *s, tx_kind_t kind, int step, const char *msg, int len)
+{
+	tx_t *t;
+
+	send_to_server(g, s, msg, len);
+	if (s->ntx == TX_MAX) {
+		g->send_errors++; /* no room to track it: it goes out once */
+		return;
+	}
+	t = &s->tx[s->ntx++];
+	t->cseq = s->cseq;
+	t->kind = (uint8_t)kind;
+	t->level = 0;
+	t->step = (uint16_t)(step < 0 ? 0 : step);
+	t->sent = now_s();
+	t->len = len;
+	t->msg = malloc((size_t)len);
+	if (t->msg)
+		memcpy(t->msg, msg, (size_t)len);
+	retx_push(g, 0, s->idx, t->cseq, t->sent + T1);
+}
+
+static void tx_failed(gen_t *g, session_t *s, tx_t *t);
+
+void gen_retransmit(gen_t *g, double now)
+{
+	int level;
+
+	for (level = 0; level <= RETX_LEVELS; level++) {
+		retx_queue_t *q = &g->retx[level];
+
+		while (q->head < q->tail && q->e[q->head % q->cap].due <= now) {
+			retx_entry_t e = q->e[q->head++ % q->cap];
+			session_t *s = &g->s[e.sess];
+			tx_t *t = tx_find(s, e.cseq);
+
+			if (!t || t->level != level)
+				continue; /* answered (or answered provisionally) meanwhile */
+			if (level == RETX_LEVELS) {
+				g->timeouts++;
+				tx_failed(g, s, t);
+				continue;
+			}
+			send_to_server(g, s, t->msg, t->len);
+			g->retransmitted++;
+			t->level++;
+			retx_push(g, level + 1, e.sess, e.cseq, now + T1 * (2 << level));
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ requests */
+
+/* A request of the session: in its dialog (to the chat service) or, for imc, to a room. */
+static int format_request(gen_t *g, session_t *s, const char *method, const char *ruri,
+		const char *to, const char *body, char *out)
+{
+	int blen = body ? (int)strlen(body) : 0, n;
+
+	n = snprintf(out, MAX_MSG, "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK"
+			"%08x%08x\r\nMax-Forwards: 70\r\nFrom: <sip:u%u@%s>;tag=t%u\r\nTo: <%s>%s%s\r\n"
+			"Call-ID: L%x-%u\r\nCSeq: %u %s\r\nContact: <sip:u%u@127.0.0.1:%d>\r\n"
+			"%sContent-Length: %d\r\n\r\n%s", method, ruri, g->ports[s->sock], rnd(), rnd(),
+			s->idx, g->c.domain, s->idx, to, s->rtag[0] ? ";tag=" : "", s->rtag, g->run, s->idx,
+			s->cseq, method, s->idx, g->ports[s->sock], body ? "Content-Type: text/plain\r\n" : "",
+			blen, body ? body : "");
+	return n < MAX_MSG ? n : -1;
+}
+
+static void send_in_dialog(gen_t *g, session_t *s, const char *method, tx_kind_t kind, int step,
+		const char *body)
+{
+	char msg[MAX_MSG];
+	int n;
+
+	s->cseq++;
+	n = format_request(g, s, method, s->target, g->c.pool_uri, body, msg);
+	if (n > 0)
+		tx_send(g, s, kind, step, msg, n);
+}
+
+static void send_cmd(gen_t *g, session_t *s, const char *name, const char *data)
+{
+	char body[4096];
+
+	s->cmd_envid = ++s->envid;
+	s->cmd_sent = now_s();
+	snprintf(body, sizeof(body), "<xccos ver=\"1\" envid=\"%llu\" xmlns=\"" NS "\"><cmd id=\"cmd:"
+			"%s\" seqid=\"1\"><data>%s</data></cmd></xccos>", (unsigned long long)s->cmd_envid,
+			name, data);
+	send_in_dialog(g, s, "INFO", TX_CMD, -1, body);
+}
+
+/* imc: a MESSAGE to the session's room. */
+static void send_to_room(gen_t *g, session_t *s, const char *text, tx_kind_t kind, int step)
+{
+	char room[128], msg[MAX_MSG];
+	int n;
+
+	snprintf(room, sizeof(room), "sip:room%d@%s", s->room, g->c.domain);
+	s->cseq++;
+	n = format_request(g, s, "MESSAGE", room, room, text, msg);
+	if (n > 0)
+		tx_send(g, s, kind, step, msg, n);
+}
+
+static void room_uri(gen_t *g, int i, char *out, size_t len)
+{
+	snprintf(out, len, "ma-chan://%s/%s", g->c.domain, g->c.guids[i % g->c.nguids]);
+}
+
+void gen_start_session(gen_t *g, session_t *s)
+{
+	char msg[MAX_MSG];
+	int n;
+
+	s->login_started = now_s();
+	s->login_step = 0;
+	if (g->c.mode == RUN_IMC) {
+		s->state = S_LOGGING_IN;
+		send_to_room(g, s, "#join", TX_MESSAGE, -1);
+		return;
+	}
+	s->state = S_INVITING;
+	s->cseq = 1;
+	s->rtag[0] = '\0';
+	n = format_request(g, s, "INVITE", g->c.pool_uri, g->c.pool_uri, NULL, msg);
+	if (n > 0)
+		tx_send(g, s, TX_INVITE, -1, msg, n);
+}
+
+void gen_hang_up(gen_t *g, session_t *s)
+{
+	if (s->state != S_READY && s->state != S_LOGGING_IN) {
+		if (s->state != S_INVITING)
+			s->state = S_GONE;
+		return;
+	}
+	if (g->c.mode == RUN_IMC) {
+		s->state = S_GONE;
+		return;
+	}
+	s->state = S_HANGING_UP;
+	send_in_dialog(g, s, "BYE", TX_BYE, -1, NULL);
+}
+
+/* "p ROOM K STEP TIME_US": what a post says, checked and timed where it arrives. */
+void gen_post(gen_t *g, session_t *s, int64_t k, int step)
+{
+	char text[128], body[1024], uri[160];
+
+	snprintf(text, sizeof(text), "p %d %lld %d %lld", s->room, (long long)k, step, now_us());
+	if (g->c.mode == RUN_IMC) {
+		send_to_room(g, s, text, TX_POST, step);
+		return;
+	}
+	room_uri(g, s->room, uri, sizeof(uri));
+	snprintf(body, sizeof(body), "<xccos ver=\"1\" envid=\"%llu\" xmlns=\"" NS "\"><grpchat id="
+			"\"grpchat\" seqid=\"1\" chanUri=\"%s\"><chat>%s</chat></grpchat></xccos>",
+			(unsigned long long)++s->envid, uri, text);
+	send_in_dialog(g, s, "INFO", TX_POST, step, body);
+}
+
+void gen_send_query(gen_t *g, session_t *s)
+{
+	const char *q = g->c.queries[rnd() % (uint32_t)g->c.nqueries], *tab = strchr(q, '\t');
+	char name[32];
+
+	snprintf(name, sizeof(name), "%.*s", tab ? (int)(tab - q) : 0, q);
+	s->busy = 1;
+	send_cmd(g, s, name, tab ? tab + 1 : "");
+}
+
+void gen_send_options(gen_t *g)
+{
+	int nsock = g->nfds - (g->listen >= 0), sock = (int)(g->opt_n % (size_t)nsock);
+	const struct sockaddr_in *to = &g->c.servers[g->opt_n % (size_t)g->c.nservers];
+	char msg[1024];
+	int n;
+
+	if (g->opt_n == g->opt_cap) {
+		g->opt_cap = g->opt_cap ? g->opt_cap * 2 : 65536;
+		g->opt_sent = realloc(g->opt_sent, g->opt_cap * sizeof(*g->opt_sent));
+		if (!g->opt_sent) {
+			perror("pchat-load: out of memory");
+			exit(2);
+		}
+	}
+	n = snprintf(msg, sizeof(msg), "OPTIONS sip:127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP "
+			"127.0.0.1:%d;branch=z9hG4bK%08x%08x\r\nMax-Forwards: 70\r\nFrom: <sip:load@%s>;"
+			"tag=o%x\r\nTo: <sip:127.0.0.1:%d>\r\nCall-ID: O%x-%zu\r\nCSeq: 1 OPTIONS\r\n"
+			"Content-Length: 0\r\n\r\n", ntohs(to->sin_port), g->ports[sock], rnd(), rnd(),
+			g->c.domain, g->run, ntohs(to->sin_port), g->run, g->opt_n);
+	g->opt_sent[g->opt_n++] = now_s();
+	if (net_send(g->fds[sock], to, msg, n) < 0)
+		g->send_errors++;
+	if (g->cur >= 0)
+		g->steps[g->cur].sent++;
+}
+
+/* ------------------------------------------------------------------ the login sequences */
+
+static void login_done(gen_t *g, session_t *s)
+{
+	s->state = S_READY;
+	g->logged_in++;
+	if (g->c.mode == RUN_LOGIN) {
+		step_stats_t *st = &g->steps[s->step];
+
+		st->acked++;
+		histo_add(&st->lat, (now_s() - s->login_started) * 1000);
+	}
+}
+
+static void login_failed(gen_t *g, session_t *s)
+{
+	s->state = S_FAILED;
+	g->login_failed++;
+	if (g->c.mode == RUN_LOGIN)
+		g->steps[s->step].failed++;
+}
+
+/* The next command of the session's login: a join (fanout), or getserverinfo, a batch join of
+ * the login rooms and a backchat of each (login mode). */
+static void login_next(gen_t *g, session_t *s)
+{
+	char data[2048], uri[160];
+	int i, n = 0;
+
+	if (g->c.mode == RUN_FANOUT && s->login_step == 0) {
+		snprintf(data, sizeof(data), "<chanid key=\"0\" domain=\"%s\" value=\"%s\"/>",
+				g->c.domain, g->c.guids[s->room % g->c.nguids]);
+		send_cmd(g, s, "join", data);
+	} else if (g->c.mode == RUN_LOGIN && s->login_step == 0) {
+		snprintf(data, sizeof(data), "<sib domain=\"%s\" infoType=\"123\"/>", g->c.domain);
+		send_cmd(g, s, "getserverinfo", data);
+	} else if (g->c.mode == RUN_LOGIN && s->login_step == 1) {
+		for (i = 0; i < LOGIN_ROOMS; i++)
+			n += snprintf(data + n, sizeof(data) - (size_t)n, "<chanid key=\"%d\" domain=\"%s\" "
+					"value=\"%s\"/>", i, g->c.domain, g->c.guids[i % g->c.nguids]);
+		send_cmd(g, s, "bjoin", data);
+	} else if (g->c.mode == RUN_LOGIN && s->login_step < 2 + LOGIN_ROOMS) {
+		room_uri(g, s->login_step - 2, uri, sizeof(uri));
+		snprintf(data, sizeof(data), "<chanib uri=\"%s\"/><bcq><last cnt=\"25\"/></bcq>", uri);
+		send_cmd(g, s, "bccontext", data);
+	} else {
+		login_done(g, s);
+		return;
+	}
+	s->state = S_LOGGING_IN;
+	s->login_step++;
+}
+
+/* ------------------------------------------------------------------ what comes back */
+
+static void tx_failed(gen_t *g, session_t *s, tx_t *t)
+{
+	tx_kind_t kind = (tx_kind_t)t->kind;
+	int step = t->step;
+
+	tx_remove(s, t);
+	if (kind == TX_POST)
+		g->steps[step].failed++;
+	else if (kind == TX_BYE)
+		s->state = S_GONE;
+	else if (s->state == S_INVITING || s->state == S_LOGGING_IN)
+		login_failed(g, s);
+	else if (g->c.mode == RUN_QUERY && kind == TX_CMD) {
+		g->query_errors++;
+		s->busy = 0;
+	}
+}
+
+static void on_invite_ok(gen_t *g, session_t *s, const sip_msg_t *m)
+{
+	char ack[MAX_MSG];
+	int n;
+
+	snprintf(s->rtag, sizeof(s->rtag), "%.*s", m->to_tag_len, m->to_tag ? m->to_tag : "");
+	snprintf(s->target, sizeof(s->target), "%.*s", m->contact_len,
+			m->contact ? m->contact : g->c.pool_uri);
+	n = format_request(g, s, "ACK", s->target, g->c.pool_uri, NULL, ack);
+	if (n > 0)
+		send_to_server(g, s, ack, n);
+	s->state = S_LOGGING_IN;
+	login_next(g, s);
+}
+
+static void on_response(gen_t *g, session_t *s, const sip_msg_t *m)
+{
+	tx_t *t = tx_find(s, m->cseq);
+	tx_kind_t kind;
+	double sent;
+	int step;
+
+	if (!t)
+		return; /* a retransmitted response */
+	if (m->status < 200) {
+		t->level = 0xff; /* it arrived: no more retransmissions */
+		return;
+	}
+	kind = (tx_kind_t)t->kind;
+	sent = t->sent;
+	step = t->step;
+	if (m->status >= 300) {
+		tx_failed(g, s, t);
+		return;
+	}
+	tx_remove(s, t);
+	switch (kind) {
+		case TX_INVITE:
+			on_invite_ok(g, s, m);
+			break;
+		case TX_MESSAGE: /* imc: joined */
+			login_done(g, s);
+			break;
+		case TX_POST:
+			g->steps[step].acked++;
+			histo_add(&g->steps[step].ack, (now_s() - sent) * 1000);
+			break;
+		case TX_BYE:
+			s->state = S_GONE;
+			break;
+		default:
+			break;
+	}
+}
+
+static void on_options_response(gen_t *g, const sip_msg_t *m)
+{
+	const char *dash = memchr(m->call_id, '-', (size_t)m->call_id_len);
+	size_t n = dash ? strtoul(dash + 1, NULL, 10) : (size_t)-1;
+	int i;
+
+	if (n >= g->opt_n || g->opt_sent[n] == 0)
+		return;
+	for (i = g->nsteps - 1; i > 0 && g->steps[i].started > g->opt_sent[n]; i--)
+		;
+	g->steps[i].acked++;
+	histo_add(&g->steps[i].lat, (now_s() - g->opt_sent[n]) * 1000);
+	g->opt_sent[n] = 0; /* answered: a second answer is not counted */
+}
+
+/* 1 when the server sent this request before (a retransmission). */
+static int seen_before(session_t *s, uint32_t cseq)
+{
+	if (cseq > s->seen_hi) {
+		uint32_t shift = cseq - s->seen_hi;
+
+		s->seen_bits = shift >= 64 ? 0 : s->seen_bits << shift;
+		s->seen_bits |= shift <= 64 ? 1ULL << (shift - 1) : 0;
+		s->seen_hi = cseq;
+		return 0;
+	}
+	if (s->seen_hi - cseq >= 64)
+		return 1;
+	if (cseq == s->seen_hi)
+		return 1;
+	if (s->seen_bits & (1ULL << (s->seen_hi - cseq - 1)))
+		return 1;
+	s->seen_bits |= 1ULL << (s->seen_hi - cseq - 1);
+	return 0;
+}
+
+/* imc: each delivery is a transaction of its own; a repeated Call-ID is a retransmission. */
+static int message_seen_before(session_t *s, const sip_msg_t *m)
+{
+	uint32_t h = 2166136261u;
+	int i;
+
+	for (i = 0; i < m->call_id_len; i++)
+		h = (h ^ (uint8_t)m->call_id[i]) * 16777619u;
+	for (i = 0; i < 4; i++)
+		if (s->recent[i] == h)
+			return 1;
+	memmove(s->recent + 1, s->recent, 3 * sizeof(s->recent[0]));
+	s->recent[0] = h;
+	return 0;
+}
+
+static void on_delivery(gen_t *g, session_t *s, const char *text)
+{
+	long long k, t;
+	int room, step;
+	step_stats_t *st;
+	double ms;
+
+	if (sscanf(text, "p %d %lld %d %lld", &room, &k, &step, &t) != 4 || step < 0
+			|| step >= g->nsteps) {
+		g->malformed++;
+		return;
+	}
+	st = &g->steps[step];
+	if (room != s->room) {
+		st->wrong++;
+		return;
+	}
+	if (k < s->next_k) {
+		st->duplicates++;
+		return;
+	}
+	s->next_k = k + 1;
+	st->deliveries++;
+	ms = (double)(now_us() - t) / 1000.0;
+	histo_add(&st->lat, ms);
+	if (g->post_last && (size_t)k < g->post_last_cap && ms > g->post_last[k])
+		g->post_last[k] = ms;
+}
+
+static int count_of(const char *hay, int len, const char *needle)
+{
+	int n = 0, nl = (int)strlen(needle);
+	const char *p = hay, *end = hay + len;
+
+	while ((p = mem_find(p, (int)(end - p), needle, nl)) != NULL) {
+		n++;
+		p += nl;
+	}
+	return n;
+}
+
+/* A reply to the session's command: its resp code, and for queries what it must contain. */
+static void on_reply(gen_t *g, session_t *s, const char *body, int len)
+{
+	const char *end = body + len, *cid = mem_find(body, len, "<commandid", 10), *v;
+	int vlen, code = 0, ok;
+
+	if (!cid || xml_attr(cid, end, "envid", &v, &vlen) < 0
+			|| strtoull(v, NULL, 10) != s->cmd_envid)
+		return; /* a further part of an answered reply, or not ours */
+	if ((v = mem_find(body, len, "<resp code=\"", 12)) != NULL)
+		code = atoi(v + 12);
+	s->cmd_envid = 0;
+	if (s->state == S_LOGGING_IN) {
+		if (code == 200)
+			login_next(g, s);
+		else
+			login_failed(g, s);
+		return;
+	}
+	if (g->c.mode != RUN_QUERY || !s->busy)
+		return;
+	ok = code == 200 && (!g->c.expect || count_of(body, len, g->c.expect) == g->c.expect_count);
+	if (ok) {
+		g->steps[0].acked++;
+		histo_add(&g->steps[0].lat, (now_s() - s->cmd_sent) * 1000);
+	} else {
+		g->query_errors++;
+		g->steps[0].failed++;
+	}
+	s->busy = 0;
+}
+
+static void on_info(gen_t *g, session_t *s, const sip_msg_t *m)
+{
+	const char *chat;
+
+	if (seen_before(s, m->cseq)) {
+		g->server_retransmissions++;
+		return;
+	}
+	if (!m->body || m->body_len == 0)
+		return;
+	if (mem_find(m->body, m->body_len, "<rpl ", 5))
+		on_reply(g, s, m->body, m->body_len);
+	else if ((chat = mem_find(m->body, m->body_len, "<chat>p ", 8)) != NULL)
+		on_delivery(g, s, chat + 6);
+}
+
+/* The session a request or response is about: by Call-ID (L<run>-<index>), or for imc
+ * deliveries by the R-URI user (u<index>). */
+static session_t *session_of(gen_t *g, const sip_msg_t *m, int delivery_socket)
+{
+	char want[16];
+	unsigned long idx;
+	int n;
+
+	if (delivery_socket) {
+		if (m->ruri_len < 6 || strncmp(m->ruri, "sip:u", 5) != 0)
+			return NULL;
+		idx = strtoul(m->ruri + 5, NULL, 10);
+	} else {
+		n = snprintf(want, sizeof(want), "L%x-", g->run);
+		if (m->call_id_len <= n || memcmp(m->call_id, want, (size_t)n) != 0)
+			return NULL;
+		idx = strtoul(m->call_id + n, NULL, 10);
+	}
+	return idx < (unsigned long)g->ns ? &g->s[idx] : NULL;
+}
+
+static void answer(gen_t *g, int sock, const struct sockaddr_in *from, const sip_msg_t *m,
+		int status)
+{
+	char out[4096];
+	int n = sip_response(m, status, "gen", out, sizeof(out));
+
+	if (n > 0 && net_send(g->fds[sock], from, out, n) < 0)
+		g->send_errors++;
+}
+
+void gen_on_datagram(void *ctx, int sock, const struct sockaddr_in *from, char *buf, int len)
+{
+	gen_t *g = ctx;
+	session_t *s;
+	sip_msg_t m;
+	const char *text;
+
+	if (len < 12 || sip_parse(buf, len, &m) < 0) {
+		if (len > 4) /* keep-alives are 4 bytes or less */
+			g->malformed++;
+		return;
+	}
+	if (!m.is_request) {
+		if (m.call_id_len && m.call_id[0] == 'O')
+			on_options_response(g, &m);
+		else if ((s = session_of(g, &m, 0)) != NULL)
+			on_response(g, s, &m);
+		return;
+	}
+	g->last_request = now_s();
+	s = session_of(g, &m, sock == g->listen);
+	/* a request of a session this run does not know (an old run's) is refused: the server
+	 * ends that session instead of sending to it for ever */
+	answer(g, sock, from, &m, s ? 200 : 481);
+	if (!s)
+		return;
+	if (m.method_len == 3 && memcmp(m.method, "BYE", 3) == 0) {
+		s->state = S_GONE;
+	} else if (m.method_len == 4 && memcmp(m.method, "INFO", 4) == 0) {
+		on_info(g, s, &m);
+	} else if (m.method_len == 7 && memcmp(m.method, "MESSAGE", 7) == 0 && m.body
+			&& !message_seen_before(s, &m)
+			&& (text = mem_find(m.body, m.body_len, ": p ", 4)) != NULL) {
+		on_delivery(g, s, text + 2);
+	}
+}
