@@ -11,6 +11,7 @@
 #include "pchat_mod.h"
 #include "pchat_presence.h"
 #include "pchat_rpc.h"
+#include "pchat_session.h"
 
 static const char *state_name(const pchat_health_t *h, int connected)
 {
@@ -70,7 +71,8 @@ static void rpc_status(rpc_t *rpc, void *ctx)
 			"pool_uri", pchat_params.pool_uri);
 	add_mysql(rpc, th);
 	add_redis(rpc, th);
-	rpc->struct_add(th, "d", "sessions", pchat_shared->sessions);
+	rpc->struct_add(th, "ddd", "sessions", pchat_shared->sessions, "max_sessions",
+			pchat_sessions_max(), "session_slot_bytes", pchat_sessions_slot_bytes());
 }
 
 /* ms since the epoch as ISO 8601 UTC, in a static buffer. */

@@ -85,6 +85,11 @@ int pchat_sessions_max(void)
 	return table ? (int)table->max : 0;
 }
 
+int pchat_sessions_slot_bytes(void)
+{
+	return (int)(sizeof(pchat_session_t) + sizeof(table->free_stack[0]));
+}
+
 static uint32_t bucket_of(const str *call_id)
 {
 	return core_hash(call_id, NULL, SESSION_BUCKETS);

@@ -76,6 +76,8 @@ typedef struct pchat_session_init {
 int pchat_sessions_init(int max_sessions);
 void pchat_sessions_destroy(void);
 int pchat_sessions_max(void);
+/* Shared memory each of the max_sessions slots reserves at startup, in bytes. */
+int pchat_sessions_slot_bytes(void);
 
 /* Creates a session. Returns it locked (release with pchat_session_unlock), or NULL when the
  * table is full or out of memory. */
