@@ -88,8 +88,9 @@ typedef struct session {
 	double login_started;
 	uint32_t seen_hi;      /* highest CSeq of the server's requests, and the 64 below it */
 	uint64_t seen_bits;
-	uint32_t recent[4];    /* imc: hashes of the last Call-IDs delivered */
-	int64_t next_k;        /* the next post expected in its room */
+	uint32_t *got;         /* by post number: 0 not delivered, else the delivery's tag */
+	uint32_t got_cap;
+	uint32_t pos;          /* how far into its room's order the session has got */
 	tx_t tx[TX_MAX];
 } session_t;
 
@@ -97,10 +98,18 @@ typedef struct step_stats {
 	double offered;
 	double started, ended;        /* the sending window */
 	uint64_t sent, acked, failed; /* posts, logins, requests */
-	uint64_t deliveries, duplicates, wrong;
+	uint64_t deliveries, duplicates, wrong, misordered;
 	histo_t lat;                  /* delivery, login, request or answer latency */
 	histo_t ack;                  /* posts: time to the 200 of the post */
 } step_stats_t;
+
+/* A room's order: the posts in the order its first recipients got them. Every other
+ * recipient must get them in that same order (the room's order, which the server sets when it
+ * stores a post; posts in flight together may be stored in either order). */
+typedef struct room_order {
+	int64_t *k;
+	size_t len, cap;
+} room_order_t;
 
 typedef struct retx_entry {
 	uint32_t sess;
@@ -128,6 +137,7 @@ typedef struct gen {
 	int nsteps;
 	int cur;                       /* the step being sent, -1 outside */
 	int64_t *room_k;               /* next post number of each room */
+	room_order_t *order;           /* each room's order as delivered */
 	double *post_last;             /* one room: time to the last delivery of post k (ms) */
 	size_t post_last_cap;
 	double *opt_sent;              /* options: when request n left */

@@ -471,44 +471,94 @@ static int seen_before(session_t *s, uint32_t cseq)
 	return 0;
 }
 
-/* imc: each delivery is a transaction of its own; a repeated Call-ID is a retransmission. */
-static int message_seen_before(session_t *s, const sip_msg_t *m)
+/* A tag that tells a server's retransmission from a second delivery: imc sends each delivery
+ * as a transaction of its own (its Call-ID), XCCOS retransmissions are caught by CSeq first. */
+static uint32_t delivery_tag(const sip_msg_t *m)
 {
 	uint32_t h = 2166136261u;
 	int i;
 
+	if (m->method_len != 7)
+		return 1;
 	for (i = 0; i < m->call_id_len; i++)
 		h = (h ^ (uint8_t)m->call_id[i]) * 16777619u;
-	for (i = 0; i < 4; i++)
-		if (s->recent[i] == h)
-			return 1;
-	memmove(s->recent + 1, s->recent, 3 * sizeof(s->recent[0]));
-	s->recent[0] = h;
-	return 0;
+	return h | 1;
 }
 
-static void on_delivery(gen_t *g, session_t *s, const char *text)
+/* The session's slot for post k (grown on demand); NULL when out of memory. */
+static uint32_t *got_slot(session_t *s, int64_t k)
+{
+	if ((uint64_t)k >= s->got_cap) {
+		uint32_t cap = s->got_cap ? s->got_cap : 64, *got;
+
+		while (cap <= (uint64_t)k)
+			cap *= 2;
+		got = realloc(s->got, cap * sizeof(*got));
+		if (!got)
+			return NULL;
+		memset(got + s->got_cap, 0, (cap - s->got_cap) * sizeof(*got));
+		s->got = got;
+		s->got_cap = cap;
+	}
+	return &s->got[k];
+}
+
+/* 0 when post k comes next in the room's order as this session follows it. */
+static int follow_room_order(gen_t *g, session_t *s, int64_t k)
+{
+	room_order_t *o = &g->order[s->room];
+	int ok = 1;
+
+	if (s->pos == o->len) {
+		if (o->len == o->cap) {
+			size_t cap = o->cap ? 2 * o->cap : 256;
+			int64_t *ks = realloc(o->k, cap * sizeof(*ks));
+
+			if (!ks)
+				return -1;
+			o->k = ks;
+			o->cap = cap;
+		}
+		o->k[o->len++] = k;
+	} else {
+		ok = o->k[s->pos] == k;
+	}
+	s->pos++;
+	return ok ? 0 : -1;
+}
+
+static void on_delivery(gen_t *g, session_t *s, const char *text, uint32_t tag)
 {
 	long long k, t;
 	int room, step;
 	step_stats_t *st;
+	uint32_t *got;
 	double ms;
 
 	if (sscanf(text, "p %d %lld %d %lld", &room, &k, &step, &t) != 4 || step < 0
-			|| step >= g->nsteps) {
+			|| step >= g->nsteps || k < 0) {
 		g->malformed++;
 		return;
 	}
 	st = &g->steps[step];
-	if (room != s->room) {
+	if (room != s->room || k >= g->room_k[room]) {
 		st->wrong++;
 		return;
 	}
-	if (k < s->next_k) {
-		st->duplicates++;
+	if ((got = got_slot(s, k)) == NULL) {
+		g->malformed++;
 		return;
 	}
-	s->next_k = k + 1;
+	if (*got) {
+		if (*got == tag && tag != 1)
+			g->server_retransmissions++;
+		else
+			st->duplicates++;
+		return;
+	}
+	*got = tag;
+	if (follow_room_order(g, s, k) < 0)
+		st->misordered++;
 	st->deliveries++;
 	ms = (double)(now_us() - t) / 1000.0;
 	histo_add(&st->lat, ms);
@@ -573,7 +623,7 @@ static void on_info(gen_t *g, session_t *s, const sip_msg_t *m)
 	if (mem_find(m->body, m->body_len, "<rpl ", 5))
 		on_reply(g, s, m->body, m->body_len);
 	else if ((chat = mem_find(m->body, m->body_len, "<chat>p ", 8)) != NULL)
-		on_delivery(g, s, chat + 6);
+		on_delivery(g, s, chat + 6, delivery_tag(m));
 }
 
 /* The session a request or response is about: by Call-ID (L<run>-<index>), or for imc
@@ -638,8 +688,7 @@ void gen_on_datagram(void *ctx, int sock, const struct sockaddr_in *from, char *
 	} else if (m.method_len == 4 && memcmp(m.method, "INFO", 4) == 0) {
 		on_info(g, s, &m);
 	} else if (m.method_len == 7 && memcmp(m.method, "MESSAGE", 7) == 0 && m.body
-			&& !message_seen_before(s, &m)
 			&& (text = mem_find(m.body, m.body_len, ": p ", 4)) != NULL) {
-		on_delivery(g, s, text + 2);
+		on_delivery(g, s, text + 2, delivery_tag(&m));
 	}
 }
