@@ -2,14 +2,16 @@
 #
 #   make run     set everything up (packages, module build) and run the lab; Ctrl-C stops it
 #   make test    set everything up and run every test (what CI runs)
+#   make bench   run the benchmark suite (QUICK=1: small seeds, one run each, at most 5 min)
 #
 # Other targets: deps (install packages + Kamailio source), build (module + load checks),
 # unit (C unit tests only), install (pchat.so into Kamailio's module folder), clean.
-# Variables: LAB_DIR, NODES, PORT_BASE (make run); PYTEST_ARGS (make test); DESTDIR (install).
+# Variables: LAB_DIR, NODES, PORT_BASE (make run); PYTEST_ARGS (make test); QUICK=1 (make bench);
+# DESTDIR (install).
 
 SHELL := /bin/bash
 
-.PHONY: all deps build run test unit install clean
+.PHONY: all deps build run test unit bench install clean
 
 all: build
 
@@ -28,6 +30,9 @@ test: build
 unit: build
 	@scripts/test unit
 
+bench: build
+	@QUICK=$(QUICK) scripts/bench
+
 install: build
 	@scripts/install-module
 
@@ -35,4 +40,5 @@ clean:
 	@if [ -d build/ksrc ]; then \
 		$(MAKE) -s -C modules/pchat KSRC=$$(ls -d $(CURDIR)/build/ksrc/kamailio-*/src | head -1) clean; fi
 	$(MAKE) -s -C tests/unit clean
+	$(MAKE) -s -C tests/bench/load clean
 	rm -rf build/modules build/tests

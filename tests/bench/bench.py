@@ -1,0 +1,446 @@
+#!/usr/bin/python3
+"""The benchmark suite (make bench, make bench QUICK=1): brings up a bench lab, runs every
+scenario through the C load generator (tests/bench/load/pchat-load), prints one table, writes
+tests/bench/results/<date>.json and a plot of delivery latency against offered load, and stops
+the lab (its data folder, with the big seeds, is kept for the next run).
+
+Every figure that matters is measured in the same run as its anchor: stateless OPTIONS answered by
+the same Kamailio (the engine's ceiling here) and Kamailio's own imc conferencing module fanning
+out to rooms of the same size. A rate figure is the last step of an increasing offered load that
+lost nothing, duplicated nothing and kept p99 under its bound; full runs repeat each figure three
+times and report the median and the spread.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+sys.path.insert(0, HERE)
+import bench_lab  # noqa: E402
+from lab import read_env  # noqa: E402
+
+LOAD = os.path.join(HERE, "load", "pchat-load")
+RESULTS = os.path.join(HERE, "results")
+SHM_MB = 2048
+PKG_MB = 32
+CHILDREN = 4
+MAX_SESSIONS = 90000
+
+
+def say(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def geometric(start, stop, factor):
+    rates, r = [], float(start)
+    while r <= stop:
+        rates.append(round(r))
+        r *= factor
+    return rates
+
+
+def free_port(start):
+    for port in range(start, start + 500):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free UDP port near %d" % start)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.dir = os.path.abspath(args.lab_dir)
+        self.env = {}
+        self.results = {}
+        self.plot = {}
+
+    # ---- the lab
+
+    def lab(self, *cmd):
+        env = dict(os.environ, PCHAT_LAB_SHM_MB=str(SHM_MB), PCHAT_LAB_PKG_MB=str(PKG_MB),
+                   PCHAT_LAB_DEFINES="PCHAT_MAX_SESSIONS=%d PCHAT_CHILDREN=%d"
+                   % (MAX_SESSIONS, CHILDREN))
+        res = subprocess.run([os.path.join(TOP, "scripts", "lab")] + list(cmd) +
+                             ["--dir", self.dir], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        if res.returncode != 0:
+            raise RuntimeError("scripts/lab %s failed:\n%s" % (" ".join(cmd), res.stdout))
+        return res.stdout
+
+    def up(self):
+        say("bench lab in %s (port base %d)" % (self.dir, self.args.port_base))
+        self.lab("up", "--nodes", "1", "--port-base", str(self.args.port_base))
+        self.env = read_env(os.path.join(self.dir, "lab.env"))
+        self.server = "127.0.0.1:%s" % self.env["PCHAT_SIP_PORTS"].split()[0]
+
+    def down(self):
+        bench_lab.stop_imc(self.dir)
+        self.lab("down")
+
+    def sql(self, query):
+        return bench_lab.sql(self.env, query)
+
+    def kamcmd(self, *args):
+        return subprocess.run(["kamcmd", "-s", self.env["PCHAT_CTL"].split()[0]] + list(args),
+                              stdout=subprocess.PIPE, text=True, check=True).stdout
+
+    # ---- the generator
+
+    def load(self, *args, timeout=900):
+        cmd = [LOAD, "--server", self.server] + [str(a) for a in args]
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             timeout=timeout)
+        if res.returncode != 0 or not res.stdout.strip():
+            raise RuntimeError("pchat-load failed (%s):\n%s" % (" ".join(cmd), res.stderr))
+        return json.loads(res.stdout)
+
+    def rooms(self, label, n):
+        """n fresh open rooms in the lab's category; the file of their GUIDs."""
+        tag = "%s %d" % (label, int(time.time() * 1000) % 10**9)
+        self.sql("INSERT INTO pchat_room (guid, name, category_id, privacy) SELECT UUID(), "
+                 "CONCAT('%s ', seq), 1, 'open' FROM seq_1_to_%d" % (tag, n))
+        guids = self.sql("SELECT guid FROM pchat_room WHERE name LIKE '%s %%' ORDER BY id" % tag)
+        path = os.path.join(self.dir, "%s.guids" % label)
+        with open(path, "w") as f:
+            f.write(guids + "\n")
+        return path
+
+    def repeat(self, name, run):
+        """Runs a measurement once (quick) or three times; keeps every run."""
+        runs = []
+        for i in range(1 if self.quick else 3):
+            say("%s%s" % (name, "" if self.quick else " (run %d of 3)" % (i + 1)))
+            runs.append(run())
+        return runs
+
+    # ---- scenarios
+
+    def sustained(self, out, key="rate"):
+        """The last passed step's figure, and the curve of every step."""
+        passed = [s for s in out["steps"] if s["passed"]]
+        return (passed[-1][key] if passed else 0.0), out["steps"]
+
+    def ceiling(self):
+        rates = geometric(5000, 80000, 1.3) if not self.quick else list(range(10000, 80001, 10000))
+        runs = self.repeat("ceiling: stateless OPTIONS", lambda: self.sustained(self.load(
+            "--mode", "options", "--rates", ",".join(map(str, rates)),
+            "--step", 3 if self.quick else 5, "--drain", 1)))
+        self.record("ceiling", "OPTIONS answered/s", [r[0] for r in runs], None, "the engine")
+
+    def imc(self):
+        rooms = 4 if self.quick else 10
+        port = free_port(self.args.port_base + 150)
+        imc_port = free_port(self.args.port_base + 103)
+        bench_lab.start_imc(self.dir, imc_port, CHILDREN, SHM_MB // 2,
+                            "sip:127.0.0.1:%d" % port)
+        args = ["--mode", "imc", "--rooms", rooms, "--members", 150, "--listen-port", port,
+                "--domain", "bench.test", "--rates", ",".join(map(str, geometric(20, 800, 1.25))),
+                "--step", 3 if self.quick else 5, "--drain", 3]
+        saved, self.server = self.server, "127.0.0.1:%d" % imc_port
+        try:
+            runs = self.repeat("imc anchor: rooms of 150",
+                               lambda: self.sustained(self.load(*args)))
+        finally:
+            self.server = saved
+            bench_lab.stop_imc(self.dir)
+        misordered = [sum(s["misordered"] for s in r[1]) for r in runs]
+        self.record("imc", "MESSAGE deliveries/s, rooms of 150", [r[0] for r in runs], None,
+                    "peer in the same engine", extra={
+                        "misordered": misordered,
+                        "note": "imc keeps no room order: members may get two posts in "
+                                "different orders (counted in misordered, not failed)"})
+        self.plot["imc"] = runs[0][1]
+
+    def fanout150(self):
+        rooms = 4 if self.quick else 10
+        guids = self.rooms("fanout150", rooms)
+        rates = geometric(20, 800, 1.25)
+        runs = self.repeat("fanout-150: rooms of 150", lambda: self.sustained(self.load(
+            "--mode", "fanout", "--rooms", rooms, "--members", 150, "--guids", guids,
+            "--rates", ",".join(map(str, rates)), "--step", 3 if self.quick else 5,
+            "--drain", 3)))
+        self.record("fanout-150", "INFO deliveries/s, rooms of 150, posts stored",
+                    [r[0] for r in runs], None, ">= 1.2 x imc (~0.8 x ceiling)")
+        self.plot["fanout-150"] = runs[0][1]
+
+    def fanout16k(self):
+        members = 2000 if self.quick else 16000
+        posts = 3 if self.quick else 10
+        guids = self.rooms("fanout16k", 1)
+        spacing = 3.0
+        out = self.load("--mode", "fanout", "--rooms", 1, "--members", members, "--guids",
+                        guids, "--rates", "%.4f" % (1 / spacing), "--step", posts * spacing,
+                        "--drain", 10, "--max-p99", 10000, "--login-rate", 1000,
+                        timeout=1800)
+        last = out.get("post_last_ms", [])
+        step = out["steps"][0]
+        ok = step["deliveries"] == step["expected"] and step["duplicates"] == 0
+        self.record("fanout-16k", "time to the last delivery of a post to %d sessions (ms): "
+                    "median of %d posts" % (members, len(last)),
+                    [statistics.median(last)] if last and ok else [float("nan")], 2000,
+                    "<= 2 s", extra={"max_ms": max(last) if last else None,
+                                     "deliveries": step["deliveries"],
+                                     "expected": step["expected"]}, lower_is_better=True)
+
+    def post_rate(self):
+        rooms = 200 if self.quick else 500
+        guids = self.rooms("postrate", rooms)
+        rates = geometric(500, 20000, 1.3)
+        runs = self.repeat("post-rate: rooms of 2", lambda: self.sustained(self.load(
+            "--mode", "fanout", "--rooms", rooms, "--members", 2, "--guids", guids, "--rates",
+            ",".join(map(str, rates)), "--step", 3 if self.quick else 5, "--drain", 3),
+            key="offered"))
+        self.record("post-rate", "stored, acknowledged posts/s (durable commits)",
+                    [r[0] for r in runs], 5000, ">= 5,000/s")
+
+    def login(self):
+        guids = self.rooms("login", 3)
+        rates = geometric(100, 3000, 1.3)
+        runs = self.repeat("login storm", lambda: self.sustained(self.load(
+            "--mode", "login", "--guids", guids, "--rates", ",".join(map(str, rates)),
+            "--step", 3 if self.quick else 5, "--max-p99", 2000, timeout=1800)))
+        self.record("login-storm", "full logins/s (INVITE, ACK, getserverinfo, bjoin of 3, "
+                    "3 x bccontext), p99 < 2 s", [r[0] for r in runs], 1000, ">= 1,000/s")
+
+    def sessions(self):
+        n = 10000 if self.quick else 80000
+        before = self.memory(sessions=0)
+        proc = subprocess.Popen([LOAD, "--server", self.server, "--mode", "sessions",
+                                 "--sessions", str(n), "--login-rate", "1000", "--hold", "15"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        established, during = 0, None
+        for line in proc.stderr:
+            if line.startswith("established "):
+                established = int(line.split()[1])
+                during = self.memory(sessions=established)
+                break
+        out = json.loads(proc.communicate(timeout=600)[0])
+        each = {}
+        if during and during["sessions"] > before["sessions"]:
+            count = during["sessions"] - before["sessions"]
+            # the slot each session has in the table max_sessions reserves at startup, and
+            # what it allocates beyond it (strings, queued INFOs)
+            slot = int(self.kamcmd("pchat.status").split("session_slot_bytes:")[1].split()[0])
+            each = {"shm_bytes_per_session": slot + (during["shm"] - before["shm"]) / count,
+                    "shm_slot_bytes": slot,
+                    "pss_bytes_per_session": (during["pss"] - before["pss"]) / count}
+        self.record("sessions", "concurrent sessions on one node over UDP%s" % (
+            " (quick: %d)" % n if self.quick else ""), [established], None,
+            "80,000 at <= 4 KiB shm each",
+            extra=dict(each, login_failed=out["login_failed"],
+                       tcp="not measured: the generator speaks UDP only"))
+        if not self.quick:
+            self.results["sessions"]["met"] = (established >= 80000 and
+                                               each.get("shm_bytes_per_session", 1e9) <= 4096)
+
+    def history(self):
+        messages = 100000 if self.quick else 10000000
+        seed = bench_lab.seed_history(self.env, messages=messages,
+                                      rooms=100 if self.quick else 1000)
+        path = os.path.join(self.dir, "history.queries")
+        with open(path, "w") as f:
+            for guid in seed["guids"]:
+                f.write("bccontext\t<chanib uri=\"ma-chan://pchat.test/%s\"/><bcq><last "
+                        "cnt=\"25\"/></bcq>\n" % guid)
+        runs = self.repeat("history: bccontext last 25 of %d messages" % messages,
+                           lambda: self.load("--mode", "query", "--sessions", 16, "--queries",
+                                             path, "--duration", 10 if self.quick else 30,
+                                             "--expect", "<msg ", "--expect-count", 25))
+        self.record_query("history", "bccontext last 25, %d stored messages, 16 concurrent: "
+                          "p99 ms" % messages, runs, 5, "p99 <= 5 ms")
+
+    def search(self):
+        rooms = 10000 if self.quick else 100000
+        bench_lab.seed_rooms(self.env, rooms)
+        path = os.path.join(self.dir, "search.queries")
+        words = ["", "re", "review", "red team", "blue design", "golden", "zzzq", "south hub 7",
+                 "project", "alpha"]
+        with open(path, "w") as f:
+            for w in words:
+                f.write("chansrch\t<qib qtype=\"BYNAME\" criteria=\"%s\" extended=\"false\"/>\n"
+                        % w)
+        runs = self.repeat("search: chansrch by name, %d rooms" % rooms,
+                           lambda: self.load("--mode", "query", "--sessions", 16, "--queries",
+                                             path, "--duration", 10 if self.quick else 30))
+        self.record_query("search", "chansrch by name, %d rooms, 16 concurrent: p99 ms" % rooms,
+                          runs, 20, "p99 <= 20 ms")
+
+    # ---- figures
+
+    def memory(self, sessions):
+        """Once the node holds this many sessions and no transaction is open (up to 30 s):
+        the sessions it holds, the shared memory in use, and the proportional set size of its
+        processes (shared pages split between them), in bytes."""
+        deadline = time.time() + 30
+        while True:
+            held = int(self.kamcmd("pchat.status").split("sessions:")[1].split()[0])
+            open_tx = int(self.kamcmd("tm.stats").split("current:")[1].split()[0])
+            if (held == sessions and open_tx == 0) or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        used = int(self.kamcmd("core.shmmem").split("used:")[1].split()[0])
+        pgid = int(self.env["PCHAT_NODE_PGIDS"].split()[0])
+        pss = 0
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                if os.getpgid(int(pid)) != pgid:
+                    continue
+                with open("/proc/%s/smaps_rollup" % pid) as f:
+                    for line in f:
+                        if line.startswith("Pss:"):
+                            pss += int(line.split()[1]) * 1024
+            except (OSError, ProcessLookupError):
+                continue
+        return {"sessions": held, "shm": used, "pss": pss}
+
+    def record(self, name, what, values, goal, goal_text, extra=None, lower_is_better=False):
+        values = [v for v in values if v == v]  # no NaN
+        fig = statistics.median(values) if values else None
+        met = None
+        if goal is not None and fig is not None:
+            met = fig <= goal if lower_is_better else fig >= goal
+        self.results[name] = {"figure": what, "median": fig, "runs": values,
+                              "spread": [min(values), max(values)] if values else None,
+                              "goal": goal_text, "met": met, **(extra or {})}
+
+    def record_query(self, name, what, runs, goal_ms, goal_text):
+        p99 = [r["steps"][0]["latency_ms"]["p99"] for r in runs]
+        errors = sum(r["query_errors"] for r in runs)
+        rate = statistics.median(r["steps"][0]["rate"] for r in runs)
+        self.record(name, what, p99 if errors == 0 else [], goal_ms, goal_text,
+                    extra={"requests_per_s": rate, "errors": errors,
+                           "p50_ms": statistics.median(r["steps"][0]["latency_ms"]["p50"]
+                                                       for r in runs)},
+                    lower_is_better=True)
+
+    def ratios(self):
+        r = self.results
+        fan, imc, ceil = (r.get(k, {}).get("median") for k in ("fanout-150", "imc", "ceiling"))
+        if fan and imc:
+            r["fanout-150"]["x_imc"] = fan / imc
+            r["fanout-150"]["met"] = fan >= 1.2 * imc
+        if fan and ceil:
+            r["fanout-150"]["x_ceiling"] = fan / ceil
+        if imc and ceil:
+            r["imc"]["x_ceiling"] = imc / ceil
+
+    # ---- output
+
+    def machine(self):
+        cpu = ""
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            mem_kb = int(f.readline().split()[1])
+        kamailio = subprocess.run(["kamailio", "-v"], stdout=subprocess.PIPE,
+                                  text=True).stdout.splitlines()[0]
+        return {"cores": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem_kb / 2**20, 1),
+                "kernel": platform.release(), "kamailio": kamailio,
+                "kamailio_children": CHILDREN, "shm_mb": SHM_MB, "pkg_mb": PKG_MB,
+                "max_sessions": MAX_SESSIONS, "transport": "UDP on loopback, generator on the "
+                "same cores", "mariadb": "lab defaults: innodb_buffer_pool_size=128M, "
+                "innodb_flush_log_at_trx_commit=1 (durable)", "redis": "no persistence",
+                "quick": self.quick}
+
+    def table(self):
+        lines = ["| scenario | figure | result | spread | goal | met |",
+                 "| --- | --- | --- | --- | --- | --- |"]
+        for name, r in self.results.items():
+            fig = r["median"]
+            text = "-" if fig is None else ("%.1f" % fig if fig < 100 else "%.0f" % fig)
+            if "x_imc" in r:
+                text += " (%.2f x imc, %.2f x ceiling)" % (r["x_imc"], r.get("x_ceiling", 0))
+            elif "x_ceiling" in r:
+                text += " (%.2f x ceiling)" % r["x_ceiling"]
+            spread = "-" if not r["spread"] or len(r["runs"]) < 2 else "%.0f-%.0f" % tuple(
+                r["spread"])
+            met = {True: "yes", False: "**no**", None: "-"}[r["met"]]
+            lines.append("| %s | %s | %s | %s | %s | %s |" % (name, r["figure"], text, spread,
+                                                             r["goal"], met))
+        return "\n".join(lines)
+
+    def write(self):
+        os.makedirs(RESULTS, exist_ok=True)
+        stamp = datetime.datetime.utcnow().strftime("%Y-%m-%d-%H%M")
+        base = os.path.join(RESULTS, stamp + ("-quick" if self.quick else ""))
+        with open(base + ".json", "w") as f:
+            json.dump({"date": stamp, "machine": self.machine(), "results": self.results,
+                       "curves": self.plot}, f, indent=1, sort_keys=True)
+        self.write_plot(base)
+        return base
+
+    def write_plot(self, base):
+        if not shutil.which("gnuplot") or not self.plot:
+            say("no plot (gnuplot missing or no curves)")
+            return
+        data = []
+        for name, steps in self.plot.items():
+            path = "%s-%s.dat" % (base, name)
+            with open(path, "w") as f:
+                for s in steps:
+                    offered = s["offered"] * (150 if name == "fanout-150" else 149)
+                    f.write("%f %f %f\n" % (offered, s["latency_ms"]["p50"],
+                                            s["latency_ms"]["p99"]))
+            data.append((name, path))
+        plots = ", ".join("'%s' using 1:3 with linespoints title '%s p99', '%s' using 1:2 with "
+                          "linespoints title '%s p50'" % (p, n, p, n) for n, p in data)
+        script = ("set terminal pngcairo size 900,560\nset output '%s.png'\n"
+                  "set title 'Delivery latency against offered load (rooms of 150)'\n"
+                  "set xlabel 'offered deliveries/s'\nset ylabel 'latency (ms)'\n"
+                  "set logscale y\nset grid\nset key top left\nplot %s\n" % (base, plots))
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+        for _, path in data:
+            os.remove(path)
+
+
+SCENARIOS = ["ceiling", "imc", "fanout150", "fanout16k", "post_rate", "login", "sessions",
+             "history", "search"]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="small seeds, one run each (<= 5 min)")
+    p.add_argument("--lab-dir", default=os.path.join(TOP, "build", "bench-lab"))
+    p.add_argument("--port-base", type=int, default=27000)
+    p.add_argument("--only", nargs="*", choices=SCENARIOS, help="run only these scenarios")
+    args = p.parse_args()
+    started = time.time()
+    subprocess.run(["make", "-s", "-C", os.path.join(HERE, "load")], check=True)
+    b = Bench(args)
+    b.up()
+    try:
+        for name in args.only or SCENARIOS:
+            t0 = time.time()
+            getattr(b, name)()
+            say("%s done in %.0f s" % (name, time.time() - t0))
+    finally:
+        b.down()
+    b.ratios()
+    base = b.write()
+    print(b.table())
+    print("\nresults: %s.json (plot %s.png); %.0f s in all" % (
+        os.path.relpath(base, TOP), os.path.relpath(base, TOP), time.time() - started))
+
+
+if __name__ == "__main__":
+    main()
