@@ -301,7 +301,10 @@ def start_imc(bench_dir, port, children, shm_mb, deliver_to):
         os.remove(ctl_path)
     ctl = "unix:" + ctl_path
     log = os.path.join(folder, "kamailio.log")
+    # the memory manager of the pchat lab (scripts/lab): the same engine on both sides
+    manager = os.environ.get("PCHAT_LAB_MEM_MANAGER", "tlsf")
     cmd = ["kamailio", "-f", IMC_CFG, "-DD", "-E", "-m", str(shm_mb), "-M", str(IMC_PKG_MB),
+           "-x", manager, "-X", manager,
            "-L", kamailio_modules_dir(), "-Y", os.path.join(folder, "run"),
            "-l", "udp:127.0.0.1:%d" % port,
            "-A", 'IMC_DB_URL="text://%s"' % dbdir, "-A", 'IMC_CTL="%s"' % ctl,
