@@ -67,14 +67,16 @@ class Bench:
         self.dir = os.path.abspath(args.lab_dir)
         self.env = {}
         self.results = {}
+        self.failed = {}
+        self.settings = {}
         self.plot = {}
 
     # ---- the lab
 
-    def lab(self, *cmd):
+    def lab(self, *cmd, **env_extra):
         env = dict(os.environ, PCHAT_LAB_SHM_MB=str(SHM_MB), PCHAT_LAB_PKG_MB=str(PKG_MB),
                    PCHAT_LAB_DEFINES="PCHAT_MAX_SESSIONS=%d PCHAT_CHILDREN=%d"
-                   % (MAX_SESSIONS, CHILDREN))
+                   % (MAX_SESSIONS, CHILDREN), **env_extra)
         res = subprocess.run([os.path.join(TOP, "scripts", "lab")] + list(cmd) +
                              ["--dir", self.dir], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
@@ -82,11 +84,27 @@ class Bench:
             raise RuntimeError("scripts/lab %s failed:\n%s" % (" ".join(cmd), res.stdout))
         return res.stdout
 
-    def up(self):
+    def up(self, **env_extra):
         say("bench lab in %s (port base %d)" % (self.dir, self.args.port_base))
-        self.lab("up", "--nodes", "1", "--port-base", str(self.args.port_base))
+        self.lab("up", "--nodes", "1", "--port-base", str(self.args.port_base), **env_extra)
         self.env = read_env(os.path.join(self.dir, "lab.env"))
         self.server = "127.0.0.1:%s" % self.env["PCHAT_SIP_PORTS"].split()[0]
+        if not self.settings:
+            self.settings = self.server_settings()
+
+    def server_settings(self):
+        """The MariaDB and Redis settings the figures depend on, as the servers report them."""
+        rows = self.sql("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('version', "
+                        "'innodb_buffer_pool_size', 'innodb_flush_log_at_trx_commit', "
+                        "'innodb_log_file_size', 'sync_binlog', 'log_bin')")
+        mariadb = dict(line.split("\t", 1) for line in rows.splitlines())
+        redis = {}
+        for key in ("save", "appendonly", "maxmemory"):
+            out = subprocess.run(["redis-cli", "-h", self.env["PCHAT_REDIS_HOST"], "-p",
+                                  self.env["PCHAT_REDIS_PORT"], "config", "get", key],
+                                 stdout=subprocess.PIPE, text=True).stdout.splitlines()
+            redis[key] = out[1] if len(out) > 1 else None
+        return {"mariadb": mariadb, "redis": redis}
 
     def down(self):
         bench_lab.stop_imc(self.dir)
@@ -280,6 +298,77 @@ class Bench:
         self.record_query("search", "chansrch by name, %d rooms, 16 concurrent: p99 ms" % rooms,
                           runs, 20, "p99 <= 20 ms")
 
+    def cost(self):
+        """Instructions per delivery, counted by callgrind in every process of the node while
+        a small fan-out runs (rooms of 150, posts stored), less an idle window as long (timers).
+        Stable where timing is not: the figure to track run to run."""
+        folder = os.path.join(self.dir, "callgrind")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
+        self.lab("down")
+        say("cost: the node restarts under callgrind")
+        self.up(PCHAT_LAB_WRAPPER="valgrind --tool=callgrind --trace-children=yes "
+                "--callgrind-out-file=%s/callgrind.%%p" % folder)
+        try:
+            pids = self.node_pids()
+            window = 6.0
+            idle = self.instructions(folder, pids, lambda: time.sleep(window))
+            guids = self.rooms("cost", 1)
+            proc = subprocess.Popen([LOAD, "--server", self.server, "--mode", "fanout",
+                                     "--rooms", "1", "--members", "150", "--guids", guids,
+                                     "--rates", "1", "--step", "%.1f" % (window - 0.5),
+                                     "--drain", "30", "--max-p99", "60000", "--login-rate",
+                                     "20", "--pause", "3"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for line in proc.stderr:
+                if "ready for the steps" in line:
+                    break
+            started = time.time()
+            busy = self.instructions(folder, pids, lambda: next(
+                line for line in proc.stderr if "steps done" in line))
+            took = time.time() - started
+            out = json.loads(proc.communicate(timeout=120)[0])
+        finally:
+            self.lab("down")
+            self.up()
+        step = out["steps"][0]
+        per = (busy - idle * took / window) / max(step["deliveries"], 1)
+        ok = step["deliveries"] == step["expected"] > 0
+        self.record("cost", "Kamailio instructions per fan-out delivery (callgrind, all "
+                    "processes, rooms of 150, posts stored)", [per] if ok else [], None,
+                    "tracked run to run", extra={"deliveries": step["deliveries"],
+                                                 "posts": step["sent"],
+                                                 "idle_instructions_per_s": idle / window})
+
+    def node_pids(self):
+        pgid = int(self.env["PCHAT_NODE_PGIDS"].split()[0])
+        pids = []
+        for pid in os.listdir("/proc"):
+            try:
+                if pid.isdigit() and os.getpgid(int(pid)) == pgid:
+                    pids.append(pid)
+            except ProcessLookupError:
+                continue
+        return pids
+
+    def instructions(self, folder, pids, during):
+        """Instructions the processes execute while during() runs (callgrind_control zeroes
+        their counters, then dumps them)."""
+        for pid in pids:
+            subprocess.run(["callgrind_control", "-z", pid], stdout=subprocess.DEVNULL)
+        during()
+        before = set(os.listdir(folder))
+        for pid in pids:
+            subprocess.run(["callgrind_control", "-d", pid], stdout=subprocess.DEVNULL)
+        total = 0
+        for name in set(os.listdir(folder)) - before:
+            with open(os.path.join(folder, name)) as f:
+                for line in f:
+                    if line.startswith("summary:") or line.startswith("totals:"):
+                        total += int(line.split()[1])
+                        break
+        return total
+
     # ---- figures
 
     def memory(self, sessions):
@@ -357,10 +446,10 @@ class Bench:
         return {"cores": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem_kb / 2**20, 1),
                 "kernel": platform.release(), "kamailio": kamailio,
                 "kamailio_children": CHILDREN, "shm_mb": SHM_MB, "pkg_mb": PKG_MB,
-                "max_sessions": MAX_SESSIONS, "transport": "UDP on loopback, generator on the "
-                "same cores", "mariadb": "lab defaults: innodb_buffer_pool_size=128M, "
-                "innodb_flush_log_at_trx_commit=1 (durable)", "redis": "no persistence",
-                "quick": self.quick}
+                "max_sessions": MAX_SESSIONS,
+                "memory_manager": os.environ.get("PCHAT_LAB_MEM_MANAGER", "tlsf"),
+                "transport": "UDP on loopback, generator on the same cores",
+                "quick": self.quick, **self.settings}
 
     def table(self):
         lines = ["| scenario | figure | result | spread | goal | met |",
@@ -377,6 +466,9 @@ class Bench:
             met = {True: "yes", False: "**no**", None: "-"}[r["met"]]
             lines.append("| %s | %s | %s | %s | %s | %s |" % (name, r["figure"], text, spread,
                                                              r["goal"], met))
+        for name, why in self.failed.items():
+            lines.append("| %s | did not complete: %s | - | - | - | - |" % (
+                name, why.splitlines()[0][:120]))
         return "\n".join(lines)
 
     def write(self):
@@ -385,7 +477,7 @@ class Bench:
         base = os.path.join(RESULTS, stamp + ("-quick" if self.quick else ""))
         with open(base + ".json", "w") as f:
             json.dump({"date": stamp, "machine": self.machine(), "results": self.results,
-                       "curves": self.plot}, f, indent=1, sort_keys=True)
+                       "failed": self.failed, "curves": self.plot}, f, indent=1, sort_keys=True)
         self.write_plot(base)
         return base
 
@@ -414,7 +506,7 @@ class Bench:
 
 
 SCENARIOS = ["ceiling", "imc", "fanout150", "fanout16k", "post_rate", "login", "sessions",
-             "history", "search"]
+             "history", "search", "cost"]
 
 
 def main():
@@ -431,7 +523,12 @@ def main():
     try:
         for name in args.only or SCENARIOS:
             t0 = time.time()
-            getattr(b, name)()
+            try:
+                getattr(b, name)()
+            except (RuntimeError, subprocess.SubprocessError, ValueError, KeyError) as e:
+                # one scenario's failure is a result too; the others still run
+                say("%s FAILED: %s" % (name, e))
+                b.failed[name] = str(e)
             say("%s done in %.0f s" % (name, time.time() - t0))
     finally:
         b.down()

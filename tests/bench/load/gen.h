@@ -38,6 +38,7 @@ typedef struct conf {
 	int sessions;              /* login (per step: rate x step_s), sessions, query */
 	double login_rate;         /* sessions/s while the sessions log in */
 	double hold_s;             /* sessions: how long the sessions are kept */
+	double pause_s;            /* posts: a pause before the first step and after the last */
 	double duration_s;         /* query */
 	char **queries;            /* query: "command<TAB>data" */
 	int nqueries;

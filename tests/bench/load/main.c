@@ -3,7 +3,8 @@
  *
  *   pchat-load --mode options  --server IP:PORT --rates 5000,10000 [--step 5]
  *   pchat-load --mode fanout   --server IP:PORT[,IP:PORT...] --rooms 10 --members 150
- *                              --guids FILE --rates 50,100 [--step 5 --drain 3 --max-p99 200]
+ *                              --guids FILE --rates 50,100 [--step 5 --drain 3 --max-p99 200
+ *                              --pause 2]
  *   pchat-load --mode imc      --server IP:PORT --listen-port P --rooms 10 --members 150 --rates ...
  *   pchat-load --mode login    --server IP:PORT --guids FILE --rates 250,500 [--step 5]
  *   pchat-load --mode sessions --server IP:PORT --sessions 80000 [--login-rate 2000 --hold 10]
@@ -104,7 +105,7 @@ static void parse_args(int argc, char **argv, conf_t *c)
 		{"sockets", 1, 0, 'k'}, {"rooms", 1, 0, 'r'}, {"members", 1, 0, 'M'},
 		{"guids", 1, 0, 'g'}, {"rates", 1, 0, 'R'}, {"step", 1, 0, 't'}, {"drain", 1, 0, 'D'},
 		{"max-p99", 1, 0, 'P'}, {"sessions", 1, 0, 'n'}, {"login-rate", 1, 0, 'L'},
-		{"hold", 1, 0, 'H'}, {"duration", 1, 0, 'T'}, {"queries", 1, 0, 'q'},
+		{"hold", 1, 0, 'H'}, {"pause", 1, 0, 'W'}, {"duration", 1, 0, 'T'}, {"queries", 1, 0, 'q'},
 		{"expect", 1, 0, 'e'}, {"expect-count", 1, 0, 'E'}, {"listen-port", 1, 0, 'l'},
 		{0, 0, 0, 0}};
 	const char *mode = NULL;
@@ -138,6 +139,7 @@ static void parse_args(int argc, char **argv, conf_t *c)
 			case 'n': c->sessions = atoi(optarg); break;
 			case 'L': c->login_rate = atof(optarg); break;
 			case 'H': c->hold_s = atof(optarg); break;
+			case 'W': c->pause_s = atof(optarg); break;
 			case 'T': c->duration_s = atof(optarg); break;
 			case 'q': c->queries = read_lines(optarg, &c->nqueries); break;
 			case 'e': c->expect = optarg; break;
@@ -484,6 +486,16 @@ static double log_in_all(gen_t *g)
 	return now_s() - t0;
 }
 
+/* --pause: time for an outside tool (the cost scenario's instruction counter) to start or stop
+ * measuring when the steps begin or end; it waits for this line on stderr. */
+static void pause_around_steps(gen_t *g, const char *what)
+{
+	if (g->c.pause_s <= 0)
+		return;
+	fprintf(stderr, "pchat-load: %s\n", what);
+	pump(g, g->c.pause_s);
+}
+
 static void run(gen_t *g, double *login_s)
 {
 	int i, next = 0;
@@ -501,8 +513,10 @@ static void run(gen_t *g, double *login_s)
 		g->nsteps = 1;
 		run_queries(g);
 	}
-	for (i = 0; i < g->c.nrates && !stop_requested && g->c.mode != RUN_QUERY
-			&& g->c.mode != RUN_SESSIONS; i++) {
+	if (g->c.mode == RUN_QUERY || g->c.mode == RUN_SESSIONS)
+		return;
+	pause_around_steps(g, "ready for the steps");
+	for (i = 0; i < g->c.nrates && !stop_requested; i++) {
 		g->nsteps = i + 1;
 		if (g->c.mode == RUN_OPTIONS)
 			run_options(g, i);
@@ -513,6 +527,7 @@ static void run(gen_t *g, double *login_s)
 		if (!step_passed(g, &g->steps[i]))
 			break;
 	}
+	pause_around_steps(g, "steps done");
 }
 
 int main(int argc, char **argv)
