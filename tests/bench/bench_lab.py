@@ -81,8 +81,8 @@ def seed_rooms(env, rooms):
     for start in range(have + 1, rooms + 1, 10000):
         end = min(start + 9999, rooms)
         sql(env, "INSERT INTO pchat_room (guid, name, description, category_id, privacy) "
-                 "SELECT UUID(), CONCAT(ELT(1 + seq %% %d, %s), ' ', ELT(1 + (seq DIV %d) %% %d, %s), "
-                 "' ', seq), CONCAT('bench room ', seq), c.id, CASE WHEN seq %% 10 = 0 THEN "
+                 "SELECT UUID(), CONCAT(ELT(1 + seq %% %d, %s), ' ', "
+                 "ELT(1 + (seq DIV %d) %% %d, %s), ' ', seq), CONCAT('bench room ', seq), c.id, CASE WHEN seq %% 10 = 0 THEN "
                  "'secret' WHEN seq %% 10 < 3 THEN 'closed' ELSE 'open' END "
                  "FROM seq_%d_to_%d JOIN pchat_category c ON c.name = 'Bench'"
                  % (len(ADJECTIVES), adj, len(ADJECTIVES), len(NOUNS), noun, start, end))
