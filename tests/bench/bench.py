@@ -345,15 +345,8 @@ class Bench:
                                                  "idle_instructions_per_s": idle / window})
 
     def node_pids(self):
-        pgid = int(self.env["PCHAT_NODE_PGIDS"].split()[0])
-        pids = []
-        for pid in os.listdir("/proc"):
-            try:
-                if pid.isdigit() and os.getpgid(int(pid)) == pgid:
-                    pids.append(pid)
-            except ProcessLookupError:
-                continue
-        return pids
+        return [str(pid) for pid in
+                bench_lab.group_pids(int(self.env["PCHAT_NODE_PGIDS"].split()[0]))]
 
     def instructions(self, folder, pids, during):
         """Instructions the processes execute while during() runs (callgrind_control zeroes
@@ -387,19 +380,13 @@ class Bench:
                 break
             time.sleep(0.5)
         used = int(self.kamcmd("core.shmmem").split("used:")[1].split()[0])
-        pgid = int(self.env["PCHAT_NODE_PGIDS"].split()[0])
         pss = 0
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
+        for pid in self.node_pids():
             try:
-                if os.getpgid(int(pid)) != pgid:
-                    continue
                 with open("/proc/%s/smaps_rollup" % pid) as f:
-                    for line in f:
-                        if line.startswith("Pss:"):
-                            pss += int(line.split()[1]) * 1024
-            except (OSError, ProcessLookupError):
+                    pss += sum(int(line.split()[1]) * 1024 for line in f
+                               if line.startswith("Pss:"))
+            except OSError:
                 continue
         return {"sessions": held, "shm": used, "pss": pss}
 

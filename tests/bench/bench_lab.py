@@ -391,19 +391,26 @@ def _imc_pid(folder):
     return None
 
 
-def _group_alive(pgid):
-    """True while a process of the group runs (zombies waiting to be reaped do not count)."""
+def processes():
+    """(pid, fields of /proc/<pid>/stat after the command name) of every process; fields[0] is
+    the state, [2] the process group, [11] and [12] user and system time in ticks."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open("/proc/%s/stat" % name) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+                yield int(name), f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+
+
+def group_pids(pgid):
+    """The live processes (not zombies) of a process group."""
+    return [pid for pid, fields in processes() if int(fields[2]) == pgid and fields[0] != "Z"]
+
+
+def _group_alive(pgid):
+    return bool(group_pids(pgid))
 
 
 def _stop_group(pgid, limit=15):

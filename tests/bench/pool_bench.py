@@ -17,6 +17,7 @@ import types
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.dirname(__file__))
 import fanout_quick  # noqa: E402
+from bench_lab import processes  # noqa: E402
 from lab import Lab  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -24,18 +25,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def cpu_seconds(pgids, pids):
     """CPU time (user + system) of every process in the process groups, and of the pids."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) in pgids or int(entry) in pids:  # pgrp, pid
-            total += int(fields[11]) + int(fields[12])       # utime, stime
-    return total / TICK
+    return sum(int(f[11]) + int(f[12]) for pid, f in processes()
+               if int(f[2]) in pgids or pid in pids) / TICK
 
 
 def measure(nodes, args):

@@ -479,8 +479,19 @@ static double log_in_all(gen_t *g)
 {
 	double t0 = now_s();
 
+	int m = g->c.members, r;
+
 	fprintf(stderr, "pchat-load: logging in %d sessions at %.0f/s\n", g->ns, g->c.login_rate);
-	log_in(g, 0, g->ns, g->c.login_rate, 0);
+	if (g->c.mode == RUN_IMC) {
+		/* imc creates a room on its first #join: that one goes first, alone, so no two joins
+		 * race to create the room */
+		for (r = 0; r < g->c.rooms; r++)
+			log_in(g, r * m, r * m + 1, g->c.login_rate, 0);
+		for (r = 0; r < g->c.rooms; r++)
+			log_in(g, r * m + 1, (r + 1) * m, g->c.login_rate, 0);
+	} else {
+		log_in(g, 0, g->ns, g->c.login_rate, 0);
+	}
 	fprintf(stderr, "pchat-load: %d sessions ready, %d failed, in %.1f s\n",
 			count_state(g, 0, g->ns, S_READY), count_state(g, 0, g->ns, S_FAILED), now_s() - t0);
 	return now_s() - t0;

@@ -87,30 +87,37 @@ static void key(json_t *j, const char *k)
 	j->need_comma = 1;
 }
 
-void json_open(json_t *j, const char *k)
+static void begin(json_t *j, const char *k, const char *bracket)
 {
 	key(j, k);
-	put(j, "{");
+	put(j, "%s", bracket);
 	j->need_comma = 0;
+}
+
+static void end(json_t *j, const char *bracket)
+{
+	put(j, "%s", bracket);
+	j->need_comma = 1;
+}
+
+void json_open(json_t *j, const char *k)
+{
+	begin(j, k, "{");
 }
 
 void json_close(json_t *j)
 {
-	put(j, "}");
-	j->need_comma = 1;
+	end(j, "}");
 }
 
 void json_array(json_t *j, const char *k)
 {
-	key(j, k);
-	put(j, "[");
-	j->need_comma = 0;
+	begin(j, k, "[");
 }
 
 void json_array_end(json_t *j)
 {
-	put(j, "]");
-	j->need_comma = 1;
+	end(j, "]");
 }
 
 void json_num(json_t *j, const char *k, double v)
