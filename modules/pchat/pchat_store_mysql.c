@@ -259,23 +259,22 @@ typedef struct newest_posts {
 	int n, max;
 } newest_posts_t;
 
-static int keep_post(void *ctx, const pchat_db_val_t *cols, int ncols)
+/* A copy of a post read by read_post: its strings live only until the next row. */
+static int keep_post(void *ctx, const pchat_post_t *post)
 {
 	newest_posts_t *np = ctx;
-	pchat_post_t *post;
+	size_t la = strlen(post->author) + 1, lt = strlen(post->ts) + 1,
+		   lc = strlen(post->content) + 1;
+	pchat_post_t *copy;
 	char *mem;
 
-	if (ncols != 4 || np->n >= np->max)
+	if (np->n >= np->max || (mem = malloc(la + lt + lc)) == NULL)
 		return -1;
-	/* one block per post: author, ts and content, each NUL-terminated */
-	mem = malloc(cols[1].len + cols[2].len + cols[3].len + 3);
-	if (!mem)
-		return -1;
-	post = &np->posts[np->n++];
-	post->seq = (uint64_t)pchat_db_int(&cols[0]);
-	post->author = memcpy(mem, cols[1].s, cols[1].len + 1);
-	post->ts = memcpy(mem + cols[1].len + 1, cols[2].s, cols[2].len + 1);
-	post->content = memcpy(mem + cols[1].len + cols[2].len + 2, cols[3].s, cols[3].len + 1);
+	copy = &np->posts[np->n++];
+	copy->seq = post->seq;
+	copy->author = memcpy(mem, post->author, la); /* one block: author, ts, content */
+	copy->ts = memcpy(mem + la, post->ts, lt);
+	copy->content = memcpy(mem + la + lt, post->content, lc);
 	return 0;
 }
 
@@ -283,6 +282,7 @@ static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
 {
 	pchat_db_val_t p[2] = {PCHAT_DB_I((long long)room_id), PCHAT_DB_I(n)};
 	newest_posts_t np = {NULL, 0, n};
+	history_ctx_t hc = {keep_post, &np};
 	long long rc;
 	int i;
 
@@ -291,7 +291,7 @@ static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
 	np.posts = calloc((size_t)n, sizeof(*np.posts));
 	if (!np.posts)
 		return PCHAT_STORE_ERROR;
-	rc = pchat_db_exec(h, ST_HISTORY, p, 2, keep_post, &np);
+	rc = pchat_db_exec(h, ST_HISTORY, p, 2, read_post, &hc);
 	for (i = np.n - 1; rc >= 0 && i >= 0; i--)
 		if (cb(ctx, &np.posts[i]) != 0)
 			break;

@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -47,6 +48,11 @@ def geometric(start, stop, factor):
         rates.append(round(r))
         r *= factor
     return rates
+
+
+def rpc_field(text, name):
+    """An integer field of kamcmd's output ("name: 42" on a line of its own)."""
+    return int(re.search(r"^\s*%s:\s*(\d+)" % re.escape(name), text, re.M).group(1))
 
 
 def free_port(start):
@@ -254,7 +260,7 @@ class Bench:
             count = during["sessions"] - before["sessions"]
             # the slot each session has in the table max_sessions reserves at startup, and
             # what it allocates beyond it (strings, queued INFOs)
-            slot = int(self.kamcmd("pchat.status").split("session_slot_bytes:")[1].split()[0])
+            slot = during["slot"]
             # the node's resident memory (PSS: shared pages split between its processes)
             # over its sessions: an upper bound, it holds the shm that earlier scenarios
             # touched too (a difference is no use once the allocator reuses freed memory)
@@ -370,16 +376,18 @@ class Bench:
 
     def memory(self, sessions):
         """Once the node holds this many sessions and no transaction is open (up to 30 s):
-        the sessions it holds, the shared memory in use, and the proportional set size of its
-        processes (shared pages split between them), in bytes."""
+        the sessions it holds, the shared memory in use, the proportional set size of its
+        processes (shared pages split between them) and the shm a session slot reserves, in
+        bytes."""
         deadline = time.time() + 30
         while True:
-            held = int(self.kamcmd("pchat.status").split("sessions:")[1].split()[0])
-            open_tx = int(self.kamcmd("tm.stats").split("current:")[1].split()[0])
+            status = self.kamcmd("pchat.status")
+            held = rpc_field(status, "sessions")
+            open_tx = rpc_field(self.kamcmd("tm.stats"), "current")
             if (held == sessions and open_tx == 0) or time.time() > deadline:
                 break
             time.sleep(0.5)
-        used = int(self.kamcmd("core.shmmem").split("used:")[1].split()[0])
+        used = rpc_field(self.kamcmd("core.shmmem"), "used")
         pss = 0
         for pid in self.node_pids():
             try:
@@ -388,7 +396,8 @@ class Bench:
                                if line.startswith("Pss:"))
             except OSError:
                 continue
-        return {"sessions": held, "shm": used, "pss": pss}
+        return {"sessions": held, "shm": used, "pss": pss,
+                "slot": rpc_field(status, "session_slot_bytes")}
 
     def record(self, name, what, values, goal, goal_text, extra=None, lower_is_better=False):
         values = [v for v in values if v == v]  # no NaN

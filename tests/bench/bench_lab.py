@@ -409,10 +409,6 @@ def group_pids(pgid):
     return [pid for pid, fields in processes() if int(fields[2]) == pgid and fields[0] != "Z"]
 
 
-def _group_alive(pgid):
-    return bool(group_pids(pgid))
-
-
 def _stop_group(pgid, limit=15):
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -429,7 +425,7 @@ def _group_gone(pgid, limit):
     deadline = time.time() + limit
     while time.time() < deadline:
         _reap(pgid)
-        if not _group_alive(pgid):
+        if not group_pids(pgid):
             return True
         time.sleep(0.1)
     return False

@@ -471,18 +471,19 @@ static int seen_before(session_t *s, uint32_t cseq)
 	return 0;
 }
 
-/* A tag that tells a server's retransmission from a second delivery: imc sends each delivery
- * as a transaction of its own (its Call-ID), XCCOS retransmissions are caught by CSeq first. */
-static uint32_t delivery_tag(const sip_msg_t *m)
+/* What tells a server's retransmission from a second delivery of a post: XCCOS retransmissions
+ * are caught by CSeq before a delivery is looked at, so every INFO has the same tag; imc sends
+ * each delivery as a transaction of its own, tagged by its Call-ID (never XCCOS_TAG). */
+#define XCCOS_TAG 1u
+
+static uint32_t call_id_tag(const sip_msg_t *m)
 {
 	uint32_t h = 2166136261u;
 	int i;
 
-	if (m->method_len != 7)
-		return 1;
 	for (i = 0; i < m->call_id_len; i++)
 		h = (h ^ (uint8_t)m->call_id[i]) * 16777619u;
-	return h | 1;
+	return h | 2u;
 }
 
 /* The session's slot for post k (grown on demand); NULL when out of memory. */
@@ -550,7 +551,7 @@ static void on_delivery(gen_t *g, session_t *s, const char *text, uint32_t tag)
 		return;
 	}
 	if (*got) {
-		if (*got == tag && tag != 1)
+		if (*got == tag && tag != XCCOS_TAG)
 			g->server_retransmissions++;
 		else
 			st->duplicates++;
@@ -623,7 +624,7 @@ static void on_info(gen_t *g, session_t *s, const sip_msg_t *m)
 	if (mem_find(m->body, m->body_len, "<rpl ", 5))
 		on_reply(g, s, m->body, m->body_len);
 	else if ((chat = mem_find(m->body, m->body_len, "<chat>p ", 8)) != NULL)
-		on_delivery(g, s, chat + 6, delivery_tag(m));
+		on_delivery(g, s, chat + 6, XCCOS_TAG);
 }
 
 /* The session a request or response is about: by Call-ID (L<run>-<index>), or for imc
@@ -689,6 +690,6 @@ void gen_on_datagram(void *ctx, int sock, const struct sockaddr_in *from, char *
 		on_info(g, s, &m);
 	} else if (m.method_len == 7 && memcmp(m.method, "MESSAGE", 7) == 0 && m.body
 			&& (text = mem_find(m.body, m.body_len, ": p ", 4)) != NULL) {
-		on_delivery(g, s, text + 2, delivery_tag(&m));
+		on_delivery(g, s, text + 2, call_id_tag(&m));
 	}
 }
