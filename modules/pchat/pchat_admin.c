@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "pchat_admin.h"
 #include "pchat_log.h"
@@ -282,25 +281,6 @@ static int check_text(pchat_admin_t *a, const char *key, const char *v, size_t m
 	return 0;
 }
 
-static void new_guid(char *out)
-{
-	unsigned char b[16];
-	size_t got = 0;
-
-	while (got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-
-		if (n > 0)
-			got += (size_t)n;
-	}
-	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
-	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-	snprintf(out, PCHAT_GUID_LEN + 1,
-			"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-			b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-			b[15]);
-}
-
 int pchat_iso_to_datetime(const char *iso, char *out, size_t outlen)
 {
 	int y, mo, d, h = 0, mi = 0, s = 0, n = 0;
@@ -533,7 +513,8 @@ int pchat_admin_room_add(pchat_admin_t *a, const char *name, const char *categor
 		return (int)cat;
 	if ((v = opt(opts, nopts, "disabled")))
 		parse_bool(a, "disabled", v, &disabled);
-	new_guid(guid);
+	if (pchat_random_guid(guid) < 0)
+		return fail(a, PCHAT_ADMIN_FAILED, "no random numbers for the room's GUID");
 	p[0] = PCHAT_DB_CS(guid);
 	p[1] = PCHAT_DB_CS(name);
 	p[2] = PCHAT_DB_CS((v = opt(opts, nopts, "description")) ? v : "");
@@ -954,7 +935,8 @@ int pchat_admin_category_add(pchat_admin_t *a, const char *name, const pchat_kv_
 	if (!name || check_text(a, "name", name, 256, 1) < 0)
 		return name ? PCHAT_ADMIN_INVALID
 					: fail(a, PCHAT_ADMIN_INVALID, "a category name is needed");
-	new_guid(guid);
+	if (pchat_random_guid(guid) < 0)
+		return fail(a, PCHAT_ADMIN_FAILED, "no random numbers for the category's GUID");
 	p[0] = PCHAT_DB_CS(guid);
 	p[1] = PCHAT_DB_CS(name);
 	p[2] = PCHAT_DB_CS((v = opt(opts, nopts, "description")) ? v : "");

@@ -17,6 +17,7 @@
 #include "core/mem/mem.h"
 #include "core/mem/shm_mem.h"
 #include "core/counters.h"
+#include "core/flags.h"
 #include "core/parser/parse_uri.h"
 
 #include "core/rpc_lookup.h"
@@ -46,7 +47,10 @@ pchat_params_t pchat_params = {
 	.redis_retry_interval = 5,
 	.domain = NULL,
 	.pool_uri = NULL,
-	.identity = "$fu",
+	.identity = "$avp(pchat_identity)",
+	.flow = "$avp(pchat_flow)",
+	.trusted_flag = -1,
+	.max_dialog_size = 4096,
 	.node_id = NULL,
 	.max_sessions = 16384,
 	.fanout_workers = 2,
@@ -79,6 +83,7 @@ pchat_db_conf_t pchat_db_conf;
 pchat_redis_conf_t pchat_redis_conf;
 str pchat_pool_uri = STR_NULL;
 pv_elem_t *pchat_identity_fmt = NULL;
+pv_spec_t pchat_flow_spec;
 pchat_shared_t *pchat_shared = NULL;
 
 static pchat_db_t *proc_db = NULL;
@@ -154,6 +159,9 @@ static param_export_t params[] = {
 	{"domain", PARAM_STRING, &pchat_params.domain},
 	{"pool_uri", PARAM_STRING, &pchat_params.pool_uri},
 	{"identity", PARAM_STRING, &pchat_params.identity},
+	{"flow", PARAM_STRING, &pchat_params.flow},
+	{"trusted_flag", PARAM_INT, &pchat_params.trusted_flag},
+	{"max_dialog_size", PARAM_INT, &pchat_params.max_dialog_size},
 	{"node_id", PARAM_STRING, &pchat_params.node_id},
 	{"max_sessions", PARAM_INT, &pchat_params.max_sessions},
 	{"fanout_workers", PARAM_INT, &pchat_params.fanout_workers},
@@ -214,12 +222,12 @@ static int check_limits(void)
 
 	if (pchat_params.max_sessions < 1 || pchat_params.fanout_workers < 1
 			|| pchat_params.max_pending < 1 || pchat_params.max_body_size < 1024
-			|| pchat_params.max_queued < 1
+			|| pchat_params.max_queued < 1 || pchat_params.max_dialog_size < 512
 			|| pchat_params.session_expires < 0 || pchat_params.config_reload_interval < 1
 			|| pchat_params.presence_sync_interval < 1) {
 		LM_ERR("max_sessions, fanout_workers, max_pending, max_queued, config_reload_interval and "
 			   "presence_sync_interval must be positive, max_body_size at least 1024, "
-			   "session_expires 0 or more\n");
+			   "max_dialog_size at least 512, session_expires 0 or more\n");
 		return -1;
 	}
 	if (pchat_params.node_timeout < 2 || pchat_params.gap_timeout < 10
@@ -286,8 +294,19 @@ static int init_params(void)
 	ident.s = pchat_params.identity;
 	ident.len = strlen(ident.s);
 	if (ident.len == 0 || pv_parse_format(&ident, &pchat_identity_fmt) < 0) {
-		LM_ERR("identity '%s' is not a valid pseudo-variable format (default: $fu)\n",
-				pchat_params.identity);
+		LM_ERR("identity '%s' is not a valid pseudo-variable format (default: "
+			   "$avp(pchat_identity))\n", pchat_params.identity);
+		return -1;
+	}
+	ident.s = pchat_params.flow;
+	ident.len = strlen(ident.s);
+	if (pv_parse_spec(&ident, &pchat_flow_spec) == NULL) {
+		LM_ERR("flow '%s' is not a pseudo-variable (default: $avp(pchat_flow))\n",
+				pchat_params.flow);
+		return -1;
+	}
+	if (pchat_params.trusted_flag < -1 || pchat_params.trusted_flag > (int)MAX_FLAG) {
+		LM_ERR("trusted_flag must be -1 (none) or a message flag from 0 to %d\n", MAX_FLAG);
 		return -1;
 	}
 	if (!pchat_params.node_id || !pchat_params.node_id[0]) {

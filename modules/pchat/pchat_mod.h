@@ -28,7 +28,10 @@ typedef struct pchat_params {
 	int redis_retry_interval; /* s */
 	char *domain;
 	char *pool_uri;
-	char *identity;
+	char *identity;           /* pv format: the user of a new session */
+	char *flow;               /* pv: where the client's connection ends, when a front end says */
+	int trusted_flag;         /* message flag of requests from trusted peers, -1 for none */
+	int max_dialog_size;      /* bytes of dialog headers a session keeps */
 	char *node_id;            /* this node's name in Redis keys */
 	int max_sessions;
 	int fanout_workers;
@@ -54,6 +57,7 @@ extern pchat_db_conf_t pchat_db_conf;
 extern pchat_redis_conf_t pchat_redis_conf;
 extern str pchat_pool_uri;
 extern pv_elem_t *pchat_identity_fmt;
+extern pv_spec_t pchat_flow_spec;
 
 /* Lives in shm; one per node. */
 typedef struct pchat_shared {

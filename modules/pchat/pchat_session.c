@@ -119,9 +119,10 @@ static void return_slot(uint32_t slot)
 static int copy_strings(pchat_session_t *s, const pchat_session_init_t *in)
 {
 	const str *src[] = {&in->call_id, &in->local_tag, &in->remote_tag, &in->local_uri,
-		&in->remote_uri, &in->remote_target, &in->dst_uri, &in->route_set, &in->user};
+		&in->remote_uri, &in->remote_target, &in->dst_uri, &in->route_set, &in->user,
+		&in->flow};
 	str *dst[] = {&s->call_id, &s->local_tag, &s->remote_tag, &s->local_uri, &s->remote_uri,
-		&s->remote_target, &s->dst_uri, &s->route_set, &s->user};
+		&s->remote_target, &s->dst_uri, &s->route_set, &s->user, &s->flow};
 	size_t i, total = 0;
 	char *p;
 

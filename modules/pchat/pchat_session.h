@@ -49,6 +49,8 @@ typedef struct pchat_session {
 	str dst_uri;             /* where the INVITE came from: sip:IP:PORT;transport=PROTO */
 	str route_set;           /* Record-Route of the INVITE, as received */
 	str user;                /* the identity */
+	str flow;                /* where the client's connection ends (pchat_sip.c): requests of
+							  * the dialog must come from there */
 	char *strs;
 	struct socket_info *send_sock;
 	unsigned int local_cseq; /* CSeq of our last request */
@@ -68,7 +70,7 @@ typedef struct pchat_session {
 
 typedef struct pchat_session_init {
 	str call_id, local_tag, remote_tag, local_uri, remote_uri, remote_target, dst_uri;
-	str route_set, user;
+	str route_set, user, flow;
 	struct socket_info *send_sock;
 	int expires;
 } pchat_session_init_t;

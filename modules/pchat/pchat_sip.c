@@ -110,6 +110,28 @@ static void source_uri(struct sip_msg *msg, char *out, size_t len)
 			ip, msg->rcv.src_port, get_proto_name(msg->rcv.proto));
 }
 
+/* Where the client's connection ends, which every request of its session must share: what a
+ * trusted front end says (modparam flow, set by the cfg from its header), or else this request's
+ * own source - the address and port for UDP, the connection for TCP and TLS. Knowing a
+ * session's Call-ID and tags is therefore not enough to act in it. 0 ok, -1 too long. */
+static int request_flow(struct sip_msg *msg, char *out, size_t len)
+{
+	pv_value_t v;
+	int n;
+
+	memset(&v, 0, sizeof(v));
+	if (pv_get_spec_value(msg, &pchat_flow_spec, &v) == 0 && !(v.flags & PV_VAL_NULL)
+			&& (v.flags & PV_VAL_STR) && v.rs.len > 0) {
+		n = snprintf(out, len, "fe:%.*s", v.rs.len, v.rs.s);
+	} else if (msg->rcv.proto == PROTO_UDP) {
+		n = snprintf(out, len, "udp:%s:%u", ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
+	} else {
+		n = snprintf(out, len, "%s:%s:%u:%d", get_proto_name(msg->rcv.proto),
+				ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port, msg->rcv.proto_reserved1);
+	}
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
 /* The Record-Route headers of the request, joined: the route set of a UAS dialog. */
 static int route_set(struct sip_msg *msg, char *out, size_t len, str *rs)
 {
@@ -152,49 +174,136 @@ static int session_identity(struct sip_msg *msg, char *user, size_t len)
 	return pchat_user_normalize(ident.s, (size_t)ident.len, user, len);
 }
 
-static int add_invite_answer(struct sip_msg *msg, const pchat_session_t *s)
+/* The headers and the body of the 200 OK to a session's INVITE. */
+typedef struct invite_answer {
+	char headers[512];
+	char sdp[512];
+	str hdrs;
+	str body;
+} invite_answer_t;
+
+static int build_invite_answer(struct sip_msg *msg, int expires, invite_answer_t *a)
 {
 	struct socket_info *si = msg->rcv.bind_address;
 	str host = si->useinfo.name.len ? si->useinfo.name : si->address_str;
 	str port = si->useinfo.port_no_str.len ? si->useinfo.port_no_str : si->port_no_str;
-	char hdr[512];
-	int n;
+	int n, used, sdp = msg->content_length && get_content_length(msg) > 0;
+	char expires_hdr[64] = "";
 
-	n = snprintf(hdr, sizeof(hdr), "Contact: <sip:%.*s@%.*s:%.*s;transport=%s>\r\n",
-			pool_uri.user.len, pool_uri.user.s, host.len, host.s, port.len, port.s,
-			get_proto_name(si->proto));
-	if (n >= (int)sizeof(hdr) || add_header(msg, hdr) < 0)
+	if (expires > 0)
+		snprintf(expires_hdr, sizeof(expires_hdr), "Session-Expires: %d;refresher=uac\r\n",
+				expires);
+	n = snprintf(a->headers, sizeof(a->headers), "Contact: <sip:%.*s@%.*s:%.*s;transport=%s>"
+			"\r\n%s%s", pool_uri.user.len, pool_uri.user.s, host.len, host.s, port.len, port.s,
+			get_proto_name(si->proto), expires_hdr,
+			sdp ? "Content-Type: application/sdp\r\n" : "");
+	if (n <= 0 || n >= (int)sizeof(a->headers))
 		return -1;
-	if (s->expires > 0) {
-		snprintf(hdr, sizeof(hdr), "Session-Expires: %d;refresher=uac\r\n", s->expires);
-		if (add_header(msg, hdr) < 0)
-			return -1;
-	}
+	used = n;
+	a->hdrs.s = a->headers;
+	a->hdrs.len = used;
+	a->body.s = a->sdp;
+	a->body.len = 0;
+	if (!sdp)
+		return 0;
 	/* An answer to the client's message session offer (sipe does not read it). */
-	if (msg->content_length && get_content_length(msg) > 0) {
-		char sdp[512];
-
-		n = snprintf(sdp, sizeof(sdp), "v=0\r\no=- 0 0 IN IP4 %.*s\r\ns=session\r\n"
-				"c=IN IP4 %.*s\r\nt=0 0\r\nm=message %.*s sip %s\r\n"
-				"a=accept-types:text/plain\r\n", host.len, host.s, host.len, host.s,
-				port.len, port.s, pchat_params.pool_uri);
-		if (n >= (int)sizeof(sdp) || add_header(msg, "Content-Type: application/sdp\r\n") < 0
-				|| !add_lump_rpl(msg, sdp, n, LUMP_RPL_BODY))
-			return -1;
-	}
+	n = snprintf(a->sdp, sizeof(a->sdp), "v=0\r\no=- 0 0 IN IP4 %.*s\r\ns=session\r\n"
+			"c=IN IP4 %.*s\r\nt=0 0\r\nm=message %.*s sip %s\r\n"
+			"a=accept-types:text/plain\r\n", host.len, host.s, host.len, host.s,
+			port.len, port.s, pchat_params.pool_uri);
+	if (n <= 0 || n >= (int)sizeof(a->sdp))
+		return -1;
+	a->body.len = n;
 	return 0;
+}
+
+/* Answers the INVITE of a new session 200 with the session's own To-tag (tm's would be
+ * predictable). tm's reply-with-tag call releases a reference to the transaction, so one is
+ * taken for it first. */
+static int answer_invite(struct sip_msg *msg, const invite_answer_t *a, str *tag)
+{
+	static str ok = str_init("OK");
+	unsigned int index, label;
+	struct cell *t;
+
+	if (tmb.t_get_trans_ident(msg, &index, &label) < 0
+			|| tmb.t_lookup_ident(&t, index, label) < 0) {
+		LM_ERR("the INVITE's transaction is gone\n");
+		return -1;
+	}
+	if (tmb.t_reply_with_body(t, 200, &ok, (str *)&a->body, (str *)&a->hdrs, tag) < 0) {
+		LM_ERR("cannot send the 200 OK of a chat session\n");
+		return -1;
+	}
+	return 1;
+}
+
+/* The dialog of a new session, as it will be kept; the strings point into msg and bufs. */
+typedef struct new_dialog {
+	pchat_session_init_t in;
+	char user[PCHAT_USER_MAX];
+	char tag[33];              /* 128 random bits */
+	char dst[128];
+	char flow[128];
+	char *route_buf;
+} new_dialog_t;
+
+/* Fills d from an INVITE; returns 0, or the SIP status that refuses it. */
+static int read_new_dialog(struct sip_msg *msg, new_dialog_t *d)
+{
+	struct to_body *from = get_from(msg);
+	const str *parts[9];
+	size_t total = 0, i;
+
+	d->in.call_id = msg->callid->body;
+	d->in.remote_tag = from->tag_value;
+	d->in.remote_uri = from->uri;
+	d->in.local_uri = get_to(msg)->uri;
+	if (contact_uri(msg, &d->in.remote_target) < 0)
+		d->in.remote_target = from->uri;
+	source_uri(msg, d->dst, sizeof(d->dst));
+	d->in.dst_uri.s = d->dst;
+	d->in.dst_uri.len = (int)strlen(d->dst);
+	if (request_flow(msg, d->flow, sizeof(d->flow)) < 0)
+		return 513;
+	d->in.flow.s = d->flow;
+	d->in.flow.len = (int)strlen(d->flow);
+	if (route_set(msg, d->route_buf, (size_t)pchat_params.max_dialog_size, &d->in.route_set) < 0)
+		return 513;
+	d->in.user.s = d->user;
+	d->in.user.len = (int)strlen(d->user);
+	if (pchat_random_hex(d->tag, 16) < 0) {
+		LM_ERR("no random numbers for a session's tag\n");
+		return 500;
+	}
+	d->in.local_tag.s = d->tag;
+	d->in.local_tag.len = 32;
+	d->in.send_sock = msg->rcv.bind_address;
+	d->in.expires = pchat_params.session_expires;
+	/* what the session copies into shared memory is bounded */
+	parts[0] = &d->in.call_id;
+	parts[1] = &d->in.remote_tag;
+	parts[2] = &d->in.remote_uri;
+	parts[3] = &d->in.local_uri;
+	parts[4] = &d->in.remote_target;
+	parts[5] = &d->in.route_set;
+	parts[6] = &d->in.dst_uri;
+	parts[7] = &d->in.flow;
+	parts[8] = &d->in.user;
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		total += (size_t)parts[i]->len;
+	return total > (size_t)pchat_params.max_dialog_size ? 513 : 0;
 }
 
 static int handle_invite(struct sip_msg *msg)
 {
-	char user[PCHAT_USER_MAX], dst[128], rs_buf[2048];
-	pchat_session_init_t in;
+	invite_answer_t answer;
+	new_dialog_t d;
 	pchat_session_t *s;
 	pchat_sref_t ref;
-	struct to_body *from;
 	int rc;
 
-	memset(&in, 0, sizeof(in));
+	memset(&d, 0, sizeof(d));
 	if (parse_headers(msg, HDR_EOH_F, 0) < 0 || parse_from_header(msg) < 0 || !msg->callid
 			|| !msg->to) {
 		LM_INFO("malformed INVITE from %s:%u\n", ip_addr2a(&msg->rcv.src_ip),
@@ -204,43 +313,41 @@ static int handle_invite(struct sip_msg *msg)
 	rc = tmb.t_newtran(msg);
 	if (rc <= 0)
 		return 1; /* a retransmission (tm answers it) or an error tm logged */
-	if (session_identity(msg, user, sizeof(user)) < 0) {
+	if (session_identity(msg, d.user, sizeof(d.user)) < 0) {
 		LM_NOTICE("INVITE from %s:%u without a usable identity (modparam identity)\n",
 				ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
 		return reply(msg, 403, "Forbidden (no identity)");
 	}
-	from = get_from(msg);
-	in.call_id = msg->callid->body;
-	in.remote_tag = from->tag_value;
-	in.remote_uri = from->uri;
-	in.local_uri = get_to(msg)->uri;
-	if (contact_uri(msg, &in.remote_target) < 0)
-		in.remote_target = from->uri;
-	source_uri(msg, dst, sizeof(dst));
-	in.dst_uri.s = dst;
-	in.dst_uri.len = (int)strlen(dst);
-	if (route_set(msg, rs_buf, sizeof(rs_buf), &in.route_set) < 0)
-		return reply(msg, 400, "Route Set Too Long");
-	in.user.s = user;
-	in.user.len = (int)strlen(user);
-	in.send_sock = msg->rcv.bind_address;
-	in.expires = pchat_params.session_expires;
-	if (tmb.t_get_reply_totag(msg, &in.local_tag) < 0)
+	d.route_buf = pkg_malloc(pchat_params.max_dialog_size);
+	if (!d.route_buf) {
+		PKG_MEM_ERROR;
 		return reply(msg, 500, "Server Error");
-	s = pchat_session_create(&in, &ref);
+	}
+	rc = read_new_dialog(msg, &d);
+	if (rc == 0 && build_invite_answer(msg, d.in.expires, &answer) < 0)
+		rc = 500;
+	if (rc != 0) {
+		if (rc == 513)
+			LM_NOTICE("INVITE of %s from %s:%u refused: its dialog headers exceed "
+					  "max_dialog_size (%d bytes)\n", d.user, ip_addr2a(&msg->rcv.src_ip),
+					msg->rcv.src_port, pchat_params.max_dialog_size);
+		pkg_free(d.route_buf);
+		return reply(msg, rc, rc == 513 ? "Dialog Headers Too Large" : "Server Error");
+	}
+	s = pchat_session_create(&d.in, &ref);
+	pkg_free(d.route_buf);
 	if (!s) {
-		LM_WARN("cannot open a chat session for %s: %d sessions in use (max_sessions)\n", user,
-				pchat_shared->sessions);
+		LM_WARN("cannot open a chat session for %s: %d sessions in use (max_sessions)\n",
+				d.user, pchat_shared->sessions);
 		return reply_unavailable(msg, "Too Many Chat Sessions");
 	}
-	rc = add_invite_answer(msg, s);
 	pchat_session_unlock(s);
-	if (rc < 0) {
+	if (answer_invite(msg, &answer, &d.in.local_tag) < 0) {
 		pchat_sip_end_session(ref);
-		return reply(msg, 500, "Server Error");
+		return -2;
 	}
-	LM_DBG("chat session %u.%u for %s\n", ref.slot, ref.gen, user);
-	return reply(msg, 200, "OK");
+	LM_DBG("chat session %u.%u for %s\n", ref.slot, ref.gen, d.user);
+	return 1;
 }
 
 /* ------------------------------------------------------------------ in-dialog requests */
@@ -251,22 +358,33 @@ typedef struct in_dialog {
 	int expires;
 } in_dialog_t;
 
-/* Finds the session of an in-dialog request and notes the client's activity. 1 found. */
+/* Finds the session of an in-dialog request and notes the client's activity. 1 found. A
+ * request that names a session but does not come from where the session's client is connected
+ * does not find it. */
 static int find_session(struct sip_msg *msg, in_dialog_t *d)
 {
+	char flow[128];
 	pchat_session_t *s;
 	struct to_body *to;
 
 	if (!msg->callid || !msg->to || parse_from_header(msg) < 0)
 		return 0;
 	to = get_to(msg);
-	if (!to || to->tag_value.len == 0)
+	if (!to || to->tag_value.len == 0 || request_flow(msg, flow, sizeof(flow)) < 0)
 		return 0;
 	s = pchat_session_find(&msg->callid->body, &to->tag_value, &get_from(msg)->tag_value,
 			&d->ref);
 	if (!s)
 		return 0;
 	if (s->state == PCHAT_S_ENDING) {
+		pchat_session_unlock(s);
+		return 0;
+	}
+	if ((size_t)s->flow.len != strlen(flow) || memcmp(s->flow.s, flow, s->flow.len) != 0) {
+		LM_NOTICE("%.*s for the chat session of %.*s from %s:%u refused: the session's client "
+				  "is connected elsewhere\n", msg->first_line.u.request.method.len,
+				msg->first_line.u.request.method.s, s->user.len, s->user.s,
+				ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
 		pchat_session_unlock(s);
 		return 0;
 	}

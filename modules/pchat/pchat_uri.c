@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <sys/random.h>
 
 #include "pchat_uri.h"
 
@@ -128,4 +130,50 @@ const char *pchat_user_domain(const char *user)
 	const char *at = strchr(user, '@');
 
 	return at ? at + 1 : user;
+}
+
+int pchat_random_bytes(unsigned char *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = getrandom(buf + got, n - got, 0);
+
+		if (r > 0)
+			got += (size_t)r;
+		else if (r < 0 && errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+int pchat_random_guid(char *out)
+{
+	unsigned char b[16];
+
+	if (pchat_random_bytes(b, sizeof(b)) < 0)
+		return -1;
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+	snprintf(out, PCHAT_GUID_LEN + 1,
+			"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+			b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+			b[15]);
+	return 0;
+}
+
+int pchat_random_hex(char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[64];
+	size_t i;
+
+	if (n > sizeof(b) || pchat_random_bytes(b, n) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
+	return 0;
 }

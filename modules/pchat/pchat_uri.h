@@ -33,4 +33,15 @@ int pchat_principal_normalize(const char *in, char *out, size_t outlen);
 /* The domain of a normalized user URI ("sip:alice@example.com" -> "example.com"). */
 const char *pchat_user_domain(const char *user);
 
+/* Fills buf with n bytes from the kernel's random source (getrandom). 0 ok, -1 when the source
+ * fails. */
+int pchat_random_bytes(unsigned char *buf, size_t n);
+
+/* A random version 4 GUID in lower case (37 bytes with the NUL). 0 ok, -1 as above. */
+int pchat_random_guid(char *out);
+
+/* n random bytes as 2n lower-case hex digits and a NUL (out holds 2n + 1 bytes): the local tag
+ * of a chat session must not be guessable (it is what finds the session). 0 ok, -1 as above. */
+int pchat_random_hex(char *out, size_t n);
+
 #endif

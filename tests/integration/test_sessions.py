@@ -207,3 +207,45 @@ def test_provisioning_subscribe_returns_the_pool_uri(lab):
         assert other.status == 404
     finally:
         ua.close()
+
+
+def hijacker_requests(victim, proto):
+    """The victim's dialog (Call-ID and both tags) replayed from another socket: (the BYE's
+    answer, the INFO's answer)."""
+    thief = UserAgent("mallory", "pchat.test", victim.ua.server, proto)
+    try:
+        d = Dialog(thief, victim.dialog.target_uri)
+        d.call_id, d.local_tag = victim.dialog.call_id, victim.dialog.local_tag
+        d.remote_tag, d.remote_target = victim.dialog.remote_tag, victim.dialog.remote_target
+        d.cseq = 1000
+        body = ('<xccos ver="1" envid="9" xmlns="urn:parlano:xml:ns:xccos"><cmd id="cmd:requri" '
+                'seqid="1"><data/></cmd></xccos>')
+        return d.info(body), d.bye()
+    finally:
+        thief.close()
+
+
+@pytest.mark.parametrize("proto", ["udp", "tcp"])
+def test_a_session_answers_only_its_own_client(lab, clients, proto):
+    """Knowing a session's Call-ID and tags is not enough: its requests must come from where its
+    client is connected (the UDP address and port, the TCP connection); from elsewhere they get
+    481 and the session goes on."""
+    victim = clients("alice", proto)
+    victim.login()
+    info, bye = hijacker_requests(victim, proto)
+    assert info is not None and info.status == 481
+    assert bye is not None and bye.status == 481
+    assert "connected elsewhere" in lab.log()
+    assert resp_code(victim.command("requri")) == 200
+    assert wait_sessions(lab, 1)
+
+
+def test_session_tags_are_random_128_bit(lab, clients):
+    """The server's To-tag finds the session; it is 128 random bits, not tm's predictable tag."""
+    tags = set()
+    for user in ("alice", "bob", "carol"):
+        c = clients(user)
+        tag = c.login().tag("to")
+        assert re.fullmatch(r"[0-9a-f]{32}", tag), tag
+        tags.add(tag)
+    assert len(tags) == 3
