@@ -40,6 +40,7 @@ enum {
 	A_DROP_OUT_OF_SCOPE,
 	A_INVITE,
 	A_CATEGORY_USERS,
+	A_ROOM_SECRET,
 	A_CAT_INSERT,
 	A_CAT_SET_NAME,
 	A_CAT_SET_DESCRIPTION,
@@ -56,6 +57,9 @@ enum {
 	A_CONFIG_SET,
 	A_CONFIG_UNSET,
 	A_CONFIG_LOAD,
+	A_POLICY_SET,
+	A_POLICY_UNSET,
+	A_POLICY_LIST,
 	A_COUNT
 };
 
@@ -119,8 +123,13 @@ const char *const pchat_admin_sql[] = {
 	[A_DROP_OUT_OF_SCOPE] = "DELETE rp FROM pchat_room_principal rp WHERE rp.room_id = ? AND "
 							"NOT (" SCOPE_OF("rp.principal") ")",
 	[A_INVITE] = "INSERT INTO pchat_invitation (user, room_id, inviter) VALUES (?, ?, ?)",
-	[A_CATEGORY_USERS] = "SELECT principal FROM pchat_category_principal WHERE category_id = ? "
-						 "AND role = 'allowed' AND principal LIKE 'sip:%'",
+	/* users the category allows by name and denies neither by name nor by domain */
+	[A_CATEGORY_USERS] = "SELECT a.principal FROM pchat_category_principal a WHERE "
+						 "a.category_id = ? AND a.role = 'allowed' AND a.principal LIKE 'sip:%' "
+						 "AND NOT EXISTS (SELECT 1 FROM pchat_category_principal d WHERE "
+						 "d.category_id = a.category_id AND d.role = 'denied' AND d.principal IN "
+						 "(a.principal, SUBSTRING_INDEX(a.principal, '@', -1)))",
+	[A_ROOM_SECRET] = "SELECT privacy = 'secret' FROM pchat_room WHERE id = ?",
 	[A_CAT_INSERT] = "INSERT INTO pchat_category (guid, name, description, file_upload, "
 					 "invitations, chat_history) VALUES (?, ?, ?, ?, ?, ?)",
 	[A_CAT_SET_NAME] = CAT_SET("name"),
@@ -145,6 +154,11 @@ const char *const pchat_admin_sql[] = {
 					 "UPDATE value = VALUES(value), modified = UTC_TIMESTAMP(6)",
 	[A_CONFIG_UNSET] = "DELETE FROM pchat_config WHERE name = ?",
 	[A_CONFIG_LOAD] = "SELECT name, value FROM pchat_config",
+	[A_POLICY_SET] = "INSERT INTO pchat_policy (principal, enabled) VALUES (?, ?) ON DUPLICATE "
+					 "KEY UPDATE enabled = VALUES(enabled), modified = UTC_TIMESTAMP(6)",
+	[A_POLICY_UNSET] = "DELETE FROM pchat_policy WHERE principal = ?",
+	[A_POLICY_LIST] = "SELECT principal, enabled, " DATETIME("modified") " FROM pchat_policy "
+					  "ORDER BY principal = '*' DESC, principal LIKE 'sip:%', principal",
 };
 const int pchat_admin_nsql = A_COUNT;
 
@@ -409,7 +423,7 @@ static int invitations_on(pchat_admin_t *a, long long room)
 
 static int invite(pchat_admin_t *a, const char *user, long long room)
 {
-	pchat_db_val_t p[3] = {PCHAT_DB_CS(user), PCHAT_DB_I(room), PCHAT_DB_CS("")};
+	pchat_db_val_t p[3] = {PCHAT_DB_CS(user), PCHAT_DB_I(room), PCHAT_DB_CS(a->inviter)};
 	long long rc = run(a, A_INVITE, p, 3, NULL, NULL);
 
 	return rc < 0 ? db_fail(a, rc) : 0;
@@ -434,18 +448,26 @@ static int collect_category_user(void *ctx, const pchat_db_val_t *cols, int ncol
 }
 
 /* Lync: when a room is created in a category whose invitations are on, the users the category
- * allows are invited to it. */
+ * allows are invited to it - only to a room they may find: a secret room is invisible to all
+ * but its members, who are invited when they are added. */
 #define INVITE_MAX 10000
 
 static int invite_category_users(pchat_admin_t *a, long long room, long long category)
 {
 	invite_all_t ia = {a, room, NULL, 0, INVITE_MAX};
 	pchat_db_val_t p = PCHAT_DB_I(category);
-	long long rc;
+	long long rc, secret = 0;
 	int i, on = invitations_on(a, room);
 
 	if (on <= 0)
 		return on;
+	p = PCHAT_DB_I(room);
+	rc = run(a, A_ROOM_SECRET, &p, 1, read_id, &secret);
+	if (rc < 0)
+		return db_fail(a, rc);
+	if (secret)
+		return 0;
+	p = PCHAT_DB_I(category);
 	ia.users = calloc(INVITE_MAX, PCHAT_USER_MAX);
 	if (!ia.users)
 		return fail(a, PCHAT_ADMIN_FAILED, "out of memory");
@@ -1052,7 +1074,7 @@ int pchat_admin_category_remove(pchat_admin_t *a, const char *ident)
 static const char *const category_roles[] = {"allowed", "denied", "creator", NULL};
 
 int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const char *role,
-		int add, const char *const *principals, int n)
+		int add, const char *const *principals, int n, uint64_t *category)
 {
 	char (*norm)[PCHAT_USER_MAX];
 	pchat_db_val_t p[3];
@@ -1063,6 +1085,7 @@ int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const c
 		return PCHAT_ADMIN_INVALID;
 	if ((id = category_id(a, ident)) < 0)
 		return (int)id;
+	*category = (uint64_t)id;
 	norm = calloc(n > 0 ? n : 1, PCHAT_USER_MAX);
 	if (!norm)
 		return fail(a, PCHAT_ADMIN_FAILED, "out of memory");
@@ -1202,6 +1225,75 @@ int pchat_admin_config_load(pchat_admin_t *a, pchat_config_f cb, void *ctx)
 {
 	config_ctx_t cc = {cb, ctx};
 	long long rc = run(a, A_CONFIG_LOAD, NULL, 0, read_config, &cc);
+
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+/* ------------------------------------------------------------------ policy */
+
+/* "*" (everyone), a domain or a user, normalized into out. */
+static int policy_scope(pchat_admin_t *a, const char *scope, char *out, size_t len)
+{
+	if (scope && strcmp(scope, "*") == 0) {
+		snprintf(out, len, "*");
+		return 0;
+	}
+	if (!scope || pchat_principal_normalize(scope, out, len) < 0)
+		return fail(a, PCHAT_ADMIN_INVALID, "the scope must be * (everyone), a domain or a SIP "
+				"URI (sip:user@host)");
+	return 0;
+}
+
+int pchat_admin_policy_set(pchat_admin_t *a, const char *scope, const char *enabled,
+		char *normalized, size_t len)
+{
+	pchat_db_val_t p[2];
+	long long rc;
+	int on;
+
+	if (policy_scope(a, scope, normalized, len) < 0)
+		return PCHAT_ADMIN_INVALID;
+	if (!enabled || parse_bool(a, "enabled", enabled, &on) < 0)
+		return enabled ? PCHAT_ADMIN_INVALID
+					   : fail(a, PCHAT_ADMIN_INVALID, "say yes (enabled) or no (disabled)");
+	p[0] = PCHAT_DB_CS(normalized);
+	p[1] = PCHAT_DB_I(on);
+	rc = run(a, A_POLICY_SET, p, 2, NULL, NULL);
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+int pchat_admin_policy_unset(pchat_admin_t *a, const char *scope, char *normalized, size_t len)
+{
+	pchat_db_val_t p;
+	long long rc;
+
+	if (policy_scope(a, scope, normalized, len) < 0)
+		return PCHAT_ADMIN_INVALID;
+	p = PCHAT_DB_CS(normalized);
+	rc = run(a, A_POLICY_UNSET, &p, 1, NULL, NULL);
+	if (rc < 0)
+		return db_fail(a, rc);
+	return rc == 0 ? fail(a, PCHAT_ADMIN_NOT_FOUND, "no rule for %s", normalized) : 0;
+}
+
+typedef struct policy_list_ctx {
+	pchat_policy_f cb;
+	void *ctx;
+} policy_list_ctx_t;
+
+static int read_policy_rule(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	policy_list_ctx_t *pc = ctx;
+
+	if (ncols != 3)
+		return -1;
+	return pc->cb(pc->ctx, cols[0].s, pchat_db_int(&cols[1]) != 0, cols[2].s);
+}
+
+int pchat_admin_policy_list(pchat_admin_t *a, pchat_policy_f cb, void *ctx)
+{
+	policy_list_ctx_t pc = {cb, ctx};
+	long long rc = run(a, A_POLICY_LIST, NULL, 0, read_policy_rule, &pc);
 
 	return rc < 0 ? db_fail(a, rc) : 0;
 }

@@ -23,6 +23,7 @@ typedef struct pchat_admin {
 	pchat_db_t *db;
 	int first_stmt;      /* index of pchat_admin_sql[0] in the connection's table */
 	const char *domain;  /* the chat domain: ma-chan://DOMAIN/GUID */
+	const char *inviter; /* who the invitations this makes come from */
 	char err[256];       /* why the last call failed, for the caller to show */
 } pchat_admin_t;
 
@@ -116,9 +117,9 @@ int pchat_admin_category_principals_of(pchat_admin_t *a, uint64_t category_id,
 int pchat_admin_category_list(pchat_admin_t *a, pchat_category_row_f cb, void *ctx);
 /* Refused while rooms are in the category. */
 int pchat_admin_category_remove(pchat_admin_t *a, const char *ident);
-/* role: allowed, denied or creator. */
+/* role: allowed, denied or creator; *category gets the category's id. */
 int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const char *role,
-		int add, const char *const *principals, int n);
+		int add, const char *const *principals, int n, uint64_t *category);
 
 /* ---- moderation ---- */
 
@@ -134,6 +135,19 @@ int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_
 int pchat_admin_config_set(pchat_admin_t *a, const char *name, const char *value);
 int pchat_admin_config_unset(pchat_admin_t *a, const char *name);
 int pchat_admin_config_load(pchat_admin_t *a, pchat_config_f cb, void *ctx);
+
+/* ---- Persistent Chat policy: rules for everyone ("*"), a domain or a user ---- */
+
+typedef int (*pchat_policy_f)(void *ctx, const char *scope, int enabled, const char *modified);
+
+/* Sets a rule: scope "*", a domain or a SIP URI; enabled yes|no. The normalized scope goes to
+ * normalized (len bytes). */
+int pchat_admin_policy_set(pchat_admin_t *a, const char *scope, const char *enabled,
+		char *normalized, size_t len);
+/* Removes a rule (the less specific ones apply again). */
+int pchat_admin_policy_unset(pchat_admin_t *a, const char *scope, char *normalized, size_t len);
+/* The rules: everyone's first, then domains, then users. */
+int pchat_admin_policy_list(pchat_admin_t *a, pchat_policy_f cb, void *ctx);
 
 /* "2026-11-24", "2026-11-24T08:00:00Z", "2026-11-24T08:00:00.123Z" -> MySQL DATETIME text.
  * 0 ok, -1 otherwise. */

@@ -40,6 +40,15 @@ pchat_verdict_t pchat_may_post(int privacy, int type, int disabled, const pchat_
 	return v;
 }
 
+int pchat_policy_enabled(int everyone, int domain, int user)
+{
+	if (user != PCHAT_POLICY_UNSET)
+		return user != 0;
+	if (domain != PCHAT_POLICY_UNSET)
+		return domain != 0;
+	return everyone != 0; /* PCHAT_POLICY_UNSET, the default, enables */
+}
+
 const char *pchat_verdict_text(pchat_verdict_t v)
 {
 	switch (v) {

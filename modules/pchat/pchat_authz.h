@@ -42,6 +42,13 @@ pchat_verdict_t pchat_may_see(int privacy, int disabled, const pchat_access_t *a
 pchat_verdict_t pchat_may_join(int privacy, int disabled, const pchat_access_t *a);
 pchat_verdict_t pchat_may_post(int privacy, int type, int disabled, const pchat_access_t *a);
 
+/* Persistent Chat policy (Lync: "any user enabled in the policy by an administrator can use
+ * Persistent Chat"): rules for everyone, for the user's domain and for the user, each
+ * PCHAT_POLICY_UNSET, 0 (disabled) or 1 (enabled). The most specific rule that is set wins;
+ * without any, the user is enabled. */
+#define PCHAT_POLICY_UNSET (-1)
+int pchat_policy_enabled(int everyone, int domain, int user);
+
 /* The readable reason of a refusal, shown by clients (stable texts, see the module docs). */
 const char *pchat_verdict_text(pchat_verdict_t v);
 

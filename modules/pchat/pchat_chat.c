@@ -18,6 +18,8 @@
 #define TXT_BAD_ROOM "invalid room identifier"
 #define TXT_UNAVAILABLE "the chat service is temporarily unavailable, try again later"
 #define TXT_SERVER_ERROR "server error"
+#define TXT_TOO_MANY_ROOMS "you are in too many rooms; leave one first"
+#define TXT_TOO_MANY_PREFS "too many preferences"
 
 void pchat_now_datetime(char *out, size_t outlen)
 {
@@ -64,6 +66,19 @@ static int store_code(int rc)
 static const char *store_text(int rc)
 {
 	return rc == PCHAT_STORE_DOWN ? TXT_UNAVAILABLE : TXT_SERVER_ERROR;
+}
+
+/* Bytes a text takes in a reply, escaped. */
+static size_t escaped_size(const char *text)
+{
+	pchat_buf_t b;
+	size_t n;
+
+	pchat_buf_init(&b);
+	pchat_buf_adds_xml(&b, text);
+	n = pchat_buf_ok(&b) ? b.len : SIZE_MAX;
+	pchat_buf_free(&b);
+	return n;
 }
 
 /* ------------------------------------------------------------------ rooms */
@@ -130,32 +145,74 @@ static int readable_room(const pchat_chat_t *chat, const pchat_caller_t *c, cons
 
 /* ------------------------------------------------------------------ participant lists */
 
+/* The distinct users a join reply lists (<uib id="N">, N being the position), found through a
+ * hash of the user so that a batch join of many rooms stays linear. */
 typedef struct user_list {
 	char (*users)[PCHAT_USER_MAX];
 	unsigned *roles;
+	int *index;  /* open addressing: position + 1 of a user, 0 for an empty slot */
+	int nindex;  /* a power of two, more than twice max */
 	int n;
 	int max;
 } user_list_t;
 
-static int user_index(const user_list_t *l, const char *user)
+static uint32_t user_hash(const char *s)
 {
-	int i;
+	uint32_t h = 2166136261u;
 
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->users[i], user) == 0)
-			return i;
-	return -1;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
 }
 
+/* The slot of user in the index: where it is, or the empty slot where it would go. */
+static int *user_slot(const user_list_t *l, const char *user)
+{
+	uint32_t i = user_hash(user) & (uint32_t)(l->nindex - 1);
+
+	while (l->index[i] && strcmp(l->users[l->index[i] - 1], user) != 0)
+		i = (i + 1) & (uint32_t)(l->nindex - 1);
+	return &l->index[i];
+}
+
+static int user_find(const user_list_t *l, const char *user)
+{
+	return *user_slot(l, user) - 1;
+}
+
+/* The user's position, added when new; -1 when the list is full. */
 static int user_add(user_list_t *l, const char *user, unsigned roles)
 {
-	int i = user_index(l, user);
+	int *slot = user_slot(l, user);
 
-	if (i >= 0 || l->n >= l->max)
-		return i;
+	if (*slot)
+		return *slot - 1;
+	if (l->n >= l->max)
+		return -1;
 	snprintf(l->users[l->n], PCHAT_USER_MAX, "%s", user);
 	l->roles[l->n] = roles;
-	return l->n++;
+	*slot = ++l->n;
+	return l->n - 1;
+}
+
+static int new_user_list(user_list_t *users, int max)
+{
+	users->n = 0;
+	users->max = max > 0 ? max : 1;
+	for (users->nindex = 4; users->nindex <= 2 * users->max; users->nindex *= 2)
+		;
+	users->users = calloc(users->max, PCHAT_USER_MAX);
+	users->roles = calloc(users->max, sizeof(*users->roles));
+	users->index = calloc(users->nindex, sizeof(*users->index));
+	return users->users && users->roles && users->index ? 0 : -1;
+}
+
+static void free_user_list(user_list_t *users)
+{
+	free(users->users);
+	free(users->roles);
+	free(users->index);
+	memset(users, 0, sizeof(*users));
 }
 
 static void collect_user(void *ctx, const char *user, unsigned roles)
@@ -163,30 +220,11 @@ static void collect_user(void *ctx, const char *user, unsigned roles)
 	user_add(ctx, user, roles);
 }
 
-static int new_user_list(user_list_t *users, int max)
-{
-	users->n = 0;
-	users->max = max > 0 ? max : 1;
-	users->users = calloc(users->max, PCHAT_USER_MAX);
-	users->roles = calloc(users->max, sizeof(*users->roles));
-	return users->users && users->roles ? 0 : -1;
-}
-
-static void free_user_list(user_list_t *users)
-{
-	free(users->users);
-	free(users->roles);
-	users->users = NULL;
-	users->roles = NULL;
-}
-
 /* ------------------------------------------------------------------ join / bjoin */
 
 typedef struct joined_room {
 	pchat_room_t room;
 	int first;  /* the user's first session in the room: others get a join notice */
-	int *ids;   /* positions of the room's users in the reply's user list */
-	int nids;
 } joined_room_t;
 
 /* Resolves and joins one room. Returns 0, or fills why. */
@@ -200,6 +238,10 @@ static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, const ch
 	can_post = pchat_may_post(jr->room.privacy, jr->room.type, jr->room.disabled,
 					   &jr->room.access) == PCHAT_ALLOW;
 	jr->first = chat->live->join(chat->live_h, c, &jr->room, can_post);
+	if (jr->first == PCHAT_JOIN_FULL) {
+		*why = (join_failure_t){PCHAT_RESP_FORBIDDEN, TXT_TOO_MANY_ROOMS};
+		return -1;
+	}
 	if (jr->first < 0) {
 		*why = (join_failure_t){PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR};
 		return -1;
@@ -207,77 +249,210 @@ static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, const ch
 	return 0;
 }
 
-/* Lists the room's users (the joining user first) into the shared user list. */
-static void list_participants(const pchat_chat_t *chat, const pchat_caller_t *c,
-		joined_room_t *jr, user_list_t *users)
+/* A join reply (rpl:join, rpl:bjoin) being built: the users it lists, the rooms and the
+ * failures, each in its own buffer, and the bytes still free in the reply. One reply is one
+ * INFO (clients take a second rpl:join for a new join), so a reply is kept below reply_size:
+ * participant lists shrink first, and a room that does not fit at all is reported failed. */
+typedef struct join_reply {
+	const pchat_chat_t *chat;
+	const pchat_caller_t *c;
+	user_list_t users;
+	pchat_buf_t uibs;
+	pchat_buf_t chanibs;
+	pchat_buf_t fibs;
+	size_t budget;
+} join_reply_t;
+
+/* Room for the envelope, <rpl> head and <data> of a reply. */
+#define JOIN_ENVELOPE 512
+/* The most a <fib> takes: the value and domain it echoes are bounded. */
+#define FIB_VALUE_MAX 64
+#define FIB_DOMAIN_MAX 128
+#define FIB_MAX (FIB_VALUE_MAX + FIB_DOMAIN_MAX + 64)
+
+static int join_reply_open(join_reply_t *r, const pchat_chat_t *chat, const pchat_caller_t *c,
+		int max_users)
 {
-	user_list_t room_users;
-	int i;
-
-	if (new_user_list(&room_users, chat->settings->participant_update_limit) < 0
-			|| !(jr->ids = calloc(room_users.max, sizeof(int)))) {
-		free_user_list(&room_users);
-		return;
-	}
-	user_add(&room_users, c->user, jr->room.access.roles);
-	chat->live->participants(chat->live_h, jr->room.id, room_users.max, collect_user,
-			&room_users);
-	/* a user already listed for an earlier room of a batch keeps its position */
-	for (i = 0; i < room_users.n; i++) {
-		int idx = user_add(users, room_users.users[i], room_users.roles[i]);
-
-		if (idx >= 0)
-			jr->ids[jr->nids++] = idx;
-	}
-	free_user_list(&room_users);
+	memset(r, 0, sizeof(*r));
+	r->chat = chat;
+	r->c = c;
+	r->budget = chat->settings->reply_size - JOIN_ENVELOPE;
+	pchat_buf_init(&r->uibs);
+	pchat_buf_init(&r->chanibs);
+	pchat_buf_init(&r->fibs);
+	return new_user_list(&r->users, max_users);
 }
 
-/* <aib key="KEY" value="ids"/> for the room's users that are (or are not) managers. */
-static void add_aib(pchat_buf_t *b, const joined_room_t *jr, const user_list_t *users,
+static void join_reply_free(join_reply_t *r)
+{
+	free_user_list(&r->users);
+	pchat_buf_free(&r->uibs);
+	pchat_buf_free(&r->chanibs);
+	pchat_buf_free(&r->fibs);
+}
+
+static size_t digits(int n)
+{
+	size_t d = 1;
+
+	for (; n >= 10; n /= 10)
+		d++;
+	return d;
+}
+
+static void add_uib(pchat_buf_t *b, int id, const char *user)
+{
+	pchat_buf_addf(b, "<uib id=\"%d\" uri=\"", id);
+	pchat_buf_adds_xml(b, user);
+	pchat_buf_adds(b, "\"/>");
+}
+
+/* Bytes a user costs in the reply: its id in an aib list, and its <uib> when it is new. */
+static size_t user_cost(const user_list_t *users, const char *user, pchat_buf_t *scratch)
+{
+	int id = user_find(users, user);
+
+	if (id >= 0)
+		return digits(id) + 1;
+	pchat_buf_reset(scratch);
+	add_uib(scratch, users->n, user);
+	return scratch->len + digits(users->n) + 1;
+}
+
+/* <aib key="KEY" value="ids"/> for the listed users that are (or are not) managers. */
+static void add_aib(pchat_buf_t *b, const int *ids, int n, const user_list_t *users,
 		int managers)
 {
-	int i, n = 0;
+	int i, listed = 0;
 
-	for (i = 0; i < jr->nids; i++) {
-		if (((users->roles[jr->ids[i]] & PCHAT_ROLE_MANAGER) != 0) != managers)
+	for (i = 0; i < n; i++) {
+		if (((users->roles[ids[i]] & PCHAT_ROLE_MANAGER) != 0) != managers)
 			continue;
-		pchat_buf_adds(b, n++ ? "," : (managers ? "<aib key=\"" AIB_MANAGER "\" value=\""
-												: "<aib key=\"" AIB_PARTICIPANT "\" value=\""));
-		pchat_buf_addf(b, "%d", jr->ids[i]);
+		pchat_buf_adds(b, listed++ ? "," : (managers ? "<aib key=\"" AIB_MANAGER "\" value=\""
+													 : "<aib key=\"" AIB_PARTICIPANT "\" value=\""));
+		pchat_buf_addf(b, "%d", ids[i]);
 	}
-	if (n)
+	if (listed)
 		pchat_buf_adds(b, "\"/>");
 }
 
-static void add_chanib(pchat_buf_t *b, const pchat_chat_t *chat, const joined_room_t *jr,
-		const user_list_t *users)
+/* <chanib uri name description topic> without its participants and end tag. */
+static void chanib_head(pchat_buf_t *b, const pchat_chat_t *chat, const pchat_room_t *room)
 {
 	char uri[PCHAT_ROOM_URI_MAX];
 
-	room_uri(chat, jr->room.guid, uri, sizeof(uri));
+	room_uri(chat, room->guid, uri, sizeof(uri));
 	pchat_buf_adds(b, "<chanib uri=\"");
 	pchat_buf_adds_xml(b, uri);
 	pchat_buf_adds(b, "\" name=\"");
-	pchat_buf_adds_xml(b, jr->room.name);
+	pchat_buf_adds_xml(b, room->name);
 	pchat_buf_adds(b, "\" description=\"");
-	pchat_buf_adds_xml(b, jr->room.description);
+	pchat_buf_adds_xml(b, room->description);
 	pchat_buf_adds(b, "\" topic=\"");
-	pchat_buf_adds_xml(b, jr->room.topic);
+	pchat_buf_adds_xml(b, room->topic);
 	pchat_buf_adds(b, "\">");
-	add_aib(b, jr, users, 0);
-	add_aib(b, jr, users, 1);
-	pchat_buf_adds(b, "</chanib>");
 }
 
-static void add_uibs(pchat_buf_t *b, const user_list_t *users)
+/* Adds a joined room with as many of its participants as fit, the joining user first, keeping
+ * reserve bytes free for what still comes. 0, or -1 when not even the room itself fits. */
+static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t reserve)
 {
-	int i;
+	const pchat_chat_t *chat = r->chat;
+	/* two aib lists and their attributes, and the end tag */
+	static const size_t aib_overhead = 2 * 32 + sizeof("</chanib>");
+	user_list_t room_users;
+	pchat_buf_t head, scratch;
+	size_t need;
+	int *ids = NULL, nids = 0, i, rc = -1;
 
-	for (i = 0; i < users->n; i++) {
-		pchat_buf_addf(b, "<uib id=\"%d\" uri=\"", i);
-		pchat_buf_adds_xml(b, users->users[i]);
-		pchat_buf_adds(b, "\"/>");
+	/* the joining user and the others: participant_update_limit users in all */
+	if (new_user_list(&room_users, chat->settings->participant_update_limit) < 0
+			|| !(ids = calloc(room_users.max, sizeof(int)))) {
+		free_user_list(&room_users);
+		return -1;
 	}
+	pchat_buf_init(&head);
+	pchat_buf_init(&scratch);
+	user_add(&room_users, r->c->user, jr->room.access.roles);
+	chat->live->participants(chat->live_h, jr->room.id, room_users.max, collect_user,
+			&room_users);
+	chanib_head(&head, chat, &jr->room);
+	need = head.len + aib_overhead + user_cost(&r->users, r->c->user, &scratch);
+	if (pchat_buf_ok(&head) && need + reserve <= r->budget) {
+		r->budget -= head.len + aib_overhead;
+		/* a user already listed for an earlier room of a batch keeps its position */
+		for (i = 0; i < room_users.n; i++) {
+			const char *user = room_users.users[i];
+			size_t cost = user_cost(&r->users, user, &scratch);
+			int known = user_find(&r->users, user) >= 0, id;
+
+			if (cost + reserve > r->budget)
+				continue;
+			id = user_add(&r->users, user, room_users.roles[i]);
+			if (id < 0)
+				continue;
+			if (!known)
+				add_uib(&r->uibs, id, user);
+			ids[nids++] = id;
+			r->budget -= cost;
+		}
+		pchat_buf_add(&r->chanibs, head.s, head.len);
+		add_aib(&r->chanibs, ids, nids, &r->users, 0);
+		add_aib(&r->chanibs, ids, nids, &r->users, 1);
+		pchat_buf_adds(&r->chanibs, "</chanib>");
+		rc = 0;
+	}
+	pchat_buf_free(&head);
+	pchat_buf_free(&scratch);
+	free_user_list(&room_users);
+	free(ids);
+	return rc;
+}
+
+/* Echoes a client's attribute into a fib when it takes at most max bytes escaped (a fib must
+ * fit in the room the batch kept for it), else leaves it empty. */
+static void echo_bounded(pchat_buf_t *b, const char *v, size_t max)
+{
+	if (escaped_size(v) <= max)
+		pchat_buf_adds_xml(b, v);
+}
+
+/* <fib> for a room of a batch that was not joined, named as the client named it. */
+static void add_fib(join_reply_t *r, xmlNodePtr chanid)
+{
+	char value[64] = "", domain[256] = "";
+
+	pchat_xml_attr(chanid, "value", value, sizeof(value));
+	pchat_xml_attr(chanid, "domain", domain, sizeof(domain));
+	pchat_buf_adds(&r->fibs, "<fib key=\"OPERATION_FAILED\" value=\"");
+	echo_bounded(&r->fibs, value, FIB_VALUE_MAX);
+	pchat_buf_adds(&r->fibs, "\" domain=\"");
+	echo_bounded(&r->fibs, domain, FIB_DOMAIN_MAX);
+	pchat_buf_adds(&r->fibs, "\"/>");
+	r->budget -= FIB_MAX;
+}
+
+/* Sends the reply: users, rooms, failures. */
+static void join_reply_send(join_reply_t *r, const pchat_env_t *env, const char *name)
+{
+	pchat_buf_t b;
+
+	pchat_buf_init(&b);
+	pchat_xccos_open(&b, r->chat->out->next_envid(r->chat->out_h));
+	pchat_xccos_rpl_open(&b, env, name, PCHAT_RESP_OK, TXT_OK);
+	if (r->uibs.len)
+		pchat_buf_add(&b, r->uibs.s, r->uibs.len);
+	if (r->chanibs.len)
+		pchat_buf_add(&b, r->chanibs.s, r->chanibs.len);
+	if (r->fibs.len)
+		pchat_buf_add(&b, r->fibs.s, r->fibs.len);
+	pchat_xccos_rpl_close(&b);
+	pchat_xccos_close(&b);
+	/* a part that could not grow would make the reply lie */
+	if (r->uibs.failed || r->chanibs.failed || r->fibs.failed)
+		b.failed = 1;
+	send_reply(r->chat, r->c, &b);
+	pchat_buf_free(&b);
 }
 
 /* After the reply is out: the session starts receiving posts, and the others learn of the
@@ -314,109 +489,88 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	char guid[PCHAT_GUID_LEN + 1];
 	joined_room_t *jr;
 	join_failure_t why;
-	user_list_t users;
-	pchat_buf_t b;
+	join_reply_t r;
 
 	if (!chanid || chanid_guid(chat, chanid, guid) < 0) {
 		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, TXT_BAD_ROOM);
 		return;
 	}
 	jr = calloc(1, sizeof(*jr));
-	if (!jr || new_user_list(&users, chat->settings->participant_update_limit + 1) < 0) {
-		free_user_list(&users);
+	if (!jr || join_reply_open(&r, chat, c, chat->settings->participant_update_limit + 1) < 0) {
+		if (jr)
+			join_reply_free(&r);
 		free(jr);
 		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 		return;
 	}
 	if (join_room(chat, c, guid, jr, &why) < 0) {
 		reply_status(chat, c, env, why.code, why.text);
+	} else if (add_joined_room(&r, jr, 0) < 0) {
+		chat->live->part(chat->live_h, c, jr->room.id);
+		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 	} else {
-		list_participants(chat, c, jr, &users);
-		pchat_buf_init(&b);
-		pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
-		pchat_xccos_rpl_open(&b, env, "join", PCHAT_RESP_OK, TXT_OK);
-		add_uibs(&b, &users);
-		add_chanib(&b, chat, jr, &users);
-		pchat_xccos_rpl_close(&b);
-		pchat_xccos_close(&b);
-		send_reply(chat, c, &b);
-		pchat_buf_free(&b);
+		join_reply_send(&r, env, "join");
 		after_join(chat, c, jr, "join");
 	}
-	free_user_list(&users);
-	free(jr->ids);
+	join_reply_free(&r);
 	free(jr);
 }
 
 /* Rooms of one batch join; more are refused as a failure of the whole command. */
 #define BJOIN_MAX 100
 
+static int count_chanids(const pchat_env_t *env)
+{
+	xmlNodePtr n;
+	int count = 0;
+
+	for (n = pchat_xml_child(env->data, "chanid"); n && count <= BJOIN_MAX;
+			n = pchat_xml_next(n, "chanid"))
+		count++;
+	return count;
+}
+
 static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
 {
-	joined_room_t *rooms = calloc(BJOIN_MAX, sizeof(*rooms));
-	int nrooms = 0, nchanid = 0, i;
-	user_list_t users;
-	pchat_buf_t fibs, b;
+	int nchanid = count_chanids(env), nrooms = 0, i;
+	joined_room_t *rooms;
+	join_reply_t r;
 	xmlNodePtr chanid;
 
-	if (!rooms || new_user_list(&users, BJOIN_MAX * (chat->settings->participant_update_limit
-											+ 1)) < 0) {
-		free_user_list(&users);
+	if (nchanid > BJOIN_MAX) {
+		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "too many rooms in one batch join");
+		return;
+	}
+	rooms = calloc(nchanid ? nchanid : 1, sizeof(*rooms));
+	/* users listed: at most what the reply can hold */
+	if (!rooms || join_reply_open(&r, chat, c, (int)(chat->settings->reply_size / 32)) < 0) {
+		if (rooms)
+			join_reply_free(&r);
 		free(rooms);
 		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 		return;
 	}
-	pchat_buf_init(&fibs);
-	for (chanid = pchat_xml_child(env->data, "chanid"); chanid;
-			chanid = pchat_xml_next(chanid, "chanid")) {
-		char guid[PCHAT_GUID_LEN + 1], value[64] = "", domain[256] = "";
+	for (chanid = pchat_xml_child(env->data, "chanid"), i = 0; chanid;
+			chanid = pchat_xml_next(chanid, "chanid"), i++) {
+		/* every chanid after this one must still find room for its fib */
+		size_t reserve = (size_t)(nchanid - i - 1) * FIB_MAX;
+		char guid[PCHAT_GUID_LEN + 1];
 		join_failure_t why;
 
-		if (++nchanid > BJOIN_MAX)
-			break;
-		if (chanid_guid(chat, chanid, guid) == 0 && join_room(chat, c, guid, &rooms[nrooms],
-					&why) == 0) {
-			list_participants(chat, c, &rooms[nrooms], &users);
-			nrooms++;
-			continue;
+		if (chanid_guid(chat, chanid, guid) == 0
+				&& join_room(chat, c, guid, &rooms[nrooms], &why) == 0) {
+			if (add_joined_room(&r, &rooms[nrooms], reserve) == 0) {
+				nrooms++;
+				continue;
+			}
+			chat->live->part(chat->live_h, c, rooms[nrooms].room.id);
 		}
-		/* The failed room is named as the client named it. */
-		pchat_xml_attr(chanid, "value", value, sizeof(value));
-		pchat_xml_attr(chanid, "domain", domain, sizeof(domain));
-		pchat_buf_adds(&fibs, "<fib key=\"OPERATION_FAILED\" value=\"");
-		pchat_buf_adds_xml(&fibs, value);
-		pchat_buf_adds(&fibs, "\" domain=\"");
-		pchat_buf_adds_xml(&fibs, domain);
-		pchat_buf_adds(&fibs, "\"/>");
+		add_fib(&r, chanid);
 	}
-	pchat_buf_init(&b);
-	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
-	if (nchanid > BJOIN_MAX) {
-		pchat_xccos_rpl_open(&b, env, "bjoin", PCHAT_RESP_BAD_REQUEST,
-				"too many rooms in one batch join");
-	} else {
-		pchat_xccos_rpl_open(&b, env, "bjoin", PCHAT_RESP_OK, TXT_OK);
-		add_uibs(&b, &users);
-		for (i = 0; i < nrooms; i++)
-			add_chanib(&b, chat, &rooms[i], &users);
-		if (fibs.len)
-			pchat_buf_add(&b, fibs.s, fibs.len);
-	}
-	pchat_xccos_rpl_close(&b);
-	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
-	/* an over-long batch joined nothing it reports: undo what was done */
-	for (i = 0; i < nrooms; i++) {
-		if (nchanid > BJOIN_MAX)
-			chat->live->part(chat->live_h, c, rooms[i].room.id);
-		else
-			after_join(chat, c, &rooms[i], "bjoin");
-	}
-	pchat_buf_free(&b);
-	pchat_buf_free(&fibs);
+	join_reply_send(&r, env, "bjoin");
 	for (i = 0; i < nrooms; i++)
-		free(rooms[i].ids);
-	free_user_list(&users);
+		after_join(chat, c, &rooms[i], "bjoin");
+	join_reply_free(&r);
 	free(rooms);
 }
 
@@ -960,9 +1114,12 @@ static void cmd_getpref(const pchat_chat_t *chat, const pchat_caller_t *c, const
 	pchat_xml_attr(pref, "createdefault", create, sizeof(create));
 	rc = chat->store->pref_get(chat->store_h, c->user, label, &p);
 	if (rc == 0 && p.seqid == 0 && strcasecmp(create, "true") == 0)
-		rc = chat->store->pref_set(chat->store_h, c->user, label, "", &p.seqid);
+		rc = chat->store->pref_set(chat->store_h, c->user, label, "",
+				chat->settings->max_preferences, &p.seqid);
 	if (rc < 0)
 		reply_status(chat, c, env, store_code(rc), store_text(rc));
+	else if (rc == PCHAT_STORE_FULL)
+		reply_status(chat, c, env, PCHAT_RESP_FORBIDDEN, TXT_TOO_MANY_PREFS);
 	else if (p.seqid == 0)
 		reply_status(chat, c, env, PCHAT_RESP_NOT_FOUND, "no such preference");
 	else
@@ -984,10 +1141,18 @@ static void cmd_setpref(const pchat_chat_t *chat, const pchat_caller_t *c, const
 		return;
 	}
 	content = xmlGetNoNsProp(pref, (const xmlChar *)"content");
+	if (escaped_size(label) + escaped_size(content ? (const char *)content : "")
+			> chat->settings->max_preference_size) {
+		reply_status(chat, c, env, PCHAT_RESP_TOO_LARGE, "preference too large");
+		xmlFree(content);
+		return;
+	}
 	rc = chat->store->pref_set(chat->store_h, c->user, label,
-			content ? (const char *)content : "", &seqid);
+			content ? (const char *)content : "", chat->settings->max_preferences, &seqid);
 	if (rc < 0)
 		reply_status(chat, c, env, store_code(rc), store_text(rc));
+	else if (rc == PCHAT_STORE_FULL)
+		reply_status(chat, c, env, PCHAT_RESP_FORBIDDEN, TXT_TOO_MANY_PREFS);
 	else
 		reply_pref(chat, c, env, label, seqid, content ? (const char *)content : "");
 	xmlFree(content);
@@ -1083,6 +1248,13 @@ int pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pch
 		status = 500;
 		goto done;
 	}
+	/* Bytes as it will be sent, to every member and in every backchat: unknown children are
+	 * relayed unchanged (rich text, alerts, stories), and serialising can make markup grow
+	 * (a quote in an attribute becomes &quot;), so the whole element counts. */
+	if (body.len > chat->settings->max_post_size) {
+		status = 413;
+		goto done;
+	}
 	rc = chat->store->post_begin(chat->store_h, room_id, c->user, now, content.s, &seq);
 	if (rc != 0) {
 		status = rc == PCHAT_STORE_DOWN ? 503 : 500;
@@ -1114,16 +1286,12 @@ void pchat_chat_post_element(const pchat_chat_t *chat, const char *guid,
 
 /* ------------------------------------------------------------------ end of a session */
 
-#define SESSION_ROOMS_MAX 1024
-
 void pchat_chat_session_end(const pchat_chat_t *chat, const pchat_caller_t *c)
 {
-	pchat_room_ref_t *rooms = malloc(SESSION_ROOMS_MAX * sizeof(*rooms));
+	pchat_room_ref_t *rooms = NULL;
 	int n, i;
 
-	if (!rooms)
-		return;
-	n = chat->live->rooms_of(chat->live_h, c, rooms, SESSION_ROOMS_MAX);
+	n = chat->live->rooms_of(chat->live_h, c, &rooms);
 	for (i = 0; i < n; i++)
 		if (chat->live->part(chat->live_h, c, rooms[i].id) == 1)
 			pchat_chat_user_left(chat, rooms[i].id, rooms[i].guid, c->user);
@@ -1148,34 +1316,66 @@ static void put_out(const pchat_chat_t *chat, const pchat_caller_t *c, uint64_t 
 		pchat_chat_user_left(chat, room_id, guid, c->user);
 }
 
+/* What the store says now about one user in a room. */
+typedef struct verdict {
+	int known;      /* the store could tell */
+	int found;      /* the room still exists (the room looked up is filled in) */
+	int join;
+	int post;
+	unsigned roles;
+} verdict_t;
+
+static verdict_t look_up_verdict(const pchat_chat_t *chat, const char *guid, const char *user,
+		pchat_room_t *room)
+{
+	verdict_t v = {0, 0, 0, 0, 0};
+	int rc = chat->store->room_for(chat->store_h, guid, user, room);
+
+	if (rc < 0)
+		return v; /* the store cannot tell now: nothing changes */
+	v.known = 1;
+	if (rc == 0) {
+		v.found = 1;
+		v.join = pchat_may_join(room->privacy, room->disabled, &room->access) == PCHAT_ALLOW;
+		v.post = pchat_may_post(room->privacy, room->type, room->disabled, &room->access)
+				 == PCHAT_ALLOW;
+		v.roles = room->access.roles;
+	}
+	return v;
+}
+
 void pchat_chat_refresh_room(const pchat_chat_t *chat, uint64_t room_id)
 {
 	char guid[PCHAT_GUID_LEN + 1];
 	pchat_member_t *members = NULL;
 	pchat_room_t *room = malloc(sizeof(*room));
-	int n, i, j, rc = 0, join = 0, post = 0;
+	verdict_t *verdicts = NULL;
+	user_list_t users = {0};
+	int n, i, at;
 
 	n = room ? chat->live->members(chat->live_h, room_id, guid, &members) : -1;
+	if (n > 0 && (new_user_list(&users, n) < 0 || !(verdicts = calloc(n, sizeof(*verdicts)))))
+		n = 0;
 	for (i = 0; i < n; i++) {
 		pchat_caller_t c = {members[i].session, members[i].user};
 
-		/* one lookup per user: sessions of the same user follow each other's verdict */
-		for (j = 0; j < i && strcmp(members[j].user, members[i].user) != 0; j++)
-			;
-		if (j == i) {
-			rc = chat->store->room_for(chat->store_h, guid, c.user, room);
-			join = rc == 0 && pchat_may_join(room->privacy, room->disabled, &room->access)
-									  == PCHAT_ALLOW;
-			post = rc == 0 && pchat_may_post(room->privacy, room->type, room->disabled,
-									  &room->access) == PCHAT_ALLOW;
+		/* one lookup per user; every session of a user gets that user's own verdict */
+		at = user_find(&users, c.user);
+		if (at < 0) {
+			at = user_add(&users, c.user, 0);
+			verdicts[at] = look_up_verdict(chat, guid, c.user, room);
+			if (at == 0 && verdicts[at].found)
+				chat->live->categorize(chat->live_h, room_id, room->category_id);
 		}
-		if (rc < 0)
-			continue; /* the store cannot tell now: nothing changes */
-		if (join)
-			chat->live->update(chat->live_h, &c, room_id, room->access.roles, post);
+		if (!verdicts[at].known)
+			continue;
+		if (verdicts[at].join)
+			chat->live->update(chat->live_h, &c, room_id, verdicts[at].roles, verdicts[at].post);
 		else
 			put_out(chat, &c, room_id, guid);
 	}
+	free_user_list(&users);
+	free(verdicts);
 	free(members);
 	free(room);
 }

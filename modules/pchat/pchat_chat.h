@@ -47,6 +47,7 @@ typedef enum pchat_room_type { PCHAT_NORMAL, PCHAT_AUDITORIUM } pchat_room_type_
 /* A room as one user sees it: its facts, and what its category and roles say about the user. */
 typedef struct pchat_room {
 	uint64_t id;
+	uint64_t category_id;
 	char guid[PCHAT_GUID_LEN + 1];
 	char name[PCHAT_NAME_MAX];
 	char description[PCHAT_TEXT_MAX];
@@ -118,6 +119,7 @@ typedef void (*pchat_user_f)(void *ctx, const char *user, unsigned roles);
 /* Results of store operations: 0 ok; these otherwise. */
 enum {
 	PCHAT_NOT_FOUND = 1,
+	PCHAT_STORE_FULL = 2,  /* a bound of the user's data was reached (preferences) */
 	PCHAT_STORE_DOWN = -2, /* the database is unreachable: answer 503 */
 	PCHAT_STORE_ERROR = -1,
 };
@@ -146,17 +148,26 @@ typedef struct pchat_store_ops {
 	int (*invitations)(void *h, const char *user, uint64_t after, int limit,
 			pchat_invitation_f cb, void *ctx);
 	int (*pref_get)(void *h, const char *user, const char *label, pchat_pref_t *pref);
-	/* Stores a bundle; its new revision goes to *seqid. */
-	int (*pref_set)(void *h, const char *user, const char *label, const char *content,
+	/* Stores a bundle; its new revision goes to *seqid. A new label is refused with
+	 * PCHAT_STORE_FULL when the user has max bundles already. */
+	int (*pref_set)(void *h, const char *user, const char *label, const char *content, int max,
 			uint64_t *seqid);
 	/* 1 when user (or the user's domain) is a creator in some category, 0 otherwise. */
 	int (*is_creator)(void *h, const char *user);
+	/* 1 when the Persistent Chat policy enables user, 0 when it does not. */
+	int (*policy_enabled)(void *h, const char *user);
+	/* The newest post's sequence number of each of n rooms (0 for a room without posts), at
+	 * most PCHAT_STORE_BATCH rooms at a time. */
+	int (*last_seqs)(void *h, const uint64_t *rooms, int n, uint64_t *seqs);
 } pchat_store_ops_t;
+
+#define PCHAT_STORE_BATCH 100
 
 typedef struct pchat_live_ops {
 	/* Adds the session to the room; it receives the room's posts only after ready(). can_post
 	 * is remembered for its posts. Returns 1 when it is the user's first session in the room,
-	 * 0 when the user was already there, -1 when it cannot be added (out of memory). */
+	 * 0 when the user was already there, PCHAT_JOIN_FULL when the session is in as many rooms
+	 * as it may be, -1 when it cannot be added (out of memory). */
 	int (*join)(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post);
 	void (*ready)(void *h, const pchat_caller_t *c, uint64_t room_id);
 	/* Returns 1 when that was the user's last session in the room, 0 when the user is still
@@ -170,15 +181,21 @@ typedef struct pchat_live_ops {
 	int (*participants)(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx);
 	/* The number of users in each of n rooms (pool-wide, like participants), in one go. */
 	void (*counts)(void *h, const uint64_t *rooms, int n, int *counts);
-	/* Writes up to max of the rooms the session is in; returns how many it wrote. */
-	int (*rooms_of)(void *h, const pchat_caller_t *c, pchat_room_ref_t *rooms, int max);
+	/* The rooms the session is in (*rooms malloc'ed, the caller frees it); returns how many,
+	 * -1 when out of memory. */
+	int (*rooms_of)(void *h, const pchat_caller_t *c, pchat_room_ref_t **rooms);
 	/* The sessions in a room on this node (*out malloc'ed, the caller frees it) and the room's
 	 * GUID; returns how many, 0 when nobody is there, -1 on error. */
 	int (*members)(void *h, uint64_t room_id, char *guid, pchat_member_t **out);
 	/* New rights of a session in a room (after an administrator changed the room). */
 	void (*update)(void *h, const pchat_caller_t *c, uint64_t room_id, unsigned roles,
 			int can_post);
+	/* The room's category now (it may have moved): changes of that category's scope reach
+	 * the room. */
+	void (*categorize)(void *h, uint64_t room_id, uint64_t category_id);
 } pchat_live_ops_t;
+
+#define PCHAT_JOIN_FULL (-2)
 
 typedef struct pchat_out_ops {
 	uint64_t (*next_envid)(void *h);
@@ -205,6 +222,9 @@ typedef struct pchat_settings {
 	int search_limit;
 	int story_size_limit;
 	size_t reply_size;            /* largest reply body (backchat is split to stay below) */
+	size_t max_post_size;         /* bytes of a post's <grpchat> element as it is sent */
+	int max_preferences;          /* preference bundles per user */
+	size_t max_preference_size;   /* bytes of a bundle's label and content as sent */
 } pchat_settings_t;
 
 typedef struct pchat_chat {
@@ -224,7 +244,9 @@ void pchat_chat_command(const pchat_chat_t *chat, const pchat_caller_t *c,
 		const pchat_env_t *env);
 
 /* Validates, stores and fans out a post. Returns the SIP status for the post's INFO:
- * 200 stored, 400 malformed, 403 not joined/not allowed, 413 too large, 503 database down. */
+ * 200 stored, 400 malformed, 403 not joined/not allowed, 413 too large (its text over
+ * message_size_limit characters, or the post as it would be sent over max_post_size bytes:
+ * every element and attribute counts, as re-serialised), 503 database down. */
 int pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env);
 
 /* The session is gone: it leaves every room it was in, with notices to the others. */
@@ -249,6 +271,7 @@ void pchat_chat_refresh_room(const pchat_chat_t *chat, uint64_t room_id);
 #define PCHAT_RESP_BAD_REQUEST 400
 #define PCHAT_RESP_FORBIDDEN 403
 #define PCHAT_RESP_NOT_FOUND 404
+#define PCHAT_RESP_TOO_LARGE 413
 #define PCHAT_RESP_SERVER_ERROR 500
 #define PCHAT_RESP_NOT_SUPPORTED 501
 #define PCHAT_RESP_UNAVAILABLE 503

@@ -1,18 +1,16 @@
 /*
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* F_SETPIPE_SZ */
-#endif
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "core/cfg/cfg_struct.h"
 #include "core/dprint.h"
+#include "core/locking.h"
 #include "core/mem/mem.h"
 #include "core/mem/shm_mem.h"
 #include "core/pt.h"
@@ -32,25 +30,36 @@ typedef enum job_kind {
 	JOB_END_SESSION,
 	JOB_DRAIN,
 	JOB_REFRESH,
-	JOB_CATCH_UP
+	JOB_CATCH_UP,
+	JOB_POLICY
 } job_kind_t;
 
-/* One unit of work in shm; the pipe carries its address (shm is mapped at the same address in
- * every Kamailio process). */
+/* One unit of work in shm, linked into its sender's queue. */
 typedef struct fanout_job {
+	struct fanout_job *next;
 	job_kind_t kind;
 	pchat_origin_t origin;
 	uint64_t room_id;
 	uint64_t seq;          /* JOB_POST */
 	pchat_sref_t session;  /* JOB_END_SESSION, JOB_DRAIN */
+	size_t size;           /* bytes charged to the node's budget */
 	size_t len;            /* element length */
 	int has_except;        /* JOB_NOTICE: data holds element NUL except_user NUL */
 	char data[];
 } fanout_job_t;
 
-/* The pipe holds this many bytes: 128k queued jobs per sender before writers wait. */
-#define QUEUE_BYTES (1 << 20)
-#define READ_BATCH 512
+/* A sender's queue: a list in shm that any process appends to under a short lock, and an
+ * eventfd that wakes the sender. Nothing here ever blocks a writer (a pipe would, once full:
+ * a SIP worker holding a room's post lock, tm's timer, or the sender itself writing to its own
+ * pipe). What a queue holds is charged to the node's byte budget, which refuses new posts and
+ * sessions before the queues could grow without bound (pchat_budget.h). */
+typedef struct sender_queue {
+	gen_lock_t lock;
+	fanout_job_t *head;
+	fanout_job_t *tail;
+	int catch_up_all; /* work could not be queued: catch every room of the sender up */
+} sender_queue_t;
+
 /* Posts a room may hold back waiting for a predecessor before the store fills the gap. */
 #define MAX_WAITING 1000
 /* The receiver's longest wait for relays, and how many it takes at once. */
@@ -58,8 +67,12 @@ typedef struct fanout_job {
 #define RECEIVE_BATCH 256
 
 static int nworkers = 0;
-static int (*queues)[2] = NULL; /* [i][0] read end in sender i, [i][1] write end */
-static int my_sender = -1;     /* index of this process's sender, -1 elsewhere */
+static sender_queue_t *queues = NULL; /* shm, one per sender */
+static int *wake_fds = NULL;          /* eventfds, created before the fork */
+static int my_sender = -1;            /* index of this process's sender, -1 elsewhere */
+/* Work a sender queues for itself while it runs a job waits here, in its own memory, and runs
+ * right after that job: a sender never writes to its own queue. */
+static fanout_job_t *self_head = NULL, *self_tail = NULL;
 
 int pchat_fanout_init(int workers)
 {
@@ -70,20 +83,20 @@ int pchat_fanout_init(int workers)
 		return -1;
 	}
 	nworkers = workers;
-	/* Created before the fork so every process inherits the write ends. */
-	queues = pkg_malloc(sizeof(*queues) * nworkers);
-	if (!queues) {
-		PKG_MEM_ERROR;
+	queues = shm_malloc(sizeof(*queues) * nworkers);
+	wake_fds = pkg_malloc(sizeof(*wake_fds) * nworkers);
+	if (!queues || !wake_fds) {
+		LM_ERR("out of memory for the senders' queues\n");
 		return -1;
 	}
+	memset(queues, 0, sizeof(*queues) * nworkers);
 	for (i = 0; i < nworkers; i++) {
-		if (pipe(queues[i]) < 0) {
+		/* created before the fork so every process inherits them */
+		wake_fds[i] = eventfd(0, EFD_NONBLOCK);
+		if (wake_fds[i] < 0 || !lock_init(&queues[i].lock)) {
 			LM_ERR("cannot create the queue of sender %d: %s\n", i, strerror(errno));
 			return -1;
 		}
-		if (fcntl(queues[i][0], F_SETPIPE_SZ, QUEUE_BYTES) < 0)
-			LM_WARN("cannot enlarge the queue of sender %d to %d bytes (%s); raise "
-					"/proc/sys/fs/pipe-max-size\n", i, QUEUE_BYTES, strerror(errno));
 	}
 	/* the senders and the receiver */
 	register_procs(nworkers + 1);
@@ -96,25 +109,55 @@ static int sender_of_room(uint64_t room_id)
 	return (int)((room_id * 0x9E3779B97F4A7C15ULL >> 33) % (uint64_t)nworkers);
 }
 
-static int enqueue(int sender, fanout_job_t *job)
+static void wake(int sender)
 {
-	ssize_t n;
+	uint64_t one = 1;
 
-	do {
-		n = write(queues[sender][1], &job, sizeof(job));
-	} while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(job)) {
-		LM_ERR("cannot queue work for sender %d: %s\n", sender, strerror(errno));
-		shm_free(job);
-		return -1;
+	/* an eventfd write fails only when its counter would overflow: it is awake anyway */
+	if (write(wake_fds[sender], &one, sizeof(one)) < 0 && errno != EAGAIN)
+		LM_ERR("cannot wake sender %d: %s\n", sender, strerror(errno));
+}
+
+static void enqueue(int sender, fanout_job_t *job)
+{
+	sender_queue_t *q = &queues[sender];
+
+	job->next = NULL;
+	pchat_node_charge(&pchat_shared->budget, job->size);
+	if (sender == my_sender) {
+		if (self_tail)
+			self_tail->next = job;
+		else
+			self_head = job;
+		self_tail = job;
+		return;
 	}
-	return 0;
+	lock_get(&q->lock);
+	if (q->tail)
+		q->tail->next = job;
+	else
+		q->head = job;
+	q->tail = job;
+	lock_release(&q->lock);
+	wake(sender);
+}
+
+/* Work for a room could not be queued (no shared memory): its sender catches all its rooms up
+ * from the store, which has every committed post, as soon as it can. */
+static int lost(int sender, const char *what, uint64_t room_id)
+{
+	LM_ERR("no shared memory to queue %s of room %llu; sender %d catches its rooms up from "
+		   "the store\n", what, (unsigned long long)room_id, sender);
+	__atomic_store_n(&queues[sender].catch_up_all, 1, __ATOMIC_RELEASE);
+	wake(sender);
+	return -1;
 }
 
 static fanout_job_t *new_job(job_kind_t kind, pchat_origin_t origin, uint64_t room_id,
 		size_t data_len)
 {
-	fanout_job_t *job = shm_malloc(sizeof(*job) + data_len);
+	size_t size = sizeof(fanout_job_t) + data_len;
+	fanout_job_t *job = shm_malloc(size);
 
 	if (!job) {
 		SHM_MEM_ERROR;
@@ -124,21 +167,32 @@ static fanout_job_t *new_job(job_kind_t kind, pchat_origin_t origin, uint64_t ro
 	job->kind = kind;
 	job->origin = origin;
 	job->room_id = room_id;
+	job->size = size;
 	return job;
+}
+
+/* Test hook (modparam fault_post_fanout): every n-th post's hand-over fails. */
+static int fault_due(void)
+{
+	static unsigned long count = 0;
+
+	return pchat_params.fault_post_fanout > 0
+		   && ++count % (unsigned long)pchat_params.fault_post_fanout == 0;
 }
 
 int pchat_fanout_post(uint64_t room_id, uint64_t seq, const char *element, size_t len,
 		pchat_origin_t origin)
 {
-	fanout_job_t *job = new_job(JOB_POST, origin, room_id, len + 1);
+	fanout_job_t *job = fault_due() ? NULL : new_job(JOB_POST, origin, room_id, len + 1);
 
 	if (!job)
-		return -1;
+		return lost(sender_of_room(room_id), "a post", room_id);
 	job->seq = seq;
 	job->len = len;
 	memcpy(job->data, element, len);
 	job->data[len] = '\0';
-	return enqueue(sender_of_room(room_id), job);
+	enqueue(sender_of_room(room_id), job);
+	return 0;
 }
 
 int pchat_fanout_notice(uint64_t room_id, const char *except_user, const char *element,
@@ -148,13 +202,14 @@ int pchat_fanout_notice(uint64_t room_id, const char *except_user, const char *e
 	fanout_job_t *job = new_job(JOB_NOTICE, origin, room_id, len + 1 + except_len + 1);
 
 	if (!job)
-		return -1;
+		return -1; /* a notice is not stored: it is lost, and logged */
 	job->len = len;
 	memcpy(job->data, element, len);
 	job->data[len] = '\0';
 	job->has_except = except_user != NULL;
 	memcpy(job->data + len + 1, except_user ? except_user : "", except_len + 1);
-	return enqueue(sender_of_room(room_id), job);
+	enqueue(sender_of_room(room_id), job);
+	return 0;
 }
 
 /* Work on a session goes to one sender, whatever room it comes from. */
@@ -165,7 +220,8 @@ static int session_job(job_kind_t kind, pchat_sref_t ref)
 	if (!job)
 		return -1;
 	job->session = ref;
-	return enqueue((int)(ref.slot % (uint32_t)nworkers), job);
+	enqueue((int)(ref.slot % (uint32_t)nworkers), job);
+	return 0;
 }
 
 int pchat_fanout_end_session(pchat_sref_t ref)
@@ -182,14 +238,62 @@ int pchat_fanout_refresh_room(uint64_t room_id, pchat_origin_t origin)
 {
 	fanout_job_t *job = new_job(JOB_REFRESH, origin, room_id, 0);
 
-	return job ? enqueue(sender_of_room(room_id), job) : -1;
+	if (!job)
+		return -1;
+	enqueue(sender_of_room(room_id), job);
+	return 0;
+}
+
+static void broadcast(pchat_relay_t *rel, const char *what)
+{
+	pchat_redis_t *r = pchat_proc_redis();
+
+	if (!r || pchat_presence_broadcast(r, pchat_params.node_id, rel,
+					  pchat_params.relay_queue_len) < 0)
+		LM_ERR("the other nodes could not be told that %s (Redis is unreachable): their "
+			   "sessions keep their rights until the change is repeated\n", what);
+}
+
+int pchat_fanout_refresh_category(uint64_t category_id, pchat_origin_t origin)
+{
+	pchat_relay_t rel = {PCHAT_RELAY_CATEGORY, category_id, 0, "", NULL, 0};
+	uint64_t *ids = NULL;
+	int n, i, failed = 0;
+
+	if (origin == PCHAT_LOCAL)
+		broadcast(&rel, "the scope of a category changed");
+	n = pchat_live_rooms_in_category(category_id, &ids);
+	/* each node checks its own sessions: nothing more is relayed */
+	for (i = 0; i < n; i++)
+		failed |= pchat_fanout_refresh_room(ids[i], PCHAT_REMOTE) < 0;
+	free(ids);
+	return n < 0 || failed ? -1 : 0;
+}
+
+/* Tells the other nodes of the pool of a change they must apply to their own sessions. */
+int pchat_fanout_policy(const char *scope, pchat_origin_t origin)
+{
+	pchat_relay_t rel = {PCHAT_RELAY_POLICY, 0, 0, "", scope, strlen(scope)};
+	fanout_job_t *job;
+
+	if (origin == PCHAT_LOCAL)
+		broadcast(&rel, "a policy rule changed");
+	job = new_job(JOB_POLICY, origin, 0, rel.len + 1);
+	if (!job)
+		return -1;
+	memcpy(job->data, scope, rel.len + 1);
+	enqueue(0, job);
+	return 0;
 }
 
 int pchat_fanout_catch_up(uint64_t room_id)
 {
 	fanout_job_t *job = new_job(JOB_CATCH_UP, PCHAT_LOCAL, room_id, 0);
 
-	return job ? enqueue(sender_of_room(room_id), job) : -1;
+	if (!job)
+		return lost(sender_of_room(room_id), "a catch-up", room_id);
+	enqueue(sender_of_room(room_id), job);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ delivery */
@@ -342,8 +446,39 @@ static void run_job(fanout_job_t *job)
 		case JOB_CATCH_UP:
 			pchat_order_catch_up(order, job->room_id, pchat_now_ms());
 			break;
+		case JOB_POLICY:
+			pchat_sip_enforce_policy(job->data);
+			break;
 	}
+	pchat_node_release(&pchat_shared->budget, job->size);
 	shm_free(job);
+}
+
+/* Runs a job, then what it queued for this same sender. */
+static void run_with_own_work(fanout_job_t *job)
+{
+	run_job(job);
+	while ((job = self_head) != NULL) {
+		self_head = job->next;
+		if (!self_head)
+			self_tail = NULL;
+		run_job(job);
+	}
+}
+
+/* After work was lost: every room of this sender is caught up from the store. */
+static void catch_up_own_rooms(void)
+{
+	uint64_t *ids = NULL;
+	int n, i;
+
+	n = pchat_live_room_ids(&ids);
+	for (i = 0; i < n; i++)
+		if (sender_of_room(ids[i]) == my_sender)
+			pchat_order_catch_up(order, ids[i], pchat_now_ms());
+	free(ids);
+	if (n < 0)
+		__atomic_store_n(&queues[my_sender].catch_up_all, 1, __ATOMIC_RELEASE);
 }
 
 /* The ordering's counters go to the module statistics as they grow. */
@@ -358,27 +493,28 @@ static void publish_order_stats(pchat_order_stats_t *seen)
 
 static void sender_loop(void)
 {
-	fanout_job_t *jobs[READ_BATCH];
+	sender_queue_t *q = &queues[my_sender];
 	pchat_order_stats_t seen = {0};
-	struct pollfd pfd = {queues[my_sender][0], POLLIN, 0};
-	ssize_t n;
-	size_t i;
+	struct pollfd pfd = {wake_fds[my_sender], POLLIN, 0};
+	fanout_job_t *batch, *job;
+	uint64_t wakes;
 
 	for (;;) {
 		/* wake up for the next gap to fill, if a post waits for one */
-		if (poll(&pfd, 1, pchat_order_next_timeout(order, pchat_now_ms())) > 0) {
-			n = read(pfd.fd, jobs, sizeof(jobs));
-			if (n == 0) {
-				LM_CRIT("sender %d: its queue was closed\n", my_sender);
-				return;
-			}
-			if (n < 0 && errno != EINTR && errno != EAGAIN)
-				LM_ERR("sender %d cannot read its queue: %s\n", my_sender, strerror(errno));
-			cfg_update();
-			/* pointer-sized writes are atomic on a pipe, so reads come in whole pointers */
-			for (i = 0; n > 0 && i < (size_t)n / sizeof(jobs[0]); i++)
-				run_job(jobs[i]);
+		if (poll(&pfd, 1, pchat_order_next_timeout(order, pchat_now_ms())) > 0
+				&& read(pfd.fd, &wakes, sizeof(wakes)) < 0 && errno != EAGAIN)
+			LM_ERR("sender %d cannot read its wake-ups: %s\n", my_sender, strerror(errno));
+		cfg_update();
+		lock_get(&q->lock);
+		batch = q->head;
+		q->head = q->tail = NULL;
+		lock_release(&q->lock);
+		while ((job = batch) != NULL) {
+			batch = job->next;
+			run_with_own_work(job);
 		}
+		if (__atomic_exchange_n(&q->catch_up_all, 0, __ATOMIC_ACQ_REL))
+			catch_up_own_rooms();
 		pchat_order_tick(order, pchat_now_ms());
 		publish_order_stats(&seen);
 	}
@@ -399,6 +535,12 @@ static void take_relay(void *ctx, const pchat_relay_t *rel)
 			break;
 		case PCHAT_RELAY_REFRESH:
 			pchat_fanout_refresh_room(rel->room, PCHAT_REMOTE);
+			break;
+		case PCHAT_RELAY_CATEGORY:
+			pchat_fanout_refresh_category(rel->room, PCHAT_REMOTE);
+			break;
+		case PCHAT_RELAY_POLICY:
+			pchat_fanout_policy(rel->element, PCHAT_REMOTE);
 			break;
 	}
 }

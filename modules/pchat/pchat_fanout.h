@@ -42,6 +42,14 @@ int pchat_fanout_end_session(pchat_sref_t ref);
 int pchat_fanout_drain(pchat_sref_t ref);
 /* The room changed: its sender checks again everyone in it (pchat_chat_refresh_room). */
 int pchat_fanout_refresh_room(uint64_t room_id, pchat_origin_t origin);
+/* A category's scope changed (allowed or denied principals): every room of it with members on
+ * this node is checked again, and the other nodes of the pool are told to do the same. */
+int pchat_fanout_refresh_category(uint64_t category_id, pchat_origin_t origin);
+
+/* A Persistent Chat policy rule changed (scope "*", a domain or a user): the sessions it no
+ * longer enables end, here and on the other nodes of the pool (pchat_sip_enforce_policy). */
+int pchat_fanout_policy(const char *scope, pchat_origin_t origin);
+
 /* Delivers what the store has beyond the room's delivered posts (after a Redis outage). */
 int pchat_fanout_catch_up(uint64_t room_id);
 

@@ -29,6 +29,7 @@ typedef struct live_member {
 
 typedef struct live_room {
 	uint64_t id;
+	uint64_t category_id;
 	char guid[PCHAT_GUID_LEN + 1];
 	struct live_room *next;
 	live_member_t *members;
@@ -253,6 +254,7 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 		}
 		memset(r, 0, sizeof(*r));
 		r->id = room->id;
+		r->category_id = room->category_id;
 		/* what the store had when the room was looked up: later posts reach the members,
 		 * whichever node stored them (pchat_order fills what the relays miss) */
 		r->delivered = room->last_seq;
@@ -281,16 +283,20 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 	lock_set_release(room_locks, bucket);
 
 	/* Record the room in the session, unless the session started ending meanwhile: then its
-	 * teardown would not know of this room, so the membership is undone here. */
-	added = 0;
+	 * teardown would not know of this room, so the membership is undone here. A session is in
+	 * at most max_rooms_per_session rooms. */
+	added = -1;
 	s = pchat_session_get(c->session);
 	if (s) {
-		added = s->state != PCHAT_S_ENDING && pchat_session_add_room(s, room->id) == 0;
+		if (s->nrooms >= (uint32_t)pchat_params.max_rooms_per_session)
+			added = PCHAT_JOIN_FULL;
+		else if (s->state != PCHAT_S_ENDING && pchat_session_add_room(s, room->id) == 0)
+			added = 0;
 		pchat_session_unlock(s);
 	}
-	if (!added) {
+	if (added < 0) {
 		remove_from_room(room->id, c->session, &last, NULL);
-		return -1;
+		return added;
 	}
 	/* the pool decides whether the user is new in the room; alone, this node does */
 	rc = presence_join(room, c);
@@ -329,16 +335,21 @@ static int live_part(void *h, const pchat_caller_t *c, uint64_t room_id)
 	return rc >= 0 ? rc : last;
 }
 
-/* Copies the session's room ids (at most max). */
-static int session_room_ids(pchat_sref_t ref, uint64_t *ids, int max)
+/* The session's room ids (*ids malloc'ed); how many, -1 when out of memory. */
+static int session_room_ids(pchat_sref_t ref, uint64_t **ids)
 {
 	pchat_session_t *s = pchat_session_get(ref);
 	int n = 0;
 
+	*ids = NULL;
 	if (!s)
 		return 0;
-	for (; n < max && (uint32_t)n < s->nrooms; n++)
-		ids[n] = s->rooms[n];
+	if (s->nrooms && !(*ids = malloc(s->nrooms * sizeof(**ids)))) {
+		pchat_session_unlock(s);
+		return -1;
+	}
+	for (; (uint32_t)n < s->nrooms; n++)
+		(*ids)[n] = s->rooms[n];
 	pchat_session_unlock(s);
 	return n;
 }
@@ -362,38 +373,41 @@ static int room_guid(uint64_t room_id, pchat_sref_t ref, char *guid, int *can_po
 	return found;
 }
 
-#define SESSION_ROOMS_SCAN 1024
-
 static uint64_t live_joined(void *h, const pchat_caller_t *c, const char *guid, int *can_post)
 {
-	uint64_t ids[SESSION_ROOMS_SCAN];
 	char g[PCHAT_GUID_LEN + 1];
+	uint64_t *ids, found = 0;
 	int n, i, post;
 
 	(void)h;
-	n = session_room_ids(c->session, ids, SESSION_ROOMS_SCAN);
-	for (i = 0; i < n; i++) {
+	n = session_room_ids(c->session, &ids);
+	for (i = 0; i < n && !found; i++) {
 		if (room_guid(ids[i], c->session, g, &post) && strcmp(g, guid) == 0) {
 			if (can_post)
 				*can_post = post;
-			return ids[i];
+			found = ids[i];
 		}
 	}
-	return 0;
+	free(ids);
+	return found;
 }
 
-static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t *rooms, int max)
+static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t **rooms)
 {
-	uint64_t ids[SESSION_ROOMS_SCAN];
+	uint64_t *ids;
 	int n, i, out = 0;
 
 	(void)h;
-	n = session_room_ids(c->session, ids, max < SESSION_ROOMS_SCAN ? max : SESSION_ROOMS_SCAN);
+	*rooms = NULL;
+	n = session_room_ids(c->session, &ids);
+	if (n > 0 && !(*rooms = malloc(n * sizeof(**rooms))))
+		n = -1;
 	for (i = 0; i < n; i++) {
-		if (room_guid(ids[i], c->session, rooms[out].guid, NULL))
-			rooms[out++].id = ids[i];
+		if (room_guid(ids[i], c->session, (*rooms)[out].guid, NULL))
+			(*rooms)[out++].id = ids[i];
 	}
-	return out;
+	free(ids);
+	return n < 0 ? -1 : out;
 }
 
 /* This node's users of the room, when the pool's cannot be asked. */
@@ -494,6 +508,19 @@ static void live_update(void *h, const pchat_caller_t *c, uint64_t room_id, unsi
 		pchat_presence_set_roles(presence(), room_id, c->user, roles);
 }
 
+static void live_categorize(void *h, uint64_t room_id, uint64_t category_id)
+{
+	uint32_t bucket = bucket_of(room_id);
+	live_room_t *r;
+
+	(void)h;
+	lock_set_get(room_locks, bucket);
+	r = find_room(room_id, bucket);
+	if (r)
+		r->category_id = category_id;
+	lock_set_release(room_locks, bucket);
+}
+
 const pchat_live_ops_t pchat_live_ops = {
 	.join = live_join,
 	.ready = live_ready,
@@ -504,6 +531,7 @@ const pchat_live_ops_t pchat_live_ops = {
 	.rooms_of = live_rooms_of,
 	.members = live_members,
 	.update = live_update,
+	.categorize = live_categorize,
 };
 
 /* ------------------------------------------------------------------ fan-out support */
@@ -615,7 +643,8 @@ int pchat_live_memberships(pchat_live_membership_t **out)
 	return n;
 }
 
-int pchat_live_room_ids(uint64_t **out)
+/* The rooms with members here (of one category when category is not 0). */
+static int room_ids(uint64_t category, uint64_t **out)
 {
 	uint64_t *ids = NULL;
 	int n = 0, cap = 0;
@@ -625,6 +654,8 @@ int pchat_live_room_ids(uint64_t **out)
 	for (b = 0; b < ROOM_BUCKETS; b++) {
 		lock_set_get(room_locks, b);
 		for (r = live->buckets[b]; r; r = r->next) {
+			if (category && r->category_id != category)
+				continue;
 			if (n == cap) {
 				uint64_t *grown = realloc(ids, (cap ? cap * 2 : 64) * sizeof(*ids));
 
@@ -642,6 +673,16 @@ int pchat_live_room_ids(uint64_t **out)
 	}
 	*out = ids;
 	return n;
+}
+
+int pchat_live_room_ids(uint64_t **out)
+{
+	return room_ids(0, out);
+}
+
+int pchat_live_rooms_in_category(uint64_t category_id, uint64_t **out)
+{
+	return room_ids(category_id, out);
 }
 
 void pchat_live_counts(int *rooms, int *members)

@@ -61,6 +61,10 @@ int pchat_live_memberships(pchat_live_membership_t **out);
  * out of memory. */
 int pchat_live_room_ids(uint64_t **out);
 
+/* The ids of the rooms of a category with members on this node (*out malloc'ed); returns how
+ * many, -1 when out of memory. */
+int pchat_live_rooms_in_category(uint64_t category_id, uint64_t **out);
+
 /* Number of rooms with members on this node, and of memberships. */
 void pchat_live_counts(int *rooms, int *members);
 

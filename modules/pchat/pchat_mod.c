@@ -18,6 +18,7 @@
 #include "core/mem/shm_mem.h"
 #include "core/counters.h"
 #include "core/flags.h"
+#include "core/globals.h"
 #include "core/parser/parse_uri.h"
 
 #include "core/rpc_lookup.h"
@@ -25,6 +26,7 @@
 #include "pchat_admin.h"
 #include "pchat_fanout.h"
 #include "pchat_housekeeper.h"
+#include "pchat_limits.h"
 #include "pchat_live.h"
 #include "pchat_log.h"
 #include "pchat_mod.h"
@@ -56,13 +58,25 @@ pchat_params_t pchat_params = {
 	.fanout_workers = 2,
 	.session_expires = 600,
 	.max_body_size = 24576,
+	.max_post_size = 30000,
+	.max_preferences = 64,
+	.max_preference_size = 16384,
 	.max_pending = 32,
 	.max_queued = 256,
+	.max_session_bytes = 2097152,
+	.max_node_bytes = 0,
+	.max_sessions_per_user = 16,
+	.max_sessions_per_source = 1024,
+	.user_request_rate = 50,
+	.user_request_burst = 300,
+	.max_rooms_per_session = 1000,
 	.config_reload_interval = 5,
 	.node_timeout = 10,
 	.gap_timeout = 2000,
 	.relay_queue_len = 10000,
 	.presence_sync_interval = 30,
+	.catch_up_interval = 5,
+	.fault_post_fanout = 0,
 };
 
 long long pchat_run = 0;
@@ -117,10 +131,16 @@ stat_var *pchat_stat_received = NULL;
 stat_var *pchat_stat_duplicates = NULL;
 stat_var *pchat_stat_gap_fills = NULL;
 stat_var *pchat_stat_skipped = NULL;
+stat_var *pchat_stat_throttled = NULL;
 
 static unsigned long stat_sessions(void)
 {
 	return pchat_shared ? (unsigned long)pchat_shared->sessions : 0;
+}
+
+static unsigned long stat_queued_bytes(void)
+{
+	return pchat_shared ? (unsigned long)pchat_shared->budget.used : 0;
 }
 
 static stat_export_t mod_stats[] = {
@@ -135,6 +155,8 @@ static stat_export_t mod_stats[] = {
 	{"duplicates", 0, &pchat_stat_duplicates},
 	{"gap_fills", 0, &pchat_stat_gap_fills},
 	{"skipped_posts", 0, &pchat_stat_skipped},
+	{"throttled", 0, &pchat_stat_throttled},
+	{"queued_bytes", STAT_IS_FUNC, (stat_var **)stat_queued_bytes},
 	{"sessions", STAT_IS_FUNC, (stat_var **)stat_sessions},
 	{0, 0, 0}
 };
@@ -167,8 +189,18 @@ static param_export_t params[] = {
 	{"fanout_workers", PARAM_INT, &pchat_params.fanout_workers},
 	{"session_expires", PARAM_INT, &pchat_params.session_expires},
 	{"max_body_size", PARAM_INT, &pchat_params.max_body_size},
+	{"max_post_size", PARAM_INT, &pchat_params.max_post_size},
+	{"max_preferences", PARAM_INT, &pchat_params.max_preferences},
+	{"max_preference_size", PARAM_INT, &pchat_params.max_preference_size},
 	{"max_pending", PARAM_INT, &pchat_params.max_pending},
 	{"max_queued", PARAM_INT, &pchat_params.max_queued},
+	{"max_session_bytes", PARAM_INT, &pchat_params.max_session_bytes},
+	{"max_node_bytes", PARAM_INT, &pchat_params.max_node_bytes},
+	{"max_sessions_per_user", PARAM_INT, &pchat_params.max_sessions_per_user},
+	{"max_sessions_per_source", PARAM_INT, &pchat_params.max_sessions_per_source},
+	{"user_request_rate", PARAM_INT, &pchat_params.user_request_rate},
+	{"user_request_burst", PARAM_INT, &pchat_params.user_request_burst},
+	{"max_rooms_per_session", PARAM_INT, &pchat_params.max_rooms_per_session},
 	{"default_history", PARAM_INT, &pchat_settings_defaults.default_history},
 	{"max_file_size", PARAM_INT, &pchat_settings_defaults.max_file_size},
 	{"message_size_limit", PARAM_INT, &pchat_settings_defaults.message_size_limit},
@@ -181,6 +213,8 @@ static param_export_t params[] = {
 	{"gap_timeout", PARAM_INT, &pchat_params.gap_timeout},
 	{"relay_queue_len", PARAM_INT, &pchat_params.relay_queue_len},
 	{"presence_sync_interval", PARAM_INT, &pchat_params.presence_sync_interval},
+	{"catch_up_interval", PARAM_INT, &pchat_params.catch_up_interval},
+	{"fault_post_fanout", PARAM_INT, &pchat_params.fault_post_fanout},
 	{0, 0, 0}
 };
 
@@ -224,10 +258,21 @@ static int check_limits(void)
 			|| pchat_params.max_pending < 1 || pchat_params.max_body_size < 1024
 			|| pchat_params.max_queued < 1 || pchat_params.max_dialog_size < 512
 			|| pchat_params.session_expires < 0 || pchat_params.config_reload_interval < 1
-			|| pchat_params.presence_sync_interval < 1) {
-		LM_ERR("max_sessions, fanout_workers, max_pending, max_queued, config_reload_interval and "
-			   "presence_sync_interval must be positive, max_body_size at least 1024, "
+			|| pchat_params.presence_sync_interval < 1 || pchat_params.catch_up_interval < 1
+			|| pchat_params.fault_post_fanout < 0) {
+		LM_ERR("max_sessions, fanout_workers, max_pending, max_queued, config_reload_interval, "
+			   "presence_sync_interval and catch_up_interval must be positive, "
+			   "fault_post_fanout 0 or more, max_body_size at least 1024, "
 			   "max_dialog_size at least 512, session_expires 0 or more\n");
+		return -1;
+	}
+	if (pchat_params.max_session_bytes < 65536 || pchat_params.max_node_bytes < 0
+			|| pchat_params.max_sessions_per_user < 0 || pchat_params.max_sessions_per_source < 0
+			|| pchat_params.user_request_rate < 0 || pchat_params.user_request_burst < 1
+			|| pchat_params.max_rooms_per_session < 1) {
+		LM_ERR("max_session_bytes must be at least 65536, user_request_burst and "
+			   "max_rooms_per_session at least 1, max_node_bytes, max_sessions_per_user, "
+			   "max_sessions_per_source and user_request_rate 0 (no limit) or more\n");
 		return -1;
 	}
 	if (pchat_params.node_timeout < 2 || pchat_params.gap_timeout < 10
@@ -245,6 +290,24 @@ static int check_limits(void)
 			return -1;
 		}
 	}
+	/* a post must fit in one INFO, whether live or in a backchat reply, over UDP too */
+	if (pchat_params.max_post_size < 1024
+			|| (size_t)pchat_params.max_post_size + 1024 > pchat_settings_defaults.reply_size) {
+		LM_ERR("max_post_size must be from 1024 to %zu bytes (a post, with its envelope and "
+			   "SIP headers, must fit in one INFO)\n", pchat_settings_defaults.reply_size - 1024);
+		return -1;
+	}
+	pchat_settings_defaults.max_post_size = (size_t)pchat_params.max_post_size;
+	if (pchat_params.max_preferences < 1 || pchat_params.max_preference_size < 256
+			|| (size_t)pchat_params.max_preference_size + 1024
+					   > pchat_settings_defaults.reply_size) {
+		LM_ERR("max_preferences must be at least 1 and max_preference_size from 256 to %zu "
+			   "bytes (a bundle is sent back in one reply)\n",
+				pchat_settings_defaults.reply_size - 1024);
+		return -1;
+	}
+	pchat_settings_defaults.max_preferences = pchat_params.max_preferences;
+	pchat_settings_defaults.max_preference_size = (size_t)pchat_params.max_preference_size;
 	if (pchat_params.session_expires > 0 && pchat_params.session_expires < 10) {
 		LM_ERR("session_expires must be 0 (off) or at least 10 seconds\n");
 		return -1;
@@ -365,6 +428,15 @@ static int check_schema_at_start(void)
 	return 0;
 }
 
+static int init_limits(void)
+{
+	pchat_limits_conf_t c = {pchat_params.max_sessions_per_user,
+		pchat_params.max_sessions_per_source, pchat_params.user_request_rate,
+		pchat_params.user_request_burst};
+
+	return pchat_limits_init(&c);
+}
+
 static int mod_init(void)
 {
 	pchat_log_set_sink(kamailio_log_sink);
@@ -377,6 +449,10 @@ static int mod_init(void)
 	}
 	memset(pchat_shared, 0, sizeof(*pchat_shared));
 	pchat_shared->settings = pchat_settings_defaults;
+	/* the default keeps three quarters of shared memory for everything else */
+	pchat_shared->budget.limit = pchat_params.max_node_bytes > 0
+										 ? pchat_params.max_node_bytes
+										 : (int64_t)(shm_mem_size / 4);
 	if (init_statements() < 0 || check_schema_at_start() < 0)
 		return -1;
 	if (rpc_register_array(pchat_rpc_admin_cmds) != 0) {
@@ -389,6 +465,7 @@ static int mod_init(void)
 	}
 	pchat_xccos_init();
 	if (pchat_sip_init() < 0 || pchat_sessions_init(pchat_params.max_sessions) < 0
+			|| init_limits() < 0
 			|| pchat_live_init() < 0 || pchat_service_init() < 0
 			|| pchat_fanout_init(pchat_params.fanout_workers) < 0 || pchat_housekeeper_init() < 0)
 		return -1;
@@ -444,6 +521,7 @@ pchat_redis_t *pchat_proc_redis(void)
 static void mod_destroy(void)
 {
 	pchat_service_destroy();
+	pchat_limits_destroy();
 	pchat_live_destroy();
 	pchat_sessions_destroy();
 	pchat_db_free(proc_db);

@@ -11,6 +11,7 @@
 #include "core/str.h"
 #include "core/pvar.h"
 
+#include "pchat_budget.h"
 #include "pchat_chat.h"
 #include "pchat_db.h"
 #include "pchat_health.h"
@@ -37,13 +38,25 @@ typedef struct pchat_params {
 	int fanout_workers;
 	int session_expires;      /* s, 0: no Session-Expires */
 	int max_body_size;        /* bytes of an XCCOS INFO body */
+	int max_post_size;        /* bytes of a post as it is sent */
+	int max_preferences;      /* preference bundles per user */
+	int max_preference_size;  /* bytes of a bundle as sent */
 	int max_pending;          /* unanswered INFOs a session may have */
 	int max_queued;           /* INFOs that may wait beyond them */
+	int max_session_bytes;    /* bytes a session may hold unanswered and waiting */
+	int max_node_bytes;       /* bytes the node's deliveries may hold; 0: a quarter of shm */
+	int max_sessions_per_user;
+	int max_sessions_per_source;
+	int user_request_rate;    /* INFOs a second per user; 0: no limit */
+	int user_request_burst;
+	int max_rooms_per_session;
 	int config_reload_interval; /* s between reloads of the pool-wide settings */
 	int node_timeout;         /* s without a heartbeat after which a node counts as dead */
 	int gap_timeout;          /* ms a post waits for a predecessor before the store fills in */
 	int relay_queue_len;      /* entries a node's relay queue (Redis stream) keeps */
 	int presence_sync_interval; /* s between checks of this node's presence in Redis */
+	int catch_up_interval;    /* s between checks for rooms behind the store */
+	int fault_post_fanout;    /* tests: every n-th post's hand-over to its sender fails */
 } pchat_params_t;
 
 extern pchat_params_t pchat_params;
@@ -64,6 +77,7 @@ typedef struct pchat_shared {
 	pchat_health_t db_health;
 	pchat_health_t redis_health;
 	int sessions;              /* chat sessions on this node */
+	pchat_node_budget_t budget; /* shared memory held by deliveries */
 	pchat_settings_t settings; /* effective service settings (pchat_config over modparams) */
 } pchat_shared_t;
 
@@ -81,6 +95,7 @@ extern stat_var *pchat_stat_received;
 extern stat_var *pchat_stat_duplicates;
 extern stat_var *pchat_stat_gap_fills;
 extern stat_var *pchat_stat_skipped;
+extern stat_var *pchat_stat_throttled;
 
 /* The connections of the calling process, opened lazily (NULL when the process has none). */
 pchat_db_t *pchat_proc_db(void);

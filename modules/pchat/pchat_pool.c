@@ -219,6 +219,92 @@ static void clean_up_dead_nodes(pchat_redis_t *r, int64_t now_ms)
 	free(dead.nodes);
 }
 
+/* ------------------------------------------------------------------ rooms left behind */
+
+/* A post stored on another node comes here through Redis. If its relay was lost (Redis refused
+ * it, the node died between its commit and its relay) and no later post of the room opens a gap,
+ * nothing else would ever bring it. So every catch_up_interval seconds each room with sessions
+ * here is compared with the store: a room whose delivered posts are still behind what the store
+ * had at the previous check is caught up from the store. (Posts in flight are never older than
+ * an interval, so they do not trigger this.) */
+typedef struct room_seq {
+	uint64_t room;
+	uint64_t seq;
+} room_seq_t;
+
+static room_seq_t *seen = NULL; /* the store's newest posts at the last check, by room */
+static int nseen = 0;
+static int64_t next_behind_check_ms = 0;
+
+static int by_room(const void *a, const void *b)
+{
+	const room_seq_t *x = a, *y = b;
+
+	return x->room < y->room ? -1 : x->room > y->room;
+}
+
+static uint64_t seen_at_last_check(uint64_t room)
+{
+	room_seq_t key = {room, 0}, *found;
+
+	found = nseen ? bsearch(&key, seen, nseen, sizeof(*seen), by_room) : NULL;
+	return found ? found->seq : 0;
+}
+
+/* The store's newest post of each room; -1 when the store cannot tell now. */
+static int read_store_seqs(room_seq_t *now, int n)
+{
+	const pchat_chat_t *chat = pchat_service();
+	uint64_t rooms[PCHAT_STORE_BATCH], seqs[PCHAT_STORE_BATCH];
+	int i, j, k;
+
+	for (i = 0; i < n; i += PCHAT_STORE_BATCH) {
+		k = n - i < PCHAT_STORE_BATCH ? n - i : PCHAT_STORE_BATCH;
+		for (j = 0; j < k; j++)
+			rooms[j] = now[i + j].room;
+		if (chat->store->last_seqs(chat->store_h, rooms, k, seqs) < 0)
+			return -1;
+		for (j = 0; j < k; j++)
+			now[i + j].seq = seqs[j];
+	}
+	return 0;
+}
+
+static void catch_up_rooms_behind(void)
+{
+	uint64_t *ids = NULL, delivered;
+	room_seq_t *now;
+	int n, i, behind = 0;
+
+	n = pchat_live_room_ids(&ids);
+	now = n > 0 ? malloc(n * sizeof(*now)) : NULL;
+	if (n <= 0 || !now) {
+		free(ids);
+		free(now);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		now[i].room = ids[i];
+	free(ids);
+	if (read_store_seqs(now, n) < 0) {
+		free(now);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (pchat_live_delivered(now[i].room, &delivered) == 0
+				&& delivered < seen_at_last_check(now[i].room)
+				&& pchat_fanout_catch_up(now[i].room) == 0)
+			behind++;
+	}
+	if (behind)
+		LM_NOTICE("%d rooms had not received posts stored %d s ago or earlier (relays lost); "
+				  "they were caught up from the store\n", behind, pchat_params.catch_up_interval);
+	qsort(now, n, sizeof(*now), by_room);
+	free(seen);
+	seen = now;
+	nseen = n;
+}
+
 /* ------------------------------------------------------------------ the tick */
 
 /* Redis is (back) up: publish this node's presence, and after an outage let the rooms catch up.
@@ -243,6 +329,10 @@ void pchat_pool_tick(void)
 	int64_t now = pchat_now_ms();
 	uint64_t failures;
 
+	if (now >= next_behind_check_ms) {
+		catch_up_rooms_behind();
+		next_behind_check_ms = now + 1000LL * pchat_params.catch_up_interval;
+	}
 	if (!r)
 		return;
 	if (heartbeat(r) < 0) {

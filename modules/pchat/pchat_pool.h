@@ -3,7 +3,8 @@
  * (their sessions leave the rooms and the rooms are told), and keeps its own presence in Redis
  * true - at start (sessions of an earlier run are gone), after a Redis outage (what happened
  * meanwhile is published again and the rooms catch up on posts from the store) and every
- * presence_sync_interval seconds. Runs in the housekeeper process.
+ * presence_sync_interval seconds; and it catches up rooms that stayed behind the store for a
+ * catch_up_interval (a relay that was lost). Runs in the housekeeper process.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */

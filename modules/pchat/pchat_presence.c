@@ -71,6 +71,18 @@ static const char relay_script[] =
 	"end\n"
 	"return n\n";
 
+/* ARGV: room, self, max_len, kind, seq, except, element (as relay_script) */
+static const char broadcast_script[] =
+	"local n = 0\n"
+	"for _, node in ipairs(redis.call('SMEMBERS', 'pchat:nodes')) do\n"
+	"  if node ~= ARGV[2] then\n"
+	"    redis.call('XADD', 'pchat:stream:' .. node, 'MAXLEN', '~', ARGV[3], '*',\n"
+	"      'k', ARGV[4], 'r', ARGV[1], 's', ARGV[5], 'x', ARGV[6], 'e', ARGV[7])\n"
+	"    n = n + 1\n"
+	"  end\n"
+	"end\n"
+	"return n\n";
+
 /* ARGV: node, run, ttl_ms, sessions, now_ms */
 static const char heartbeat_script[] =
 	"redis.call('SET', 'pchat:node:' .. ARGV[1] .. ':alive', ARGV[2], 'PX', ARGV[3])\n"
@@ -282,8 +294,8 @@ int pchat_presence_sessions(pchat_redis_t *r, uint64_t room, pchat_presence_sess
 
 /* ------------------------------------------------------------------ queues */
 
-int pchat_presence_relay(pchat_redis_t *r, const char *self, const pchat_relay_t *rel,
-		long max_len)
+static int relay_with(pchat_redis_t *r, const char *script, const char *self,
+		const pchat_relay_t *rel, long max_len)
 {
 	char id[24], ml[24], kind[2] = {(char)rel->kind, 0}, seq[24];
 	const char *args[] = {id, self, ml, kind, seq, rel->except ? rel->except : "",
@@ -293,7 +305,19 @@ int pchat_presence_relay(pchat_redis_t *r, const char *self, const pchat_relay_t
 	snprintf(ml, sizeof(ml), "%ld", max_len);
 	snprintf(seq, sizeof(seq), "%" PRIu64, rel->seq);
 	/* an empty element is sent as "" (a zero length would mean "use strlen") */
-	return eval_int(r, relay_script, 7, args, rel->element ? rel->len : 0);
+	return eval_int(r, script, 7, args, rel->element ? rel->len : 0);
+}
+
+int pchat_presence_relay(pchat_redis_t *r, const char *self, const pchat_relay_t *rel,
+		long max_len)
+{
+	return relay_with(r, relay_script, self, rel, max_len);
+}
+
+int pchat_presence_broadcast(pchat_redis_t *r, const char *self, const pchat_relay_t *rel,
+		long max_len)
+{
+	return relay_with(r, broadcast_script, self, rel, max_len);
 }
 
 int pchat_presence_queue_end(pchat_redis_t *r, const char *node, char *position)
@@ -348,7 +372,7 @@ static int parse_entry(const redisReply *fields, pchat_relay_t *rel)
 				break;
 		}
 	}
-	if (have != 3 || rel->room == 0)
+	if (have != 3 || (rel->room == 0 && rel->kind != PCHAT_RELAY_POLICY))
 		return -1;
 	switch (rel->kind) {
 		case PCHAT_RELAY_POST:
@@ -356,7 +380,10 @@ static int parse_entry(const redisReply *fields, pchat_relay_t *rel)
 		case PCHAT_RELAY_NOTICE:
 			return rel->element ? 0 : -1;
 		case PCHAT_RELAY_REFRESH:
+		case PCHAT_RELAY_CATEGORY:
 			return 0;
+		case PCHAT_RELAY_POLICY:
+			return rel->element ? 0 : -1;
 	}
 	return -1;
 }

@@ -78,6 +78,9 @@ typedef enum pchat_relay_kind {
 	PCHAT_RELAY_POST = 'p',    /* a stored post: seq and the <grpchat> element */
 	PCHAT_RELAY_NOTICE = 'n',  /* an <ntc> element for everyone but except */
 	PCHAT_RELAY_REFRESH = 'r', /* the room changed: check its participants again */
+	PCHAT_RELAY_CATEGORY = 'c', /* a category's scope changed (room: the category's id):
+								 * check the participants of its rooms again */
+	PCHAT_RELAY_POLICY = 'P',   /* a policy rule changed (element: its scope) */
 } pchat_relay_kind_t;
 
 typedef struct pchat_relay {
@@ -92,6 +95,11 @@ typedef struct pchat_relay {
 /* Appends rel to the queue of every node other than self that holds sessions in the room (one
  * round trip). Each queue keeps about max_len entries. Returns to how many nodes. */
 int pchat_presence_relay(pchat_redis_t *r, const char *self, const pchat_relay_t *rel,
+		long max_len);
+
+/* Appends rel to the queue of every node of the pool other than self (one round trip).
+ * Returns to how many nodes. */
+int pchat_presence_broadcast(pchat_redis_t *r, const char *self, const pchat_relay_t *rel,
 		long max_len);
 
 /* The position after the newest entry of node's queue (where a starting reader begins). */

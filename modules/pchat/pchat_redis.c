@@ -169,9 +169,25 @@ int pchat_redis_connected(const pchat_redis_t *r)
 	return r->ctx != NULL;
 }
 
+/* Error replies that mean the server cannot serve now - out of memory, loading its data, a
+ * read-only replica, a busy script - rather than a mistake in the command. */
+static int is_outage(const redisReply *rep)
+{
+	static const char *const outages[] = {"OOM", "LOADING", "READONLY", "MASTERDOWN", "BUSY",
+		"MISCONF", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN", NULL};
+	int i;
+
+	for (i = 0; outages[i]; i++)
+		if (rep->str && strncmp(rep->str, outages[i], strlen(outages[i])) == 0)
+			return 1;
+	return 0;
+}
+
 /* Sends one formatted command and reads its reply. A connection the server closed (restart, idle
- * timeout) is reopened once at once; a timeout or a failed connect marks Redis down for every
- * process until the retry time, so a hung Redis costs one timeout per interval. */
+ * timeout) is reopened once at once; a timeout, a failed connect or an error reply that says
+ * the server cannot serve (is_outage) marks Redis down for every process until the retry time,
+ * so a hung Redis costs one timeout per interval, and the pool heals as after any outage when
+ * it answers again (presence published again, rooms caught up). */
 static redisReply *run(pchat_redis_t *r, const char *cmd, size_t len)
 {
 	redisReply *rep = NULL;
@@ -186,6 +202,12 @@ static redisReply *run(pchat_redis_t *r, const char *cmd, size_t len)
 				&& redisGetReply(r->ctx, (void **)&rep) == REDIS_OK && rep) {
 			if (rep->type != REDIS_REPLY_ERROR)
 				return rep;
+			snprintf(why, sizeof(why), "it cannot serve (%s)", rep->str ? rep->str : "error");
+			if (is_outage(rep)) {
+				freeReplyObject(rep);
+				connect_failed(r, why);
+				return NULL;
+			}
 			PLOG_ERR("Redis command failed: %s\n", rep->str);
 			freeReplyObject(rep);
 			return NULL;

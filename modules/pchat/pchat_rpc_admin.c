@@ -72,6 +72,8 @@ static pchat_admin_t admin(void)
 	a.db = pchat_proc_db();
 	a.first_stmt = pchat_store_nsql;
 	a.domain = pchat_params.domain;
+	/* administrators act for the chat service: its invitations come from the pool URI */
+	a.inviter = pchat_params.pool_uri;
 	return a;
 }
 
@@ -578,17 +580,23 @@ static void rpc_category_remove(rpc_t *rpc, void *ctx)
 static void category_principals(rpc_t *rpc, void *ctx, const char *role, int add)
 {
 	pchat_admin_t a = admin();
+	uint64_t id = 0;
 	rpc_args_t args;
 	int rc;
 
 	if (read_args(rpc, ctx, 2, "category principal... (a SIP URI or a domain each)", &args) < 0)
 		return;
 	rc = pchat_admin_category_principals(&a, args.pos[0], role, add,
-			(const char *const *)args.pos + 1, args.npos - 1);
-	if (rc < 0)
+			(const char *const *)args.pos + 1, args.npos - 1, &id);
+	if (rc < 0) {
 		fault(rpc, ctx, &a, rc);
-	else
-		rpc->add(ctx, "s", add ? "added" : "removed");
+		return;
+	}
+	/* an ethical wall holds at once: who is out of the scope now leaves every room of the
+	 * category, on every node */
+	if (strcmp(role, "creator") != 0)
+		pchat_fanout_refresh_category(id, PCHAT_LOCAL);
+	rpc->add(ctx, "s", add ? "added" : "removed");
 }
 
 #define CATEGORY_PRINCIPALS(role, roles, what)                                            \
@@ -606,8 +614,10 @@ static void category_principals(rpc_t *rpc, void *ctx, const char *role, int add
 		category_principals(rpc, ctx, role, 0);                                            \
 	}
 
-CATEGORY_PRINCIPALS("allowed", allowed, "allowed members")
-CATEGORY_PRINCIPALS("denied", denied, "denied members (denied beats allowed)")
+CATEGORY_PRINCIPALS("allowed", allowed, "allowed members (whoever is no longer allowed leaves "
+		"the category's rooms at once)")
+CATEGORY_PRINCIPALS("denied", denied, "denied members (denied beats allowed; a denied user "
+		"leaves the category's rooms at once)")
 CATEGORY_PRINCIPALS("creator", creators, "creators")
 
 /* ------------------------------------------------------------------ moderation, settings */
@@ -735,6 +745,104 @@ static void rpc_config_unset(rpc_t *rpc, void *ctx)
 	rpc->add(ctx, "s", "unset");
 }
 
+/* ------------------------------------------------------------------ policy */
+
+static const char *policy_set_doc[] = {
+	"Persistent Chat policy: enables or disables Persistent Chat for everyone (*), a domain or "
+	"a user: scope yes|no. The most specific rule wins; without rules everyone is enabled. The "
+	"sessions of users a rule disables end at once, on every node, and their provisioning says "
+	"so.", 0};
+
+static void rpc_policy_set(rpc_t *rpc, void *ctx)
+{
+	char scope[PCHAT_USER_MAX];
+	pchat_admin_t a = admin();
+	rpc_args_t args;
+	int rc;
+
+	if (read_args(rpc, ctx, 2, "pchat.policy.set scope yes|no (scope: *, a domain or a SIP "
+				"URI)", &args) < 0)
+		return;
+	rc = pchat_admin_policy_set(&a, args.pos[0], args.pos[1], scope, sizeof(scope));
+	if (rc < 0) {
+		fault(rpc, ctx, &a, rc);
+		return;
+	}
+	pchat_fanout_policy(scope, PCHAT_LOCAL);
+	rpc->add(ctx, "s", "set");
+}
+
+static const char *policy_unset_doc[] = {
+	"Removes a Persistent Chat policy rule: scope (*, a domain or a SIP URI). The less "
+	"specific rules apply again.", 0};
+
+static void rpc_policy_unset(rpc_t *rpc, void *ctx)
+{
+	char scope[PCHAT_USER_MAX];
+	pchat_admin_t a = admin();
+	rpc_args_t args;
+	int rc;
+
+	if (read_args(rpc, ctx, 1, "pchat.policy.unset scope", &args) < 0)
+		return;
+	rc = pchat_admin_policy_unset(&a, args.pos[0], scope, sizeof(scope));
+	if (rc < 0) {
+		fault(rpc, ctx, &a, rc);
+		return;
+	}
+	pchat_fanout_policy(scope, PCHAT_LOCAL);
+	rpc->add(ctx, "s", "unset");
+}
+
+static int list_policy_rule(void *ctx, const char *scope, int enabled, const char *modified)
+{
+	list_ctx_t *lc = ctx;
+	void *th;
+
+	if (lc->rpc->add(lc->ctx, "{", &th) < 0)
+		return 1;
+	lc->rpc->struct_add(th, "sds", "scope", scope, "enabled", enabled, "modified", modified);
+	return 0;
+}
+
+static const char *policy_list_doc[] = {
+	"Lists the Persistent Chat policy rules: everyone's (*), then domains, then users.", 0};
+
+static void rpc_policy_list(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = admin();
+	list_ctx_t lc = {rpc, ctx};
+	int rc = pchat_admin_policy_list(&a, list_policy_rule, &lc);
+
+	if (rc < 0)
+		fault(rpc, ctx, &a, rc);
+}
+
+static const char *policy_get_doc[] = {
+	"Whether the Persistent Chat policy enables a user: user (a SIP URI).", 0};
+
+static void rpc_policy_get(rpc_t *rpc, void *ctx)
+{
+	char user[PCHAT_USER_MAX];
+	rpc_args_t args;
+	void *th;
+	int enabled;
+
+	if (read_args(rpc, ctx, 1, "pchat.policy.get sip:user@host", &args) < 0)
+		return;
+	if (pchat_user_normalize(args.pos[0], strlen(args.pos[0]), user, sizeof(user)) < 0) {
+		rpc->fault(ctx, 400, "'%s' is not a SIP URI (sip:user@host)", args.pos[0]);
+		return;
+	}
+	enabled = pchat_store_mysql_ops.policy_enabled(pchat_proc_db(), user);
+	if (enabled < 0) {
+		rpc->fault(ctx, 503, "the database is unreachable");
+		return;
+	}
+	if (rpc->add(ctx, "{", &th) >= 0)
+		rpc->struct_add(th, "sd", "user", user, "enabled", enabled);
+}
+
 rpc_export_t pchat_rpc_admin_cmds[] = {
 	{"pchat.room.add", rpc_room_add, room_add_doc, 0},
 	{"pchat.room.set", rpc_room_set, room_set_doc, 0},
@@ -768,5 +876,9 @@ rpc_export_t pchat_rpc_admin_cmds[] = {
 	{"pchat.config.get", rpc_config_get, config_get_doc, RET_ARRAY},
 	{"pchat.config.set", rpc_config_set, config_set_doc, 0},
 	{"pchat.config.unset", rpc_config_unset, config_unset_doc, 0},
+	{"pchat.policy.set", rpc_policy_set, policy_set_doc, 0},
+	{"pchat.policy.unset", rpc_policy_unset, policy_unset_doc, 0},
+	{"pchat.policy.list", rpc_policy_list, policy_list_doc, RET_ARRAY},
+	{"pchat.policy.get", rpc_policy_get, policy_get_doc, 0},
 	{0, 0, 0, 0}
 };

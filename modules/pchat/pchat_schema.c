@@ -22,6 +22,7 @@ static const struct {
 	{"pchat_config", 1, "001-initial.sql"},
 	{"pchat_room_trigram", 1, "002-search-and-settings.sql"},
 	{"pchat_room_sequence", 1, "002-search-and-settings.sql"},
+	{"pchat_policy", 1, "004-policy.sql"},
 };
 #define NREQUIRED (sizeof(required) / sizeof(required[0]))
 

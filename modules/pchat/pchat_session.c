@@ -1,6 +1,7 @@
 /*
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/dprint.h"
@@ -120,9 +121,9 @@ static int copy_strings(pchat_session_t *s, const pchat_session_init_t *in)
 {
 	const str *src[] = {&in->call_id, &in->local_tag, &in->remote_tag, &in->local_uri,
 		&in->remote_uri, &in->remote_target, &in->dst_uri, &in->route_set, &in->user,
-		&in->flow};
+		&in->flow, &in->source};
 	str *dst[] = {&s->call_id, &s->local_tag, &s->remote_tag, &s->local_uri, &s->remote_uri,
-		&s->remote_target, &s->dst_uri, &s->route_set, &s->user, &s->flow};
+		&s->remote_target, &s->dst_uri, &s->route_set, &s->user, &s->flow, &s->source};
 	size_t i, total = 0;
 	char *p;
 
@@ -161,13 +162,13 @@ pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sr
 	s->state = PCHAT_S_EARLY;
 	s->send_sock = init->send_sock;
 	s->local_cseq = 0;
-	s->pending = 0;
+	memset(&s->win, 0, sizeof(s->win));
 	s->queue_head = s->queue_tail = NULL;
-	s->queued = 0;
 	s->drain_queued = 0;
 	s->end_queued = 0;
+	s->bye_on_end = 0;
 	s->expires = init->expires;
-	s->refreshed = time(NULL);
+	s->refreshed = s->created = time(NULL);
 	s->rooms = NULL;
 	s->nrooms = s->rooms_cap = 0;
 	s->next = table->buckets[bucket];
@@ -233,10 +234,12 @@ int pchat_session_begin_end(pchat_session_t *s)
 	return 1;
 }
 
-void pchat_session_free_locked(pchat_session_t *s)
+void pchat_session_free_locked(pchat_session_t *s, char *user, char *source)
 {
 	uint32_t slot = (uint32_t)(s - table->slots), bucket = s->bucket, *link;
 
+	snprintf(user, PCHAT_USER_MAX, "%.*s", s->user.len, s->user.s);
+	snprintf(source, 64, "%.*s", s->source.len, s->source.s);
 	for (link = &table->buckets[bucket]; *link; link = &table->slots[*link - 1].next) {
 		if (*link == slot + 1) {
 			*link = s->next;
@@ -246,7 +249,7 @@ void pchat_session_free_locked(pchat_session_t *s)
 	shm_free(s->strs);
 	if (s->rooms)
 		shm_free(s->rooms);
-	while (s->queued)
+	while (s->queue_head)
 		shm_free(pchat_session_queue_pop(s));
 	s->strs = NULL;
 	s->rooms = NULL;
@@ -275,7 +278,7 @@ int pchat_session_queue_push(pchat_session_t *s, const char *body, size_t len)
 	else
 		s->queue_head = q;
 	s->queue_tail = q;
-	s->queued++;
+	pchat_node_charge(&pchat_shared->budget, pchat_window_queued(&s->win, len));
 	return 0;
 }
 
@@ -288,7 +291,7 @@ pchat_queued_info_t *pchat_session_queue_pop(pchat_session_t *s)
 	s->queue_head = q->next;
 	if (!s->queue_head)
 		s->queue_tail = NULL;
-	s->queued--;
+	pchat_node_release(&pchat_shared->budget, pchat_window_dequeued(&s->win, q->len));
 	return q;
 }
 
@@ -326,7 +329,7 @@ void pchat_session_remove_room(pchat_session_t *s, uint64_t room_id)
 	}
 }
 
-void pchat_sessions_expired(time_t now, int grace, void (*cb)(pchat_sref_t ref))
+void pchat_sessions_expired(time_t now, int grace, int early, void (*cb)(pchat_sref_t ref))
 {
 	uint32_t i;
 
@@ -342,10 +345,36 @@ void pchat_sessions_expired(time_t now, int grace, void (*cb)(pchat_sref_t ref))
 		s = pchat_session_get(ref);
 		if (!s)
 			continue;
-		expired = s->expires > 0 && now - s->refreshed > s->expires + grace
-				  && s->state != PCHAT_S_ENDING;
+		expired = s->state != PCHAT_S_ENDING
+				  && ((s->expires > 0 && now - s->refreshed > s->expires + grace)
+						  || (s->state == PCHAT_S_EARLY && now - s->created > early));
 		pchat_session_unlock(s);
 		if (expired)
 			cb(ref);
+	}
+}
+
+void pchat_sessions_each(void (*cb)(pchat_sref_t ref, const char *user, void *ctx), void *ctx)
+{
+	char user[PCHAT_USER_MAX];
+	pchat_session_t *s;
+	pchat_sref_t ref;
+	uint32_t i;
+	int live;
+
+	for (i = 0; i < table->max; i++) {
+		s = &table->slots[i];
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == PCHAT_S_FREE)
+			continue;
+		ref.slot = i;
+		ref.gen = __atomic_load_n(&s->gen, __ATOMIC_RELAXED);
+		s = pchat_session_get(ref);
+		if (!s)
+			continue;
+		live = s->state != PCHAT_S_ENDING;
+		snprintf(user, sizeof(user), "%.*s", s->user.len, s->user.s);
+		pchat_session_unlock(s);
+		if (live)
+			cb(ref, user, ctx);
 	}
 }

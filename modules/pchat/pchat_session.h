@@ -18,6 +18,7 @@
 #include "core/ip_addr.h"
 #include "core/str.h"
 
+#include "pchat_budget.h"
 #include "pchat_chat.h"
 
 typedef enum pchat_session_state {
@@ -51,17 +52,19 @@ typedef struct pchat_session {
 	str user;                /* the identity */
 	str flow;                /* where the client's connection ends (pchat_sip.c): requests of
 							  * the dialog must come from there */
+	str source;              /* the address its sessions are counted under ("": not counted) */
 	char *strs;
 	struct socket_info *send_sock;
 	unsigned int local_cseq; /* CSeq of our last request */
-	uint32_t pending;        /* INFOs sent and not answered yet */
+	pchat_window_t win;      /* INFOs unanswered and waiting (pchat_budget.h) */
 	pchat_queued_info_t *queue_head; /* INFOs waiting until fewer are pending, oldest first */
 	pchat_queued_info_t *queue_tail;
-	uint32_t queued;
 	int drain_queued;        /* a sender was asked to send what waits */
 	int end_queued;          /* a sender was asked to end the session */
+	int bye_on_end;          /* ending it sends a BYE (the client may still be there) */
 	int expires;             /* negotiated Session-Expires in s, 0 for none */
 	time_t refreshed;        /* last INVITE/UPDATE/ACK from the client */
+	time_t created;
 	/* rooms the session has joined */
 	uint64_t *rooms;
 	uint32_t nrooms;
@@ -70,7 +73,7 @@ typedef struct pchat_session {
 
 typedef struct pchat_session_init {
 	str call_id, local_tag, remote_tag, local_uri, remote_uri, remote_target, dst_uri;
-	str route_set, user, flow;
+	str route_set, user, flow, source;
 	struct socket_info *send_sock;
 	int expires;
 } pchat_session_init_t;
@@ -100,21 +103,28 @@ void pchat_session_unlock(pchat_session_t *s);
  * the teardown), 0 otherwise. */
 int pchat_session_begin_end(pchat_session_t *s);
 
-/* Appends an INFO body to the session's queue (copied); 0 ok. */
+/* Appends an INFO body to the session's queue (copied), counted in its window and the node's
+ * budget; 0 ok. */
 int pchat_session_queue_push(pchat_session_t *s, const char *body, size_t len);
-/* Takes the oldest queued body (free it with shm_free), NULL when none waits. */
+/* Takes the oldest queued body out of the queue, the window and the node's budget (free it
+ * with shm_free), NULL when none waits. */
 pchat_queued_info_t *pchat_session_queue_pop(pchat_session_t *s);
 
-/* Removes a session from the table and frees it. The session must be locked; the lock is
- * released. */
-void pchat_session_free_locked(pchat_session_t *s);
+/* Removes a session from the table and frees it (its queued INFOs too). The session must be
+ * locked; the lock is released. Its user and source are copied to user/source (buffers of
+ * PCHAT_USER_MAX and 64 bytes) for the caller's bookkeeping. */
+void pchat_session_free_locked(pchat_session_t *s, char *user, char *source);
 
 /* Room list of a locked session. */
 int pchat_session_add_room(pchat_session_t *s, uint64_t room_id);
 void pchat_session_remove_room(pchat_session_t *s, uint64_t room_id);
 
-/* Calls cb (without a lock held) for every session that missed its refresh by more than grace
- * seconds and is not ending yet. Used by the reaper timer. */
-void pchat_sessions_expired(time_t now, int grace, void (*cb)(pchat_sref_t ref));
+/* Calls cb (without a lock held) for every session that is not ending, with its user. */
+void pchat_sessions_each(void (*cb)(pchat_sref_t ref, const char *user, void *ctx), void *ctx);
+
+/* Calls cb (without a lock held) for every session that is not ending yet and either missed its
+ * refresh by more than grace seconds or was never confirmed by an ACK within early seconds.
+ * Used by the reaper timer. */
+void pchat_sessions_expired(time_t now, int grace, int early, void (*cb)(pchat_sref_t ref));
 
 #endif

@@ -16,8 +16,8 @@ const pchat_setting_def_t pchat_setting_defs[] = {
 	SETTING(max_file_size, 1, 2097152, "KB of a file posted to a room"),
 	SETTING(message_size_limit, 1, 1048576, "characters of a post"),
 	SETTING(story_size_limit, 1, 1048576, "characters of a story"),
-	SETTING(backchat_limit, 1, 10000, "most posts one backchat query returns"),
-	SETTING(participant_update_limit, 1, 100000,
+	SETTING(backchat_limit, 1, 1000, "most posts one backchat query returns"),
+	SETTING(participant_update_limit, 1, 1000,
 			"users above which join lists are capped and join/part notices stop"),
 	SETTING(search_limit, 1, 10000, "most rooms a search returns"),
 };

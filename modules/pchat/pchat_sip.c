@@ -2,11 +2,13 @@
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/data_lump_rpl.h"
 #include "core/dprint.h"
+#include "core/flags.h"
 #include "core/forward.h"
 #include "core/mem/mem.h"
 #include "core/mem/shm_mem.h"
@@ -22,6 +24,7 @@
 #include "modules/tm/tm_load.h"
 
 #include "pchat_fanout.h"
+#include "pchat_limits.h"
 #include "pchat_mod.h"
 #include "pchat_service.h"
 #include "pchat_session.h"
@@ -130,6 +133,13 @@ static int request_flow(struct sip_msg *msg, char *out, size_t len)
 				ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port, msg->rcv.proto_reserved1);
 	}
 	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+/* 1 when the cfg marked the request as coming from a trusted peer (modparam trusted_flag). */
+static int from_trusted_peer(struct sip_msg *msg)
+{
+	return pchat_params.trusted_flag >= 0
+		   && isflagset(msg, (flag_t)pchat_params.trusted_flag) == 1;
 }
 
 /* The Record-Route headers of the request, joined: the route set of a UAS dialog. */
@@ -245,6 +255,7 @@ typedef struct new_dialog {
 	char tag[33];              /* 128 random bits */
 	char dst[128];
 	char flow[128];
+	char source[64];           /* counted per address, "" for a trusted peer */
 	char *route_buf;
 } new_dialog_t;
 
@@ -280,6 +291,12 @@ static int read_new_dialog(struct sip_msg *msg, new_dialog_t *d)
 	d->in.local_tag.len = 32;
 	d->in.send_sock = msg->rcv.bind_address;
 	d->in.expires = pchat_params.session_expires;
+	/* every session of a pool arrives from its front end: limits per address would throttle
+	 * the whole pool */
+	if (!from_trusted_peer(msg))
+		snprintf(d->source, sizeof(d->source), "%s", ip_addr2a(&msg->rcv.src_ip));
+	d->in.source.s = d->source;
+	d->in.source.len = (int)strlen(d->source);
 	/* what the session copies into shared memory is bounded */
 	parts[0] = &d->in.call_id;
 	parts[1] = &d->in.remote_tag;
@@ -293,6 +310,44 @@ static int read_new_dialog(struct sip_msg *msg, new_dialog_t *d)
 	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		total += (size_t)parts[i]->len;
 	return total > (size_t)pchat_params.max_dialog_size ? 513 : 0;
+}
+
+/* 0 when the Persistent Chat policy enables the user; else the SIP status that refuses. */
+static int check_policy(const char *user)
+{
+	const pchat_chat_t *chat = pchat_service();
+	int enabled = chat->store->policy_enabled(chat->store_h, user);
+
+	if (enabled > 0)
+		return 0;
+	if (enabled < 0) {
+		LM_WARN("chat session of %s refused: its policy cannot be read (database)\n", user);
+		return 503;
+	}
+	LM_NOTICE("chat session of %s refused: Persistent Chat is not enabled for the user "
+			  "(pchat.policy)\n", user);
+	return 403;
+}
+
+/* Counts the new session against the limits per user and per address; 0, or the SIP status
+ * that refuses it. */
+static int open_limits(const new_dialog_t *d)
+{
+	switch (pchat_limits_open(d->user, d->source)) {
+		case PCHAT_LIMIT_OK:
+			return 0;
+		case PCHAT_LIMIT_USER:
+			LM_NOTICE("new chat session of %s refused: the user has max_sessions_per_user (%d) "
+					  "sessions\n", d->user, pchat_params.max_sessions_per_user);
+			return 403;
+		case PCHAT_LIMIT_SOURCE:
+			LM_NOTICE("new chat session of %s refused: address %s has max_sessions_per_source "
+					  "(%d) sessions\n", d->user, d->source, pchat_params.max_sessions_per_source);
+			return 403;
+		case PCHAT_LIMIT_MEMORY:
+			break;
+	}
+	return 503;
 }
 
 static int handle_invite(struct sip_msg *msg)
@@ -318,6 +373,10 @@ static int handle_invite(struct sip_msg *msg)
 				ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
 		return reply(msg, 403, "Forbidden (no identity)");
 	}
+	rc = check_policy(d.user);
+	if (rc != 0)
+		return rc == 503 ? reply_unavailable(msg, "Chat Store Unavailable")
+						 : reply(msg, 403, "Persistent Chat Not Enabled");
 	d.route_buf = pkg_malloc(pchat_params.max_dialog_size);
 	if (!d.route_buf) {
 		PKG_MEM_ERROR;
@@ -334,9 +393,23 @@ static int handle_invite(struct sip_msg *msg)
 		pkg_free(d.route_buf);
 		return reply(msg, rc, rc == 513 ? "Dialog Headers Too Large" : "Server Error");
 	}
+	if (!pchat_node_admits(&pchat_shared->budget)) {
+		pkg_free(d.route_buf);
+		LM_WARN("new chat session of %s refused: deliveries hold %lld bytes of shared memory, "
+				"over max_node_bytes (%lld)\n", d.user,
+				(long long)pchat_shared->budget.used, (long long)pchat_shared->budget.limit);
+		return reply_unavailable(msg, "Chat Service Busy");
+	}
+	rc = open_limits(&d);
+	if (rc != 0) {
+		pkg_free(d.route_buf);
+		return rc == 503 ? reply_unavailable(msg, "Too Many Chat Sessions")
+						 : reply(msg, rc, "Too Many Chat Sessions");
+	}
 	s = pchat_session_create(&d.in, &ref);
 	pkg_free(d.route_buf);
 	if (!s) {
+		pchat_limits_close(d.user, d.source);
 		LM_WARN("cannot open a chat session for %s: %d sessions in use (max_sessions)\n",
 				d.user, pchat_shared->sessions);
 		return reply_unavailable(msg, "Too Many Chat Sessions");
@@ -421,6 +494,12 @@ static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
 
 	if (tmb.t_newtran(msg) <= 0)
 		return 1;
+	if (!pchat_limits_request(d->user)) {
+		update_stat(pchat_stat_throttled, 1);
+		LM_INFO("INFO from %s refused: over user_request_rate (%d/s, burst %d)\n", d->user,
+				pchat_params.user_request_rate, pchat_params.user_request_burst);
+		return reply_unavailable(msg, "Too Many Requests");
+	}
 	body = body_of(msg, &len);
 	st = pchat_xccos_parse(body ? body : "", len, (size_t)pchat_params.max_body_size, &env, err,
 			sizeof(err));
@@ -435,6 +514,13 @@ static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
 		rc = reply(msg, 200, "OK");
 		update_stat(pchat_stat_commands, 1);
 		pchat_chat_command(chat, &caller, &env);
+	} else if (!pchat_node_admits(&pchat_shared->budget)) {
+		/* refused before it is stored: nothing acknowledged is ever dropped */
+		update_stat(pchat_stat_throttled, 1);
+		LM_WARN("post of %s refused: deliveries hold %lld bytes of shared memory, over "
+				"max_node_bytes (%lld)\n", d->user, (long long)pchat_shared->budget.used,
+				(long long)pchat_shared->budget.limit);
+		rc = reply_unavailable(msg, "Chat Service Busy");
 	} else {
 		code = pchat_chat_post(chat, &caller, &env);
 		if (code == 503)
@@ -550,8 +636,9 @@ int pchat_w_handle(struct sip_msg *msg, char *p1, char *p2)
 int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 {
 	static const char event[] = "vnd-microsoft-provisioning-v2";
-	char body[1024];
-	int n;
+	const pchat_chat_t *chat = pchat_service();
+	char body[1024], user[PCHAT_USER_MAX];
+	int n, enabled;
 
 	(void)p1;
 	(void)p2;
@@ -560,6 +647,20 @@ int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 			|| msg->event->body.len < (int)sizeof(event) - 1
 			|| strncasecmp(msg->event->body.s, event, sizeof(event) - 1) != 0)
 		return -1;
+	update_stat(pchat_stat_requests, 1);
+	/* The document is the user's: whether the policy enables Persistent Chat for them. */
+	if (session_identity(msg, user, sizeof(user)) < 0) {
+		LM_NOTICE("provisioning SUBSCRIBE from %s:%u without a usable identity (modparam "
+				  "identity)\n", ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
+		slb.zreply(msg, 403, "Forbidden (no identity)");
+		return 1;
+	}
+	enabled = chat->store->policy_enabled(chat->store_h, user);
+	if (enabled < 0) {
+		add_header(msg, "Retry-After: 5\r\n");
+		slb.zreply(msg, 503, "Chat Store Unavailable");
+		return 1;
+	}
 	/* The document rides in the 200 OK (ms-piggyback-cseq), so no NOTIFY dialog is needed.
 	 * Answered statelessly: the answer is the same for every retransmission, and clients started
 	 * in the same second send identical SUBSCRIBEs that tm 5.6 would take for one transaction
@@ -567,10 +668,10 @@ int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 	n = snprintf(body, sizeof(body),
 			"<provisionGroupList xmlns=\"http://schemas.microsoft.com/2006/09/sip/"
 			"provisiongrouplist-notification\"><provisionGroup name=\"persistentChatConfiguration\">"
-			"<propertyEntryList><property name=\"EnablePersistentChat\">true</property>"
+			"<propertyEntryList><property name=\"EnablePersistentChat\">%s</property>"
 			"<property name=\"DefaultPersistentChatPoolUri\">%s</property>"
 			"<property name=\"PersistentChatPoolUris\">%s</property></propertyEntryList>"
-			"</provisionGroup></provisionGroupList>",
+			"</provisionGroup></provisionGroupList>", enabled ? "true" : "false",
 			pchat_params.pool_uri, pchat_params.pool_uri);
 	if (n >= (int)sizeof(body) || add_header(msg, "Expires: 0\r\n") < 0
 			|| add_header(msg, "Event: vnd-microsoft-provisioning-v2\r\n") < 0
@@ -581,7 +682,6 @@ int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 		slb.zreply(msg, 500, "Server Error");
 		return 1;
 	}
-	update_stat(pchat_stat_requests, 1);
 	if (slb.zreply(msg, 200, "OK") < 0)
 		LM_ERR("cannot answer the provisioning SUBSCRIBE\n");
 	return 1;
@@ -589,21 +689,25 @@ int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 
 /* ------------------------------------------------------------------ sending */
 
-static void *ref_param(pchat_sref_t ref)
+/* What tm hands back to info_answered: the session and the size the INFO holds in its window
+ * and in the node's budget. Owned by tm once the INFO is sent (freed at TMCB_DESTROY). */
+typedef struct info_param {
+	pchat_sref_t ref;
+	size_t len;
+	int answered;
+} info_param_t;
+
+static pchat_window_limits_t window_limits(void)
 {
-	return (void *)(uintptr_t)(((uint64_t)ref.gen << 32) | ref.slot);
+	pchat_window_limits_t l = {(uint32_t)pchat_params.max_pending,
+		(uint32_t)pchat_params.max_queued, (size_t)pchat_params.max_session_bytes};
+
+	return l;
 }
 
-static pchat_sref_t param_ref(void *p)
-{
-	uint64_t v = (uint64_t)(uintptr_t)p;
-	pchat_sref_t ref = {(uint32_t)v, (uint32_t)(v >> 32)};
-
-	return ref;
-}
-
-/* Asks a sender to end the session, once: every failed delivery to a dead client would ask. */
-static void request_end(pchat_sref_t ref, const char *why)
+/* Asks a sender to end the session, once: every failed delivery to a dead client would ask.
+ * bye: the client may still be there, so it is told with a BYE. */
+static void request_end(pchat_sref_t ref, const char *why, int bye)
 {
 	pchat_session_t *s = pchat_session_get(ref);
 	int queue;
@@ -612,6 +716,7 @@ static void request_end(pchat_sref_t ref, const char *why)
 		return;
 	queue = !s->end_queued && s->state != PCHAT_S_ENDING;
 	s->end_queued = 1;
+	s->bye_on_end |= bye;
 	pchat_session_unlock(s);
 	if (!queue)
 		return;
@@ -622,38 +727,54 @@ static void request_end(pchat_sref_t ref, const char *why)
 	}
 }
 
+/* An INFO left the session's window (answered, timed out, or its transaction went away). The
+ * window moved: a sender sends what waits - not here, inside tm's reply processing. */
+static void info_done(info_param_t *p)
+{
+	pchat_window_limits_t l = window_limits();
+	pchat_session_t *s;
+	int drain = 0;
+
+	p->answered = 1;
+	pchat_node_release(&pchat_shared->budget, p->len);
+	s = pchat_session_get(p->ref);
+	if (!s)
+		return;
+	pchat_window_answered(&s->win, p->len);
+	drain = pchat_window_may_drain(&s->win, &l) && !s->drain_queued
+			&& s->state != PCHAT_S_ENDING;
+	if (drain)
+		s->drain_queued = 1;
+	pchat_session_unlock(s);
+	if (drain)
+		pchat_fanout_drain(p->ref);
+}
+
 /* Runs in whichever process gets the answer (or tm's timer process for a timeout): it only
  * queues the end of the session, which a sender carries out. */
 static void info_answered(struct cell *t, int type, struct tmcb_params *ps)
 {
-	pchat_sref_t ref = param_ref(*ps->param);
-	pchat_session_t *s;
+	info_param_t *p = *ps->param;
 	char why[48];
-	int drain;
 
 	(void)t;
-	(void)type;
-	s = pchat_session_get(ref);
-	if (s) {
-		if (s->pending > 0)
-			s->pending--;
-		/* the window moved: a sender sends what waits (not here, inside tm's reply
-		 * processing) */
-		drain = s->queued > 0 && !s->drain_queued && s->state != PCHAT_S_ENDING;
-		if (drain)
-			s->drain_queued = 1;
-		pchat_session_unlock(s);
-		if (drain && pchat_fanout_drain(ref) < 0 && (s = pchat_session_get(ref)) != NULL) {
-			s->drain_queued = 0; /* the next answer asks again */
-			pchat_session_unlock(s);
-		}
+	if (!p)
+		return;
+	if (type & TMCB_DESTROY) {
+		if (!p->answered)
+			info_done(p);
+		shm_free(p);
+		*ps->param = NULL;
+		return;
 	}
+	if (!p->answered)
+		info_done(p);
 	if (ps->code < 300)
 		return;
 	update_stat(pchat_stat_delivery_failures, 1);
 	if (ps->code == 408 || ps->code == 481 || ps->code == 487 || ps->code == 477) {
 		snprintf(why, sizeof(why), "an INFO was answered %d", ps->code);
-		request_end(ref, why);
+		request_end(p->ref, why, 0);
 	}
 }
 
@@ -678,37 +799,60 @@ static int session_dlg(pchat_session_t *s, dlg_t *dlg)
 	return 0;
 }
 
-/* Sends one INFO on a locked session; 0 when tm took it. */
-static int send_locked(pchat_session_t *s, pchat_sref_t ref, const char *body, size_t len)
+/* Sends a request inside a locked session's dialog; 0 when tm took it. An INFO (cb set) is
+ * counted in the session's window and the node's budget until its answer. */
+static int send_locked(pchat_session_t *s, pchat_sref_t ref, str *method, const char *body,
+		size_t len, transaction_cb *cb)
 {
-	static str method = str_init("INFO");
-	static str headers = str_init("Content-Type: text/plain\r\n");
+	static str info_headers = str_init("Content-Type: text/plain\r\n");
 	str b = {(char *)body, (int)len};
+	info_param_t *p = NULL;
 	uac_req_t uac;
 	dlg_t dlg;
 	int rc = -1;
 
+	if (cb && !(p = shm_malloc(sizeof(*p)))) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
 	if (session_dlg(s, &dlg) == 0) {
-		set_uac_req(&uac, &method, &headers, &b, &dlg, TMCB_LOCAL_COMPLETED, info_answered,
-				ref_param(ref));
+		if (p) {
+			p->ref = ref;
+			p->len = len;
+			p->answered = 0;
+		}
+		set_uac_req(&uac, method, len ? &info_headers : NULL, len ? &b : NULL, &dlg,
+				cb ? TMCB_LOCAL_COMPLETED | TMCB_DESTROY : 0, cb, p);
 		/* under the session's lock: CSeq numbers go out in order */
 		rc = tmb.t_request_within(&uac);
 		s->local_cseq = dlg.loc_seq.value;
-		if (rc >= 0)
-			s->pending++;
+		if (rc >= 0 && p)
+			pchat_node_charge(&pchat_shared->budget, pchat_window_sent(&s->win, len));
 	}
 	if (dlg.route_set)
 		free_rr(&dlg.route_set);
+	if (rc < 0 && p)
+		shm_free(p); /* tm did not take it: no callback will come */
 	return rc < 0 ? -1 : 0;
 }
 
+static int send_info_locked(pchat_session_t *s, pchat_sref_t ref, const char *body, size_t len)
+{
+	static str info = str_init("INFO");
+
+	return send_locked(s, ref, &info, body, len, info_answered);
+}
+
 /* Every unanswered INFO holds a transaction in shared memory until it is answered or times out
- * (fr_timer), so a session has at most max_pending of them: that bounds what a dead client can
- * pin, and a live client that answers more slowly than INFOs come (a burst of notices at a
- * login storm) only makes the rest wait. A client that stops answering fills its queue and is
- * ended (it comes back and reads the backchat) before the node runs out of memory. */
+ * (fr_timer), so a session has at most max_pending of them, and what it holds unanswered and
+ * waiting is bounded in number (max_queued) and bytes (max_session_bytes): that bounds what a
+ * dead or slow client can pin. A live client that answers more slowly than INFOs come (a burst
+ * of notices at a login storm) only makes the rest wait; a client that stops answering runs
+ * over its budget and is ended (it comes back and reads the backchat) - it pays, not the
+ * posters of its rooms. */
 int pchat_sip_send_info(pchat_sref_t ref, const char *body, size_t len)
 {
+	pchat_window_limits_t l = window_limits();
 	pchat_session_t *s;
 	int rc = 0;
 
@@ -719,25 +863,29 @@ int pchat_sip_send_info(pchat_sref_t ref, const char *body, size_t len)
 		pchat_session_unlock(s);
 		return -1;
 	}
-	if (s->queued == 0 && s->pending < (uint32_t)pchat_params.max_pending) {
-		rc = send_locked(s, ref, body, len);
-		pchat_session_unlock(s);
-		if (rc < 0)
-			request_end(ref, "an INFO could not be sent");
-		return rc;
+	switch (pchat_window_offer(&s->win, &l, len)) {
+		case PCHAT_WINDOW_SEND:
+			rc = send_info_locked(s, ref, body, len);
+			pchat_session_unlock(s);
+			if (rc < 0)
+				request_end(ref, "an INFO could not be sent", 0);
+			return rc;
+		case PCHAT_WINDOW_WAIT:
+			rc = pchat_session_queue_push(s, body, len);
+			pchat_session_unlock(s);
+			return rc;
+		case PCHAT_WINDOW_OVER:
+			break;
 	}
-	if (s->queued >= (uint32_t)pchat_params.max_queued) {
-		pchat_session_unlock(s);
-		request_end(ref, "the client leaves too many INFOs unanswered");
-		return -1;
-	}
-	rc = pchat_session_queue_push(s, body, len);
 	pchat_session_unlock(s);
-	return rc;
+	request_end(ref, "the client leaves too many INFOs unanswered (max_queued, "
+			"max_session_bytes)", 1);
+	return -1;
 }
 
 void pchat_sip_drain(pchat_sref_t ref)
 {
+	pchat_window_limits_t l = window_limits();
 	pchat_queued_info_t *q;
 	pchat_session_t *s;
 	int failed = 0;
@@ -746,22 +894,22 @@ void pchat_sip_drain(pchat_sref_t ref)
 	if (!s)
 		return;
 	s->drain_queued = 0;
-	while (!failed && s->state != PCHAT_S_ENDING
-			&& s->pending < (uint32_t)pchat_params.max_pending
+	while (!failed && s->state != PCHAT_S_ENDING && pchat_window_may_drain(&s->win, &l)
 			&& (q = pchat_session_queue_pop(s)) != NULL) {
-		failed = send_locked(s, ref, q->body, q->len) < 0;
+		failed = send_info_locked(s, ref, q->body, q->len) < 0;
 		shm_free(q);
 	}
 	pchat_session_unlock(s);
 	if (failed)
-		request_end(ref, "an INFO could not be sent");
+		request_end(ref, "an INFO could not be sent", 0);
 }
 
 /* ------------------------------------------------------------------ ending sessions */
 
 void pchat_sip_end_session(pchat_sref_t ref)
 {
-	char user[PCHAT_USER_MAX];
+	static str bye = str_init("BYE");
+	char user[PCHAT_USER_MAX], source[64];
 	pchat_caller_t caller;
 	pchat_session_t *s;
 	int owner;
@@ -778,15 +926,92 @@ void pchat_sip_end_session(pchat_sref_t ref)
 	caller.user = user;
 	pchat_chat_session_end(pchat_service(), &caller);
 	s = pchat_session_get(ref);
-	if (s)
-		pchat_session_free_locked(s);
+	if (!s)
+		return;
+	if (s->bye_on_end && send_locked(s, ref, &bye, NULL, 0, NULL) < 0)
+		LM_INFO("chat session %u.%u of %s: the BYE could not be sent\n", ref.slot, ref.gen,
+				user);
+	pchat_session_free_locked(s, user, source);
+	pchat_limits_close(user, source);
 	LM_DBG("chat session %u.%u of %s ended\n", ref.slot, ref.gen, user);
+}
+
+/* ------------------------------------------------------------------ policy */
+
+typedef struct policy_sweep {
+	const char *scope;
+	pchat_member_t *sessions;
+	int n;
+	int cap;
+} policy_sweep_t;
+
+static int in_scope(const char *scope, const char *user)
+{
+	if (strcmp(scope, "*") == 0)
+		return 1;
+	return strchr(scope, '@') ? strcasecmp(scope, user) == 0
+							  : strcasecmp(scope, pchat_user_domain(user)) == 0;
+}
+
+static void collect_in_scope(pchat_sref_t ref, const char *user, void *ctx)
+{
+	policy_sweep_t *sw = ctx;
+
+	if (!in_scope(sw->scope, user))
+		return;
+	if (sw->n == sw->cap) {
+		int cap = sw->cap ? 2 * sw->cap : 64;
+		pchat_member_t *grown = realloc(sw->sessions, cap * sizeof(*grown));
+
+		if (!grown)
+			return;
+		sw->sessions = grown;
+		sw->cap = cap;
+	}
+	sw->sessions[sw->n].session = ref;
+	snprintf(sw->sessions[sw->n++].user, PCHAT_USER_MAX, "%s", user);
+}
+
+static int by_user(const void *a, const void *b)
+{
+	return strcmp(((const pchat_member_t *)a)->user, ((const pchat_member_t *)b)->user);
+}
+
+void pchat_sip_enforce_policy(const char *scope)
+{
+	const pchat_chat_t *chat = pchat_service();
+	policy_sweep_t sw = {scope, NULL, 0, 0};
+	int i, enabled = 1, ended = 0;
+
+	pchat_sessions_each(collect_in_scope, &sw);
+	qsort(sw.sessions, sw.n, sizeof(*sw.sessions), by_user);
+	for (i = 0; i < sw.n; i++) {
+		/* one look-up per user: the sessions of a user are next to each other */
+		if (i == 0 || strcmp(sw.sessions[i].user, sw.sessions[i - 1].user) != 0)
+			enabled = chat->store->policy_enabled(chat->store_h, sw.sessions[i].user);
+		if (enabled < 0) {
+			LM_ERR("the policy of %s cannot be read now (database); its sessions stay\n",
+					sw.sessions[i].user);
+		} else if (enabled == 0) {
+			request_end(sw.sessions[i].session, "Persistent Chat is not enabled for its user "
+					"by policy", 1);
+			ended++;
+		}
+	}
+	if (ended)
+		LM_NOTICE("policy for %s changed: %d chat sessions of users it no longer enables "
+				  "were ended\n", scope, ended);
+	free(sw.sessions);
 }
 
 static void end_expired(pchat_sref_t ref)
 {
-	request_end(ref, "it missed its Session-Expires refresh");
+	request_end(ref, "it missed its Session-Expires refresh or was never confirmed by an ACK",
+			1);
 }
+
+/* A 2xx is retransmitted for 64*T1 (32 s) waiting for its ACK (RFC 3261 13.3.1.4). */
+#define EARLY_TIMEOUT 32
 
 void pchat_sip_reaper(unsigned int ticks, void *param)
 {
@@ -796,5 +1021,5 @@ void pchat_sip_reaper(unsigned int ticks, void *param)
 
 	(void)ticks;
 	(void)param;
-	pchat_sessions_expired(time(NULL), grace, end_expired);
+	pchat_sessions_expired(time(NULL), grace, EARLY_TIMEOUT, end_expired);
 }

@@ -37,6 +37,10 @@ void pchat_sip_drain(pchat_sref_t ref);
  * Does nothing when the session is gone or another process is ending it. */
 void pchat_sip_end_session(pchat_sref_t ref);
 
+/* A Persistent Chat policy rule changed (scope "*", a domain or a user): the sessions of the
+ * users it covers whom the policy no longer enables are ended with a BYE. */
+void pchat_sip_enforce_policy(const char *scope);
+
 /* The reaper timer: ends sessions that missed their Session-Expires refresh. */
 void pchat_sip_reaper(unsigned int ticks, void *param);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pchat_log.h"
 #include "pchat_schema.h"
@@ -25,6 +26,9 @@ enum {
 	ST_PREF_GET,
 	ST_PREF_SET,
 	ST_IS_CREATOR,
+	ST_LAST_SEQS,
+	ST_PREF_COUNT,
+	ST_POLICY,
 	ST_COUNT
 };
 
@@ -58,6 +62,9 @@ enum {
 	"IF(r.invitations = 'inherit', " CATEGORY_OF("invitations") ", r.invitations = 'on'), " \
 	CATEGORY_OF("chat_history") " "
 
+/* PCHAT_STORE_BATCH parameters of an IN list; unused ones are bound to 0 (no room has id 0). */
+#define TEN_MARKS "?,?,?,?,?,?,?,?,?,?"
+
 #define NAME_LIKE "r.name LIKE CONCAT('%', ?, '%') ESCAPE '!' "
 #define BY_NAME "ORDER BY r.name LIMIT ?"
 
@@ -73,8 +80,8 @@ const char *const pchat_store_sql[] = {
 		"(SELECT COALESCE(BIT_OR(CASE p.role WHEN 'member' THEN 1 WHEN 'manager' THEN 2 "
 		"ELSE 4 END), 0) FROM pchat_room_principal p WHERE p.room_id = r.id AND p.principal "
 		IN_PRINCIPALS "), (SELECT COALESCE(MAX(s.last_seq), 0) FROM pchat_room_sequence s "
-		"WHERE s.room_id = r.id) FROM pchat_room r JOIN pchat_category c ON c.id = "
-		"r.category_id WHERE r.guid = ?",
+		"WHERE s.room_id = r.id), r.category_id FROM pchat_room r JOIN pchat_category c ON "
+		"c.id = r.category_id WHERE r.guid = ?",
 	/* Takes the room's sequence row lock until the transaction ends: posts of a room are
 	 * numbered in commit order. LAST_INSERT_ID(expr) hands the new number back without another
 	 * query; a room's first post creates the row. */
@@ -110,10 +117,11 @@ const char *const pchat_store_sql[] = {
 	[ST_ASSOCIATIONS] = "SELECT " SUMMARY_COLUMNS ROOMS "WHERE " VISIBLE " AND EXISTS (SELECT 1 "
 						"FROM pchat_room_principal q WHERE q.room_id = r.id AND q.role = ? AND "
 						"q.principal " IN_PRINCIPALS ") " BY_NAME,
+	/* an invitation shows only a room the user may find now */
 	[ST_INVITATIONS] = "SELECT i.id, DATE_FORMAT(i.created, '%Y-%m-%d %H:%i:%s.%f'), i.inviter, "
 					   SUMMARY_COLUMNS "FROM pchat_invitation i JOIN pchat_room r ON r.id = "
-					   "i.room_id WHERE i.user = ? "
-					   "AND i.id > ? AND r.disabled = 0 ORDER BY i.id LIMIT ?",
+					   "i.room_id WHERE i.user = ? AND i.id > ? AND " VISIBLE
+					   " ORDER BY i.id LIMIT ?",
 	[ST_PREF_GET] = "SELECT seqid, content FROM pchat_preference WHERE user = ? AND label = ?",
 	/* a new bundle is revision 1; an existing one gets the next revision back through
 	 * LAST_INSERT_ID(expr) */
@@ -122,6 +130,11 @@ const char *const pchat_store_sql[] = {
 					"content = VALUES(content), modified = UTC_TIMESTAMP(6)",
 	[ST_IS_CREATOR] = "SELECT COUNT(*) FROM pchat_category_principal WHERE role = 'creator' "
 					  "AND principal " IN_PRINCIPALS,
+	[ST_POLICY] = "SELECT principal, enabled FROM pchat_policy WHERE principal IN ('*', ?, ?)",
+	[ST_PREF_COUNT] = "SELECT COUNT(*) FROM pchat_preference WHERE user = ? AND label <> ?",
+	[ST_LAST_SEQS] = "SELECT room_id, last_seq FROM pchat_room_sequence WHERE room_id IN ("
+					 TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS ","
+					 TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS ")",
 };
 const int pchat_store_nsql = ST_COUNT;
 
@@ -158,9 +171,10 @@ static int read_room(void *ctx, const pchat_db_val_t *cols, int ncols)
 {
 	pchat_room_t *room = ctx;
 
-	if (ncols != 15)
+	if (ncols != 16)
 		return -1;
 	room->id = (uint64_t)pchat_db_int(&cols[0]);
+	room->category_id = (uint64_t)pchat_db_int(&cols[15]);
 	copy_col(room->guid, sizeof(room->guid), &cols[1]);
 	copy_col(room->name, sizeof(room->name), &cols[2]);
 	copy_col(room->description, sizeof(room->description), &cols[3]);
@@ -457,9 +471,15 @@ static int read_invitation(void *ctx, const pchat_db_val_t *cols, int ncols)
 static int invitations(void *h, const char *user, uint64_t after, int limit,
 		pchat_invitation_f cb, void *ctx)
 {
-	pchat_db_val_t p[3] = {PCHAT_DB_CS(user), PCHAT_DB_I((long long)after), PCHAT_DB_I(limit)};
+	pchat_db_val_t p[9];
 	list_ctx_t lc = {NULL, cb, ctx};
-	long long rc = pchat_db_exec(h, ST_INVITATIONS, p, 3, read_invitation, &lc);
+	long long rc;
+
+	p[0] = PCHAT_DB_CS(user);
+	p[1] = PCHAT_DB_I((long long)after);
+	principal_pairs(p, 2, 3, user);
+	p[8] = PCHAT_DB_I(limit);
+	rc = pchat_db_exec(h, ST_INVITATIONS, p, 9, read_invitation, &lc);
 
 	return rc < 0 ? store_rc(rc) : 0;
 }
@@ -488,11 +508,19 @@ static int pref_get(void *h, const char *user, const char *label, pchat_pref_t *
 	return rc < 0 ? store_rc(rc) : 0;
 }
 
-static int pref_set(void *h, const char *user, const char *label, const char *content,
+static int read_count(void *ctx, const pchat_db_val_t *cols, int ncols);
+
+static int pref_set(void *h, const char *user, const char *label, const char *content, int max,
 		uint64_t *seqid)
 {
 	pchat_db_val_t p[3] = {PCHAT_DB_CS(user), PCHAT_DB_CS(label), PCHAT_DB_CS(content)};
-	long long rc = pchat_db_exec(h, ST_PREF_SET, p, 3, NULL, NULL);
+	long long others = 0, rc = pchat_db_exec(h, ST_PREF_COUNT, p, 2, read_count, &others);
+
+	if (rc < 0)
+		return store_rc(rc);
+	if (others >= max)
+		return PCHAT_STORE_FULL;
+	rc = pchat_db_exec(h, ST_PREF_SET, p, 3, NULL, NULL);
 
 	if (rc < 0)
 		return store_rc(rc);
@@ -519,6 +547,80 @@ static int is_creator(void *h, const char *user)
 	return rc < 0 ? store_rc(rc) : n > 0;
 }
 
+typedef struct policy_ctx {
+	const char *user;
+	int everyone, domain, user_rule;
+} policy_ctx_t;
+
+static int read_policy(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	policy_ctx_t *pc = ctx;
+	int enabled;
+
+	if (ncols != 2 || cols[0].type != PCHAT_DB_STR)
+		return -1;
+	enabled = pchat_db_int(&cols[1]) != 0;
+	if (strcmp(cols[0].s, "*") == 0)
+		pc->everyone = enabled;
+	else if (strcasecmp(cols[0].s, pc->user) == 0)
+		pc->user_rule = enabled;
+	else
+		pc->domain = enabled;
+	return 0;
+}
+
+static int policy_enabled(void *h, const char *user)
+{
+	policy_ctx_t pc = {user, PCHAT_POLICY_UNSET, PCHAT_POLICY_UNSET, PCHAT_POLICY_UNSET};
+	pchat_db_val_t p[2];
+	long long rc;
+
+	principal_pairs(p, 0, 1, user);
+	rc = pchat_db_exec(h, ST_POLICY, p, 2, read_policy, &pc);
+	if (rc < 0)
+		return store_rc(rc);
+	return pchat_policy_enabled(pc.everyone, pc.domain, pc.user_rule);
+}
+
+typedef struct seqs_ctx {
+	const uint64_t *rooms;
+	int n;
+	uint64_t *seqs;
+} seqs_ctx_t;
+
+static int read_seq(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	seqs_ctx_t *sc = ctx;
+	uint64_t room;
+	int i;
+
+	if (ncols != 2)
+		return -1;
+	room = (uint64_t)pchat_db_int(&cols[0]);
+	for (i = 0; i < sc->n; i++)
+		if (sc->rooms[i] == room)
+			sc->seqs[i] = (uint64_t)pchat_db_int(&cols[1]);
+	return 0;
+}
+
+static int last_seqs(void *h, const uint64_t *rooms, int n, uint64_t *seqs)
+{
+	pchat_db_val_t p[PCHAT_STORE_BATCH];
+	seqs_ctx_t sc = {rooms, n, seqs};
+	long long rc;
+	int i;
+
+	if (n > PCHAT_STORE_BATCH)
+		return PCHAT_STORE_ERROR;
+	for (i = 0; i < PCHAT_STORE_BATCH; i++) {
+		p[i] = PCHAT_DB_I(i < n ? (long long)rooms[i] : 0);
+		if (i < n)
+			seqs[i] = 0;
+	}
+	rc = pchat_db_exec(h, ST_LAST_SEQS, p, PCHAT_STORE_BATCH, read_seq, &sc);
+	return rc < 0 ? store_rc(rc) : 0;
+}
+
 const pchat_store_ops_t pchat_store_mysql_ops = {
 	.room_for = room_for,
 	.posts_between = posts_between,
@@ -532,4 +634,6 @@ const pchat_store_ops_t pchat_store_mysql_ops = {
 	.pref_get = pref_get,
 	.pref_set = pref_set,
 	.is_creator = is_creator,
+	.last_seqs = last_seqs,
+	.policy_enabled = policy_enabled,
 };

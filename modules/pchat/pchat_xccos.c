@@ -30,9 +30,17 @@ const char *pchat_xccos_status_text(pchat_xccos_status_t st)
 	return "?";
 }
 
+static int in_xccos_ns(xmlNodePtr n)
+{
+	return n->ns && n->ns->href && strcmp((const char *)n->ns->href, PCHAT_XCCOS_NS) == 0;
+}
+
+/* An element of the XCCOS namespace with this local name: what a client means by a name is
+ * decided by its namespace, not by how it spells a prefix. */
 static int is_element(xmlNodePtr n, const char *name)
 {
-	return n && n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+	return n && n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0
+		   && in_xccos_ns(n);
 }
 
 xmlNodePtr pchat_xml_next(xmlNodePtr node, const char *name)
@@ -108,6 +116,49 @@ void pchat_xml_text(xmlNodePtr node, pchat_buf_t *b)
 	xmlFree(t);
 }
 
+/* 1 when ns is declared on node or one of its ancestors up to top (within the subtree). */
+static int declared_within(xmlNodePtr node, xmlNodePtr top, xmlNsPtr ns)
+{
+	xmlNsPtr d;
+
+	for (; node; node = node->parent) {
+		for (d = node->nsDef; d; d = d->next)
+			if (d == ns)
+				return 1;
+		if (node == top)
+			break;
+	}
+	return 0;
+}
+
+/* A namespace the subtree under top uses but takes from an ancestor outside it gets declared
+ * on top, so the subtree is namespace-well-formed on its own (it is stored, and later embedded
+ * in other envelopes). The XCCOS default namespace needs nothing: every envelope the server
+ * sends declares it. */
+static void declare_outer(xmlNodePtr top, xmlNodePtr user, xmlNsPtr ns)
+{
+	if (!ns || declared_within(user, top, ns)
+			|| (ns->prefix && strcmp((const char *)ns->prefix, "xml") == 0)
+			|| (!ns->prefix && ns->href
+					&& strcmp((const char *)ns->href, PCHAT_XCCOS_NS) == 0))
+		return;
+	xmlNewNs(top, ns->href, ns->prefix); /* refused (NULL) when top declares the prefix already */
+}
+
+static void reconcile(xmlNodePtr top, xmlNodePtr n)
+{
+	xmlAttrPtr a;
+	xmlNodePtr c;
+
+	if (n->type != XML_ELEMENT_NODE)
+		return;
+	declare_outer(top, n, n->ns);
+	for (a = n->properties; a; a = a->next)
+		declare_outer(top, n, a->ns);
+	for (c = n->children; c; c = c->next)
+		reconcile(top, c);
+}
+
 void pchat_xml_inner(xmlNodePtr node, pchat_buf_t *b)
 {
 	xmlBufferPtr xb = xmlBufferCreate();
@@ -117,8 +168,10 @@ void pchat_xml_inner(xmlNodePtr node, pchat_buf_t *b)
 		b->failed = 1;
 		return;
 	}
-	for (n = node->children; n; n = n->next)
+	for (n = node->children; n; n = n->next) {
+		reconcile(n, n);
 		xmlNodeDump(xb, node->doc, n, 0, 0);
+	}
 	pchat_buf_add(b, (const char *)xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
 	xmlBufferFree(xb);
 }
@@ -164,8 +217,10 @@ pchat_xccos_status_t pchat_xccos_parse(const char *body, size_t len, size_t max_
 	 * reported through the return value, not printed. */
 	const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING
 						| XML_PARSE_NOCDATA;
+	xmlParserCtxtPtr ctxt;
 	xmlNodePtr root, node;
 	long long envid;
+	int ns_ok;
 
 	memset(env, 0, sizeof(*env));
 	if (len > max_len)
@@ -176,21 +231,32 @@ pchat_xccos_status_t pchat_xccos_parse(const char *body, size_t len, size_t max_
 	 * entity substitution is off. */
 	if (memmem(body, len, "<!DOCTYPE", 9) || memmem(body, len, "<!ENTITY", 8))
 		return fail(env, PCHAT_XCCOS_DOCTYPE, err, errlen, "DOCTYPE/ENTITY present");
-	env->doc = xmlReadMemory(body, (int)len, NULL, "UTF-8", options);
+	ctxt = xmlNewParserCtxt();
+	if (!ctxt)
+		return fail(env, PCHAT_XCCOS_MALFORMED, err, errlen, "out of memory");
+	env->doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, "UTF-8", options);
+	ns_ok = ctxt->nsWellFormed;
 	if (!env->doc) {
-		const xmlError *e = xmlGetLastError();
+		const xmlError *e = xmlCtxtGetLastError(ctxt);
 
 		snprintf(err, errlen, "not well-formed: %s", e && e->message ? e->message : "?");
 		if (errlen && strlen(err))
 			err[strcspn(err, "\n")] = '\0';
+		xmlFreeParserCtxt(ctxt);
 		pchat_xccos_free(env);
 		return PCHAT_XCCOS_MALFORMED;
 	}
+	xmlFreeParserCtxt(ctxt);
+	/* An undeclared prefix would be stored and relayed as XML that no namespace-aware client
+	 * can read, in every later copy and backchat. */
+	if (!ns_ok)
+		return fail(env, PCHAT_XCCOS_MALFORMED, err, errlen, "not namespace-well-formed");
 	if (env->doc->intSubset || env->doc->extSubset)
 		return fail(env, PCHAT_XCCOS_DOCTYPE, err, errlen, "DOCTYPE present");
 	root = xmlDocGetRootElement(env->doc);
 	if (!is_element(root, "xccos"))
-		return fail(env, PCHAT_XCCOS_NOT_XCCOS, err, errlen, "root element is not xccos");
+		return fail(env, PCHAT_XCCOS_NOT_XCCOS, err, errlen,
+				"root element is not xccos in the XCCOS namespace");
 	envid = pchat_xml_attr_num(root, "envid");
 	env->envid = envid > 0 ? (uint64_t)envid : 0;
 	node = first_element(root);

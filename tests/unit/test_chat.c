@@ -195,12 +195,13 @@ static int pref_get(void *h, const char *user, const char *label, pchat_pref_t *
 	return 0;
 }
 
-static int pref_set(void *h, const char *user, const char *label, const char *content,
+static int pref_set(void *h, const char *user, const char *label, const char *content, int max,
 		uint64_t *seqid)
 {
 	(void)h;
 	(void)user;
 	(void)label;
+	(void)max;
 	snprintf(pref_content, sizeof(pref_content), "%s", content);
 	*seqid = ++pref_seq;
 	return 0;
@@ -212,8 +213,16 @@ static int is_creator(void *h, const char *user)
 	return strcmp(user, "sip:carol@chat.test") == 0;
 }
 
+static int policy_enabled(void *h, const char *user)
+{
+	(void)h;
+	(void)user;
+	return 1;
+}
+
 static const pchat_store_ops_t store = {room_for, post_begin, post_commit, post_abort,
-	history, posts_between, search, associations, invitations, pref_get, pref_set, is_creator};
+	history, posts_between, search, associations, invitations, pref_get, pref_set, is_creator,
+	.policy_enabled = policy_enabled};
 
 /* ------------------------------------------------------------------ fake live state */
 
@@ -315,13 +324,15 @@ static void live_counts(void *h, const uint64_t *rooms, int n, int *counts)
 		counts[i] = rooms[i] == 1 ? live_participants(h, 1, 0, NULL, NULL) : 0;
 }
 
-static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t *rooms, int max)
+static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t **rooms)
 {
 	(void)h;
-	if (find(c->session) < 0 || max < 1)
+	*rooms = NULL;
+	if (find(c->session) < 0)
 		return 0;
-	rooms[0].id = 1;
-	strcpy(rooms[0].guid, GUID_LOBBY);
+	*rooms = calloc(1, sizeof(**rooms));
+	(*rooms)[0].id = 1;
+	strcpy((*rooms)[0].guid, GUID_LOBBY);
 	return 1;
 }
 
@@ -351,8 +362,15 @@ static void live_update(void *h, const pchat_caller_t *c, uint64_t room_id, unsi
 	F.updates++;
 }
 
+static void live_categorize(void *h, uint64_t room_id, uint64_t category_id)
+{
+	(void)h;
+	(void)room_id;
+	(void)category_id;
+}
+
 static const pchat_live_ops_t live = {live_join, live_ready, live_part, live_joined,
-	live_participants, live_counts, live_rooms_of, live_members, live_update};
+	live_participants, live_counts, live_rooms_of, live_members, live_update, live_categorize};
 
 /* ------------------------------------------------------------------ fake output */
 
@@ -415,7 +433,8 @@ static const pchat_out_ops_t out = {next_envid, out_reply, out_notice, post_lock
 static pchat_settings_t settings = {
 	.default_history = 3, .max_file_size = 100, .message_size_limit = 10, .backchat_limit = 5,
 	.participant_update_limit = 2, .search_limit = 500, .story_size_limit = 8192,
-	.reply_size = 60000};
+	.reply_size = 60000, .max_post_size = 30000, .max_preferences = 64,
+	.max_preference_size = 16384};
 static const pchat_chat_t chat = {&store, NULL, &live, NULL, &out, NULL, &settings,
 	"chat.test", "sip:pchat@chat.test"};
 
@@ -455,7 +474,8 @@ static int post(const pchat_caller_t *c, const char *attrs, const char *content)
 	char err[128];
 	int code;
 
-	snprintf(body, sizeof(body), "<xccos ver=\"1\" envid=\"78\"><grpchat id=\"grpchat\" %s>%s"
+	snprintf(body, sizeof(body), "<xccos ver=\"1\" envid=\"78\" xmlns=\"" PCHAT_XCCOS_NS "\">"
+			"<grpchat id=\"grpchat\" %s>%s"
 			"</grpchat></xccos>", attrs, content);
 	assert_int_equal(pchat_xccos_parse(body, strlen(body), 65536, &env, err, sizeof(err)),
 			PCHAT_XCCOS_OK);

@@ -108,7 +108,7 @@ static void missing_or_bad_numbers_are_defaults(void **state)
 	pchat_env_t env;
 
 	(void)state;
-	assert_int_equal(parse("<xccos envid=\"-4\"><cmd id=\"cmd:requri\" seqid=\"x\"/></xccos>",
+	assert_int_equal(parse("<xccos envid=\"-4\" " NS "><cmd id=\"cmd:requri\" seqid=\"x\"/></xccos>",
 			&env), PCHAT_XCCOS_OK);
 	assert_true(env.envid == 0);
 	assert_string_equal(env.seqid, "1");
@@ -122,7 +122,8 @@ static void builds_escaped_replies(void **state)
 	pchat_buf_t b;
 
 	(void)state;
-	assert_int_equal(parse("<xccos envid=\"42\"><cmd id=\"cmd:join\" seqid=\"3\"/></xccos>", &cmd),
+	assert_int_equal(parse("<xccos envid=\"42\" " NS "><cmd id=\"cmd:join\" seqid=\"3\"/></xccos>",
+			&cmd),
 			PCHAT_XCCOS_OK);
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, 9);
