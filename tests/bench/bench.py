@@ -81,7 +81,9 @@ class Bench:
 
     def lab(self, *cmd, **env_extra):
         env = dict(os.environ, PCHAT_LAB_SHM_MB=str(SHM_MB), PCHAT_LAB_PKG_MB=str(PKG_MB),
-                   PCHAT_LAB_DEFINES="PCHAT_MAX_SESSIONS=%d PCHAT_CHILDREN=%d"
+                   PCHAT_LAB_DEFINES="PCHAT_MAX_SESSIONS=%d PCHAT_CHILDREN=%d "
+                   # one generator socket speaks for every user, as fast as it can
+                   "PCHAT_MAX_SESSIONS_PER_SOURCE=0 PCHAT_USER_REQUEST_RATE=0"
                    % (MAX_SESSIONS, CHILDREN), **env_extra)
         res = subprocess.run([os.path.join(TOP, "scripts", "lab")] + list(cmd) +
                              ["--dir", self.dir], env=env, stdout=subprocess.PIPE,

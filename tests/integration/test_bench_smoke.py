@@ -7,8 +7,18 @@ import subprocess
 
 import pytest
 
+from lab import TEST_DEFINES, start_lab
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LOAD_DIR = os.path.join(TOP, "tests", "bench", "load")
+
+
+@pytest.fixture(scope="module")
+def lab(request):
+    """A lab whose limits per source address and per user rate do not throttle the generator:
+    one socket speaks for thousands of users, as the benchmark lab allows too."""
+    return start_lab(request, defines=TEST_DEFINES + " PCHAT_MAX_SESSIONS_PER_SOURCE=0 "
+                     "PCHAT_USER_REQUEST_RATE=0")
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,27 @@ NODE_TIMEOUT = 3  # s, PCHAT_NODE_TIMEOUT below
 def lab(request):
     return start_lab(request, nodes=3, defines=TEST_DEFINES + (
         " PCHAT_NODE_TIMEOUT=%d PCHAT_GAP_TIMEOUT=500 PCHAT_PRESENCE_SYNC_INTERVAL=5"
-        % NODE_TIMEOUT))
+        " PCHAT_CATCH_UP_INTERVAL=1" % NODE_TIMEOUT))
+
+
+def redis_usable_everywhere(lab, timeout=15):
+    """Waits until every node uses Redis again: after an outage a node waits
+    redis_retry_interval before it tries again, whatever Redis does meanwhile."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if all("redis: up" in lab.kamcmd("pchat.pool", node=n, check=False)
+               for n in range(len(lab.sip_ports))):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 @pytest.fixture(autouse=True)
 def whole_pool(lab):
-    """Every test starts and leaves with all nodes (and Redis) up."""
+    """Every test starts and leaves with all nodes (and Redis) up and in use."""
     yield
     lab.up()
+    assert redis_usable_everywhere(lab)
 
 
 def users_in(rpl):
@@ -180,9 +193,13 @@ def test_redis_outage_during_posting_loses_nothing(lab, clients, room):
         assert [seq[x] for x in texts] == sorted(seq.values()), "%s got %s" % (u.user, texts)
         assert u.wait_posts(1, timeout=0.5) == []
     # cross-node delivery works again through Redis, without waiting for a gap to be filled
-    assert sessions_of(lab, room) == [("sip:alice@pchat.test", "node1"),
-                                      ("sip:bob@pchat.test", "node2"),
-                                      ("sip:carol@pchat.test", "node3")]
+    assert redis_usable_everywhere(lab)
+    expected = [("sip:alice@pchat.test", "node1"), ("sip:bob@pchat.test", "node2"),
+                ("sip:carol@pchat.test", "node3")]
+    deadline = time.time() + 5   # each node publishes its presence again at its next tick
+    while sessions_of(lab, room) != expected and time.time() < deadline:
+        time.sleep(0.2)
+    assert sessions_of(lab, room) == expected
     started = time.time()
     assert b.post(room, "after the outage").status == 200
     assert [post_text(e)[2] for e in a.wait_posts(1, timeout=2)] == ["after the outage"]
@@ -228,3 +245,51 @@ def test_front_end_spreads_sessions_and_keeps_each_on_its_node(lab, room):
     finally:
         for c in users:
             c.close()
+
+
+def redis_cli(lab, *args):
+    import subprocess
+    return subprocess.run(["redis-cli", "-p", lab.env["PCHAT_REDIS_PORT"]] + list(args),
+                          stdout=subprocess.PIPE, text=True, check=True).stdout
+
+
+def test_relay_refused_by_redis_still_reaches_the_other_nodes(lab, clients, room):
+    """Redis answers OOM while a post is relayed: the post is stored and the refusal counts as
+    a Redis outage; the node that missed the relay catches the room up from the store."""
+    a, b = clients("alice", node=0), clients("bob", node=1)
+    a.join(room)
+    b.join(room)
+    redis_cli(lab, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+    redis_cli(lab, "CONFIG", "SET", "maxmemory", "1")
+    try:
+        assert a.post(room, "while Redis refuses writes").status == 200
+        assert [post_text(e)[2] for e in a.wait_posts(1)] == ["while Redis refuses writes"]
+    finally:
+        redis_cli(lab, "CONFIG", "SET", "maxmemory", "0")
+    got = b.wait_posts(1, timeout=8)
+    assert [post_text(e)[2] for e in got] == ["while Redis refuses writes"]
+    assert "it cannot serve (OOM" in lab.log(0)
+
+
+def test_ethical_walls_and_policy_reach_every_node(lab, clients, room):
+    """A category's new denial, made on one node, puts a user out on another; a policy rule
+    made on one node ends the user's session on another."""
+    import uuid
+    tag = uuid.uuid4().hex[:6]
+    cat = "Pool walls " + tag
+    lab.kamcmd("pchat.category.add", cat)
+    lab.kamcmd("pchat.category.allowed.add", cat, "pchat.test")
+    out = lab.kamcmd("pchat.room.add", "Pool walled " + tag, cat, "privacy=open")
+    uri = re.search(r"uri: (\S+)", out).group(1)
+    a, b = clients("alice", node=0), clients("wb" + tag, node=1)
+    a.join(uri)
+    b.join(uri)
+    lab.kamcmd("pchat.category.denied.add", cat, b.uri, node=2)
+    assert b.wait_notice("ntc:part", timeout=3) is not None
+    assert b.post(uri, "over the wall").status == 403
+    c = clients("pc" + tag, node=1)
+    lab.kamcmd("pchat.policy.set", c.uri, "no", node=0)
+    try:
+        assert c.wait_bye() is not None
+    finally:
+        lab.kamcmd("pchat.policy.unset", c.uri, node=0)

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from sip import UserAgent
 from xccos import Q, ChatClient, resp_code
 
 
@@ -393,3 +394,140 @@ def test_chat_history_switch_hides_but_keeps_posts(lab):
                        "m.room_id WHERE r.name = 'Unlogged %s'" % tag) == [["1"]]
     finally:
         c.close()
+
+
+# ---------------------------------------------------------------- ethical walls, live
+
+def wall(lab, *users, invitations="no"):
+    """A fresh category allowing just these users, and an open room in it."""
+    tag = uuid.uuid4().hex[:6]
+    cat = "Walls " + tag
+    rpc(lab, "pchat.category.add", cat, "invitations=" + invitations)
+    rpc(lab, "pchat.category.allowed.add", cat, *["sip:%s@pchat.test" % u for u in users])
+    uri = field(rpc(lab, "pchat.room.add", "Walled " + tag, cat, "privacy=open"), "uri")
+    return cat, uri
+
+
+def test_ethical_walls_hold_live(lab):
+    """Denying a user in a category, or no longer allowing one, puts them out of every room of
+    the category at once: told with ntc:part, unable to post, and the others are told."""
+    tag = uuid.uuid4().hex[:6]
+    users = ["wa" + tag, "wb" + tag]
+    cat, uri = wall(lab, *users)
+    a, b = (ChatClient(lab.sip_server(), u) for u in users)
+    try:
+        for c in (a, b):
+            c.login()
+            assert resp_code(c.join(uri)) == 200
+        rpc(lab, "pchat.category.denied.add", cat, b.uri)
+        out = b.wait_notice("ntc:part", timeout=3)
+        assert out is not None and uri in out.info.text
+        assert b.post(uri, "over the wall").status == 403
+        told = a.wait_notice("ntc:part", timeout=3)
+        assert told is not None and b.uri in told.info.text
+        rpc(lab, "pchat.category.allowed.remove", cat, a.uri)
+        assert a.wait_notice("ntc:part", timeout=3) is not None
+        assert a.post(uri, "still here?").status == 403
+    finally:
+        a.close()
+        b.close()
+
+
+def test_each_session_gets_its_own_users_verdict(lab):
+    """Sessions alice, bob, alice in a closed room: alice removed from its members loses both
+    her sessions, bob keeps his (a verdict never passes from one user to another)."""
+    tag = uuid.uuid4().hex[:6]
+    name = "Verdicts " + tag
+    uri = field(rpc(lab, "pchat.room.add", name, "Lab", "privacy=closed"), "uri")
+    alice_u, bob_u = "va" + tag, "vb" + tag
+    rpc(lab, "pchat.room.members.add", name, "sip:%s@pchat.test" % alice_u,
+        "sip:%s@pchat.test" % bob_u)
+    alice1, bob, alice2 = (ChatClient(lab.sip_server(), u) for u in (alice_u, bob_u, alice_u))
+    try:
+        for c in (alice1, bob, alice2):
+            c.login()
+            assert resp_code(c.join(uri)) == 200
+        rpc(lab, "pchat.room.members.remove", name, alice1.uri)
+        for c in (alice1, alice2):
+            assert c.wait_notice("ntc:part", timeout=3) is not None, c
+            assert c.post(uri, "out?").status == 403
+        assert bob.post(uri, "still in").status == 200
+    finally:
+        for c in (alice1, bob, alice2):
+            c.close()
+
+
+# ---------------------------------------------------------------- invitations
+
+def invitations(client, after=0):
+    rpl = client.command("getinv", '<inv inviteId="%d" domain="pchat.test"/>' % after)
+    return list(rpl.root.iter(Q + "inv"))
+
+
+def test_invitations_reveal_only_rooms_the_user_may_find(lab):
+    """A new secret room invites nobody of its category; a new open room invites its allowed
+    users, from the chat service (inviter filled); once the category denies a user, the
+    invitation no longer shows the room."""
+    tag = uuid.uuid4().hex[:6]
+    user = "inv" + tag
+    cat, open_uri = wall(lab, user, invitations="yes")
+    rpc(lab, "pchat.room.add", "Hidden " + tag, cat, "privacy=secret")
+    c = ChatClient(lab.sip_server(), user)
+    try:
+        c.login()
+        invs = invitations(c)
+        rooms = [i.find(Q + "chanib").get("uri") for i in invs]
+        assert rooms == [open_uri]
+        assert invs[0].get("inviter") == "sip:pchat@pchat.test"
+        rpc(lab, "pchat.category.denied.add", cat, c.uri)
+        assert invitations(c) == []
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------- Persistent Chat policy
+
+def provisioning(lab, user):
+    """EnablePersistentChat in the provisioning document the user gets (or the status)."""
+    ua = UserAgent(user, "pchat.test", lab.sip_server(), "tcp")
+    try:
+        resp = ua.simple("SUBSCRIBE", "sip:%s@pchat.test" % user, headers=[
+            ("Event", "vnd-microsoft-provisioning-v2"), ("Expires", "0")])
+        if resp.status != 200:
+            return resp.status
+        return re.search(r'EnablePersistentChat">(\w+)<', resp.text).group(1)
+    finally:
+        ua.close()
+
+
+def test_policy_enables_users_most_specific_rule_first(lab):
+    """Rules for everyone, a domain and a user; the most specific wins. A user the policy does
+    not enable gets 403 and false in provisioning, and a session they hold ends with a BYE."""
+    tag = uuid.uuid4().hex[:6]
+    kept, cut = "kept" + tag, "cut" + tag
+    assert provisioning(lab, cut) == "true"
+    c = ChatClient(lab.sip_server(), cut)
+    try:
+        c.login()
+        rpc(lab, "pchat.policy.set", "sip:%s@pchat.test" % cut, "no")
+        assert c.wait_bye() is not None
+        assert "not enabled for its user by policy" in lab.log()
+    finally:
+        c.close()
+    assert ChatClient(lab.sip_server(), cut).login(expect=403)
+    assert provisioning(lab, cut) == "false"
+    assert "Persistent Chat is not enabled for the user" in lab.log()
+    # a domain rule, with a user rule above it
+    rpc(lab, "pchat.policy.set", "pchat.test", "no")
+    rpc(lab, "pchat.policy.set", "sip:%s@pchat.test" % kept, "yes")
+    try:
+        assert provisioning(lab, kept) == "true" and provisioning(lab, "other" + tag) == "false"
+        assert field(rpc(lab, "pchat.policy.get", "sip:other%s@pchat.test" % tag),
+                     "enabled") == "0"
+        listed = rpc(lab, "pchat.policy.list")
+        assert "scope: pchat.test" in listed and "scope: sip:%s@pchat.test" % kept in listed
+    finally:
+        rpc(lab, "pchat.policy.unset", "pchat.test")
+        rpc(lab, "pchat.policy.unset", "sip:%s@pchat.test" % kept)
+        rpc(lab, "pchat.policy.unset", "sip:%s@pchat.test" % cut)
+    assert provisioning(lab, "other" + tag) == "true" and provisioning(lab, cut) == "true"

@@ -178,6 +178,17 @@ class ChatClient:
                 break
         return out
 
+    def wait_bye(self, timeout=5.0):
+        """The BYE the server sent to end the session, or None."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for m in list(self.ua.received):
+                if m.is_request and m.method == "BYE" and m.call_id == self.dialog.call_id:
+                    self.dialog.remote_tag = None  # the session is over: nothing to hang up
+                    return m
+            time.sleep(0.05)
+        return None
+
     def wait_notice(self, notice_id, timeout=5.0):
         deadline = time.time() + timeout
         held = []
