@@ -257,3 +257,11 @@ def test_post_whose_hand_over_fails_is_recovered_from_the_store(lab, clients, ro
     got = [post_text(e)[2] for e in b.wait_posts(9, timeout=10)]
     assert got == ["p%d" % i for i in range(9)]
     assert "sender" in lab.log() and "catches its rooms up" in lab.log()
+
+
+def test_settings_that_size_replies_are_capped(lab):
+    """participant_update_limit and backchat_limit size what one command builds: at most 1000."""
+    out = lab.kamcmd("pchat.config.set", "participant_update_limit", "100000", check=False)
+    assert "1 to 1000" in out
+    out = lab.kamcmd("pchat.config.set", "backchat_limit", "5000", check=False)
+    assert "1 to 1000" in out
