@@ -55,7 +55,8 @@ static void add_redis(rpc_t *rpc, void *th)
 
 static const char *status_doc[] = {
 	"Module version, chat domain, pool URI, the state of the MySQL and Redis connections "
-	"(checked live from the RPC process) and the number of chat sessions.",
+	"(checked live from the RPC process), the number of chat sessions, and the KiB of shared "
+	"memory the node's deliveries hold now, at their peak and at most (max_node_bytes).",
 	0
 };
 
@@ -73,6 +74,11 @@ static void rpc_status(rpc_t *rpc, void *ctx)
 	add_redis(rpc, th);
 	rpc->struct_add(th, "ddd", "sessions", pchat_shared->sessions, "max_sessions",
 			pchat_sessions_max(), "session_slot_bytes", pchat_sessions_slot_bytes());
+	/* what the node's deliveries hold against their budget (new posts and sessions get 503
+	 * above it) */
+	rpc->struct_add(th, "ddd", "queued_kb", (int)(pchat_shared->budget.used / 1024),
+			"queued_kb_peak", (int)(pchat_shared->budget.peak / 1024),
+			"max_node_kb", (int)(pchat_shared->budget.limit / 1024));
 }
 
 /* ms since the epoch as ISO 8601 UTC, in a static buffer. */
