@@ -33,6 +33,15 @@ def test_status_over_jsonrpc(lab):
     assert reply["result"]["redis"]["state"] == "up"
 
 
+def test_lab_announces_that_it_trusts_loopback_clients(lab):
+    """The lab's default authentication (lab only) says so loudly at start."""
+    assert lab.env["PCHAT_AUTH"] == "loopback"
+    assert lab.env["PCHAT_TRUSTED_PEER"] == ""
+    log = lab.log()
+    assert re.search(r"WARNING: .*PCHAT_AUTH_LOOPBACK IS ON: every loopback client is trusted", log)
+    assert "NO AUTHENTICATION MODE" not in log
+
+
 def test_module_statistics_are_registered(lab):
     out = lab.kamcmd("stats.get_statistics", "pchat:")
     assert "pchat:" in out
