@@ -290,7 +290,7 @@ class TestDigestNode:
             ua.close()
 
     def test_mode_and_secrets_survive_up_and_a_restart(self, lab):
-        """--auth is remembered like --nodes; the passwords are kept."""
+        """--auth is remembered like --nodes; the passwords and the RPC token are kept."""
         before = dict(lab.env)
         res = lab.run("up", check=False)  # no --auth
         assert res.returncode == 0 and "starting" not in res.stdout, res.stdout
@@ -299,7 +299,7 @@ class TestDigestNode:
         res = lab.run("up", check=False)
         assert res.returncode == 0, res.stdout
         lab.env = read_env(os.path.join(lab.dir, "lab.env"))
-        for key in ("PCHAT_AUTH", "PCHAT_DEMO_PASSWORDS"):
+        for key in ("PCHAT_AUTH", "PCHAT_DEMO_PASSWORDS", "PCHAT_RPC_TOKEN"):
             assert lab.env[key] == before[key], key
         for name in ("lab.conf", "lab.env"):
             assert oct(os.stat(os.path.join(lab.dir, name)).st_mode & 0o777) == "0o600", name
