@@ -6,8 +6,8 @@
 #
 # Other targets: deps (install packages + Kamailio source), build (module + load checks),
 # unit (C unit tests only), install (pchat.so into Kamailio's module folder), clean.
-# Variables: LAB_DIR, NODES, PORT_BASE (make run); PYTEST_ARGS (make test); QUICK=1 (make bench);
-# DESTDIR (install).
+# Variables: LAB_DIR, NODES, PORT_BASE, AUTH (make run; AUTH: loopback, trusted or digest);
+# PYTEST_ARGS (make test); QUICK=1 (make bench); DESTDIR (install).
 
 SHELL := /bin/bash
 

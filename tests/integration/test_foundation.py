@@ -1,9 +1,7 @@
 """The module loads into Debian's Kamailio, answers its RPCs, and the lab front end answers SIP
 over UDP and TCP the way Lync-family clients need."""
-import json
 import os
 import re
-import urllib.request
 
 import pytest
 
@@ -23,14 +21,53 @@ def test_status_over_kamcmd(lab):
 
 
 def test_status_over_jsonrpc(lab):
-    req = urllib.request.Request(
-        "http://127.0.0.1:%d/RPC" % lab.sip_ports[0],
-        data=json.dumps({"jsonrpc": "2.0", "method": "pchat.status", "id": 7}).encode())
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        reply = json.load(resp)
-    assert reply["id"] == 7
+    """What an administration tool sends: POST /RPC, application/json, the bearer token."""
+    status, reply = lab.http_rpc("pchat.status")
+    assert status == 200, reply
+    assert reply["id"] == 1
     assert reply["result"]["mysql"]["state"] == "up"
     assert reply["result"]["redis"]["state"] == "up"
+
+
+def stored_setting(lab, name):
+    return lab.sql("SELECT value FROM pchat_config WHERE name = '%s'" % name)
+
+
+@pytest.mark.parametrize("what, kw, status", [
+    ("no token", {"token": False}, 403),
+    ("a wrong token", {"token": "0123456789abcdef0123456789abcdef"}, 403),
+    ("a web page's simple request", {"token": False, "content_type": "text/plain"}, 403),
+    ("text/plain", {"content_type": "text/plain"}, 415),
+    ("form data", {"content_type": "application/x-www-form-urlencoded"}, 415),
+    ("an Origin", {"headers": [("Origin", "http://attacker.example")]}, 403),
+    ("GET", {"http_method": "GET", "headers": [("Content-Length", "0")]}, 403),
+    ("another path", {"path": "/RPC/../admin"}, 403),
+])
+def test_jsonrpc_refused_without_token_and_json(lab, what, kw, status):
+    """A web page in a local browser cannot drive the admin RPCs: without the bearer token and
+    Content-Type: application/json (or from a page, or not POST /RPC) no RPC runs."""
+    got, text = lab.http_rpc("pchat.config.set", "participant_update_limit", "151", **kw)
+    assert got == status, "%s: %s %s" % (what, got, text)
+    assert "result" not in text and "jsonrpc" not in text
+    assert stored_setting(lab, "participant_update_limit") == [], what
+    assert re.search(r"NOTICE: .*JSON-RPC.* refused", lab.log())
+
+
+def test_jsonrpc_with_token_runs_the_rpc(lab):
+    try:
+        lab.jsonrpc("pchat.config.set", "participant_update_limit", "151")
+        assert stored_setting(lab, "participant_update_limit") == [["151"]]
+    finally:
+        lab.kamcmd("pchat.config.unset", "participant_update_limit", check=False)
+
+
+def test_lab_announces_that_it_trusts_loopback_clients(lab):
+    """The lab's default authentication (lab only) says so loudly at start."""
+    assert lab.env["PCHAT_AUTH"] == "loopback"
+    assert lab.env["PCHAT_TRUSTED_PEER"] == ""
+    log = lab.log()
+    assert re.search(r"WARNING: .*PCHAT_AUTH_LOOPBACK IS ON: every loopback client is trusted", log)
+    assert "NO AUTHENTICATION MODE" not in log
 
 
 def test_module_statistics_are_registered(lab):

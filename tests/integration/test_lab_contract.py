@@ -14,7 +14,8 @@ ENV_KEYS = ["PCHAT_LAB_ENV_VERSION", "PCHAT_DOMAIN", "PCHAT_POOL_URI", "PCHAT_SI
             "PCHAT_SIP_PORTS", "PCHAT_CTL", "PCHAT_NODE_PGIDS", "PCHAT_FRONTEND_PORT",
             "PCHAT_MYSQL_HOST", "PCHAT_MYSQL_PORT", "PCHAT_MYSQL_SOCKET", "PCHAT_MYSQL_USER",
             "PCHAT_MYSQL_PASSWORD", "PCHAT_MYSQL_DB", "PCHAT_REDIS_HOST", "PCHAT_REDIS_PORT",
-            "PCHAT_DEMO_ROOM", "PCHAT_DEMO_USERS"]
+            "PCHAT_DEMO_ROOM", "PCHAT_DEMO_USERS", "PCHAT_AUTH", "PCHAT_DEMO_PASSWORDS",
+            "PCHAT_TRUSTED_PEER", "PCHAT_RPC_TOKEN"]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,10 @@ def test_env_has_every_contract_key(lab2):
     assert all(c.startswith("unix:") for c in env["PCHAT_CTL"].split())
     assert env["PCHAT_SIP_PORTS"].split() == [str(lab2.port_base), str(lab2.port_base + 1)]
     assert len(env["PCHAT_DEMO_USERS"].split()) == 3
+    assert len(env["PCHAT_DEMO_PASSWORDS"].split()) == 3
+    assert env["PCHAT_AUTH"] == "loopback" and env["PCHAT_TRUSTED_PEER"] == ""
+    assert len(env["PCHAT_RPC_TOKEN"]) >= 32
+    assert oct(os.stat(os.path.join(lab2.dir, "lab.env")).st_mode & 0o777) == "0o600"
     assert env["PCHAT_FRONTEND_PORT"] == str(lab2.port_base + 102)  # a pool has a front end
     # the shell can source it
     out = subprocess.run(["bash", "-c", "set -e; source %s/lab.env; echo $PCHAT_SIP_PORTS" %

@@ -1,10 +1,13 @@
 """Starting and stopping a lab (scripts/lab) for a test module, on free ports in a fresh folder."""
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import urllib.error
+import urllib.request
 import uuid
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -47,9 +50,12 @@ def read_env(path):
 
 
 class Lab:
-    def __init__(self, nodes=1, defines=TEST_DEFINES, name="lab"):
+    """auth: scripts/lab up --auth (loopback, trusted, digest); None leaves the lab's choice."""
+
+    def __init__(self, nodes=1, defines=TEST_DEFINES, name="lab", auth=None):
         self.nodes = nodes
         self.defines = defines
+        self.auth = auth
         self.dir = tempfile.mkdtemp(prefix="pchat-%s-" % name, dir="/tmp")
         self.port_base = None
         self.env = {}
@@ -61,8 +67,10 @@ class Lab:
 
     def up(self):
         self.port_base = self.port_base or free_port_base(self.nodes)
-        res = self.run("up", "--nodes", str(self.nodes), "--port-base", str(self.port_base),
-                       check=False)
+        args = ["up", "--nodes", str(self.nodes), "--port-base", str(self.port_base)]
+        if self.auth:
+            args += ["--auth", self.auth]
+        res = self.run(*args, check=False)
         if res.returncode != 0:
             raise RuntimeError("scripts/lab up failed:\n" + res.stdout + self.logs())
         self.env = read_env(os.path.join(self.dir, "lab.env"))
@@ -81,6 +89,45 @@ class Lab:
 
     def sip_server(self, node=0):
         return ("127.0.0.1", self.sip_ports[node])
+
+    @property
+    def frontend(self):
+        """The SIP address of a pool's front end."""
+        return ("127.0.0.1", int(self.env["PCHAT_FRONTEND_PORT"]))
+
+    @property
+    def passwords(self):
+        """The demo users' digest passwords: {"alice": ..., ...}."""
+        users = [u.split(":", 1)[1].split("@")[0] for u in self.env["PCHAT_DEMO_USERS"].split()]
+        return dict(zip(users, self.env["PCHAT_DEMO_PASSWORDS"].split()))
+
+    def http_rpc(self, method, *params, node=0, token=True, content_type="application/json",
+                 http_method="POST", path="/RPC", headers=()):
+        """JSON-RPC over HTTP on a node's SIP TCP port, with the lab's bearer token (token=True),
+        another one (a string) or none (False): (HTTP status, the decoded reply or the text)."""
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": list(params),
+                           "id": 1}).encode()
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.sip_ports[node], path),
+                                     data=body if http_method == "POST" else None,
+                                     method=http_method)
+        if content_type:
+            req.add_header("Content-Type", content_type)
+        if token:
+            req.add_header("Authorization", "Bearer %s" % (
+                self.env["PCHAT_RPC_TOKEN"] if token is True else token))
+        for name, value in headers:
+            req.add_header(name, value)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return resp.status, json.load(resp)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8", "replace")
+
+    def jsonrpc(self, method, *params, node=0):
+        """The reply of a JSON-RPC command sent as an administration tool does."""
+        status, reply = self.http_rpc(method, *params, node=node)
+        assert status == 200, "JSON-RPC %s answered %s: %s" % (method, status, reply)
+        return reply
 
     def kamcmd(self, *args, node=0, check=True):
         res = subprocess.run(["kamcmd", "-s", self.ctl[node]] + [str(a) for a in args],
@@ -114,8 +161,9 @@ class Lab:
                         "ON r.id = m.room_id WHERE r.guid = '%s' ORDER BY m.seq" % guid)
 
     def log(self, node=0):
-        with open(os.path.join(self.dir, "node%d" % (node + 1), "kamailio.log"),
-                  errors="replace") as f:
+        """A node's Kamailio log; node="frontend" for the front end's."""
+        part = "frontend" if node == "frontend" else "node%d" % (node + 1)
+        with open(os.path.join(self.dir, part, "kamailio.log"), errors="replace") as f:
             return f.read()
 
     def logs(self):
@@ -141,14 +189,15 @@ class Lab:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def start_lab(request, **kw):
-    """A lab for one pytest module, stopped when the module is done; its logs are kept in
-    build/test-logs/<module>/."""
-    lab = Lab(name=request.module.__name__.split(".")[-1][:12], **kw).up()
+def start_lab(request, tag=None, **kw):
+    """A lab for one pytest module (or class: the fixture's scope), stopped when it is done; its
+    logs are kept in build/test-logs/<module>/ (/<tag>/ when a module runs several labs)."""
+    lab = Lab(name=(tag or request.module.__name__.split(".")[-1])[:12], **kw).up()
 
     def finish():
         lab.down()
-        lab.keep_logs(os.path.join(TOP, "build", "test-logs", request.module.__name__))
+        logs = os.path.join(TOP, "build", "test-logs", request.module.__name__)
+        lab.keep_logs(os.path.join(logs, tag) if tag else logs)
         lab.remove()
     request.addfinalizer(finish)
     return lab

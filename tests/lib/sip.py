@@ -4,8 +4,13 @@ retransmission, dialogs, and automatic answers to requests the server sends.
 It is deliberately strict about what it receives (every message is parsed and Content-Length is
 checked) and flexible in what it sends, so tests can also send what a broken or old client sends
 (requests without a Via branch, bodies without a Content-Length, garbage).
+
+With a password it answers digest challenges (401/407, MD5, qop=auth) by sending the request again
+with credentials; its socket can be bound to another local address (127.0.0.2, to play a trusted
+front end).
 """
 
+import hashlib
 import queue
 import random
 import re
@@ -107,18 +112,53 @@ def parse_datagram(data):
     return msgs[0]
 
 
-class Transport:
-    """One socket to the server, read by a background thread."""
+def md5(text):
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
 
-    def __init__(self, server, proto):
+
+def parse_challenge(value):
+    """The parameters of a WWW-Authenticate / Proxy-Authenticate value (keys in lower case),
+    with 'scheme'."""
+    scheme, _, rest = value.strip().partition(" ")
+    params = {k.lower(): v[1:-1] if v.startswith('"') else v
+              for k, v in re.findall(r'([\w-]+)\s*=\s*("[^"]*"|[^\s,]+)', rest)}
+    params["scheme"] = scheme
+    return params
+
+
+def digest_credentials(challenge, method, uri, user, password, nc=1, cnonce=None):
+    """The Authorization value answering a digest challenge (RFC 2617: MD5, qop=auth or none)."""
+    realm, nonce = challenge["realm"], challenge["nonce"]
+    ha1 = md5("%s:%s:%s" % (user, realm, password))
+    ha2 = md5("%s:%s" % (method, uri))
+    fields = [("username", '"%s"' % user), ("realm", '"%s"' % realm), ("nonce", '"%s"' % nonce),
+              ("uri", '"%s"' % uri), ("algorithm", "MD5")]
+    qops = [q.strip() for q in challenge.get("qop", "").split(",") if q.strip()]
+    if "auth" in qops:
+        cnonce = cnonce or token(16)
+        response = md5("%s:%s:%08x:%s:auth:%s" % (ha1, nonce, nc, cnonce, ha2))
+        fields += [("qop", "auth"), ("nc", "%08x" % nc), ("cnonce", '"%s"' % cnonce)]
+    else:
+        response = md5("%s:%s:%s" % (ha1, nonce, ha2))
+    fields.append(("response", '"%s"' % response))
+    if "opaque" in challenge:
+        fields.append(("opaque", '"%s"' % challenge["opaque"]))
+    return "Digest " + ", ".join("%s=%s" % f for f in fields)
+
+
+class Transport:
+    """One socket to the server, read by a background thread; bound to local_host."""
+
+    def __init__(self, server, proto, local_host="127.0.0.1"):
         self.server = server
         self.proto = proto
         if proto == "udp":
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-            self.sock.bind(("127.0.0.1", 0))
+            self.sock.bind((local_host, 0))
         else:
-            self.sock = socket.create_connection(server, timeout=5)
+            self.sock = socket.create_connection(server, timeout=5,
+                                                 source_address=(local_host, 0))
             self.sock.settimeout(None)
         self.local = self.sock.getsockname()
         self.lock = threading.Lock()
@@ -163,13 +203,22 @@ class Transport:
 class UserAgent:
     """A SIP user agent for one user. Requests the server sends (INFO, BYE, ...) are answered by
     `answer` (a status code, or a function message -> code or None for no answer) and kept in
-    `requests`; every received message is also kept in `received`."""
+    `requests`; every received message is also kept in `received`.
 
-    def __init__(self, user, domain, server, proto="udp", branchless=False):
+    password: answer digest challenges as auth_user (default: user). local_host: the local address
+    of the socket. extra_headers: (name, value) pairs added to every request it sends (a test
+    playing a front end asserts an identity this way)."""
+
+    def __init__(self, user, domain, server, proto="udp", branchless=False, password=None,
+                 auth_user=None, local_host="127.0.0.1", extra_headers=()):
         self.user, self.domain, self.server, self.proto = user, domain, server, proto
         self.uri = "sip:%s@%s" % (user, domain)
         self.branchless = branchless
-        self.transport = Transport(server, proto)
+        self.password = password
+        self.auth_user = auth_user or user
+        self.extra_headers = list(extra_headers)
+        self.challenges = []  # the 401/407 responses answered
+        self.transport = Transport(server, proto, local_host)
         self.tag = token()
         self.answer = 200
         self.requests = queue.Queue()
@@ -206,14 +255,45 @@ class UserAgent:
         self.transport.send(data)
 
     def request(self, method, uri, headers, body=b"", timeout=5.0, content_length=True,
-                final=True):
+                final=True, authenticate=True):
         """Sends a request (headers must include Call-ID and CSeq) and returns its final
-        response (or the first response when final=False); None on timeout."""
+        response (or the first response when final=False); None on timeout. A digest challenge
+        is answered once when the UA has a password: the request goes again with the next CSeq
+        and credentials, and the answer to that is returned."""
+        resp = self._request(method, uri, headers, body, timeout, content_length, final)
+        if (authenticate and self.password is not None and resp is not None
+                and resp.status in (401, 407) and method not in ("ACK", "CANCEL")):
+            self.challenges.append(resp)
+            if method == "INVITE":
+                self.ack_failure(uri, headers, resp)
+            kind = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
+            cred = "Authorization" if resp.status == 401 else "Proxy-Authorization"
+            challenge = parse_challenge(resp.get(kind, ""))
+            num = int(dict((n.lower(), v) for n, v in headers)["cseq"].split()[0]) + 1
+            again = [(n, v) for n, v in headers
+                     if n.lower() not in ("via", "cseq", "authorization", "proxy-authorization")]
+            again += [("CSeq", "%d %s" % (num, method)),
+                      (cred, digest_credentials(challenge, method, uri, self.auth_user,
+                                                self.password))]
+            resp = self._request(method, uri, again, body, timeout, content_length, final)
+        return resp
+
+    def ack_failure(self, uri, headers, resp):
+        """The ACK of a failed INVITE: same branch and CSeq number, the answer's To."""
+        h = dict((n.lower(), v) for n, v in headers)
+        hdrs = [("Via", resp.get("via")), ("Max-Forwards", "70"), ("From", h["from"]),
+                ("To", resp.get("to")), ("Call-ID", h["call-id"]),
+                ("CSeq", "%s ACK" % h["cseq"].split()[0])]
+        hdrs += [(n, v) for n, v in headers if n.lower() == "route"]
+        self.send_raw(self.build("ACK", uri, hdrs))
+
+    def _request(self, method, uri, headers, body, timeout, content_length, final):
         h = dict((n.lower(), v) for n, v in headers)
         key = (h["call-id"], int(h["cseq"].split()[0]), h["cseq"].split()[1])
         if not any(n.lower() == "via" for n, _ in headers):
             branch = None if self.branchless else "z9hG4bK" + token(12)
             headers = [("Via", self.via(branch))] + list(headers)
+        headers = list(headers) + self.extra_headers
         data = self.build(method, uri, headers, body, content_length)
         q = queue.Queue()
         with self.lock:
@@ -340,6 +420,8 @@ class Dialog:
             hdrs.append(("Content-Type", "application/sdp"))
         resp = self.ua.request("INVITE", self.target_uri, hdrs + list(extra), body, timeout)
         self.invite_response = resp
+        if resp is not None:
+            self.cseq = max(self.cseq, resp.cseq[0])  # a challenge took a CSeq of its own
         if resp is not None and 200 <= resp.status < 300:
             self.remote_tag = resp.tag("to")
             contact = resp.get("contact")
@@ -350,9 +432,10 @@ class Dialog:
         return resp
 
     def ack(self):
-        hdrs = self.headers("ACK", cseq=1)
+        hdrs = self.headers("ACK", cseq=self.invite_response.cseq[0])
         branch = None if self.ua.branchless else "z9hG4bK" + token(12)
-        data = self.ua.build("ACK", self.remote_target, [("Via", self.ua.via(branch))] + hdrs)
+        data = self.ua.build("ACK", self.remote_target,
+                             [("Via", self.ua.via(branch))] + hdrs + self.ua.extra_headers)
         self.ua.send_raw(data)
 
     def send(self, method, body=b"", content_type="text/plain", extra=(), timeout=5.0,

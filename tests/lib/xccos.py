@@ -38,12 +38,13 @@ class ChatClient:
     """A chat user: its SIP UA and its chat session with the service."""
 
     def __init__(self, server, user, domain="pchat.test", proto="udp", branchless=False,
-                 pool_uri=None):
+                 pool_uri=None, **ua_options):
+        """ua_options go to the UserAgent: password, auth_user, local_host, extra_headers."""
         self.user = user
         self.uri = "sip:%s@%s" % (user, domain)
         self.domain = domain
         self.pool_uri = pool_uri or "sip:pchat@%s" % domain
-        self.ua = UserAgent(user, domain, server, proto, branchless=branchless)
+        self.ua = UserAgent(user, domain, server, proto, branchless=branchless, **ua_options)
         self.dialog = None
         self.envid = itertools.count(random.randint(1, 1 << 31))
         self.replies = queue.Queue()   # rpl envelopes
