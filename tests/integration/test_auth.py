@@ -218,8 +218,8 @@ class TestDigestNode:
 
     def test_migration_003_is_kamailios_schema_and_can_run_again(self, lab):
         versions = dict(lab.sql("SELECT table_name, table_version FROM version"))
-        assert (versions["subscriber"], versions["address"], versions["pchat_schema"]) == \
-            ("7", "6", "3")
+        assert (versions["subscriber"], versions["address"]) == ("7", "6")
+        assert int(versions["pchat_schema"]) >= 3
         with open(os.path.join(TOP, "db", "mysql", "003-authentication.sql")) as f:
             subprocess.run(["mariadb", "--no-defaults", "-S", lab.env["PCHAT_MYSQL_SOCKET"], "-u",
                             "root", lab.env["PCHAT_MYSQL_DB"]], stdin=f, check=True)
