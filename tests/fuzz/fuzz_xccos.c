@@ -7,8 +7,9 @@
  * (sip:alice@chat.test, one session) on the same fake state, so that join-then-post and
  * post-then-backchat paths are reached. Each body goes through pchat_xccos_parse with the
  * module's body limit; a command goes to pchat_chat_command, a post to pchat_chat_post. At the
- * end, every room the session is in is checked again (pchat_chat_refresh_room) and the session
- * ends (pchat_chat_session_end).
+ * end, the stored posts are built again as a gap fill delivers them (pchat_chat_post_element),
+ * every room the session is in is checked again (pchat_chat_refresh_room) and the session ends
+ * (pchat_chat_session_end).
  *
  * Oracle (abort() with a message, so libFuzzer keeps the input):
  *   - every reply body, and every notice and post element wrapped in an <xccos> envelope as the
@@ -351,6 +352,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size;
 	pchat_room_ref_t rooms[64];
+	const fake_stored_t *post;
 	int bodies = 0, n, i;
 
 	fake_reset(fake_world_rich());
@@ -363,6 +365,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!sep)
 			break;
 		p = sep + sizeof(BODY_SEPARATOR) - 1;
+	}
+	/* the stored posts as a node fills a gap with them */
+	for (post = F.posts; post; post = post->next) {
+		pchat_post_t p = {post->seq, post->author, post->ts, post->content};
+		const fake_room_t *r = fake_room(post->room_id);
+		pchat_buf_t b;
+
+		pchat_buf_init(&b);
+		pchat_chat_post_element(&chat, r ? r->guid : "", &p, &b);
+		if (!pchat_buf_ok(&b))
+			violation("out of memory", "pchat_chat_post_element", NULL, 0);
+		check_post_element(post->room_id, post->seq, b.s, b.len);
+		pchat_buf_free(&b);
 	}
 	/* an administrator changed the rooms; then the dialog ends */
 	n = fake_live_ops.rooms_of(NULL, &caller, rooms, 64);

@@ -825,7 +825,7 @@ static pchat_room_summary_t summary_of(const fake_room_t *r)
 static fake_listing_t rich_listings[RICH_ROOMS];
 static fake_association_t rich_associations[4];
 static fake_invitation_t rich_invitations[4];
-static fake_member_t rich_members[9 + LISTENERS];
+static fake_member_t rich_members[10 + LISTENERS];
 static char listener_users[LISTENERS][40];
 
 static const fake_pref_t rich_prefs[] = {
@@ -895,6 +895,7 @@ const fake_world_t *fake_world_rich(void)
 	rich_members[n++] = (fake_member_t){{6, 1}, MALLORY, 2};      /* no role there any more */
 	rich_members[n++] = (fake_member_t){{7, 1}, DAVE, 2};
 	rich_members[n++] = (fake_member_t){{9, 1}, ALICE, 4};        /* alice's other session */
+	rich_members[n++] = (fake_member_t){{1, 1}, ALICE, 2};        /* joined at login */
 	rich_members[n++] = (fake_member_t){{2, 1}, BOB, 4};
 	rich_members[n++] = (fake_member_t){{3, 1}, CAROL, 7};
 	for (i = 0; i < LISTENERS; i++) {

@@ -113,8 +113,9 @@ typedef struct fake_world {
 #define FAKE_TEXT_STORE_DOWN "store-down"
 #define FAKE_TEXT_STORE_ERROR "store-error"
 
-/* A world for fuzzing: rooms of every privacy and type that the user sip:alice@chat.test
- * (session {1, 1}) may or may not see, join, read and post in; names, descriptions, topics,
+/* A world for fuzzing. Its user sip:alice@chat.test (session {1, 1}) is already in room 2, a
+ * closed room she is a member of (as after a batch join at login), and finds rooms of every
+ * privacy and type she may or may not see, join, read and post in; names, descriptions, topics,
  * history, invitations and preferences with XML-special and non-ASCII characters; several
  * participants, one room above the participant update limit of 75; rooms whose store fails.
  * Domain chat.test. */
