@@ -1,17 +1,21 @@
 # kamailio-pchat: persistent group chat for Kamailio.
 #
 #   make run     set everything up (packages, module build) and run the lab; Ctrl-C stops it
-#   make test    set everything up and run every test (what CI runs)
+#   make test    set everything up and run every test (what CI runs): unit, fuzz (60 s),
+#                integration, interop
+#   make fuzz    fuzz the XCCOS parser and the chat handlers for FUZZ_SECONDS (default 600), after
+#                the inputs of tests/fuzz/regressions/; prints executions, exec/s, coverage, corpus
 #   make bench   run the benchmark suite (QUICK=1: small seeds, one run each, at most 5 min)
 #
 # Other targets: deps (install packages + Kamailio source), build (module + load checks),
 # unit (C unit tests only), install (pchat.so into Kamailio's module folder), clean.
 # Variables: LAB_DIR, NODES, PORT_BASE, AUTH (make run; AUTH: loopback, trusted or digest);
-# PYTEST_ARGS (make test); QUICK=1 (make bench); DESTDIR (install).
+# PYTEST_ARGS (make test); FUZZ_SECONDS (make fuzz, and the fuzz suite of make test);
+# QUICK=1 (make bench); DESTDIR (install).
 
 SHELL := /bin/bash
 
-.PHONY: all deps build run test unit bench install clean
+.PHONY: all deps build run test unit fuzz bench install clean
 
 all: build
 
@@ -30,6 +34,9 @@ test: build
 unit: build
 	@scripts/test unit
 
+fuzz:
+	@scripts/fuzz
+
 bench: build
 	@QUICK=$(QUICK) scripts/bench
 
@@ -40,5 +47,6 @@ clean:
 	@if [ -d build/ksrc ]; then \
 		$(MAKE) -s -C modules/pchat KSRC=$$(ls -d $(CURDIR)/build/ksrc/kamailio-*/src | head -1) clean; fi
 	$(MAKE) -s -C tests/unit clean
+	$(MAKE) -s -C tests/fuzz clean
 	$(MAKE) -s -C tests/bench/load clean
 	rm -rf build/modules build/tests

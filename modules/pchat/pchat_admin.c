@@ -239,6 +239,14 @@ static const char *opt(const pchat_kv_t *opts, int n, const char *key)
 	return NULL;
 }
 
+/* The option's value, or dflt when it is not given. */
+static const char *opt_or(const pchat_kv_t *opts, int n, const char *key, const char *dflt)
+{
+	const char *v = opt(opts, n, key);
+
+	return v ? v : dflt;
+}
+
 /* Every option must be one the command knows: a typo is an error, not silently ignored. */
 static int known_options(pchat_admin_t *a, const pchat_kv_t *opts, int n,
 		const char *const *known)
@@ -290,6 +298,8 @@ static int check_text(pchat_admin_t *a, const char *key, const char *v, size_t m
 	for (p = (const unsigned char *)v; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			return fail(a, PCHAT_ADMIN_INVALID, "%s contains a control character", key);
+	if (!pchat_utf8_valid(v, strlen(v)))
+		return fail(a, PCHAT_ADMIN_INVALID, "%s is not valid UTF-8 text", key);
 	if (pchat_utf8_chars(v, strlen(v)) > max)
 		return fail(a, PCHAT_ADMIN_INVALID, "%s is longer than %zu characters", key, max);
 	return 0;
@@ -539,14 +549,14 @@ int pchat_admin_room_add(pchat_admin_t *a, const char *name, const char *categor
 		return fail(a, PCHAT_ADMIN_FAILED, "no random numbers for the room's GUID");
 	p[0] = PCHAT_DB_CS(guid);
 	p[1] = PCHAT_DB_CS(name);
-	p[2] = PCHAT_DB_CS((v = opt(opts, nopts, "description")) ? v : "");
-	p[3] = PCHAT_DB_CS((v = opt(opts, nopts, "topic")) ? v : "");
+	p[2] = PCHAT_DB_CS(opt_or(opts, nopts, "description", ""));
+	p[3] = PCHAT_DB_CS(opt_or(opts, nopts, "topic", ""));
 	p[4] = PCHAT_DB_I(cat);
 	/* Lync's defaults: a new room is closed and normal, invitations as its category */
-	p[5] = PCHAT_DB_CS((v = opt(opts, nopts, "privacy")) ? v : "closed");
-	p[6] = PCHAT_DB_CS((v = opt(opts, nopts, "type")) ? v : "normal");
-	p[7] = PCHAT_DB_CS((v = opt(opts, nopts, "invitations")) ? v : "inherit");
-	p[8] = PCHAT_DB_CS((v = opt(opts, nopts, "addin")) ? v : "");
+	p[5] = PCHAT_DB_CS(opt_or(opts, nopts, "privacy", "closed"));
+	p[6] = PCHAT_DB_CS(opt_or(opts, nopts, "type", "normal"));
+	p[7] = PCHAT_DB_CS(opt_or(opts, nopts, "invitations", "inherit"));
+	p[8] = PCHAT_DB_CS(opt_or(opts, nopts, "addin", ""));
 	p[9] = PCHAT_DB_I(disabled);
 	if ((r = begin(a)) < 0)
 		return r;
@@ -949,7 +959,6 @@ int pchat_admin_category_add(pchat_admin_t *a, const char *name, const pchat_kv_
 		"chat_history", NULL};
 	char guid[PCHAT_GUID_LEN + 1];
 	pchat_db_val_t p[6];
-	const char *v;
 	long long rc;
 
 	if (known_options(a, opts, nopts, known) < 0 || check_category_options(a, opts, nopts) < 0)
@@ -961,7 +970,7 @@ int pchat_admin_category_add(pchat_admin_t *a, const char *name, const pchat_kv_
 		return fail(a, PCHAT_ADMIN_FAILED, "no random numbers for the category's GUID");
 	p[0] = PCHAT_DB_CS(guid);
 	p[1] = PCHAT_DB_CS(name);
-	p[2] = PCHAT_DB_CS((v = opt(opts, nopts, "description")) ? v : "");
+	p[2] = PCHAT_DB_CS(opt_or(opts, nopts, "description", ""));
 	/* Lync's defaults: file upload and invitations off, chat history on */
 	p[3] = PCHAT_DB_I(bool_opt(opts, nopts, "file_upload", 0));
 	p[4] = PCHAT_DB_I(bool_opt(opts, nopts, "invitations", 0));

@@ -84,9 +84,33 @@ void pchat_buf_addf(pchat_buf_t *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* The length of the valid UTF-8 sequence of a character XML 1.0 allows that starts at s (at
+ * most n bytes), 0 when there is none: a broken sequence, a surrogate, U+FFFE or U+FFFF. */
+static size_t xml_char_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned cp;
+
+	if (s[0] < 0xC2 || s[0] > 0xF4)
+		return 0;
+	len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
+	if (len > n)
+		return 0;
+	cp = s[0] & (0x7F >> len);
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3F);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))
+			|| (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+		return 0;
+	return len;
+}
+
 void pchat_buf_add_xml(pchat_buf_t *b, const char *s, size_t n)
 {
-	size_t i, start = 0;
+	size_t i, start = 0, len;
 	const char *rep;
 
 	for (i = 0; i < n; i++) {
@@ -100,15 +124,35 @@ void pchat_buf_add_xml(pchat_buf_t *b, const char *s, size_t n)
 			case '\'': rep = "&apos;"; break;
 			case '\t': case '\n': case '\r': continue;
 			default:
-				if (c >= 0x20)
+				if (c >= 0x20 && c < 0x80)
 					continue;
-				rep = ""; /* not allowed in XML 1.0 */
+				if (c >= 0x80 && (len = xml_char_len((const unsigned char *)s + i, n - i))) {
+					i += len - 1;
+					continue;
+				}
+				rep = ""; /* not a character XML 1.0 allows, or not UTF-8 */
 		}
 		pchat_buf_add(b, s + start, i - start);
 		pchat_buf_adds(b, rep);
 		start = i + 1;
 	}
 	pchat_buf_add(b, s + start, n - start);
+}
+
+int pchat_utf8_valid(const char *s, size_t n)
+{
+	size_t i, len;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x80) {
+			if (!(len = xml_char_len((const unsigned char *)s + i, n - i)))
+				return 0;
+			i += len - 1;
+		}
+	}
+	return 1;
 }
 
 void pchat_buf_adds_xml(pchat_buf_t *b, const char *s)

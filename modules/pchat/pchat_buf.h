@@ -26,9 +26,14 @@ void pchat_buf_add(pchat_buf_t *b, const char *s, size_t n);
 void pchat_buf_adds(pchat_buf_t *b, const char *s);
 void pchat_buf_addf(pchat_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Appends s escaped for XML text and attribute values (& < > " '). Control characters that XML
- * 1.0 forbids are dropped. */
+/* Appends s escaped for XML text and attribute values (& < > " '). What XML 1.0 does not allow
+ * is dropped - control characters, bytes that are not UTF-8, surrogates, U+FFFE and U+FFFF -
+ * so whatever the data (a room name written by hand in the database, an identity from a SIP
+ * header), what the server builds stays well-formed. */
 void pchat_buf_add_xml(pchat_buf_t *b, const char *s, size_t n);
 void pchat_buf_adds_xml(pchat_buf_t *b, const char *s);
+
+/* 1 when the n bytes are UTF-8 of characters XML 1.0 allows (above the controls). */
+int pchat_utf8_valid(const char *s, size_t n);
 
 #endif

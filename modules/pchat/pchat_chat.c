@@ -490,6 +490,7 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	joined_room_t *jr;
 	join_failure_t why;
 	join_reply_t r;
+	int already;
 
 	if (!chanid || chanid_guid(chat, chanid, guid) < 0) {
 		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, TXT_BAD_ROOM);
@@ -503,10 +504,12 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 		return;
 	}
+	already = chat->live->joined(chat->live_h, c, guid, NULL) != 0;
 	if (join_room(chat, c, guid, jr, &why) < 0) {
 		reply_status(chat, c, env, why.code, why.text);
 	} else if (add_joined_room(&r, jr, 0) < 0) {
-		chat->live->part(chat->live_h, c, jr->room.id);
+		if (!already)
+			chat->live->part(chat->live_h, c, jr->room.id);
 		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 	} else {
 		join_reply_send(&r, env, "join");
@@ -528,6 +531,16 @@ static int count_chanids(const pchat_env_t *env)
 			n = pchat_xml_next(n, "chanid"))
 		count++;
 	return count;
+}
+
+static int in_batch(const joined_room_t *rooms, int n, const char *guid)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(rooms[i].room.guid, guid) == 0)
+			return 1;
+	return 0;
 }
 
 static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
@@ -557,13 +570,19 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 		char guid[PCHAT_GUID_LEN + 1];
 		join_failure_t why;
 
-		if (chanid_guid(chat, chanid, guid) == 0
-				&& join_room(chat, c, guid, &rooms[nrooms], &why) == 0) {
+		int valid = chanid_guid(chat, chanid, guid) == 0, already;
+
+		if (valid && in_batch(rooms, nrooms, guid))
+			continue; /* named twice: joined (or not) once */
+		already = valid && chat->live->joined(chat->live_h, c, guid, NULL) != 0;
+		if (valid && join_room(chat, c, guid, &rooms[nrooms], &why) == 0) {
 			if (add_joined_room(&r, &rooms[nrooms], reserve) == 0) {
 				nrooms++;
 				continue;
 			}
-			chat->live->part(chat->live_h, c, rooms[nrooms].room.id);
+			/* not in the reply, so not joined - unless it was before this command */
+			if (!already)
+				chat->live->part(chat->live_h, c, rooms[nrooms].room.id);
 		}
 		add_fib(&r, chanid);
 	}

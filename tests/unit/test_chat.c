@@ -11,432 +11,53 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "pchat_chat.h"
+#include "fakes.h"
 
-/* ------------------------------------------------------------------ fake store */
+/* ------------------------------------------------------------------ the fakes' world */
 
 #define GUID_LOBBY "11111111-1111-1111-1111-111111111111"
 #define GUID_OFF "22222222-2222-2222-2222-222222222222"
 #define ROOM_LOBBY "ma-chan://chat.test/" GUID_LOBBY
 
-typedef struct fake {
-	int down;             /* the store is unreachable */
-	int fail_commit;
-	uint64_t seq;         /* last sequence of the lobby */
-	int stored;           /* committed posts */
-	char last_author[64];
-	char last_content[256];
-	char log[512];        /* order of post steps */
-	int history_n;        /* posts the store has for backchat */
-	/* live */
-	int members;          /* sessions in the lobby */
-	pchat_sref_t member[8];
-	char member_user[8][64];
-	int ready[8];
-	/* out */
-	int replies;
-	char reply[16][20000];
-	int notices;
-	char notice[8][1024];
-	char notice_except[8][64];
-	int fanouts;
-	int updates;
-	char fanout[1024];
-	uint64_t envid;
-} fake_t;
+/* The lobby (open), a disabled room; carol manages every room and may create rooms. */
+static const fake_room_t rooms[] = {
+	{1, GUID_LOBBY, "Lobby & <friends>", "", "hi", PCHAT_OPEN, PCHAT_NORMAL, 0, 0, 0, 1, 0, NULL,
+		0, 0, 0, 0},
+	{2, GUID_OFF, "", "", "", PCHAT_OPEN, PCHAT_NORMAL, 1, 0, 0, 1, 0, NULL, 0, 0, 0, 0},
+};
+static const fake_grant_t grants[] = {{"sip:carol@chat.test", NULL, PCHAT_ROLE_MANAGER, 0, 0}};
+#define LOBBY_SUMMARY(invite) {1, GUID_LOBBY, "Lobby", "the lobby", PCHAT_OPEN, 1, invite, 1}
+static const fake_listing_t listings[] = {{NULL, NULL, NULL, LOBBY_SUMMARY(0)}};
+static const fake_association_t associations[] = {
+	{"sip:carol@chat.test", PCHAT_ROLE_MANAGER, LOBBY_SUMMARY(0)}};
+static const fake_invitation_t invitations[] = {
+	{NULL, {5, "2026-01-02 03:04:05.000000", "sip:carol@chat.test", LOBBY_SUMMARY(1)}}};
+static const char *const creators[] = {"sip:carol@chat.test"};
 
-static fake_t F;
-
-static void step(const char *what)
+/* Generated history (F.history_n posts): seq i + 1 says "message i". */
+static void filler(uint64_t room_id, int i, char *content, size_t len, const char **author)
 {
-	strcat(F.log, what);
-	strcat(F.log, " ");
-}
-
-static int room_for(void *h, const char *guid, const char *user, pchat_room_t *room)
-{
-	(void)h;
-	if (F.down)
-		return PCHAT_STORE_DOWN;
-	memset(room, 0, sizeof(*room));
-	room->access.allowed = 1;
-	room->logged = 1;
-	if (strcmp(user, "sip:carol@chat.test") == 0)
-		room->access.roles = PCHAT_ROLE_MANAGER;
-	if (strcmp(guid, GUID_LOBBY) == 0) {
-		room->id = 1;
-		strcpy(room->name, "Lobby & <friends>");
-		strcpy(room->topic, "hi");
-	} else if (strcmp(guid, GUID_OFF) == 0) {
-		room->id = 2;
-		room->disabled = 1;
-	} else {
-		return PCHAT_NOT_FOUND;
-	}
-	strcpy(room->guid, guid);
-	return 0;
-}
-
-static int post_begin(void *h, uint64_t room_id, const char *author, const char *ts,
-		const char *content, uint64_t *seq)
-{
-	(void)h;
-	(void)ts;
-	assert_int_equal(room_id, 1);
-	if (F.down)
-		return PCHAT_STORE_DOWN;
-	step("begin");
-	*seq = F.seq + 1;
-	snprintf(F.last_author, sizeof(F.last_author), "%s", author);
-	snprintf(F.last_content, sizeof(F.last_content), "%s", content);
-	return 0;
-}
-
-static int post_commit(void *h)
-{
-	(void)h;
-	step("commit");
-	if (F.fail_commit)
-		return PCHAT_STORE_DOWN;
-	F.seq++;
-	F.stored++;
-	return 0;
-}
-
-static void post_abort(void *h)
-{
-	(void)h;
-	step("abort");
-}
-
-/* Post i (from 0) of the lobby's history: seq i + 1. */
-static int stored_post(int i, pchat_post_f cb, void *ctx)
-{
-	char ts[32], content[64];
-	pchat_post_t p = {(uint64_t)i + 1, "sip:bob@chat.test", ts, content};
-
-	snprintf(ts, sizeof(ts), "2026-01-01 00:00:%02d.000000", i % 60);
-	snprintf(content, sizeof(content), "<chat>message %03d</chat>", i);
-	return cb(ctx, &p);
-}
-
-static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
-{
-	int i, first = F.history_n > n ? F.history_n - n : 0;
-
-	(void)h;
 	(void)room_id;
-	for (i = first; i < F.history_n; i++)
-		stored_post(i, cb, ctx);
-	return 0;
+	(void)author;
+	snprintf(content, len, "<chat>message %03d</chat>", i);
 }
 
-static int posts_between(void *h, uint64_t room_id, uint64_t after, uint64_t before, int limit,
-		pchat_post_f cb, void *ctx)
+static const fake_world_t world = {rooms, 2, grants, 1, listings, 1, associations, 1,
+	invitations, 1, NULL, 0, creators, 1, NULL, 0, filler};
+
+void fake_fail(const char *file, int line, const char *what)
 {
-	int i, n = 0;
-
-	(void)h;
-	(void)room_id;
-	for (i = (int)after; i < F.history_n && (uint64_t)i + 1 < before && n < limit; i++, n++)
-		stored_post(i, cb, ctx);
-	return n;
+	print_error("%s\n", what);
+	_fail(file, line);
 }
-
-static int search(void *h, const char *user, pchat_search_kind_t kind, const char *text,
-		int limit, pchat_room_f cb, void *ctx)
-{
-	pchat_room_summary_t r = {1, GUID_LOBBY, "Lobby", "the lobby", PCHAT_OPEN, 1, 0, 1};
-
-	(void)h;
-	(void)user;
-	(void)limit;
-	if (kind == PCHAT_SEARCH_NAME && strstr("Lobby", text))
-		cb(ctx, &r);
-	return 0;
-}
-
-static int associations(void *h, const char *user, enum pchat_role role, int limit,
-		pchat_room_f cb, void *ctx)
-{
-	pchat_room_summary_t r = {1, GUID_LOBBY, "Lobby", "the lobby", PCHAT_OPEN, 1, 0, 1};
-
-	(void)h;
-	(void)limit;
-	if (role == PCHAT_ROLE_MANAGER && strcmp(user, "sip:carol@chat.test") == 0)
-		cb(ctx, &r);
-	return 0;
-}
-
-static int invitations(void *h, const char *user, uint64_t after, int limit,
-		pchat_invitation_f cb, void *ctx)
-{
-	pchat_invitation_t inv = {5, "2026-01-02 03:04:05.000000", "sip:carol@chat.test",
-		{1, GUID_LOBBY, "Lobby", "the lobby", PCHAT_OPEN, 1, 1, 1}};
-
-	(void)h;
-	(void)user;
-	(void)limit;
-	if (after < inv.id)
-		cb(ctx, &inv);
-	return 0;
-}
-
-static char pref_content[64];
-static uint64_t pref_seq;
-
-static int pref_get(void *h, const char *user, const char *label, pchat_pref_t *pref)
-{
-	(void)h;
-	(void)user;
-	(void)label;
-	pref->seqid = pref_seq;
-	pref->content = pref_seq ? strdup(pref_content) : NULL;
-	return 0;
-}
-
-static int pref_set(void *h, const char *user, const char *label, const char *content, int max,
-		uint64_t *seqid)
-{
-	(void)h;
-	(void)user;
-	(void)label;
-	(void)max;
-	snprintf(pref_content, sizeof(pref_content), "%s", content);
-	*seqid = ++pref_seq;
-	return 0;
-}
-
-static int is_creator(void *h, const char *user)
-{
-	(void)h;
-	return strcmp(user, "sip:carol@chat.test") == 0;
-}
-
-static int policy_enabled(void *h, const char *user)
-{
-	(void)h;
-	(void)user;
-	return 1;
-}
-
-static const pchat_store_ops_t store = {room_for, post_begin, post_commit, post_abort,
-	history, posts_between, search, associations, invitations, pref_get, pref_set, is_creator,
-	.policy_enabled = policy_enabled};
-
-/* ------------------------------------------------------------------ fake live state */
-
-static int find(pchat_sref_t ref)
-{
-	int i;
-
-	for (i = 0; i < F.members; i++)
-		if (F.member[i].slot == ref.slot)
-			return i;
-	return -1;
-}
-
-static int user_there(const char *user, int skip)
-{
-	int i;
-
-	for (i = 0; i < F.members; i++)
-		if (i != skip && strcmp(F.member_user[i], user) == 0)
-			return 1;
-	return 0;
-}
-
-static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post)
-{
-	int first;
-
-	(void)h;
-	(void)can_post;
-	assert_int_equal(room->id, 1);
-	if (find(c->session) >= 0)
-		return 0;
-	first = !user_there(c->user, -1);
-	F.member[F.members] = c->session;
-	strcpy(F.member_user[F.members], c->user);
-	F.ready[F.members++] = 0;
-	return first;
-}
-
-static void live_ready(void *h, const pchat_caller_t *c, uint64_t room_id)
-{
-	(void)h;
-	(void)room_id;
-	F.ready[find(c->session)] = 1;
-}
-
-static int live_part(void *h, const pchat_caller_t *c, uint64_t room_id)
-{
-	int i = find(c->session), last;
-
-	(void)h;
-	(void)room_id;
-	if (i < 0)
-		return -1;
-	last = !user_there(c->user, i);
-	F.members--;
-	if (i != F.members) {
-		F.member[i] = F.member[F.members];
-		strcpy(F.member_user[i], F.member_user[F.members]);
-	}
-	return last;
-}
-
-static uint64_t live_joined(void *h, const pchat_caller_t *c, const char *guid, int *can_post)
-{
-	(void)h;
-	if (can_post)
-		*can_post = 1;
-	return find(c->session) >= 0 && strcmp(guid, GUID_LOBBY) == 0 ? 1 : 0;
-}
-
-static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx)
-{
-	int i, n = 0;
-
-	(void)h;
-	(void)room_id;
-	for (i = 0; i < F.members; i++) {
-		if (user_there(F.member_user[i], -1) && i > 0) {
-			int j, dup = 0;
-
-			for (j = 0; j < i; j++)
-				dup |= strcmp(F.member_user[j], F.member_user[i]) == 0;
-			if (dup)
-				continue;
-		}
-		if (n++ < max && cb)
-			cb(ctx, F.member_user[i],
-					strcmp(F.member_user[i], "sip:carol@chat.test") ? 0 : PCHAT_ROLE_MANAGER);
-	}
-	return n;
-}
-
-static void live_counts(void *h, const uint64_t *rooms, int n, int *counts)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		counts[i] = rooms[i] == 1 ? live_participants(h, 1, 0, NULL, NULL) : 0;
-}
-
-static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t **rooms)
-{
-	(void)h;
-	*rooms = NULL;
-	if (find(c->session) < 0)
-		return 0;
-	*rooms = calloc(1, sizeof(**rooms));
-	(*rooms)[0].id = 1;
-	strcpy((*rooms)[0].guid, GUID_LOBBY);
-	return 1;
-}
-
-static int live_members(void *h, uint64_t room_id, char *guid, pchat_member_t **out)
-{
-	int i;
-
-	(void)h;
-	(void)room_id;
-	*out = calloc(F.members ? F.members : 1, sizeof(**out));
-	strcpy(guid, GUID_LOBBY);
-	for (i = 0; i < F.members; i++) {
-		(*out)[i].session = F.member[i];
-		strcpy((*out)[i].user, F.member_user[i]);
-	}
-	return F.members;
-}
-
-static void live_update(void *h, const pchat_caller_t *c, uint64_t room_id, unsigned roles,
-		int can_post)
-{
-	(void)h;
-	(void)c;
-	(void)room_id;
-	(void)roles;
-	(void)can_post;
-	F.updates++;
-}
-
-static void live_categorize(void *h, uint64_t room_id, uint64_t category_id)
-{
-	(void)h;
-	(void)room_id;
-	(void)category_id;
-}
-
-static const pchat_live_ops_t live = {live_join, live_ready, live_part, live_joined,
-	live_participants, live_counts, live_rooms_of, live_members, live_update, live_categorize};
-
-/* ------------------------------------------------------------------ fake output */
-
-static uint64_t next_envid(void *h)
-{
-	(void)h;
-	return ++F.envid;
-}
-
-static int out_reply(void *h, const pchat_caller_t *c, const char *body, size_t len)
-{
-	(void)h;
-	(void)c;
-	assert_true(len < sizeof(F.reply[0]));
-	assert_int_equal(strlen(body), len);
-	strcpy(F.reply[F.replies++ % 16], body);
-	return 0;
-}
-
-static int out_notice(void *h, uint64_t room_id, const char *except, const char *body,
-		size_t len)
-{
-	(void)h;
-	(void)room_id;
-	(void)len;
-	strcpy(F.notice[F.notices % 8], body);
-	strcpy(F.notice_except[F.notices++ % 8], except);
-	return 0;
-}
-
-static void post_lock(void *h, uint64_t room_id)
-{
-	(void)h;
-	(void)room_id;
-	step("lock");
-}
-
-static int post_fanout(void *h, uint64_t room_id, uint64_t seq, const char *body, size_t len)
-{
-	(void)h;
-	(void)room_id;
-	(void)len;
-	assert_int_equal(seq, F.seq);
-	step("fanout");
-	F.fanouts++;
-	snprintf(F.fanout, sizeof(F.fanout), "%s", body);
-	return 0;
-}
-
-static void post_unlock(void *h, uint64_t room_id)
-{
-	(void)h;
-	(void)room_id;
-	step("unlock");
-}
-
-static const pchat_out_ops_t out = {next_envid, out_reply, out_notice, post_lock, post_fanout,
-	post_unlock};
 
 static pchat_settings_t settings = {
 	.default_history = 3, .max_file_size = 100, .message_size_limit = 10, .backchat_limit = 5,
 	.participant_update_limit = 2, .search_limit = 500, .story_size_limit = 8192,
 	.reply_size = 60000, .max_post_size = 30000, .max_preferences = 64,
 	.max_preference_size = 16384};
-static const pchat_chat_t chat = {&store, NULL, &live, NULL, &out, NULL, &settings,
-	"chat.test", "sip:pchat@chat.test"};
+static const pchat_chat_t chat = {&fake_store_ops, NULL, &fake_live_ops, NULL, &fake_out_ops,
+	NULL, &settings, "chat.test", "sip:pchat@chat.test"};
 
 static const pchat_caller_t alice = {{1, 1}, "sip:alice@chat.test"};
 static const pchat_caller_t bob = {{2, 1}, "sip:bob@chat.test"};
@@ -448,7 +69,7 @@ static const pchat_caller_t carol = {{4, 1}, "sip:carol@chat.test"};
 static int reset(void **state)
 {
 	(void)state;
-	memset(&F, 0, sizeof(F));
+	fake_reset(&world);
 	settings.reply_size = 60000;
 	return 0;
 }
@@ -693,7 +314,6 @@ static void associations_invitations_preferences(void **state)
 			"created=\"2026-01-02T03:04:05.0000000Z\" inviter=\"sip:carol@chat.test\"><chanib"));
 	run(&alice, "<cmd id=\"cmd:getinv\" seqid=\"1\"><data><inv inviteId=\"5\"/></data></cmd>");
 	assert_null(strstr(LAST_REPLY, "<inv "));
-	pref_seq = 0;
 	run(&alice, "<cmd id=\"cmd:getpref\" seqid=\"1\"><data><pref label=\"x.GroupChannels\" "
 			"createdefault=\"false\"/></data></cmd>");
 	assert_non_null(strstr(LAST_REPLY, "<resp code=\"404\">no such preference</resp>"));
@@ -725,6 +345,7 @@ static void refresh_updates_rights_and_puts_out_the_unwelcome(void **state)
 
 int main(void)
 {
+	int failed;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(join_lists_participants_and_notifies_others, reset),
 		cmocka_unit_test_setup(above_the_update_limit_lists_are_capped_and_notices_stop, reset),
@@ -742,5 +363,7 @@ int main(void)
 	};
 
 	pchat_xccos_init();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	fake_clear();
+	return failed;
 }

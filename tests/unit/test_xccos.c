@@ -159,6 +159,30 @@ static void builds_posts_and_times(void **state)
 	pchat_buf_free(&b);
 }
 
+/* Whatever a text holds (a name written into the database by hand, an identity from a SIP
+ * header), escaping keeps only characters XML allows, so every reply stays well-formed. */
+static void escaping_drops_what_xml_does_not_allow(void **state)
+{
+	pchat_buf_t b;
+
+	(void)state;
+	pchat_buf_init(&b);
+	pchat_buf_adds_xml(&b, "a\x01" "b"       /* a control character */
+			"\xff\xfe"                         /* not UTF-8 */
+			"\xc3\xa9"                         /* e acute: kept */
+			"\xed\xa0\x80"                     /* a surrogate */
+			"\xef\xbf\xbe\xef\xbf\xbf"           /* U+FFFE, U+FFFF */
+			"\xc0\xaf"                         /* overlong "/" */
+			"\xf0\x9f\x98\x80"                 /* an emoji: kept */
+			"\xe2\x82");                       /* cut short */
+	assert_true(pchat_buf_ok(&b));
+	assert_string_equal(b.s, "ab\xc3\xa9\xf0\x9f\x98\x80");
+	assert_true(pchat_utf8_valid("\xc3\xa9\xf0\x9f\x98\x80", 6));
+	assert_false(pchat_utf8_valid("\xef\xbf\xbf", 3));
+	assert_false(pchat_utf8_valid("\xe2\x82", 2));
+	pchat_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +193,7 @@ int main(void)
 		cmocka_unit_test(missing_or_bad_numbers_are_defaults),
 		cmocka_unit_test(builds_escaped_replies),
 		cmocka_unit_test(builds_posts_and_times),
+		cmocka_unit_test(escaping_drops_what_xml_does_not_allow),
 	};
 
 	pchat_xccos_init();
