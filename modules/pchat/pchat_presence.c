@@ -59,25 +59,17 @@ static const char counts_script[] =
 	"end\n"
 	"return out\n";
 
-/* ARGV: room, self, max_len, kind, seq, except, element */
+/* ARGV: room, self, max_len, kind, seq, except, to, element. to: "room" for the nodes with
+ * sessions in the room, "pool" for every node of the pool. */
 static const char relay_script[] =
+	"local nodes\n"
+	"if ARGV[7] == 'pool' then nodes = redis.call('SMEMBERS', 'pchat:nodes')\n"
+	"else nodes = redis.call('HKEYS', 'pchat:room:' .. ARGV[1] .. ':nodes') end\n"
 	"local n = 0\n"
-	"for _, node in ipairs(redis.call('HKEYS', 'pchat:room:' .. ARGV[1] .. ':nodes')) do\n"
+	"for _, node in ipairs(nodes) do\n"
 	"  if node ~= ARGV[2] then\n"
 	"    redis.call('XADD', 'pchat:stream:' .. node, 'MAXLEN', '~', ARGV[3], '*',\n"
-	"      'k', ARGV[4], 'r', ARGV[1], 's', ARGV[5], 'x', ARGV[6], 'e', ARGV[7])\n"
-	"    n = n + 1\n"
-	"  end\n"
-	"end\n"
-	"return n\n";
-
-/* ARGV: room, self, max_len, kind, seq, except, element (as relay_script) */
-static const char broadcast_script[] =
-	"local n = 0\n"
-	"for _, node in ipairs(redis.call('SMEMBERS', 'pchat:nodes')) do\n"
-	"  if node ~= ARGV[2] then\n"
-	"    redis.call('XADD', 'pchat:stream:' .. node, 'MAXLEN', '~', ARGV[3], '*',\n"
-	"      'k', ARGV[4], 'r', ARGV[1], 's', ARGV[5], 'x', ARGV[6], 'e', ARGV[7])\n"
+	"      'k', ARGV[4], 'r', ARGV[1], 's', ARGV[5], 'x', ARGV[6], 'e', ARGV[8])\n"
 	"    n = n + 1\n"
 	"  end\n"
 	"end\n"
@@ -294,30 +286,31 @@ int pchat_presence_sessions(pchat_redis_t *r, uint64_t room, pchat_presence_sess
 
 /* ------------------------------------------------------------------ queues */
 
-static int relay_with(pchat_redis_t *r, const char *script, const char *self,
+static int relay_to(pchat_redis_t *r, const char *to, const char *self,
 		const pchat_relay_t *rel, long max_len)
 {
 	char id[24], ml[24], kind[2] = {(char)rel->kind, 0}, seq[24];
-	const char *args[] = {id, self, ml, kind, seq, rel->except ? rel->except : "",
+	const char *args[] = {id, self, ml, kind, seq, rel->except ? rel->except : "", to,
 		rel->element ? rel->element : ""};
 
 	snprintf(id, sizeof(id), "%" PRIu64, rel->room);
 	snprintf(ml, sizeof(ml), "%ld", max_len);
 	snprintf(seq, sizeof(seq), "%" PRIu64, rel->seq);
-	/* an empty element is sent as "" (a zero length would mean "use strlen") */
-	return eval_int(r, script, 7, args, rel->element ? rel->len : 0);
+	/* the element goes last, with its length (binary); an empty one is sent as "" (a zero
+	 * length would mean "use strlen") */
+	return eval_int(r, relay_script, 8, args, rel->element ? rel->len : 0);
 }
 
 int pchat_presence_relay(pchat_redis_t *r, const char *self, const pchat_relay_t *rel,
 		long max_len)
 {
-	return relay_with(r, relay_script, self, rel, max_len);
+	return relay_to(r, "room", self, rel, max_len);
 }
 
 int pchat_presence_broadcast(pchat_redis_t *r, const char *self, const pchat_relay_t *rel,
 		long max_len)
 {
-	return relay_with(r, broadcast_script, self, rel, max_len);
+	return relay_to(r, "pool", self, rel, max_len);
 }
 
 int pchat_presence_queue_end(pchat_redis_t *r, const char *node, char *position)

@@ -329,38 +329,16 @@ void pchat_session_remove_room(pchat_session_t *s, uint64_t room_id)
 	}
 }
 
-void pchat_sessions_expired(time_t now, int grace, int early, void (*cb)(pchat_sref_t ref))
-{
-	uint32_t i;
-
-	for (i = 0; i < table->max; i++) {
-		pchat_session_t *s = &table->slots[i];
-		pchat_sref_t ref;
-		int expired;
-
-		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) == PCHAT_S_FREE)
-			continue;
-		ref.slot = i;
-		ref.gen = __atomic_load_n(&s->gen, __ATOMIC_RELAXED);
-		s = pchat_session_get(ref);
-		if (!s)
-			continue;
-		expired = s->state != PCHAT_S_ENDING
-				  && ((s->expires > 0 && now - s->refreshed > s->expires + grace)
-						  || (s->state == PCHAT_S_EARLY && now - s->created > early));
-		pchat_session_unlock(s);
-		if (expired)
-			cb(ref);
-	}
-}
-
-void pchat_sessions_each(void (*cb)(pchat_sref_t ref, const char *user, void *ctx), void *ctx)
+/* Calls cb (without a lock held) for every session that pick, called under the session's lock,
+ * chooses; with the session's user. */
+static void visit(int (*pick)(const pchat_session_t *s, void *ctx),
+		void (*cb)(pchat_sref_t ref, const char *user, void *ctx), void *ctx)
 {
 	char user[PCHAT_USER_MAX];
 	pchat_session_t *s;
 	pchat_sref_t ref;
 	uint32_t i;
-	int live;
+	int picked;
 
 	for (i = 0; i < table->max; i++) {
 		s = &table->slots[i];
@@ -371,10 +349,50 @@ void pchat_sessions_each(void (*cb)(pchat_sref_t ref, const char *user, void *ct
 		s = pchat_session_get(ref);
 		if (!s)
 			continue;
-		live = s->state != PCHAT_S_ENDING;
+		picked = pick(s, ctx);
 		snprintf(user, sizeof(user), "%.*s", s->user.len, s->user.s);
 		pchat_session_unlock(s);
-		if (live)
+		if (picked)
 			cb(ref, user, ctx);
 	}
+}
+
+typedef struct expiry {
+	time_t now;
+	int grace;
+	int early;
+	void (*cb)(pchat_sref_t ref);
+} expiry_t;
+
+static int expired(const pchat_session_t *s, void *ctx)
+{
+	const expiry_t *e = ctx;
+
+	return s->state != PCHAT_S_ENDING
+		   && ((s->expires > 0 && e->now - s->refreshed > s->expires + e->grace)
+				   || (s->state == PCHAT_S_EARLY && e->now - s->created > e->early));
+}
+
+static void end_expired(pchat_sref_t ref, const char *user, void *ctx)
+{
+	(void)user;
+	((expiry_t *)ctx)->cb(ref);
+}
+
+void pchat_sessions_expired(time_t now, int grace, int early, void (*cb)(pchat_sref_t ref))
+{
+	expiry_t e = {now, grace, early, cb};
+
+	visit(expired, end_expired, &e);
+}
+
+static int not_ending(const pchat_session_t *s, void *ctx)
+{
+	(void)ctx;
+	return s->state != PCHAT_S_ENDING;
+}
+
+void pchat_sessions_each(void (*cb)(pchat_sref_t ref, const char *user, void *ctx), void *ctx)
+{
+	visit(not_ending, cb, ctx);
 }

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from lab import TEST_DEFINES, start_lab
+from lab import TEST_DEFINES, start_lab, wait_for
 from sip import Dialog, UserAgent
 from xccos import NS, Q, ChatClient, post_text, resp_code
 
@@ -34,20 +34,6 @@ LIMITS = {
 def lab(request):
     return start_lab(request, defines=TEST_DEFINES + "".join(
         " %s=%d" % kv for kv in LIMITS.items()))
-
-
-def stat(lab, name):
-    out = lab.kamcmd("stats.get_statistics", "pchat:")
-    return int(re.search(r"^pchat:%s = (\d+)" % name, out, re.M).group(1))
-
-
-def wait_for(check, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def raw_post(room, inner):
@@ -186,7 +172,7 @@ def test_requests_per_user_are_rate_limited(lab, clients):
     assert 10 <= len(refused) <= 25 and refused[0].get("retry-after")
     time.sleep(1.2)
     assert c.dialog.info(body % (99, NS)).status == 200
-    assert stat(lab, "throttled") >= len(refused)
+    assert lab.stat("throttled") >= len(refused)
 
 
 def test_rooms_per_session_and_batch_join_stay_bounded(lab, clients):

@@ -6,31 +6,16 @@ import os
 import re
 import signal
 import threading
-import time
 
 import pytest
 
-from lab import TEST_DEFINES, start_lab
+from lab import TEST_DEFINES, start_lab, wait_for
 from xccos import ChatClient, post_text, resp_code
 
 
 @pytest.fixture(scope="module")
 def lab(request):
     return start_lab(request, defines=TEST_DEFINES + " PCHAT_MAX_NODE_BYTES=400000")
-
-
-def stat(lab, name):
-    out = lab.kamcmd("stats.get_statistics", "pchat:")
-    return int(re.search(r"^pchat:%s = (\d+)" % name, out, re.M).group(1))
-
-
-def wait_for(check, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_node_over_its_budget_refuses_new_posts_and_sessions_then_recovers(lab, clients,
@@ -60,7 +45,7 @@ def test_node_over_its_budget_refuses_new_posts_and_sessions_then_recovers(lab, 
     assert "over max_node_bytes" in lab.log()
     for s in sleepers:   # their sessions end (over their own budget, or their INFOs time out)
         s.ua.answer = 200
-    assert wait_for(lambda: stat(lab, "queued_bytes") < 400000, timeout=15)
+    assert wait_for(lambda: lab.stat("queued_bytes") < 400000, timeout=15)
     assert wait_for(lambda: poster.post(room, "again").status == 200, timeout=10)
     assert len(lab.stored(room)) == stored + 1
 

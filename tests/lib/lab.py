@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -15,6 +17,16 @@ LAB = os.path.join(TOP, "scripts", "lab")
 # Short tm timers so an unanswered request fails in seconds (fr_timer) and finished transactions
 # do not linger (wt_timer).
 TEST_DEFINES = "TM_FR_TIMER=3000 TM_WT_TIMER=1000"
+
+
+def wait_for(check, timeout=10.0, interval=0.1):
+    """True as soon as check() is, False when timeout seconds passed first."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return False
 
 
 def port_free(port):
@@ -135,6 +147,11 @@ class Lab:
         if check and res.returncode != 0:
             raise RuntimeError("kamcmd %s failed: %s" % (" ".join(map(str, args)), res.stdout))
         return res.stdout
+
+    def stat(self, name, node=0):
+        """A statistic of the pchat module on a node, as a number."""
+        out = self.kamcmd("stats.get_statistics", "pchat:", node=node)
+        return int(re.search(r"^pchat:%s = (\d+)" % name, out, re.M).group(1))
 
     def sql(self, query, db=True):
         """Runs SQL as the lab's MariaDB root; returns the rows as lists of strings."""
