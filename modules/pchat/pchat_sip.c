@@ -242,6 +242,8 @@ static int answer_invite(struct sip_msg *msg, const invite_answer_t *a, str *tag
 		return -1;
 	}
 	if (tmb.t_reply_with_body(t, 200, &ok, (str *)&a->body, (str *)&a->hdrs, tag) < 0) {
+		/* it releases the reference only when it sent the reply */
+		tmb.unref_cell(t);
 		LM_ERR("cannot send the 200 OK of a chat session\n");
 		return -1;
 	}
@@ -417,7 +419,7 @@ static int handle_invite(struct sip_msg *msg)
 	pchat_session_unlock(s);
 	if (answer_invite(msg, &answer, &d.in.local_tag) < 0) {
 		pchat_sip_end_session(ref);
-		return -2;
+		return reply(msg, 500, "Server Error");
 	}
 	LM_DBG("chat session %u.%u for %s\n", ref.slot, ref.gen, d.user);
 	return 1;
