@@ -3,7 +3,8 @@
  * and notices to this node's sessions, and carry them to the other nodes of the pool.
  *
  * Every room belongs to one sender (by a hash of its id), and a room's work reaches that sender
- * through a pipe in the order it was queued - posts in commit order, see pchat_chat_post. For
+ * through its queue (a list in shared memory that never blocks a writer, charged to the node's
+ * byte budget) in the order it was queued - posts in commit order, see pchat_chat_post. For
  * work that started on this node the sender first relays it to the other nodes with participants
  * in the room (pchat_presence_relay), then delivers it here. Each node's receiver reads what
  * the others relayed from its Redis stream and queues it to the same senders; a sender puts a
@@ -32,7 +33,9 @@ int pchat_fanout_init(int workers);
 /* child_init(PROC_MAIN): forks the senders and the receiver. */
 int pchat_fanout_start(void);
 
-/* Queue work; 0 on success. Elements are copied; the sender puts them in an envelope. */
+/* Queue work; 0 on success, -1 when there is no shared memory for it (a post or a catch-up
+ * that cannot be queued makes the sender catch all its rooms up from the store instead; a lost
+ * notice is logged). Elements are copied; the sender puts them in an envelope. */
 int pchat_fanout_post(uint64_t room_id, uint64_t seq, const char *element, size_t len,
 		pchat_origin_t origin);
 int pchat_fanout_notice(uint64_t room_id, const char *except_user, const char *element,

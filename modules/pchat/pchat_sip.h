@@ -27,7 +27,8 @@ int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2);
 /* Sends an XCCOS body to a session as an in-dialog INFO. At most max_pending INFOs of a session
  * are unanswered at a time; more wait in the session's queue (in order) and go out as answers
  * come in. 0 when sent or queued. A session whose INFO is answered 408, 481 or 487 (or not at
- * all), or whose queue would exceed max_queued, is ended. */
+ * all) is ended; one that would hold more than max_queued INFOs or max_session_bytes bytes
+ * unanswered and waiting is ended with a BYE (pchat_budget.h). */
 int pchat_sip_send_info(pchat_sref_t ref, const char *body, size_t len);
 
 /* Sends what waits in the session's queue while its window allows (in a sender). */
