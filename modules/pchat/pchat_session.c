@@ -31,8 +31,8 @@ int pchat_sessions_init(int max_sessions)
 {
 	uint32_t i;
 
-	if (max_sessions <= 0) {
-		LM_ERR("max_sessions must be positive\n");
+	if (max_sessions <= 0 || max_sessions > PCHAT_MAX_SESSIONS) {
+		LM_ERR("max_sessions must be from 1 to %d\n", PCHAT_MAX_SESSIONS);
 		return -1;
 	}
 	table = shm_malloc(sizeof(*table));
@@ -255,7 +255,7 @@ void pchat_session_free_locked(pchat_session_t *s, char *user, char *source)
 	s->rooms = NULL;
 	s->nrooms = s->rooms_cap = 0;
 	s->state = PCHAT_S_FREE;
-	s->gen++;
+	s->gen = (s->gen + 1) & PCHAT_GEN_MASK;
 	s->next = 0;
 	lock_set_release(bucket_locks, bucket);
 	return_slot(slot);

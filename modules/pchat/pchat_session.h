@@ -21,6 +21,13 @@
 #include "pchat_budget.h"
 #include "pchat_chat.h"
 
+/* Slots and generations fit in 20 bits each: a reference travels in tm's callback parameter
+ * with an INFO's length (pchat_sip.c). A slot would have to be reused a million times within
+ * one INFO's transaction for a late answer to reach a newer session. */
+#define PCHAT_SLOT_BITS 20
+#define PCHAT_GEN_MASK ((1u << 20) - 1)
+#define PCHAT_MAX_SESSIONS (1 << PCHAT_SLOT_BITS)
+
 typedef enum pchat_session_state {
 	PCHAT_S_FREE = 0,
 	PCHAT_S_EARLY,     /* 200 OK sent, ACK not seen yet */

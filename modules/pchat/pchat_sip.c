@@ -691,13 +691,32 @@ int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 
 /* ------------------------------------------------------------------ sending */
 
-/* What tm hands back to info_answered: the session and the size the INFO holds in its window
- * and in the node's budget. Owned by tm once the INFO is sent (freed at TMCB_DESTROY). */
+/* What tm hands back to info_answered, in its callback parameter itself (no allocation per
+ * INFO): the session (20 bits of slot, 20 of generation) and the INFO's length (24 bits), which
+ * it held in the session's window and the node's budget until its answer. */
+#define INFO_LEN_MAX ((1u << 24) - 1)
+
 typedef struct info_param {
 	pchat_sref_t ref;
 	size_t len;
-	int answered;
 } info_param_t;
+
+static void *pack_param(pchat_sref_t ref, size_t len)
+{
+	uint64_t v = (uint64_t)(len > INFO_LEN_MAX ? INFO_LEN_MAX : len) << 40
+				 | (uint64_t)(ref.gen & PCHAT_GEN_MASK) << 20 | (ref.slot & PCHAT_GEN_MASK);
+
+	return (void *)(uintptr_t)v;
+}
+
+static info_param_t unpack_param(void *param)
+{
+	uint64_t v = (uint64_t)(uintptr_t)param;
+	info_param_t p = {{(uint32_t)(v & PCHAT_GEN_MASK), (uint32_t)(v >> 20 & PCHAT_GEN_MASK)},
+		(size_t)(v >> 40)};
+
+	return p;
+}
 
 static pchat_window_limits_t window_limits(void)
 {
@@ -729,15 +748,14 @@ static void request_end(pchat_sref_t ref, const char *why, int bye)
 	}
 }
 
-/* An INFO left the session's window (answered, timed out, or its transaction went away). The
- * window moved: a sender sends what waits - not here, inside tm's reply processing. */
-static void info_done(info_param_t *p)
+/* An INFO left the session's window (answered or timed out). The window moved: a sender sends
+ * what waits - not here, inside tm's reply processing. */
+static void info_done(const info_param_t *p)
 {
 	pchat_window_limits_t l = window_limits();
 	pchat_session_t *s;
 	int drain = 0;
 
-	p->answered = 1;
 	pchat_node_release(&pchat_shared->budget, p->len);
 	s = pchat_session_get(p->ref);
 	if (!s)
@@ -752,31 +770,22 @@ static void info_done(info_param_t *p)
 		pchat_fanout_drain(p->ref);
 }
 
-/* Runs in whichever process gets the answer (or tm's timer process for a timeout): it only
- * queues the end of the session, which a sender carries out. */
+/* Runs in whichever process gets the answer (or tm's timer process for a timeout), once per
+ * INFO: it only queues the end of the session, which a sender carries out. */
 static void info_answered(struct cell *t, int type, struct tmcb_params *ps)
 {
-	info_param_t *p = *ps->param;
+	info_param_t p = unpack_param(*ps->param);
 	char why[48];
 
 	(void)t;
-	if (!p)
-		return;
-	if (type & TMCB_DESTROY) {
-		if (!p->answered)
-			info_done(p);
-		shm_free(p);
-		*ps->param = NULL;
-		return;
-	}
-	if (!p->answered)
-		info_done(p);
+	(void)type;
+	info_done(&p);
 	if (ps->code < 300)
 		return;
 	update_stat(pchat_stat_delivery_failures, 1);
 	if (ps->code == 408 || ps->code == 481 || ps->code == 487 || ps->code == 477) {
 		snprintf(why, sizeof(why), "an INFO was answered %d", ps->code);
-		request_end(p->ref, why, 0);
+		request_end(p.ref, why, 0);
 	}
 }
 
@@ -808,33 +817,22 @@ static int send_locked(pchat_session_t *s, pchat_sref_t ref, str *method, const 
 {
 	static str info_headers = str_init("Content-Type: text/plain\r\n");
 	str b = {(char *)body, (int)len};
-	info_param_t *p = NULL;
 	uac_req_t uac;
 	dlg_t dlg;
 	int rc = -1;
 
-	if (cb && !(p = shm_malloc(sizeof(*p)))) {
-		SHM_MEM_ERROR;
-		return -1;
-	}
 	if (session_dlg(s, &dlg) == 0) {
-		if (p) {
-			p->ref = ref;
-			p->len = len;
-			p->answered = 0;
-		}
 		set_uac_req(&uac, method, len ? &info_headers : NULL, len ? &b : NULL, &dlg,
-				cb ? TMCB_LOCAL_COMPLETED | TMCB_DESTROY : 0, cb, p);
+				cb ? TMCB_LOCAL_COMPLETED : 0, cb, cb ? pack_param(ref, len) : NULL);
 		/* under the session's lock: CSeq numbers go out in order */
 		rc = tmb.t_request_within(&uac);
 		s->local_cseq = dlg.loc_seq.value;
-		if (rc >= 0 && p)
-			pchat_node_charge(&pchat_shared->budget, pchat_window_sent(&s->win, len));
+		if (rc >= 0 && cb)
+			pchat_node_charge(&pchat_shared->budget, pchat_window_sent(&s->win,
+					len > INFO_LEN_MAX ? INFO_LEN_MAX : len));
 	}
 	if (dlg.route_set)
 		free_rr(&dlg.route_set);
-	if (rc < 0 && p)
-		shm_free(p); /* tm did not take it: no callback will come */
 	return rc < 0 ? -1 : 0;
 }
 
