@@ -121,6 +121,7 @@ static void wake(int sender)
 static void enqueue(int sender, fanout_job_t *job)
 {
 	sender_queue_t *q = &queues[sender];
+	int was_empty;
 
 	job->next = NULL;
 	pchat_node_charge(&pchat_shared->budget, job->size);
@@ -133,13 +134,16 @@ static void enqueue(int sender, fanout_job_t *job)
 		return;
 	}
 	lock_get(&q->lock);
+	was_empty = q->head == NULL;
 	if (q->tail)
 		q->tail->next = job;
 	else
 		q->head = job;
 	q->tail = job;
 	lock_release(&q->lock);
-	wake(sender);
+	/* a sender empties its whole queue each time it wakes: only the first job needs a wake-up */
+	if (was_empty)
+		wake(sender);
 }
 
 /* Work for a room could not be queued (no shared memory): its sender catches all its rooms up
@@ -454,10 +458,11 @@ static void run_job(fanout_job_t *job)
 	shm_free(job);
 }
 
-/* Runs a job, then what it queued for this same sender. */
-static void run_with_own_work(fanout_job_t *job)
+/* Runs what this sender queued for itself (and what that queues in turn). */
+static void run_own_work(void)
 {
-	run_job(job);
+	fanout_job_t *job;
+
 	while ((job = self_head) != NULL) {
 		self_head = job->next;
 		if (!self_head)
@@ -501,7 +506,7 @@ static void sender_loop(void)
 
 	for (;;) {
 		/* wake up for the next gap to fill, if a post waits for one */
-		if (poll(&pfd, 1, pchat_order_next_timeout(order, pchat_now_ms())) > 0
+		if (poll(&pfd, 1, self_head ? 0 : pchat_order_next_timeout(order, pchat_now_ms())) > 0
 				&& read(pfd.fd, &wakes, sizeof(wakes)) < 0 && errno != EAGAIN)
 			LM_ERR("sender %d cannot read its wake-ups: %s\n", my_sender, strerror(errno));
 		cfg_update();
@@ -511,11 +516,13 @@ static void sender_loop(void)
 		lock_release(&q->lock);
 		while ((job = batch) != NULL) {
 			batch = job->next;
-			run_with_own_work(job);
+			run_job(job);
+			run_own_work(); /* right after the job that made it */
 		}
 		if (__atomic_exchange_n(&q->catch_up_all, 0, __ATOMIC_ACQ_REL))
 			catch_up_own_rooms();
 		pchat_order_tick(order, pchat_now_ms());
+		run_own_work(); /* what the catch-up and the gap fills made */
 		publish_order_stats(&seen);
 	}
 }
