@@ -394,6 +394,24 @@ class TestTrustedPool:
         finally:
             c.close()
 
+    def test_sbc_says_where_each_client_is_connected(self, lab):
+        """Clients behind one SBC connection are told apart by the flow the SBC asserts
+        (P-Pchat-Flow): a request of alice's session that the SBC says comes from another of
+        its clients gets 481."""
+        flow = ("P-Pchat-Flow", "tls:10.0.0.7:50123:1")
+        c = ChatClient(lab.frontend, "sbc", local_host=lab.env["PCHAT_TRUSTED_PEER"],
+                       extra_headers=[("P-Asserted-Identity", "<sip:alice@pchat.test>"), flow])
+        try:
+            c.login()
+            assert resp_code(c.command("requri")) == 200
+            c.ua.extra_headers.remove(flow)
+            c.ua.extra_headers.append(("P-Pchat-Flow", "tls:10.0.0.8:40000:2"))
+            envid, resp = c.send_command("requri")
+            assert resp is not None and resp.status == 481
+        finally:
+            c.ua.extra_headers[-1] = flow
+            c.close()
+
     def test_client_at_the_front_end_is_refused(self, lab):
         c = ChatClient(lab.frontend, "bob", extra_headers=[
             ("P-Asserted-Identity", "<sip:bob@pchat.test>")])
