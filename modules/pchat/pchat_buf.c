@@ -27,6 +27,14 @@ void pchat_buf_reset(pchat_buf_t *b)
 		b->s[0] = '\0';
 }
 
+void pchat_buf_truncate(pchat_buf_t *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->s[len] = '\0';
+	}
+}
+
 int pchat_buf_ok(const pchat_buf_t *b)
 {
 	return !b->failed && b->s != NULL;

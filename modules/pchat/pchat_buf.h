@@ -20,6 +20,8 @@ typedef struct pchat_buf {
 void pchat_buf_init(pchat_buf_t *b);
 void pchat_buf_free(pchat_buf_t *b);
 void pchat_buf_reset(pchat_buf_t *b);
+/* Cuts the text back to its first len bytes (len <= b->len): undoes what was added since. */
+void pchat_buf_truncate(pchat_buf_t *b, size_t len);
 int pchat_buf_ok(const pchat_buf_t *b);
 
 void pchat_buf_add(pchat_buf_t *b, const char *s, size_t n);

@@ -225,6 +225,7 @@ static void collect_user(void *ctx, const char *user, unsigned roles)
 typedef struct joined_room {
 	pchat_room_t room;
 	int first;  /* the user's first session in the room: others get a join notice */
+	int again;  /* the session was in the room before this command */
 } joined_room_t;
 
 /* Resolves and joins one room. Returns 0, or fills why. */
@@ -238,6 +239,9 @@ static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, const ch
 	can_post = pchat_may_post(jr->room.privacy, jr->room.type, jr->room.disabled,
 					   &jr->room.access) == PCHAT_ALLOW;
 	jr->first = chat->live->join(chat->live_h, c, &jr->room, can_post);
+	jr->again = jr->first == PCHAT_JOIN_AGAIN;
+	if (jr->again)
+		jr->first = 0;
 	if (jr->first == PCHAT_JOIN_FULL) {
 		*why = (join_failure_t){PCHAT_RESP_FORBIDDEN, TXT_TOO_MANY_ROOMS};
 		return -1;
@@ -307,16 +311,26 @@ static void add_uib(pchat_buf_t *b, int id, const char *user)
 	pchat_buf_adds(b, "\"/>");
 }
 
-/* Bytes a user costs in the reply: its id in an aib list, and its <uib> when it is new. */
-static size_t user_cost(const user_list_t *users, const char *user, pchat_buf_t *scratch)
+/* Lists a user for a room of the reply if that fits with reserve bytes kept free: its position
+ * (a <uib> is written for a user new in the reply; a user listed for an earlier room of a
+ * batch keeps its position), or -1. */
+static int list_user(join_reply_t *r, const char *user, unsigned roles, size_t reserve)
 {
-	int id = user_find(users, user);
+	int id = user_find(&r->users, user);
+	size_t before = r->uibs.len, cost;
 
-	if (id >= 0)
-		return digits(id) + 1;
-	pchat_buf_reset(scratch);
-	add_uib(scratch, users->n, user);
-	return scratch->len + digits(users->n) + 1;
+	if (id < 0 && r->users.n >= r->users.max)
+		return -1;
+	if (id < 0)
+		add_uib(&r->uibs, r->users.n, user);
+	/* its uib, and its id in an aib list */
+	cost = r->uibs.len - before + digits(id >= 0 ? id : r->users.n) + 1;
+	if (cost + reserve > r->budget) {
+		pchat_buf_truncate(&r->uibs, before);
+		return -1;
+	}
+	r->budget -= cost;
+	return id >= 0 ? id : user_add(&r->users, user, roles);
 }
 
 /* <aib key="KEY" value="ids"/> for the listed users that are (or are not) managers. */
@@ -361,9 +375,9 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 	/* two aib lists and their attributes, and the end tag */
 	static const size_t aib_overhead = 2 * 32 + sizeof("</chanib>");
 	user_list_t room_users;
-	pchat_buf_t head, scratch;
-	size_t need;
-	int *ids = NULL, nids = 0, i, rc = -1;
+	pchat_buf_t head;
+	size_t room_cost;
+	int *ids = NULL, nids = 0, i, id, rc = -1;
 
 	/* the joining user and the others: participant_update_limit users in all */
 	if (new_user_list(&room_users, chat->settings->participant_update_limit) < 0
@@ -372,38 +386,32 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 		return -1;
 	}
 	pchat_buf_init(&head);
-	pchat_buf_init(&scratch);
 	user_add(&room_users, r->c->user, jr->room.access.roles);
 	chat->live->participants(chat->live_h, jr->room.id, room_users.max, collect_user,
 			&room_users);
 	chanib_head(&head, chat, &jr->room);
-	need = head.len + aib_overhead + user_cost(&r->users, r->c->user, &scratch);
-	if (pchat_buf_ok(&head) && need + reserve <= r->budget) {
-		r->budget -= head.len + aib_overhead;
-		/* a user already listed for an earlier room of a batch keeps its position */
+	room_cost = head.len + aib_overhead;
+	if (pchat_buf_ok(&head) && room_cost + reserve <= r->budget) {
+		r->budget -= room_cost;
+		/* the joining user comes first: without it the room is not listed */
 		for (i = 0; i < room_users.n; i++) {
-			const char *user = room_users.users[i];
-			size_t cost = user_cost(&r->users, user, &scratch);
-			int known = user_find(&r->users, user) >= 0, id;
-
-			if (cost + reserve > r->budget)
-				continue;
-			id = user_add(&r->users, user, room_users.roles[i]);
-			if (id < 0)
-				continue;
-			if (!known)
-				add_uib(&r->uibs, id, user);
-			ids[nids++] = id;
-			r->budget -= cost;
+			id = list_user(r, room_users.users[i], room_users.roles[i], reserve);
+			if (id >= 0)
+				ids[nids++] = id;
+			else if (i == 0)
+				break;
 		}
-		pchat_buf_add(&r->chanibs, head.s, head.len);
-		add_aib(&r->chanibs, ids, nids, &r->users, 0);
-		add_aib(&r->chanibs, ids, nids, &r->users, 1);
-		pchat_buf_adds(&r->chanibs, "</chanib>");
-		rc = 0;
+		if (nids > 0) {
+			pchat_buf_add(&r->chanibs, head.s, head.len);
+			add_aib(&r->chanibs, ids, nids, &r->users, 0);
+			add_aib(&r->chanibs, ids, nids, &r->users, 1);
+			pchat_buf_adds(&r->chanibs, "</chanib>");
+			rc = 0;
+		} else {
+			r->budget += room_cost;
+		}
 	}
 	pchat_buf_free(&head);
-	pchat_buf_free(&scratch);
 	free_user_list(&room_users);
 	free(ids);
 	return rc;
@@ -490,7 +498,6 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	joined_room_t *jr;
 	join_failure_t why;
 	join_reply_t r;
-	int already;
 
 	if (!chanid || chanid_guid(chat, chanid, guid) < 0) {
 		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, TXT_BAD_ROOM);
@@ -504,11 +511,10 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 		return;
 	}
-	already = chat->live->joined(chat->live_h, c, guid, NULL) != 0;
 	if (join_room(chat, c, guid, jr, &why) < 0) {
 		reply_status(chat, c, env, why.code, why.text);
 	} else if (add_joined_room(&r, jr, 0) < 0) {
-		if (!already)
+		if (!jr->again)
 			chat->live->part(chat->live_h, c, jr->room.id);
 		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 	} else {
@@ -570,18 +576,17 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 		char guid[PCHAT_GUID_LEN + 1];
 		join_failure_t why;
 
-		int valid = chanid_guid(chat, chanid, guid) == 0, already;
+		int valid = chanid_guid(chat, chanid, guid) == 0;
 
 		if (valid && in_batch(rooms, nrooms, guid))
 			continue; /* named twice: joined (or not) once */
-		already = valid && chat->live->joined(chat->live_h, c, guid, NULL) != 0;
 		if (valid && join_room(chat, c, guid, &rooms[nrooms], &why) == 0) {
 			if (add_joined_room(&r, &rooms[nrooms], reserve) == 0) {
 				nrooms++;
 				continue;
 			}
 			/* not in the reply, so not joined - unless it was before this command */
-			if (!already)
+			if (!rooms[nrooms].again)
 				chat->live->part(chat->live_h, c, rooms[nrooms].room.id);
 		}
 		add_fib(&r, chanid);
@@ -706,8 +711,7 @@ static int add_history_msg(void *ctx, const pchat_post_t *post)
 
 		pchat_buf_init(&next);
 		pchat_buf_add(&next, h->msgs.s + before, h->msgs.len - before);
-		h->msgs.len = before;
-		h->msgs.s[before] = '\0';
+		pchat_buf_truncate(&h->msgs, before);
 		flush_history(h);
 		pchat_buf_free(&h->msgs);
 		h->msgs = next;
@@ -928,8 +932,7 @@ static int room_list_overflow(room_list_t *l, size_t before)
 {
 	if (l->b.len + (size_t)l->n * COUNT_WIDTH <= l->limit)
 		return 0;
-	l->b.len = before;
-	l->b.s[before] = '\0';
+	pchat_buf_truncate(&l->b, before);
 	while (l->n && l->count_at[l->n - 1] > before)
 		l->n--;
 	return 1;

@@ -166,7 +166,8 @@ typedef struct pchat_store_ops {
 typedef struct pchat_live_ops {
 	/* Adds the session to the room; it receives the room's posts only after ready(). can_post
 	 * is remembered for its posts. Returns 1 when it is the user's first session in the room,
-	 * 0 when the user was already there, PCHAT_JOIN_FULL when the session is in as many rooms
+	 * 0 when the user was already there with another session, PCHAT_JOIN_AGAIN when this
+	 * session was (its rights are updated), PCHAT_JOIN_FULL when the session is in as many rooms
 	 * as it may be, -1 when it cannot be added (out of memory). */
 	int (*join)(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post);
 	void (*ready)(void *h, const pchat_caller_t *c, uint64_t room_id);
@@ -196,6 +197,7 @@ typedef struct pchat_live_ops {
 } pchat_live_ops_t;
 
 #define PCHAT_JOIN_FULL (-2)
+#define PCHAT_JOIN_AGAIN 2
 
 typedef struct pchat_out_ops {
 	uint64_t (*next_envid)(void *h);

@@ -268,7 +268,7 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 		r->members[i].roles = room->access.roles;
 		r->members[i].can_post = can_post;
 		lock_set_release(room_locks, bucket);
-		return 0;
+		return PCHAT_JOIN_AGAIN;
 	}
 	first = !user_present(r, uhash, c->user, -1);
 	if (add_member(r, c, uhash, room->access.roles, can_post) < 0) {

@@ -551,7 +551,7 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 	FAKE_CHECK(r != NULL && strcmp(r->guid, room->guid) == 0);
 	if (i >= 0) {
 		F.member_can_post[i] = can_post;
-		return 0;
+		return PCHAT_JOIN_AGAIN;
 	}
 	if (F.members >= FAKE_SESSIONS)
 		return -1;
