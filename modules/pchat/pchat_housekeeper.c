@@ -45,8 +45,7 @@ static int take_setting(void *ctx, const char *name, const char *value)
  * back to its parameter. While the database is down the settings stay as they are. */
 static void reload_settings(void)
 {
-	pchat_admin_t a = {.db = pchat_proc_db(), .first_stmt = pchat_store_nsql,
-		.domain = pchat_params.domain, .inviter = pchat_params.pool_uri};
+	pchat_admin_t a = pchat_proc_admin();
 	pchat_settings_t next = pchat_settings_defaults;
 	int i;
 

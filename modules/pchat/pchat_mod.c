@@ -68,7 +68,7 @@ pchat_params_t pchat_params = {
 	.max_sessions_per_user = 16,
 	.max_sessions_per_source = 1024,
 	.user_request_rate = 50,
-	.user_request_burst = 300,
+	.user_request_burst = 200,
 	.max_rooms_per_session = 1000,
 	.config_reload_interval = 5,
 	.node_timeout = 10,
@@ -516,6 +516,18 @@ pchat_db_t *pchat_proc_db(void)
 pchat_redis_t *pchat_proc_redis(void)
 {
 	return proc_redis;
+}
+
+pchat_admin_t pchat_proc_admin(void)
+{
+	pchat_admin_t a;
+
+	memset(&a, 0, sizeof(a));
+	a.db = proc_db;
+	a.first_stmt = pchat_store_nsql;
+	a.domain = pchat_params.domain;
+	a.inviter = pchat_params.pool_uri;
+	return a;
 }
 
 static void mod_destroy(void)

@@ -11,6 +11,7 @@
 #include "core/str.h"
 #include "core/pvar.h"
 
+#include "pchat_admin.h"
 #include "pchat_budget.h"
 #include "pchat_chat.h"
 #include "pchat_db.h"
@@ -100,5 +101,9 @@ extern stat_var *pchat_stat_throttled;
 /* The connections of the calling process, opened lazily (NULL when the process has none). */
 pchat_db_t *pchat_proc_db(void);
 pchat_redis_t *pchat_proc_redis(void);
+
+/* The administration of the room model on the calling process's connection; it acts for the
+ * chat service (its invitations come from the pool URI). */
+pchat_admin_t pchat_proc_admin(void);
 
 #endif

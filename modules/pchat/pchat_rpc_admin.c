@@ -19,10 +19,15 @@
 #include "pchat_live.h"
 #include "pchat_mod.h"
 #include "pchat_rpc.h"
+#include "pchat_service.h"
 #include "pchat_settings.h"
 #include "pchat_store_mysql.h"
 
 #define ARGS_MAX 64
+
+/* The change is stored, but the sessions of this node could not be told now. */
+#define NOT_APPLIED "stored, but the connected clients of this node could not be updated (no " \
+		"shared memory); repeat the command"
 
 typedef struct rpc_args {
 	char *pos[ARGS_MAX]; /* positional arguments */
@@ -62,19 +67,6 @@ static int read_args(rpc_t *rpc, void *ctx, int required, const char *usage, rpc
 		}
 	}
 	return 0;
-}
-
-static pchat_admin_t admin(void)
-{
-	pchat_admin_t a;
-
-	memset(&a, 0, sizeof(a));
-	a.db = pchat_proc_db();
-	a.first_stmt = pchat_store_nsql;
-	a.domain = pchat_params.domain;
-	/* administrators act for the chat service: its invitations come from the pool URI */
-	a.inviter = pchat_params.pool_uri;
-	return a;
 }
 
 /* Answers a failed command. */
@@ -118,7 +110,7 @@ static const char *room_add_doc[] = {
 
 static void rpc_room_add(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	pchat_room_row_t *row = pkg_malloc(sizeof(*row));
 	rpc_args_t args;
 	void *th;
@@ -148,7 +140,7 @@ static const char *room_set_doc[] = {
 
 static void rpc_room_set(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	rpc_args_t args;
 	uint64_t id = 0;
 	int rc, dropped = 0;
@@ -202,7 +194,7 @@ static void rpc_room_get(rpc_t *rpc, void *ctx)
 {
 	static const char *const roles[] = {"member", "manager", "presenter", NULL};
 	static const char *const keys[] = {"members", "managers", "presenters"};
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	pchat_room_row_t *row = pkg_malloc(sizeof(*row));
 	principal_lists_t pl = {rpc, NULL, {0}, roles};
 	rpc_args_t args;
@@ -273,7 +265,7 @@ static const char *room_participants_doc[] = {
 
 static void rpc_room_participants(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	pchat_room_row_t *row = pkg_malloc(sizeof(*row));
 	participants_ctx_t pc = {rpc, NULL, 0, 1000};
 	pchat_redis_t *r = pchat_proc_redis();
@@ -336,7 +328,7 @@ static const char *room_list_doc[] = {
 
 static void rpc_room_list(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	list_ctx_t lc = {rpc, ctx};
 	rpc_args_t args;
 	int rc;
@@ -350,7 +342,7 @@ static void rpc_room_list(rpc_t *rpc, void *ctx)
 
 static void room_disable(rpc_t *rpc, void *ctx, int disabled)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	rpc_args_t args;
 	uint64_t id = 0;
 	int rc;
@@ -388,7 +380,7 @@ static const char *room_remove_doc[] = {
 
 static void rpc_room_remove(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	rpc_args_t args;
 	uint64_t id = 0;
 	int rc;
@@ -409,7 +401,7 @@ static const char *room_clear_doc[] = {
 
 static void rpc_room_clear(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	long long deleted = 0;
 	rpc_args_t args;
 	void *th;
@@ -426,7 +418,7 @@ static void rpc_room_clear(rpc_t *rpc, void *ctx)
 
 static void room_principals(rpc_t *rpc, void *ctx, const char *role, int add)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	rpc_args_t args;
 	uint64_t id = 0;
 	int rc, invited = 0;
@@ -473,7 +465,7 @@ static const char *category_add_doc[] = {
 
 static void rpc_category_add(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	pchat_category_row_t row;
 	rpc_args_t args;
 	void *th;
@@ -494,7 +486,7 @@ static const char *category_set_doc[] = {
 
 static void rpc_category_set(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	rpc_args_t args;
 	int rc;
 
@@ -515,7 +507,7 @@ static void rpc_category_get(rpc_t *rpc, void *ctx)
 {
 	static const char *const roles[] = {"allowed", "denied", "creator", NULL};
 	static const char *const keys[] = {"allowed", "denied", "creators"};
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	pchat_category_row_t row;
 	principal_lists_t pl = {rpc, NULL, {0}, roles};
 	rpc_args_t args;
@@ -551,7 +543,7 @@ static const char *category_list_doc[] = {"Lists the categories.", 0};
 
 static void rpc_category_list(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	list_ctx_t lc = {rpc, ctx};
 	int rc = pchat_admin_category_list(&a, list_category_row, &lc);
 
@@ -564,7 +556,7 @@ static const char *category_remove_doc[] = {
 
 static void rpc_category_remove(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	rpc_args_t args;
 	int rc;
 
@@ -579,7 +571,7 @@ static void rpc_category_remove(rpc_t *rpc, void *ctx)
 
 static void category_principals(rpc_t *rpc, void *ctx, const char *role, int add)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	uint64_t id = 0;
 	rpc_args_t args;
 	int rc;
@@ -594,8 +586,10 @@ static void category_principals(rpc_t *rpc, void *ctx, const char *role, int add
 	}
 	/* an ethical wall holds at once: who is out of the scope now leaves every room of the
 	 * category, on every node */
-	if (strcmp(role, "creator") != 0)
-		pchat_fanout_refresh_category(id, PCHAT_LOCAL);
+	if (strcmp(role, "creator") != 0 && pchat_fanout_refresh_category(id, PCHAT_LOCAL) < 0) {
+		rpc->fault(ctx, 500, NOT_APPLIED);
+		return;
+	}
 	rpc->add(ctx, "s", add ? "added" : "removed");
 }
 
@@ -629,7 +623,7 @@ static const char *message_remove_doc[] = {
 
 static void rpc_message_remove(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	long long replaced = 0;
 	rpc_args_t args;
 	void *th;
@@ -667,7 +661,7 @@ static const char *config_get_doc[] = {
 
 static void rpc_config_get(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	stored_settings_t ss;
 	rpc_args_t args;
 	int i, rc;
@@ -706,7 +700,7 @@ static const char *config_set_doc[] = {
 
 static void rpc_config_set(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	rpc_args_t args;
 	int rc, v = 0;
 
@@ -727,7 +721,7 @@ static const char *config_unset_doc[] = {
 
 static void rpc_config_unset(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	const pchat_setting_def_t *def;
 	rpc_args_t args;
 	int rc;
@@ -756,7 +750,7 @@ static const char *policy_set_doc[] = {
 static void rpc_policy_set(rpc_t *rpc, void *ctx)
 {
 	char scope[PCHAT_USER_MAX];
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	rpc_args_t args;
 	int rc;
 
@@ -768,7 +762,10 @@ static void rpc_policy_set(rpc_t *rpc, void *ctx)
 		fault(rpc, ctx, &a, rc);
 		return;
 	}
-	pchat_fanout_policy(scope, PCHAT_LOCAL);
+	if (pchat_fanout_policy(scope, PCHAT_LOCAL) < 0) {
+		rpc->fault(ctx, 500, NOT_APPLIED);
+		return;
+	}
 	rpc->add(ctx, "s", "set");
 }
 
@@ -779,7 +776,7 @@ static const char *policy_unset_doc[] = {
 static void rpc_policy_unset(rpc_t *rpc, void *ctx)
 {
 	char scope[PCHAT_USER_MAX];
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	rpc_args_t args;
 	int rc;
 
@@ -790,7 +787,10 @@ static void rpc_policy_unset(rpc_t *rpc, void *ctx)
 		fault(rpc, ctx, &a, rc);
 		return;
 	}
-	pchat_fanout_policy(scope, PCHAT_LOCAL);
+	if (pchat_fanout_policy(scope, PCHAT_LOCAL) < 0) {
+		rpc->fault(ctx, 500, NOT_APPLIED);
+		return;
+	}
 	rpc->add(ctx, "s", "unset");
 }
 
@@ -810,7 +810,7 @@ static const char *policy_list_doc[] = {
 
 static void rpc_policy_list(rpc_t *rpc, void *ctx)
 {
-	pchat_admin_t a = admin();
+	pchat_admin_t a = pchat_proc_admin();
 	list_ctx_t lc = {rpc, ctx};
 	int rc = pchat_admin_policy_list(&a, list_policy_rule, &lc);
 
@@ -834,7 +834,7 @@ static void rpc_policy_get(rpc_t *rpc, void *ctx)
 		rpc->fault(ctx, 400, "'%s' is not a SIP URI (sip:user@host)", args.pos[0]);
 		return;
 	}
-	enabled = pchat_store_mysql_ops.policy_enabled(pchat_proc_db(), user);
+	enabled = pchat_service()->store->policy_enabled(pchat_service()->store_h, user);
 	if (enabled < 0) {
 		rpc->fault(ctx, 503, "the database is unreachable");
 		return;

@@ -234,12 +234,11 @@ int pchat_session_begin_end(pchat_session_t *s)
 	return 1;
 }
 
-void pchat_session_free_locked(pchat_session_t *s, char *user, char *source)
+void pchat_session_free_locked(pchat_session_t *s, char *source)
 {
 	uint32_t slot = (uint32_t)(s - table->slots), bucket = s->bucket, *link;
 
-	snprintf(user, PCHAT_USER_MAX, "%.*s", s->user.len, s->user.s);
-	snprintf(source, 64, "%.*s", s->source.len, s->source.s);
+	snprintf(source, PCHAT_SOURCE_MAX, "%.*s", s->source.len, s->source.s);
 	for (link = &table->buckets[bucket]; *link; link = &table->slots[*link - 1].next) {
 		if (*link == slot + 1) {
 			*link = s->next;
@@ -350,7 +349,8 @@ static void visit(int (*pick)(const pchat_session_t *s, void *ctx),
 		if (!s)
 			continue;
 		picked = pick(s, ctx);
-		snprintf(user, sizeof(user), "%.*s", s->user.len, s->user.s);
+		if (picked)
+			snprintf(user, sizeof(user), "%.*s", s->user.len, s->user.s);
 		pchat_session_unlock(s);
 		if (picked)
 			cb(ref, user, ctx);

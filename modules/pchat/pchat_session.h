@@ -117,10 +117,13 @@ int pchat_session_queue_push(pchat_session_t *s, const char *body, size_t len);
  * with shm_free), NULL when none waits. */
 pchat_queued_info_t *pchat_session_queue_pop(pchat_session_t *s);
 
+/* Bytes of a source address as sessions are counted under it (an IPv6 address and its NUL). */
+#define PCHAT_SOURCE_MAX 64
+
 /* Removes a session from the table and frees it (its queued INFOs too). The session must be
- * locked; the lock is released. Its user and source are copied to user/source (buffers of
- * PCHAT_USER_MAX and 64 bytes) for the caller's bookkeeping. */
-void pchat_session_free_locked(pchat_session_t *s, char *user, char *source);
+ * locked; the lock is released. Its source is copied to source (PCHAT_SOURCE_MAX bytes) for the
+ * caller's bookkeeping. */
+void pchat_session_free_locked(pchat_session_t *s, char *source);
 
 /* Room list of a locked session. */
 int pchat_session_add_room(pchat_session_t *s, uint64_t room_id);

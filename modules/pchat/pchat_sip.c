@@ -241,9 +241,10 @@ static int answer_invite(struct sip_msg *msg, const invite_answer_t *a, str *tag
 		LM_ERR("the INVITE's transaction is gone\n");
 		return -1;
 	}
+	/* It releases that reference whether or not the reply went out, except when it fails before
+	 * building the reply (no memory): then one reference is lost, which is safer than
+	 * releasing one that is not ours. */
 	if (tmb.t_reply_with_body(t, 200, &ok, (str *)&a->body, (str *)&a->hdrs, tag) < 0) {
-		/* it releases the reference only when it sent the reply */
-		tmb.unref_cell(t);
 		LM_ERR("cannot send the 200 OK of a chat session\n");
 		return -1;
 	}
@@ -257,7 +258,7 @@ typedef struct new_dialog {
 	char tag[33];              /* 128 random bits */
 	char dst[128];
 	char flow[128];
-	char source[64];           /* counted per address, "" for a trusted peer */
+	char source[PCHAT_SOURCE_MAX]; /* counted per address, "" for a trusted peer */
 	char *route_buf;
 } new_dialog_t;
 
@@ -314,7 +315,11 @@ static int read_new_dialog(struct sip_msg *msg, new_dialog_t *d)
 	return total > (size_t)pchat_params.max_dialog_size ? 513 : 0;
 }
 
-/* 0 when the Persistent Chat policy enables the user; else the SIP status that refuses. */
+/* check_policy's refusal (a 403 of its own reason). */
+#define PCHAT_POLICY_REFUSED 1
+
+/* 0 when the Persistent Chat policy enables the user; PCHAT_POLICY_REFUSED when it does not,
+ * 503 when the database cannot tell. */
 static int check_policy(const char *user)
 {
 	const pchat_chat_t *chat = pchat_service();
@@ -328,7 +333,7 @@ static int check_policy(const char *user)
 	}
 	LM_NOTICE("chat session of %s refused: Persistent Chat is not enabled for the user "
 			  "(pchat.policy)\n", user);
-	return 403;
+	return PCHAT_POLICY_REFUSED;
 }
 
 /* Counts the new session against the limits per user and per address; 0, or the SIP status
@@ -375,10 +380,6 @@ static int handle_invite(struct sip_msg *msg)
 				ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
 		return reply(msg, 403, "Forbidden (no identity)");
 	}
-	rc = check_policy(d.user);
-	if (rc != 0)
-		return rc == 503 ? reply_unavailable(msg, "Chat Store Unavailable")
-						 : reply(msg, 403, "Persistent Chat Not Enabled");
 	d.route_buf = pkg_malloc(pchat_params.max_dialog_size);
 	if (!d.route_buf) {
 		PKG_MEM_ERROR;
@@ -395,6 +396,7 @@ static int handle_invite(struct sip_msg *msg)
 		pkg_free(d.route_buf);
 		return reply(msg, rc, rc == 513 ? "Dialog Headers Too Large" : "Server Error");
 	}
+	/* the checks in memory first: a flood of refused INVITEs costs no database query */
 	if (!pchat_node_admits(&pchat_shared->budget)) {
 		pkg_free(d.route_buf);
 		LM_WARN("new chat session of %s refused: deliveries hold %lld bytes of shared memory, "
@@ -403,10 +405,14 @@ static int handle_invite(struct sip_msg *msg)
 		return reply_unavailable(msg, "Chat Service Busy");
 	}
 	rc = open_limits(&d);
+	if (rc == 0 && (rc = check_policy(d.user)) != 0)
+		pchat_limits_close(d.user, d.source);
 	if (rc != 0) {
 		pkg_free(d.route_buf);
-		return rc == 503 ? reply_unavailable(msg, "Too Many Chat Sessions")
-						 : reply(msg, rc, "Too Many Chat Sessions");
+		if (rc == 503)
+			return reply_unavailable(msg, "Chat Service Unavailable");
+		return reply(msg, 403, rc == PCHAT_POLICY_REFUSED ? "Persistent Chat Not Enabled"
+														  : "Too Many Chat Sessions");
 	}
 	s = pchat_session_create(&d.in, &ref);
 	pkg_free(d.route_buf);
@@ -692,19 +698,28 @@ int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 /* ------------------------------------------------------------------ sending */
 
 /* What tm hands back to info_answered, in its callback parameter itself (no allocation per
- * INFO): the session (20 bits of slot, 20 of generation) and the INFO's length (24 bits), which
- * it held in the session's window and the node's budget until its answer. */
-#define INFO_LEN_MAX ((1u << 24) - 1)
+ * INFO): the session (20 bits of slot, 20 of generation) and the bytes the INFO holds in the
+ * session's window and the node's budget until its answer (24 bits). */
+#define INFO_COST_MAX ((1u << 24) - 1)
+
+/* What an unanswered INFO's transaction holds in shared memory besides its body: about 2 KB with
+ * max_branches=2 (README, step 6), more with more branches. */
+#define TRANSACTION_BYTES 2048
 
 typedef struct info_param {
 	pchat_sref_t ref;
-	size_t len;
+	size_t cost;
 } info_param_t;
 
-static void *pack_param(pchat_sref_t ref, size_t len)
+static size_t info_cost(size_t len)
 {
-	uint64_t v = (uint64_t)(len > INFO_LEN_MAX ? INFO_LEN_MAX : len) << 40
-				 | (uint64_t)(ref.gen & PCHAT_GEN_MASK) << 20 | (ref.slot & PCHAT_GEN_MASK);
+	return len + TRANSACTION_BYTES > INFO_COST_MAX ? INFO_COST_MAX : len + TRANSACTION_BYTES;
+}
+
+static void *pack_param(pchat_sref_t ref, size_t cost)
+{
+	uint64_t v = (uint64_t)cost << 40 | (uint64_t)(ref.gen & PCHAT_GEN_MASK) << 20
+				 | (ref.slot & PCHAT_GEN_MASK);
 
 	return (void *)(uintptr_t)v;
 }
@@ -756,18 +771,20 @@ static void info_done(const info_param_t *p)
 	pchat_session_t *s;
 	int drain = 0;
 
-	pchat_node_release(&pchat_shared->budget, p->len);
+	pchat_node_release(&pchat_shared->budget, p->cost);
 	s = pchat_session_get(p->ref);
 	if (!s)
 		return;
-	pchat_window_answered(&s->win, p->len);
+	pchat_window_answered(&s->win, p->cost);
 	drain = pchat_window_may_drain(&s->win, &l) && !s->drain_queued
 			&& s->state != PCHAT_S_ENDING;
 	if (drain)
 		s->drain_queued = 1;
 	pchat_session_unlock(s);
-	if (drain)
-		pchat_fanout_drain(p->ref);
+	if (drain && pchat_fanout_drain(p->ref) < 0 && (s = pchat_session_get(p->ref)) != NULL) {
+		s->drain_queued = 0; /* the next answer asks again */
+		pchat_session_unlock(s);
+	}
 }
 
 /* Runs in whichever process gets the answer (or tm's timer process for a timeout), once per
@@ -817,19 +834,26 @@ static int send_locked(pchat_session_t *s, pchat_sref_t ref, str *method, const 
 {
 	static str info_headers = str_init("Content-Type: text/plain\r\n");
 	str b = {(char *)body, (int)len};
+	size_t charge = 0;
 	uac_req_t uac;
 	dlg_t dlg;
 	int rc = -1;
 
 	if (session_dlg(s, &dlg) == 0) {
 		set_uac_req(&uac, method, len ? &info_headers : NULL, len ? &b : NULL, &dlg,
-				cb ? TMCB_LOCAL_COMPLETED : 0, cb, cb ? pack_param(ref, len) : NULL);
+				cb ? TMCB_LOCAL_COMPLETED : 0, cb, cb ? pack_param(ref, info_cost(len)) : NULL);
+		/* charged first: the answer, which releases it, may come before t_request_within
+		 * returns */
+		if (cb)
+			charge = pchat_window_sent(&s->win, info_cost(len));
+		pchat_node_charge(&pchat_shared->budget, charge);
 		/* under the session's lock: CSeq numbers go out in order */
 		rc = tmb.t_request_within(&uac);
 		s->local_cseq = dlg.loc_seq.value;
-		if (rc >= 0 && cb)
-			pchat_node_charge(&pchat_shared->budget, pchat_window_sent(&s->win,
-					len > INFO_LEN_MAX ? INFO_LEN_MAX : len));
+		if (rc < 0 && cb) {
+			pchat_window_answered(&s->win, charge);
+			pchat_node_release(&pchat_shared->budget, charge);
+		}
 	}
 	if (dlg.route_set)
 		free_rr(&dlg.route_set);
@@ -863,7 +887,7 @@ int pchat_sip_send_info(pchat_sref_t ref, const char *body, size_t len)
 		pchat_session_unlock(s);
 		return -1;
 	}
-	switch (pchat_window_offer(&s->win, &l, len)) {
+	switch (pchat_window_offer(&s->win, &l, info_cost(len))) {
 		case PCHAT_WINDOW_SEND:
 			rc = send_info_locked(s, ref, body, len);
 			pchat_session_unlock(s);
@@ -909,7 +933,7 @@ void pchat_sip_drain(pchat_sref_t ref)
 void pchat_sip_end_session(pchat_sref_t ref)
 {
 	static str bye = str_init("BYE");
-	char user[PCHAT_USER_MAX], source[64];
+	char user[PCHAT_USER_MAX], source[PCHAT_SOURCE_MAX];
 	pchat_caller_t caller;
 	pchat_session_t *s;
 	int owner;
@@ -931,19 +955,63 @@ void pchat_sip_end_session(pchat_sref_t ref)
 	if (s->bye_on_end && send_locked(s, ref, &bye, NULL, 0, NULL) < 0)
 		LM_INFO("chat session %u.%u of %s: the BYE could not be sent\n", ref.slot, ref.gen,
 				user);
-	pchat_session_free_locked(s, user, source);
+	pchat_session_free_locked(s, source);
 	pchat_limits_close(user, source);
 	LM_DBG("chat session %u.%u of %s ended\n", ref.slot, ref.gen, user);
 }
 
 /* ------------------------------------------------------------------ policy */
 
+/* The policy rules, read once for a sweep, by principal. */
+typedef struct policy_rule {
+	char principal[PCHAT_USER_MAX];
+	int enabled;
+} policy_rule_t;
+
 typedef struct policy_sweep {
 	const char *scope;
-	pchat_member_t *sessions;
+	policy_rule_t *rules;
 	int n;
 	int cap;
+	int failed;
+	int ended;
 } policy_sweep_t;
+
+static int keep_rule(void *ctx, const char *principal, int enabled, const char *modified)
+{
+	policy_sweep_t *sw = ctx;
+
+	(void)modified;
+	if (sw->n == sw->cap) {
+		int cap = sw->cap ? 2 * sw->cap : 64;
+		policy_rule_t *grown = realloc(sw->rules, cap * sizeof(*grown));
+
+		if (!grown) {
+			sw->failed = 1;
+			return 1;
+		}
+		sw->rules = grown;
+		sw->cap = cap;
+	}
+	snprintf(sw->rules[sw->n].principal, PCHAT_USER_MAX, "%s", principal);
+	sw->rules[sw->n++].enabled = enabled;
+	return 0;
+}
+
+static int by_principal(const void *a, const void *b)
+{
+	return strcasecmp(((const policy_rule_t *)a)->principal,
+			((const policy_rule_t *)b)->principal);
+}
+
+static int rule_of(const policy_sweep_t *sw, const char *principal)
+{
+	policy_rule_t key, *found;
+
+	snprintf(key.principal, sizeof(key.principal), "%s", principal);
+	found = sw->n ? bsearch(&key, sw->rules, sw->n, sizeof(key), by_principal) : NULL;
+	return found ? found->enabled : PCHAT_POLICY_UNSET;
+}
 
 static int in_scope(const char *scope, const char *user)
 {
@@ -953,55 +1021,36 @@ static int in_scope(const char *scope, const char *user)
 							  : strcasecmp(scope, pchat_user_domain(user)) == 0;
 }
 
-static void collect_in_scope(pchat_sref_t ref, const char *user, void *ctx)
+static void end_if_disabled(pchat_sref_t ref, const char *user, void *ctx)
 {
 	policy_sweep_t *sw = ctx;
 
-	if (!in_scope(sw->scope, user))
+	if (!in_scope(sw->scope, user)
+			|| pchat_policy_enabled(rule_of(sw, "*"), rule_of(sw, pchat_user_domain(user)),
+					   rule_of(sw, user)))
 		return;
-	if (sw->n == sw->cap) {
-		int cap = sw->cap ? 2 * sw->cap : 64;
-		pchat_member_t *grown = realloc(sw->sessions, cap * sizeof(*grown));
-
-		if (!grown)
-			return;
-		sw->sessions = grown;
-		sw->cap = cap;
-	}
-	sw->sessions[sw->n].session = ref;
-	snprintf(sw->sessions[sw->n++].user, PCHAT_USER_MAX, "%s", user);
-}
-
-static int by_user(const void *a, const void *b)
-{
-	return strcmp(((const pchat_member_t *)a)->user, ((const pchat_member_t *)b)->user);
+	request_end(ref, "Persistent Chat is not enabled for its user by policy", 1);
+	sw->ended++;
 }
 
 void pchat_sip_enforce_policy(const char *scope)
 {
-	const pchat_chat_t *chat = pchat_service();
-	policy_sweep_t sw = {scope, NULL, 0, 0};
-	int i, enabled = 1, ended = 0;
+	pchat_admin_t a = pchat_proc_admin();
+	policy_sweep_t sw = {scope, NULL, 0, 0, 0, 0};
 
-	pchat_sessions_each(collect_in_scope, &sw);
-	qsort(sw.sessions, sw.n, sizeof(*sw.sessions), by_user);
-	for (i = 0; i < sw.n; i++) {
-		/* one look-up per user: the sessions of a user are next to each other */
-		if (i == 0 || strcmp(sw.sessions[i].user, sw.sessions[i - 1].user) != 0)
-			enabled = chat->store->policy_enabled(chat->store_h, sw.sessions[i].user);
-		if (enabled < 0) {
-			LM_ERR("the policy of %s cannot be read now (database); its sessions stay\n",
-					sw.sessions[i].user);
-		} else if (enabled == 0) {
-			request_end(sw.sessions[i].session, "Persistent Chat is not enabled for its user "
-					"by policy", 1);
-			ended++;
-		}
+	/* the rules are few: read once, then every session is checked in memory */
+	if (pchat_admin_policy_list(&a, keep_rule, &sw) < 0 || sw.failed) {
+		LM_ERR("the policy rules cannot be read now (%s); the sessions of %s stay until the "
+			   "change is repeated\n", sw.failed ? "out of memory" : a.err, scope);
+		free(sw.rules);
+		return;
 	}
-	if (ended)
+	qsort(sw.rules, sw.n, sizeof(*sw.rules), by_principal);
+	pchat_sessions_each(end_if_disabled, &sw);
+	if (sw.ended)
 		LM_NOTICE("policy for %s changed: %d chat sessions of users it no longer enables "
-				  "were ended\n", scope, ended);
-	free(sw.sessions);
+				  "were ended\n", scope, sw.ended);
+	free(sw.rules);
 }
 
 static void end_expired(pchat_sref_t ref)

@@ -42,7 +42,8 @@ void pchat_sip_end_session(pchat_sref_t ref);
  * users it covers whom the policy no longer enables are ended with a BYE. */
 void pchat_sip_enforce_policy(const char *scope);
 
-/* The reaper timer: ends sessions that missed their Session-Expires refresh. */
+/* The reaper timer: ends (with a BYE) sessions that missed their Session-Expires refresh, and
+ * sessions whose 200 OK was not ACKed within 32 s. */
 void pchat_sip_reaper(unsigned int ticks, void *param);
 
 #endif
