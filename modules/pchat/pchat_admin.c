@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pchat_alloc.h"
 #include "pchat_admin.h"
 #include "pchat_log.h"
 #include "pchat_settings.h"
@@ -478,14 +479,14 @@ static int invite_category_users(pchat_admin_t *a, long long room, long long cat
 	if (secret)
 		return 0;
 	p = PCHAT_DB_I(category);
-	ia.users = calloc(INVITE_MAX, PCHAT_USER_MAX);
+	ia.users = pchat_calloc(INVITE_MAX, PCHAT_USER_MAX);
 	if (!ia.users)
 		return fail(a, PCHAT_ADMIN_FAILED, "out of memory");
 	rc = run(a, A_CATEGORY_USERS, &p, 1, collect_category_user, &ia);
 	for (i = 0; rc >= 0 && i < ia.n; i++)
 		if (invite(a, ia.users[i], room) < 0)
 			rc = PCHAT_ADMIN_FAILED;
-	free(ia.users);
+	pchat_free(ia.users);
 	return rc < 0 ? (rc == PCHAT_ADMIN_FAILED ? (int)rc : db_fail(a, rc)) : 0;
 }
 
@@ -700,7 +701,7 @@ typedef struct room_list_ctx {
 static int list_room(void *ctx, const pchat_db_val_t *cols, int ncols)
 {
 	room_list_ctx_t *lc = ctx;
-	pchat_room_row_t *row = calloc(1, sizeof(*row));
+	pchat_room_row_t *row = pchat_calloc(1, sizeof(*row));
 	int rc;
 
 	if (!row)
@@ -710,7 +711,7 @@ static int list_room(void *ctx, const pchat_db_val_t *cols, int ncols)
 		pchat_room_uri(lc->a->domain, row->guid, row->uri, sizeof(row->uri));
 		rc = lc->cb(lc->ctx, row);
 	}
-	free(row);
+	pchat_free(row);
 	return rc;
 }
 
@@ -865,7 +866,7 @@ int pchat_admin_room_principals(pchat_admin_t *a, const char *ident, const char 
 	if ((id = room_id(a, ident)) < 0)
 		return (int)id;
 	*room = (uint64_t)id;
-	norm = calloc(n > 0 ? n : 1, PCHAT_USER_MAX);
+	norm = pchat_calloc(n > 0 ? n : 1, PCHAT_USER_MAX);
 	if (!norm)
 		return fail(a, PCHAT_ADMIN_FAILED, "out of memory");
 	r = normalize_principals(a, principals, n, norm);
@@ -887,7 +888,7 @@ int pchat_admin_room_principals(pchat_admin_t *a, const char *ident, const char 
 		}
 		r = finish(a, r);
 	}
-	free(norm);
+	pchat_free(norm);
 	return r;
 }
 
@@ -1095,7 +1096,7 @@ int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const c
 	if ((id = category_id(a, ident)) < 0)
 		return (int)id;
 	*category = (uint64_t)id;
-	norm = calloc(n > 0 ? n : 1, PCHAT_USER_MAX);
+	norm = pchat_calloc(n > 0 ? n : 1, PCHAT_USER_MAX);
 	if (!norm)
 		return fail(a, PCHAT_ADMIN_FAILED, "out of memory");
 	r = normalize_principals(a, principals, n, norm);
@@ -1110,7 +1111,7 @@ int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const c
 		}
 		r = finish(a, r);
 	}
-	free(norm);
+	pchat_free(norm);
 	return r;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pchat_alloc.h"
 #include "pchat_buf.h"
 
 void pchat_buf_init(pchat_buf_t *b)
@@ -15,7 +16,7 @@ void pchat_buf_init(pchat_buf_t *b)
 
 void pchat_buf_free(pchat_buf_t *b)
 {
-	free(b->s);
+	pchat_free(b->s);
 	pchat_buf_init(b);
 }
 
@@ -52,7 +53,7 @@ static int reserve(pchat_buf_t *b, size_t extra)
 	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap *= 2;
-	s = realloc(b->s, cap);
+	s = pchat_realloc(b->s, cap);
 	if (!s) {
 		b->failed = 1;
 		return 0;

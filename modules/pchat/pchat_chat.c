@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pchat_alloc.h"
 #include "pchat_chat.h"
 #include "pchat_log.h"
 
@@ -201,17 +202,17 @@ static int new_user_list(user_list_t *users, int max)
 	users->max = max > 0 ? max : 1;
 	for (users->nindex = 4; users->nindex <= 2 * users->max; users->nindex *= 2)
 		;
-	users->users = calloc(users->max, PCHAT_USER_MAX);
-	users->roles = calloc(users->max, sizeof(*users->roles));
-	users->index = calloc(users->nindex, sizeof(*users->index));
+	users->users = pchat_calloc(users->max, PCHAT_USER_MAX);
+	users->roles = pchat_calloc(users->max, sizeof(*users->roles));
+	users->index = pchat_calloc(users->nindex, sizeof(*users->index));
 	return users->users && users->roles && users->index ? 0 : -1;
 }
 
 static void free_user_list(user_list_t *users)
 {
-	free(users->users);
-	free(users->roles);
-	free(users->index);
+	pchat_free(users->users);
+	pchat_free(users->roles);
+	pchat_free(users->index);
 	memset(users, 0, sizeof(*users));
 }
 
@@ -381,7 +382,7 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 
 	/* the joining user and the others: participant_update_limit users in all */
 	if (new_user_list(&room_users, chat->settings->participant_update_limit) < 0
-			|| !(ids = calloc(room_users.max, sizeof(int)))) {
+			|| !(ids = pchat_calloc(room_users.max, sizeof(int)))) {
 		free_user_list(&room_users);
 		return -1;
 	}
@@ -413,7 +414,7 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 	}
 	pchat_buf_free(&head);
 	free_user_list(&room_users);
-	free(ids);
+	pchat_free(ids);
 	return rc;
 }
 
@@ -503,11 +504,11 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, TXT_BAD_ROOM);
 		return;
 	}
-	jr = calloc(1, sizeof(*jr));
+	jr = pchat_calloc(1, sizeof(*jr));
 	if (!jr || join_reply_open(&r, chat, c, chat->settings->participant_update_limit + 1) < 0) {
 		if (jr)
 			join_reply_free(&r);
-		free(jr);
+		pchat_free(jr);
 		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 		return;
 	}
@@ -522,7 +523,7 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 		after_join(chat, c, jr, "join");
 	}
 	join_reply_free(&r);
-	free(jr);
+	pchat_free(jr);
 }
 
 /* Rooms of one batch join; more are refused as a failure of the whole command. */
@@ -560,12 +561,12 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "too many rooms in one batch join");
 		return;
 	}
-	rooms = calloc(nchanid ? nchanid : 1, sizeof(*rooms));
+	rooms = pchat_calloc(nchanid ? nchanid : 1, sizeof(*rooms));
 	/* users listed: at most what the reply can hold */
 	if (!rooms || join_reply_open(&r, chat, c, (int)(chat->settings->reply_size / 32)) < 0) {
 		if (rooms)
 			join_reply_free(&r);
-		free(rooms);
+		pchat_free(rooms);
 		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 		return;
 	}
@@ -595,7 +596,7 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 	for (i = 0; i < nrooms; i++)
 		after_join(chat, c, &rooms[i], "bjoin");
 	join_reply_free(&r);
-	free(rooms);
+	pchat_free(rooms);
 }
 
 /* ------------------------------------------------------------------ part */
@@ -743,12 +744,12 @@ static void cmd_bccontext(const pchat_chat_t *chat, const pchat_caller_t *c,
 	}
 	if (cnt > chat->settings->backchat_limit)
 		cnt = chat->settings->backchat_limit;
-	room = malloc(sizeof(*room));
+	room = pchat_malloc(sizeof(*room));
 	if (!room || !readable_room(chat, c, guid, room, &why)) {
 		if (!room)
 			why = (join_failure_t){PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR};
 		reply_status(chat, c, env, why.code, why.text);
-		free(room);
+		pchat_free(room);
 		return;
 	}
 	memset(&h, 0, sizeof(h));
@@ -765,7 +766,7 @@ static void cmd_bccontext(const pchat_chat_t *chat, const pchat_caller_t *c,
 	else if (h.msgs.len || h.sent == 0)
 		flush_history(&h);
 	pchat_buf_free(&h.msgs);
-	free(room);
+	pchat_free(room);
 }
 
 /* ------------------------------------------------------------------ small commands */
@@ -889,12 +890,12 @@ static int note_count(room_list_t *l, uint64_t room_id)
 {
 	if (l->n == l->cap) {
 		int cap = l->cap ? 2 * l->cap : 64;
-		uint64_t *rooms = realloc(l->rooms, cap * sizeof(*rooms));
+		uint64_t *rooms = pchat_realloc(l->rooms, cap * sizeof(*rooms));
 		size_t *at;
 
 		if (rooms)
 			l->rooms = rooms;
-		at = rooms ? realloc(l->count_at, cap * sizeof(*at)) : NULL;
+		at = rooms ? pchat_realloc(l->count_at, cap * sizeof(*at)) : NULL;
 		if (!at)
 			return -1;
 		l->count_at = at;
@@ -941,7 +942,7 @@ static int room_list_overflow(room_list_t *l, size_t before)
 /* The list with every room's user count in its place. */
 static void fill_counts(room_list_t *l, pchat_buf_t *out)
 {
-	int *counts = calloc(l->n ? l->n : 1, sizeof(*counts));
+	int *counts = pchat_calloc(l->n ? l->n : 1, sizeof(*counts));
 	size_t from = 0;
 	int i;
 
@@ -957,7 +958,7 @@ static void fill_counts(room_list_t *l, pchat_buf_t *out)
 		from = l->count_at[i];
 	}
 	pchat_buf_add(out, l->b.s + from, l->b.len - from);
-	free(counts);
+	pchat_free(counts);
 }
 
 static int add_listed_room(void *ctx, const pchat_room_summary_t *r)
@@ -986,8 +987,8 @@ static void room_list_finish(room_list_t *l, const pchat_caller_t *c, const pcha
 		pchat_buf_free(&out);
 	}
 	pchat_buf_free(&l->b);
-	free(l->rooms);
-	free(l->count_at);
+	pchat_free(l->rooms);
+	pchat_free(l->count_at);
 }
 
 /* Query types of chansrch. Clients seen send BYNAME; the others are this module's names. */
@@ -1146,7 +1147,7 @@ static void cmd_getpref(const pchat_chat_t *chat, const pchat_caller_t *c, const
 		reply_status(chat, c, env, PCHAT_RESP_NOT_FOUND, "no such preference");
 	else
 		reply_pref(chat, c, env, label, p.seqid, p.content ? p.content : "");
-	free(p.content);
+	pchat_free(p.content);
 }
 
 /* data/pref@label,@content: stores the bundle; the reply carries its new revision. */
@@ -1317,7 +1318,7 @@ void pchat_chat_session_end(const pchat_chat_t *chat, const pchat_caller_t *c)
 	for (i = 0; i < n; i++)
 		if (chat->live->part(chat->live_h, c, rooms[i].id) == 1)
 			pchat_chat_user_left(chat, rooms[i].id, rooms[i].guid, c->user);
-	free(rooms);
+	pchat_free(rooms);
 }
 
 /* ------------------------------------------------------------------ room changes */
@@ -1370,13 +1371,13 @@ void pchat_chat_refresh_room(const pchat_chat_t *chat, uint64_t room_id)
 {
 	char guid[PCHAT_GUID_LEN + 1];
 	pchat_member_t *members = NULL;
-	pchat_room_t *room = malloc(sizeof(*room));
+	pchat_room_t *room = pchat_malloc(sizeof(*room));
 	verdict_t *verdicts = NULL;
 	user_list_t users = {0};
 	int n, i, at;
 
 	n = room ? chat->live->members(chat->live_h, room_id, guid, &members) : -1;
-	if (n > 0 && (new_user_list(&users, n) < 0 || !(verdicts = calloc(n, sizeof(*verdicts)))))
+	if (n > 0 && (new_user_list(&users, n) < 0 || !(verdicts = pchat_calloc(n, sizeof(*verdicts)))))
 		n = 0;
 	for (i = 0; i < n; i++) {
 		pchat_caller_t c = {members[i].session, members[i].user};
@@ -1397,7 +1398,7 @@ void pchat_chat_refresh_room(const pchat_chat_t *chat, uint64_t room_id)
 			put_out(chat, &c, room_id, guid);
 	}
 	free_user_list(&users);
-	free(verdicts);
-	free(members);
-	free(room);
+	pchat_free(verdicts);
+	pchat_free(members);
+	pchat_free(room);
 }

@@ -9,6 +9,7 @@
 #include <errmsg.h>
 #include <mysqld_error.h>
 
+#include "pchat_alloc.h"
 #include "pchat_db.h"
 #include "pchat_log.h"
 
@@ -27,7 +28,7 @@ struct pchat_db {
 
 static char *dup_range(const char *s, size_t len)
 {
-	char *d = malloc(len + 1);
+	char *d = pchat_malloc(len + 1);
 
 	if (d) {
 		memcpy(d, s, len);
@@ -38,11 +39,11 @@ static char *dup_range(const char *s, size_t len)
 
 void pchat_db_conf_clear(pchat_db_conf_t *conf)
 {
-	free(conf->host);
-	free(conf->user);
-	free(conf->password);
-	free(conf->database);
-	free(conf->socket);
+	pchat_free(conf->host);
+	pchat_free(conf->user);
+	pchat_free(conf->password);
+	pchat_free(conf->database);
+	pchat_free(conf->socket);
 	conf->host = conf->user = conf->password = conf->database = conf->socket = NULL;
 }
 
@@ -105,7 +106,7 @@ static char *dup_or_null(const char *s)
 pchat_db_t *pchat_db_new(const pchat_db_conf_t *conf, const char *const *sql, int nstmt,
 		pchat_health_t *health)
 {
-	pchat_db_t *db = calloc(1, sizeof(*db));
+	pchat_db_t *db = pchat_calloc(1, sizeof(*db));
 
 	if (!db)
 		return NULL;
@@ -117,7 +118,7 @@ pchat_db_t *pchat_db_new(const pchat_db_conf_t *conf, const char *const *sql, in
 	db->conf.socket = dup_or_null(conf->socket);
 	db->sql = sql;
 	db->nstmt = nstmt;
-	db->stmts = calloc(nstmt > 0 ? nstmt : 1, sizeof(*db->stmts));
+	db->stmts = pchat_calloc(nstmt > 0 ? nstmt : 1, sizeof(*db->stmts));
 	db->health = health ? health : &db->own_health;
 	if (!db->stmts) {
 		pchat_db_free(db);
@@ -149,8 +150,8 @@ void pchat_db_free(pchat_db_t *db)
 		return;
 	disconnect(db);
 	pchat_db_conf_clear(&db->conf);
-	free(db->stmts);
-	free(db);
+	pchat_free(db->stmts);
+	pchat_free(db);
 }
 
 static const char *where(const pchat_db_t *db, char *buf, size_t len)
@@ -309,12 +310,12 @@ static long long fetch_rows(pchat_db_t *db, int stmt, MYSQL_STMT *st, MYSQL_RES 
 {
 	int ncols = (int)mysql_num_fields(meta);
 	MYSQL_FIELD *fields = mysql_fetch_fields(meta);
-	MYSQL_BIND *bind = calloc(ncols, sizeof(*bind));
-	pchat_db_val_t *vals = calloc(ncols, sizeof(*vals));
-	long long *ints = calloc(ncols, sizeof(*ints));
-	unsigned long *lens = calloc(ncols, sizeof(*lens));
-	my_bool *nulls = calloc(ncols, sizeof(*nulls));
-	char **bufs = calloc(ncols, sizeof(*bufs));
+	MYSQL_BIND *bind = pchat_calloc(ncols, sizeof(*bind));
+	pchat_db_val_t *vals = pchat_calloc(ncols, sizeof(*vals));
+	long long *ints = pchat_calloc(ncols, sizeof(*ints));
+	unsigned long *lens = pchat_calloc(ncols, sizeof(*lens));
+	my_bool *nulls = pchat_calloc(ncols, sizeof(*nulls));
+	char **bufs = pchat_calloc(ncols, sizeof(*bufs));
 	long long rows = 0, rc = 0;
 	int i, f;
 
@@ -332,7 +333,7 @@ static long long fetch_rows(pchat_db_t *db, int stmt, MYSQL_STMT *st, MYSQL_RES 
 			/* max_length is known because STMT_ATTR_UPDATE_MAX_LENGTH was set before storing. */
 			bind[i].buffer_type = MYSQL_TYPE_STRING;
 			bind[i].buffer_length = fields[i].max_length + 1;
-			bufs[i] = malloc(bind[i].buffer_length);
+			bufs[i] = pchat_malloc(bind[i].buffer_length);
 			if (!bufs[i]) {
 				rc = PCHAT_DB_ERROR;
 				goto done;
@@ -362,13 +363,13 @@ static long long fetch_rows(pchat_db_t *db, int stmt, MYSQL_STMT *st, MYSQL_RES 
 	rc = (f == 1) ? stmt_failed(db, stmt, st) : rows;
 done:
 	for (i = 0; bufs && i < ncols; i++)
-		free(bufs[i]);
-	free(bufs);
-	free(nulls);
-	free(lens);
-	free(ints);
-	free(vals);
-	free(bind);
+		pchat_free(bufs[i]);
+	pchat_free(bufs);
+	pchat_free(nulls);
+	pchat_free(lens);
+	pchat_free(ints);
+	pchat_free(vals);
+	pchat_free(bind);
 	return rc;
 }
 

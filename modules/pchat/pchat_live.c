@@ -11,6 +11,7 @@
 #include "core/mem/mem.h"
 #include "core/mem/shm_mem.h"
 
+#include "pchat_alloc.h"
 #include "pchat_live.h"
 #include "pchat_mod.h"
 #include "pchat_session.h"
@@ -344,7 +345,7 @@ static int session_room_ids(pchat_sref_t ref, uint64_t **ids)
 	*ids = NULL;
 	if (!s)
 		return 0;
-	if (s->nrooms && !(*ids = malloc(s->nrooms * sizeof(**ids)))) {
+	if (s->nrooms && !(*ids = pchat_malloc(s->nrooms * sizeof(**ids)))) {
 		pchat_session_unlock(s);
 		return -1;
 	}
@@ -388,7 +389,7 @@ static uint64_t live_joined(void *h, const pchat_caller_t *c, const char *guid, 
 			found = ids[i];
 		}
 	}
-	free(ids);
+	pchat_free(ids);
 	return found;
 }
 
@@ -400,13 +401,13 @@ static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t **ro
 	(void)h;
 	*rooms = NULL;
 	n = session_room_ids(c->session, &ids);
-	if (n > 0 && !(*rooms = malloc(n * sizeof(**rooms))))
+	if (n > 0 && !(*rooms = pchat_malloc(n * sizeof(**rooms))))
 		n = -1;
 	for (i = 0; i < n; i++) {
 		if (room_guid(ids[i], c->session, (*rooms)[out].guid, NULL))
 			(*rooms)[out++].id = ids[i];
 	}
-	free(ids);
+	pchat_free(ids);
 	return n < 0 ? -1 : out;
 }
 
@@ -473,7 +474,7 @@ static int live_members(void *h, uint64_t room_id, char *guid, pchat_member_t **
 	lock_set_get(room_locks, bucket);
 	r = find_room(room_id, bucket);
 	if (r && r->n) {
-		list = malloc(r->n * sizeof(*list));
+		list = pchat_malloc(r->n * sizeof(*list));
 		if (!list) {
 			lock_set_release(room_locks, bucket);
 			return -1;

@@ -24,6 +24,7 @@
 #include "core/rpc_lookup.h"
 
 #include "pchat_admin.h"
+#include "pchat_alloc.h"
 #include "pchat_fanout.h"
 #include "pchat_housekeeper.h"
 #include "pchat_limits.h"
@@ -245,6 +246,24 @@ static void kamailio_log_sink(enum pchat_log_level level, const char *func, cons
 	LOG_FX(DEFAULT_FACILITY, klevel, NULL, "pchat: ", func, "%s", msg);
 }
 
+/* The Kamailio-free parts allocate from the calling process's pkg memory (pchat_alloc.h). */
+static void *pkg_allocate(size_t size)
+{
+	return pkg_malloc(size);
+}
+
+static void *pkg_reallocate(void *ptr, size_t size)
+{
+	return pkg_realloc(ptr, size);
+}
+
+static void pkg_release(void *ptr)
+{
+	pkg_free(ptr);
+}
+
+static const pchat_allocator_t pkg_allocator = {pkg_allocate, pkg_reallocate, pkg_release};
+
 /* Limits must be usable, and a request the module accepts must fit in a TCP read buffer:
  * Kamailio drops a larger request together with its connection, so the client would see a
  * reset instead of a clear 413. */
@@ -440,6 +459,7 @@ static int init_limits(void)
 static int mod_init(void)
 {
 	pchat_log_set_sink(kamailio_log_sink);
+	pchat_set_allocator(&pkg_allocator);
 	if (init_params() < 0)
 		return -1;
 	pchat_shared = shm_malloc(sizeof(*pchat_shared));

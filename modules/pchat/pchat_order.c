@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pchat_alloc.h"
 #include "pchat_log.h"
 #include "pchat_order.h"
 
@@ -41,7 +42,7 @@ struct pchat_order {
 pchat_order_t *pchat_order_new(const pchat_order_ops_t *ops, void *ctx, int gap_ms,
 		int max_waiting)
 {
-	pchat_order_t *o = calloc(1, sizeof(*o));
+	pchat_order_t *o = pchat_calloc(1, sizeof(*o));
 
 	if (!o)
 		return NULL;
@@ -69,7 +70,7 @@ static waiting_room_t *find(const pchat_order_t *o, uint64_t room)
 
 static void drop_first(pchat_order_t *o, waiting_room_t *w)
 {
-	free(w->posts[0].element);
+	pchat_free(w->posts[0].element);
 	memmove(w->posts, w->posts + 1, (size_t)(w->n - 1) * sizeof(w->posts[0]));
 	w->n--;
 	o->posts--;
@@ -84,8 +85,8 @@ static void remove_room(pchat_order_t *o, waiting_room_t *w)
 	for (link = &o->buckets[bucket_of(w->room)]; *link != w; link = &(*link)->next)
 		;
 	*link = w->next;
-	free(w->posts);
-	free(w);
+	pchat_free(w->posts);
+	pchat_free(w);
 	o->rooms--;
 }
 
@@ -98,7 +99,7 @@ void pchat_order_free(pchat_order_t *o)
 	for (i = 0; i < BUCKETS; i++)
 		while (o->buckets[i])
 			remove_room(o, o->buckets[i]);
-	free(o);
+	pchat_free(o);
 }
 
 /* Keeps a post for later; 1 when it was waiting already. */
@@ -109,7 +110,7 @@ static int wait_post(pchat_order_t *o, uint64_t room, uint64_t seq, const char *
 	int i;
 
 	if (!w) {
-		w = calloc(1, sizeof(*w));
+		w = pchat_calloc(1, sizeof(*w));
 		if (!w)
 			return -1;
 		w->room = room;
@@ -123,7 +124,7 @@ static int wait_post(pchat_order_t *o, uint64_t room, uint64_t seq, const char *
 			return 1;
 	if (w->n == w->cap) {
 		int cap = w->cap ? 2 * w->cap : 8;
-		waiting_post_t *posts = realloc(w->posts, (size_t)cap * sizeof(*posts));
+		waiting_post_t *posts = pchat_realloc(w->posts, (size_t)cap * sizeof(*posts));
 
 		if (!posts)
 			return -1;
@@ -133,7 +134,7 @@ static int wait_post(pchat_order_t *o, uint64_t room, uint64_t seq, const char *
 	memmove(w->posts + i + 1, w->posts + i, (size_t)(w->n - i) * sizeof(w->posts[0]));
 	w->posts[i].seq = seq;
 	w->posts[i].len = len;
-	w->posts[i].element = malloc(len + 1);
+	w->posts[i].element = pchat_malloc(len + 1);
 	if (!w->posts[i].element) {
 		memmove(w->posts + i, w->posts + i + 1, (size_t)(w->n - i) * sizeof(w->posts[0]));
 		return -1;

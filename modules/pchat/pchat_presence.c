@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pchat_alloc.h"
 #include "pchat_log.h"
 #include "pchat_presence.h"
 
@@ -238,8 +239,8 @@ int pchat_presence_participants(pchat_redis_t *r, uint64_t room, int max,
 
 int pchat_presence_counts(pchat_redis_t *r, const uint64_t *rooms, int n, int *counts)
 {
-	const char **argv = malloc((size_t)(n + 3) * sizeof(*argv));
-	char (*ids)[24] = malloc((size_t)(n ? n : 1) * sizeof(*ids));
+	const char **argv = pchat_malloc((size_t)(n + 3) * sizeof(*argv));
+	char (*ids)[24] = pchat_malloc((size_t)(n ? n : 1) * sizeof(*ids));
 	redisReply *rep = NULL;
 	int i, rc = PCHAT_PRESENCE_DOWN;
 
@@ -260,8 +261,8 @@ int pchat_presence_counts(pchat_redis_t *r, const uint64_t *rooms, int n, int *c
 	}
 	if (rep)
 		freeReplyObject(rep);
-	free(argv);
-	free(ids);
+	pchat_free(argv);
+	pchat_free(ids);
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pchat_alloc.h"
 #include "pchat_log.h"
 #include "pchat_redis.h"
 
@@ -20,8 +21,8 @@ struct pchat_redis {
 
 void pchat_redis_conf_clear(pchat_redis_conf_t *conf)
 {
-	free(conf->host);
-	free(conf->password);
+	pchat_free(conf->host);
+	pchat_free(conf->password);
 	conf->host = conf->password = NULL;
 }
 
@@ -41,11 +42,11 @@ int pchat_redis_parse_url(const char *url, pchat_redis_conf_t *conf, char *err, 
 	conf->password = NULL;
 	if (at) {
 		const char *pw = (*p == ':') ? p + 1 : p; /* user names are not used by Redis 6 AUTH here */
-		conf->password = strndup(pw, at - pw);
+		conf->password = pchat_strndup(pw, at - pw);
 	}
 	end = host + strcspn(host, "/");
 	colon = memchr(host, ':', end - host);
-	conf->host = strndup(host, (colon ? colon : end) - host);
+	conf->host = pchat_strndup(host, (colon ? colon : end) - host);
 	conf->port = 6379;
 	conf->db = 0;
 	if (!conf->host || conf->host[0] == '\0') {
@@ -78,13 +79,13 @@ int pchat_redis_parse_url(const char *url, pchat_redis_conf_t *conf, char *err, 
 
 pchat_redis_t *pchat_redis_new(const pchat_redis_conf_t *conf, pchat_health_t *health)
 {
-	pchat_redis_t *r = calloc(1, sizeof(*r));
+	pchat_redis_t *r = pchat_calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
 	r->conf = *conf;
-	r->conf.host = strdup(conf->host);
-	r->conf.password = conf->password ? strdup(conf->password) : NULL;
+	r->conf.host = pchat_strdup(conf->host);
+	r->conf.password = conf->password ? pchat_strdup(conf->password) : NULL;
 	r->health = health ? health : &r->own_health;
 	if (!r->conf.host) {
 		pchat_redis_free(r);
@@ -107,7 +108,7 @@ void pchat_redis_free(pchat_redis_t *r)
 		return;
 	disconnect(r);
 	pchat_redis_conf_clear(&r->conf);
-	free(r);
+	pchat_free(r);
 }
 
 static int connect_failed(pchat_redis_t *r, const char *why)

@@ -15,6 +15,7 @@
 #include "core/dprint.h"
 
 #include "pchat_admin.h"
+#include "pchat_alloc.h"
 #include "pchat_fanout.h"
 #include "pchat_live.h"
 #include "pchat_mod.h"
@@ -253,7 +254,7 @@ static int add_local_sessions(participants_ctx_t *pc, uint64_t room_id)
 		pchat_live_session_key(members[i].session, session, sizeof(session));
 		add_session(pc, session, members[i].user);
 	}
-	free(members);
+	pchat_free(members);
 	return n < 0 ? 0 : n;
 }
 

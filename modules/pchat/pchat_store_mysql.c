@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pchat_alloc.h"
 #include "pchat_log.h"
 #include "pchat_schema.h"
 #include "pchat_store_mysql.h"
@@ -282,7 +283,7 @@ static int keep_post(void *ctx, const pchat_post_t *post)
 	pchat_post_t *copy;
 	char *mem;
 
-	if (np->n >= np->max || (mem = malloc(la + lt + lc)) == NULL)
+	if (np->n >= np->max || (mem = pchat_malloc(la + lt + lc)) == NULL)
 		return -1;
 	copy = &np->posts[np->n++];
 	copy->seq = post->seq;
@@ -302,7 +303,7 @@ static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
 
 	if (n <= 0)
 		return 0;
-	np.posts = calloc((size_t)n, sizeof(*np.posts));
+	np.posts = pchat_calloc((size_t)n, sizeof(*np.posts));
 	if (!np.posts)
 		return PCHAT_STORE_ERROR;
 	rc = pchat_db_exec(h, ST_HISTORY, p, 2, read_post, &hc);
@@ -310,8 +311,8 @@ static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
 		if (cb(ctx, &np.posts[i]) != 0)
 			break;
 	for (i = 0; i < np.n; i++)
-		free((char *)np.posts[i].author); /* the post's block */
-	free(np.posts);
+		pchat_free((char *)np.posts[i].author); /* the post's block */
+	pchat_free(np.posts);
 	return rc < 0 ? store_rc(rc) : 0;
 }
 
@@ -493,7 +494,7 @@ static int read_pref(void *ctx, const pchat_db_val_t *cols, int ncols)
 	if (ncols != 2)
 		return -1;
 	pref->seqid = (uint64_t)pchat_db_int(&cols[0]);
-	pref->content = strdup(cols[1].type == PCHAT_DB_STR ? cols[1].s : "");
+	pref->content = pchat_strdup(cols[1].type == PCHAT_DB_STR ? cols[1].s : "");
 	return pref->content ? 0 : -1;
 }
 

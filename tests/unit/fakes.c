@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "fakes.h"
+#include "pchat_alloc.h"
 
 fake_t F;
 fake_hooks_t fake_hooks;
@@ -441,7 +442,9 @@ static int pref_get(void *h, const char *user, const char *label, pchat_pref_t *
 		return rc;
 	b = bundle(user, label);
 	pref->seqid = b ? b->seqid : 0;
-	pref->content = b ? dup_or_fail(b->content) : NULL;
+	pref->content = NULL;
+	if (b && !(pref->content = pchat_strdup(b->content)))
+		return PCHAT_STORE_ERROR;
 	return 0;
 }
 
@@ -631,7 +634,7 @@ static void live_counts(void *h, const uint64_t *rooms, int n, int *counts)
 
 static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t **out)
 {
-	pchat_room_ref_t *rooms = calloc(F.members ? F.members : 1, sizeof(*rooms));
+	pchat_room_ref_t *rooms = pchat_calloc(F.members ? F.members : 1, sizeof(*rooms));
 	int i, n = 0;
 
 	(void)h;
@@ -657,7 +660,7 @@ static int live_members(void *h, uint64_t room_id, char *guid, pchat_member_t **
 	int i, n = 0;
 
 	(void)h;
-	*out = calloc(F.members ? F.members : 1, sizeof(**out));
+	*out = pchat_calloc(F.members ? F.members : 1, sizeof(**out));
 	FAKE_CHECK(*out != NULL);
 	snprintf(guid, PCHAT_GUID_LEN + 1, "%s", r ? r->guid : "");
 	for (i = 0; i < F.members; i++) {
