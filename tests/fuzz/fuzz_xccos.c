@@ -83,7 +83,8 @@ static const pchat_env_t *current_cmd; /* the command being run, NULL otherwise 
 
 /* ------------------------------------------------------------------ oracle */
 
-static void violation(const char *what, const char *detail, const char *xml, size_t len)
+__attribute__((noreturn)) static void violation(const char *what, const char *detail,
+		const char *xml, size_t len)
 {
 	fprintf(stderr, "\n==== ORACLE VIOLATION: %s%s%s\n", what, detail ? ": " : "",
 			detail ? detail : "");

@@ -212,8 +212,10 @@ typedef struct fake_hooks {
 
 extern fake_hooks_t fake_hooks;
 
-/* Defined by the program that links the fakes: a rule of an interface was broken. */
-void fake_fail(const char *file, int line, const char *what);
+/* Defined by the program that links the fakes: a rule of an interface was broken. It does not
+ * return (the test or the fuzz run ends), which the static analyzer is told so it follows no path
+ * past a failed check. */
+__attribute__((noreturn)) void fake_fail(const char *file, int line, const char *what);
 
 #define FAKE_CHECK(cond) \
 	do { \

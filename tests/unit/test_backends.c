@@ -27,12 +27,20 @@ static const char *const sql[] = {
 };
 #define NSQL ((int)(sizeof(sql) / sizeof(sql[0])))
 
+/* A port from the environment; main() skips the tests when it is not set. */
+static unsigned int env_port(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? (unsigned int)atoi(v) : 0;
+}
+
 static pchat_db_conf_t db_conf(void)
 {
 	pchat_db_conf_t c = {0};
 
 	c.host = getenv("PCHAT_MYSQL_HOST");
-	c.port = (unsigned int)atoi(getenv("PCHAT_MYSQL_PORT"));
+	c.port = env_port("PCHAT_MYSQL_PORT");
 	c.user = getenv("PCHAT_MYSQL_USER");
 	c.password = getenv("PCHAT_MYSQL_PASSWORD");
 	c.database = getenv("PCHAT_MYSQL_DB");
@@ -216,7 +224,7 @@ static pchat_redis_conf_t redis_conf(void)
 	pchat_redis_conf_t c = {0};
 
 	c.host = getenv("PCHAT_REDIS_HOST");
-	c.port = (unsigned int)atoi(getenv("PCHAT_REDIS_PORT"));
+	c.port = env_port("PCHAT_REDIS_PORT");
 	c.timeout_ms = 500;
 	c.retry_ms = 60000;
 	return c;

@@ -18,6 +18,14 @@
 #define ROOM 4242
 #define GUID "00000000-0000-0000-0000-000000004242"
 
+/* A port from the environment; main() skips the tests when it is not set. */
+static unsigned int env_port(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? (unsigned int)atoi(v) : 0;
+}
+
 static int setup(void **state)
 {
 	pchat_redis_conf_t c = {0};
@@ -25,7 +33,7 @@ static int setup(void **state)
 	redisReply *rep;
 
 	c.host = getenv("PCHAT_REDIS_HOST");
-	c.port = (unsigned int)atoi(getenv("PCHAT_REDIS_PORT"));
+	c.port = env_port("PCHAT_REDIS_PORT");
 	c.db = TEST_DB;
 	c.timeout_ms = 2000;
 	c.retry_ms = 1000;
