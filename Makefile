@@ -8,14 +8,16 @@
 #   make bench   run the benchmark suite (QUICK=1: small seeds, one run each, at most 5 min)
 #
 # Other targets: deps (install packages + Kamailio source), build (module + load checks),
-# unit (C unit tests only), install (pchat.so into Kamailio's module folder), clean.
+# unit (C unit tests, then scripts/check-deps: no dependency cycle between the module's parts, and
+# scripts/analyze: no finding of the clang static analyzer), analyze (the analyzer alone),
+# install (pchat.so into Kamailio's module folder), clean.
 # Variables: LAB_DIR, NODES, PORT_BASE, AUTH (make run; AUTH: loopback, trusted or digest);
 # PYTEST_ARGS (make test); FUZZ_SECONDS (make fuzz, and the fuzz suite of make test);
 # QUICK=1 (make bench); DESTDIR (install).
 
 SHELL := /bin/bash
 
-.PHONY: all deps build run test unit fuzz bench install clean
+.PHONY: all deps build run test unit analyze fuzz bench install clean
 
 all: build
 
@@ -34,6 +36,9 @@ test: build
 unit: build
 	@scripts/test unit
 
+analyze: build
+	@scripts/analyze
+
 fuzz:
 	@scripts/fuzz
 
@@ -49,4 +54,4 @@ clean:
 	$(MAKE) -s -C tests/unit clean
 	$(MAKE) -s -C tests/fuzz clean
 	$(MAKE) -s -C tests/bench/load clean
-	rm -rf build/modules build/tests
+	rm -rf build/modules build/tests build/analyze
