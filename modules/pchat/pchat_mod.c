@@ -103,22 +103,11 @@ pchat_shared_t *pchat_shared = NULL;
 
 static pchat_db_t *proc_db = NULL;
 
-/* The statements of a process's connection: the store's, then the administration's. */
-#define PROC_SQL_MAX 128
-static const char *proc_sql[PROC_SQL_MAX];
-static int proc_nsql = 0;
+/* The statement sets a process's connection runs: the parts that query on it. */
+static const pchat_db_sqlset_t *const proc_sqlsets[] = {
+	&pchat_schema_sqlset, &pchat_store_sqlset, &pchat_admin_sqlset};
+#define PROC_NSQLSETS ((int)(sizeof(proc_sqlsets) / sizeof(proc_sqlsets[0])))
 
-static int init_statements(void)
-{
-	if (pchat_store_nsql + pchat_admin_nsql > PROC_SQL_MAX) {
-		LM_CRIT("raise PROC_SQL_MAX to %d\n", pchat_store_nsql + pchat_admin_nsql);
-		return -1;
-	}
-	memcpy(proc_sql, pchat_store_sql, sizeof(char *) * pchat_store_nsql);
-	memcpy(proc_sql + pchat_store_nsql, pchat_admin_sql, sizeof(char *) * pchat_admin_nsql);
-	proc_nsql = pchat_store_nsql + pchat_admin_nsql;
-	return 0;
-}
 static pchat_redis_t *proc_redis = NULL;
 
 stat_var *pchat_stat_requests = NULL;
@@ -426,7 +415,7 @@ static int init_params(void)
  * Kamailio (it is the operator's proxy too): each process checks again when it connects. */
 static int check_schema_at_start(void)
 {
-	pchat_db_t *db = pchat_db_new(&pchat_db_conf, proc_sql, proc_nsql, NULL);
+	pchat_db_t *db = pchat_db_new(&pchat_db_conf, proc_sqlsets, PROC_NSQLSETS, NULL);
 	char err[256];
 	int rc;
 
@@ -473,7 +462,7 @@ static int mod_init(void)
 	pchat_shared->budget.limit = pchat_params.max_node_bytes > 0
 										 ? pchat_params.max_node_bytes
 										 : (int64_t)(shm_mem_size / 4);
-	if (init_statements() < 0 || check_schema_at_start() < 0)
+	if (check_schema_at_start() < 0)
 		return -1;
 	if (rpc_register_array(pchat_rpc_admin_cmds) != 0) {
 		LM_ERR("cannot register the administration RPC commands\n");
@@ -515,7 +504,7 @@ static int child_init(int rank)
 		return pchat_fanout_start() < 0 || pchat_housekeeper_start() < 0 ? -1 : 0;
 	if (!needs_connections(rank))
 		return 0;
-	proc_db = pchat_db_new(&pchat_db_conf, proc_sql, proc_nsql,
+	proc_db = pchat_db_new(&pchat_db_conf, proc_sqlsets, PROC_NSQLSETS,
 			&pchat_shared->db_health);
 	proc_redis = pchat_redis_new(&pchat_redis_conf, &pchat_shared->redis_health);
 	if (!proc_db || !proc_redis) {
@@ -544,7 +533,6 @@ pchat_admin_t pchat_proc_admin(void)
 
 	memset(&a, 0, sizeof(a));
 	a.db = proc_db;
-	a.first_stmt = pchat_store_nsql;
 	a.domain = pchat_params.domain;
 	a.inviter = pchat_params.pool_uri;
 	return a;
