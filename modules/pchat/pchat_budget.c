@@ -69,6 +69,16 @@ void pchat_node_release(pchat_node_budget_t *b, size_t n)
 	__atomic_sub_fetch(&b->used, (int64_t)n, __ATOMIC_RELAXED);
 }
 
+int64_t pchat_node_used(const pchat_node_budget_t *b)
+{
+	return __atomic_load_n(&b->used, __ATOMIC_RELAXED);
+}
+
+int64_t pchat_node_peak(const pchat_node_budget_t *b)
+{
+	return __atomic_load_n(&b->peak, __ATOMIC_RELAXED);
+}
+
 int pchat_node_admits(const pchat_node_budget_t *b)
 {
 	return __atomic_load_n(&b->used, __ATOMIC_RELAXED) < b->limit;

@@ -70,6 +70,10 @@ typedef struct pchat_node_budget {
 void pchat_node_charge(pchat_node_budget_t *b, size_t n);
 void pchat_node_release(pchat_node_budget_t *b, size_t n);
 
+/* Bytes held now, and the most held since start (read atomically: processes change them). */
+int64_t pchat_node_used(const pchat_node_budget_t *b);
+int64_t pchat_node_peak(const pchat_node_budget_t *b);
+
 /* 1 when the node may take new work (posts, sessions). */
 int pchat_node_admits(const pchat_node_budget_t *b);
 

@@ -18,7 +18,7 @@
 
 #include "pchat_fanout.h"
 #include "pchat_live.h"
-#include "pchat_mod.h"
+#include "pchat_node.h"
 #include "pchat_order.h"
 #include "pchat_presence.h"
 #include "pchat_service.h"
@@ -314,7 +314,7 @@ static void deliver(uint64_t room_id, uint64_t seq, const char *except, const ch
 	n = pchat_live_recipients(room_id, seq, except, &to);
 	if (n > 0) {
 		pchat_buf_init(&body);
-		pchat_xccos_open(&body, pchat_service_envid());
+		pchat_xccos_open(&body, pchat_node_envid());
 		pchat_buf_add(&body, element, len);
 		pchat_xccos_close(&body);
 		for (i = 0; pchat_buf_ok(&body) && i < n; i++)

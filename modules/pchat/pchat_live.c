@@ -13,7 +13,7 @@
 
 #include "pchat_alloc.h"
 #include "pchat_live.h"
-#include "pchat_mod.h"
+#include "pchat_node.h"
 #include "pchat_session.h"
 
 #define ROOM_BUCKETS 4096

@@ -9,12 +9,9 @@
 
 #include "pchat_chat.h"
 
-/* mod_init: shared state (post locks, envelope counter). */
+/* mod_init: shared state (post locks). */
 int pchat_service_init(void);
 void pchat_service_destroy(void);
-
-/* The next envelope number of this node (unique per node, so per dialog). */
-uint64_t pchat_service_envid(void);
 
 /* The chat context of the calling process. */
 const pchat_chat_t *pchat_service(void);

@@ -25,7 +25,7 @@
 
 #include "pchat_fanout.h"
 #include "pchat_limits.h"
-#include "pchat_mod.h"
+#include "pchat_node.h"
 #include "pchat_service.h"
 #include "pchat_session.h"
 #include "pchat_sip.h"
@@ -401,7 +401,7 @@ static int handle_invite(struct sip_msg *msg)
 		pkg_free(d.route_buf);
 		LM_WARN("new chat session of %s refused: deliveries hold %lld bytes of shared memory, "
 				"over max_node_bytes (%lld)\n", d.user,
-				(long long)pchat_shared->budget.used, (long long)pchat_shared->budget.limit);
+				(long long)pchat_node_used(&pchat_shared->budget), (long long)pchat_shared->budget.limit);
 		return reply_unavailable(msg, "Chat Service Busy");
 	}
 	rc = open_limits(&d);
@@ -419,7 +419,7 @@ static int handle_invite(struct sip_msg *msg)
 	if (!s) {
 		pchat_limits_close(d.user, d.source);
 		LM_WARN("cannot open a chat session for %s: %d sessions in use (max_sessions)\n",
-				d.user, pchat_shared->sessions);
+				d.user, pchat_node_sessions());
 		return reply_unavailable(msg, "Too Many Chat Sessions");
 	}
 	pchat_session_unlock(s);
@@ -526,7 +526,7 @@ static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
 		/* refused before it is stored: nothing acknowledged is ever dropped */
 		update_stat(pchat_stat_throttled, 1);
 		LM_WARN("post of %s refused: deliveries hold %lld bytes of shared memory, over "
-				"max_node_bytes (%lld)\n", d->user, (long long)pchat_shared->budget.used,
+				"max_node_bytes (%lld)\n", d->user, (long long)pchat_node_used(&pchat_shared->budget),
 				(long long)pchat_shared->budget.limit);
 		rc = reply_unavailable(msg, "Chat Service Busy");
 	} else {
