@@ -15,6 +15,8 @@
 #include "core/rpc_lookup.h"
 
 #include "pchat_alloc.h"
+#include "pchat_dialog.h"
+#include "pchat_end.h"
 #include "pchat_fanout.h"
 #include "pchat_housekeeper.h"
 #include "pchat_limits.h"
@@ -167,6 +169,19 @@ static int init_limits(void)
 	return pchat_limits_init(&c);
 }
 
+/* The lower parts reach the upper ones only through these hooks: dialogs ask the senders to
+ * send what waits or to end a session, senders run the chat service's and the ends' work. */
+static const pchat_dialog_senders_t dialog_senders = {
+	.drain = pchat_fanout_drain,
+	.end_session = pchat_fanout_end_session,
+};
+
+static const pchat_fanout_jobs_t fanout_jobs = {
+	.chat = pchat_service,
+	.end_session = pchat_end_session,
+	.enforce_policy = pchat_end_by_policy,
+};
+
 static int mod_init(void)
 {
 	pchat_log_set_sink(kamailio_log_sink);
@@ -182,12 +197,12 @@ static int mod_init(void)
 		return -1;
 	}
 	pchat_xccos_init();
-	if (pchat_sip_init() < 0 || pchat_sessions_init(pchat_params.max_sessions) < 0
-			|| init_limits() < 0
-			|| pchat_live_init() < 0 || pchat_service_init() < 0
-			|| pchat_fanout_init(pchat_params.fanout_workers) < 0 || pchat_housekeeper_init() < 0)
+	if (pchat_sessions_init(pchat_params.max_sessions) < 0 || init_limits() < 0
+			|| pchat_live_init() < 0 || pchat_dialog_init(&dialog_senders) < 0
+			|| pchat_fanout_init(pchat_params.fanout_workers, &fanout_jobs) < 0
+			|| pchat_service_init() < 0 || pchat_sip_init() < 0 || pchat_housekeeper_init() < 0)
 		return -1;
-	if (register_timer(pchat_sip_reaper, NULL, 5) < 0) {
+	if (register_timer(pchat_end_expired, NULL, 5) < 0) {
 		LM_ERR("cannot register the session reaper timer\n");
 		return -1;
 	}

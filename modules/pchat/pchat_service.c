@@ -4,11 +4,11 @@
 #include "core/dprint.h"
 #include "core/locking.h"
 
+#include "pchat_dialog.h"
 #include "pchat_fanout.h"
 #include "pchat_live.h"
 #include "pchat_node.h"
 #include "pchat_service.h"
-#include "pchat_sip.h"
 #include "pchat_store_mysql.h"
 
 /* Locks that keep a room's commits and their hand-over to the sender in one order; rooms share
@@ -45,7 +45,7 @@ static uint64_t next_envid(void *h)
 static int reply(void *h, const pchat_caller_t *c, const char *body, size_t len)
 {
 	(void)h;
-	return pchat_sip_send_info(c->session, body, len);
+	return pchat_dialog_send_info(c->session, body, len);
 }
 
 static int notice(void *h, uint64_t room_id, const char *except_user, const char *element,

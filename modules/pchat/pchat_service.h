@@ -2,6 +2,9 @@
  * The chat service as a running Kamailio process sees it: the chat logic wired to the MySQL
  * store, the live membership and the senders, with the service settings.
  *
+ * Depends on this node, the live membership, the dialogs (a command's reply is an INFO to its
+ * session), the senders (posts and notices go to them) and the chat core.
+ *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #ifndef PCHAT_SERVICE_H

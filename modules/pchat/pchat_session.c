@@ -164,7 +164,6 @@ pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sr
 	s->local_cseq = 0;
 	memset(&s->win, 0, sizeof(s->win));
 	s->queue_head = s->queue_tail = NULL;
-	s->drain_queued = 0;
 	s->end_queued = 0;
 	s->bye_on_end = 0;
 	s->expires = init->expires;

@@ -66,7 +66,6 @@ typedef struct pchat_session {
 	pchat_window_t win;      /* INFOs unanswered and waiting (pchat_budget.h) */
 	pchat_queued_info_t *queue_head; /* INFOs waiting until fewer are pending, oldest first */
 	pchat_queued_info_t *queue_tail;
-	int drain_queued;        /* a sender was asked to send what waits */
 	int end_queued;          /* a sender was asked to end the session */
 	int bye_on_end;          /* ending it sends a BYE (the client may still be there) */
 	int expires;             /* negotiated Session-Expires in s, 0 for none */
