@@ -1,6 +1,6 @@
 /* What one client and one node may hold (pchat_budget.c): a session's send window in INFOs and
- * bytes (what to send, queue or refuse, when to ask for a drain), a node's byte budget, a user's request rate; and the Persistent Chat policy's order of
- * rules (pchat_authz.c). */
+ * bytes (what to send, queue or refuse, when to ask for a drain), a node's byte budget, a user's
+ * request rate; and the Persistent Chat policy's order of rules (pchat_authz.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
