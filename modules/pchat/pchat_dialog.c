@@ -65,7 +65,7 @@ static pchat_window_limits_t window_limits(void)
 	return l;
 }
 
-/* Once: every failed delivery to a dead client would ask. */
+/* A sender is asked once per session: every failed delivery to a dead client would ask. */
 void pchat_dialog_request_end(pchat_sref_t ref, const char *why, int bye)
 {
 	pchat_session_t *s = pchat_session_get(ref);

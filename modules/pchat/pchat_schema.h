@@ -1,5 +1,6 @@
 /*
  * The table versions this build of the module needs (Kamailio's `version` table convention).
+ * Plain C on a pchat_db connection, with its own statement set.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
