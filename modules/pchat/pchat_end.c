@@ -15,6 +15,8 @@
 #include "pchat_service.h"
 #include "pchat_session.h"
 
+/* ------------------------------------------------------------------ a session's end */
+
 void pchat_end_session(pchat_sref_t ref)
 {
 	char user[PCHAT_USER_MAX], source[PCHAT_SOURCE_MAX];
@@ -136,6 +138,8 @@ void pchat_end_by_policy(const char *scope)
 				  "were ended\n", scope, sw.ended);
 	free(sw.rules);
 }
+
+/* ------------------------------------------------------------------ the reaper */
 
 static void end_expired(pchat_sref_t ref)
 {

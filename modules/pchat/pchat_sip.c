@@ -10,7 +10,6 @@
 #include "core/flags.h"
 #include "core/forward.h"
 #include "core/mem/mem.h"
-#include "core/mem/shm_mem.h"
 #include "core/parser/contact/parse_contact.h"
 #include "core/parser/parse_content.h"
 #include "core/parser/parse_from.h"
