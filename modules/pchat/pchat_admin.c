@@ -85,7 +85,7 @@ enum {
 	"NOT EXISTS (SELECT 1 FROM pchat_category_principal d WHERE d.category_id = ? AND "   \
 	"d.role = 'denied' AND d.principal IN (" p ", SUBSTRING_INDEX(" p ", '@', -1)))"
 
-const char *const pchat_admin_sql[] = {
+static const char *const admin_sql[] = {
 	[A_ROOM_BY_GUID] = "SELECT id FROM pchat_room WHERE guid = ?",
 	[A_ROOM_BY_NAME] = "SELECT id FROM pchat_room WHERE name = ?",
 	[A_CATEGORY_BY_GUID] = "SELECT id FROM pchat_category WHERE guid = ?",
@@ -161,7 +161,7 @@ const char *const pchat_admin_sql[] = {
 	[A_POLICY_LIST] = "SELECT principal, enabled, " DATETIME("modified") " FROM pchat_policy "
 					  "ORDER BY principal = '*' DESC, principal LIKE 'sip:%', principal",
 };
-const int pchat_admin_nsql = A_COUNT;
+const pchat_db_sqlset_t pchat_admin_sqlset = {"admin", admin_sql, A_COUNT};
 
 #define DEFAULT_REPLACEMENT "This message was removed by a moderator."
 
@@ -194,7 +194,7 @@ static int db_fail(pchat_admin_t *a, long long rc)
 static long long run(pchat_admin_t *a, int stmt, const pchat_db_val_t *p, int n,
 		pchat_db_row_f cb, void *ctx)
 {
-	return pchat_db_exec(a->db, a->first_stmt + stmt, p, n, cb, ctx);
+	return pchat_db_exec(a->db, &pchat_admin_sqlset, stmt, p, n, cb, ctx);
 }
 
 static int begin(pchat_admin_t *a)

@@ -15,13 +15,11 @@
 #include "pchat_chat.h"
 #include "pchat_db.h"
 
-/* The statements of this part; they follow the store's in a process's statement table. */
-extern const char *const pchat_admin_sql[];
-extern const int pchat_admin_nsql;
+/* The statement set of this part: the connection it runs on is created with it. */
+extern const pchat_db_sqlset_t pchat_admin_sqlset;
 
 typedef struct pchat_admin {
 	pchat_db_t *db;
-	int first_stmt;      /* index of pchat_admin_sql[0] in the connection's table */
 	const char *domain;  /* the chat domain: ma-chan://DOMAIN/GUID */
 	const char *inviter; /* who the invitations this makes come from */
 	char err[256];       /* why the last call failed, for the caller to show */

@@ -3,6 +3,15 @@
  */
 #include "pchat_budget.h"
 
+/* What an unanswered INFO's transaction holds in shared memory besides its body: about 2 KB with
+ * max_branches=2 (README, step 6), more with more branches. */
+#define TRANSACTION_BYTES 2048
+
+size_t pchat_window_cost(size_t len, size_t max)
+{
+	return len + TRANSACTION_BYTES > max ? max : len + TRANSACTION_BYTES;
+}
+
 pchat_window_verdict_t pchat_window_offer(const pchat_window_t *w,
 		const pchat_window_limits_t *l, size_t len)
 {
@@ -54,6 +63,24 @@ int pchat_window_may_drain(const pchat_window_t *w, const pchat_window_limits_t 
 	return w->queued > 0 && w->pending < l->max_pending;
 }
 
+int pchat_window_ask_drain(pchat_window_t *w, const pchat_window_limits_t *l)
+{
+	if (w->drain_asked || !pchat_window_may_drain(w, l))
+		return 0;
+	w->drain_asked = 1;
+	return 1;
+}
+
+void pchat_window_ask_failed(pchat_window_t *w)
+{
+	w->drain_asked = 0;
+}
+
+void pchat_window_drain_started(pchat_window_t *w)
+{
+	w->drain_asked = 0;
+}
+
 void pchat_node_charge(pchat_node_budget_t *b, size_t n)
 {
 	int64_t now = __atomic_add_fetch(&b->used, (int64_t)n, __ATOMIC_RELAXED);
@@ -67,6 +94,16 @@ void pchat_node_charge(pchat_node_budget_t *b, size_t n)
 void pchat_node_release(pchat_node_budget_t *b, size_t n)
 {
 	__atomic_sub_fetch(&b->used, (int64_t)n, __ATOMIC_RELAXED);
+}
+
+int64_t pchat_node_used(const pchat_node_budget_t *b)
+{
+	return __atomic_load_n(&b->used, __ATOMIC_RELAXED);
+}
+
+int64_t pchat_node_peak(const pchat_node_budget_t *b)
+{
+	return __atomic_load_n(&b->peak, __ATOMIC_RELAXED);
 }
 
 int pchat_node_admits(const pchat_node_budget_t *b)

@@ -34,7 +34,13 @@ typedef struct pchat_window {
 	uint32_t pending; /* INFOs sent and not answered */
 	uint32_t queued;  /* INFOs waiting */
 	size_t bytes;     /* of both */
+	int drain_asked;  /* a sender was asked to send what waits, and has not started yet */
 } pchat_window_t;
+
+/* The bytes an INFO with a body of len bytes holds in shared memory until it is answered: the
+ * body and its transaction; at most max (what the caller can carry to the answer). Offer, send,
+ * queue and answer an INFO with this cost. */
+size_t pchat_window_cost(size_t len, size_t max);
 
 typedef enum pchat_window_verdict {
 	PCHAT_WINDOW_SEND,  /* send it now */
@@ -53,8 +59,15 @@ size_t pchat_window_sent(pchat_window_t *w, size_t len);
 size_t pchat_window_queued(pchat_window_t *w, size_t len);
 size_t pchat_window_dequeued(pchat_window_t *w, size_t len);
 
-/* An INFO of len bytes was answered (or timed out). */
+/* An INFO of len bytes was answered, timed out, or could not be sent after all. */
 size_t pchat_window_answered(pchat_window_t *w, size_t len);
+
+/* After an answer, whose process must not send itself: 1 when a sender must be asked now to
+ * send what waits. It is asked once, until it starts (pchat_window_drain_started) or the ask
+ * could not be made (pchat_window_ask_failed: the next answer asks again). */
+int pchat_window_ask_drain(pchat_window_t *w, const pchat_window_limits_t *l);
+void pchat_window_ask_failed(pchat_window_t *w);
+void pchat_window_drain_started(pchat_window_t *w);
 
 /* 1 when a queued INFO may go out now. */
 int pchat_window_may_drain(const pchat_window_t *w, const pchat_window_limits_t *l);
@@ -69,6 +82,10 @@ typedef struct pchat_node_budget {
 
 void pchat_node_charge(pchat_node_budget_t *b, size_t n);
 void pchat_node_release(pchat_node_budget_t *b, size_t n);
+
+/* Bytes held now, and the most held since start (read atomically: processes change them). */
+int64_t pchat_node_used(const pchat_node_budget_t *b);
+int64_t pchat_node_peak(const pchat_node_budget_t *b);
 
 /* 1 when the node may take new work (posts, sessions). */
 int pchat_node_admits(const pchat_node_budget_t *b);

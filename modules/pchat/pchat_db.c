@@ -16,8 +16,11 @@
 struct pchat_db {
 	pchat_db_conf_t conf;
 	MYSQL *conn;
-	const char *const *sql;
-	MYSQL_STMT **stmts;
+	const pchat_db_sqlset_t **sets; /* the statement sets, in the order given */
+	int *base;                      /* index of each set's first statement in sql and stmts */
+	int nsets;
+	const char **sql;               /* every set's statements, one after the other */
+	MYSQL_STMT **stmts;             /* prepared on first use, by the same index */
 	int nstmt;
 	int in_tx;
 	unsigned long long insert_id;
@@ -103,8 +106,31 @@ static char *dup_or_null(const char *s)
 	return s ? dup_range(s, strlen(s)) : NULL;
 }
 
-pchat_db_t *pchat_db_new(const pchat_db_conf_t *conf, const char *const *sql, int nstmt,
-		pchat_health_t *health)
+/* Lays the sets' statements out in one table; 0, or -1 when out of memory. */
+static int add_sets(pchat_db_t *db, const pchat_db_sqlset_t *const *sets, int nsets)
+{
+	int i, nstmt = 0;
+
+	for (i = 0; i < nsets; i++)
+		nstmt += sets[i]->n;
+	db->sets = pchat_calloc(nsets > 0 ? nsets : 1, sizeof(*db->sets));
+	db->base = pchat_calloc(nsets > 0 ? nsets : 1, sizeof(*db->base));
+	db->sql = pchat_calloc(nstmt > 0 ? nstmt : 1, sizeof(*db->sql));
+	db->stmts = pchat_calloc(nstmt > 0 ? nstmt : 1, sizeof(*db->stmts));
+	if (!db->sets || !db->base || !db->sql || !db->stmts)
+		return -1;
+	for (i = 0; i < nsets; i++) {
+		db->sets[i] = sets[i];
+		db->base[i] = db->nstmt;
+		memcpy(db->sql + db->nstmt, sets[i]->sql, sizeof(*db->sql) * sets[i]->n);
+		db->nstmt += sets[i]->n;
+	}
+	db->nsets = nsets;
+	return 0;
+}
+
+pchat_db_t *pchat_db_new(const pchat_db_conf_t *conf, const pchat_db_sqlset_t *const *sets,
+		int nsets, pchat_health_t *health)
 {
 	pchat_db_t *db = pchat_calloc(1, sizeof(*db));
 
@@ -116,11 +142,8 @@ pchat_db_t *pchat_db_new(const pchat_db_conf_t *conf, const char *const *sql, in
 	db->conf.password = dup_or_null(conf->password);
 	db->conf.database = dup_or_null(conf->database);
 	db->conf.socket = dup_or_null(conf->socket);
-	db->sql = sql;
-	db->nstmt = nstmt;
-	db->stmts = pchat_calloc(nstmt > 0 ? nstmt : 1, sizeof(*db->stmts));
 	db->health = health ? health : &db->own_health;
-	if (!db->stmts) {
+	if (add_sets(db, sets, nsets) < 0) {
 		pchat_db_free(db);
 		return NULL;
 	}
@@ -151,6 +174,9 @@ void pchat_db_free(pchat_db_t *db)
 	disconnect(db);
 	pchat_db_conf_clear(&db->conf);
 	pchat_free(db->stmts);
+	pchat_free(db->sql);
+	pchat_free(db->base);
+	pchat_free(db->sets);
 	pchat_free(db);
 }
 
@@ -408,14 +434,29 @@ static long long exec_once(pchat_db_t *db, int stmt, const pchat_db_val_t *param
 	return rc;
 }
 
-long long pchat_db_exec(pchat_db_t *db, int stmt, const pchat_db_val_t *params, int nparams,
-		pchat_db_row_f cb, void *ctx)
+/* Where statement i of a set is in the connection's table; -1 when the connection was not
+ * created with that set or the set has no statement i. */
+static int stmt_index(const pchat_db_t *db, const pchat_db_sqlset_t *set, int i)
+{
+	int k;
+
+	for (k = 0; k < db->nsets; k++)
+		if (db->sets[k] == set)
+			return i >= 0 && i < set->n ? db->base[k] + i : -1;
+	return -1;
+}
+
+long long pchat_db_exec(pchat_db_t *db, const pchat_db_sqlset_t *set, int i,
+		const pchat_db_val_t *params, int nparams, pchat_db_row_f cb, void *ctx)
 {
 	int had_conn = db->conn != NULL, in_tx = db->in_tx;
+	int stmt = stmt_index(db, set, i);
 	long long rc;
 
-	if (stmt < 0 || stmt >= db->nstmt)
+	if (stmt < 0) {
+		PLOG_ERR("no statement %d of set %s on this connection\n", i, set->name);
 		return PCHAT_DB_ERROR;
+	}
 	rc = exec_once(db, stmt, params, nparams, cb, ctx);
 	/* A connection that died while idle (server restart, wait_timeout) is reopened once; inside a
 	 * transaction the work is lost and the caller must start again. */

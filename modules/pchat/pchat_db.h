@@ -1,5 +1,7 @@
 /*
- * A MySQL/MariaDB connection that runs a fixed table of prepared statements.
+ * A MySQL/MariaDB connection that runs fixed sets of prepared statements: each part that
+ * queries (the store, the administration, the schema check) owns its set, and a connection is
+ * created with the sets of the parts that use it.
  *
  * Each process owns one connection. Statements are prepared on first use and prepared again after
  * a reconnect. A lost connection is reopened once, transparently, when no transaction is open;
@@ -70,20 +72,28 @@ enum {
 
 typedef struct pchat_db pchat_db_t;
 
-/* sql: the statement table, nstmt entries, kept by reference (static strings). health may be
- * shared between processes (shm); NULL gives the connection its own. */
-pchat_db_t *pchat_db_new(const pchat_db_conf_t *conf, const char *const *sql, int nstmt,
-		pchat_health_t *health);
+/* The statements of one part, indexed by the part's own numbers. */
+typedef struct pchat_db_sqlset {
+	const char *name;       /* for the log */
+	const char *const *sql; /* n statements (static strings) */
+	int n;
+} pchat_db_sqlset_t;
+
+/* sets: the statement sets the connection runs, nsets of them, kept by reference (static).
+ * health may be shared between processes (shm); NULL gives the connection its own. */
+pchat_db_t *pchat_db_new(const pchat_db_conf_t *conf, const pchat_db_sqlset_t *const *sets,
+		int nsets, pchat_health_t *health);
 void pchat_db_free(pchat_db_t *db);
 
 /* Connects when not connected. 0 on success, PCHAT_DB_UNAVAILABLE otherwise. */
 int pchat_db_connect(pchat_db_t *db);
 int pchat_db_connected(const pchat_db_t *db);
 
-/* Runs statement `stmt`. Returns the number of affected rows (for SELECT: rows delivered to cb),
- * a callback's non-zero return, or one of the negative PCHAT_DB_* errors. */
-long long pchat_db_exec(pchat_db_t *db, int stmt, const pchat_db_val_t *params, int nparams,
-		pchat_db_row_f cb, void *ctx);
+/* Runs statement `stmt` of `set` (one the connection was created with). Returns the number of
+ * affected rows (for SELECT: rows delivered to cb), a callback's non-zero return, or one of the
+ * negative PCHAT_DB_* errors. */
+long long pchat_db_exec(pchat_db_t *db, const pchat_db_sqlset_t *set, int stmt,
+		const pchat_db_val_t *params, int nparams, pchat_db_row_f cb, void *ctx);
 
 /* AUTO_INCREMENT value or LAST_INSERT_ID(expr) set by the last statement. */
 unsigned long long pchat_db_insert_id(const pchat_db_t *db);

@@ -16,13 +16,12 @@
 #include "core/pt.h"
 #include "core/sr_module.h"
 
+#include "pchat_dialog.h"
 #include "pchat_fanout.h"
 #include "pchat_live.h"
-#include "pchat_mod.h"
+#include "pchat_node.h"
 #include "pchat_order.h"
 #include "pchat_presence.h"
-#include "pchat_service.h"
-#include "pchat_sip.h"
 
 typedef enum job_kind {
 	JOB_POST,
@@ -66,6 +65,7 @@ typedef struct sender_queue {
 #define RECEIVE_BLOCK_MS 1000
 #define RECEIVE_BATCH 256
 
+static pchat_fanout_jobs_t upper; /* what the senders run for the parts above */
 static int nworkers = 0;
 static sender_queue_t *queues = NULL; /* shm, one per sender */
 static int *wake_fds = NULL;          /* eventfds, created before the fork */
@@ -74,7 +74,7 @@ static int my_sender = -1;            /* index of this process's sender, -1 else
  * right after that job: a sender never writes to its own queue. */
 static fanout_job_t *self_head = NULL, *self_tail = NULL;
 
-int pchat_fanout_init(int workers)
+int pchat_fanout_init(int workers, const pchat_fanout_jobs_t *jobs)
 {
 	int i;
 
@@ -82,6 +82,7 @@ int pchat_fanout_init(int workers)
 		LM_ERR("fanout_workers must be at least 1\n");
 		return -1;
 	}
+	upper = *jobs;
 	nworkers = workers;
 	queues = shm_malloc(sizeof(*queues) * nworkers);
 	wake_fds = pkg_malloc(sizeof(*wake_fds) * nworkers);
@@ -314,11 +315,11 @@ static void deliver(uint64_t room_id, uint64_t seq, const char *except, const ch
 	n = pchat_live_recipients(room_id, seq, except, &to);
 	if (n > 0) {
 		pchat_buf_init(&body);
-		pchat_xccos_open(&body, pchat_service_envid());
+		pchat_xccos_open(&body, pchat_node_envid());
 		pchat_buf_add(&body, element, len);
 		pchat_xccos_close(&body);
 		for (i = 0; pchat_buf_ok(&body) && i < n; i++)
-			if (pchat_sip_send_info(to[i].session, body.s, body.len) == 0)
+			if (pchat_dialog_send_info(to[i].session, body.s, body.len) == 0)
 				sent++;
 		pchat_buf_free(&body);
 	}
@@ -352,7 +353,7 @@ static int fill_one(void *ctx, const pchat_post_t *post)
 	pchat_buf_t el;
 
 	pchat_buf_init(&el);
-	pchat_chat_post_element(pchat_service(), f->guid, post, &el);
+	pchat_chat_post_element(upper.chat(), f->guid, post, &el);
 	if (pchat_buf_ok(&el)) {
 		deliver(f->room, post->seq, NULL, el.s, el.len);
 		f->delivered++;
@@ -364,7 +365,7 @@ static int fill_one(void *ctx, const pchat_post_t *post)
 /* Posts that did not arrive come from the store, which has every committed post. */
 static int order_fill(void *ctx, uint64_t room, uint64_t after, uint64_t before, int limit)
 {
-	const pchat_chat_t *chat = pchat_service();
+	const pchat_chat_t *chat = upper.chat();
 	char guid[PCHAT_GUID_LEN + 1];
 	fill_ctx_t f = {room, guid, 0};
 	int rc;
@@ -439,19 +440,19 @@ static void run_job(fanout_job_t *job)
 					job->data, job->len);
 			break;
 		case JOB_END_SESSION:
-			pchat_sip_end_session(job->session);
+			upper.end_session(job->session);
 			break;
 		case JOB_DRAIN:
-			pchat_sip_drain(job->session);
+			pchat_dialog_drain(job->session);
 			break;
 		case JOB_REFRESH:
-			pchat_chat_refresh_room(pchat_service(), job->room_id);
+			pchat_chat_refresh_room(upper.chat(), job->room_id);
 			break;
 		case JOB_CATCH_UP:
 			pchat_order_catch_up(order, job->room_id, pchat_now_ms());
 			break;
 		case JOB_POLICY:
-			pchat_sip_enforce_policy(job->data);
+			upper.enforce_policy(job->data);
 			break;
 	}
 	pchat_node_release(&pchat_shared->budget, job->size);

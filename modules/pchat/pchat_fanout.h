@@ -14,6 +14,10 @@
  * The senders also end sessions whose deliveries failed: that work needs the database and
  * Redis, which tm's timer process has not.
  *
+ * Depends on this node, the live membership, the dialogs (hot path: each delivery is a direct
+ * pchat_dialog_send_info) and the chat core. The chat service and the ends of sessions are
+ * above it: what senders do for them comes as the jobs given to pchat_fanout_init.
+ *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #ifndef PCHAT_FANOUT_H
@@ -27,8 +31,15 @@
 /* Where work comes from: this node (relayed on to the others) or another node. */
 typedef enum pchat_origin { PCHAT_LOCAL, PCHAT_REMOTE } pchat_origin_t;
 
-/* mod_init: creates the queues and registers the processes. */
-int pchat_fanout_init(int workers);
+/* What the senders run for the parts above them. */
+typedef struct pchat_fanout_jobs {
+	const pchat_chat_t *(*chat)(void);         /* the chat context of the calling process */
+	void (*end_session)(pchat_sref_t ref);     /* ends a session in the calling process */
+	void (*enforce_policy)(const char *scope); /* ends the sessions a policy no longer enables */
+} pchat_fanout_jobs_t;
+
+/* mod_init: creates the queues, registers the processes and keeps the jobs. */
+int pchat_fanout_init(int workers, const pchat_fanout_jobs_t *jobs);
 
 /* child_init(PROC_MAIN): forks the senders and the receiver. */
 int pchat_fanout_start(void);
@@ -41,7 +52,7 @@ int pchat_fanout_post(uint64_t room_id, uint64_t seq, const char *element, size_
 int pchat_fanout_notice(uint64_t room_id, const char *except_user, const char *element,
 		size_t len, pchat_origin_t origin);
 int pchat_fanout_end_session(pchat_sref_t ref);
-/* Answers came in: the session's queued INFOs go out (pchat_sip_drain). */
+/* Answers came in: the session's queued INFOs go out (pchat_dialog_drain). */
 int pchat_fanout_drain(pchat_sref_t ref);
 /* The room changed: its sender checks again everyone in it (pchat_chat_refresh_room). */
 int pchat_fanout_refresh_room(uint64_t room_id, pchat_origin_t origin);
@@ -50,7 +61,7 @@ int pchat_fanout_refresh_room(uint64_t room_id, pchat_origin_t origin);
 int pchat_fanout_refresh_category(uint64_t category_id, pchat_origin_t origin);
 
 /* A Persistent Chat policy rule changed (scope "*", a domain or a user): the sessions it no
- * longer enables end, here and on the other nodes of the pool (pchat_sip_enforce_policy). */
+ * longer enables end, here and on the other nodes of the pool (the jobs' enforce_policy). */
 int pchat_fanout_policy(const char *scope, pchat_origin_t origin);
 
 /* Delivers what the store has beyond the room's delivered posts (after a Redis outage). */

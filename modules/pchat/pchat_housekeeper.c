@@ -10,7 +10,7 @@
 
 #include "pchat_admin.h"
 #include "pchat_housekeeper.h"
-#include "pchat_mod.h"
+#include "pchat_node.h"
 #include "pchat_pool.h"
 #include "pchat_settings.h"
 #include "pchat_store_mysql.h"

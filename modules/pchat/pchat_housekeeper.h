@@ -4,6 +4,8 @@
  * settings every config_reload_interval seconds, so a pchat.config.set on any node reaches every
  * node, and does the node's part in the pool every second (pchat_pool).
  *
+ * Depends on this node, the pool part and the administration (settings).
+ *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #ifndef PCHAT_HOUSEKEEPER_H

@@ -13,7 +13,7 @@
 
 #include "pchat_alloc.h"
 #include "pchat_live.h"
-#include "pchat_mod.h"
+#include "pchat_node.h"
 #include "pchat_session.h"
 
 #define ROOM_BUCKETS 4096
@@ -180,7 +180,7 @@ static int add_member(live_room_t *r, const pchat_caller_t *c, uint32_t uhash, u
 	m->roles = roles;
 	m->can_post = can_post;
 	r->n++;
-	live->members++;
+	__atomic_add_fetch(&live->members, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -197,7 +197,7 @@ static void unlink_room(live_room_t *r, uint32_t bucket)
 	if (r->members)
 		shm_free(r->members);
 	shm_free(r);
-	live->rooms--;
+	__atomic_sub_fetch(&live->rooms, 1, __ATOMIC_RELAXED);
 }
 
 /* Removes member i; returns 1 when the user has no other session in the room. */
@@ -208,7 +208,7 @@ static int remove_member(live_room_t *r, int i, uint32_t bucket)
 
 	shm_free(m->user);
 	r->members[i] = r->members[--r->n];
-	live->members--;
+	__atomic_sub_fetch(&live->members, 1, __ATOMIC_RELAXED);
 	if (last)
 		r->nusers--;
 	if (r->n == 0)
@@ -262,7 +262,7 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 		memcpy(r->guid, room->guid, sizeof(r->guid));
 		r->next = live->buckets[bucket];
 		live->buckets[bucket] = r;
-		live->rooms++;
+		__atomic_add_fetch(&live->rooms, 1, __ATOMIC_RELAXED);
 	}
 	if ((i = find_member(r, c->session)) >= 0) {
 		/* joined again by the same session: its rights may have changed */

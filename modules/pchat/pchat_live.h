@@ -9,6 +9,8 @@
  * posts only once it is ready (its join reply is out), and then only posts delivered after
  * that, so nothing reaches a client before it knows it joined and nothing arrives twice.
  *
+ * Depends on this node, the sessions, Redis's presence and the chat core's types.
+ *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #ifndef PCHAT_LIVE_H

@@ -8,7 +8,7 @@
 
 #include "pchat_fanout.h"
 #include "pchat_live.h"
-#include "pchat_mod.h"
+#include "pchat_node.h"
 #include "pchat_pool.h"
 #include "pchat_presence.h"
 #include "pchat_service.h"
@@ -28,7 +28,7 @@ static int heartbeat(pchat_redis_t *r)
 	int64_t now = pchat_now_ms();
 
 	if (pchat_presence_heartbeat(r, pchat_params.node_id, pchat_run,
-				1000 * pchat_params.node_timeout, pchat_shared->sessions, now) < 0)
+				1000 * pchat_params.node_timeout, pchat_node_sessions(), now) < 0)
 		return -1;
 	last_heartbeat_ms = now;
 	return 0;

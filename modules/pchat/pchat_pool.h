@@ -6,6 +6,9 @@
  * presence_sync_interval seconds; and it catches up rooms that stayed behind the store for a
  * catch_up_interval (a relay that was lost). Runs in the housekeeper process.
  *
+ * Depends on this node, the live membership, Redis's presence, the senders (catch-ups) and the
+ * chat service (notices of users who left with a dead node).
+ *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #ifndef PCHAT_POOL_H

@@ -8,7 +8,7 @@
 #include "core/dprint.h"
 
 #include "pchat_live.h"
-#include "pchat_mod.h"
+#include "pchat_node.h"
 #include "pchat_presence.h"
 #include "pchat_rpc.h"
 #include "pchat_session.h"
@@ -18,6 +18,12 @@ static const char *state_name(const pchat_health_t *h, int connected)
 	if (connected)
 		return "up";
 	return pchat_health_is_down(h) ? "down" : "idle";
+}
+
+/* Connection failures since start; every process counts them (atomically). */
+static int failures_of(const pchat_health_t *h)
+{
+	return (int)__atomic_load_n(&h->failures, __ATOMIC_RELAXED);
 }
 
 /* Pings MySQL from this (RPC) process and reports what it saw. */
@@ -32,7 +38,7 @@ static void add_mysql(rpc_t *rpc, void *th)
 	rpc->struct_add(sub, "ssdsd", "state", state_name(&pchat_shared->db_health, up),
 			"server", up ? pchat_db_server_info(db) : "",
 			"port", (int)pchat_db_conf.port, "database", pchat_db_conf.database,
-			"failures", (int)pchat_shared->db_health.failures);
+			"failures", failures_of(&pchat_shared->db_health));
 	rpc->struct_add(sub, "s", "host", pchat_db_conf.host);
 }
 
@@ -50,7 +56,7 @@ static void add_redis(rpc_t *rpc, void *th)
 	rpc->struct_add(sub, "sssdd", "state", state_name(&pchat_shared->redis_health, up),
 			"server", up ? pchat_redis_server_version(r) : "", "host", pchat_redis_conf.host,
 			"port", (int)pchat_redis_conf.port,
-			"failures", (int)pchat_shared->redis_health.failures);
+			"failures", failures_of(&pchat_shared->redis_health));
 }
 
 static const char *status_doc[] = {
@@ -72,12 +78,12 @@ static void rpc_status(rpc_t *rpc, void *ctx)
 			"pool_uri", pchat_params.pool_uri);
 	add_mysql(rpc, th);
 	add_redis(rpc, th);
-	rpc->struct_add(th, "ddd", "sessions", pchat_shared->sessions, "max_sessions",
+	rpc->struct_add(th, "ddd", "sessions", pchat_node_sessions(), "max_sessions",
 			pchat_sessions_max(), "session_slot_bytes", pchat_sessions_slot_bytes());
 	/* what the node's deliveries hold against their budget (new posts and sessions get 503
 	 * above it) */
-	rpc->struct_add(th, "ddd", "queued_kb", (int)(pchat_shared->budget.used / 1024),
-			"queued_kb_peak", (int)(pchat_shared->budget.peak / 1024),
+	rpc->struct_add(th, "ddd", "queued_kb",
+			(int)(pchat_node_used(&pchat_shared->budget) / 1024), "queued_kb_peak", (int)(pchat_node_peak(&pchat_shared->budget) / 1024),
 			"max_node_kb", (int)(pchat_shared->budget.limit / 1024));
 }
 
@@ -134,7 +140,7 @@ static void rpc_pool(rpc_t *rpc, void *ctx)
 	}
 	pchat_live_counts(&rooms, &members);
 	rpc->struct_add(th, "sddd", "node", pchat_params.node_id, "sessions",
-			pchat_shared->sessions, "rooms", rooms, "memberships", members);
+			pchat_node_sessions(), "rooms", rooms, "memberships", members);
 	rpc->struct_add(th, "dd", "relayed", (int)get_stat_val(pchat_stat_relayed),
 			"received", (int)get_stat_val(pchat_stat_received));
 	rpc->struct_add(th, "[", "nodes", &pc.list);

@@ -1,5 +1,9 @@
 /*
- * The module's RPC commands (pchat.*), for kamcmd, kamcli and JSON-RPC.
+ * The module's RPC commands (pchat.*), for kamcmd, kamcli and JSON-RPC: the node's state
+ * (pchat_rpc.c) and the administration of the room model (pchat_rpc_admin.c).
+ *
+ * Depend on this node, the sessions, the live membership and Redis's presence; the
+ * administration also on the senders (rooms and policies to check again) and the chat service.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */

@@ -18,7 +18,7 @@
 #include "pchat_alloc.h"
 #include "pchat_fanout.h"
 #include "pchat_live.h"
-#include "pchat_mod.h"
+#include "pchat_node.h"
 #include "pchat_rpc.h"
 #include "pchat_service.h"
 #include "pchat_settings.h"

@@ -26,6 +26,12 @@ static const struct {
 };
 #define NREQUIRED (sizeof(required) / sizeof(required[0]))
 
+static const char *const schema_sql[] = {
+	"SELECT table_name, table_version FROM version WHERE table_name LIKE 'pchat%'",
+};
+
+const pchat_db_sqlset_t pchat_schema_sqlset = {"schema", schema_sql, 1};
+
 struct found {
 	long long version[NREQUIRED];
 };
@@ -50,7 +56,7 @@ int pchat_schema_check(pchat_db_t *db, char *err, size_t errlen)
 	size_t i;
 
 	memset(&found, 0, sizeof(found));
-	rc = pchat_db_exec(db, 0, NULL, 0, remember_version, &found);
+	rc = pchat_db_exec(db, &pchat_schema_sqlset, 0, NULL, 0, remember_version, &found);
 	if (rc == PCHAT_DB_UNAVAILABLE)
 		return PCHAT_DB_UNAVAILABLE;
 	if (rc < 0) {

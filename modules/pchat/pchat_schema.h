@@ -1,5 +1,6 @@
 /*
  * The table versions this build of the module needs (Kamailio's `version` table convention).
+ * Plain C on a pchat_db connection, with its own statement set.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
@@ -10,9 +11,8 @@
 
 #include "pchat_db.h"
 
-/* The query pchat_schema_check() runs as statement 0 of the connection's statement table. */
-#define PCHAT_SCHEMA_VERSIONS_SQL \
-	"SELECT table_name, table_version FROM version WHERE table_name LIKE 'pchat%'"
+/* The statement set of the check; a connection that runs it is created with this set. */
+extern const pchat_db_sqlset_t pchat_schema_sqlset;
 
 /* Compares the versions found in the database with the ones needed.
  * Returns 0 when every table is recent enough; -1 with a message in err naming the migration to

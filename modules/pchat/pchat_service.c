@@ -4,11 +4,11 @@
 #include "core/dprint.h"
 #include "core/locking.h"
 
+#include "pchat_dialog.h"
 #include "pchat_fanout.h"
 #include "pchat_live.h"
-#include "pchat_mod.h"
+#include "pchat_node.h"
 #include "pchat_service.h"
-#include "pchat_sip.h"
 #include "pchat_store_mysql.h"
 
 /* Locks that keep a room's commits and their hand-over to the sender in one order; rooms share
@@ -16,17 +16,14 @@
 #define POST_LOCKS 1024
 
 static gen_lock_set_t *post_locks = NULL;
-static uint64_t *envid_counter = NULL;
 
 int pchat_service_init(void)
 {
 	post_locks = lock_set_alloc(POST_LOCKS);
-	envid_counter = shm_malloc(sizeof(*envid_counter));
-	if (!post_locks || !lock_set_init(post_locks) || !envid_counter) {
+	if (!post_locks || !lock_set_init(post_locks)) {
 		SHM_MEM_ERROR;
 		return -1;
 	}
-	*envid_counter = 0;
 	return 0;
 }
 
@@ -37,27 +34,18 @@ void pchat_service_destroy(void)
 		lock_set_dealloc(post_locks);
 		post_locks = NULL;
 	}
-	if (envid_counter) {
-		shm_free(envid_counter);
-		envid_counter = NULL;
-	}
-}
-
-uint64_t pchat_service_envid(void)
-{
-	return __atomic_add_fetch(envid_counter, 1, __ATOMIC_RELAXED);
 }
 
 static uint64_t next_envid(void *h)
 {
 	(void)h;
-	return pchat_service_envid();
+	return pchat_node_envid();
 }
 
 static int reply(void *h, const pchat_caller_t *c, const char *body, size_t len)
 {
 	(void)h;
-	return pchat_sip_send_info(c->session, body, len);
+	return pchat_dialog_send_info(c->session, body, len);
 }
 
 static int notice(void *h, uint64_t room_id, const char *except_user, const char *element,

@@ -9,7 +9,7 @@
 #include "core/locking.h"
 #include "core/mem/shm_mem.h"
 
-#include "pchat_mod.h"
+#include "pchat_node.h"
 #include "pchat_session.h"
 
 /* Buckets of the Call-ID table, each with its lock (a power of two). */
@@ -164,7 +164,6 @@ pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sr
 	s->local_cseq = 0;
 	memset(&s->win, 0, sizeof(s->win));
 	s->queue_head = s->queue_tail = NULL;
-	s->drain_queued = 0;
 	s->end_queued = 0;
 	s->bye_on_end = 0;
 	s->expires = init->expires;
@@ -175,7 +174,7 @@ pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sr
 	table->buckets[bucket] = slot + 1;
 	ref->slot = slot;
 	ref->gen = s->gen;
-	__atomic_add_fetch(&pchat_shared->sessions, 1, __ATOMIC_RELAXED);
+	pchat_node_session_opened();
 	return s;
 }
 
@@ -258,7 +257,7 @@ void pchat_session_free_locked(pchat_session_t *s, char *source)
 	s->next = 0;
 	lock_set_release(bucket_locks, bucket);
 	return_slot(slot);
-	__atomic_sub_fetch(&pchat_shared->sessions, 1, __ATOMIC_RELAXED);
+	pchat_node_session_closed();
 }
 
 int pchat_session_queue_push(pchat_session_t *s, const char *body, size_t len)

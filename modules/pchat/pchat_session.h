@@ -7,6 +7,8 @@
  * hash table whose buckets each have a lock; a session's fields are protected by its bucket's
  * lock.
  *
+ * Depends on this node (its session count and byte budget) and the budgets (pchat_budget.h).
+ *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #ifndef PCHAT_SESSION_H
@@ -22,7 +24,7 @@
 #include "pchat_chat.h"
 
 /* Slots and generations fit in 20 bits each: a reference travels in tm's callback parameter
- * with an INFO's length (pchat_sip.c). A slot would have to be reused a million times within
+ * with an INFO's length (pchat_dialog.c). A slot would have to be reused a million times within
  * one INFO's transaction for a late answer to reach a newer session. */
 #define PCHAT_SLOT_BITS 20
 #define PCHAT_GEN_MASK ((1u << 20) - 1)
@@ -35,7 +37,7 @@ typedef enum pchat_session_state {
 	PCHAT_S_ENDING,    /* leaving its rooms; no new work */
 } pchat_session_state_t;
 
-/* An INFO body waiting for the session's window (see pchat_sip_send_info). */
+/* An INFO body waiting for the session's window (see pchat_dialog_send_info). */
 typedef struct pchat_queued_info {
 	struct pchat_queued_info *next;
 	size_t len;
@@ -66,7 +68,6 @@ typedef struct pchat_session {
 	pchat_window_t win;      /* INFOs unanswered and waiting (pchat_budget.h) */
 	pchat_queued_info_t *queue_head; /* INFOs waiting until fewer are pending, oldest first */
 	pchat_queued_info_t *queue_tail;
-	int drain_queued;        /* a sender was asked to send what waits */
 	int end_queued;          /* a sender was asked to end the session */
 	int bye_on_end;          /* ending it sends a BYE (the client may still be there) */
 	int expires;             /* negotiated Session-Expires in s, 0 for none */

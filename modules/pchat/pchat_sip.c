@@ -2,7 +2,6 @@
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -11,11 +10,9 @@
 #include "core/flags.h"
 #include "core/forward.h"
 #include "core/mem/mem.h"
-#include "core/mem/shm_mem.h"
 #include "core/parser/contact/parse_contact.h"
 #include "core/parser/parse_content.h"
 #include "core/parser/parse_from.h"
-#include "core/parser/parse_rr.h"
 #include "core/parser/parse_to.h"
 #include "core/parser/parse_uri.h"
 #include "core/pvar.h"
@@ -23,9 +20,9 @@
 #include "modules/sl/sl.h"
 #include "modules/tm/tm_load.h"
 
-#include "pchat_fanout.h"
+#include "pchat_end.h"
 #include "pchat_limits.h"
-#include "pchat_mod.h"
+#include "pchat_node.h"
 #include "pchat_service.h"
 #include "pchat_session.h"
 #include "pchat_sip.h"
@@ -401,7 +398,7 @@ static int handle_invite(struct sip_msg *msg)
 		pkg_free(d.route_buf);
 		LM_WARN("new chat session of %s refused: deliveries hold %lld bytes of shared memory, "
 				"over max_node_bytes (%lld)\n", d.user,
-				(long long)pchat_shared->budget.used, (long long)pchat_shared->budget.limit);
+				(long long)pchat_node_used(&pchat_shared->budget), (long long)pchat_shared->budget.limit);
 		return reply_unavailable(msg, "Chat Service Busy");
 	}
 	rc = open_limits(&d);
@@ -419,12 +416,12 @@ static int handle_invite(struct sip_msg *msg)
 	if (!s) {
 		pchat_limits_close(d.user, d.source);
 		LM_WARN("cannot open a chat session for %s: %d sessions in use (max_sessions)\n",
-				d.user, pchat_shared->sessions);
+				d.user, pchat_node_sessions());
 		return reply_unavailable(msg, "Too Many Chat Sessions");
 	}
 	pchat_session_unlock(s);
 	if (answer_invite(msg, &answer, &d.in.local_tag) < 0) {
-		pchat_sip_end_session(ref);
+		pchat_end_session(ref);
 		return reply(msg, 500, "Server Error");
 	}
 	LM_DBG("chat session %u.%u for %s\n", ref.slot, ref.gen, d.user);
@@ -526,7 +523,7 @@ static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
 		/* refused before it is stored: nothing acknowledged is ever dropped */
 		update_stat(pchat_stat_throttled, 1);
 		LM_WARN("post of %s refused: deliveries hold %lld bytes of shared memory, over "
-				"max_node_bytes (%lld)\n", d->user, (long long)pchat_shared->budget.used,
+				"max_node_bytes (%lld)\n", d->user, (long long)pchat_node_used(&pchat_shared->budget),
 				(long long)pchat_shared->budget.limit);
 		rc = reply_unavailable(msg, "Chat Service Busy");
 	} else {
@@ -561,7 +558,7 @@ static int handle_bye(struct sip_msg *msg, const in_dialog_t *d)
 	if (tmb.t_newtran(msg) <= 0)
 		return 1;
 	reply(msg, 200, "OK");
-	pchat_sip_end_session(d->ref);
+	pchat_end_session(d->ref);
 	return 1;
 }
 
@@ -693,382 +690,4 @@ int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 	if (slb.zreply(msg, 200, "OK") < 0)
 		LM_ERR("cannot answer the provisioning SUBSCRIBE\n");
 	return 1;
-}
-
-/* ------------------------------------------------------------------ sending */
-
-/* What tm hands back to info_answered, in its callback parameter itself (no allocation per
- * INFO): the session (20 bits of slot, 20 of generation) and the bytes the INFO holds in the
- * session's window and the node's budget until its answer (24 bits). */
-#define INFO_COST_MAX ((1u << 24) - 1)
-
-/* What an unanswered INFO's transaction holds in shared memory besides its body: about 2 KB with
- * max_branches=2 (README, step 6), more with more branches. */
-#define TRANSACTION_BYTES 2048
-
-typedef struct info_param {
-	pchat_sref_t ref;
-	size_t cost;
-} info_param_t;
-
-static size_t info_cost(size_t len)
-{
-	return len + TRANSACTION_BYTES > INFO_COST_MAX ? INFO_COST_MAX : len + TRANSACTION_BYTES;
-}
-
-static void *pack_param(pchat_sref_t ref, size_t cost)
-{
-	uint64_t v = (uint64_t)cost << 40 | (uint64_t)(ref.gen & PCHAT_GEN_MASK) << 20
-				 | (ref.slot & PCHAT_GEN_MASK);
-
-	return (void *)(uintptr_t)v;
-}
-
-static info_param_t unpack_param(void *param)
-{
-	uint64_t v = (uint64_t)(uintptr_t)param;
-	info_param_t p = {{(uint32_t)(v & PCHAT_GEN_MASK), (uint32_t)(v >> 20 & PCHAT_GEN_MASK)},
-		(size_t)(v >> 40)};
-
-	return p;
-}
-
-static pchat_window_limits_t window_limits(void)
-{
-	pchat_window_limits_t l = {(uint32_t)pchat_params.max_pending,
-		(uint32_t)pchat_params.max_queued, (size_t)pchat_params.max_session_bytes};
-
-	return l;
-}
-
-/* Asks a sender to end the session, once: every failed delivery to a dead client would ask.
- * bye: the client may still be there, so it is told with a BYE. */
-static void request_end(pchat_sref_t ref, const char *why, int bye)
-{
-	pchat_session_t *s = pchat_session_get(ref);
-	int queue;
-
-	if (!s)
-		return;
-	queue = !s->end_queued && s->state != PCHAT_S_ENDING;
-	s->end_queued = 1;
-	s->bye_on_end |= bye;
-	pchat_session_unlock(s);
-	if (!queue)
-		return;
-	LM_INFO("chat session %u.%u: %s; ending the session\n", ref.slot, ref.gen, why);
-	if (pchat_fanout_end_session(ref) < 0 && (s = pchat_session_get(ref)) != NULL) {
-		s->end_queued = 0; /* the next failure (or the reaper) asks again */
-		pchat_session_unlock(s);
-	}
-}
-
-/* An INFO left the session's window (answered or timed out). The window moved: a sender sends
- * what waits - not here, inside tm's reply processing. */
-static void info_done(const info_param_t *p)
-{
-	pchat_window_limits_t l = window_limits();
-	pchat_session_t *s;
-	int drain = 0;
-
-	pchat_node_release(&pchat_shared->budget, p->cost);
-	s = pchat_session_get(p->ref);
-	if (!s)
-		return;
-	pchat_window_answered(&s->win, p->cost);
-	drain = pchat_window_may_drain(&s->win, &l) && !s->drain_queued
-			&& s->state != PCHAT_S_ENDING;
-	if (drain)
-		s->drain_queued = 1;
-	pchat_session_unlock(s);
-	if (drain && pchat_fanout_drain(p->ref) < 0 && (s = pchat_session_get(p->ref)) != NULL) {
-		s->drain_queued = 0; /* the next answer asks again */
-		pchat_session_unlock(s);
-	}
-}
-
-/* Runs in whichever process gets the answer (or tm's timer process for a timeout), once per
- * INFO: it only queues the end of the session, which a sender carries out. */
-static void info_answered(struct cell *t, int type, struct tmcb_params *ps)
-{
-	info_param_t p = unpack_param(*ps->param);
-	char why[48];
-
-	(void)t;
-	(void)type;
-	info_done(&p);
-	if (ps->code < 300)
-		return;
-	update_stat(pchat_stat_delivery_failures, 1);
-	if (ps->code == 408 || ps->code == 481 || ps->code == 487 || ps->code == 477) {
-		snprintf(why, sizeof(why), "an INFO was answered %d", ps->code);
-		request_end(p.ref, why, 0);
-	}
-}
-
-/* The dialog of a session as tm needs it (pointing into the session's strings). */
-static int session_dlg(pchat_session_t *s, dlg_t *dlg)
-{
-	memset(dlg, 0, sizeof(*dlg));
-	dlg->id.call_id = s->call_id;
-	dlg->id.loc_tag = s->local_tag;
-	dlg->id.rem_tag = s->remote_tag;
-	dlg->loc_uri = s->local_uri;
-	dlg->rem_uri = s->remote_uri;
-	dlg->rem_target = s->remote_target;
-	dlg->loc_seq.value = s->local_cseq;
-	dlg->loc_seq.is_set = s->local_cseq > 0;
-	dlg->state = DLG_CONFIRMED;
-	dlg->send_sock = s->send_sock;
-	if (s->route_set.len > 0)
-		return parse_rr_body(s->route_set.s, s->route_set.len, &dlg->route_set);
-	/* no proxy in the path: back to where the client's requests come from */
-	dlg->dst_uri = s->dst_uri;
-	return 0;
-}
-
-/* Sends a request inside a locked session's dialog; 0 when tm took it. An INFO (cb set) is
- * counted in the session's window and the node's budget until its answer. */
-static int send_locked(pchat_session_t *s, pchat_sref_t ref, str *method, const char *body,
-		size_t len, transaction_cb *cb)
-{
-	static str info_headers = str_init("Content-Type: text/plain\r\n");
-	str b = {(char *)body, (int)len};
-	size_t charge = 0;
-	uac_req_t uac;
-	dlg_t dlg;
-	int rc = -1;
-
-	if (session_dlg(s, &dlg) == 0) {
-		set_uac_req(&uac, method, len ? &info_headers : NULL, len ? &b : NULL, &dlg,
-				cb ? TMCB_LOCAL_COMPLETED : 0, cb, cb ? pack_param(ref, info_cost(len)) : NULL);
-		/* charged first: the answer, which releases it, may come before t_request_within
-		 * returns */
-		if (cb)
-			charge = pchat_window_sent(&s->win, info_cost(len));
-		pchat_node_charge(&pchat_shared->budget, charge);
-		/* under the session's lock: CSeq numbers go out in order */
-		rc = tmb.t_request_within(&uac);
-		s->local_cseq = dlg.loc_seq.value;
-		if (rc < 0 && cb) {
-			pchat_window_answered(&s->win, charge);
-			pchat_node_release(&pchat_shared->budget, charge);
-		}
-	}
-	if (dlg.route_set)
-		free_rr(&dlg.route_set);
-	return rc < 0 ? -1 : 0;
-}
-
-static int send_info_locked(pchat_session_t *s, pchat_sref_t ref, const char *body, size_t len)
-{
-	static str info = str_init("INFO");
-
-	return send_locked(s, ref, &info, body, len, info_answered);
-}
-
-/* Every unanswered INFO holds a transaction in shared memory until it is answered or times out
- * (fr_timer), so a session has at most max_pending of them, and what it holds unanswered and
- * waiting is bounded in number (max_queued) and bytes (max_session_bytes): that bounds what a
- * dead or slow client can pin. A live client that answers more slowly than INFOs come (a burst
- * of notices at a login storm) only makes the rest wait; a client that stops answering runs
- * over its budget and is ended (it comes back and reads the backchat) - it pays, not the
- * posters of its rooms. */
-int pchat_sip_send_info(pchat_sref_t ref, const char *body, size_t len)
-{
-	pchat_window_limits_t l = window_limits();
-	pchat_session_t *s;
-	int rc = 0;
-
-	s = pchat_session_get(ref);
-	if (!s)
-		return -1;
-	if (s->state == PCHAT_S_ENDING) {
-		pchat_session_unlock(s);
-		return -1;
-	}
-	switch (pchat_window_offer(&s->win, &l, info_cost(len))) {
-		case PCHAT_WINDOW_SEND:
-			rc = send_info_locked(s, ref, body, len);
-			pchat_session_unlock(s);
-			if (rc < 0)
-				request_end(ref, "an INFO could not be sent", 0);
-			return rc;
-		case PCHAT_WINDOW_WAIT:
-			rc = pchat_session_queue_push(s, body, len);
-			pchat_session_unlock(s);
-			return rc;
-		case PCHAT_WINDOW_OVER:
-			break;
-	}
-	pchat_session_unlock(s);
-	request_end(ref, "the client leaves too many INFOs unanswered (max_queued, "
-			"max_session_bytes)", 1);
-	return -1;
-}
-
-void pchat_sip_drain(pchat_sref_t ref)
-{
-	pchat_window_limits_t l = window_limits();
-	pchat_queued_info_t *q;
-	pchat_session_t *s;
-	int failed = 0;
-
-	s = pchat_session_get(ref);
-	if (!s)
-		return;
-	s->drain_queued = 0;
-	while (!failed && s->state != PCHAT_S_ENDING && pchat_window_may_drain(&s->win, &l)
-			&& (q = pchat_session_queue_pop(s)) != NULL) {
-		failed = send_info_locked(s, ref, q->body, q->len) < 0;
-		shm_free(q);
-	}
-	pchat_session_unlock(s);
-	if (failed)
-		request_end(ref, "an INFO could not be sent", 0);
-}
-
-/* ------------------------------------------------------------------ ending sessions */
-
-void pchat_sip_end_session(pchat_sref_t ref)
-{
-	static str bye = str_init("BYE");
-	char user[PCHAT_USER_MAX], source[PCHAT_SOURCE_MAX];
-	pchat_caller_t caller;
-	pchat_session_t *s;
-	int owner;
-
-	s = pchat_session_get(ref);
-	if (!s)
-		return;
-	owner = pchat_session_begin_end(s);
-	memcpy(user, s->user.s, s->user.len + 1);
-	pchat_session_unlock(s);
-	if (!owner)
-		return;
-	caller.session = ref;
-	caller.user = user;
-	pchat_chat_session_end(pchat_service(), &caller);
-	s = pchat_session_get(ref);
-	if (!s)
-		return;
-	if (s->bye_on_end && send_locked(s, ref, &bye, NULL, 0, NULL) < 0)
-		LM_INFO("chat session %u.%u of %s: the BYE could not be sent\n", ref.slot, ref.gen,
-				user);
-	pchat_session_free_locked(s, source);
-	pchat_limits_close(user, source);
-	LM_DBG("chat session %u.%u of %s ended\n", ref.slot, ref.gen, user);
-}
-
-/* ------------------------------------------------------------------ policy */
-
-/* The policy rules, read once for a sweep, by principal. */
-typedef struct policy_rule {
-	char principal[PCHAT_USER_MAX];
-	int enabled;
-} policy_rule_t;
-
-typedef struct policy_sweep {
-	const char *scope;
-	policy_rule_t *rules;
-	int n;
-	int cap;
-	int failed;
-	int ended;
-} policy_sweep_t;
-
-static int keep_rule(void *ctx, const char *principal, int enabled, const char *modified)
-{
-	policy_sweep_t *sw = ctx;
-
-	(void)modified;
-	if (sw->n == sw->cap) {
-		int cap = sw->cap ? 2 * sw->cap : 64;
-		policy_rule_t *grown = realloc(sw->rules, cap * sizeof(*grown));
-
-		if (!grown) {
-			sw->failed = 1;
-			return 1;
-		}
-		sw->rules = grown;
-		sw->cap = cap;
-	}
-	snprintf(sw->rules[sw->n].principal, PCHAT_USER_MAX, "%s", principal);
-	sw->rules[sw->n++].enabled = enabled;
-	return 0;
-}
-
-static int by_principal(const void *a, const void *b)
-{
-	return strcasecmp(((const policy_rule_t *)a)->principal,
-			((const policy_rule_t *)b)->principal);
-}
-
-static int rule_of(const policy_sweep_t *sw, const char *principal)
-{
-	policy_rule_t key, *found;
-
-	snprintf(key.principal, sizeof(key.principal), "%s", principal);
-	found = sw->n ? bsearch(&key, sw->rules, sw->n, sizeof(key), by_principal) : NULL;
-	return found ? found->enabled : PCHAT_POLICY_UNSET;
-}
-
-static int in_scope(const char *scope, const char *user)
-{
-	if (strcmp(scope, "*") == 0)
-		return 1;
-	return strchr(scope, '@') ? strcasecmp(scope, user) == 0
-							  : strcasecmp(scope, pchat_user_domain(user)) == 0;
-}
-
-static void end_if_disabled(pchat_sref_t ref, const char *user, void *ctx)
-{
-	policy_sweep_t *sw = ctx;
-
-	if (!in_scope(sw->scope, user)
-			|| pchat_policy_enabled(rule_of(sw, "*"), rule_of(sw, pchat_user_domain(user)),
-					   rule_of(sw, user)))
-		return;
-	request_end(ref, "Persistent Chat is not enabled for its user by policy", 1);
-	sw->ended++;
-}
-
-void pchat_sip_enforce_policy(const char *scope)
-{
-	pchat_admin_t a = pchat_proc_admin();
-	policy_sweep_t sw = {scope, NULL, 0, 0, 0, 0};
-
-	/* the rules are few: read once, then every session is checked in memory */
-	if (pchat_admin_policy_list(&a, keep_rule, &sw) < 0 || sw.failed) {
-		LM_ERR("the policy rules cannot be read now (%s); the sessions of %s stay until the "
-			   "change is repeated\n", sw.failed ? "out of memory" : a.err, scope);
-		free(sw.rules);
-		return;
-	}
-	qsort(sw.rules, sw.n, sizeof(*sw.rules), by_principal);
-	pchat_sessions_each(end_if_disabled, &sw);
-	if (sw.ended)
-		LM_NOTICE("policy for %s changed: %d chat sessions of users it no longer enables "
-				  "were ended\n", scope, sw.ended);
-	free(sw.rules);
-}
-
-static void end_expired(pchat_sref_t ref)
-{
-	request_end(ref, "it missed its Session-Expires refresh or was never confirmed by an ACK",
-			1);
-}
-
-/* A 2xx is retransmitted for 64*T1 (32 s) waiting for its ACK (RFC 3261 13.3.1.4). */
-#define EARLY_TIMEOUT 32
-
-void pchat_sip_reaper(unsigned int ticks, void *param)
-{
-	/* RFC 4028: the refresher sends at the latest min(32, expires / 3) seconds before expiry;
-	 * the same margin is granted after it, for the network */
-	int grace = pchat_params.session_expires / 3 < 32 ? pchat_params.session_expires / 3 : 32;
-
-	(void)ticks;
-	(void)param;
-	pchat_sessions_expired(time(NULL), grace, EARLY_TIMEOUT, end_expired);
 }

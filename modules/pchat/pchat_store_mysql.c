@@ -8,11 +8,9 @@
 
 #include "pchat_alloc.h"
 #include "pchat_log.h"
-#include "pchat_schema.h"
 #include "pchat_store_mysql.h"
 
 enum {
-	ST_SCHEMA_VERSIONS = 0, /* must stay first: pchat_schema_check runs statement 0 */
 	ST_ROOM_FOR,
 	ST_POST_NEXT_SEQ,
 	ST_POST_INSERT,
@@ -69,8 +67,7 @@ enum {
 #define NAME_LIKE "r.name LIKE CONCAT('%', ?, '%') ESCAPE '!' "
 #define BY_NAME "ORDER BY r.name LIMIT ?"
 
-const char *const pchat_store_sql[] = {
-	[ST_SCHEMA_VERSIONS] = PCHAT_SCHEMA_VERSIONS_SQL,
+static const char *const store_sql[] = {
 	[ST_ROOM_FOR] =
 		"SELECT r.id, r.guid, r.name, r.description, r.topic, r.privacy, r.type, r.disabled, "
 		"c.file_upload, IF(r.invitations = 'inherit', c.invitations, r.invitations = 'on'), "
@@ -137,7 +134,7 @@ const char *const pchat_store_sql[] = {
 					 TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS ","
 					 TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS ")",
 };
-const int pchat_store_nsql = ST_COUNT;
+const pchat_db_sqlset_t pchat_store_sqlset = {"store", store_sql, ST_COUNT};
 
 static int store_rc(long long rc)
 {
@@ -200,7 +197,7 @@ static int room_for(void *h, const char *guid, const char *user, pchat_room_t *r
 
 	principal_pairs(p, 0, 3, user);
 	p[6] = PCHAT_DB_CS(guid);
-	rc = pchat_db_exec(h, ST_ROOM_FOR, p, 7, read_room, room);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_ROOM_FOR, p, 7, read_room, room);
 	if (rc < 0)
 		return store_rc(rc);
 	return rc == 0 ? PCHAT_NOT_FOUND : 0;
@@ -217,7 +214,7 @@ static int post_begin(void *h, uint64_t room_id, const char *author, const char 
 	if ((rc = pchat_db_begin(h)) != 0)
 		return store_rc(rc);
 	p[0] = PCHAT_DB_I((long long)room_id);
-	rc = pchat_db_exec(h, ST_POST_NEXT_SEQ, p, 1, NULL, NULL);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_POST_NEXT_SEQ, p, 1, NULL, NULL);
 	*seq = pchat_db_insert_id(h);
 	if (rc < 1 || *seq == 0) {
 		pchat_db_rollback(h);
@@ -229,7 +226,7 @@ static int post_begin(void *h, uint64_t room_id, const char *author, const char 
 	p[2] = PCHAT_DB_CS(author);
 	p[3] = PCHAT_DB_CS(ts);
 	p[4] = PCHAT_DB_CS(content);
-	rc = pchat_db_exec(h, ST_POST_INSERT, p, 5, NULL, NULL);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_POST_INSERT, p, 5, NULL, NULL);
 	if (rc != 1) {
 		pchat_db_rollback(h);
 		return rc < 0 ? store_rc(rc) : PCHAT_STORE_ERROR;
@@ -306,7 +303,7 @@ static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
 	np.posts = pchat_calloc((size_t)n, sizeof(*np.posts));
 	if (!np.posts)
 		return PCHAT_STORE_ERROR;
-	rc = pchat_db_exec(h, ST_HISTORY, p, 2, read_post, &hc);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_HISTORY, p, 2, read_post, &hc);
 	for (i = np.n - 1; rc >= 0 && i >= 0; i--)
 		if (cb(ctx, &np.posts[i]) != 0)
 			break;
@@ -322,7 +319,7 @@ static int posts_between(void *h, uint64_t room_id, uint64_t after, uint64_t bef
 	pchat_db_val_t p[4] = {PCHAT_DB_I((long long)room_id), PCHAT_DB_I((long long)after),
 		PCHAT_DB_I(before > INT64_MAX ? INT64_MAX : (long long)before), PCHAT_DB_I(limit)};
 	history_ctx_t hc = {cb, ctx};
-	long long rc = pchat_db_exec(h, ST_POSTS_BETWEEN, p, 4, read_post, &hc);
+	long long rc = pchat_db_exec(h, &pchat_store_sqlset, ST_POSTS_BETWEEN, p, 4, read_post, &hc);
 
 	return rc < 0 ? store_rc(rc) : (int)rc;
 }
@@ -430,7 +427,7 @@ static int search(void *h, const char *user, pchat_search_kind_t kind, const cha
 		p[n++] = PCHAT_DB_CS(pattern);
 	}
 	p[n++] = PCHAT_DB_I(limit);
-	rc = pchat_db_exec(h, stmt, p, n, read_summary, &lc);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, stmt, p, n, read_summary, &lc);
 	return rc < 0 ? store_rc(rc) : 0;
 }
 
@@ -451,7 +448,7 @@ static int associations(void *h, const char *user, enum pchat_role role, int lim
 	p[6] = PCHAT_DB_CS(role_name(role));
 	principal_pairs(p, 7, 1, user);
 	p[9] = PCHAT_DB_I(limit);
-	rc = pchat_db_exec(h, ST_ASSOCIATIONS, p, 10, read_summary, &lc);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_ASSOCIATIONS, p, 10, read_summary, &lc);
 	return rc < 0 ? store_rc(rc) : 0;
 }
 
@@ -480,7 +477,7 @@ static int invitations(void *h, const char *user, uint64_t after, int limit,
 	p[1] = PCHAT_DB_I((long long)after);
 	principal_pairs(p, 2, 3, user);
 	p[8] = PCHAT_DB_I(limit);
-	rc = pchat_db_exec(h, ST_INVITATIONS, p, 9, read_invitation, &lc);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_INVITATIONS, p, 9, read_invitation, &lc);
 
 	return rc < 0 ? store_rc(rc) : 0;
 }
@@ -505,7 +502,7 @@ static int pref_get(void *h, const char *user, const char *label, pchat_pref_t *
 
 	pref->seqid = 0;
 	pref->content = NULL;
-	rc = pchat_db_exec(h, ST_PREF_GET, p, 2, read_pref, pref);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_PREF_GET, p, 2, read_pref, pref);
 	return rc < 0 ? store_rc(rc) : 0;
 }
 
@@ -515,13 +512,14 @@ static int pref_set(void *h, const char *user, const char *label, const char *co
 		uint64_t *seqid)
 {
 	pchat_db_val_t p[3] = {PCHAT_DB_CS(user), PCHAT_DB_CS(label), PCHAT_DB_CS(content)};
-	long long others = 0, rc = pchat_db_exec(h, ST_PREF_COUNT, p, 2, read_count, &others);
+	long long others = 0, rc = pchat_db_exec(h, &pchat_store_sqlset, ST_PREF_COUNT, p, 2,
+			read_count, &others);
 
 	if (rc < 0)
 		return store_rc(rc);
 	if (others >= max)
 		return PCHAT_STORE_FULL;
-	rc = pchat_db_exec(h, ST_PREF_SET, p, 3, NULL, NULL);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_PREF_SET, p, 3, NULL, NULL);
 
 	if (rc < 0)
 		return store_rc(rc);
@@ -544,7 +542,7 @@ static int is_creator(void *h, const char *user)
 	long long n = 0, rc;
 
 	principal_pairs(p, 0, 1, user);
-	rc = pchat_db_exec(h, ST_IS_CREATOR, p, 2, read_count, &n);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_IS_CREATOR, p, 2, read_count, &n);
 	return rc < 0 ? store_rc(rc) : n > 0;
 }
 
@@ -577,7 +575,7 @@ static int policy_enabled(void *h, const char *user)
 	long long rc;
 
 	principal_pairs(p, 0, 1, user);
-	rc = pchat_db_exec(h, ST_POLICY, p, 2, read_policy, &pc);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_POLICY, p, 2, read_policy, &pc);
 	if (rc < 0)
 		return store_rc(rc);
 	return pchat_policy_enabled(pc.everyone, pc.domain, pc.user_rule);
@@ -618,7 +616,7 @@ static int last_seqs(void *h, const uint64_t *rooms, int n, uint64_t *seqs)
 		if (i < n)
 			seqs[i] = 0;
 	}
-	rc = pchat_db_exec(h, ST_LAST_SEQS, p, PCHAT_STORE_BATCH, read_seq, &sc);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_LAST_SEQS, p, PCHAT_STORE_BATCH, read_seq, &sc);
 	return rc < 0 ? store_rc(rc) : 0;
 }
 

@@ -14,7 +14,6 @@
 #include "pchat_db.h"
 #include "pchat_redis.h"
 #include "pchat_schema.h"
-#include "pchat_store_mysql.h"
 
 enum { ST_INSERT, ST_SELECT, ST_CONN_ID, ST_KILL, ST_COUNT };
 
@@ -25,7 +24,8 @@ static const char *const sql[] = {
 	[ST_KILL] = "KILL CONNECTION ?",
 	[ST_COUNT] = "SELECT COUNT(*) FROM backend_test",
 };
-#define NSQL ((int)(sizeof(sql) / sizeof(sql[0])))
+static const pchat_db_sqlset_t test_set = {"test", sql, (int)(sizeof(sql) / sizeof(sql[0]))};
+static const pchat_db_sqlset_t *const test_sets[] = {&test_set};
 
 /* A port from the environment; main() skips the tests when it is not set. */
 static unsigned int env_port(const char *name)
@@ -84,14 +84,14 @@ static long long single_int(pchat_db_t *db, int stmt, const pchat_db_val_t *p, i
 {
 	long long v = -1;
 
-	assert_int_equal(pchat_db_exec(db, stmt, p, np, take_int, &v), 1);
+	assert_int_equal(pchat_db_exec(db, &test_set, stmt, p, np, take_int, &v), 1);
 	return v;
 }
 
 static int setup_db(void **state)
 {
 	pchat_db_conf_t c = db_conf();
-	pchat_db_t *db = pchat_db_new(&c, sql, NSQL, NULL);
+	pchat_db_t *db = pchat_db_new(&c, test_sets, 1, NULL);
 
 	assert_non_null(db);
 	assert_int_equal(pchat_db_connect(db), 0);
@@ -122,22 +122,22 @@ static void prepared_statements_round_trip(void **state)
 	p[0] = PCHAT_DB_I(1);
 	p[1] = PCHAT_DB_CS(hostile);
 	p[2] = PCHAT_DB_NUL;
-	assert_int_equal(pchat_db_exec(db, ST_INSERT, p, 3, NULL, NULL), 1);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_INSERT, p, 3, NULL, NULL), 1);
 	p[0] = PCHAT_DB_I(2);
 	p[1] = PCHAT_DB_CS("bob");
 	p[2] = PCHAT_DB_CS("note");
-	assert_int_equal(pchat_db_exec(db, ST_INSERT, p, 3, NULL, NULL), 1);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_INSERT, p, 3, NULL, NULL), 1);
 	/* the same key again */
-	assert_int_equal(pchat_db_exec(db, ST_INSERT, p, 3, NULL, NULL), PCHAT_DB_DUPLICATE);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_INSERT, p, 3, NULL, NULL), PCHAT_DB_DUPLICATE);
 	p[0] = PCHAT_DB_I(1);
-	assert_int_equal(pchat_db_exec(db, ST_SELECT, p, 1, collect, &r), 2);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_SELECT, p, 1, collect, &r), 2);
 	assert_int_equal(r.n, 2);
 	assert_int_equal(r.ids[0], 1);
 	assert_string_equal(r.names[0], hostile); /* stored as data, byte for byte */
 	assert_true(r.note_null[0]);
 	assert_false(r.note_null[1]);
 	/* wrong parameter count is refused, not sent */
-	assert_int_equal(pchat_db_exec(db, ST_SELECT, p, 2, collect, &r), PCHAT_DB_ERROR);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_SELECT, p, 2, collect, &r), PCHAT_DB_ERROR);
 }
 
 static void transaction_rollback_discards(void **state)
@@ -147,11 +147,11 @@ static void transaction_rollback_discards(void **state)
 	pchat_db_val_t p[3] = {PCHAT_DB_I(100), PCHAT_DB_CS("tx"), PCHAT_DB_NUL};
 
 	assert_int_equal(pchat_db_begin(db), 0);
-	assert_int_equal(pchat_db_exec(db, ST_INSERT, p, 3, NULL, NULL), 1);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_INSERT, p, 3, NULL, NULL), 1);
 	pchat_db_rollback(db);
 	assert_int_equal(single_int(db, ST_COUNT, NULL, 0), before);
 	assert_int_equal(pchat_db_begin(db), 0);
-	assert_int_equal(pchat_db_exec(db, ST_INSERT, p, 3, NULL, NULL), 1);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_INSERT, p, 3, NULL, NULL), 1);
 	assert_int_equal(pchat_db_commit(db), 0);
 	assert_int_equal(single_int(db, ST_COUNT, NULL, 0), before + 1);
 }
@@ -161,12 +161,12 @@ static void killed_connection_is_reopened(void **state)
 {
 	pchat_db_t *db = *state;
 	pchat_db_conf_t c = db_conf();
-	pchat_db_t *killer = pchat_db_new(&c, sql, NSQL, NULL);
+	pchat_db_t *killer = pchat_db_new(&c, test_sets, 1, NULL);
 	long long id = single_int(db, ST_CONN_ID, NULL, 0);
 	pchat_db_val_t p = PCHAT_DB_I(id);
 
 	assert_true(id > 0);
-	assert_int_equal(pchat_db_exec(killer, ST_KILL, &p, 1, NULL, NULL), 0);
+	assert_int_equal(pchat_db_exec(killer, &test_set, ST_KILL, &p, 1, NULL, NULL), 0);
 	assert_true(single_int(db, ST_COUNT, NULL, 0) >= 0);
 	assert_true(single_int(db, ST_CONN_ID, NULL, 0) != id);
 	pchat_db_free(killer);
@@ -177,16 +177,17 @@ static void lost_connection_inside_transaction_fails(void **state)
 {
 	pchat_db_t *db = *state;
 	pchat_db_conf_t c = db_conf();
-	pchat_db_t *killer = pchat_db_new(&c, sql, NSQL, NULL);
+	pchat_db_t *killer = pchat_db_new(&c, test_sets, 1, NULL);
 	pchat_db_val_t kill, row[3] = {PCHAT_DB_I(200), PCHAT_DB_CS("lost"), PCHAT_DB_NUL};
 
 	assert_int_equal(pchat_db_begin(db), 0);
 	kill = PCHAT_DB_I(single_int(db, ST_CONN_ID, NULL, 0));
-	assert_int_equal(pchat_db_exec(killer, ST_KILL, &kill, 1, NULL, NULL), 0);
-	assert_int_equal(pchat_db_exec(db, ST_INSERT, row, 3, NULL, NULL), PCHAT_DB_UNAVAILABLE);
+	assert_int_equal(pchat_db_exec(killer, &test_set, ST_KILL, &kill, 1, NULL, NULL), 0);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_INSERT, row, 3, NULL, NULL), PCHAT_DB_UNAVAILABLE);
 	pchat_db_rollback(db);
 	row[0] = PCHAT_DB_I(200);
-	assert_int_equal(pchat_db_exec(db, ST_SELECT, row, 1, NULL, NULL), 0); /* nothing written */
+	/* nothing written */
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_SELECT, row, 1, NULL, NULL), 0);
 	pchat_db_free(killer);
 }
 
@@ -199,11 +200,11 @@ static void unreachable_server_fails_fast(void **state)
 
 	(void)state;
 	c.port = 1; /* nothing listens there */
-	db = pchat_db_new(&c, sql, NSQL, &health);
-	assert_int_equal(pchat_db_exec(db, ST_COUNT, NULL, 0, NULL, NULL), PCHAT_DB_UNAVAILABLE);
+	db = pchat_db_new(&c, test_sets, 1, &health);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_COUNT, NULL, 0, NULL, NULL), PCHAT_DB_UNAVAILABLE);
 	assert_true(pchat_health_is_down(&health));
 	assert_int_equal(health.failures, 1);
-	assert_int_equal(pchat_db_exec(db, ST_COUNT, NULL, 0, NULL, NULL), PCHAT_DB_UNAVAILABLE);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_COUNT, NULL, 0, NULL, NULL), PCHAT_DB_UNAVAILABLE);
 	assert_int_equal(health.failures, 1); /* no second attempt within retry_ms */
 	pchat_db_free(db);
 }
@@ -211,7 +212,8 @@ static void unreachable_server_fails_fast(void **state)
 static void schema_of_the_lab_is_current(void **state)
 {
 	pchat_db_conf_t c = db_conf();
-	pchat_db_t *db = pchat_db_new(&c, pchat_store_sql, pchat_store_nsql, NULL);
+	static const pchat_db_sqlset_t *const sets[] = {&pchat_schema_sqlset};
+	pchat_db_t *db = pchat_db_new(&c, sets, 1, NULL);
 	char err[256] = "";
 
 	(void)state;

@@ -1,6 +1,6 @@
 /* What one client and one node may hold (pchat_budget.c): a session's send window in INFOs and
- * bytes, a node's byte budget, a user's request rate; and the Persistent Chat policy's order of
- * rules (pchat_authz.c). */
+ * bytes (what to send, queue or refuse, when to ask for a drain), a node's byte budget, a user's
+ * request rate; and the Persistent Chat policy's order of rules (pchat_authz.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,7 +13,7 @@ static const pchat_window_limits_t limits = {2, 3, 1000};
 
 static void window_sends_then_queues_then_overflows(void **state)
 {
-	pchat_window_t w = {0, 0, 0};
+	pchat_window_t w = {0};
 
 	(void)state;
 	assert_int_equal(pchat_window_offer(&w, &limits, 100), PCHAT_WINDOW_SEND);
@@ -32,7 +32,7 @@ static void window_sends_then_queues_then_overflows(void **state)
 
 static void window_counts_bytes_not_just_infos(void **state)
 {
-	pchat_window_t w = {0, 0, 0};
+	pchat_window_t w = {0};
 
 	(void)state;
 	pchat_window_sent(&w, 600);
@@ -46,7 +46,7 @@ static void window_counts_bytes_not_just_infos(void **state)
 
 static void a_big_reply_goes_out_alone(void **state)
 {
-	pchat_window_t w = {0, 0, 0};
+	pchat_window_t w = {0};
 
 	(void)state;
 	/* a reply bigger than the whole budget is not a reason to end the session */
@@ -57,7 +57,7 @@ static void a_big_reply_goes_out_alone(void **state)
 
 static void answers_let_the_queue_drain(void **state)
 {
-	pchat_window_t w = {0, 0, 0};
+	pchat_window_t w = {0};
 
 	(void)state;
 	pchat_window_sent(&w, 100);
@@ -78,6 +78,79 @@ static void answers_let_the_queue_drain(void **state)
 	pchat_window_answered(&w, 1000);
 	assert_int_equal(w.pending, 0);
 	assert_int_equal(w.bytes, 0);
+}
+
+/* The answers come to processes that must not send: they ask a sender to drain, once until it
+ * starts, and again when the ask could not be made. */
+static void an_answer_asks_for_one_drain(void **state)
+{
+	pchat_window_t w = {0};
+
+	(void)state;
+	pchat_window_sent(&w, 100);
+	pchat_window_sent(&w, 100);
+	/* nothing waits: an answer asks nothing */
+	pchat_window_answered(&w, 100);
+	assert_false(pchat_window_ask_drain(&w, &limits));
+	pchat_window_sent(&w, 100);
+	pchat_window_queued(&w, 100);
+	pchat_window_queued(&w, 100);
+	/* the window is full: nothing may go out yet */
+	assert_false(pchat_window_ask_drain(&w, &limits));
+	pchat_window_answered(&w, 100);
+	assert_true(pchat_window_ask_drain(&w, &limits));
+	/* a second answer before the sender starts does not ask again */
+	pchat_window_answered(&w, 100);
+	assert_false(pchat_window_ask_drain(&w, &limits));
+	/* the sender starts and sends while the window allows */
+	pchat_window_drain_started(&w);
+	while (pchat_window_may_drain(&w, &limits))
+		pchat_window_sent(&w, pchat_window_dequeued(&w, 100));
+	assert_int_equal(w.pending, 2);
+	assert_int_equal(w.queued, 0);
+	assert_int_equal(w.bytes, 200);
+	/* nothing waits any more: the next answer asks nothing */
+	pchat_window_answered(&w, 100);
+	assert_false(pchat_window_ask_drain(&w, &limits));
+}
+
+static void a_failed_ask_is_made_again(void **state)
+{
+	pchat_window_t w = {0};
+
+	(void)state;
+	pchat_window_sent(&w, 100);
+	pchat_window_sent(&w, 100);
+	pchat_window_queued(&w, 100);
+	pchat_window_answered(&w, 100);
+	assert_true(pchat_window_ask_drain(&w, &limits));
+	/* no sender could be asked (no shared memory for the job): the next answer asks */
+	pchat_window_ask_failed(&w);
+	pchat_window_answered(&w, 100);
+	assert_true(pchat_window_ask_drain(&w, &limits));
+}
+
+static void a_send_that_fails_leaves_the_window(void **state)
+{
+	pchat_window_t w = {0};
+	size_t charged;
+
+	(void)state;
+	/* counted before tm takes it (its answer may come first), taken back when tm refuses it */
+	charged = pchat_window_sent(&w, 300);
+	assert_int_equal(pchat_window_answered(&w, charged), 300);
+	assert_int_equal(w.pending, 0);
+	assert_int_equal(w.bytes, 0);
+	assert_int_equal(pchat_window_offer(&w, &limits, 100), PCHAT_WINDOW_SEND);
+}
+
+static void an_info_costs_its_body_and_its_transaction(void **state)
+{
+	(void)state;
+	assert_true(pchat_window_cost(100, 1 << 24) > 100);
+	assert_true(pchat_window_cost(0, 1 << 24) > 0);
+	/* never more than the caller can carry to the answer */
+	assert_int_equal(pchat_window_cost(1 << 24, 1 << 24), 1 << 24);
 }
 
 static void node_budget_admits_below_its_limit(void **state)
@@ -137,6 +210,10 @@ int main(void)
 		cmocka_unit_test(window_counts_bytes_not_just_infos),
 		cmocka_unit_test(a_big_reply_goes_out_alone),
 		cmocka_unit_test(answers_let_the_queue_drain),
+		cmocka_unit_test(an_answer_asks_for_one_drain),
+		cmocka_unit_test(a_failed_ask_is_made_again),
+		cmocka_unit_test(a_send_that_fails_leaves_the_window),
+		cmocka_unit_test(an_info_costs_its_body_and_its_transaction),
 		cmocka_unit_test(node_budget_admits_below_its_limit),
 		cmocka_unit_test(rate_allows_a_burst_then_the_rate),
 		cmocka_unit_test(policy_most_specific_rule_wins),

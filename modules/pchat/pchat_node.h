@@ -1,11 +1,18 @@
 /*
- * State shared by the Kamailio-facing parts of the module: parameters, the shared (shm) area and
- * the connections of the current process.
+ * This node: the state every Kamailio-facing part of the module shares - the module parameters
+ * (and their checks), the shared memory area of the node, the statistics, and the connections of
+ * the calling process.
+ *
+ * The lowest of the Kamailio-facing parts: it depends on Kamailio's core and the Kamailio-free
+ * parts (db, redis, health, budget, settings, the store's, administration's and schema's
+ * statement sets), never on another Kamailio-facing part.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
-#ifndef PCHAT_MOD_H
-#define PCHAT_MOD_H
+#ifndef PCHAT_NODE_H
+#define PCHAT_NODE_H
+
+#include <stdint.h>
 
 #include "core/counters.h"
 #include "core/str.h"
@@ -73,11 +80,13 @@ extern str pchat_pool_uri;
 extern pv_elem_t *pchat_identity_fmt;
 extern pv_spec_t pchat_flow_spec;
 
-/* Lives in shm; one per node. */
+/* Lives in shm; one per node. Counters shared by processes are only changed and read
+ * atomically (the pchat_node_* accessors below, pchat_budget.h for the budget). */
 typedef struct pchat_shared {
 	pchat_health_t db_health;
 	pchat_health_t redis_health;
 	int sessions;              /* chat sessions on this node */
+	uint64_t envid;            /* the last envelope number given out */
 	pchat_node_budget_t budget; /* shared memory held by deliveries */
 	pchat_settings_t settings; /* effective service settings (pchat_config over modparams) */
 } pchat_shared_t;
@@ -98,6 +107,16 @@ extern stat_var *pchat_stat_gap_fills;
 extern stat_var *pchat_stat_skipped;
 extern stat_var *pchat_stat_throttled;
 
+/* mod_init: checks and parses the parameters, creates the shared area and checks the schema of
+ * the database (when it is reachable). 0 ok, -1 the module must not start. */
+int pchat_node_init(void);
+
+/* child_init of a process that queries: opens its connections (a failed connect is logged
+ * once per node and retried on demand). 0 ok, -1 out of memory. */
+int pchat_node_connect(void);
+
+void pchat_node_destroy(void);
+
 /* The connections of the calling process, opened lazily (NULL when the process has none). */
 pchat_db_t *pchat_proc_db(void);
 pchat_redis_t *pchat_proc_redis(void);
@@ -105,5 +124,13 @@ pchat_redis_t *pchat_proc_redis(void);
 /* The administration of the room model on the calling process's connection; it acts for the
  * chat service (its invitations come from the pool URI). */
 pchat_admin_t pchat_proc_admin(void);
+
+/* Chat sessions on this node now. */
+int pchat_node_sessions(void);
+void pchat_node_session_opened(void);
+void pchat_node_session_closed(void);
+
+/* The next envelope number of this node (unique per node, so per dialog). */
+uint64_t pchat_node_envid(void);
 
 #endif
