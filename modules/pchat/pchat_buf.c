@@ -14,9 +14,21 @@ void pchat_buf_init(pchat_buf_t *b)
 	memset(b, 0, sizeof(*b));
 }
 
+void pchat_buf_init_on(pchat_buf_t *b, char *storage, size_t size)
+{
+	pchat_buf_init(b);
+	b->s = storage;
+	b->cap = size;
+	b->fixed = 1;
+	b->failed = size == 0;
+	if (size)
+		storage[0] = '\0';
+}
+
 void pchat_buf_free(pchat_buf_t *b)
 {
-	pchat_free(b->s);
+	if (!b->fixed)
+		pchat_free(b->s);
 	pchat_buf_init(b);
 }
 
@@ -50,6 +62,10 @@ static int reserve(pchat_buf_t *b, size_t extra)
 		return 0;
 	if (need <= b->cap)
 		return 1;
+	if (b->fixed) {
+		b->failed = 1;
+		return 0;
+	}
 	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap *= 2;
@@ -65,7 +81,7 @@ static int reserve(pchat_buf_t *b, size_t extra)
 
 void pchat_buf_add(pchat_buf_t *b, const char *s, size_t n)
 {
-	if (!reserve(b, n))
+	if (!reserve(b, n) || n == 0)
 		return;
 	memcpy(b->s + b->len, s, n);
 	b->len += n;

@@ -14,10 +14,14 @@ typedef struct pchat_buf {
 	char *s;     /* NUL-terminated when ok */
 	size_t len;
 	size_t cap;
-	int failed;  /* an allocation failed */
+	int failed;  /* an allocation failed (or a buffer on fixed storage is full) */
+	int fixed;   /* on the caller's storage: never allocates, never freed */
 } pchat_buf_t;
 
 void pchat_buf_init(pchat_buf_t *b);
+/* A buffer on the caller's storage of size bytes, for small texts that must be built even when
+ * memory is short: it fails instead of growing. */
+void pchat_buf_init_on(pchat_buf_t *b, char *storage, size_t size);
 void pchat_buf_free(pchat_buf_t *b);
 void pchat_buf_reset(pchat_buf_t *b);
 /* Cuts the text back to its first len bytes (len <= b->len): undoes what was added since. */

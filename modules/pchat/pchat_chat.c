@@ -35,28 +35,45 @@ void pchat_now_datetime(char *out, size_t outlen)
 
 /* ------------------------------------------------------------------ replies */
 
-static void send_reply(const pchat_chat_t *chat, const pchat_caller_t *c, pchat_buf_t *b)
+/* Sends what was built; -1 (logged) when building it ran out of memory. */
+static int send_built(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_buf_t *b)
 {
 	if (!pchat_buf_ok(b)) {
 		PLOG_ERR("out of memory building a reply for %s\n", c->user);
-		return;
+		return -1;
 	}
 	chat->out->reply(chat->out_h, c, b->s, b->len);
+	return 0;
 }
 
-/* A reply with an empty <data/>: failures, and commands that return nothing. */
+/* The most a status reply takes: its envelope, a command name and seqid of bounded size, and
+ * one of this file's texts. */
+#define STATUS_REPLY_MAX 1024
+
+/* A reply with an empty <data/>: failures, and commands that return nothing. It is built
+ * without allocating, so that a server error can be told when memory is short. */
 static void reply_status(const pchat_chat_t *chat, const pchat_caller_t *c,
 		const pchat_env_t *env, int code, const char *text)
 {
+	char storage[STATUS_REPLY_MAX];
 	pchat_buf_t b;
 
-	pchat_buf_init(&b);
+	pchat_buf_init_on(&b, storage, sizeof(storage));
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
 	pchat_xccos_rpl_open(&b, env, env->name, code, text);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
+	send_built(chat, c, &b);
 	pchat_buf_free(&b);
+}
+
+/* Sends a command's reply; when it could not be built, a server error instead, which is
+ * small: the client is not left waiting for an answer. */
+static void send_reply(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env, const pchat_buf_t *b)
+{
+	if (send_built(chat, c, b) < 0)
+		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 }
 
 static int store_code(int rc)
@@ -441,9 +458,11 @@ static void add_fib(join_reply_t *r, xmlNodePtr chanid)
 	r->budget -= FIB_MAX;
 }
 
-/* Sends the reply: users, rooms, failures. */
-static void join_reply_send(join_reply_t *r, const pchat_env_t *env, const char *name)
+/* Sends the reply: users, rooms, failures. -1 when it could not be built. */
+static int join_reply_send(join_reply_t *r, const pchat_env_t *env, const char *name)
 {
+	int rc;
+
 	pchat_buf_t b;
 
 	pchat_buf_init(&b);
@@ -460,8 +479,16 @@ static void join_reply_send(join_reply_t *r, const pchat_env_t *env, const char 
 	/* a part that could not grow would make the reply lie */
 	if (r->uibs.failed || r->chanibs.failed || r->fibs.failed)
 		b.failed = 1;
-	send_reply(r->chat, r->c, &b);
+	rc = send_built(r->chat, r->c, &b);
 	pchat_buf_free(&b);
+	return rc;
+}
+
+/* A room the reply cannot tell of is left again - unless the session was in it before. */
+static void unjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const joined_room_t *jr)
+{
+	if (!jr->again)
+		chat->live->part(chat->live_h, c, jr->room.id);
 }
 
 /* After the reply is out: the session starts receiving posts, and the others learn of the
@@ -514,12 +541,10 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	}
 	if (join_room(chat, c, guid, jr, &why) < 0) {
 		reply_status(chat, c, env, why.code, why.text);
-	} else if (add_joined_room(&r, jr, 0) < 0) {
-		if (!jr->again)
-			chat->live->part(chat->live_h, c, jr->room.id);
+	} else if (add_joined_room(&r, jr, 0) < 0 || join_reply_send(&r, env, "join") < 0) {
+		unjoin(chat, c, jr);
 		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 	} else {
-		join_reply_send(&r, env, "join");
 		after_join(chat, c, jr, "join");
 	}
 	join_reply_free(&r);
@@ -586,13 +611,16 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 				nrooms++;
 				continue;
 			}
-			/* not in the reply, so not joined - unless it was before this command */
-			if (!rooms[nrooms].again)
-				chat->live->part(chat->live_h, c, rooms[nrooms].room.id);
+			unjoin(chat, c, &rooms[nrooms]);
 		}
 		add_fib(&r, chanid);
 	}
-	join_reply_send(&r, env, "bjoin");
+	if (join_reply_send(&r, env, "bjoin") < 0) {
+		for (i = 0; i < nrooms; i++)
+			unjoin(chat, c, &rooms[i]);
+		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
+		nrooms = 0;
+	}
 	for (i = 0; i < nrooms; i++)
 		after_join(chat, c, &rooms[i], "bjoin");
 	join_reply_free(&r);
@@ -657,7 +685,7 @@ static void cmd_part(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	pchat_buf_adds(&b, "\"/>");
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
+	send_reply(chat, c, env, &b);
 	pchat_buf_free(&b);
 }
 
@@ -689,7 +717,7 @@ static void flush_history(history_reply_t *h)
 	pchat_buf_adds(&b, "</chanib>");
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
-	send_reply(h->chat, h->c, &b);
+	send_reply(h->chat, h->c, h->env, &b);
 	pchat_buf_free(&b);
 	pchat_buf_reset(&h->msgs);
 	h->sent++;
@@ -785,7 +813,7 @@ static void cmd_requri(const pchat_chat_t *chat, const pchat_caller_t *c,
 	pchat_buf_adds(&b, "\"/>");
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
+	send_reply(chat, c, env, &b);
 	pchat_buf_free(&b);
 }
 
@@ -829,7 +857,7 @@ static void cmd_getserverinfo(const pchat_chat_t *chat, const pchat_caller_t *c,
 	pchat_buf_adds(&b, "\"/>");
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
+	send_reply(chat, c, env, &b);
 	pchat_buf_free(&b);
 }
 
@@ -946,8 +974,9 @@ static void fill_counts(room_list_t *l, pchat_buf_t *out)
 	size_t from = 0;
 	int i;
 
-	if (!counts) {
+	if (!counts || !pchat_buf_ok(&l->b)) {
 		out->failed = 1;
+		pchat_free(counts);
 		return;
 	}
 	if (l->n)
@@ -983,7 +1012,7 @@ static void room_list_finish(room_list_t *l, const pchat_caller_t *c, const pcha
 		fill_counts(l, &out);
 		pchat_xccos_rpl_close(&out);
 		pchat_xccos_close(&out);
-		send_reply(l->chat, c, &out);
+		send_reply(l->chat, c, env, &out);
 		pchat_buf_free(&out);
 	}
 	pchat_buf_free(&l->b);
@@ -1118,7 +1147,7 @@ static void reply_pref(const pchat_chat_t *chat, const pchat_caller_t *c, const 
 	pchat_buf_adds(&b, "\"/>");
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
+	send_reply(chat, c, env, &b);
 	pchat_buf_free(&b);
 }
 
@@ -1333,7 +1362,8 @@ static void put_out(const pchat_chat_t *chat, const pchat_caller_t *c, uint64_t 
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
 	part_element(chat, guid, c->user, &b);
 	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
+	/* out of memory, it is put out untold: better than staying where it may no longer be */
+	send_built(chat, c, &b);
 	pchat_buf_free(&b);
 	if (chat->live->part(chat->live_h, c, room_id) == 1)
 		pchat_chat_user_left(chat, room_id, guid, c->user);
