@@ -201,6 +201,19 @@ extern const pchat_store_ops_t fake_store_ops;
 extern const pchat_live_ops_t fake_live_ops;
 extern const pchat_out_ops_t fake_out_ops;
 
+/* ------------------------------------------------------------------ memory */
+
+/* The memory of the chat logic (pchat_alloc.h), failing on demand: from this call on,
+ * allocations are counted and the n-th (from 1) fails, once; 0 fails none. The allocator is
+ * libc's underneath, so memory from before the call is freed alike. The fakes hand the chat
+ * logic memory it frees (rooms_of, members, preference content) from the same allocator; their
+ * own bookkeeping uses libc directly and never fails. */
+void fake_alloc_fail_at(int n);
+/* Allocations since fake_alloc_fail_at (the failed one included). */
+int fake_alloc_count(void);
+/* 1 when the armed allocation has failed. */
+int fake_alloc_failed(void);
+
 /* Called with what goes out, before the fakes keep their copies; any may be NULL. */
 typedef struct fake_hooks {
 	void (*reply)(const pchat_caller_t *c, const char *body, size_t len);
