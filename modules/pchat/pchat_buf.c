@@ -133,7 +133,20 @@ static size_t xml_char_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-void pchat_buf_add_xml(pchat_buf_t *b, const char *s, size_t n)
+/* Where escaped text goes, piece by piece: a buffer, or a count of its bytes. */
+typedef struct xml_sink {
+	pchat_buf_t *b;  /* NULL: only count */
+	size_t len;
+} xml_sink_t;
+
+static void emit(xml_sink_t *out, const char *s, size_t n)
+{
+	if (out->b)
+		pchat_buf_add(out->b, s, n);
+	out->len += n;
+}
+
+static void escape_xml(xml_sink_t *out, const char *s, size_t n)
 {
 	size_t i, start = 0, len;
 	const char *rep;
@@ -157,11 +170,18 @@ void pchat_buf_add_xml(pchat_buf_t *b, const char *s, size_t n)
 				}
 				rep = ""; /* not a character XML 1.0 allows, or not UTF-8 */
 		}
-		pchat_buf_add(b, s + start, i - start);
-		pchat_buf_adds(b, rep);
+		emit(out, s + start, i - start);
+		emit(out, rep, strlen(rep));
 		start = i + 1;
 	}
-	pchat_buf_add(b, s + start, n - start);
+	emit(out, s + start, n - start);
+}
+
+void pchat_buf_add_xml(pchat_buf_t *b, const char *s, size_t n)
+{
+	xml_sink_t out = {b, 0};
+
+	escape_xml(&out, s, n);
 }
 
 int pchat_utf8_valid(const char *s, size_t n)
@@ -183,4 +203,12 @@ int pchat_utf8_valid(const char *s, size_t n)
 void pchat_buf_adds_xml(pchat_buf_t *b, const char *s)
 {
 	pchat_buf_add_xml(b, s, strlen(s));
+}
+
+size_t pchat_buf_xml_size(const char *s)
+{
+	xml_sink_t out = {NULL, 0};
+
+	escape_xml(&out, s, strlen(s));
+	return out.len;
 }

@@ -38,6 +38,8 @@ void pchat_buf_addf(pchat_buf_t *b, const char *fmt, ...) __attribute__((format(
  * header), what the server builds stays well-formed. */
 void pchat_buf_add_xml(pchat_buf_t *b, const char *s, size_t n);
 void pchat_buf_adds_xml(pchat_buf_t *b, const char *s);
+/* The bytes pchat_buf_adds_xml would add for s (counted, nothing is allocated). */
+size_t pchat_buf_xml_size(const char *s);
 
 /* 1 when the n bytes are UTF-8 of characters XML 1.0 allows (above the controls). */
 int pchat_utf8_valid(const char *s, size_t n);
