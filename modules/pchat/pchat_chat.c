@@ -625,6 +625,9 @@ static void flush_history(history_reply_t *h)
 	pchat_xccos_backchat(&b, h->uri, h->msgs.s, h->msgs.len);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
+	/* messages that could not be kept would leave a hole in the history: a server error */
+	if (h->msgs.failed)
+		b.failed = 1;
 	send_reply(h->chat, h->c, h->env, &b);
 	pchat_buf_free(&b);
 	pchat_buf_reset(&h->msgs);
@@ -697,7 +700,7 @@ static void cmd_bccontext(const pchat_chat_t *chat, const pchat_caller_t *c,
 			? chat->store->history(chat->store_h, room->id, (int)cnt, add_history_msg, &h) : 0;
 	if (rc < 0 && h.sent == 0)
 		reply_status(chat, c, env, store_code(rc), store_text(rc));
-	else if (h.msgs.len || h.sent == 0)
+	else if (h.msgs.len || h.msgs.failed || h.sent == 0)
 		flush_history(&h);
 	pchat_buf_free(&h.msgs);
 	pchat_free(room);
