@@ -1275,7 +1275,10 @@ void pchat_chat_refresh_room(const pchat_chat_t *chat, uint64_t room_id)
 
 	n = room ? chat->live->members(chat->live_h, room_id, guid, &members) : -1;
 	if (n > 0 && (new_user_list(&users, n) < 0 || !(verdicts = pchat_calloc(n, sizeof(*verdicts)))))
-		n = 0;
+		n = -1;
+	if (n < 0) /* who may no longer be there stays: worth an operator's eye */
+		PLOG_ERR("the sessions in room %llu could not be checked again (out of memory)\n",
+				(unsigned long long)room_id);
 	for (i = 0; i < n; i++) {
 		pchat_caller_t c = {members[i].session, members[i].user};
 
