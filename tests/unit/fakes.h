@@ -1,6 +1,6 @@
 /*
- * Fakes of the interfaces the chat logic reaches the world through (pchat_chat.h: store, live,
- * out), shared by the unit tests (test_chat.c) and the fuzz targets (tests/fuzz).
+ * Fakes of the interfaces the chat logic reaches the world through (pchat_ports.h: store, live,
+ * out), shared by the unit tests (test_chat.c, test_alloc.c) and the fuzz targets (tests/fuzz).
  *
  * The fakes serve a world described by data (fake_world_t): rooms with what the category and the
  * roles say about each user, their history, search results, associations, invitations,
