@@ -1173,7 +1173,9 @@ int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_
 	p[4] = p[5] = keyword && kw.s ? PCHAT_DB_CS(kw.s) : PCHAT_DB_NUL;
 	p[6] = p[7] = after ? PCHAT_DB_CS(from) : PCHAT_DB_NUL;
 	p[8] = p[9] = before ? PCHAT_DB_CS(to) : PCHAT_DB_NUL;
-	rc = pchat_buf_ok(&content) ? run(a, A_MSG_REPLACE, p, 10, NULL, NULL) : PCHAT_DB_ERROR;
+	/* a keyword that could not be escaped whole must not widen the replacement */
+	rc = pchat_buf_ok(&content) && (!keyword || pchat_buf_ok(&kw))
+			? run(a, A_MSG_REPLACE, p, 10, NULL, NULL) : PCHAT_DB_ERROR;
 	pchat_buf_free(&content);
 	pchat_buf_free(&kw);
 	if (rc < 0)

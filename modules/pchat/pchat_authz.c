@@ -2,7 +2,6 @@
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #include "pchat_authz.h"
-#include "pchat_chat.h"
 
 static pchat_verdict_t in_scope(int disabled, const pchat_access_t *a)
 {

@@ -16,18 +16,7 @@
 #ifndef PCHAT_AUTHZ_H
 #define PCHAT_AUTHZ_H
 
-enum pchat_role {
-	PCHAT_ROLE_MEMBER = 1,
-	PCHAT_ROLE_MANAGER = 2,
-	PCHAT_ROLE_PRESENTER = 4,
-};
-
-/* What the category and the room say about one user. */
-typedef struct pchat_access {
-	int allowed;    /* the category allows the user (or the user's domain) */
-	int denied;     /* the category denies the user (or the user's domain) */
-	unsigned roles; /* PCHAT_ROLE_* the user holds in the room */
-} pchat_access_t;
+#include "pchat_model.h"
 
 typedef enum pchat_verdict {
 	PCHAT_ALLOW = 0,

@@ -14,9 +14,21 @@ void pchat_buf_init(pchat_buf_t *b)
 	memset(b, 0, sizeof(*b));
 }
 
+void pchat_buf_init_on(pchat_buf_t *b, char *storage, size_t size)
+{
+	pchat_buf_init(b);
+	b->s = storage;
+	b->cap = size;
+	b->fixed = 1;
+	b->failed = size == 0;
+	if (size)
+		storage[0] = '\0';
+}
+
 void pchat_buf_free(pchat_buf_t *b)
 {
-	pchat_free(b->s);
+	if (!b->fixed)
+		pchat_free(b->s);
 	pchat_buf_init(b);
 }
 
@@ -50,6 +62,10 @@ static int reserve(pchat_buf_t *b, size_t extra)
 		return 0;
 	if (need <= b->cap)
 		return 1;
+	if (b->fixed) {
+		b->failed = 1;
+		return 0;
+	}
 	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap *= 2;
@@ -65,7 +81,7 @@ static int reserve(pchat_buf_t *b, size_t extra)
 
 void pchat_buf_add(pchat_buf_t *b, const char *s, size_t n)
 {
-	if (!reserve(b, n))
+	if (!reserve(b, n) || n == 0)
 		return;
 	memcpy(b->s + b->len, s, n);
 	b->len += n;
@@ -117,7 +133,20 @@ static size_t xml_char_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-void pchat_buf_add_xml(pchat_buf_t *b, const char *s, size_t n)
+/* Where escaped text goes, piece by piece: a buffer, or a count of its bytes. */
+typedef struct xml_sink {
+	pchat_buf_t *b;  /* NULL: only count */
+	size_t len;
+} xml_sink_t;
+
+static void emit(xml_sink_t *out, const char *s, size_t n)
+{
+	if (out->b)
+		pchat_buf_add(out->b, s, n);
+	out->len += n;
+}
+
+static void escape_xml(xml_sink_t *out, const char *s, size_t n)
 {
 	size_t i, start = 0, len;
 	const char *rep;
@@ -141,11 +170,18 @@ void pchat_buf_add_xml(pchat_buf_t *b, const char *s, size_t n)
 				}
 				rep = ""; /* not a character XML 1.0 allows, or not UTF-8 */
 		}
-		pchat_buf_add(b, s + start, i - start);
-		pchat_buf_adds(b, rep);
+		emit(out, s + start, i - start);
+		emit(out, rep, strlen(rep));
 		start = i + 1;
 	}
-	pchat_buf_add(b, s + start, n - start);
+	emit(out, s + start, n - start);
+}
+
+void pchat_buf_add_xml(pchat_buf_t *b, const char *s, size_t n)
+{
+	xml_sink_t out = {b, 0};
+
+	escape_xml(&out, s, n);
 }
 
 int pchat_utf8_valid(const char *s, size_t n)
@@ -167,4 +203,12 @@ int pchat_utf8_valid(const char *s, size_t n)
 void pchat_buf_adds_xml(pchat_buf_t *b, const char *s)
 {
 	pchat_buf_add_xml(b, s, strlen(s));
+}
+
+size_t pchat_buf_xml_size(const char *s)
+{
+	xml_sink_t out = {NULL, 0};
+
+	escape_xml(&out, s, strlen(s));
+	return out.len;
 }

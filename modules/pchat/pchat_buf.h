@@ -14,10 +14,14 @@ typedef struct pchat_buf {
 	char *s;     /* NUL-terminated when ok */
 	size_t len;
 	size_t cap;
-	int failed;  /* an allocation failed */
+	int failed;  /* an allocation failed (or a buffer on fixed storage is full) */
+	int fixed;   /* on the caller's storage: never allocates, never freed */
 } pchat_buf_t;
 
 void pchat_buf_init(pchat_buf_t *b);
+/* A buffer on the caller's storage of size bytes, for small texts that must be built even when
+ * memory is short: it fails instead of growing. */
+void pchat_buf_init_on(pchat_buf_t *b, char *storage, size_t size);
 void pchat_buf_free(pchat_buf_t *b);
 void pchat_buf_reset(pchat_buf_t *b);
 /* Cuts the text back to its first len bytes (len <= b->len): undoes what was added since. */
@@ -34,6 +38,8 @@ void pchat_buf_addf(pchat_buf_t *b, const char *fmt, ...) __attribute__((format(
  * header), what the server builds stays well-formed. */
 void pchat_buf_add_xml(pchat_buf_t *b, const char *s, size_t n);
 void pchat_buf_adds_xml(pchat_buf_t *b, const char *s);
+/* The bytes pchat_buf_adds_xml would add for s (counted, nothing is allocated). */
+size_t pchat_buf_xml_size(const char *s);
 
 /* 1 when the n bytes are UTF-8 of characters XML 1.0 allows (above the controls). */
 int pchat_utf8_valid(const char *s, size_t n);

@@ -10,10 +10,6 @@
 #include "pchat_chat.h"
 #include "pchat_log.h"
 
-/* aib keys of Lync's participant lists: ordinary participant, room manager (operator). */
-#define AIB_PARTICIPANT "3984"
-#define AIB_MANAGER "12276"
-
 #define TXT_OK "SUCCESS_OK"
 #define TXT_NO_ROOM "no such room"
 #define TXT_BAD_ROOM "invalid room identifier"
@@ -35,28 +31,45 @@ void pchat_now_datetime(char *out, size_t outlen)
 
 /* ------------------------------------------------------------------ replies */
 
-static void send_reply(const pchat_chat_t *chat, const pchat_caller_t *c, pchat_buf_t *b)
+/* Sends what was built; -1 (logged) when building it ran out of memory. */
+static int send_built(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_buf_t *b)
 {
 	if (!pchat_buf_ok(b)) {
 		PLOG_ERR("out of memory building a reply for %s\n", c->user);
-		return;
+		return -1;
 	}
 	chat->out->reply(chat->out_h, c, b->s, b->len);
+	return 0;
 }
 
-/* A reply with an empty <data/>: failures, and commands that return nothing. */
+/* The most a status reply takes: its envelope, a command name and seqid of bounded size, and
+ * one of this file's texts. */
+#define STATUS_REPLY_MAX 1024
+
+/* A reply with an empty <data/>: failures, and commands that return nothing. It is built
+ * without allocating, so that a server error can be told when memory is short. */
 static void reply_status(const pchat_chat_t *chat, const pchat_caller_t *c,
 		const pchat_env_t *env, int code, const char *text)
 {
+	char storage[STATUS_REPLY_MAX];
 	pchat_buf_t b;
 
-	pchat_buf_init(&b);
+	pchat_buf_init_on(&b, storage, sizeof(storage));
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
 	pchat_xccos_rpl_open(&b, env, env->name, code, text);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
+	send_built(chat, c, &b);
 	pchat_buf_free(&b);
+}
+
+/* Sends a command's reply; when it could not be built, a server error instead, which is
+ * small: the client is not left waiting for an answer. */
+static void send_reply(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env, const pchat_buf_t *b)
+{
+	if (send_built(chat, c, b) < 0)
+		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 }
 
 static int store_code(int rc)
@@ -67,19 +80,6 @@ static int store_code(int rc)
 static const char *store_text(int rc)
 {
 	return rc == PCHAT_STORE_DOWN ? TXT_UNAVAILABLE : TXT_SERVER_ERROR;
-}
-
-/* Bytes a text takes in a reply, escaped. */
-static size_t escaped_size(const char *text)
-{
-	pchat_buf_t b;
-	size_t n;
-
-	pchat_buf_init(&b);
-	pchat_buf_adds_xml(&b, text);
-	n = pchat_buf_ok(&b) ? b.len : SIZE_MAX;
-	pchat_buf_free(&b);
-	return n;
 }
 
 /* ------------------------------------------------------------------ rooms */
@@ -270,10 +270,6 @@ typedef struct join_reply {
 
 /* Room for the envelope, <rpl> head and <data> of a reply. */
 #define JOIN_ENVELOPE 512
-/* The most a <fib> takes: the value and domain it echoes are bounded. */
-#define FIB_VALUE_MAX 64
-#define FIB_DOMAIN_MAX 128
-#define FIB_MAX (FIB_VALUE_MAX + FIB_DOMAIN_MAX + 64)
 
 static int join_reply_open(join_reply_t *r, const pchat_chat_t *chat, const pchat_caller_t *c,
 		int max_users)
@@ -305,13 +301,6 @@ static size_t digits(int n)
 	return d;
 }
 
-static void add_uib(pchat_buf_t *b, int id, const char *user)
-{
-	pchat_buf_addf(b, "<uib id=\"%d\" uri=\"", id);
-	pchat_buf_adds_xml(b, user);
-	pchat_buf_adds(b, "\"/>");
-}
-
 /* Lists a user for a room of the reply if that fits with reserve bytes kept free: its position
  * (a <uib> is written for a user new in the reply; a user listed for an earlier room of a
  * batch keeps its position), or -1. */
@@ -323,7 +312,7 @@ static int list_user(join_reply_t *r, const char *user, unsigned roles, size_t r
 	if (id < 0 && r->users.n >= r->users.max)
 		return -1;
 	if (id < 0)
-		add_uib(&r->uibs, r->users.n, user);
+		pchat_xccos_uib(&r->uibs, r->users.n, user);
 	/* its uib, and its id in an aib list */
 	cost = r->uibs.len - before + digits(id >= 0 ? id : r->users.n) + 1;
 	if (cost + reserve > r->budget) {
@@ -334,40 +323,6 @@ static int list_user(join_reply_t *r, const char *user, unsigned roles, size_t r
 	return id >= 0 ? id : user_add(&r->users, user, roles);
 }
 
-/* <aib key="KEY" value="ids"/> for the listed users that are (or are not) managers. */
-static void add_aib(pchat_buf_t *b, const int *ids, int n, const user_list_t *users,
-		int managers)
-{
-	int i, listed = 0;
-
-	for (i = 0; i < n; i++) {
-		if (((users->roles[ids[i]] & PCHAT_ROLE_MANAGER) != 0) != managers)
-			continue;
-		pchat_buf_adds(b, listed++ ? "," : (managers ? "<aib key=\"" AIB_MANAGER "\" value=\""
-													 : "<aib key=\"" AIB_PARTICIPANT "\" value=\""));
-		pchat_buf_addf(b, "%d", ids[i]);
-	}
-	if (listed)
-		pchat_buf_adds(b, "\"/>");
-}
-
-/* <chanib uri name description topic> without its participants and end tag. */
-static void chanib_head(pchat_buf_t *b, const pchat_chat_t *chat, const pchat_room_t *room)
-{
-	char uri[PCHAT_ROOM_URI_MAX];
-
-	room_uri(chat, room->guid, uri, sizeof(uri));
-	pchat_buf_adds(b, "<chanib uri=\"");
-	pchat_buf_adds_xml(b, uri);
-	pchat_buf_adds(b, "\" name=\"");
-	pchat_buf_adds_xml(b, room->name);
-	pchat_buf_adds(b, "\" description=\"");
-	pchat_buf_adds_xml(b, room->description);
-	pchat_buf_adds(b, "\" topic=\"");
-	pchat_buf_adds_xml(b, room->topic);
-	pchat_buf_adds(b, "\">");
-}
-
 /* Adds a joined room with as many of its participants as fit, the joining user first, keeping
  * reserve bytes free for what still comes. 0, or -1 when not even the room itself fits. */
 static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t reserve)
@@ -376,6 +331,7 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 	/* two aib lists and their attributes, and the end tag */
 	static const size_t aib_overhead = 2 * 32 + sizeof("</chanib>");
 	user_list_t room_users;
+	char uri[PCHAT_ROOM_URI_MAX];
 	pchat_buf_t head;
 	size_t room_cost;
 	int *ids = NULL, nids = 0, i, id, rc = -1;
@@ -390,7 +346,8 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 	user_add(&room_users, r->c->user, jr->room.access.roles);
 	chat->live->participants(chat->live_h, jr->room.id, room_users.max, collect_user,
 			&room_users);
-	chanib_head(&head, chat, &jr->room);
+	room_uri(chat, jr->room.guid, uri, sizeof(uri));
+	pchat_xccos_chanib_open(&head, uri, &jr->room);
 	room_cost = head.len + aib_overhead;
 	if (pchat_buf_ok(&head) && room_cost + reserve <= r->budget) {
 		r->budget -= room_cost;
@@ -404,9 +361,8 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 		}
 		if (nids > 0) {
 			pchat_buf_add(&r->chanibs, head.s, head.len);
-			add_aib(&r->chanibs, ids, nids, &r->users, 0);
-			add_aib(&r->chanibs, ids, nids, &r->users, 1);
-			pchat_buf_adds(&r->chanibs, "</chanib>");
+			pchat_xccos_aibs(&r->chanibs, ids, nids, r->users.roles);
+			pchat_xccos_chanib_close(&r->chanibs);
 			rc = 0;
 		} else {
 			r->budget += room_cost;
@@ -418,14 +374,6 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 	return rc;
 }
 
-/* Echoes a client's attribute into a fib when it takes at most max bytes escaped (a fib must
- * fit in the room the batch kept for it), else leaves it empty. */
-static void echo_bounded(pchat_buf_t *b, const char *v, size_t max)
-{
-	if (escaped_size(v) <= max)
-		pchat_buf_adds_xml(b, v);
-}
-
 /* <fib> for a room of a batch that was not joined, named as the client named it. */
 static void add_fib(join_reply_t *r, xmlNodePtr chanid)
 {
@@ -433,17 +381,15 @@ static void add_fib(join_reply_t *r, xmlNodePtr chanid)
 
 	pchat_xml_attr(chanid, "value", value, sizeof(value));
 	pchat_xml_attr(chanid, "domain", domain, sizeof(domain));
-	pchat_buf_adds(&r->fibs, "<fib key=\"OPERATION_FAILED\" value=\"");
-	echo_bounded(&r->fibs, value, FIB_VALUE_MAX);
-	pchat_buf_adds(&r->fibs, "\" domain=\"");
-	echo_bounded(&r->fibs, domain, FIB_DOMAIN_MAX);
-	pchat_buf_adds(&r->fibs, "\"/>");
-	r->budget -= FIB_MAX;
+	pchat_xccos_fib(&r->fibs, value, domain);
+	r->budget -= PCHAT_XCCOS_FIB_MAX;
 }
 
-/* Sends the reply: users, rooms, failures. */
-static void join_reply_send(join_reply_t *r, const pchat_env_t *env, const char *name)
+/* Sends the reply: users, rooms, failures. -1 when it could not be built. */
+static int join_reply_send(join_reply_t *r, const pchat_env_t *env, const char *name)
 {
+	int rc;
+
 	pchat_buf_t b;
 
 	pchat_buf_init(&b);
@@ -460,8 +406,16 @@ static void join_reply_send(join_reply_t *r, const pchat_env_t *env, const char 
 	/* a part that could not grow would make the reply lie */
 	if (r->uibs.failed || r->chanibs.failed || r->fibs.failed)
 		b.failed = 1;
-	send_reply(r->chat, r->c, &b);
+	rc = send_built(r->chat, r->c, &b);
 	pchat_buf_free(&b);
+	return rc;
+}
+
+/* A room the reply cannot tell of is left again - unless the session was in it before. */
+static void unjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const joined_room_t *jr)
+{
+	if (!jr->again)
+		chat->live->part(chat->live_h, c, jr->room.id);
 }
 
 /* After the reply is out: the session starts receiving posts, and the others learn of the
@@ -479,14 +433,8 @@ static void after_join(const pchat_chat_t *chat, const pchat_caller_t *c,
 	if (count > chat->settings->participant_update_limit)
 		return;
 	pchat_buf_init(&b);
-	pchat_xccos_ntc_open(&b, notice_name);
-	pchat_buf_adds(&b, "<uib uri=\"");
-	pchat_buf_adds_xml(&b, c->user);
-	pchat_buf_addf(&b, "\"><aib key=\"%s\" domain=\"",
-			jr->room.access.roles & PCHAT_ROLE_MANAGER ? AIB_MANAGER : AIB_PARTICIPANT);
-	pchat_buf_adds_xml(&b, chat->domain);
-	pchat_buf_addf(&b, "\" value=\"%s\"/></uib>", jr->room.guid);
-	pchat_xccos_ntc_close(&b);
+	pchat_xccos_ntc_join(&b, notice_name, c->user,
+			(jr->room.access.roles & PCHAT_ROLE_MANAGER) != 0, chat->domain, jr->room.guid);
 	if (pchat_buf_ok(&b))
 		chat->out->notice(chat->out_h, jr->room.id, c->user, b.s, b.len);
 	pchat_buf_free(&b);
@@ -514,12 +462,10 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	}
 	if (join_room(chat, c, guid, jr, &why) < 0) {
 		reply_status(chat, c, env, why.code, why.text);
-	} else if (add_joined_room(&r, jr, 0) < 0) {
-		if (!jr->again)
-			chat->live->part(chat->live_h, c, jr->room.id);
+	} else if (add_joined_room(&r, jr, 0) < 0 || join_reply_send(&r, env, "join") < 0) {
+		unjoin(chat, c, jr);
 		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
 	} else {
-		join_reply_send(&r, env, "join");
 		after_join(chat, c, jr, "join");
 	}
 	join_reply_free(&r);
@@ -573,7 +519,7 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 	for (chanid = pchat_xml_child(env->data, "chanid"), i = 0; chanid;
 			chanid = pchat_xml_next(chanid, "chanid"), i++) {
 		/* every chanid after this one must still find room for its fib */
-		size_t reserve = (size_t)(nchanid - i - 1) * FIB_MAX;
+		size_t reserve = (size_t)(nchanid - i - 1) * PCHAT_XCCOS_FIB_MAX;
 		char guid[PCHAT_GUID_LEN + 1];
 		join_failure_t why;
 
@@ -586,13 +532,16 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 				nrooms++;
 				continue;
 			}
-			/* not in the reply, so not joined - unless it was before this command */
-			if (!rooms[nrooms].again)
-				chat->live->part(chat->live_h, c, rooms[nrooms].room.id);
+			unjoin(chat, c, &rooms[nrooms]);
 		}
 		add_fib(&r, chanid);
 	}
-	join_reply_send(&r, env, "bjoin");
+	if (join_reply_send(&r, env, "bjoin") < 0) {
+		for (i = 0; i < nrooms; i++)
+			unjoin(chat, c, &rooms[i]);
+		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
+		nrooms = 0;
+	}
 	for (i = 0; i < nrooms; i++)
 		after_join(chat, c, &rooms[i], "bjoin");
 	join_reply_free(&r);
@@ -608,13 +557,7 @@ static void part_element(const pchat_chat_t *chat, const char *guid, const char 
 	char uri[PCHAT_ROOM_URI_MAX];
 
 	room_uri(chat, guid, uri, sizeof(uri));
-	pchat_xccos_ntc_open(b, "part");
-	pchat_buf_adds(b, "<chanib uri=\"");
-	pchat_buf_adds_xml(b, uri);
-	pchat_buf_adds(b, "\"><uib uri=\"");
-	pchat_buf_adds_xml(b, user);
-	pchat_buf_adds(b, "\"/></chanib>");
-	pchat_xccos_ntc_close(b);
+	pchat_xccos_ntc_part(b, uri, user);
 }
 
 void pchat_chat_user_left(const pchat_chat_t *chat, uint64_t room_id, const char *guid,
@@ -652,12 +595,10 @@ static void cmd_part(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
 	pchat_xccos_rpl_open(&b, env, "part", PCHAT_RESP_OK, TXT_OK);
-	pchat_buf_adds(&b, "<chanib uri=\"");
-	pchat_buf_adds_xml(&b, uri);
-	pchat_buf_adds(&b, "\"/>");
+	pchat_xccos_chanib_ref(&b, uri);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
+	send_reply(chat, c, env, &b);
 	pchat_buf_free(&b);
 }
 
@@ -681,15 +622,13 @@ static void flush_history(history_reply_t *h)
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, h->chat->out->next_envid(h->chat->out_h));
 	pchat_xccos_rpl_open(&b, h->env, "bccontext", PCHAT_RESP_OK, TXT_OK);
-	pchat_buf_adds(&b, "<chanib uri=\"");
-	pchat_buf_adds_xml(&b, h->uri);
-	pchat_buf_adds(&b, "\">");
-	if (h->msgs.len)
-		pchat_buf_add(&b, h->msgs.s, h->msgs.len);
-	pchat_buf_adds(&b, "</chanib>");
+	pchat_xccos_backchat(&b, h->uri, h->msgs.s, h->msgs.len);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
-	send_reply(h->chat, h->c, &b);
+	/* messages that could not be kept would leave a hole in the history: a server error */
+	if (h->msgs.failed)
+		b.failed = 1;
+	send_reply(h->chat, h->c, h->env, &b);
 	pchat_buf_free(&b);
 	pchat_buf_reset(&h->msgs);
 	h->sent++;
@@ -702,10 +641,8 @@ static int add_history_msg(void *ctx, const pchat_post_t *post)
 {
 	history_reply_t *h = ctx;
 	size_t before = h->msgs.len;
-	char ts[32];
 
-	pchat_xccos_time(post->ts, ts, sizeof(ts));
-	pchat_xccos_post(&h->msgs, "msg", h->uri, post->author, ts, post->content);
+	pchat_xccos_stored_post(&h->msgs, "msg", h->uri, post);
 	if (before > 0 && h->msgs.len + HISTORY_ENVELOPE > h->chat->settings->reply_size) {
 		/* this message starts the next reply */
 		pchat_buf_t next;
@@ -763,7 +700,7 @@ static void cmd_bccontext(const pchat_chat_t *chat, const pchat_caller_t *c,
 			? chat->store->history(chat->store_h, room->id, (int)cnt, add_history_msg, &h) : 0;
 	if (rc < 0 && h.sent == 0)
 		reply_status(chat, c, env, store_code(rc), store_text(rc));
-	else if (h.msgs.len || h.sent == 0)
+	else if (h.msgs.len || h.msgs.failed || h.sent == 0)
 		flush_history(&h);
 	pchat_buf_free(&h.msgs);
 	pchat_free(room);
@@ -780,12 +717,10 @@ static void cmd_requri(const pchat_chat_t *chat, const pchat_caller_t *c,
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
 	pchat_xccos_rpl_open(&b, env, "requri", PCHAT_RESP_OK, TXT_OK);
-	pchat_buf_adds(&b, "<uib uri=\"");
-	pchat_buf_adds_xml(&b, chat->pool_uri);
-	pchat_buf_adds(&b, "\"/>");
+	pchat_xccos_uib_uri(&b, chat->pool_uri);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
+	send_reply(chat, c, env, &b);
 	pchat_buf_free(&b);
 }
 
@@ -820,29 +755,15 @@ static void cmd_getserverinfo(const pchat_chat_t *chat, const pchat_caller_t *c,
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
 	pchat_xccos_rpl_open(&b, env, "getserverinfo", PCHAT_RESP_OK, TXT_OK);
-	pchat_buf_adds(&b, "<sib infoType=\"");
-	pchat_buf_adds_xml(&b, info_type);
-	pchat_buf_addf(&b, "\" serverTime=\"%s\" searchLimit=\"%d\" messageSizeLimit=\"%d\" "
-			"storySizeLimit=\"%d\" rootUri=\"", ts, chat->settings->search_limit,
-			chat->settings->message_size_limit, chat->settings->story_size_limit);
-	pchat_buf_adds_xml(&b, root);
-	pchat_buf_adds(&b, "\"/>");
+	pchat_xccos_sib(&b, info_type, ts, chat->settings->search_limit,
+			chat->settings->message_size_limit, chat->settings->story_size_limit, root);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
+	send_reply(chat, c, env, &b);
 	pchat_buf_free(&b);
 }
 
-/* ------------------------------------------------------------------ chansrch */
-
 /* ------------------------------------------------------------------ room lists */
-
-/* Room-list facts, with the URN spellings clients match (visibilty sic). */
-#define URN_UCNT "urn:parlano:ma:info:ucnt"
-#define URN_VISIBILITY "urn:parlano:ma:info:visibilty"
-#define URN_FILEPOST "urn:parlano:ma:prop:filepost"
-#define URN_INVITE "urn:parlano:ma:prop:invite"
-#define URN_LOGGED "urn:parlano:ma:prop:logged"
 
 /* A reply that lists rooms (chansrch, getassociations, getinv). It is one INFO - clients close
  * a room list after the first reply - so entries stop when the next would not fit. */
@@ -870,11 +791,6 @@ static int room_list_limit(const pchat_chat_t *chat)
 	return chat->settings->search_limit < fit ? chat->settings->search_limit : fit;
 }
 
-static const char *tf(int v)
-{
-	return v ? "true" : "false";
-}
-
 static void room_list_open(room_list_t *l, const pchat_chat_t *chat, const pchat_env_t *env)
 {
 	memset(l, 0, sizeof(*l));
@@ -886,7 +802,7 @@ static void room_list_open(room_list_t *l, const pchat_chat_t *chat, const pchat
 }
 
 /* Remembers where the room's user count goes; -1 when out of memory. */
-static int note_count(room_list_t *l, uint64_t room_id)
+static int note_count(room_list_t *l, uint64_t room_id, size_t at)
 {
 	if (l->n == l->cap) {
 		int cap = l->cap ? 2 * l->cap : 64;
@@ -902,29 +818,19 @@ static int note_count(room_list_t *l, uint64_t room_id)
 		l->cap = cap;
 	}
 	l->rooms[l->n] = room_id;
-	l->count_at[l->n++] = l->b.len;
+	l->count_at[l->n++] = at;
 	return 0;
 }
 
 static void add_room_entry(room_list_t *l, const pchat_room_summary_t *r)
 {
 	char uri[PCHAT_ROOM_URI_MAX];
-	pchat_buf_t *b = &l->b;
+	size_t count_at;
 
 	room_uri(l->chat, r->guid, uri, sizeof(uri));
-	pchat_buf_adds(b, "<chanib name=\"");
-	pchat_buf_adds_xml(b, r->name);
-	pchat_buf_adds(b, "\" description=\"");
-	pchat_buf_adds_xml(b, r->description);
-	pchat_buf_adds(b, "\" uri=\"");
-	pchat_buf_adds_xml(b, uri);
-	pchat_buf_adds(b, "\"><info id=\"" URN_UCNT "\">");
-	if (note_count(l, r->id) < 0)
-		b->failed = 1;
-	pchat_buf_addf(b, "</info><info id=\"" URN_VISIBILITY "\">%s</info><prop id=\""
-			URN_FILEPOST "\">%s</prop><prop id=\"" URN_INVITE "\">%s</prop><prop id=\""
-			URN_LOGGED "\">%s</prop></chanib>", r->privacy == PCHAT_OPEN ? "public" : "private",
-			tf(r->file_post), tf(r->invite), tf(r->logged));
+	pchat_xccos_room_entry(&l->b, uri, r, &count_at);
+	if (note_count(l, r->id, count_at) < 0)
+		l->b.failed = 1;
 }
 
 /* Undoes the entry that began at before when the list (with its counts) outgrew its reply;
@@ -946,8 +852,9 @@ static void fill_counts(room_list_t *l, pchat_buf_t *out)
 	size_t from = 0;
 	int i;
 
-	if (!counts) {
+	if (!counts || !pchat_buf_ok(&l->b)) {
 		out->failed = 1;
+		pchat_free(counts);
 		return;
 	}
 	if (l->n)
@@ -983,7 +890,7 @@ static void room_list_finish(room_list_t *l, const pchat_caller_t *c, const pcha
 		fill_counts(l, &out);
 		pchat_xccos_rpl_close(&out);
 		pchat_xccos_close(&out);
-		send_reply(l->chat, c, &out);
+		send_reply(l->chat, c, env, &out);
 		pchat_buf_free(&out);
 	}
 	pchat_buf_free(&l->b);
@@ -1069,16 +976,10 @@ static int add_invitation(void *ctx, const pchat_invitation_t *inv)
 {
 	room_list_t *l = ctx;
 	size_t before = l->b.len;
-	char ts[32];
 
-	pchat_xccos_time(inv->created, ts, sizeof(ts));
-	pchat_buf_addf(&l->b, "<inv inviteId=\"%llu\" domain=\"", (unsigned long long)inv->id);
-	pchat_buf_adds_xml(&l->b, l->chat->domain);
-	pchat_buf_addf(&l->b, "\" created=\"%s\" inviter=\"", ts);
-	pchat_buf_adds_xml(&l->b, inv->inviter);
-	pchat_buf_adds(&l->b, "\">");
+	pchat_xccos_inv_open(&l->b, inv, l->chat->domain);
 	add_room_entry(l, &inv->room);
-	pchat_buf_adds(&l->b, "</inv>");
+	pchat_xccos_inv_close(&l->b);
 	return room_list_overflow(l, before);
 }
 
@@ -1111,14 +1012,10 @@ static void reply_pref(const pchat_chat_t *chat, const pchat_caller_t *c, const 
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
 	pchat_xccos_rpl_open(&b, env, env->name, PCHAT_RESP_OK, TXT_OK);
-	pchat_buf_adds(&b, "<pref label=\"");
-	pchat_buf_adds_xml(&b, label);
-	pchat_buf_addf(&b, "\" seqid=\"%llu\" content=\"", (unsigned long long)seqid);
-	pchat_buf_adds_xml(&b, content);
-	pchat_buf_adds(&b, "\"/>");
+	pchat_xccos_pref(&b, label, seqid, content);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
+	send_reply(chat, c, env, &b);
 	pchat_buf_free(&b);
 }
 
@@ -1164,7 +1061,7 @@ static void cmd_setpref(const pchat_chat_t *chat, const pchat_caller_t *c, const
 		return;
 	}
 	content = xmlGetNoNsProp(pref, (const xmlChar *)"content");
-	if (escaped_size(label) + escaped_size(content ? (const char *)content : "")
+	if (pchat_buf_xml_size(label) + pchat_buf_xml_size(content ? (const char *)content : "")
 			> chat->settings->max_preference_size) {
 		reply_status(chat, c, env, PCHAT_RESP_TOO_LARGE, "preference too large");
 		xmlFree(content);
@@ -1300,11 +1197,10 @@ done:
 void pchat_chat_post_element(const pchat_chat_t *chat, const char *guid,
 		const pchat_post_t *post, pchat_buf_t *out)
 {
-	char uri[PCHAT_ROOM_URI_MAX], ts[32];
+	char uri[PCHAT_ROOM_URI_MAX];
 
 	room_uri(chat, guid, uri, sizeof(uri));
-	pchat_xccos_time(post->ts, ts, sizeof(ts));
-	pchat_xccos_post(out, "grpchat", uri, post->author, ts, post->content);
+	pchat_xccos_stored_post(out, "grpchat", uri, post);
 }
 
 /* ------------------------------------------------------------------ end of a session */
@@ -1333,7 +1229,8 @@ static void put_out(const pchat_chat_t *chat, const pchat_caller_t *c, uint64_t 
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
 	part_element(chat, guid, c->user, &b);
 	pchat_xccos_close(&b);
-	send_reply(chat, c, &b);
+	/* out of memory, it is put out untold: better than staying where it may no longer be */
+	send_built(chat, c, &b);
 	pchat_buf_free(&b);
 	if (chat->live->part(chat->live_h, c, room_id) == 1)
 		pchat_chat_user_left(chat, room_id, guid, c->user);
@@ -1378,7 +1275,10 @@ void pchat_chat_refresh_room(const pchat_chat_t *chat, uint64_t room_id)
 
 	n = room ? chat->live->members(chat->live_h, room_id, guid, &members) : -1;
 	if (n > 0 && (new_user_list(&users, n) < 0 || !(verdicts = pchat_calloc(n, sizeof(*verdicts)))))
-		n = 0;
+		n = -1;
+	if (n < 0) /* who may no longer be there stays: worth an operator's eye */
+		PLOG_ERR("the sessions in room %llu could not be checked again (out of memory)\n",
+				(unsigned long long)room_id);
 	for (i = 0; i < n; i++) {
 		pchat_caller_t c = {members[i].session, members[i].user};
 

@@ -23,7 +23,8 @@ typedef struct pchat_redis_conf {
 	int retry_ms;   /* how long an outage pauses new connection attempts */
 } pchat_redis_conf_t;
 
-/* Parses redis://[:password@]host[:port][/db]. Strings are malloc'ed (pchat_redis_conf_clear). */
+/* Parses redis://[:password@]host[:port][/db]. Strings come from pchat_malloc
+ * (pchat_redis_conf_clear frees them). */
 int pchat_redis_parse_url(const char *url, pchat_redis_conf_t *conf, char *err, size_t errlen);
 void pchat_redis_conf_clear(pchat_redis_conf_t *conf);
 

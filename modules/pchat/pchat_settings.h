@@ -10,7 +10,19 @@
 
 #include <stddef.h>
 
-#include "pchat_chat.h"
+typedef struct pchat_settings {
+	int default_history;          /* posts a backchat query without a count returns */
+	int max_file_size;            /* KB of a posted file */
+	int message_size_limit;       /* characters of a post's text */
+	int backchat_limit;           /* most posts one bccontext returns */
+	int participant_update_limit; /* above this many users: capped lists, no join/part notices */
+	int search_limit;
+	int story_size_limit;
+	size_t reply_size;            /* largest reply body (backchat is split to stay below) */
+	size_t max_post_size;         /* bytes of a post's <grpchat> element as it is sent */
+	int max_preferences;          /* preference bundles per user */
+	size_t max_preference_size;   /* bytes of a bundle's label and content as sent */
+} pchat_settings_t;
 
 typedef struct pchat_setting_def {
 	const char *name;     /* in pchat_config and pchat.config.* */

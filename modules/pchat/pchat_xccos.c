@@ -351,3 +351,194 @@ void pchat_xccos_time(const char *dt, char *out, size_t outlen)
 	}
 	snprintf(out, outlen, "%.10sT%.8s.%s0Z", dt, strlen(dt) > 11 ? dt + 11 : "00:00:00", frac);
 }
+
+void pchat_xccos_stored_post(pchat_buf_t *b, const char *element, const char *chan_uri,
+		const pchat_post_t *post)
+{
+	char ts[32];
+
+	pchat_xccos_time(post->ts, ts, sizeof(ts));
+	pchat_xccos_post(b, element, chan_uri, post->author, ts, post->content);
+}
+
+void pchat_xccos_uib(pchat_buf_t *b, int id, const char *user)
+{
+	pchat_buf_addf(b, "<uib id=\"%d\" uri=\"", id);
+	pchat_buf_adds_xml(b, user);
+	pchat_buf_adds(b, "\"/>");
+}
+
+void pchat_xccos_uib_uri(pchat_buf_t *b, const char *uri)
+{
+	pchat_buf_adds(b, "<uib uri=\"");
+	pchat_buf_adds_xml(b, uri);
+	pchat_buf_adds(b, "\"/>");
+}
+
+void pchat_xccos_chanib_open(pchat_buf_t *b, const char *uri, const pchat_room_t *room)
+{
+	pchat_buf_adds(b, "<chanib uri=\"");
+	pchat_buf_adds_xml(b, uri);
+	pchat_buf_adds(b, "\" name=\"");
+	pchat_buf_adds_xml(b, room->name);
+	pchat_buf_adds(b, "\" description=\"");
+	pchat_buf_adds_xml(b, room->description);
+	pchat_buf_adds(b, "\" topic=\"");
+	pchat_buf_adds_xml(b, room->topic);
+	pchat_buf_adds(b, "\">");
+}
+
+void pchat_xccos_chanib_close(pchat_buf_t *b)
+{
+	pchat_buf_adds(b, "</chanib>");
+}
+
+/* The aib list of the users that are (or are not) managers. */
+static void add_aib(pchat_buf_t *b, const int *ids, int n, const unsigned *roles_by_id,
+		int managers)
+{
+	int i, listed = 0;
+
+	for (i = 0; i < n; i++) {
+		if (((roles_by_id[ids[i]] & PCHAT_ROLE_MANAGER) != 0) != managers)
+			continue;
+		if (listed++)
+			pchat_buf_adds(b, ",");
+		else
+			pchat_buf_adds(b, managers ? "<aib key=\"" PCHAT_XCCOS_AIB_MANAGER "\" value=\""
+									   : "<aib key=\"" PCHAT_XCCOS_AIB_PARTICIPANT "\" value=\"");
+		pchat_buf_addf(b, "%d", ids[i]);
+	}
+	if (listed)
+		pchat_buf_adds(b, "\"/>");
+}
+
+void pchat_xccos_aibs(pchat_buf_t *b, const int *ids, int n, const unsigned *roles_by_id)
+{
+	add_aib(b, ids, n, roles_by_id, 0);
+	add_aib(b, ids, n, roles_by_id, 1);
+}
+
+void pchat_xccos_chanib_ref(pchat_buf_t *b, const char *uri)
+{
+	pchat_buf_adds(b, "<chanib uri=\"");
+	pchat_buf_adds_xml(b, uri);
+	pchat_buf_adds(b, "\"/>");
+}
+
+void pchat_xccos_backchat(pchat_buf_t *b, const char *uri, const char *msgs, size_t len)
+{
+	pchat_buf_adds(b, "<chanib uri=\"");
+	pchat_buf_adds_xml(b, uri);
+	pchat_buf_adds(b, "\">");
+	if (len)
+		pchat_buf_add(b, msgs, len);
+	pchat_buf_adds(b, "</chanib>");
+}
+
+/* Echoes a client's attribute when it takes at most max bytes escaped, else nothing. */
+static void echo_bounded(pchat_buf_t *b, const char *v, size_t max)
+{
+	if (pchat_buf_xml_size(v) <= max)
+		pchat_buf_adds_xml(b, v);
+}
+
+void pchat_xccos_fib(pchat_buf_t *b, const char *value, const char *domain)
+{
+	pchat_buf_adds(b, "<fib key=\"OPERATION_FAILED\" value=\"");
+	echo_bounded(b, value, PCHAT_XCCOS_FIB_VALUE_MAX);
+	pchat_buf_adds(b, "\" domain=\"");
+	echo_bounded(b, domain, PCHAT_XCCOS_FIB_DOMAIN_MAX);
+	pchat_buf_adds(b, "\"/>");
+}
+
+void pchat_xccos_ntc_join(pchat_buf_t *b, const char *name, const char *user, int manager,
+		const char *domain, const char *guid)
+{
+	pchat_xccos_ntc_open(b, name);
+	pchat_buf_adds(b, "<uib uri=\"");
+	pchat_buf_adds_xml(b, user);
+	pchat_buf_addf(b, "\"><aib key=\"%s\" domain=\"",
+			manager ? PCHAT_XCCOS_AIB_MANAGER : PCHAT_XCCOS_AIB_PARTICIPANT);
+	pchat_buf_adds_xml(b, domain);
+	pchat_buf_addf(b, "\" value=\"%s\"/></uib>", guid);
+	pchat_xccos_ntc_close(b);
+}
+
+void pchat_xccos_ntc_part(pchat_buf_t *b, const char *uri, const char *user)
+{
+	pchat_xccos_ntc_open(b, "part");
+	pchat_buf_adds(b, "<chanib uri=\"");
+	pchat_buf_adds_xml(b, uri);
+	pchat_buf_adds(b, "\"><uib uri=\"");
+	pchat_buf_adds_xml(b, user);
+	pchat_buf_adds(b, "\"/></chanib>");
+	pchat_xccos_ntc_close(b);
+}
+
+void pchat_xccos_sib(pchat_buf_t *b, const char *info_type, const char *server_time,
+		int search_limit, int message_size_limit, int story_size_limit, const char *root_uri)
+{
+	pchat_buf_adds(b, "<sib infoType=\"");
+	pchat_buf_adds_xml(b, info_type);
+	pchat_buf_addf(b, "\" serverTime=\"%s\" searchLimit=\"%d\" messageSizeLimit=\"%d\" "
+			"storySizeLimit=\"%d\" rootUri=\"", server_time, search_limit, message_size_limit,
+			story_size_limit);
+	pchat_buf_adds_xml(b, root_uri);
+	pchat_buf_adds(b, "\"/>");
+}
+
+/* Room-list facts, with the URN spellings clients match (visibilty sic). */
+#define URN_UCNT "urn:parlano:ma:info:ucnt"
+#define URN_VISIBILITY "urn:parlano:ma:info:visibilty"
+#define URN_FILEPOST "urn:parlano:ma:prop:filepost"
+#define URN_INVITE "urn:parlano:ma:prop:invite"
+#define URN_LOGGED "urn:parlano:ma:prop:logged"
+
+static const char *tf(int v)
+{
+	return v ? "true" : "false";
+}
+
+void pchat_xccos_room_entry(pchat_buf_t *b, const char *uri, const pchat_room_summary_t *room,
+		size_t *count_at)
+{
+	pchat_buf_adds(b, "<chanib name=\"");
+	pchat_buf_adds_xml(b, room->name);
+	pchat_buf_adds(b, "\" description=\"");
+	pchat_buf_adds_xml(b, room->description);
+	pchat_buf_adds(b, "\" uri=\"");
+	pchat_buf_adds_xml(b, uri);
+	pchat_buf_adds(b, "\"><info id=\"" URN_UCNT "\">");
+	*count_at = b->len;
+	pchat_buf_addf(b, "</info><info id=\"" URN_VISIBILITY "\">%s</info><prop id=\""
+			URN_FILEPOST "\">%s</prop><prop id=\"" URN_INVITE "\">%s</prop><prop id=\""
+			URN_LOGGED "\">%s</prop></chanib>", room->privacy == PCHAT_OPEN ? "public" : "private",
+			tf(room->file_post), tf(room->invite), tf(room->logged));
+}
+
+void pchat_xccos_inv_open(pchat_buf_t *b, const pchat_invitation_t *inv, const char *domain)
+{
+	char ts[32];
+
+	pchat_xccos_time(inv->created, ts, sizeof(ts));
+	pchat_buf_addf(b, "<inv inviteId=\"%llu\" domain=\"", (unsigned long long)inv->id);
+	pchat_buf_adds_xml(b, domain);
+	pchat_buf_addf(b, "\" created=\"%s\" inviter=\"", ts);
+	pchat_buf_adds_xml(b, inv->inviter);
+	pchat_buf_adds(b, "\">");
+}
+
+void pchat_xccos_inv_close(pchat_buf_t *b)
+{
+	pchat_buf_adds(b, "</inv>");
+}
+
+void pchat_xccos_pref(pchat_buf_t *b, const char *label, uint64_t seqid, const char *content)
+{
+	pchat_buf_adds(b, "<pref label=\"");
+	pchat_buf_adds_xml(b, label);
+	pchat_buf_addf(b, "\" seqid=\"%llu\" content=\"", (unsigned long long)seqid);
+	pchat_buf_adds_xml(b, content);
+	pchat_buf_adds(b, "\"/>");
+}

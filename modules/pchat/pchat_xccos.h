@@ -17,6 +17,7 @@
 #include <libxml/tree.h>
 
 #include "pchat_buf.h"
+#include "pchat_model.h"
 
 #define PCHAT_XCCOS_NS "urn:parlano:xml:ns:xccos"
 #define PCHAT_XCCOS_NAME_MAX 64
@@ -94,6 +95,69 @@ void pchat_xccos_ntc_close(pchat_buf_t *b);
  * id="grpchat", the room URI, author and server time; content is the stored XML content. */
 void pchat_xccos_post(pchat_buf_t *b, const char *element, const char *chan_uri,
 		const char *author, const char *ts, const char *content);
+
+/* pchat_xccos_post of a stored post: its MySQL time is written as pchat_xccos_time says. */
+void pchat_xccos_stored_post(pchat_buf_t *b, const char *element, const char *chan_uri,
+		const pchat_post_t *post);
+
+/* ---- the elements inside a <data> (the chat logic decides what goes in; these write it) ---- */
+
+/* aib keys of Lync's participant lists: ordinary participant, room manager (operator). */
+#define PCHAT_XCCOS_AIB_PARTICIPANT "3984"
+#define PCHAT_XCCOS_AIB_MANAGER "12276"
+
+/* <uib id="ID" uri="USER"/>: a user of a join reply, whose aib lists name it by id. */
+void pchat_xccos_uib(pchat_buf_t *b, int id, const char *user);
+/* <uib uri="URI"/>: the chat service's URI (requri). */
+void pchat_xccos_uib_uri(pchat_buf_t *b, const char *uri);
+
+/* <chanib uri="URI" name="..." description="..." topic="...">: a joined room, before its
+ * participants; pchat_xccos_chanib_close ends it. */
+void pchat_xccos_chanib_open(pchat_buf_t *b, const char *uri, const pchat_room_t *room);
+void pchat_xccos_chanib_close(pchat_buf_t *b);
+/* <aib key="PARTICIPANT" value="ids"/><aib key="MANAGER" value="ids"/>: the users ids of a
+ * room, split by roles_by_id[id] (PCHAT_ROLE_MANAGER or not); a list without users is left
+ * out. */
+void pchat_xccos_aibs(pchat_buf_t *b, const int *ids, int n, const unsigned *roles_by_id);
+
+/* <chanib uri="URI"/>: the room a part reply names. */
+void pchat_xccos_chanib_ref(pchat_buf_t *b, const char *uri);
+/* <chanib uri="URI">MSGS</chanib>: backchat, msgs being <msg> elements (len bytes). */
+void pchat_xccos_backchat(pchat_buf_t *b, const char *uri, const char *msgs, size_t len);
+
+/* The most bytes of value and domain a <fib> echoes, escaped, and the most a <fib> takes. */
+#define PCHAT_XCCOS_FIB_VALUE_MAX 64
+#define PCHAT_XCCOS_FIB_DOMAIN_MAX 128
+#define PCHAT_XCCOS_FIB_MAX (PCHAT_XCCOS_FIB_VALUE_MAX + PCHAT_XCCOS_FIB_DOMAIN_MAX + 64)
+/* <fib key="OPERATION_FAILED" value="V" domain="D"/>: a room of a batch join that was not
+ * joined, named as the client named it. A value or domain over its bound is left empty, so a
+ * fib never takes more than PCHAT_XCCOS_FIB_MAX bytes. */
+void pchat_xccos_fib(pchat_buf_t *b, const char *value, const char *domain);
+
+/* <ntc id="ntc:NAME"><data><uib uri="USER"><aib key="K" domain="D" value="GUID"/></uib>
+ * </data></ntc>: user joined the room (NAME join or bjoin), as a manager or not. */
+void pchat_xccos_ntc_join(pchat_buf_t *b, const char *name, const char *user, int manager,
+		const char *domain, const char *guid);
+/* <ntc id="ntc:part"><data><chanib uri="URI"><uib uri="USER"/></chanib></data></ntc>: user
+ * left the room. */
+void pchat_xccos_ntc_part(pchat_buf_t *b, const char *uri, const char *user);
+
+/* <sib .../>: what getserverinfo tells of the service; server_time as pchat_xccos_time. */
+void pchat_xccos_sib(pchat_buf_t *b, const char *info_type, const char *server_time,
+		int search_limit, int message_size_limit, int story_size_limit, const char *root_uri);
+
+/* <chanib name description uri><info ucnt>COUNT</info>... </chanib>: a room of a list
+ * (chansrch, getassociations, getinv). Its user count is not written: *count_at is where in b
+ * it goes, for the list to fill in once every room's count is known. */
+void pchat_xccos_room_entry(pchat_buf_t *b, const char *uri, const pchat_room_summary_t *room,
+		size_t *count_at);
+/* <inv inviteId domain created inviter>: an invitation, around its room's entry;
+ * pchat_xccos_inv_close ends it. */
+void pchat_xccos_inv_open(pchat_buf_t *b, const pchat_invitation_t *inv, const char *domain);
+void pchat_xccos_inv_close(pchat_buf_t *b);
+
+/* <pref label="L" seqid="N" content="C"/>: a preference bundle. */
+void pchat_xccos_pref(pchat_buf_t *b, const char *label, uint64_t seqid, const char *content);
 
 /* ISO 8601 UTC with 7 fractional digits, as the Microsoft server sends it, from a MySQL
  * DATETIME(6) text ("2026-11-24 08:00:00.123456"). out must hold 32 bytes. */

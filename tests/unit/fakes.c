@@ -639,8 +639,9 @@ static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t **ou
 
 	(void)h;
 	*out = rooms;
-	FAKE_CHECK(rooms != NULL);
-	for (i = 0; rooms && i < F.members; i++) {
+	if (!rooms)
+		return -1;
+	for (i = 0; i < F.members; i++) {
 		const fake_room_t *r;
 
 		if (F.member[i].slot != c->session.slot || F.member[i].gen != c->session.gen)
@@ -661,7 +662,8 @@ static int live_members(void *h, uint64_t room_id, char *guid, pchat_member_t **
 
 	(void)h;
 	*out = pchat_calloc(F.members ? F.members : 1, sizeof(**out));
-	FAKE_CHECK(*out != NULL);
+	if (!*out)
+		return -1;
 	snprintf(guid, PCHAT_GUID_LEN + 1, "%s", r ? r->guid : "");
 	for (i = 0; i < F.members; i++) {
 		if (F.member_room[i] != room_id)
@@ -959,4 +961,51 @@ const fake_world_t *fake_world_rich(void)
 	w.nrooms = RICH_ROOMS;
 	w.rooms = rich_rooms;
 	return &w;
+}
+
+/* ------------------------------------------------------------------ memory */
+
+static struct {
+	int count;    /* allocations since fake_alloc_fail_at */
+	int fail_at;  /* the one that fails, 0 for none */
+	int failed;
+} alloc_state;
+
+/* Counts an allocation; 1 when it is the one to fail. */
+static int alloc_fails(void)
+{
+	if (++alloc_state.count != alloc_state.fail_at)
+		return 0;
+	alloc_state.failed = 1;
+	return 1;
+}
+
+static void *failing_malloc(size_t size)
+{
+	return alloc_fails() ? NULL : malloc(size);
+}
+
+static void *failing_realloc(void *ptr, size_t size)
+{
+	return alloc_fails() ? NULL : realloc(ptr, size);
+}
+
+static const pchat_allocator_t failing_allocator = {failing_malloc, failing_realloc, free};
+
+void fake_alloc_fail_at(int n)
+{
+	alloc_state.count = 0;
+	alloc_state.fail_at = n;
+	alloc_state.failed = 0;
+	pchat_set_allocator(&failing_allocator);
+}
+
+int fake_alloc_count(void)
+{
+	return alloc_state.count;
+}
+
+int fake_alloc_failed(void)
+{
+	return alloc_state.failed;
 }

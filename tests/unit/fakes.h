@@ -1,6 +1,6 @@
 /*
- * Fakes of the interfaces the chat logic reaches the world through (pchat_chat.h: store, live,
- * out), shared by the unit tests (test_chat.c) and the fuzz targets (tests/fuzz).
+ * Fakes of the interfaces the chat logic reaches the world through (pchat_ports.h: store, live,
+ * out), shared by the unit tests (test_chat.c, test_alloc.c) and the fuzz targets (tests/fuzz).
  *
  * The fakes serve a world described by data (fake_world_t): rooms with what the category and the
  * roles say about each user, their history, search results, associations, invitations,
@@ -200,6 +200,19 @@ uint64_t fake_room_seq(uint64_t room_id);
 extern const pchat_store_ops_t fake_store_ops;
 extern const pchat_live_ops_t fake_live_ops;
 extern const pchat_out_ops_t fake_out_ops;
+
+/* ------------------------------------------------------------------ memory */
+
+/* The memory of the chat logic (pchat_alloc.h), failing on demand: from this call on,
+ * allocations are counted and the n-th (from 1) fails, once; 0 fails none. The allocator is
+ * libc's underneath, so memory from before the call is freed alike. The fakes hand the chat
+ * logic memory it frees (rooms_of, members, preference content) from the same allocator; their
+ * own bookkeeping uses libc directly and never fails. */
+void fake_alloc_fail_at(int n);
+/* Allocations since fake_alloc_fail_at (the failed one included). */
+int fake_alloc_count(void);
+/* 1 when the armed allocation has failed. */
+int fake_alloc_failed(void);
 
 /* Called with what goes out, before the fakes keep their copies; any may be NULL. */
 typedef struct fake_hooks {

@@ -5,7 +5,6 @@
 #include <cmocka.h>
 
 #include "pchat_authz.h"
-#include "pchat_chat.h"
 
 enum { NONE, MEMBER, PRESENTER, MANAGER, DENIED, OUTSIDE };
 

@@ -183,6 +183,176 @@ static void escaping_drops_what_xml_does_not_allow(void **state)
 	pchat_buf_free(&b);
 }
 
+/* Builds with one builder into a fresh buffer and compares. */
+#define ASSERT_BUILDS(expected, call) \
+	do { \
+		pchat_buf_t b_; \
+		pchat_buf_init(&b_); \
+		call(&b_); \
+		assert_true(pchat_buf_ok(&b_)); \
+		assert_string_equal(b_.s, expected); \
+		pchat_buf_free(&b_); \
+	} while (0)
+
+#define ODD "<a&b \"c\" 'd'>"
+#define ODD_ESCAPED "&lt;a&amp;b &quot;c&quot; &apos;d&apos;&gt;"
+
+static const pchat_room_t odd_room = {.guid = "g", .name = ODD, .description = "d\x01",
+	.topic = "t"};
+
+static void build_join_parts(pchat_buf_t *b)
+{
+	static const int ids[] = {0, 2, 1};
+	static const unsigned roles_by_id[] = {PCHAT_ROLE_MANAGER, 0, PCHAT_ROLE_MEMBER};
+
+	pchat_xccos_uib(b, 0, "sip:" ODD "@d");
+	pchat_xccos_chanib_open(b, "ma-chan://d/g", &odd_room);
+	pchat_xccos_aibs(b, ids, 3, roles_by_id);
+	pchat_xccos_chanib_close(b);
+}
+
+static void build_aibs_without_managers(pchat_buf_t *b)
+{
+	static const int ids[] = {1};
+	static const unsigned roles_by_id[] = {0, PCHAT_ROLE_PRESENTER};
+
+	pchat_xccos_aibs(b, ids, 1, roles_by_id);
+	pchat_xccos_aibs(b, ids, 0, roles_by_id);
+}
+
+/* A join reply's users, its room (the room's texts escaped, what XML does not allow dropped)
+ * and the participants' ids split into participants and managers. */
+static void builds_join_replies(void **state)
+{
+	(void)state;
+	ASSERT_BUILDS("<uib id=\"0\" uri=\"sip:" ODD_ESCAPED "@d\"/>"
+			"<chanib uri=\"ma-chan://d/g\" name=\"" ODD_ESCAPED "\" description=\"d\" topic=\"t\">"
+			"<aib key=\"3984\" value=\"2,1\"/><aib key=\"12276\" value=\"0\"/></chanib>",
+			build_join_parts);
+	ASSERT_BUILDS("<aib key=\"3984\" value=\"1\"/>", build_aibs_without_managers);
+}
+
+static char long_value[PCHAT_XCCOS_FIB_DOMAIN_MAX + 2];
+
+static void build_fibs(pchat_buf_t *b)
+{
+	size_t before;
+
+	pchat_xccos_fib(b, "v&", "d<");
+	/* over their bounds once escaped: left empty */
+	memset(long_value, '&', PCHAT_XCCOS_FIB_DOMAIN_MAX / 5 + 1);
+	before = b->len;
+	pchat_xccos_fib(b, long_value, long_value);
+	assert_true(b->len - before <= PCHAT_XCCOS_FIB_MAX);
+	/* at their bounds: echoed, and still within PCHAT_XCCOS_FIB_MAX */
+	memset(long_value, 'x', sizeof(long_value) - 1);
+	long_value[PCHAT_XCCOS_FIB_VALUE_MAX] = '\0';
+	before = b->len;
+	pchat_xccos_fib(b, long_value, "");
+	assert_true(b->len - before <= PCHAT_XCCOS_FIB_MAX);
+	assert_true(b->len - before > PCHAT_XCCOS_FIB_VALUE_MAX);
+	pchat_buf_truncate(b, before);
+}
+
+/* A fib echoes what the client sent, escaped, and never more than its bounds. */
+static void builds_bounded_fibs(void **state)
+{
+	(void)state;
+	ASSERT_BUILDS("<fib key=\"OPERATION_FAILED\" value=\"v&amp;\" domain=\"d&lt;\"/>"
+			"<fib key=\"OPERATION_FAILED\" value=\"\" domain=\"\"/>", build_fibs);
+	assert_int_equal(pchat_buf_xml_size(ODD), strlen(ODD_ESCAPED));
+	assert_int_equal(pchat_buf_xml_size("a\x01\xff"), 1);
+	assert_int_equal(pchat_buf_xml_size(""), 0);
+}
+
+static void build_notices(pchat_buf_t *b)
+{
+	pchat_xccos_ntc_join(b, "bjoin", "sip:" ODD "@d", 1, "d&", "g");
+	pchat_xccos_ntc_join(b, "join", "sip:u@d", 0, "d", "g");
+	pchat_xccos_ntc_part(b, "ma-chan://d/g", "sip:" ODD "@d");
+}
+
+static void builds_join_and_part_notices(void **state)
+{
+	(void)state;
+	ASSERT_BUILDS("<ntc id=\"ntc:bjoin\"><data><uib uri=\"sip:" ODD_ESCAPED "@d\">"
+			"<aib key=\"12276\" domain=\"d&amp;\" value=\"g\"/></uib></data></ntc>"
+			"<ntc id=\"ntc:join\"><data><uib uri=\"sip:u@d\">"
+			"<aib key=\"3984\" domain=\"d\" value=\"g\"/></uib></data></ntc>"
+			"<ntc id=\"ntc:part\"><data><chanib uri=\"ma-chan://d/g\"><uib uri=\"sip:"
+			ODD_ESCAPED "@d\"/></chanib></data></ntc>", build_notices);
+}
+
+static void build_small_elements(pchat_buf_t *b)
+{
+	static const pchat_post_t post = {3, "sip:" ODD "@d", "2026-11-24 08:01:02.5", "<chat/>"};
+
+	pchat_xccos_uib_uri(b, "sip:pchat@d&");
+	pchat_xccos_chanib_ref(b, "ma-chan://d/g&");
+	pchat_xccos_backchat(b, "ma-chan://d/g", "", 0);
+	pchat_xccos_backchat(b, "ma-chan://d/g", "<msg/>x", 6);
+	pchat_xccos_stored_post(b, "grpchat", "ma-chan://d/g", &post);
+	pchat_xccos_sib(b, ODD, "T", 1, 2, 3, "ma-cat://d/" ODD);
+	pchat_xccos_pref(b, ODD, 18446744073709551615ULL, "c\"\n");
+}
+
+static void builds_small_elements(void **state)
+{
+	(void)state;
+	ASSERT_BUILDS("<uib uri=\"sip:pchat@d&amp;\"/>"
+			"<chanib uri=\"ma-chan://d/g&amp;\"/>"
+			"<chanib uri=\"ma-chan://d/g\"></chanib>"
+			"<chanib uri=\"ma-chan://d/g\"><msg/></chanib>"
+			"<grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"ma-chan://d/g\" author=\"sip:"
+			ODD_ESCAPED "@d\" ts=\"2026-11-24T08:01:02.5000000Z\"><chat/></grpchat>"
+			"<sib infoType=\"" ODD_ESCAPED "\" serverTime=\"T\" searchLimit=\"1\" "
+			"messageSizeLimit=\"2\" storySizeLimit=\"3\" rootUri=\"ma-cat://d/" ODD_ESCAPED "\"/>"
+			"<pref label=\"" ODD_ESCAPED "\" seqid=\"18446744073709551615\" content=\"c&quot;\n\"/>",
+			build_small_elements);
+}
+
+/* A room list's entry leaves its user count to be filled in where it says. */
+static void builds_room_entries_and_invitations(void **state)
+{
+	static const pchat_invitation_t inv = {12, "2026-03-04 05:06:07.123456", "sip:" ODD "@d",
+		{7, "g", ODD, "", PCHAT_CLOSED, 1, 0, 1}};
+	pchat_buf_t b;
+	size_t at;
+
+	(void)state;
+	pchat_buf_init(&b);
+	pchat_xccos_inv_open(&b, &inv, "d&");
+	pchat_xccos_room_entry(&b, "ma-chan://d/g", &inv.room, &at);
+	pchat_xccos_inv_close(&b);
+	assert_true(pchat_buf_ok(&b));
+	assert_string_equal(b.s, "<inv inviteId=\"12\" domain=\"d&amp;\" "
+			"created=\"2026-03-04T05:06:07.1234560Z\" inviter=\"sip:" ODD_ESCAPED "@d\">"
+			"<chanib name=\"" ODD_ESCAPED "\" description=\"\" uri=\"ma-chan://d/g\">"
+			"<info id=\"urn:parlano:ma:info:ucnt\"></info>"
+			"<info id=\"urn:parlano:ma:info:visibilty\">private</info>"
+			"<prop id=\"urn:parlano:ma:prop:filepost\">true</prop>"
+			"<prop id=\"urn:parlano:ma:prop:invite\">false</prop>"
+			"<prop id=\"urn:parlano:ma:prop:logged\">true</prop></chanib></inv>");
+	assert_memory_equal(b.s + at - strlen("ucnt\">"), "ucnt\"></info>", 13);
+	pchat_buf_free(&b);
+}
+
+/* A buffer on fixed storage fails instead of growing, and is not freed. */
+static void fixed_buffers_fail_instead_of_growing(void **state)
+{
+	char storage[8];
+	pchat_buf_t b;
+
+	(void)state;
+	pchat_buf_init_on(&b, storage, sizeof(storage));
+	pchat_buf_adds(&b, "1234567");
+	assert_true(pchat_buf_ok(&b));
+	assert_string_equal(storage, "1234567");
+	pchat_buf_adds(&b, "8");
+	assert_false(pchat_buf_ok(&b));
+	pchat_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +364,12 @@ int main(void)
 		cmocka_unit_test(builds_escaped_replies),
 		cmocka_unit_test(builds_posts_and_times),
 		cmocka_unit_test(escaping_drops_what_xml_does_not_allow),
+		cmocka_unit_test(builds_join_replies),
+		cmocka_unit_test(builds_bounded_fibs),
+		cmocka_unit_test(builds_join_and_part_notices),
+		cmocka_unit_test(builds_small_elements),
+		cmocka_unit_test(builds_room_entries_and_invitations),
+		cmocka_unit_test(fixed_buffers_fail_instead_of_growing),
 	};
 
 	pchat_xccos_init();

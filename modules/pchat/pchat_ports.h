@@ -1,0 +1,120 @@
+/*
+ * The interfaces the chat logic (pchat_chat.h) reaches the world through:
+ *   store  the persistent model (MySQL): rooms, history, posts;
+ *   live   who is in which room right now (this node's sessions, and the pool's in Redis);
+ *   out    sending: replies to the caller now; notices and posts through the room's ordered
+ *          sender.
+ * Kamailio implements them in the module, the unit tests and the fuzzer with fakes.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#ifndef PCHAT_PORTS_H
+#define PCHAT_PORTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pchat_model.h"
+
+/* Results of store operations: 0 ok; these otherwise. */
+enum {
+	PCHAT_NOT_FOUND = 1,
+	PCHAT_STORE_FULL = 2,  /* a bound of the user's data was reached (preferences) */
+	PCHAT_STORE_DOWN = -2, /* the database is unreachable: answer 503 */
+	PCHAT_STORE_ERROR = -1,
+};
+
+typedef struct pchat_store_ops {
+	/* A room with what its category and roles say about user. */
+	int (*room_for)(void *h, const char *guid, const char *user, pchat_room_t *room);
+	/* Opens a transaction that stores a post with the room's next sequence number (written to
+	 * *seq); ts is the server's time. Finish with post_commit or post_abort. */
+	int (*post_begin)(void *h, uint64_t room_id, const char *author, const char *ts,
+			const char *content, uint64_t *seq);
+	int (*post_commit)(void *h);
+	void (*post_abort)(void *h);
+	/* The last n posts of a room, oldest first. */
+	int (*history)(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx);
+	/* The posts with after < seq < before, oldest first, at most limit; returns how many. */
+	int (*posts_between)(void *h, uint64_t room_id, uint64_t after, uint64_t before, int limit,
+			pchat_post_f cb, void *ctx);
+	/* Rooms user may see that match text (see pchat_search_kind_t), by name, at most limit. */
+	int (*search)(void *h, const char *user, pchat_search_kind_t kind, const char *text,
+			int limit, pchat_room_f cb, void *ctx);
+	/* Rooms where user (or the user's domain) holds role, that are not disabled. */
+	int (*associations)(void *h, const char *user, enum pchat_role role, int limit,
+			pchat_room_f cb, void *ctx);
+	/* Invitations of user with an id above after, oldest first, at most limit. */
+	int (*invitations)(void *h, const char *user, uint64_t after, int limit,
+			pchat_invitation_f cb, void *ctx);
+	int (*pref_get)(void *h, const char *user, const char *label, pchat_pref_t *pref);
+	/* Stores a bundle; its new revision goes to *seqid. A new label is refused with
+	 * PCHAT_STORE_FULL when the user has max bundles already. */
+	int (*pref_set)(void *h, const char *user, const char *label, const char *content, int max,
+			uint64_t *seqid);
+	/* 1 when user (or the user's domain) is a creator in some category, 0 otherwise. */
+	int (*is_creator)(void *h, const char *user);
+	/* 1 when the Persistent Chat policy enables user, 0 when it does not. */
+	int (*policy_enabled)(void *h, const char *user);
+	/* The newest post's sequence number of each of n rooms (0 for a room without posts), at
+	 * most PCHAT_STORE_BATCH rooms at a time. */
+	int (*last_seqs)(void *h, const uint64_t *rooms, int n, uint64_t *seqs);
+} pchat_store_ops_t;
+
+#define PCHAT_STORE_BATCH 100
+
+typedef struct pchat_live_ops {
+	/* Adds the session to the room; it receives the room's posts only after ready(). can_post
+	 * is remembered for its posts. Returns 1 when it is the user's first session in the room,
+	 * 0 when the user was already there with another session, PCHAT_JOIN_AGAIN when this
+	 * session was (its rights are updated), PCHAT_JOIN_FULL when the session is in as many rooms
+	 * as it may be, -1 when it cannot be added (out of memory). */
+	int (*join)(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post);
+	void (*ready)(void *h, const pchat_caller_t *c, uint64_t room_id);
+	/* Returns 1 when that was the user's last session in the room, 0 when the user is still
+	 * there, -1 when the session was not in the room. */
+	int (*part)(void *h, const pchat_caller_t *c, uint64_t room_id);
+	/* The id of a room the session has joined, by GUID, and whether it may post there; 0 when
+	 * not joined. */
+	uint64_t (*joined)(void *h, const pchat_caller_t *c, const char *guid, int *can_post);
+	/* Calls cb for up to max distinct users in the room and returns how many there are, in the
+	 * whole pool (on this node alone while the pool's presence is unreachable). */
+	int (*participants)(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx);
+	/* The number of users in each of n rooms (pool-wide, like participants), in one go. */
+	void (*counts)(void *h, const uint64_t *rooms, int n, int *counts);
+	/* The rooms the session is in (*rooms from pchat_malloc, the caller
+	 * pchat_frees it); returns how many,
+	 * -1 when out of memory. */
+	int (*rooms_of)(void *h, const pchat_caller_t *c, pchat_room_ref_t **rooms);
+	/* The sessions in a room on this node (*out from pchat_malloc, the caller
+	 * pchat_frees it) and the room's
+	 * GUID; returns how many, 0 when nobody is there, -1 on error. */
+	int (*members)(void *h, uint64_t room_id, char *guid, pchat_member_t **out);
+	/* New rights of a session in a room (after an administrator changed the room). */
+	void (*update)(void *h, const pchat_caller_t *c, uint64_t room_id, unsigned roles,
+			int can_post);
+	/* The room's category now (it may have moved): changes of that category's scope reach
+	 * the room. */
+	void (*categorize)(void *h, uint64_t room_id, uint64_t category_id);
+} pchat_live_ops_t;
+
+#define PCHAT_JOIN_FULL (-2)
+#define PCHAT_JOIN_AGAIN 2
+
+typedef struct pchat_out_ops {
+	uint64_t (*next_envid)(void *h);
+	/* Sends an XCCOS body (envelope included) to the caller now. */
+	int (*reply)(void *h, const pchat_caller_t *c, const char *body, size_t len);
+	/* Queues an <ntc> element for every session of the room, in the pool, whose user is not
+	 * except_user, in the room's order. */
+	int (*notice)(void *h, uint64_t room_id, const char *except_user, const char *element,
+			size_t len);
+	/* A post reaches the room's sender in commit order: post_lock is taken before the commit,
+	 * post_fanout hands over the committed post's <grpchat> element, post_unlock releases. */
+	void (*post_lock)(void *h, uint64_t room_id);
+	int (*post_fanout)(void *h, uint64_t room_id, uint64_t seq, const char *element,
+			size_t len);
+	void (*post_unlock)(void *h, uint64_t room_id);
+} pchat_out_ops_t;
+
+#endif
