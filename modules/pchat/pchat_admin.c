@@ -183,11 +183,11 @@ static int fail(pchat_admin_t *a, int code, const char *fmt, ...)
 /* A failed statement: the database is down, a unique name is taken, or it refused. */
 static int db_fail(pchat_admin_t *a, long long rc)
 {
-	if (rc == PCHAT_DB_UNAVAILABLE)
-		return fail(a, PCHAT_ADMIN_DOWN, "the database is unreachable");
-	if (rc == PCHAT_DB_DUPLICATE)
-		return fail(a, PCHAT_ADMIN_CONFLICT, "that name is taken already");
-	return fail(a, PCHAT_ADMIN_FAILED, "the database refused the change: %s",
+	if (rc == PCHAT_ERR_DOWN)
+		return fail(a, PCHAT_ERR_DOWN, "the database is unreachable");
+	if (rc == PCHAT_ERR_DUPLICATE)
+		return fail(a, PCHAT_ERR_CONFLICT, "that name is taken already");
+	return fail(a, PCHAT_ERR_FAILED, "the database refused the change: %s",
 			pchat_db_last_error(a->db));
 }
 
@@ -258,7 +258,7 @@ static int known_options(pchat_admin_t *a, const pchat_kv_t *opts, int n,
 		for (k = 0, ok = 0; known[k] && !ok; k++)
 			ok = strcmp(opts[i].key, known[k]) == 0;
 		if (!ok)
-			return fail(a, PCHAT_ADMIN_INVALID, "unknown option '%s'", opts[i].key);
+			return fail(a, PCHAT_ERR_INVALID, "unknown option '%s'", opts[i].key);
 	}
 	return 0;
 }
@@ -272,7 +272,7 @@ static int parse_bool(pchat_admin_t *a, const char *key, const char *v, int *out
 			   || !strcasecmp(v, "off")) {
 		*out = 0;
 	} else {
-		return fail(a, PCHAT_ADMIN_INVALID, "%s must be yes or no", key);
+		return fail(a, PCHAT_ERR_INVALID, "%s must be yes or no", key);
 	}
 	return 0;
 }
@@ -284,7 +284,7 @@ static int one_of(pchat_admin_t *a, const char *key, const char *v, const char *
 	for (i = 0; allowed[i]; i++)
 		if (strcmp(v, allowed[i]) == 0)
 			return 0;
-	return fail(a, PCHAT_ADMIN_INVALID, "%s must be one of %s%s%s%s%s", key, allowed[0],
+	return fail(a, PCHAT_ERR_INVALID, "%s must be one of %s%s%s%s%s", key, allowed[0],
 			allowed[1] ? ", " : "", allowed[1] ? allowed[1] : "", allowed[2] ? ", " : "",
 			allowed[2] ? allowed[2] : "");
 }
@@ -295,14 +295,14 @@ static int check_text(pchat_admin_t *a, const char *key, const char *v, size_t m
 	const unsigned char *p;
 
 	if (name && !v[0])
-		return fail(a, PCHAT_ADMIN_INVALID, "%s must not be empty", key);
+		return fail(a, PCHAT_ERR_INVALID, "%s must not be empty", key);
 	for (p = (const unsigned char *)v; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
-			return fail(a, PCHAT_ADMIN_INVALID, "%s contains a control character", key);
+			return fail(a, PCHAT_ERR_INVALID, "%s contains a control character", key);
 	if (!pchat_utf8_valid(v, strlen(v)))
-		return fail(a, PCHAT_ADMIN_INVALID, "%s is not valid UTF-8 text", key);
+		return fail(a, PCHAT_ERR_INVALID, "%s is not valid UTF-8 text", key);
 	if (pchat_utf8_chars(v, strlen(v)) > max)
-		return fail(a, PCHAT_ADMIN_INVALID, "%s is longer than %zu characters", key, max);
+		return fail(a, PCHAT_ERR_INVALID, "%s is longer than %zu characters", key, max);
 	return 0;
 }
 
@@ -358,7 +358,7 @@ static long long room_id(pchat_admin_t *a, const char *ident)
 	long long id;
 
 	if (!ident || !ident[0])
-		return fail(a, PCHAT_ADMIN_INVALID, "a room (name, URI or GUID) is needed");
+		return fail(a, PCHAT_ERR_INVALID, "a room (name, URI or GUID) is needed");
 	if (pchat_room_uri_guid(ident, a->domain, guid) == 0 || pchat_guid_normalize(ident, guid) == 0)
 		id = lookup_id(a, A_ROOM_BY_GUID, guid);
 	else
@@ -366,7 +366,7 @@ static long long room_id(pchat_admin_t *a, const char *ident)
 	if (id < 0)
 		return db_fail(a, id);
 	if (id == 0)
-		return fail(a, PCHAT_ADMIN_NOT_FOUND, "no room '%s'", ident);
+		return fail(a, PCHAT_ERR_NOT_FOUND, "no room '%s'", ident);
 	return id;
 }
 
@@ -378,7 +378,7 @@ static long long category_id(pchat_admin_t *a, const char *ident)
 	long long id;
 
 	if (!ident || !ident[0])
-		return fail(a, PCHAT_ADMIN_INVALID, "a category (name, URI or GUID) is needed");
+		return fail(a, PCHAT_ERR_INVALID, "a category (name, URI or GUID) is needed");
 	if (strncasecmp(ident, scheme, sizeof(scheme) - 1) == 0 && (slash = strrchr(ident, '/'))
 			&& pchat_guid_normalize(slash + 1, guid) == 0)
 		id = lookup_id(a, A_CATEGORY_BY_GUID, guid);
@@ -389,7 +389,7 @@ static long long category_id(pchat_admin_t *a, const char *ident)
 	if (id < 0)
 		return db_fail(a, id);
 	if (id == 0)
-		return fail(a, PCHAT_ADMIN_NOT_FOUND, "no category '%s'", ident);
+		return fail(a, PCHAT_ERR_NOT_FOUND, "no category '%s'", ident);
 	return id;
 }
 
@@ -406,21 +406,21 @@ static int check_room_options(pchat_admin_t *a, const pchat_kv_t *opts, int n)
 	int b;
 
 	if ((v = opt(opts, n, "name")) && check_text(a, "name", v, 256, 1) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((v = opt(opts, n, "description")) && check_text(a, "description", v, 1024, 0) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((v = opt(opts, n, "topic")) && check_text(a, "topic", v, 1024, 0) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((v = opt(opts, n, "addin")) && check_text(a, "addin", v, 1024, 0) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((v = opt(opts, n, "privacy")) && one_of(a, "privacy", v, privacies) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((v = opt(opts, n, "type")) && one_of(a, "type", v, room_types) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((v = opt(opts, n, "invitations")) && one_of(a, "invitations", v, invitation_modes) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((v = opt(opts, n, "disabled")) && parse_bool(a, "disabled", v, &b) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	return 0;
 }
 
@@ -481,13 +481,13 @@ static int invite_category_users(pchat_admin_t *a, long long room, long long cat
 	p = PCHAT_DB_I(category);
 	ia.users = pchat_calloc(INVITE_MAX, PCHAT_USER_MAX);
 	if (!ia.users)
-		return fail(a, PCHAT_ADMIN_FAILED, "out of memory");
+		return fail(a, PCHAT_ERR_FAILED, "out of memory");
 	rc = run(a, A_CATEGORY_USERS, &p, 1, collect_category_user, &ia);
 	for (i = 0; rc >= 0 && i < ia.n; i++)
 		if (invite(a, ia.users[i], room) < 0)
-			rc = PCHAT_ADMIN_FAILED;
+			rc = PCHAT_ERR_FAILED;
 	pchat_free(ia.users);
-	return rc < 0 ? (rc == PCHAT_ADMIN_FAILED ? (int)rc : db_fail(a, rc)) : 0;
+	return rc < 0 ? (rc == PCHAT_ERR_FAILED ? (int)rc : db_fail(a, rc)) : 0;
 }
 
 /* ------------------------------------------------------------------ rooms */
@@ -522,7 +522,7 @@ static int get_room_row(pchat_admin_t *a, long long id, pchat_room_row_t *out, c
 	if (rc < 0)
 		return db_fail(a, rc);
 	if (rc == 0)
-		return fail(a, PCHAT_ADMIN_NOT_FOUND, "the room vanished");
+		return fail(a, PCHAT_ERR_NOT_FOUND, "the room vanished");
 	pchat_room_uri(domain, out->guid, out->uri, sizeof(out->uri));
 	return 0;
 }
@@ -539,15 +539,15 @@ int pchat_admin_room_add(pchat_admin_t *a, const char *name, const char *categor
 	int disabled = 0, r;
 
 	if (known_options(a, opts, nopts, known) < 0 || check_room_options(a, opts, nopts) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if (!name || check_text(a, "name", name, 256, 1) < 0)
-		return name ? PCHAT_ADMIN_INVALID : fail(a, PCHAT_ADMIN_INVALID, "a room name is needed");
+		return name ? PCHAT_ERR_INVALID : fail(a, PCHAT_ERR_INVALID, "a room name is needed");
 	if ((cat = category_id(a, category)) < 0)
 		return (int)cat;
 	if ((v = opt(opts, nopts, "disabled")))
 		parse_bool(a, "disabled", v, &disabled);
 	if (pchat_random_guid(guid) < 0)
-		return fail(a, PCHAT_ADMIN_FAILED, "no random numbers for the room's GUID");
+		return fail(a, PCHAT_ERR_FAILED, "no random numbers for the room's GUID");
 	p[0] = PCHAT_DB_CS(guid);
 	p[1] = PCHAT_DB_CS(name);
 	p[2] = PCHAT_DB_CS(opt_or(opts, nopts, "description", ""));
@@ -564,8 +564,8 @@ int pchat_admin_room_add(pchat_admin_t *a, const char *name, const char *categor
 	rc = run(a, A_ROOM_INSERT, p, 10, NULL, NULL);
 	if (rc < 0) {
 		pchat_db_rollback(a->db);
-		return rc == PCHAT_DB_DUPLICATE
-					   ? fail(a, PCHAT_ADMIN_CONFLICT, "a room named '%s' exists already", name)
+		return rc == PCHAT_ERR_DUPLICATE
+					   ? fail(a, PCHAT_ERR_CONFLICT, "a room named '%s' exists already", name)
 					   : db_fail(a, rc);
 	}
 	rc = (long long)pchat_db_insert_id(a->db);
@@ -606,8 +606,8 @@ static int set_option(pchat_admin_t *a, int stmt, long long id, const char *key,
 	}
 	p[1] = PCHAT_DB_I(id);
 	rc = run(a, stmt, p, 2, NULL, NULL);
-	if (rc == PCHAT_DB_DUPLICATE)
-		return fail(a, PCHAT_ADMIN_CONFLICT, "a %s '%s' exists already",
+	if (rc == PCHAT_ERR_DUPLICATE)
+		return fail(a, PCHAT_ERR_CONFLICT, "a %s '%s' exists already",
 				stmt >= A_CAT_SET_NAME ? "category named" : "room named", value);
 	return rc < 0 ? db_fail(a, rc) : 0;
 }
@@ -642,9 +642,9 @@ int pchat_admin_room_set(pchat_admin_t *a, const char *ident, const pchat_kv_t *
 
 	*dropped = 0;
 	if (nopts == 0)
-		return fail(a, PCHAT_ADMIN_INVALID, "nothing to change: give key=value options");
+		return fail(a, PCHAT_ERR_INVALID, "nothing to change: give key=value options");
 	if (known_options(a, opts, nopts, known) < 0 || check_room_options(a, opts, nopts) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((id = room_id(a, ident)) < 0)
 		return (int)id;
 	if ((v = opt(opts, nopts, "category")) && (cat = category_id(a, v)) < 0)
@@ -729,11 +729,11 @@ int pchat_admin_room_list(pchat_admin_t *a, const pchat_kv_t *opts, int nopts,
 	size_t i, o = 0;
 
 	if (known_options(a, opts, nopts, known) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((v = opt(opts, nopts, "disabled")) && parse_bool(a, "disabled", v, &disabled) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((v = opt(opts, nopts, "limit")) && ((limit = atoll(v)) < 1 || limit > 100000))
-		return fail(a, PCHAT_ADMIN_INVALID, "limit must be from 1 to 100000");
+		return fail(a, PCHAT_ERR_INVALID, "limit must be from 1 to 100000");
 	for (i = 0; name && name[i] && o + 2 < sizeof(pattern); i++) {
 		if (name[i] == '%' || name[i] == '_' || name[i] == '!')
 			pattern[o++] = '!';
@@ -784,9 +784,9 @@ int pchat_admin_room_clear(pchat_admin_t *a, const char *ident, const pchat_kv_t
 	long long id, rc;
 
 	if (known_options(a, opts, nopts, known) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if (before && pchat_iso_to_datetime(before, when, sizeof(when)) < 0)
-		return fail(a, PCHAT_ADMIN_INVALID, "before must be an ISO 8601 time, e.g. "
+		return fail(a, PCHAT_ERR_INVALID, "before must be an ISO 8601 time, e.g. "
 				"2026-11-24T08:00:00Z");
 	if ((id = room_id(a, ident)) < 0)
 		return (int)id;
@@ -827,7 +827,7 @@ static int check_additions(pchat_admin_t *a, long long id, const char *role,
 		if (ok < 0)
 			return ok;
 		if (!ok)
-			return fail(a, PCHAT_ADMIN_INVALID, "%s is not allowed in the room's category",
+			return fail(a, PCHAT_ERR_INVALID, "%s is not allowed in the room's category",
 					norm[i]);
 	}
 	*invite_on = 0;
@@ -843,11 +843,11 @@ static int normalize_principals(pchat_admin_t *a, const char *const *in, int n,
 	int i;
 
 	if (n < 1)
-		return fail(a, PCHAT_ADMIN_INVALID, "at least one principal (a SIP URI or a domain) "
+		return fail(a, PCHAT_ERR_INVALID, "at least one principal (a SIP URI or a domain) "
 				"is needed");
 	for (i = 0; i < n; i++)
 		if (pchat_principal_normalize(in[i], norm[i], PCHAT_USER_MAX) < 0)
-			return fail(a, PCHAT_ADMIN_INVALID, "'%s' is neither a SIP URI (sip:user@host) nor "
+			return fail(a, PCHAT_ERR_INVALID, "'%s' is neither a SIP URI (sip:user@host) nor "
 					"a domain", in[i]);
 	return 0;
 }
@@ -862,13 +862,13 @@ int pchat_admin_room_principals(pchat_admin_t *a, const char *ident, const char 
 
 	*invited = 0;
 	if (one_of(a, "role", role, room_roles) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((id = room_id(a, ident)) < 0)
 		return (int)id;
 	*room = (uint64_t)id;
 	norm = pchat_calloc(n > 0 ? n : 1, PCHAT_USER_MAX);
 	if (!norm)
-		return fail(a, PCHAT_ADMIN_FAILED, "out of memory");
+		return fail(a, PCHAT_ERR_FAILED, "out of memory");
 	r = normalize_principals(a, principals, n, norm);
 	if (r == 0 && add)
 		r = check_additions(a, id, role, norm, n, &on);
@@ -921,7 +921,7 @@ static int get_category_row(pchat_admin_t *a, long long id, pchat_category_row_t
 	if (rc < 0)
 		return db_fail(a, rc);
 	if (rc == 0)
-		return fail(a, PCHAT_ADMIN_NOT_FOUND, "the category vanished");
+		return fail(a, PCHAT_ERR_NOT_FOUND, "the category vanished");
 	pchat_category_uri(a->domain, out->guid, out->uri, sizeof(out->uri));
 	return 0;
 }
@@ -932,13 +932,13 @@ static int check_category_options(pchat_admin_t *a, const pchat_kv_t *opts, int 
 	int i, b;
 
 	if ((v = opt(opts, n, "name")) && check_text(a, "name", v, 256, 1) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((v = opt(opts, n, "description")) && check_text(a, "description", v, 1024, 0) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	for (i = 0; category_bools[i]; i++)
 		if ((v = opt(opts, n, category_bools[i]))
 				&& parse_bool(a, category_bools[i], v, &b) < 0)
-			return PCHAT_ADMIN_INVALID;
+			return PCHAT_ERR_INVALID;
 	return 0;
 }
 
@@ -963,12 +963,12 @@ int pchat_admin_category_add(pchat_admin_t *a, const char *name, const pchat_kv_
 	long long rc;
 
 	if (known_options(a, opts, nopts, known) < 0 || check_category_options(a, opts, nopts) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if (!name || check_text(a, "name", name, 256, 1) < 0)
-		return name ? PCHAT_ADMIN_INVALID
-					: fail(a, PCHAT_ADMIN_INVALID, "a category name is needed");
+		return name ? PCHAT_ERR_INVALID
+					: fail(a, PCHAT_ERR_INVALID, "a category name is needed");
 	if (pchat_random_guid(guid) < 0)
-		return fail(a, PCHAT_ADMIN_FAILED, "no random numbers for the category's GUID");
+		return fail(a, PCHAT_ERR_FAILED, "no random numbers for the category's GUID");
 	p[0] = PCHAT_DB_CS(guid);
 	p[1] = PCHAT_DB_CS(name);
 	p[2] = PCHAT_DB_CS(opt_or(opts, nopts, "description", ""));
@@ -977,8 +977,8 @@ int pchat_admin_category_add(pchat_admin_t *a, const char *name, const pchat_kv_
 	p[4] = PCHAT_DB_I(bool_opt(opts, nopts, "invitations", 0));
 	p[5] = PCHAT_DB_I(bool_opt(opts, nopts, "chat_history", 1));
 	rc = run(a, A_CAT_INSERT, p, 6, NULL, NULL);
-	if (rc == PCHAT_DB_DUPLICATE)
-		return fail(a, PCHAT_ADMIN_CONFLICT, "a category named '%s' exists already", name);
+	if (rc == PCHAT_ERR_DUPLICATE)
+		return fail(a, PCHAT_ERR_CONFLICT, "a category named '%s' exists already", name);
 	if (rc < 0)
 		return db_fail(a, rc);
 	return get_category_row(a, (long long)pchat_db_insert_id(a->db), out);
@@ -1007,9 +1007,9 @@ int pchat_admin_category_set(pchat_admin_t *a, const char *ident, const pchat_kv
 	int rc;
 
 	if (nopts == 0)
-		return fail(a, PCHAT_ADMIN_INVALID, "nothing to change: give key=value options");
+		return fail(a, PCHAT_ERR_INVALID, "nothing to change: give key=value options");
 	if (known_options(a, opts, nopts, known) < 0 || check_category_options(a, opts, nopts) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((id = category_id(a, ident)) < 0)
 		return (int)id;
 	if ((rc = begin(a)) < 0)
@@ -1076,7 +1076,7 @@ int pchat_admin_category_remove(pchat_admin_t *a, const char *ident)
 	if (rc < 0)
 		return db_fail(a, rc);
 	if (rc == 0)
-		return fail(a, PCHAT_ADMIN_CONFLICT, "the category '%s' still has rooms; move or "
+		return fail(a, PCHAT_ERR_CONFLICT, "the category '%s' still has rooms; move or "
 				"remove them first", ident);
 	return 0;
 }
@@ -1092,13 +1092,13 @@ int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const c
 	int i, r;
 
 	if (one_of(a, "role", role, category_roles) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((id = category_id(a, ident)) < 0)
 		return (int)id;
 	*category = (uint64_t)id;
 	norm = pchat_calloc(n > 0 ? n : 1, PCHAT_USER_MAX);
 	if (!norm)
-		return fail(a, PCHAT_ADMIN_FAILED, "out of memory");
+		return fail(a, PCHAT_ERR_FAILED, "out of memory");
 	r = normalize_principals(a, principals, n, norm);
 	if (r == 0 && (r = begin(a)) == 0) {
 		for (i = 0; r == 0 && i < n; i++) {
@@ -1132,20 +1132,20 @@ int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_
 	size_t i;
 
 	if (known_options(a, opts, nopts, known) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if (!user && !keyword && !after && !before)
-		return fail(a, PCHAT_ADMIN_INVALID, "say which messages: user=, keyword=, after= or "
+		return fail(a, PCHAT_ERR_INVALID, "say which messages: user=, keyword=, after= or "
 				"before=");
 	if (user && pchat_user_normalize(user, strlen(user), author, sizeof(author)) < 0)
-		return fail(a, PCHAT_ADMIN_INVALID, "user must be a SIP URI (sip:user@host)");
+		return fail(a, PCHAT_ERR_INVALID, "user must be a SIP URI (sip:user@host)");
 	if ((after && pchat_iso_to_datetime(after, from, sizeof(from)) < 0)
 			|| (before && pchat_iso_to_datetime(before, to, sizeof(to)) < 0))
-		return fail(a, PCHAT_ADMIN_INVALID, "after and before must be ISO 8601 times, e.g. "
+		return fail(a, PCHAT_ERR_INVALID, "after and before must be ISO 8601 times, e.g. "
 				"2026-11-24T08:00:00Z");
 	if (keyword && !keyword[0])
-		return fail(a, PCHAT_ADMIN_INVALID, "keyword must not be empty");
+		return fail(a, PCHAT_ERR_INVALID, "keyword must not be empty");
 	if (replacement && check_text(a, "replacement", replacement, 8000, 0) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if ((id = room_id(a, ident)) < 0)
 		return (int)id;
 	/* the stored content is XML: the replacement is escaped into a <chat>, and the keyword is
@@ -1175,7 +1175,7 @@ int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_
 	p[8] = p[9] = before ? PCHAT_DB_CS(to) : PCHAT_DB_NUL;
 	/* a keyword that could not be escaped whole must not widen the replacement */
 	rc = pchat_buf_ok(&content) && (!keyword || pchat_buf_ok(&kw))
-			? run(a, A_MSG_REPLACE, p, 10, NULL, NULL) : PCHAT_DB_ERROR;
+			? run(a, A_MSG_REPLACE, p, 10, NULL, NULL) : PCHAT_ERR_FAILED;
 	pchat_buf_free(&content);
 	pchat_buf_free(&kw);
 	if (rc < 0)
@@ -1195,11 +1195,11 @@ int pchat_admin_config_set(pchat_admin_t *a, const char *name, const char *value
 	int v;
 
 	if (!def)
-		return fail(a, PCHAT_ADMIN_INVALID, "no setting '%s' (pchat.config.get lists them)",
+		return fail(a, PCHAT_ERR_INVALID, "no setting '%s' (pchat.config.get lists them)",
 				name ? name : "");
 	if (!value || pchat_setting_parse(def, value, &v, a->err, sizeof(a->err)) < 0)
-		return value ? PCHAT_ADMIN_INVALID
-					 : fail(a, PCHAT_ADMIN_INVALID, "a value for %s is needed", name);
+		return value ? PCHAT_ERR_INVALID
+					 : fail(a, PCHAT_ERR_INVALID, "a value for %s is needed", name);
 	snprintf(text, sizeof(text), "%d", v);
 	p[0] = PCHAT_DB_CS(def->name);
 	p[1] = PCHAT_DB_CS(text);
@@ -1213,7 +1213,7 @@ int pchat_admin_config_unset(pchat_admin_t *a, const char *name)
 	long long rc;
 
 	if (!name || !pchat_setting_find(name))
-		return fail(a, PCHAT_ADMIN_INVALID, "no setting '%s'", name ? name : "");
+		return fail(a, PCHAT_ERR_INVALID, "no setting '%s'", name ? name : "");
 	p = PCHAT_DB_CS(name);
 	rc = run(a, A_CONFIG_UNSET, &p, 1, NULL, NULL);
 	return rc < 0 ? db_fail(a, rc) : 0;
@@ -1251,7 +1251,7 @@ static int policy_scope(pchat_admin_t *a, const char *scope, char *out, size_t l
 		return 0;
 	}
 	if (!scope || pchat_principal_normalize(scope, out, len) < 0)
-		return fail(a, PCHAT_ADMIN_INVALID, "the scope must be * (everyone), a domain or a SIP "
+		return fail(a, PCHAT_ERR_INVALID, "the scope must be * (everyone), a domain or a SIP "
 				"URI (sip:user@host)");
 	return 0;
 }
@@ -1264,10 +1264,10 @@ int pchat_admin_policy_set(pchat_admin_t *a, const char *scope, const char *enab
 	int on;
 
 	if (policy_scope(a, scope, normalized, len) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	if (!enabled || parse_bool(a, "enabled", enabled, &on) < 0)
-		return enabled ? PCHAT_ADMIN_INVALID
-					   : fail(a, PCHAT_ADMIN_INVALID, "say yes (enabled) or no (disabled)");
+		return enabled ? PCHAT_ERR_INVALID
+					   : fail(a, PCHAT_ERR_INVALID, "say yes (enabled) or no (disabled)");
 	p[0] = PCHAT_DB_CS(normalized);
 	p[1] = PCHAT_DB_I(on);
 	rc = run(a, A_POLICY_SET, p, 2, NULL, NULL);
@@ -1280,12 +1280,12 @@ int pchat_admin_policy_unset(pchat_admin_t *a, const char *scope, char *normaliz
 	long long rc;
 
 	if (policy_scope(a, scope, normalized, len) < 0)
-		return PCHAT_ADMIN_INVALID;
+		return PCHAT_ERR_INVALID;
 	p = PCHAT_DB_CS(normalized);
 	rc = run(a, A_POLICY_UNSET, &p, 1, NULL, NULL);
 	if (rc < 0)
 		return db_fail(a, rc);
-	return rc == 0 ? fail(a, PCHAT_ADMIN_NOT_FOUND, "no rule for %s", normalized) : 0;
+	return rc == 0 ? fail(a, PCHAT_ERR_NOT_FOUND, "no rule for %s", normalized) : 0;
 }
 
 typedef struct policy_list_ctx {

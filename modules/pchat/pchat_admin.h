@@ -25,13 +25,10 @@ typedef struct pchat_admin {
 	char err[256];       /* why the last call failed, for the caller to show */
 } pchat_admin_t;
 
-enum {
-	PCHAT_ADMIN_INVALID = -10,   /* a missing or invalid argument (err says which) */
-	PCHAT_ADMIN_NOT_FOUND = -11, /* no such room or category */
-	PCHAT_ADMIN_CONFLICT = -12,  /* a name already taken, a category still in use */
-	PCHAT_ADMIN_FAILED = -13,    /* the database refused (logged) */
-	PCHAT_ADMIN_DOWN = -14,      /* the database is unreachable */
-};
+/* The commands return PCHAT_OK or a negative pchat_rc_t (err says why): PCHAT_ERR_INVALID (a
+ * missing or invalid argument), PCHAT_ERR_NOT_FOUND (no such room or category),
+ * PCHAT_ERR_CONFLICT (a name already taken, a category still in use), PCHAT_ERR_FAILED (the
+ * database refused; logged), PCHAT_ERR_DOWN (the database is unreachable). */
 
 /* key=value options of a command. */
 typedef struct pchat_kv {

@@ -49,14 +49,14 @@ static int send_built(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 /* A reply with an empty <data/>: failures, and commands that return nothing. It is built
  * without allocating, so that a server error can be told when memory is short. */
 static void reply_status(const pchat_chat_t *chat, const pchat_caller_t *c,
-		const pchat_env_t *env, int code, const char *text)
+		const pchat_env_t *env, pchat_rc_t rc, const char *text)
 {
 	char storage[STATUS_REPLY_MAX];
 	pchat_buf_t b;
 
 	pchat_buf_init_on(&b, storage, sizeof(storage));
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
-	pchat_xccos_rpl_open(&b, env, env->name, code, text);
+	pchat_xccos_rpl_open(&b, env, env->name, rc, text);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
 	send_built(chat, c, &b);
@@ -69,17 +69,18 @@ static void send_reply(const pchat_chat_t *chat, const pchat_caller_t *c,
 		const pchat_env_t *env, const pchat_buf_t *b)
 {
 	if (send_built(chat, c, b) < 0)
-		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
+		reply_status(chat, c, env, PCHAT_ERR_FAILED, TXT_SERVER_ERROR);
 }
 
-static int store_code(int rc)
+/* How a store failure is told: unreachable, or a server error. */
+static pchat_rc_t store_code(int rc)
 {
-	return rc == PCHAT_STORE_DOWN ? PCHAT_RESP_UNAVAILABLE : PCHAT_RESP_SERVER_ERROR;
+	return rc == PCHAT_ERR_DOWN ? PCHAT_ERR_DOWN : PCHAT_ERR_FAILED;
 }
 
 static const char *store_text(int rc)
 {
-	return rc == PCHAT_STORE_DOWN ? TXT_UNAVAILABLE : TXT_SERVER_ERROR;
+	return rc == PCHAT_ERR_DOWN ? TXT_UNAVAILABLE : TXT_SERVER_ERROR;
 }
 
 /* ------------------------------------------------------------------ rooms */
@@ -113,7 +114,7 @@ static void room_uri(const pchat_chat_t *chat, const char *guid, char *out, size
 }
 
 typedef struct join_failure {
-	int code;
+	pchat_rc_t rc;
 	const char *text;
 } join_failure_t;
 
@@ -125,8 +126,8 @@ static int readable_room(const pchat_chat_t *chat, const pchat_caller_t *c, cons
 	int rc = chat->store->room_for(chat->store_h, guid, c->user, room);
 	pchat_verdict_t v;
 
-	if (rc == PCHAT_NOT_FOUND) {
-		*why = (join_failure_t){PCHAT_RESP_NOT_FOUND, TXT_NO_ROOM};
+	if (rc == PCHAT_ERR_NOT_FOUND) {
+		*why = (join_failure_t){PCHAT_ERR_NOT_FOUND, TXT_NO_ROOM};
 		return 0;
 	}
 	if (rc != 0) {
@@ -138,9 +139,9 @@ static int readable_room(const pchat_chat_t *chat, const pchat_caller_t *c, cons
 		return 1;
 	if (pchat_may_see(room->privacy, room->disabled, &room->access) != PCHAT_ALLOW
 			&& room->privacy == PCHAT_SECRET)
-		*why = (join_failure_t){PCHAT_RESP_NOT_FOUND, TXT_NO_ROOM};
+		*why = (join_failure_t){PCHAT_ERR_NOT_FOUND, TXT_NO_ROOM};
 	else
-		*why = (join_failure_t){PCHAT_RESP_FORBIDDEN, pchat_verdict_text(v)};
+		*why = (join_failure_t){PCHAT_ERR_FORBIDDEN, pchat_verdict_text(v)};
 	return 0;
 }
 
@@ -243,12 +244,12 @@ static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, const ch
 	jr->again = jr->first == PCHAT_JOIN_AGAIN;
 	if (jr->again)
 		jr->first = 0;
-	if (jr->first == PCHAT_JOIN_FULL) {
-		*why = (join_failure_t){PCHAT_RESP_FORBIDDEN, TXT_TOO_MANY_ROOMS};
+	if (jr->first == PCHAT_ERR_FULL) {
+		*why = (join_failure_t){PCHAT_ERR_FULL, TXT_TOO_MANY_ROOMS};
 		return -1;
 	}
 	if (jr->first < 0) {
-		*why = (join_failure_t){PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR};
+		*why = (join_failure_t){PCHAT_ERR_FAILED, TXT_SERVER_ERROR};
 		return -1;
 	}
 	return 0;
@@ -394,7 +395,7 @@ static int join_reply_send(join_reply_t *r, const pchat_env_t *env, const char *
 
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, r->chat->out->next_envid(r->chat->out_h));
-	pchat_xccos_rpl_open(&b, env, name, PCHAT_RESP_OK, TXT_OK);
+	pchat_xccos_rpl_open(&b, env, name, PCHAT_OK, TXT_OK);
 	if (r->uibs.len)
 		pchat_buf_add(&b, r->uibs.s, r->uibs.len);
 	if (r->chanibs.len)
@@ -449,7 +450,7 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	join_reply_t r;
 
 	if (!chanid || chanid_guid(chat, chanid, guid) < 0) {
-		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, TXT_BAD_ROOM);
+		reply_status(chat, c, env, PCHAT_ERR_INVALID, TXT_BAD_ROOM);
 		return;
 	}
 	jr = pchat_calloc(1, sizeof(*jr));
@@ -457,14 +458,14 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 		if (jr)
 			join_reply_free(&r);
 		pchat_free(jr);
-		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
+		reply_status(chat, c, env, PCHAT_ERR_FAILED, TXT_SERVER_ERROR);
 		return;
 	}
 	if (join_room(chat, c, guid, jr, &why) < 0) {
-		reply_status(chat, c, env, why.code, why.text);
+		reply_status(chat, c, env, why.rc, why.text);
 	} else if (add_joined_room(&r, jr, 0) < 0 || join_reply_send(&r, env, "join") < 0) {
 		unjoin(chat, c, jr);
-		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
+		reply_status(chat, c, env, PCHAT_ERR_FAILED, TXT_SERVER_ERROR);
 	} else {
 		after_join(chat, c, jr, "join");
 	}
@@ -504,7 +505,7 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 	xmlNodePtr chanid;
 
 	if (nchanid > BJOIN_MAX) {
-		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "too many rooms in one batch join");
+		reply_status(chat, c, env, PCHAT_ERR_INVALID, "too many rooms in one batch join");
 		return;
 	}
 	rooms = pchat_calloc(nchanid ? nchanid : 1, sizeof(*rooms));
@@ -513,7 +514,7 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 		if (rooms)
 			join_reply_free(&r);
 		pchat_free(rooms);
-		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
+		reply_status(chat, c, env, PCHAT_ERR_FAILED, TXT_SERVER_ERROR);
 		return;
 	}
 	for (chanid = pchat_xml_child(env->data, "chanid"), i = 0; chanid;
@@ -539,7 +540,7 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 	if (join_reply_send(&r, env, "bjoin") < 0) {
 		for (i = 0; i < nrooms; i++)
 			unjoin(chat, c, &rooms[i]);
-		reply_status(chat, c, env, PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR);
+		reply_status(chat, c, env, PCHAT_ERR_FAILED, TXT_SERVER_ERROR);
 		nrooms = 0;
 	}
 	for (i = 0; i < nrooms; i++)
@@ -585,7 +586,7 @@ static void cmd_part(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	pchat_buf_t b;
 
 	if (!chanib || uri_attr_guid(chat, chanib, "uri", guid) < 0) {
-		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, TXT_BAD_ROOM);
+		reply_status(chat, c, env, PCHAT_ERR_INVALID, TXT_BAD_ROOM);
 		return;
 	}
 	room_id = chat->live->joined(chat->live_h, c, guid, NULL);
@@ -594,7 +595,7 @@ static void cmd_part(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	room_uri(chat, guid, uri, sizeof(uri));
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
-	pchat_xccos_rpl_open(&b, env, "part", PCHAT_RESP_OK, TXT_OK);
+	pchat_xccos_rpl_open(&b, env, "part", PCHAT_OK, TXT_OK);
 	pchat_xccos_chanib_ref(&b, uri);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
@@ -621,7 +622,7 @@ static void flush_history(history_reply_t *h)
 
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, h->chat->out->next_envid(h->chat->out_h));
-	pchat_xccos_rpl_open(&b, h->env, "bccontext", PCHAT_RESP_OK, TXT_OK);
+	pchat_xccos_rpl_open(&b, h->env, "bccontext", PCHAT_OK, TXT_OK);
 	pchat_xccos_backchat(&b, h->uri, h->msgs.s, h->msgs.len);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
@@ -670,13 +671,13 @@ static void cmd_bccontext(const pchat_chat_t *chat, const pchat_caller_t *c,
 	int rc;
 
 	if (!chanib || uri_attr_guid(chat, chanib, "uri", guid) < 0) {
-		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, TXT_BAD_ROOM);
+		reply_status(chat, c, env, PCHAT_ERR_INVALID, TXT_BAD_ROOM);
 		return;
 	}
 	/* without a count, the service's default history (Lync's DefaultChatHistory) */
 	cnt = last ? pchat_xml_attr_num(last, "cnt") : chat->settings->default_history;
 	if (cnt < 0) {
-		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "invalid backchat count");
+		reply_status(chat, c, env, PCHAT_ERR_INVALID, "invalid backchat count");
 		return;
 	}
 	if (cnt > chat->settings->backchat_limit)
@@ -684,8 +685,8 @@ static void cmd_bccontext(const pchat_chat_t *chat, const pchat_caller_t *c,
 	room = pchat_malloc(sizeof(*room));
 	if (!room || !readable_room(chat, c, guid, room, &why)) {
 		if (!room)
-			why = (join_failure_t){PCHAT_RESP_SERVER_ERROR, TXT_SERVER_ERROR};
-		reply_status(chat, c, env, why.code, why.text);
+			why = (join_failure_t){PCHAT_ERR_FAILED, TXT_SERVER_ERROR};
+		reply_status(chat, c, env, why.rc, why.text);
 		pchat_free(room);
 		return;
 	}
@@ -716,7 +717,7 @@ static void cmd_requri(const pchat_chat_t *chat, const pchat_caller_t *c,
 
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
-	pchat_xccos_rpl_open(&b, env, "requri", PCHAT_RESP_OK, TXT_OK);
+	pchat_xccos_rpl_open(&b, env, "requri", PCHAT_OK, TXT_OK);
 	pchat_xccos_uib_uri(&b, chat->pool_uri);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
@@ -754,7 +755,7 @@ static void cmd_getserverinfo(const pchat_chat_t *chat, const pchat_caller_t *c,
 	pchat_category_uri(chat->domain, guid, root, sizeof(root));
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
-	pchat_xccos_rpl_open(&b, env, "getserverinfo", PCHAT_RESP_OK, TXT_OK);
+	pchat_xccos_rpl_open(&b, env, "getserverinfo", PCHAT_OK, TXT_OK);
 	pchat_xccos_sib(&b, info_type, ts, chat->settings->search_limit,
 			chat->settings->message_size_limit, chat->settings->story_size_limit, root);
 	pchat_xccos_rpl_close(&b);
@@ -798,7 +799,7 @@ static void room_list_open(room_list_t *l, const pchat_chat_t *chat, const pchat
 	l->limit = chat->settings->reply_size - 64;
 	pchat_buf_init(&l->b);
 	pchat_xccos_open(&l->b, chat->out->next_envid(chat->out_h));
-	pchat_xccos_rpl_open(&l->b, env, env->name, PCHAT_RESP_OK, TXT_OK);
+	pchat_xccos_rpl_open(&l->b, env, env->name, PCHAT_OK, TXT_OK);
 }
 
 /* Remembers where the room's user count goes; -1 when out of memory. */
@@ -921,24 +922,24 @@ static void cmd_chansrch(const pchat_chat_t *chat, const pchat_caller_t *c,
 	int kind = -1;
 
 	if (!qib) {
-		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "search needs a qib query");
+		reply_status(chat, c, env, PCHAT_ERR_INVALID, "search needs a qib query");
 		return;
 	}
 	pchat_xml_attr(qib, "qtype", qtype, sizeof(qtype));
 	if (pchat_xml_attr(qib, "criteria", criteria, sizeof(criteria)) == -2) {
-		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "search text too long");
+		reply_status(chat, c, env, PCHAT_ERR_INVALID, "search text too long");
 		return;
 	}
 	for (i = 0; i < sizeof(search_kinds) / sizeof(search_kinds[0]); i++)
 		if (strcasecmp(qtype, search_kinds[i].qtype) == 0)
 			kind = search_kinds[i].kind;
 	if (kind < 0) {
-		reply_status(chat, c, env, PCHAT_RESP_NOT_SUPPORTED, "search type not supported");
+		reply_status(chat, c, env, PCHAT_ERR_NOT_SUPPORTED, "search type not supported");
 		return;
 	}
 	if (kind == PCHAT_SEARCH_MEMBER || kind == PCHAT_SEARCH_MANAGER) {
 		if (pchat_principal_normalize(criteria, principal, sizeof(principal)) < 0) {
-			reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST,
+			reply_status(chat, c, env, PCHAT_ERR_INVALID,
 					"criteria must be a SIP URI or a domain");
 			return;
 		}
@@ -964,7 +965,7 @@ static void cmd_getassociations(const pchat_chat_t *chat, const pchat_caller_t *
 	} else if (strcasecmp(qtype, "MANAGER") == 0) {
 		role = PCHAT_ROLE_MANAGER;
 	} else {
-		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "qtype must be MEMBER or MANAGER");
+		reply_status(chat, c, env, PCHAT_ERR_INVALID, "qtype must be MEMBER or MANAGER");
 		return;
 	}
 	room_list_open(&l, chat, env);
@@ -992,7 +993,7 @@ static void cmd_getinv(const pchat_chat_t *chat, const pchat_caller_t *c, const 
 	room_list_t l;
 
 	if (after < 0) {
-		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "invalid inviteId");
+		reply_status(chat, c, env, PCHAT_ERR_INVALID, "invalid inviteId");
 		return;
 	}
 	room_list_open(&l, chat, env);
@@ -1011,7 +1012,7 @@ static void reply_pref(const pchat_chat_t *chat, const pchat_caller_t *c, const 
 
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
-	pchat_xccos_rpl_open(&b, env, env->name, PCHAT_RESP_OK, TXT_OK);
+	pchat_xccos_rpl_open(&b, env, env->name, PCHAT_OK, TXT_OK);
 	pchat_xccos_pref(&b, label, seqid, content);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
@@ -1028,7 +1029,7 @@ static void cmd_getpref(const pchat_chat_t *chat, const pchat_caller_t *c, const
 	int rc;
 
 	if (pchat_xml_attr(pref, "label", label, sizeof(label)) <= 0) {
-		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "preference needs a label");
+		reply_status(chat, c, env, PCHAT_ERR_INVALID, "preference needs a label");
 		return;
 	}
 	pchat_xml_attr(pref, "createdefault", create, sizeof(create));
@@ -1036,12 +1037,12 @@ static void cmd_getpref(const pchat_chat_t *chat, const pchat_caller_t *c, const
 	if (rc == 0 && p.seqid == 0 && strcasecmp(create, "true") == 0)
 		rc = chat->store->pref_set(chat->store_h, c->user, label, "",
 				chat->settings->max_preferences, &p.seqid);
-	if (rc < 0)
+	if (rc == PCHAT_ERR_FULL)
+		reply_status(chat, c, env, PCHAT_ERR_FULL, TXT_TOO_MANY_PREFS);
+	else if (rc < 0)
 		reply_status(chat, c, env, store_code(rc), store_text(rc));
-	else if (rc == PCHAT_STORE_FULL)
-		reply_status(chat, c, env, PCHAT_RESP_FORBIDDEN, TXT_TOO_MANY_PREFS);
 	else if (p.seqid == 0)
-		reply_status(chat, c, env, PCHAT_RESP_NOT_FOUND, "no such preference");
+		reply_status(chat, c, env, PCHAT_ERR_NOT_FOUND, "no such preference");
 	else
 		reply_pref(chat, c, env, label, p.seqid, p.content ? p.content : "");
 	pchat_free(p.content);
@@ -1057,22 +1058,22 @@ static void cmd_setpref(const pchat_chat_t *chat, const pchat_caller_t *c, const
 	int rc;
 
 	if (pchat_xml_attr(pref, "label", label, sizeof(label)) <= 0) {
-		reply_status(chat, c, env, PCHAT_RESP_BAD_REQUEST, "preference needs a label");
+		reply_status(chat, c, env, PCHAT_ERR_INVALID, "preference needs a label");
 		return;
 	}
 	content = xmlGetNoNsProp(pref, (const xmlChar *)"content");
 	if (pchat_buf_xml_size(label) + pchat_buf_xml_size(content ? (const char *)content : "")
 			> chat->settings->max_preference_size) {
-		reply_status(chat, c, env, PCHAT_RESP_TOO_LARGE, "preference too large");
+		reply_status(chat, c, env, PCHAT_ERR_TOO_LARGE, "preference too large");
 		xmlFree(content);
 		return;
 	}
 	rc = chat->store->pref_set(chat->store_h, c->user, label,
 			content ? (const char *)content : "", chat->settings->max_preferences, &seqid);
-	if (rc < 0)
+	if (rc == PCHAT_ERR_FULL)
+		reply_status(chat, c, env, PCHAT_ERR_FULL, TXT_TOO_MANY_PREFS);
+	else if (rc < 0)
 		reply_status(chat, c, env, store_code(rc), store_text(rc));
-	else if (rc == PCHAT_STORE_FULL)
-		reply_status(chat, c, env, PCHAT_RESP_FORBIDDEN, TXT_TOO_MANY_PREFS);
 	else
 		reply_pref(chat, c, env, label, seqid, content ? (const char *)content : "");
 	xmlFree(content);
@@ -1087,9 +1088,9 @@ static void cmd_nodespermcreatechild(const pchat_chat_t *chat, const pchat_calle
 	if (rc < 0)
 		reply_status(chat, c, env, store_code(rc), store_text(rc));
 	else if (rc == 0)
-		reply_status(chat, c, env, PCHAT_RESP_FORBIDDEN, "you may not create rooms");
+		reply_status(chat, c, env, PCHAT_ERR_FORBIDDEN, "you may not create rooms");
 	else
-		reply_status(chat, c, env, PCHAT_RESP_OK, TXT_OK);
+		reply_status(chat, c, env, PCHAT_OK, TXT_OK);
 }
 
 typedef void (*command_f)(const pchat_chat_t *, const pchat_caller_t *, const pchat_env_t *);
@@ -1124,39 +1125,40 @@ void pchat_chat_command(const pchat_chat_t *chat, const pchat_caller_t *c,
 		}
 	}
 	PLOG_INFO("command %s from %s is not supported\n", env->name, c->user);
-	reply_status(chat, c, env, PCHAT_RESP_NOT_SUPPORTED, "command not supported");
+	reply_status(chat, c, env, PCHAT_ERR_NOT_SUPPORTED, "command not supported");
 }
 
 /* ------------------------------------------------------------------ posts */
 
-int pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
+pchat_rc_t pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
 {
 	char guid[PCHAT_GUID_LEN + 1], uri[PCHAT_ROOM_URI_MAX], now[32], ts[32];
 	xmlNodePtr chat_el = pchat_xml_child(env->node, "chat");
 	pchat_buf_t text, content, body;
 	uint64_t room_id, seq = 0;
-	int status = 200, rc, can_post = 0;
+	pchat_rc_t status = PCHAT_OK;
+	int rc, can_post = 0;
 
 	if (uri_attr_guid(chat, env->node, "chanUri", guid) < 0 || !chat_el)
-		return 400;
+		return PCHAT_ERR_INVALID;
 	room_id = chat->live->joined(chat->live_h, c, guid, &can_post);
 	if (!room_id || !can_post)
-		return 403;
+		return PCHAT_ERR_FORBIDDEN;
 	pchat_buf_init(&text);
 	pchat_buf_init(&content);
 	pchat_buf_init(&body);
 	pchat_xml_text(chat_el, &text);
 	pchat_xml_inner(env->node, &content);
 	if (!pchat_buf_ok(&text) || !pchat_buf_ok(&content)) {
-		status = 500;
+		status = PCHAT_ERR_NO_MEMORY;
 		goto done;
 	}
 	if (text.len == 0) {
-		status = 400;
+		status = PCHAT_ERR_INVALID;
 		goto done;
 	}
 	if (pchat_utf8_chars(text.s, text.len) > (size_t)chat->settings->message_size_limit) {
-		status = 413;
+		status = PCHAT_ERR_TOO_LARGE;
 		goto done;
 	}
 	/* author and ts are the server's, whatever the post says */
@@ -1165,19 +1167,19 @@ int pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pch
 	room_uri(chat, guid, uri, sizeof(uri));
 	pchat_xccos_post(&body, "grpchat", uri, c->user, ts, content.s);
 	if (!pchat_buf_ok(&body)) {
-		status = 500;
+		status = PCHAT_ERR_NO_MEMORY;
 		goto done;
 	}
 	/* Bytes as it will be sent, to every member and in every backchat: unknown children are
 	 * relayed unchanged (rich text, alerts, stories), and serialising can make markup grow
 	 * (a quote in an attribute becomes &quot;), so the whole element counts. */
 	if (body.len > chat->settings->max_post_size) {
-		status = 413;
+		status = PCHAT_ERR_TOO_LARGE;
 		goto done;
 	}
 	rc = chat->store->post_begin(chat->store_h, room_id, c->user, now, content.s, &seq);
 	if (rc != 0) {
-		status = rc == PCHAT_STORE_DOWN ? 503 : 500;
+		status = store_code(rc);
 		goto done;
 	}
 	chat->out->post_lock(chat->out_h, room_id);
@@ -1186,7 +1188,7 @@ int pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pch
 		chat->out->post_fanout(chat->out_h, room_id, seq, body.s, body.len);
 	chat->out->post_unlock(chat->out_h, room_id);
 	if (rc != 0)
-		status = rc == PCHAT_STORE_DOWN ? 503 : 500;
+		status = store_code(rc);
 done:
 	pchat_buf_free(&text);
 	pchat_buf_free(&content);

@@ -42,11 +42,12 @@ typedef struct pchat_chat {
 void pchat_chat_command(const pchat_chat_t *chat, const pchat_caller_t *c,
 		const pchat_env_t *env);
 
-/* Validates, stores and fans out a post. Returns the SIP status for the post's INFO:
- * 200 stored, 400 malformed, 403 not joined/not allowed, 413 too large (its text over
- * message_size_limit characters, or the post as it would be sent over max_post_size bytes:
- * every element and attribute counts, as re-serialised), 503 database down. */
-int pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env);
+/* Validates, stores and fans out a post. Returns what the post's INFO is answered with
+ * (pchat_rc_sip): PCHAT_OK stored, PCHAT_ERR_INVALID malformed, PCHAT_ERR_FORBIDDEN not
+ * joined/not allowed, PCHAT_ERR_TOO_LARGE (its text over message_size_limit characters, or the
+ * post as it would be sent over max_post_size bytes: every element and attribute counts, as
+ * re-serialised), PCHAT_ERR_DOWN database down, PCHAT_ERR_FAILED or PCHAT_ERR_NO_MEMORY. */
+pchat_rc_t pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env);
 
 /* The session is gone: it leaves every room it was in, with notices to the others. */
 void pchat_chat_session_end(const pchat_chat_t *chat, const pchat_caller_t *c);
@@ -64,16 +65,6 @@ void pchat_chat_post_element(const pchat_chat_t *chat, const char *guid,
  * checked again; who may no longer be there is put out of the room (ntc:part to the session and
  * to the others), the others get their new rights (to post in an auditorium, say). */
 void pchat_chat_refresh_room(const pchat_chat_t *chat, uint64_t room_id);
-
-/* The reply codes and texts (documented in the module docs; keep them stable). */
-#define PCHAT_RESP_OK 200
-#define PCHAT_RESP_BAD_REQUEST 400
-#define PCHAT_RESP_FORBIDDEN 403
-#define PCHAT_RESP_NOT_FOUND 404
-#define PCHAT_RESP_TOO_LARGE 413
-#define PCHAT_RESP_SERVER_ERROR 500
-#define PCHAT_RESP_NOT_SUPPORTED 501
-#define PCHAT_RESP_UNAVAILABLE 503
 
 /* The current UTC time as a MySQL DATETIME(6) text (27 bytes). */
 void pchat_now_datetime(char *out, size_t outlen);

@@ -200,7 +200,7 @@ static int connect_failed(pchat_db_t *db, const char *what)
 				 "until it answers again (next attempt in %d ms)\n",
 				where(db, w, sizeof(w)), what, db->conf.retry_ms);
 	disconnect(db);
-	return PCHAT_DB_UNAVAILABLE;
+	return PCHAT_ERR_DOWN;
 }
 
 int pchat_db_connect(pchat_db_t *db)
@@ -212,7 +212,7 @@ int pchat_db_connect(pchat_db_t *db)
 		return 0;
 	if (!pchat_health_may_try(db->health)) {
 		snprintf(db->error, sizeof(db->error), "database marked unreachable, retry pending");
-		return PCHAT_DB_UNAVAILABLE;
+		return PCHAT_ERR_DOWN;
 	}
 	db->conn = mysql_init(NULL);
 	if (!db->conn)
@@ -243,7 +243,7 @@ static int connection_lost(pchat_db_t *db)
 {
 	PLOG_INFO("connection to MySQL lost (%s), reconnecting\n", db->error);
 	disconnect(db);
-	return PCHAT_DB_UNAVAILABLE;
+	return PCHAT_ERR_DOWN;
 }
 
 static int is_connection_error(unsigned int err)
@@ -262,9 +262,9 @@ static int stmt_failed(pchat_db_t *db, int stmt, MYSQL_STMT *st)
 	if (is_connection_error(err))
 		return connection_lost(db);
 	if (err == ER_DUP_ENTRY)
-		return PCHAT_DB_DUPLICATE;
+		return PCHAT_ERR_DUPLICATE;
 	PLOG_ERR("statement %d failed: %s (%u) [%s]\n", stmt, db->error, err, db->sql[stmt]);
-	return PCHAT_DB_ERROR;
+	return PCHAT_ERR_FAILED;
 }
 
 static MYSQL_STMT *prepared(pchat_db_t *db, int stmt, int *rc)
@@ -297,7 +297,7 @@ static int bind_params(pchat_db_t *db, int stmt, MYSQL_STMT *st, const pchat_db_
 	if ((int)mysql_stmt_param_count(st) != nparams) {
 		PLOG_ERR("statement %d takes %lu parameters, %d given\n", stmt,
 				mysql_stmt_param_count(st), nparams);
-		return PCHAT_DB_ERROR;
+		return PCHAT_ERR_FAILED;
 	}
 	if (nparams == 0)
 		return 0;
@@ -346,7 +346,7 @@ static long long fetch_rows(pchat_db_t *db, int stmt, MYSQL_STMT *st, MYSQL_RES 
 	int i, f;
 
 	if (!bind || !vals || !ints || !lens || !nulls || !bufs) {
-		rc = PCHAT_DB_ERROR;
+		rc = PCHAT_ERR_FAILED;
 		goto done;
 	}
 	for (i = 0; i < ncols; i++) {
@@ -361,7 +361,7 @@ static long long fetch_rows(pchat_db_t *db, int stmt, MYSQL_STMT *st, MYSQL_RES 
 			bind[i].buffer_length = fields[i].max_length + 1;
 			bufs[i] = pchat_malloc(bind[i].buffer_length);
 			if (!bufs[i]) {
-				rc = PCHAT_DB_ERROR;
+				rc = PCHAT_ERR_FAILED;
 				goto done;
 			}
 			bind[i].buffer = bufs[i];
@@ -409,7 +409,7 @@ static long long exec_once(pchat_db_t *db, int stmt, const pchat_db_val_t *param
 	my_bool on = 1;
 
 	if (pchat_db_connect(db) != 0)
-		return PCHAT_DB_UNAVAILABLE;
+		return PCHAT_ERR_DOWN;
 	st = prepared(db, stmt, &err);
 	if (!st)
 		return err;
@@ -455,12 +455,12 @@ long long pchat_db_exec(pchat_db_t *db, const pchat_db_sqlset_t *set, int i,
 
 	if (stmt < 0) {
 		PLOG_ERR("no statement %d of set %s on this connection\n", i, set->name);
-		return PCHAT_DB_ERROR;
+		return PCHAT_ERR_FAILED;
 	}
 	rc = exec_once(db, stmt, params, nparams, cb, ctx);
 	/* A connection that died while idle (server restart, wait_timeout) is reopened once; inside a
 	 * transaction the work is lost and the caller must start again. */
-	if (rc == PCHAT_DB_UNAVAILABLE && had_conn && !in_tx)
+	if (rc == PCHAT_ERR_DOWN && had_conn && !in_tx)
 		rc = exec_once(db, stmt, params, nparams, cb, ctx);
 	return rc;
 }
@@ -482,7 +482,7 @@ static int simple_query(pchat_db_t *db, const char *sql)
 	unsigned int err;
 
 	if (pchat_db_connect(db) != 0)
-		return PCHAT_DB_UNAVAILABLE;
+		return PCHAT_ERR_DOWN;
 	if (mysql_real_query(db->conn, sql, strlen(sql)) == 0) {
 		MYSQL_RES *res = mysql_store_result(db->conn);
 
@@ -495,7 +495,7 @@ static int simple_query(pchat_db_t *db, const char *sql)
 	if (is_connection_error(err))
 		return connection_lost(db);
 	PLOG_ERR("query failed: %s (%u) [%s]\n", db->error, err, sql);
-	return err == ER_DUP_ENTRY ? PCHAT_DB_DUPLICATE : PCHAT_DB_ERROR;
+	return err == ER_DUP_ENTRY ? PCHAT_ERR_DUPLICATE : PCHAT_ERR_FAILED;
 }
 
 int pchat_db_query(pchat_db_t *db, const char *sql)
@@ -503,7 +503,7 @@ int pchat_db_query(pchat_db_t *db, const char *sql)
 	int had_conn = db->conn != NULL;
 	int rc = simple_query(db, sql);
 
-	if (rc == PCHAT_DB_UNAVAILABLE && had_conn && !db->in_tx)
+	if (rc == PCHAT_ERR_DOWN && had_conn && !db->in_tx)
 		rc = simple_query(db, sql);
 	return rc;
 }
@@ -522,7 +522,7 @@ int pchat_db_commit(pchat_db_t *db)
 
 	if (!db->conn) {
 		db->in_tx = 0;
-		return PCHAT_DB_UNAVAILABLE;
+		return PCHAT_ERR_DOWN;
 	}
 	rc = simple_query(db, "COMMIT");
 	db->in_tx = 0;

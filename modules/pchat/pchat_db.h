@@ -6,7 +6,7 @@
  * Each process owns one connection. Statements are prepared on first use and prepared again after
  * a reconnect. A lost connection is reopened once, transparently, when no transaction is open;
  * inside a transaction the error goes back to the caller, who rolls back. While the server is
- * unreachable the shared health state makes every process fail fast (PCHAT_DB_UNAVAILABLE)
+ * unreachable the shared health state makes every process fail fast (PCHAT_ERR_DOWN)
  * instead of waiting for a connect timeout on every request.
  *
  * No Kamailio header is used here: the store is tested against a real MariaDB on its own.
@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "pchat_health.h"
+#include "pchat_result.h"
 
 typedef struct pchat_db_conf {
 	char *host;
@@ -64,12 +65,6 @@ long long pchat_db_int(const pchat_db_val_t *v);
 /* Called once per result row; a non-zero return stops the iteration and is returned by exec. */
 typedef int (*pchat_db_row_f)(void *ctx, const pchat_db_val_t *cols, int ncols);
 
-enum {
-	PCHAT_DB_ERROR = -1,       /* the statement failed (constraint, syntax, ...) */
-	PCHAT_DB_UNAVAILABLE = -2, /* no connection to the server */
-	PCHAT_DB_DUPLICATE = -3,   /* a unique key would be duplicated */
-};
-
 typedef struct pchat_db pchat_db_t;
 
 /* The statements of one part, indexed by the part's own numbers. */
@@ -85,7 +80,7 @@ pchat_db_t *pchat_db_new(const pchat_db_conf_t *conf, const pchat_db_sqlset_t *c
 		int nsets, pchat_health_t *health);
 void pchat_db_free(pchat_db_t *db);
 
-/* Connects when not connected. 0 on success, PCHAT_DB_UNAVAILABLE otherwise. */
+/* Connects when not connected. 0 on success, PCHAT_ERR_DOWN otherwise. */
 int pchat_db_connect(pchat_db_t *db);
 int pchat_db_connected(const pchat_db_t *db);
 

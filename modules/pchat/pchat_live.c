@@ -137,7 +137,7 @@ static int presence_join(const pchat_room_t *room, const pchat_caller_t *c)
 	char session[PCHAT_SESSION_KEY_MAX];
 
 	if (!presence())
-		return PCHAT_PRESENCE_DOWN;
+		return PCHAT_ERR_DOWN;
 	pchat_live_session_key(c->session, session, sizeof(session));
 	return pchat_presence_join(presence(), room->id, room->guid, pchat_params.node_id, session,
 			c->user, room->access.roles);
@@ -148,7 +148,7 @@ static int presence_part(uint64_t room_id, const char *guid, pchat_sref_t ref)
 	char session[PCHAT_SESSION_KEY_MAX];
 
 	if (!presence())
-		return PCHAT_PRESENCE_DOWN;
+		return PCHAT_ERR_DOWN;
 	pchat_live_session_key(ref, session, sizeof(session));
 	return pchat_presence_part(presence(), room_id, guid, pchat_params.node_id, session);
 }
@@ -251,7 +251,7 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 		if (!r) {
 			lock_set_release(room_locks, bucket);
 			SHM_MEM_ERROR;
-			return -1;
+			return PCHAT_ERR_NO_MEMORY;
 		}
 		memset(r, 0, sizeof(*r));
 		r->id = room->id;
@@ -277,7 +277,7 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 			unlink_room(r, bucket);
 		lock_set_release(room_locks, bucket);
 		SHM_MEM_ERROR;
-		return -1;
+		return PCHAT_ERR_NO_MEMORY;
 	}
 	if (first)
 		r->nusers++;
@@ -286,11 +286,11 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 	/* Record the room in the session, unless the session started ending meanwhile: then its
 	 * teardown would not know of this room, so the membership is undone here. A session is in
 	 * at most max_rooms_per_session rooms. */
-	added = -1;
+	added = PCHAT_ERR_FAILED;
 	s = pchat_session_get(c->session);
 	if (s) {
 		if (s->nrooms >= (uint32_t)pchat_params.max_rooms_per_session)
-			added = PCHAT_JOIN_FULL;
+			added = PCHAT_ERR_FULL;
 		else if (s->state != PCHAT_S_ENDING && pchat_session_add_room(s, room->id) == 0)
 			added = 0;
 		pchat_session_unlock(s);
@@ -443,7 +443,7 @@ static int local_participants(uint64_t room_id, int max, pchat_user_f cb, void *
 
 static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx)
 {
-	int n = PCHAT_PRESENCE_DOWN;
+	int n = PCHAT_ERR_DOWN;
 
 	(void)h;
 	if (presence())

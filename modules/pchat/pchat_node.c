@@ -272,7 +272,7 @@ static int check_schema_at_start(void)
 	}
 	rc = pchat_schema_check(db, err, sizeof(err));
 	pchat_db_free(db);
-	if (rc == PCHAT_DB_UNAVAILABLE) {
+	if (rc == PCHAT_ERR_DOWN) {
 		LM_WARN("MySQL is not reachable at start; chat requests get 503 until it is\n");
 		return 0;
 	}

@@ -15,14 +15,11 @@
 #include <stdint.h>
 
 #include "pchat_model.h"
+#include "pchat_result.h"
 
-/* Results of store operations: 0 ok; these otherwise. */
-enum {
-	PCHAT_NOT_FOUND = 1,
-	PCHAT_STORE_FULL = 2,  /* a bound of the user's data was reached (preferences) */
-	PCHAT_STORE_DOWN = -2, /* the database is unreachable: answer 503 */
-	PCHAT_STORE_ERROR = -1,
-};
+/* Store operations return PCHAT_OK (or a count where said) or a negative pchat_rc_t:
+ * PCHAT_ERR_NOT_FOUND, PCHAT_ERR_FULL (a bound of the user's data, e.g. preferences),
+ * PCHAT_ERR_DOWN (the database is unreachable), PCHAT_ERR_FAILED. */
 
 typedef struct pchat_store_ops {
 	/* A room with what its category and roles say about user. */
@@ -49,7 +46,7 @@ typedef struct pchat_store_ops {
 			pchat_invitation_f cb, void *ctx);
 	int (*pref_get)(void *h, const char *user, const char *label, pchat_pref_t *pref);
 	/* Stores a bundle; its new revision goes to *seqid. A new label is refused with
-	 * PCHAT_STORE_FULL when the user has max bundles already. */
+	 * PCHAT_ERR_FULL when the user has max bundles already. */
 	int (*pref_set)(void *h, const char *user, const char *label, const char *content, int max,
 			uint64_t *seqid);
 	/* 1 when user (or the user's domain) is a creator in some category, 0 otherwise. */
@@ -67,8 +64,9 @@ typedef struct pchat_live_ops {
 	/* Adds the session to the room; it receives the room's posts only after ready(). can_post
 	 * is remembered for its posts. Returns 1 when it is the user's first session in the room,
 	 * 0 when the user was already there with another session, PCHAT_JOIN_AGAIN when this
-	 * session was (its rights are updated), PCHAT_JOIN_FULL when the session is in as many rooms
-	 * as it may be, -1 when it cannot be added (out of memory). */
+	 * session was (its rights are updated), PCHAT_ERR_FULL when the session is in as many rooms
+	 * as it may be, PCHAT_ERR_NO_MEMORY or PCHAT_ERR_FAILED (the session is ending) when it
+	 * cannot be added. */
 	int (*join)(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post);
 	void (*ready)(void *h, const pchat_caller_t *c, uint64_t room_id);
 	/* Returns 1 when that was the user's last session in the room, 0 when the user is still
@@ -98,7 +96,6 @@ typedef struct pchat_live_ops {
 	void (*categorize)(void *h, uint64_t room_id, uint64_t category_id);
 } pchat_live_ops_t;
 
-#define PCHAT_JOIN_FULL (-2)
 #define PCHAT_JOIN_AGAIN 2
 
 typedef struct pchat_out_ops {

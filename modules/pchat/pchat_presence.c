@@ -22,10 +22,13 @@ static const char join_script[] =
 	"return 0\n";
 
 /* ARGV: room, guid, node, session */
+/* part_script answers this when the session was not recorded in the room (eval_int's own
+ * failure is PCHAT_ERR_DOWN, another number). */
+#define PART_SCRIPT_ABSENT (-1)
 static const char part_script[] =
 	"local p = 'pchat:room:' .. ARGV[1]\n"
 	"local user = redis.call('HGET', p .. ':sessions', ARGV[4])\n"
-	"if not user then return -2 end\n"
+	"if not user then return -1 end\n"
 	"redis.call('HDEL', p .. ':sessions', ARGV[4])\n"
 	"redis.call('SREM', 'pchat:node:' .. ARGV[3] .. ':memberships',\n"
 	"  ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[4] .. '|' .. user)\n"
@@ -135,12 +138,12 @@ static redisReply *eval(pchat_redis_t *r, const char *script, int nargs, const c
 	return pchat_redis_command_argv(r, nargs + 3, argv, lens);
 }
 
-/* The integer result of a script, or PCHAT_PRESENCE_DOWN. */
+/* The integer result of a script, or PCHAT_ERR_DOWN. */
 static int eval_int(pchat_redis_t *r, const char *script, int nargs, const char **args,
 		size_t last_len)
 {
 	redisReply *rep = eval(r, script, nargs, args, last_len);
-	int v = PCHAT_PRESENCE_DOWN;
+	int v = PCHAT_ERR_DOWN;
 
 	if (rep && rep->type == REDIS_REPLY_INTEGER)
 		v = (int)rep->integer;
@@ -188,8 +191,11 @@ int pchat_presence_part(pchat_redis_t *r, uint64_t room, const char *guid, const
 	char id[24];
 	const char *args[] = {id, guid, node, session};
 
+	int v;
+
 	snprintf(id, sizeof(id), "%" PRIu64, room);
-	return eval_int(r, part_script, 4, args, 0);
+	v = eval_int(r, part_script, 4, args, 0);
+	return v == PART_SCRIPT_ABSENT ? PCHAT_ERR_NOT_FOUND : v;
 }
 
 int pchat_presence_set_roles(pchat_redis_t *r, uint64_t room, const char *user, unsigned roles)
@@ -208,7 +214,7 @@ int pchat_presence_participants(pchat_redis_t *r, uint64_t room, int max,
 	char id[24], mx[16];
 	const char *args[] = {id, mx};
 	redisReply *rep, *list;
-	int n = PCHAT_PRESENCE_DOWN;
+	int n = PCHAT_ERR_DOWN;
 	size_t i;
 
 	if (max <= 0) {
@@ -223,7 +229,7 @@ int pchat_presence_participants(pchat_redis_t *r, uint64_t room, int max,
 	snprintf(mx, sizeof(mx), "%d", max);
 	rep = eval(r, participants_script, 2, args, 0);
 	if (!rep)
-		return PCHAT_PRESENCE_DOWN;
+		return PCHAT_ERR_DOWN;
 	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
 			&& rep->element[0]->type == REDIS_REPLY_INTEGER
 			&& rep->element[1]->type == REDIS_REPLY_ARRAY) {
@@ -242,7 +248,7 @@ int pchat_presence_counts(pchat_redis_t *r, const uint64_t *rooms, int n, int *c
 	const char **argv = pchat_malloc((size_t)(n + 3) * sizeof(*argv));
 	char (*ids)[24] = pchat_malloc((size_t)(n ? n : 1) * sizeof(*ids));
 	redisReply *rep = NULL;
-	int i, rc = PCHAT_PRESENCE_DOWN;
+	int i, rc = PCHAT_ERR_DOWN;
 
 	if (argv && ids) {
 		argv[0] = "EVAL";
@@ -270,7 +276,7 @@ int pchat_presence_sessions(pchat_redis_t *r, uint64_t room, pchat_presence_sess
 		void *ctx)
 {
 	redisReply *rep = pchat_redis_command(r, "HGETALL pchat:room:%" PRIu64 ":sessions", room);
-	int n = PCHAT_PRESENCE_DOWN;
+	int n = PCHAT_ERR_DOWN;
 	size_t i;
 
 	if (!rep)
@@ -317,7 +323,7 @@ int pchat_presence_broadcast(pchat_redis_t *r, const char *self, const pchat_rel
 int pchat_presence_queue_end(pchat_redis_t *r, const char *node, char *position)
 {
 	redisReply *rep = pchat_redis_command(r, "XREVRANGE pchat:stream:%s + - COUNT 1", node);
-	int rc = PCHAT_PRESENCE_DOWN;
+	int rc = PCHAT_ERR_DOWN;
 
 	if (!rep)
 		return rc;
@@ -393,7 +399,7 @@ int pchat_presence_receive(pchat_redis_t *r, const char *node, char *position, i
 	rep = pchat_redis_command(r, "XREAD COUNT %d BLOCK %d STREAMS pchat:stream:%s %s", count,
 			block_ms, node, position);
 	if (!rep)
-		return PCHAT_PRESENCE_DOWN;
+		return PCHAT_ERR_DOWN;
 	/* nil on timeout; else [[stream, [[id, [field, value, ...]], ...]]] */
 	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1
 			&& rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements == 2
@@ -430,7 +436,7 @@ int pchat_presence_heartbeat(pchat_redis_t *r, const char *node, long long run, 
 	snprintf(ttl, sizeof(ttl), "%d", ttl_ms);
 	snprintf(ns, sizeof(ns), "%d", sessions);
 	snprintf(now, sizeof(now), "%lld", now_ms);
-	return eval_int(r, heartbeat_script, 5, args, 0) == 1 ? 0 : PCHAT_PRESENCE_DOWN;
+	return eval_int(r, heartbeat_script, 5, args, 0) == 1 ? 0 : PCHAT_ERR_DOWN;
 }
 
 int pchat_presence_nodes(pchat_redis_t *r, pchat_node_f cb, void *ctx)
@@ -441,7 +447,7 @@ int pchat_presence_nodes(pchat_redis_t *r, pchat_node_f cb, void *ctx)
 	size_t i;
 
 	if (!rep)
-		return PCHAT_PRESENCE_DOWN;
+		return PCHAT_ERR_DOWN;
 	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
 		const redisReply *e = rep->element[i];
 
@@ -476,7 +482,7 @@ int pchat_presence_memberships(pchat_redis_t *r, const char *node, pchat_members
 	size_t i;
 
 	if (!rep)
-		return PCHAT_PRESENCE_DOWN;
+		return PCHAT_ERR_DOWN;
 	for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
 		/* "<room>|<guid>|<session>|<user>": the user comes last, whatever it contains */
 		char *m = rep->element[i]->str, *guid, *session, *user, *end;

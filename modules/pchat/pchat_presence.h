@@ -31,10 +31,10 @@
 #include <stdint.h>
 
 #include "pchat_redis.h"
+#include "pchat_result.h"
 
-/* Results below zero. */
-#define PCHAT_PRESENCE_DOWN (-1)   /* Redis did not answer (or answered nonsense) */
-#define PCHAT_PRESENCE_ABSENT (-2) /* the session was not recorded in the room */
+/* Failures are negative pchat_rc_t: PCHAT_ERR_DOWN when Redis did not answer (or answered
+ * nonsense), PCHAT_ERR_NOT_FOUND when a session was not recorded in the room. */
 
 #define PCHAT_NODE_MAX 64         /* bytes of a node name, NUL included */
 #define PCHAT_SESSION_KEY_MAX 128 /* bytes of a session name, NUL included */
@@ -49,7 +49,7 @@ int pchat_presence_join(pchat_redis_t *r, uint64_t room, const char *guid, const
 		const char *session, const char *user, unsigned roles);
 
 /* Removes a session from a room. Returns 1 when that was the user's last session in the room
- * in the whole pool, 0 when the user is still there, or PCHAT_PRESENCE_ABSENT. */
+ * in the whole pool, 0 when the user is still there, or PCHAT_ERR_NOT_FOUND. */
 int pchat_presence_part(pchat_redis_t *r, uint64_t room, const char *guid, const char *node,
 		const char *session);
 
@@ -109,7 +109,7 @@ typedef void (*pchat_relay_f)(void *ctx, const pchat_relay_t *rel);
 
 /* Waits up to block_ms for entries of node's queue after *position and passes up to count of
  * them to cb in order; *position (PCHAT_STREAM_POS_MAX bytes) moves past them. The connection
- * must have a command timeout above block_ms. Returns how many, or PCHAT_PRESENCE_DOWN. */
+ * must have a command timeout above block_ms. Returns how many, or PCHAT_ERR_DOWN. */
 int pchat_presence_receive(pchat_redis_t *r, const char *node, char *position, int block_ms,
 		int count, pchat_relay_f cb, void *ctx);
 

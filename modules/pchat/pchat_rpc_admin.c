@@ -73,10 +73,7 @@ static int read_args(rpc_t *rpc, void *ctx, int required, const char *usage, rpc
 /* Answers a failed command. */
 static void fault(rpc_t *rpc, void *ctx, const pchat_admin_t *a, int rc)
 {
-	int code = rc == PCHAT_ADMIN_INVALID ? 400 : rc == PCHAT_ADMIN_NOT_FOUND ? 404
-			   : rc == PCHAT_ADMIN_CONFLICT ? 409 : rc == PCHAT_ADMIN_DOWN ? 503 : 500;
-
-	rpc->fault(ctx, code, "%s", a->err[0] ? a->err : "failed");
+	rpc->fault(ctx, pchat_rc_rpc(rc), "%s", a->err[0] ? a->err : pchat_rc_text(rc));
 }
 
 /* Connected clients see the change: the room's sender re-checks everyone in it. */
@@ -122,7 +119,7 @@ static void rpc_room_add(rpc_t *rpc, void *ctx)
 		return;
 	}
 	if (read_args(rpc, ctx, 2, "pchat.room.add name category [key=value...]", &args) == 0) {
-		rc = args.npos > 2 ? PCHAT_ADMIN_INVALID : pchat_admin_room_add(&a, args.pos[0],
+		rc = args.npos > 2 ? PCHAT_ERR_INVALID : pchat_admin_room_add(&a, args.pos[0],
 						 args.pos[1], args.kv, args.nkv, row);
 		if (args.npos > 2)
 			snprintf(a.err, sizeof(a.err), "unexpected argument '%s'", args.pos[2]);

@@ -57,8 +57,8 @@ int pchat_schema_check(pchat_db_t *db, char *err, size_t errlen)
 
 	memset(&found, 0, sizeof(found));
 	rc = pchat_db_exec(db, &pchat_schema_sqlset, 0, NULL, 0, remember_version, &found);
-	if (rc == PCHAT_DB_UNAVAILABLE)
-		return PCHAT_DB_UNAVAILABLE;
+	if (rc == PCHAT_ERR_DOWN)
+		return PCHAT_ERR_DOWN;
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot read the `version` table (%s): apply db/mysql/%s with "
 				"scripts/db-migrate", pchat_db_last_error(db), required[0].migration);

@@ -490,12 +490,12 @@ static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
 {
 	const pchat_chat_t *chat = pchat_service();
 	pchat_caller_t caller = {d->ref, d->user};
-	pchat_xccos_status_t st;
+	pchat_rc_t st;
 	pchat_env_t env;
 	const char *body;
 	char err[160];
 	size_t len;
-	int code, rc;
+	int rc;
 
 	if (tmb.t_newtran(msg) <= 0)
 		return 1;
@@ -508,11 +508,10 @@ static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
 	body = body_of(msg, &len);
 	st = pchat_xccos_parse(body ? body : "", len, (size_t)pchat_params.max_body_size, &env, err,
 			sizeof(err));
-	if (st != PCHAT_XCCOS_OK) {
+	if (st != PCHAT_OK) {
 		update_stat(pchat_stat_bad_requests, 1);
-		LM_INFO("INFO from %s refused: %s (%s)\n", d->user, pchat_xccos_status_text(st), err);
-		return reply(msg, st == PCHAT_XCCOS_TOO_LARGE ? 413 : 400,
-				st == PCHAT_XCCOS_TOO_LARGE ? "Request Entity Too Large" : "Bad Request");
+		LM_INFO("INFO from %s refused: %s (%s)\n", d->user, pchat_rc_text(st), err);
+		return reply(msg, pchat_rc_sip(st), pchat_rc_reason(st));
 	}
 	if (env.kind == PCHAT_ENV_CMD) {
 		/* the SIP answer only acknowledges the command; its result follows in an INFO */
@@ -527,13 +526,11 @@ static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
 				(long long)pchat_shared->budget.limit);
 		rc = reply_unavailable(msg, "Chat Service Busy");
 	} else {
-		code = pchat_chat_post(chat, &caller, &env);
-		if (code == 503)
+		st = pchat_chat_post(chat, &caller, &env);
+		if (st == PCHAT_ERR_DOWN)
 			rc = reply_unavailable(msg, "Chat Store Unavailable");
 		else
-			rc = reply(msg, code, code == 200 ? "OK" : code == 400 ? "Bad Request"
-							: code == 403 ? "Forbidden" : code == 413 ? "Request Entity Too Large"
-							: "Server Error");
+			rc = reply(msg, pchat_rc_sip(st), pchat_rc_reason(st));
 	}
 	pchat_xccos_free(&env);
 	return rc;

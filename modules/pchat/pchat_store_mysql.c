@@ -138,7 +138,7 @@ const pchat_db_sqlset_t pchat_store_sqlset = {"store", store_sql, ST_COUNT};
 
 static int store_rc(long long rc)
 {
-	return rc == PCHAT_DB_UNAVAILABLE ? PCHAT_STORE_DOWN : PCHAT_STORE_ERROR;
+	return rc == PCHAT_ERR_DOWN ? PCHAT_ERR_DOWN : PCHAT_ERR_FAILED;
 }
 
 static void copy_col(char *dst, size_t len, const pchat_db_val_t *v)
@@ -200,7 +200,7 @@ static int room_for(void *h, const char *guid, const char *user, pchat_room_t *r
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_ROOM_FOR, p, 7, read_room, room);
 	if (rc < 0)
 		return store_rc(rc);
-	return rc == 0 ? PCHAT_NOT_FOUND : 0;
+	return rc == 0 ? PCHAT_ERR_NOT_FOUND : 0;
 }
 
 /* ------------------------------------------------------------------ posts */
@@ -220,7 +220,7 @@ static int post_begin(void *h, uint64_t room_id, const char *author, const char 
 		pchat_db_rollback(h);
 		if (rc >= 0)
 			PLOG_ERR("room %llu: no sequence number for a post\n", (unsigned long long)room_id);
-		return rc < 0 ? store_rc(rc) : PCHAT_STORE_ERROR;
+		return rc < 0 ? store_rc(rc) : PCHAT_ERR_FAILED;
 	}
 	p[1] = PCHAT_DB_I((long long)*seq);
 	p[2] = PCHAT_DB_CS(author);
@@ -229,7 +229,7 @@ static int post_begin(void *h, uint64_t room_id, const char *author, const char 
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_POST_INSERT, p, 5, NULL, NULL);
 	if (rc != 1) {
 		pchat_db_rollback(h);
-		return rc < 0 ? store_rc(rc) : PCHAT_STORE_ERROR;
+		return rc < 0 ? store_rc(rc) : PCHAT_ERR_FAILED;
 	}
 	return 0;
 }
@@ -302,7 +302,7 @@ static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
 		return 0;
 	np.posts = pchat_calloc((size_t)n, sizeof(*np.posts));
 	if (!np.posts)
-		return PCHAT_STORE_ERROR;
+		return PCHAT_ERR_FAILED;
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_HISTORY, p, 2, read_post, &hc);
 	for (i = np.n - 1; rc >= 0 && i >= 0; i--)
 		if (cb(ctx, &np.posts[i]) != 0)
@@ -518,7 +518,7 @@ static int pref_set(void *h, const char *user, const char *label, const char *co
 	if (rc < 0)
 		return store_rc(rc);
 	if (others >= max)
-		return PCHAT_STORE_FULL;
+		return PCHAT_ERR_FULL;
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_PREF_SET, p, 3, NULL, NULL);
 
 	if (rc < 0)
@@ -610,7 +610,7 @@ static int last_seqs(void *h, const uint64_t *rooms, int n, uint64_t *seqs)
 	int i;
 
 	if (n > PCHAT_STORE_BATCH)
-		return PCHAT_STORE_ERROR;
+		return PCHAT_ERR_FAILED;
 	for (i = 0; i < PCHAT_STORE_BATCH; i++) {
 		p[i] = PCHAT_DB_I(i < n ? (long long)rooms[i] : 0);
 		if (i < n)

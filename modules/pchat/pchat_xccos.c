@@ -18,18 +18,6 @@ void pchat_xccos_init(void)
 	xmlInitParser();
 }
 
-const char *pchat_xccos_status_text(pchat_xccos_status_t st)
-{
-	switch (st) {
-		case PCHAT_XCCOS_OK: return "ok";
-		case PCHAT_XCCOS_TOO_LARGE: return "too large";
-		case PCHAT_XCCOS_DOCTYPE: return "DOCTYPE not allowed";
-		case PCHAT_XCCOS_MALFORMED: return "not well-formed XML";
-		case PCHAT_XCCOS_NOT_XCCOS: return "not an XCCOS command or post";
-	}
-	return "?";
-}
-
 static int in_xccos_ns(xmlNodePtr n)
 {
 	return n->ns && n->ns->href && strcmp((const char *)n->ns->href, PCHAT_XCCOS_NS) == 0;
@@ -202,7 +190,7 @@ static int command_name(xmlNodePtr cmd, char *out, size_t outlen)
 	return 0;
 }
 
-static pchat_xccos_status_t fail(pchat_env_t *env, pchat_xccos_status_t st, char *err,
+static pchat_rc_t fail(pchat_env_t *env, pchat_rc_t st, char *err,
 		size_t errlen, const char *why)
 {
 	snprintf(err, errlen, "%s", why);
@@ -210,7 +198,7 @@ static pchat_xccos_status_t fail(pchat_env_t *env, pchat_xccos_status_t st, char
 	return st;
 }
 
-pchat_xccos_status_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
+pchat_rc_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
 		pchat_env_t *env, char *err, size_t errlen)
 {
 	/* No network, no entity substitution, no DTD loading, default (non-HUGE) limits; errors are
@@ -224,16 +212,16 @@ pchat_xccos_status_t pchat_xccos_parse(const char *body, size_t len, size_t max_
 
 	memset(env, 0, sizeof(*env));
 	if (len > max_len)
-		return fail(env, PCHAT_XCCOS_TOO_LARGE, err, errlen, "body over the size limit");
+		return fail(env, PCHAT_ERR_TOO_LARGE, err, errlen, "body over the size limit");
 	if (len == 0)
-		return fail(env, PCHAT_XCCOS_MALFORMED, err, errlen, "empty body");
+		return fail(env, PCHAT_ERR_MALFORMED, err, errlen, "empty body");
 	/* Refused before parsing: an internal subset can declare entities that expand even when
 	 * entity substitution is off. */
 	if (memmem(body, len, "<!DOCTYPE", 9) || memmem(body, len, "<!ENTITY", 8))
-		return fail(env, PCHAT_XCCOS_DOCTYPE, err, errlen, "DOCTYPE/ENTITY present");
+		return fail(env, PCHAT_ERR_UNSAFE, err, errlen, "DOCTYPE/ENTITY present");
 	ctxt = xmlNewParserCtxt();
 	if (!ctxt)
-		return fail(env, PCHAT_XCCOS_MALFORMED, err, errlen, "out of memory");
+		return fail(env, PCHAT_ERR_MALFORMED, err, errlen, "out of memory");
 	env->doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, "UTF-8", options);
 	ns_ok = ctxt->nsWellFormed;
 	if (!env->doc) {
@@ -244,18 +232,18 @@ pchat_xccos_status_t pchat_xccos_parse(const char *body, size_t len, size_t max_
 			err[strcspn(err, "\n")] = '\0';
 		xmlFreeParserCtxt(ctxt);
 		pchat_xccos_free(env);
-		return PCHAT_XCCOS_MALFORMED;
+		return PCHAT_ERR_MALFORMED;
 	}
 	xmlFreeParserCtxt(ctxt);
 	/* An undeclared prefix would be stored and relayed as XML that no namespace-aware client
 	 * can read, in every later copy and backchat. */
 	if (!ns_ok)
-		return fail(env, PCHAT_XCCOS_MALFORMED, err, errlen, "not namespace-well-formed");
+		return fail(env, PCHAT_ERR_MALFORMED, err, errlen, "not namespace-well-formed");
 	if (env->doc->intSubset || env->doc->extSubset)
-		return fail(env, PCHAT_XCCOS_DOCTYPE, err, errlen, "DOCTYPE present");
+		return fail(env, PCHAT_ERR_UNSAFE, err, errlen, "DOCTYPE present");
 	root = xmlDocGetRootElement(env->doc);
 	if (!is_element(root, "xccos"))
-		return fail(env, PCHAT_XCCOS_NOT_XCCOS, err, errlen,
+		return fail(env, PCHAT_ERR_INVALID, err, errlen,
 				"root element is not xccos in the XCCOS namespace");
 	envid = pchat_xml_attr_num(root, "envid");
 	env->envid = envid > 0 ? (uint64_t)envid : 0;
@@ -263,19 +251,19 @@ pchat_xccos_status_t pchat_xccos_parse(const char *body, size_t len, size_t max_
 	if (is_element(node, "cmd")) {
 		env->kind = PCHAT_ENV_CMD;
 		if (command_name(node, env->name, sizeof(env->name)) < 0)
-			return fail(env, PCHAT_XCCOS_NOT_XCCOS, err, errlen, "cmd without a valid id");
+			return fail(env, PCHAT_ERR_INVALID, err, errlen, "cmd without a valid id");
 		env->data = pchat_xml_child(node, "data");
 	} else if (is_element(node, "grpchat")) {
 		env->kind = PCHAT_ENV_POST;
 		snprintf(env->name, sizeof(env->name), "grpchat");
 	} else {
-		return fail(env, PCHAT_XCCOS_NOT_XCCOS, err, errlen, "no cmd or grpchat in xccos");
+		return fail(env, PCHAT_ERR_INVALID, err, errlen, "no cmd or grpchat in xccos");
 	}
 	env->node = node;
 	if (pchat_xml_attr(node, "seqid", env->seqid, sizeof(env->seqid)) < 0
 			|| !env->seqid[0] || strspn(env->seqid, "0123456789") != strlen(env->seqid))
 		snprintf(env->seqid, sizeof(env->seqid), "1");
-	return PCHAT_XCCOS_OK;
+	return PCHAT_OK;
 }
 
 void pchat_xccos_free(pchat_env_t *env)
@@ -297,13 +285,13 @@ void pchat_xccos_close(pchat_buf_t *b)
 	pchat_buf_adds(b, "</xccos>");
 }
 
-void pchat_xccos_rpl_open(pchat_buf_t *b, const pchat_env_t *cmd, const char *name, int code,
+void pchat_xccos_rpl_open(pchat_buf_t *b, const pchat_env_t *cmd, const char *name, pchat_rc_t rc,
 		const char *text)
 {
 	pchat_buf_adds(b, "<rpl id=\"rpl:");
 	pchat_buf_adds_xml(b, name);
 	pchat_buf_addf(b, "\" seqid=\"%s\"><commandid seqid=\"%s\" envid=\"%llu\"/><resp code=\"%d\">",
-			cmd->seqid, cmd->seqid, (unsigned long long)cmd->envid, code);
+			cmd->seqid, cmd->seqid, (unsigned long long)cmd->envid, pchat_rc_xccos(rc));
 	pchat_buf_adds_xml(b, text);
 	pchat_buf_adds(b, "</resp><data>");
 }

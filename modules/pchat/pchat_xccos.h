@@ -18,6 +18,7 @@
 
 #include "pchat_buf.h"
 #include "pchat_model.h"
+#include "pchat_result.h"
 
 #define PCHAT_XCCOS_NS "urn:parlano:xml:ns:xccos"
 #define PCHAT_XCCOS_NAME_MAX 64
@@ -37,20 +38,14 @@ typedef struct pchat_env {
 	xmlNodePtr data;                   /* <data> of a command, NULL when absent */
 } pchat_env_t;
 
-typedef enum pchat_xccos_status {
-	PCHAT_XCCOS_OK = 0,
-	PCHAT_XCCOS_TOO_LARGE,   /* over the size limit */
-	PCHAT_XCCOS_DOCTYPE,     /* a DOCTYPE (entities) is present */
-	PCHAT_XCCOS_MALFORMED,   /* not well-formed XML or not UTF-8 */
-	PCHAT_XCCOS_NOT_XCCOS,   /* well-formed, but no xccos envelope with a cmd or grpchat */
-} pchat_xccos_status_t;
-
 /* Call once per process before parsing (xmlInitParser). */
 void pchat_xccos_init(void);
 
-/* Parses one INFO body. On PCHAT_XCCOS_OK env holds the document (pchat_xccos_free releases it);
- * otherwise err says why, for the log. */
-pchat_xccos_status_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
+/* Parses one INFO body. On PCHAT_OK env holds the document (pchat_xccos_free releases it);
+ * otherwise PCHAT_ERR_TOO_LARGE (over max_len), PCHAT_ERR_UNSAFE (a DOCTYPE: entities),
+ * PCHAT_ERR_MALFORMED (not well-formed XML or not UTF-8) or PCHAT_ERR_INVALID (well-formed, but
+ * no xccos envelope with a cmd or grpchat), and err says why, for the log. */
+pchat_rc_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
 		pchat_env_t *env, char *err, size_t errlen);
 void pchat_xccos_free(pchat_env_t *env);
 
@@ -82,8 +77,8 @@ void pchat_xccos_open(pchat_buf_t *b, uint64_t envid);
 void pchat_xccos_close(pchat_buf_t *b);
 
 /* <rpl id="rpl:NAME" seqid="S"><commandid seqid="S" envid="E"/><resp code="C">TEXT</resp><data>
- * ... pchat_xccos_rpl_close() adds </data></rpl>. */
-void pchat_xccos_rpl_open(pchat_buf_t *b, const pchat_env_t *cmd, const char *name, int code,
+ * ... pchat_xccos_rpl_close() adds </data></rpl>. C is the XCCOS code of rc (pchat_result.h). */
+void pchat_xccos_rpl_open(pchat_buf_t *b, const pchat_env_t *cmd, const char *name, pchat_rc_t rc,
 		const char *text);
 void pchat_xccos_rpl_close(pchat_buf_t *b);
 
@@ -163,7 +158,5 @@ void pchat_xccos_pref(pchat_buf_t *b, const char *label, uint64_t seqid, const c
  * DATETIME(6) text ("2026-11-24 08:00:00.123456"). out must hold 32 bytes. */
 void pchat_xccos_time(const char *mysql_datetime, char *out, size_t outlen);
 
-/* A short text for a parse status, for logs. */
-const char *pchat_xccos_status_text(pchat_xccos_status_t st);
 
 #endif

@@ -297,16 +297,16 @@ static void run_body(const char *body, size_t len)
 {
 	pchat_env_t env;
 	char err[256] = "";
-	pchat_xccos_status_t st = pchat_xccos_parse(body, len, MAX_BODY_SIZE, &env, err,
+	pchat_rc_t st = pchat_xccos_parse(body, len, MAX_BODY_SIZE, &env, err,
 			sizeof(err));
 	int replies = F.replies, fanouts = F.fanouts, status;
 
-	if (st != PCHAT_XCCOS_OK) {
+	if (st != PCHAT_OK) {
 		if (env.doc)
-			violation("a refused body keeps its document", pchat_xccos_status_text(st), body,
+			violation("a refused body keeps its document", pchat_rc_text(st), body,
 					len);
 		if (trace)
-			fprintf(stderr, "body: %s (%s)\n", pchat_xccos_status_text(st), err);
+			fprintf(stderr, "body: %s (%s)\n", pchat_rc_text(st), err);
 		return;
 	}
 	if (env.kind == PCHAT_ENV_CMD) {
@@ -319,7 +319,7 @@ static void run_body(const char *body, size_t len)
 			fprintf(stderr, "body: cmd:%s -> %d replies, last: %.300s\n", env.name,
 					F.replies - replies, F.reply[(F.replies - 1) % FAKE_REPLIES]);
 	} else {
-		status = pchat_chat_post(&chat, &caller, &env);
+		status = pchat_rc_sip(pchat_chat_post(&chat, &caller, &env));
 		if (status != 200 && status != 400 && status != 403 && status != 413 && status != 500
 				&& status != 503) {
 			char s[16];

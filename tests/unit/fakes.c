@@ -172,11 +172,11 @@ static int room_for(void *h, const char *guid, const char *user, pchat_room_t *r
 
 	(void)h;
 	if (F.down)
-		return PCHAT_STORE_DOWN;
+		return PCHAT_ERR_DOWN;
 	memset(room, 0, sizeof(*room));
 	r = fake_room_by_guid(guid);
 	if (!r)
-		return PCHAT_NOT_FOUND;
+		return PCHAT_ERR_NOT_FOUND;
 	if (r->lookup_result)
 		return r->lookup_result;
 	room->id = r->id;
@@ -207,7 +207,7 @@ static int post_begin(void *h, uint64_t room_id, const char *author, const char 
 	if (fake_hooks.store_post)
 		fake_hooks.store_post(room_id, author, content);
 	if (F.down)
-		return PCHAT_STORE_DOWN;
+		return PCHAT_ERR_DOWN;
 	if (r && r->begin_result)
 		return r->begin_result;
 	step("begin");
@@ -240,7 +240,7 @@ static int post_commit(void *h)
 	step("commit");
 	if (F.fail_commit || (r && r->commit_result)) {
 		end_tx();
-		return F.fail_commit ? PCHAT_STORE_DOWN : r->commit_result;
+		return F.fail_commit ? PCHAT_ERR_DOWN : r->commit_result;
 	}
 	p = calloc(1, sizeof(*p));
 	FAKE_CHECK(p != NULL);
@@ -339,9 +339,9 @@ static int posts_between(void *h, uint64_t room_id, uint64_t after, uint64_t bef
 static int text_failure(const char *text)
 {
 	if (strcmp(text, FAKE_TEXT_STORE_DOWN) == 0)
-		return PCHAT_STORE_DOWN;
+		return PCHAT_ERR_DOWN;
 	if (strcmp(text, FAKE_TEXT_STORE_ERROR) == 0)
-		return PCHAT_STORE_ERROR;
+		return PCHAT_ERR_FAILED;
 	return 0;
 }
 
@@ -352,7 +352,7 @@ static int search(void *h, const char *user, pchat_search_kind_t kind, const cha
 
 	(void)h;
 	if (F.down)
-		return PCHAT_STORE_DOWN;
+		return PCHAT_ERR_DOWN;
 	if (rc)
 		return rc;
 	for (i = 0; i < F.world->nlistings && n < limit; i++) {
@@ -387,7 +387,7 @@ static int associations(void *h, const char *user, enum pchat_role role, int lim
 
 	(void)h;
 	if (F.down)
-		return PCHAT_STORE_DOWN;
+		return PCHAT_ERR_DOWN;
 	for (i = 0; i < F.world->nassociations && n < limit; i++) {
 		const fake_association_t *a = &F.world->associations[i];
 
@@ -407,7 +407,7 @@ static int invitations(void *h, const char *user, uint64_t after, int limit,
 
 	(void)h;
 	if (F.down)
-		return PCHAT_STORE_DOWN;
+		return PCHAT_ERR_DOWN;
 	for (i = 0; i < F.world->ninvitations && n < limit; i++) {
 		const fake_invitation_t *inv = &F.world->invitations[i];
 
@@ -437,14 +437,14 @@ static int pref_get(void *h, const char *user, const char *label, pchat_pref_t *
 
 	(void)h;
 	if (F.down)
-		return PCHAT_STORE_DOWN;
+		return PCHAT_ERR_DOWN;
 	if (rc)
 		return rc;
 	b = bundle(user, label);
 	pref->seqid = b ? b->seqid : 0;
 	pref->content = NULL;
 	if (b && !(pref->content = pchat_strdup(b->content)))
-		return PCHAT_STORE_ERROR;
+		return PCHAT_ERR_FAILED;
 	return 0;
 }
 
@@ -467,12 +467,12 @@ static int pref_set(void *h, const char *user, const char *label, const char *co
 
 	(void)h;
 	if (F.down)
-		return PCHAT_STORE_DOWN;
+		return PCHAT_ERR_DOWN;
 	if (rc)
 		return rc;
 	b = bundle(user, label);
 	if (!b && bundles_of(user) >= max)
-		return PCHAT_STORE_FULL;
+		return PCHAT_ERR_FULL;
 	if (!b) {
 		b = calloc(1, sizeof(*b));
 		FAKE_CHECK(b != NULL);
@@ -493,7 +493,7 @@ static int is_creator(void *h, const char *user)
 
 	(void)h;
 	if (F.down)
-		return PCHAT_STORE_DOWN;
+		return PCHAT_ERR_DOWN;
 	for (i = 0; i < F.world->ncreators; i++)
 		if (strcasecmp(F.world->creators[i], user) == 0)
 			return 1;
@@ -504,7 +504,7 @@ static int policy_enabled(void *h, const char *user)
 {
 	(void)h;
 	(void)user;
-	return F.down ? PCHAT_STORE_DOWN : 1;
+	return F.down ? PCHAT_ERR_DOWN : 1;
 }
 
 /* The chat logic never asks for it (the node's housekeeper does). */
@@ -515,7 +515,7 @@ static int last_seqs(void *h, const uint64_t *rooms, int n, uint64_t *seqs)
 	(void)n;
 	(void)seqs;
 	FAKE_CHECK(!"last_seqs is not the chat logic's");
-	return PCHAT_STORE_ERROR;
+	return PCHAT_ERR_FAILED;
 }
 
 const pchat_store_ops_t fake_store_ops = {room_for, post_begin, post_commit, post_abort, history,
@@ -838,13 +838,13 @@ static const fake_room_t rich_rooms[] = {
 	{11, RICH_GUID(0b), big_name, big_description, big_description, PCHAT_OPEN, PCHAT_NORMAL, 0,
 		1, 1, 0, 3, NULL, 0, 0, 0, 0},
 	{12, RICH_GUID(0c), "Store down", "", "", PCHAT_OPEN, PCHAT_NORMAL, 0, 0, 0, 1, 0, NULL, 0,
-		PCHAT_STORE_DOWN, 0, 0},
+		PCHAT_ERR_DOWN, 0, 0},
 	{13, RICH_GUID(0d), "Store error", "", "", PCHAT_OPEN, PCHAT_NORMAL, 0, 0, 0, 1, 0, NULL, 0,
-		PCHAT_STORE_ERROR, 0, 0},
+		PCHAT_ERR_FAILED, 0, 0},
 	{14, RICH_GUID(0e), "Posts fail to begin", "", "", PCHAT_OPEN, PCHAT_NORMAL, 0, 0, 0, 1, 0,
-		NULL, 0, 0, PCHAT_STORE_DOWN, 0},
+		NULL, 0, 0, PCHAT_ERR_DOWN, 0},
 	{15, RICH_GUID(0f), "Posts fail to commit", "", "", PCHAT_OPEN, PCHAT_NORMAL, 0, 0, 0, 1, 0,
-		NULL, 0, 0, 0, PCHAT_STORE_ERROR},
+		NULL, 0, 0, 0, PCHAT_ERR_FAILED},
 	{16, RICH_GUID(10), "", "", "", PCHAT_OPEN, PCHAT_NORMAL, 0, 0, 0, 1, 0, NULL, 0, 0, 0, 0},
 };
 #define RICH_ROOMS ((int)(sizeof(rich_rooms) / sizeof(rich_rooms[0])))

@@ -48,7 +48,7 @@ typedef struct fake_room {
 	int filler;                 /* generated posts at the start of its history (world->filler) */
 	const pchat_post_t *posts;  /* stored posts after them (seq is given by position) */
 	int nposts;
-	int lookup_result;          /* room_for answers this instead (PCHAT_STORE_DOWN...) when set */
+	int lookup_result;          /* room_for answers this instead (PCHAT_ERR_DOWN...) when set */
 	int begin_result;           /* post_begin answers this when set */
 	int commit_result;          /* post_commit answers this when set */
 } fake_room_t;
@@ -150,7 +150,7 @@ typedef struct fake {
 	const fake_world_t *world;
 	/* store */
 	int down;             /* the store is unreachable */
-	int fail_commit;      /* commits fail (PCHAT_STORE_DOWN) */
+	int fail_commit;      /* commits fail (PCHAT_ERR_DOWN) */
 	int history_n;        /* generated posts added at the start of every room's history */
 	int stored;           /* committed posts */
 	char last_author[64];

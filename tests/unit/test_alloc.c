@@ -61,7 +61,7 @@ static void parse(const char *cmd_or_post, pchat_env_t *env)
 	snprintf(body, sizeof(body), "<xccos ver=\"1\" envid=\"77\" xmlns=\"" PCHAT_XCCOS_NS "\">%s"
 			"</xccos>", cmd_or_post);
 	assert_int_equal(pchat_xccos_parse(body, strlen(body), 65536, env, err, sizeof(err)),
-			PCHAT_XCCOS_OK);
+			PCHAT_OK);
 }
 
 /* The code of a reply. */
@@ -250,7 +250,7 @@ static void post(const void *arg)
 	parse("<grpchat id=\"grpchat\" seqid=\"1\" chanUri=\"ma-chan://" FAKE_RICH_DOMAIN "/"
 			GUID(02) "\"><chat>hello &amp; <b>you</b></chat></grpchat>", &env);
 	arm();
-	status = pchat_chat_post(&chat, &alice, &env);
+	status = pchat_rc_sip(pchat_chat_post(&chat, &alice, &env));
 	disarm();
 	pchat_xccos_free(&env);
 	assert_true(status == 200 || status == 500);

@@ -128,7 +128,7 @@ static void prepared_statements_round_trip(void **state)
 	p[2] = PCHAT_DB_CS("note");
 	assert_int_equal(pchat_db_exec(db, &test_set, ST_INSERT, p, 3, NULL, NULL), 1);
 	/* the same key again */
-	assert_int_equal(pchat_db_exec(db, &test_set, ST_INSERT, p, 3, NULL, NULL), PCHAT_DB_DUPLICATE);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_INSERT, p, 3, NULL, NULL), PCHAT_ERR_DUPLICATE);
 	p[0] = PCHAT_DB_I(1);
 	assert_int_equal(pchat_db_exec(db, &test_set, ST_SELECT, p, 1, collect, &r), 2);
 	assert_int_equal(r.n, 2);
@@ -137,7 +137,7 @@ static void prepared_statements_round_trip(void **state)
 	assert_true(r.note_null[0]);
 	assert_false(r.note_null[1]);
 	/* wrong parameter count is refused, not sent */
-	assert_int_equal(pchat_db_exec(db, &test_set, ST_SELECT, p, 2, collect, &r), PCHAT_DB_ERROR);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_SELECT, p, 2, collect, &r), PCHAT_ERR_FAILED);
 }
 
 static void transaction_rollback_discards(void **state)
@@ -183,7 +183,7 @@ static void lost_connection_inside_transaction_fails(void **state)
 	assert_int_equal(pchat_db_begin(db), 0);
 	kill = PCHAT_DB_I(single_int(db, ST_CONN_ID, NULL, 0));
 	assert_int_equal(pchat_db_exec(killer, &test_set, ST_KILL, &kill, 1, NULL, NULL), 0);
-	assert_int_equal(pchat_db_exec(db, &test_set, ST_INSERT, row, 3, NULL, NULL), PCHAT_DB_UNAVAILABLE);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_INSERT, row, 3, NULL, NULL), PCHAT_ERR_DOWN);
 	pchat_db_rollback(db);
 	row[0] = PCHAT_DB_I(200);
 	/* nothing written */
@@ -201,10 +201,10 @@ static void unreachable_server_fails_fast(void **state)
 	(void)state;
 	c.port = 1; /* nothing listens there */
 	db = pchat_db_new(&c, test_sets, 1, &health);
-	assert_int_equal(pchat_db_exec(db, &test_set, ST_COUNT, NULL, 0, NULL, NULL), PCHAT_DB_UNAVAILABLE);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_COUNT, NULL, 0, NULL, NULL), PCHAT_ERR_DOWN);
 	assert_true(pchat_health_is_down(&health));
 	assert_int_equal(health.failures, 1);
-	assert_int_equal(pchat_db_exec(db, &test_set, ST_COUNT, NULL, 0, NULL, NULL), PCHAT_DB_UNAVAILABLE);
+	assert_int_equal(pchat_db_exec(db, &test_set, ST_COUNT, NULL, 0, NULL, NULL), PCHAT_ERR_DOWN);
 	assert_int_equal(health.failures, 1); /* no second attempt within retry_ms */
 	pchat_db_free(db);
 }

@@ -84,7 +84,7 @@ static void run(const pchat_caller_t *c, const char *cmd)
 	snprintf(body, sizeof(body), "<xccos ver=\"1\" envid=\"77\" xmlns=\"urn:parlano:xml:ns:xccos\">"
 			"%s</xccos>", cmd);
 	assert_int_equal(pchat_xccos_parse(body, strlen(body), 65536, &env, err, sizeof(err)),
-			PCHAT_XCCOS_OK);
+			PCHAT_OK);
 	pchat_chat_command(&chat, c, &env);
 	pchat_xccos_free(&env);
 }
@@ -100,8 +100,8 @@ static int post(const pchat_caller_t *c, const char *attrs, const char *content)
 			"<grpchat id=\"grpchat\" %s>%s"
 			"</grpchat></xccos>", attrs, content);
 	assert_int_equal(pchat_xccos_parse(body, strlen(body), 65536, &env, err, sizeof(err)),
-			PCHAT_XCCOS_OK);
-	code = pchat_chat_post(&chat, c, &env);
+			PCHAT_OK);
+	code = pchat_rc_sip(pchat_chat_post(&chat, c, &env)); /* the SIP status it is answered with */
 	pchat_xccos_free(&env);
 	return code;
 }

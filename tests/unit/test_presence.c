@@ -109,7 +109,7 @@ static void joins_and_parts_count_users_pool_wide(void **state)
 	assert_int_equal(pchat_presence_set_roles(r, ROOM, "sip:nobody@t", 1), 0);
 
 	assert_int_equal(pchat_presence_part(r, ROOM, GUID, "a", "a:1:0:1"), 0);
-	assert_int_equal(pchat_presence_part(r, ROOM, GUID, "a", "a:1:0:1"), PCHAT_PRESENCE_ABSENT);
+	assert_int_equal(pchat_presence_part(r, ROOM, GUID, "a", "a:1:0:1"), PCHAT_ERR_NOT_FOUND);
 	assert_int_equal(pchat_presence_part(r, ROOM, GUID, "b", "b:1:0:1"), 1);
 	assert_int_equal(pchat_presence_participants(r, ROOM, 0, NULL, NULL), 1);
 	assert_int_equal(pchat_presence_part(r, ROOM, GUID, "b", "b:1:1:1"), 1);
@@ -283,11 +283,11 @@ static void unreachable_redis_answers_down(void **state)
 	c.retry_ms = 1000;
 	r = pchat_redis_new(&c, NULL);
 	assert_int_equal(pchat_presence_join(r, ROOM, GUID, "a", "a:1:0:1", "sip:u@t", 0),
-			PCHAT_PRESENCE_DOWN);
+			PCHAT_ERR_DOWN);
 	assert_int_equal(pchat_presence_participants(r, ROOM, 5, see_user, NULL),
-			PCHAT_PRESENCE_DOWN);
+			PCHAT_ERR_DOWN);
 	assert_int_equal(pchat_presence_receive(r, "a", pos, 10, 10, receive_one, NULL),
-			PCHAT_PRESENCE_DOWN);
+			PCHAT_ERR_DOWN);
 	pchat_redis_free(r);
 }
 

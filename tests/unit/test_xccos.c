@@ -9,7 +9,7 @@
 
 #define NS "xmlns=\"urn:parlano:xml:ns:xccos\""
 
-static pchat_xccos_status_t parse(const char *body, pchat_env_t *env)
+static pchat_rc_t parse(const char *body, pchat_env_t *env)
 {
 	char err[160];
 
@@ -24,7 +24,7 @@ static void parses_a_command(void **state)
 	(void)state;
 	assert_int_equal(parse("<xccos ver=\"1\" envid=\"18446744073709551\" " NS ">"
 			"<cmd id=\"cmd:join\" seqid=\"7\"><data><chanid key=\"0\" domain=\"pchat.test\" "
-			"value=\"abc\"/></data></cmd></xccos>", &env), PCHAT_XCCOS_OK);
+			"value=\"abc\"/></data></cmd></xccos>", &env), PCHAT_OK);
 	assert_int_equal(env.kind, PCHAT_ENV_CMD);
 	assert_string_equal(env.name, "join");
 	assert_string_equal(env.seqid, "7");
@@ -47,7 +47,7 @@ static void parses_a_post_and_keeps_its_content(void **state)
 	assert_int_equal(parse("<xccos ver=\"1\" envid=\"5\" " NS "><grpchat id=\"grpchat\" "
 			"seqid=\"1\" chanUri=\"ma-chan://pchat.test/g\" author=\"sip:mallory@evil\" "
 			"ts=\"2019-10-12T14:26:17Z\"><chat>a &amp; b &lt;c&gt; \xc3\xa9</chat>"
-			"<x:rtf xmlns:x=\"urn:x\">r</x:rtf></grpchat></xccos>", &env), PCHAT_XCCOS_OK);
+			"<x:rtf xmlns:x=\"urn:x\">r</x:rtf></grpchat></xccos>", &env), PCHAT_OK);
 	assert_int_equal(env.kind, PCHAT_ENV_POST);
 	pchat_buf_init(&inner);
 	pchat_buf_init(&text);
@@ -66,21 +66,21 @@ static void refuses_hostile_and_broken_input(void **state)
 {
 	static const struct {
 		const char *body;
-		pchat_xccos_status_t want;
+		pchat_rc_t want;
 	} cases[] = {
 		{"<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\"><!ENTITY b \"&a;&a;&a;\">]>"
-		 "<xccos><cmd id=\"cmd:join\"><data>&b;</data></cmd></xccos>", PCHAT_XCCOS_DOCTYPE},
-		{"<!DOCTYPE xccos SYSTEM \"http://evil.example/x.dtd\"><xccos/>", PCHAT_XCCOS_DOCTYPE},
-		{"<xccos><cmd id=\"cmd:join\"><data>", PCHAT_XCCOS_MALFORMED},
-		{"<xccos><cmd id=\"cmd:join\">\xff\xfe</cmd></xccos>", PCHAT_XCCOS_MALFORMED},
-		{"<xccos><cmd id=\"cmd:join\">\xc3\x28</cmd></xccos>", PCHAT_XCCOS_MALFORMED},
-		{"not xml at all", PCHAT_XCCOS_MALFORMED},
-		{"", PCHAT_XCCOS_MALFORMED},
-		{"<html><body/></html>", PCHAT_XCCOS_NOT_XCCOS},
-		{"<xccos " NS "><rpl id=\"rpl:join\"/></xccos>", PCHAT_XCCOS_NOT_XCCOS},
-		{"<xccos " NS "><cmd id=\"join\"/></xccos>", PCHAT_XCCOS_NOT_XCCOS},
-		{"<xccos " NS "><cmd id=\"cmd:jo in\"/></xccos>", PCHAT_XCCOS_NOT_XCCOS},
-		{"<xccos " NS "><cmd id=\"cmd:\"/></xccos>", PCHAT_XCCOS_NOT_XCCOS},
+		 "<xccos><cmd id=\"cmd:join\"><data>&b;</data></cmd></xccos>", PCHAT_ERR_UNSAFE},
+		{"<!DOCTYPE xccos SYSTEM \"http://evil.example/x.dtd\"><xccos/>", PCHAT_ERR_UNSAFE},
+		{"<xccos><cmd id=\"cmd:join\"><data>", PCHAT_ERR_MALFORMED},
+		{"<xccos><cmd id=\"cmd:join\">\xff\xfe</cmd></xccos>", PCHAT_ERR_MALFORMED},
+		{"<xccos><cmd id=\"cmd:join\">\xc3\x28</cmd></xccos>", PCHAT_ERR_MALFORMED},
+		{"not xml at all", PCHAT_ERR_MALFORMED},
+		{"", PCHAT_ERR_MALFORMED},
+		{"<html><body/></html>", PCHAT_ERR_INVALID},
+		{"<xccos " NS "><rpl id=\"rpl:join\"/></xccos>", PCHAT_ERR_INVALID},
+		{"<xccos " NS "><cmd id=\"join\"/></xccos>", PCHAT_ERR_INVALID},
+		{"<xccos " NS "><cmd id=\"cmd:jo in\"/></xccos>", PCHAT_ERR_INVALID},
+		{"<xccos " NS "><cmd id=\"cmd:\"/></xccos>", PCHAT_ERR_INVALID},
 	};
 	pchat_env_t env;
 	size_t i;
@@ -100,7 +100,7 @@ static void refuses_oversized_bodies(void **state)
 
 	(void)state;
 	assert_int_equal(pchat_xccos_parse(body, strlen(body), 10, &env, err, sizeof(err)),
-			PCHAT_XCCOS_TOO_LARGE);
+			PCHAT_ERR_TOO_LARGE);
 }
 
 static void missing_or_bad_numbers_are_defaults(void **state)
@@ -109,11 +109,39 @@ static void missing_or_bad_numbers_are_defaults(void **state)
 
 	(void)state;
 	assert_int_equal(parse("<xccos envid=\"-4\" " NS "><cmd id=\"cmd:requri\" seqid=\"x\"/></xccos>",
-			&env), PCHAT_XCCOS_OK);
+			&env), PCHAT_OK);
 	assert_true(env.envid == 0);
 	assert_string_equal(env.seqid, "1");
 	assert_null(env.data);
 	pchat_xccos_free(&env);
+}
+
+/* Every result has one SIP status, XCCOS code and RPC fault (the module docs list them);
+ * a count is a success, an unknown failure a server error. */
+static void results_map_to_one_code_each(void **state)
+{
+	static const struct {
+		pchat_rc_t rc;
+		int code;
+	} expect[] = {
+		{PCHAT_OK, 200}, {PCHAT_ERR_FAILED, 500}, {PCHAT_ERR_DOWN, 503},
+		{PCHAT_ERR_DUPLICATE, 409}, {PCHAT_ERR_NOT_FOUND, 404}, {PCHAT_ERR_INVALID, 400},
+		{PCHAT_ERR_MALFORMED, 400}, {PCHAT_ERR_UNSAFE, 400}, {PCHAT_ERR_FORBIDDEN, 403},
+		{PCHAT_ERR_CONFLICT, 409}, {PCHAT_ERR_FULL, 403}, {PCHAT_ERR_TOO_LARGE, 413},
+		{PCHAT_ERR_NO_MEMORY, 500}, {PCHAT_ERR_NOT_SUPPORTED, 501},
+		{(pchat_rc_t)7, 200}, {(pchat_rc_t)-99, 500},
+	};
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+		assert_int_equal(pchat_rc_sip(expect[i].rc), expect[i].code);
+		assert_int_equal(pchat_rc_xccos(expect[i].rc), expect[i].code);
+		assert_int_equal(pchat_rc_rpc(expect[i].rc), expect[i].code);
+		assert_non_null(pchat_rc_reason(expect[i].rc));
+		assert_true(strlen(pchat_rc_text(expect[i].rc)) > 0);
+	}
+	assert_string_equal(pchat_rc_reason(PCHAT_ERR_TOO_LARGE), "Request Entity Too Large");
 }
 
 static void builds_escaped_replies(void **state)
@@ -124,10 +152,10 @@ static void builds_escaped_replies(void **state)
 	(void)state;
 	assert_int_equal(parse("<xccos envid=\"42\" " NS "><cmd id=\"cmd:join\" seqid=\"3\"/></xccos>",
 			&cmd),
-			PCHAT_XCCOS_OK);
+			PCHAT_OK);
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, 9);
-	pchat_xccos_rpl_open(&b, &cmd, "join", 403, "room <closed> & \"locked\"");
+	pchat_xccos_rpl_open(&b, &cmd, "join", PCHAT_ERR_FORBIDDEN, "room <closed> & \"locked\"");
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
 	assert_true(pchat_buf_ok(&b));
@@ -361,6 +389,7 @@ int main(void)
 		cmocka_unit_test(refuses_hostile_and_broken_input),
 		cmocka_unit_test(refuses_oversized_bodies),
 		cmocka_unit_test(missing_or_bad_numbers_are_defaults),
+		cmocka_unit_test(results_map_to_one_code_each),
 		cmocka_unit_test(builds_escaped_replies),
 		cmocka_unit_test(builds_posts_and_times),
 		cmocka_unit_test(escaping_drops_what_xml_does_not_allow),
