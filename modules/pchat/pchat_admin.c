@@ -351,7 +351,7 @@ static long long lookup_id(pchat_admin_t *a, int stmt, const char *key)
 	return rc < 0 ? rc : id;
 }
 
-/* A room by name, URI or GUID: its id, or a negative PCHAT_ADMIN_* with err set. */
+/* A room by name, URI or GUID: its id, or a negative pchat_rc_t with err set. */
 static long long room_id(pchat_admin_t *a, const char *ident)
 {
 	char guid[PCHAT_GUID_LEN + 1];

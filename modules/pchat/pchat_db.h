@@ -33,7 +33,7 @@ typedef struct pchat_db_conf {
 	int retry_ms;            /* how long an outage pauses new connection attempts */
 } pchat_db_conf_t;
 
-/* Parses mysql://user[:password]@host[:port]/database into conf (strings are malloc'ed; release
+/* Parses mysql://user[:password]@host[:port]/database into conf (strings from pchat_malloc; release
  * them with pchat_db_conf_clear). Returns 0, or -1 with a message in err. */
 int pchat_db_parse_url(const char *url, pchat_db_conf_t *conf, char *err, size_t errlen);
 void pchat_db_conf_clear(pchat_db_conf_t *conf);

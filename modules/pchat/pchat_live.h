@@ -55,16 +55,17 @@ typedef struct pchat_live_membership {
 	unsigned roles;
 } pchat_live_membership_t;
 
-/* Copies every membership of this node (*out malloc'ed, free with free()); returns how many,
- * -1 when out of memory. */
+/* Copies every membership of this node (*out from the C library's malloc, free with free():
+ * these lists grow with the node's whole presence, beyond what pkg memory is sized for);
+ * returns how many, -1 when out of memory. */
 int pchat_live_memberships(pchat_live_membership_t **out);
 
-/* The ids of the rooms with members on this node (*out malloc'ed); returns how many, -1 when
- * out of memory. */
+/* The ids of the rooms with members on this node (*out from malloc, like the memberships); returns
+ * how many, -1 when out of memory. */
 int pchat_live_room_ids(uint64_t **out);
 
-/* The ids of the rooms of a category with members on this node (*out malloc'ed); returns how
- * many, -1 when out of memory. */
+/* The ids of the rooms of a category with members on this node (*out from malloc);
+ * returns how many, -1 when out of memory. */
 int pchat_live_rooms_in_category(uint64_t category_id, uint64_t **out);
 
 /* Number of rooms with members on this node, and of memberships. */

@@ -80,13 +80,11 @@ typedef struct pchat_live_ops {
 	int (*participants)(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx);
 	/* The number of users in each of n rooms (pool-wide, like participants), in one go. */
 	void (*counts)(void *h, const uint64_t *rooms, int n, int *counts);
-	/* The rooms the session is in (*rooms from pchat_malloc, the caller
-	 * pchat_frees it); returns how many,
-	 * -1 when out of memory. */
+	/* The rooms the session is in (*rooms from pchat_malloc, the caller releases it with
+	 * pchat_free); returns how many, -1 when out of memory. */
 	int (*rooms_of)(void *h, const pchat_caller_t *c, pchat_room_ref_t **rooms);
-	/* The sessions in a room on this node (*out from pchat_malloc, the caller
-	 * pchat_frees it) and the room's
-	 * GUID; returns how many, 0 when nobody is there, -1 on error. */
+	/* The sessions in a room on this node (*out from pchat_malloc, the caller releases it with
+	 * pchat_free) and the room's GUID; returns how many, 0 when nobody is there, -1 on error. */
 	int (*members)(void *h, uint64_t room_id, char *guid, pchat_member_t **out);
 	/* New rights of a session in a room (after an administrator changed the room). */
 	void (*update)(void *h, const pchat_caller_t *c, uint64_t room_id, unsigned roles,
