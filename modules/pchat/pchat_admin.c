@@ -7,10 +7,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "pchat_alloc.h"
 #include "pchat_admin.h"
+#include "pchat_alloc.h"
+#include "pchat_buf.h"
 #include "pchat_log.h"
 #include "pchat_settings.h"
+#include "pchat_xccos.h"
 
 enum {
 	A_ROOM_BY_GUID,

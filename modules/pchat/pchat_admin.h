@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "pchat_chat.h"
+#include "pchat_model.h"
 #include "pchat_db.h"
 
 /* The statement set of this part: the connection it runs on is created with it. */

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "pchat_chat.h"
+#include "pchat_model.h"
 #include "pchat_session.h"
 
 /* Work a sender process does on a session when asked; 0 when it was queued, -1 when not (the

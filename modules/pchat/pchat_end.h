@@ -11,7 +11,7 @@
 #ifndef PCHAT_END_H
 #define PCHAT_END_H
 
-#include "pchat_chat.h"
+#include "pchat_model.h"
 
 /* Ends a session in the calling process: it leaves its rooms (with notices) and is freed.
  * Does nothing when the session is gone or another process is ending it. */

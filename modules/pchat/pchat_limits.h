@@ -4,7 +4,8 @@
  * per user, pchat_budget.h). One entry per user and per address that holds a session, in a hash
  * table in shared memory with a lock per bucket; an entry goes when its last session does.
  *
- * Depends on Kamailio's core and the budgets (pchat_budget.h) only.
+ * Depends on Kamailio's core, the budgets (pchat_budget.h) and the health state
+ * (pchat_health.h) only.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */

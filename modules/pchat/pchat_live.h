@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "pchat_chat.h"
+#include "pchat_ports.h"
 #include "pchat_presence.h"
 
 extern const pchat_live_ops_t pchat_live_ops;

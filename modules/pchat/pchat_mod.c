@@ -3,11 +3,14 @@
  * Kamailio module. This file holds the module's exports (parameters, cfg functions, statistics,
  * RPC commands) and the init/child_init/destroy hooks, which start the parts in order and hand
  * the lower parts the hooks through which they reach the upper ones. The work is done in the
- * parts; from the bottom, each depending only on those below it:
- *   pchat_node (parameters, shared state, connections) < pchat_session < pchat_live
- *   < pchat_dialog (requests inside a session) < pchat_fanout (senders, receiver)
- *   < pchat_service (the chat core wired to the node) < pchat_end (ends of sessions)
- *   < pchat_sip, pchat_pool < pchat_housekeeper, pchat_rpc < this file.
+ * parts; from the bottom, each depending only on those below it (scripts/check-deps proves it,
+ * ARCHITECTURE.md draws it):
+ *   pchat_node (parameters, shared state, connections) < pchat_session
+ *   < pchat_live, pchat_dialog (requests inside a session)
+ *   < pchat_fanout (senders, receiver), pchat_rpc
+ *   < pchat_service (the chat core wired to the node)
+ *   < pchat_end (ends of sessions), pchat_pool, pchat_rpc_admin
+ *   < pchat_sip, pchat_housekeeper < this file.
  * Below them all are the Kamailio-free parts (the chat core, the store, the budgets).
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.

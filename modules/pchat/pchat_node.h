@@ -20,7 +20,7 @@
 
 #include "pchat_admin.h"
 #include "pchat_budget.h"
-#include "pchat_chat.h"
+#include "pchat_settings.h"
 #include "pchat_db.h"
 #include "pchat_health.h"
 #include "pchat_redis.h"

@@ -21,7 +21,7 @@
 #include "core/str.h"
 
 #include "pchat_budget.h"
-#include "pchat_chat.h"
+#include "pchat_model.h"
 
 /* Slots and generations fit in 20 bits each: a reference travels in tm's callback parameter
  * with an INFO's length (pchat_dialog.c). A slot would have to be reused a million times within

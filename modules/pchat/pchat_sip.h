@@ -14,7 +14,6 @@
 
 #include "core/parser/msg_parser.h"
 
-#include "pchat_chat.h"
 
 /* Binds tm and sl; called from mod_init (both must be loaded before pchat). */
 int pchat_sip_init(void);

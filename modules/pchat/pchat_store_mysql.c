@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "pchat_alloc.h"
+#include "pchat_authz.h"
 #include "pchat_log.h"
 #include "pchat_store_mysql.h"
 

@@ -7,7 +7,7 @@
 #ifndef PCHAT_STORE_MYSQL_H
 #define PCHAT_STORE_MYSQL_H
 
-#include "pchat_chat.h"
+#include "pchat_ports.h"
 #include "pchat_db.h"
 
 /* The statement set of the store: a process's connection is created with it (pchat_db_new). */
