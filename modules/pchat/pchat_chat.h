@@ -9,7 +9,8 @@
  *          sender, which puts them in an envelope of its own and also relays them to the other
  *          nodes of the pool.
  * It decides; the XCCOS it answers with is written by pchat_xccos.h. Its data types are in
- * pchat_model.h, its settings in pchat_settings.h.
+ * pchat_model.h, its settings in pchat_settings.h. The path of a post and of a command through
+ * it and the shell around it: ARCHITECTURE.md, section 4.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */

@@ -5,7 +5,8 @@
  *
  * The lowest of the Kamailio-facing parts: it depends on Kamailio's core and the Kamailio-free
  * parts (db, redis, health, budget, settings, the store's, administration's and schema's
- * statement sets), never on another Kamailio-facing part.
+ * statement sets), never on another Kamailio-facing part. The parts above it, the processes
+ * and the locks: ARCHITECTURE.md, sections 2, 5 and 6.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */

@@ -5,7 +5,8 @@
  * PCHAT_OK (0), or a count or size (>= 0) where its contract says so, on success and a negative
  * pchat_rc_t on failure. The SIP status, the XCCOS resp code and the RPC fault code a result
  * becomes are decided here and nowhere else, so a reply code stays the same whichever part
- * refused (the module docs list them; keep them stable).
+ * refused (the module docs list them; keep them stable). ARCHITECTURE.md, section 3, lists the
+ * statuses that do not come from a result (SIP's own refusals of an INVITE, say).
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
