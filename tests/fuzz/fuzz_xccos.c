@@ -47,7 +47,7 @@
 #define BODY_SEPARATOR "<<>>"
 #define MAX_BODIES 32
 
-/* The module's defaults: max_body_size and the service settings (pchat_mod.c). */
+/* The module's defaults: max_body_size and the service settings (pchat_node.c). */
 #define MAX_BODY_SIZE 24576
 static const pchat_settings_t settings = {
 	.default_history = 30,
