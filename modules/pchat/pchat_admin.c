@@ -42,7 +42,7 @@ enum {
 	A_PRINCIPAL_IN_SCOPE,
 	A_DROP_OUT_OF_SCOPE,
 	A_INVITE,
-	A_CATEGORY_USERS,
+	A_INVITE_CATEGORY_USERS,
 	A_ROOM_SECRET,
 	A_CAT_INSERT,
 	A_CAT_SET_NAME,
@@ -126,12 +126,16 @@ static const char *const admin_sql[] = {
 	[A_DROP_OUT_OF_SCOPE] = "DELETE rp FROM pchat_room_principal rp WHERE rp.room_id = ? AND "
 							"NOT (" SCOPE_OF("rp.principal") ")",
 	[A_INVITE] = "INSERT INTO pchat_invitation (user, room_id, inviter) VALUES (?, ?, ?)",
-	/* users the category allows by name and denies neither by name nor by domain */
-	[A_CATEGORY_USERS] = "SELECT a.principal FROM pchat_category_principal a WHERE "
-						 "a.category_id = ? AND a.role = 'allowed' AND a.principal LIKE 'sip:%' "
-						 "AND NOT EXISTS (SELECT 1 FROM pchat_category_principal d WHERE "
-						 "d.category_id = a.category_id AND d.role = 'denied' AND d.principal IN "
-						 "(a.principal, SUBSTRING_INDEX(a.principal, '@', -1)))",
+	/* invites, in one statement, the users the category allows by name and denies neither by
+	 * name nor by domain */
+	[A_INVITE_CATEGORY_USERS] = "INSERT INTO pchat_invitation (user, room_id, inviter) "
+								"SELECT a.principal, ?, ? FROM pchat_category_principal a "
+								"WHERE a.category_id = ? AND a.role = 'allowed' "
+								"AND a.principal LIKE 'sip:%' AND NOT EXISTS (SELECT 1 "
+								"FROM pchat_category_principal d WHERE "
+								"d.category_id = a.category_id AND d.role = 'denied' "
+								"AND d.principal IN "
+								"(a.principal, SUBSTRING_INDEX(a.principal, '@', -1)))",
 	[A_ROOM_SECRET] = "SELECT privacy = 'secret' FROM pchat_room WHERE id = ?",
 	[A_CAT_INSERT] = "INSERT INTO pchat_category (guid, name, description, file_upload, "
 					 "invitations, chat_history) VALUES (?, ?, ?, ?, ?, ?)",
@@ -227,7 +231,7 @@ static int finish(pchat_admin_t *a, int rc)
 static int read_id(void *ctx, const pchat_db_val_t *cols, int ncols)
 {
 	if (ncols < 1)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	*(long long *)ctx = pchat_db_int(&cols[0]);
 	return 0;
 }
@@ -442,54 +446,26 @@ static int invite(pchat_admin_t *a, const char *user, long long room)
 	return rc < 0 ? db_fail(a, rc) : 0;
 }
 
-typedef struct invite_all {
-	pchat_admin_t *a;
-	long long room;
-	char (*users)[PCHAT_USER_MAX];
-	int n;
-	int max;
-} invite_all_t;
-
-static int collect_category_user(void *ctx, const pchat_db_val_t *cols, int ncols)
-{
-	invite_all_t *ia = ctx;
-
-	if (ncols != 1 || ia->n >= ia->max)
-		return ia->n >= ia->max ? 1 : -1;
-	snprintf(ia->users[ia->n++], PCHAT_USER_MAX, "%s", cols[0].s);
-	return 0;
-}
-
 /* Lync: when a room is created in a category whose invitations are on, the users the category
  * allows are invited to it - only to a room they may find: a secret room is invisible to all
  * but its members, who are invited when they are added. */
-#define INVITE_MAX 10000
-
 static int invite_category_users(pchat_admin_t *a, long long room, long long category)
 {
-	invite_all_t ia = {a, room, NULL, 0, INVITE_MAX};
-	pchat_db_val_t p = PCHAT_DB_I(category);
+	pchat_db_val_t p = PCHAT_DB_I(room);
+	pchat_db_val_t invite_p[3] = {PCHAT_DB_I(room), PCHAT_DB_CS(a->inviter),
+		PCHAT_DB_I(category)};
 	long long rc, secret = 0;
-	int i, on = invitations_on(a, room);
+	int on = invitations_on(a, room);
 
 	if (on <= 0)
 		return on;
-	p = PCHAT_DB_I(room);
 	rc = run(a, A_ROOM_SECRET, &p, 1, read_id, &secret);
 	if (rc < 0)
 		return db_fail(a, rc);
 	if (secret)
 		return 0;
-	p = PCHAT_DB_I(category);
-	ia.users = pchat_calloc(INVITE_MAX, PCHAT_USER_MAX);
-	if (!ia.users)
-		return fail(a, PCHAT_ERR_FAILED, "out of memory");
-	rc = run(a, A_CATEGORY_USERS, &p, 1, collect_category_user, &ia);
-	for (i = 0; rc >= 0 && i < ia.n; i++)
-		if (invite(a, ia.users[i], room) < 0)
-			rc = PCHAT_ERR_FAILED;
-	pchat_free(ia.users);
-	return rc < 0 ? (rc == PCHAT_ERR_FAILED ? (int)rc : db_fail(a, rc)) : 0;
+	rc = run(a, A_INVITE_CATEGORY_USERS, invite_p, 3, NULL, NULL);
+	return rc < 0 ? db_fail(a, rc) : 0;
 }
 
 /* ------------------------------------------------------------------ rooms */
@@ -499,7 +475,7 @@ static int read_room_row(void *ctx, const pchat_db_val_t *cols, int ncols)
 	pchat_room_row_t *r = ctx;
 
 	if (ncols != 13)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	r->id = (uint64_t)pchat_db_int(&cols[0]);
 	snprintf(r->guid, sizeof(r->guid), "%s", cols[1].s);
 	snprintf(r->name, sizeof(r->name), "%s", cols[2].s);
@@ -663,17 +639,18 @@ int pchat_admin_room_set(pchat_admin_t *a, const char *ident, const pchat_kv_t *
 	return finish(a, rc);
 }
 
-typedef struct principal_ctx {
-	pchat_principal_f cb;
+/* Rows of two texts (role and principal, name and value) handed to a caller's callback. */
+typedef struct text_pair_ctx {
+	int (*cb)(void *ctx, const char *first, const char *second);
 	void *ctx;
-} principal_ctx_t;
+} text_pair_ctx_t;
 
-static int read_principal(void *ctx, const pchat_db_val_t *cols, int ncols)
+static int read_text_pair(void *ctx, const pchat_db_val_t *cols, int ncols)
 {
-	principal_ctx_t *pc = ctx;
+	text_pair_ctx_t *pc = ctx;
 
 	if (ncols != 2)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	return pc->cb(pc->ctx, cols[0].s, cols[1].s);
 }
 
@@ -687,9 +664,9 @@ int pchat_admin_room_get(pchat_admin_t *a, const char *ident, pchat_room_row_t *
 int pchat_admin_room_principals_of(pchat_admin_t *a, uint64_t room_id, pchat_principal_f cb,
 		void *ctx)
 {
-	principal_ctx_t pc = {cb, ctx};
+	text_pair_ctx_t pc = {cb, ctx};
 	pchat_db_val_t p = PCHAT_DB_I((long long)room_id);
-	long long rc = run(a, A_ROOM_PRINCIPALS, &p, 1, read_principal, &pc);
+	long long rc = run(a, A_ROOM_PRINCIPALS, &p, 1, read_text_pair, &pc);
 
 	return rc < 0 ? db_fail(a, rc) : 0;
 }
@@ -707,7 +684,7 @@ static int list_room(void *ctx, const pchat_db_val_t *cols, int ncols)
 	int rc;
 
 	if (!row)
-		return -1;
+		return PCHAT_ERR_NO_MEMORY;
 	rc = read_room_row(row, cols, ncols);
 	if (rc == 0) {
 		pchat_room_uri(lc->a->domain, row->guid, row->uri, sizeof(row->uri));
@@ -723,12 +700,11 @@ int pchat_admin_room_list(pchat_admin_t *a, const pchat_kv_t *opts, int nopts,
 	static const char *const known[] = {"category", "name", "disabled", "limit", NULL};
 	const char *category = opt(opts, nopts, "category"), *name = opt(opts, nopts, "name");
 	const char *v;
-	char pattern[2 * PCHAT_NAME_MAX + 1];
 	room_list_ctx_t lc = {a, cb, ctx};
+	pchat_buf_t pattern;
 	pchat_db_val_t p[7];
 	long long rc, limit = 100;
 	int disabled = -1;
-	size_t i, o = 0;
 
 	if (known_options(a, opts, nopts, known) < 0)
 		return PCHAT_ERR_INVALID;
@@ -736,19 +712,21 @@ int pchat_admin_room_list(pchat_admin_t *a, const pchat_kv_t *opts, int nopts,
 		return PCHAT_ERR_INVALID;
 	if ((v = opt(opts, nopts, "limit")) && ((limit = atoll(v)) < 1 || limit > 100000))
 		return fail(a, PCHAT_ERR_INVALID, "limit must be from 1 to 100000");
-	for (i = 0; name && name[i] && o + 2 < sizeof(pattern); i++) {
-		if (name[i] == '%' || name[i] == '_' || name[i] == '!')
-			pattern[o++] = '!';
-		pattern[o++] = name[i];
+	pchat_buf_init(&pattern);
+	if (name)
+		pchat_db_add_like(&pattern, name, strlen(name));
+	if (pattern.failed) {
+		pchat_buf_free(&pattern);
+		return fail(a, PCHAT_ERR_NO_MEMORY, "out of memory");
 	}
-	pattern[o] = '\0';
 	p[0] = PCHAT_DB_CS(category ? category : "");
 	p[1] = PCHAT_DB_CS(category ? category : "");
-	p[2] = PCHAT_DB_CS(pattern);
+	p[2] = PCHAT_DB_CS(pattern.s ? pattern.s : ""); /* no name: every room */
 	p[3] = PCHAT_DB_I(disabled);
 	p[4] = PCHAT_DB_I(disabled);
 	p[5] = PCHAT_DB_I(limit);
 	rc = run(a, A_ROOM_LIST, p, 6, list_room, &lc);
+	pchat_buf_free(&pattern);
 	return rc < 0 ? db_fail(a, rc) : 0;
 }
 
@@ -870,7 +848,7 @@ int pchat_admin_room_principals(pchat_admin_t *a, const char *ident, const char 
 	*room = (uint64_t)id;
 	norm = pchat_calloc(n > 0 ? n : 1, PCHAT_USER_MAX);
 	if (!norm)
-		return fail(a, PCHAT_ERR_FAILED, "out of memory");
+		return fail(a, PCHAT_ERR_NO_MEMORY, "out of memory");
 	r = normalize_principals(a, principals, n, norm);
 	if (r == 0 && add)
 		r = check_additions(a, id, role, norm, n, &on);
@@ -903,7 +881,7 @@ static int read_category_row(void *ctx, const pchat_db_val_t *cols, int ncols)
 	pchat_category_row_t *c = ctx;
 
 	if (ncols != 8)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	c->id = (uint64_t)pchat_db_int(&cols[0]);
 	snprintf(c->guid, sizeof(c->guid), "%s", cols[1].s);
 	snprintf(c->name, sizeof(c->name), "%s", cols[2].s);
@@ -1033,9 +1011,9 @@ int pchat_admin_category_get(pchat_admin_t *a, const char *ident, pchat_category
 int pchat_admin_category_principals_of(pchat_admin_t *a, uint64_t category_id,
 		pchat_principal_f cb, void *ctx)
 {
-	principal_ctx_t pc = {cb, ctx};
+	text_pair_ctx_t pc = {cb, ctx};
 	pchat_db_val_t p = PCHAT_DB_I((long long)category_id);
-	long long rc = run(a, A_CAT_PRINCIPALS, &p, 1, read_principal, &pc);
+	long long rc = run(a, A_CAT_PRINCIPALS, &p, 1, read_text_pair, &pc);
 
 	return rc < 0 ? db_fail(a, rc) : 0;
 }
@@ -1052,7 +1030,7 @@ static int list_category(void *ctx, const pchat_db_val_t *cols, int ncols)
 	pchat_category_row_t row;
 
 	if (read_category_row(&row, cols, ncols) < 0)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	pchat_category_uri(lc->a->domain, row.guid, row.uri, sizeof(row.uri));
 	return lc->cb(lc->ctx, &row);
 }
@@ -1100,7 +1078,7 @@ int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const c
 	*category = (uint64_t)id;
 	norm = pchat_calloc(n > 0 ? n : 1, PCHAT_USER_MAX);
 	if (!norm)
-		return fail(a, PCHAT_ERR_FAILED, "out of memory");
+		return fail(a, PCHAT_ERR_NO_MEMORY, "out of memory");
 	r = normalize_principals(a, principals, n, norm);
 	if (r == 0 && (r = begin(a)) == 0) {
 		for (i = 0; r == 0 && i < n; i++) {
@@ -1131,7 +1109,6 @@ int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_
 	pchat_buf_t content, kw;
 	pchat_db_val_t p[10];
 	long long id, rc;
-	size_t i;
 
 	if (known_options(a, opts, nopts, known) < 0)
 		return PCHAT_ERR_INVALID;
@@ -1162,11 +1139,9 @@ int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_
 
 		pchat_buf_init(&esc);
 		pchat_buf_adds_xml(&esc, keyword);
-		for (i = 0; pchat_buf_ok(&esc) && i < esc.len; i++) {
-			if (esc.s[i] == '%' || esc.s[i] == '_' || esc.s[i] == '!')
-				pchat_buf_add(&kw, "!", 1);
-			pchat_buf_add(&kw, esc.s + i, 1);
-		}
+		/* kw stays empty, so not ok, when the keyword could not be escaped */
+		if (pchat_buf_ok(&esc))
+			pchat_db_add_like(&kw, esc.s, esc.len);
 		pchat_buf_free(&esc);
 	}
 	p[0] = PCHAT_DB_CS(content.s);
@@ -1221,24 +1196,10 @@ int pchat_admin_config_unset(pchat_admin_t *a, const char *name)
 	return rc < 0 ? db_fail(a, rc) : 0;
 }
 
-typedef struct config_ctx {
-	pchat_config_f cb;
-	void *ctx;
-} config_ctx_t;
-
-static int read_config(void *ctx, const pchat_db_val_t *cols, int ncols)
-{
-	config_ctx_t *cc = ctx;
-
-	if (ncols != 2)
-		return -1;
-	return cc->cb(cc->ctx, cols[0].s, cols[1].s);
-}
-
 int pchat_admin_config_load(pchat_admin_t *a, pchat_config_f cb, void *ctx)
 {
-	config_ctx_t cc = {cb, ctx};
-	long long rc = run(a, A_CONFIG_LOAD, NULL, 0, read_config, &cc);
+	text_pair_ctx_t pc = {cb, ctx};
+	long long rc = run(a, A_CONFIG_LOAD, NULL, 0, read_text_pair, &pc);
 
 	return rc < 0 ? db_fail(a, rc) : 0;
 }
@@ -1300,7 +1261,7 @@ static int read_policy_rule(void *ctx, const pchat_db_val_t *cols, int ncols)
 	policy_list_ctx_t *pc = ctx;
 
 	if (ncols != 3)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	return pc->cb(pc->ctx, cols[0].s, pchat_db_int(&cols[1]) != 0, cols[2].s);
 }
 

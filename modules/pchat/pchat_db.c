@@ -346,7 +346,7 @@ static long long fetch_rows(pchat_db_t *db, int stmt, MYSQL_STMT *st, MYSQL_RES 
 	int i, f;
 
 	if (!bind || !vals || !ints || !lens || !nulls || !bufs) {
-		rc = PCHAT_ERR_FAILED;
+		rc = PCHAT_ERR_NO_MEMORY;
 		goto done;
 	}
 	for (i = 0; i < ncols; i++) {
@@ -361,7 +361,7 @@ static long long fetch_rows(pchat_db_t *db, int stmt, MYSQL_STMT *st, MYSQL_RES 
 			bind[i].buffer_length = fields[i].max_length + 1;
 			bufs[i] = pchat_malloc(bind[i].buffer_length);
 			if (!bufs[i]) {
-				rc = PCHAT_ERR_FAILED;
+				rc = PCHAT_ERR_NO_MEMORY;
 				goto done;
 			}
 			bind[i].buffer = bufs[i];
@@ -544,4 +544,15 @@ const char *pchat_db_server_info(pchat_db_t *db)
 const char *pchat_db_last_error(const pchat_db_t *db)
 {
 	return db->error;
+}
+
+void pchat_db_add_like(pchat_buf_t *b, const char *text, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (text[i] == '%' || text[i] == '_' || text[i] == '!')
+			pchat_buf_add(b, "!", 1);
+		pchat_buf_add(b, text + i, 1);
+	}
 }

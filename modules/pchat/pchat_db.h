@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pchat_buf.h"
 #include "pchat_health.h"
 #include "pchat_result.h"
 
@@ -86,7 +87,8 @@ int pchat_db_connected(const pchat_db_t *db);
 
 /* Runs statement `stmt` of `set` (one the connection was created with). Returns the number of
  * affected rows (for SELECT: rows delivered to cb), a callback's non-zero return, or one of the
- * negative PCHAT_DB_* errors. */
+ * negative pchat_rc_t: PCHAT_ERR_DOWN (no connection), PCHAT_ERR_DUPLICATE (a unique key),
+ * PCHAT_ERR_NO_MEMORY, PCHAT_ERR_FAILED (the statement failed). */
 long long pchat_db_exec(pchat_db_t *db, const pchat_db_sqlset_t *set, int stmt,
 		const pchat_db_val_t *params, int nparams, pchat_db_row_f cb, void *ctx);
 
@@ -96,6 +98,10 @@ unsigned long long pchat_db_insert_id(const pchat_db_t *db);
 int pchat_db_begin(pchat_db_t *db);
 int pchat_db_commit(pchat_db_t *db);
 void pchat_db_rollback(pchat_db_t *db);
+
+/* Appends text to b as a LIKE pattern that matches it literally: '%', '_' and the escape
+ * character '!' are escaped with '!' (statements use LIKE ... ESCAPE '!'). */
+void pchat_db_add_like(pchat_buf_t *b, const char *text, size_t len);
 
 /* Runs plain SQL without parameters and without results (administration, tests). */
 int pchat_db_query(pchat_db_t *db, const char *sql);

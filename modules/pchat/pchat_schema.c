@@ -62,14 +62,14 @@ int pchat_schema_check(pchat_db_t *db, char *err, size_t errlen)
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot read the `version` table (%s): apply db/mysql/%s with "
 				"scripts/db-migrate", pchat_db_last_error(db), required[0].migration);
-		return -1;
+		return PCHAT_ERR_FAILED;
 	}
 	for (i = 0; i < NREQUIRED; i++) {
 		if (found.version[i] < required[i].version) {
 			snprintf(err, errlen, "table %s is at version %lld but this module needs version "
 					"%lld: apply db/mysql/%s (scripts/db-migrate)", required[i].table,
 					found.version[i], required[i].version, required[i].migration);
-			return -1;
+			return PCHAT_ERR_FAILED;
 		}
 	}
 	return 0;

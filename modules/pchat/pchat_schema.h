@@ -15,8 +15,8 @@
 extern const pchat_db_sqlset_t pchat_schema_sqlset;
 
 /* Compares the versions found in the database with the ones needed.
- * Returns 0 when every table is recent enough; -1 with a message in err naming the migration to
- * apply; PCHAT_ERR_DOWN when the database cannot be reached. */
+ * Returns 0 when every table is recent enough; PCHAT_ERR_FAILED with a message in err naming the
+ * migration to apply; PCHAT_ERR_DOWN when the database cannot be reached. */
 int pchat_schema_check(pchat_db_t *db, char *err, size_t errlen);
 
 #endif

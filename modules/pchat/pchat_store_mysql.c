@@ -171,7 +171,7 @@ static int read_room(void *ctx, const pchat_db_val_t *cols, int ncols)
 	pchat_room_t *room = ctx;
 
 	if (ncols != 16)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	room->id = (uint64_t)pchat_db_int(&cols[0]);
 	room->category_id = (uint64_t)pchat_db_int(&cols[15]);
 	copy_col(room->guid, sizeof(room->guid), &cols[1]);
@@ -258,7 +258,7 @@ static int read_post(void *ctx, const pchat_db_val_t *cols, int ncols)
 	pchat_post_t post;
 
 	if (ncols != 4)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	post.seq = (uint64_t)pchat_db_int(&cols[0]);
 	post.author = cols[1].s;
 	post.ts = cols[2].s;
@@ -282,7 +282,7 @@ static int keep_post(void *ctx, const pchat_post_t *post)
 	char *mem;
 
 	if (np->n >= np->max || (mem = pchat_malloc(la + lt + lc)) == NULL)
-		return -1;
+		return PCHAT_ERR_NO_MEMORY;
 	copy = &np->posts[np->n++];
 	copy->seq = post->seq;
 	copy->author = memcpy(mem, post->author, la); /* one block: author, ts, content */
@@ -352,25 +352,13 @@ static int read_summary(void *ctx, const pchat_db_val_t *cols, int ncols)
 	pchat_room_summary_t r;
 
 	if (ncols != 8)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	summary_of(cols, &r);
 	return lc->room_cb(lc->ctx, &r);
 }
 
 /* LIKE treats % and _ as wildcards: a search for "100%" means the text itself. The escape
  * character is '!' (a backslash would depend on the server's SQL mode). */
-static void like_escape(const char *in, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (; *in && o + 2 < outlen; in++) {
-		if (*in == '%' || *in == '_' || *in == '!')
-			out[o++] = '!';
-		out[o++] = *in;
-	}
-	out[o] = '\0';
-}
-
 /* The middle trigram of text (3 UTF-8 characters) into t; 0 when text is shorter than that. */
 static int middle_trigram(const char *text, char *t, size_t tlen)
 {
@@ -405,12 +393,14 @@ static int middle_trigram(const char *text, char *t, size_t tlen)
 static int search(void *h, const char *user, pchat_search_kind_t kind, const char *text,
 		int limit, pchat_room_f cb, void *ctx)
 {
-	char pattern[2 * PCHAT_NAME_MAX + 1], trigram[16];
+	char trigram[16];
 	list_ctx_t lc = {cb, NULL, ctx};
+	pchat_buf_t pattern;
 	pchat_db_val_t p[10];
 	int n = 0, stmt;
 	long long rc;
 
+	pchat_buf_init(&pattern);
 	if (kind == PCHAT_SEARCH_NAME && middle_trigram(text, trigram, sizeof(trigram))) {
 		p[n++] = PCHAT_DB_CS(trigram);
 		stmt = ST_SEARCH_NAME_TRIGRAMS;
@@ -424,11 +414,16 @@ static int search(void *h, const char *user, pchat_search_kind_t kind, const cha
 		p[n++] = PCHAT_DB_CS(kind == PCHAT_SEARCH_MEMBER ? "member" : "manager");
 		p[n++] = PCHAT_DB_CS(text);
 	} else {
-		like_escape(text, pattern, sizeof(pattern));
-		p[n++] = PCHAT_DB_CS(pattern);
+		pchat_db_add_like(&pattern, text, strlen(text));
+		if (pattern.failed) {
+			pchat_buf_free(&pattern);
+			return PCHAT_ERR_NO_MEMORY;
+		}
+		p[n++] = PCHAT_DB_CS(pattern.s ? pattern.s : "");
 	}
 	p[n++] = PCHAT_DB_I(limit);
 	rc = pchat_db_exec(h, &pchat_store_sqlset, stmt, p, n, read_summary, &lc);
+	pchat_buf_free(&pattern);
 	return rc < 0 ? store_rc(rc) : 0;
 }
 
@@ -459,7 +454,7 @@ static int read_invitation(void *ctx, const pchat_db_val_t *cols, int ncols)
 	pchat_invitation_t inv;
 
 	if (ncols != 11)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	inv.id = (uint64_t)pchat_db_int(&cols[0]);
 	inv.created = cols[1].s;
 	inv.inviter = cols[2].s;
@@ -490,7 +485,7 @@ static int read_pref(void *ctx, const pchat_db_val_t *cols, int ncols)
 	pchat_pref_t *pref = ctx;
 
 	if (ncols != 2)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	pref->seqid = (uint64_t)pchat_db_int(&cols[0]);
 	pref->content = pchat_strdup(cols[1].type == PCHAT_DB_STR ? cols[1].s : "");
 	return pref->content ? 0 : -1;
@@ -532,7 +527,7 @@ static int pref_set(void *h, const char *user, const char *label, const char *co
 static int read_count(void *ctx, const pchat_db_val_t *cols, int ncols)
 {
 	if (ncols != 1)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	*(long long *)ctx = pchat_db_int(&cols[0]);
 	return 0;
 }
@@ -558,7 +553,7 @@ static int read_policy(void *ctx, const pchat_db_val_t *cols, int ncols)
 	int enabled;
 
 	if (ncols != 2 || cols[0].type != PCHAT_DB_STR)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	enabled = pchat_db_int(&cols[1]) != 0;
 	if (strcmp(cols[0].s, "*") == 0)
 		pc->everyone = enabled;
@@ -595,7 +590,7 @@ static int read_seq(void *ctx, const pchat_db_val_t *cols, int ncols)
 	int i;
 
 	if (ncols != 2)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	room = (uint64_t)pchat_db_int(&cols[0]);
 	for (i = 0; i < sc->n; i++)
 		if (sc->rooms[i] == room)
