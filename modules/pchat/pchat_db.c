@@ -232,11 +232,6 @@ int pchat_db_connect(pchat_db_t *db)
 	return 0;
 }
 
-int pchat_db_connected(const pchat_db_t *db)
-{
-	return db->conn != NULL;
-}
-
 /* An open connection broke (server restart, idle timeout, network): close it; the next call
  * reconnects, and only a failing reconnect marks the server down. */
 static int connection_lost(pchat_db_t *db)

@@ -83,7 +83,6 @@ void pchat_db_free(pchat_db_t *db);
 
 /* Connects when not connected. 0 on success, PCHAT_ERR_DOWN otherwise. */
 int pchat_db_connect(pchat_db_t *db);
-int pchat_db_connected(const pchat_db_t *db);
 
 /* Runs statement `stmt` of `set` (one the connection was created with). Returns the number of
  * affected rows (for SELECT: rows delivered to cb), a callback's non-zero return, or one of the
