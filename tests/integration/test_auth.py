@@ -362,6 +362,23 @@ class TestDigestPool:
         finally:
             c.close()
 
+    def test_front_end_follows_a_clients_route_only_to_its_nodes(self, lab):
+        """Requests inside a dialog are not challenged and carry the route the client wrote: one
+        that leads past the front end to anywhere but a node must not be relayed there."""
+        host, port = lab.frontend
+        ua = UserAgent("mallory", "pchat.test", lab.frontend, "udp")
+        try:
+            resp = ua.request("OPTIONS", "sip:victim@127.0.0.1:9", [
+                ("Max-Forwards", "70"), ("From", "<sip:mallory@pchat.test>;tag=m1"),
+                ("To", "<sip:victim@127.0.0.1>;tag=v1"), ("Call-ID", "relay-" + str(port)),
+                ("CSeq", "1 OPTIONS"), ("Route", "<sip:%s:%d;lr>" % (host, port)),
+                ("Route", "<sip:127.0.0.1:9;lr>")])
+            assert resp is not None and resp.status == 403, resp
+        finally:
+            ua.close()
+        assert re.search(r"OPTIONS from 127\.0\.0\.1:\d+ refused: its route leads to "
+                         r"sip:127\.0\.0\.1:9;lr, not to a node of the pool", lab.log("frontend"))
+
     @pytest.mark.parametrize("node", [0, 1])
     def test_client_connecting_to_a_node_directly_is_refused(self, lab, node):
         c = ChatClient(lab.sip_server(node), "alice", password=lab.passwords["alice"],
