@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from lab import TOP
+from lab import TOP, wait_for
 from sip import UserAgent
 
 
@@ -46,11 +46,12 @@ def stored_setting(lab, name):
 def test_jsonrpc_refused_without_token_and_json(lab, what, kw, status):
     """A web page in a local browser cannot drive the admin RPCs: without the bearer token and
     Content-Type: application/json (or from a page, or not POST /RPC) no RPC runs."""
+    mark = lab.log_mark()
     got, text = lab.http_rpc("pchat.config.set", "participant_update_limit", "151", **kw)
     assert got == status, "%s: %s %s" % (what, got, text)
     assert "result" not in text and "jsonrpc" not in text
     assert stored_setting(lab, "participant_update_limit") == [], what
-    assert re.search(r"NOTICE: .*JSON-RPC.* refused", lab.log())
+    assert wait_for(lambda: re.search(r"NOTICE: .*JSON-RPC.* refused", lab.log(since=mark)))
 
 
 def test_jsonrpc_with_token_runs_the_rpc(lab):

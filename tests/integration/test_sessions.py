@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from lab import wait_for
 from sip import Dialog, UserAgent, token
 from xccos import ChatClient, resp_code
 
@@ -232,10 +233,11 @@ def test_a_session_answers_only_its_own_client(lab, clients, proto):
     481 and the session goes on."""
     victim = clients("alice", proto)
     victim.login()
+    mark = lab.log_mark()
     info, bye = hijacker_requests(victim, proto)
     assert info is not None and info.status == 481
     assert bye is not None and bye.status == 481
-    assert "connected elsewhere" in lab.log()
+    assert wait_for(lambda: "connected elsewhere" in lab.log(since=mark))
     assert resp_code(victim.command("requri")) == 200
     assert wait_sessions(lab, 1)
 

@@ -177,11 +177,21 @@ class Lab:
         return self.sql("SELECT m.seq, m.author, m.content FROM pchat_message m JOIN pchat_room r "
                         "ON r.id = m.room_id WHERE r.guid = '%s' ORDER BY m.seq" % guid)
 
-    def log(self, node=0):
-        """A node's Kamailio log; node="frontend" for the front end's."""
+    def log_path(self, node=0):
         part = "frontend" if node == "frontend" else "node%d" % (node + 1)
-        with open(os.path.join(self.dir, part, "kamailio.log"), errors="replace") as f:
-            return f.read()
+        return os.path.join(self.dir, part, "kamailio.log")
+
+    def log(self, node=0, since=0):
+        """A node's Kamailio log; node="frontend" for the front end's. since: what was written
+        after log_mark() returned it, so a check sees only what the test itself caused (a lab
+        lives for a whole module, and an earlier test may have logged the same words)."""
+        with open(self.log_path(node), "rb") as f:
+            f.seek(since)
+            return f.read().decode("utf-8", errors="replace")
+
+    def log_mark(self, node=0):
+        """Where the node's log ends now: pass it to log(since=...)."""
+        return os.path.getsize(self.log_path(node))
 
     def logs(self):
         out = []
