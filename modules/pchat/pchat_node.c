@@ -36,10 +36,10 @@ pchat_params_t pchat_params = {
 	.max_sessions = 16384,
 	.fanout_workers = 2,
 	.session_expires = 600,
-	.max_body_size = 24576,
-	.max_post_size = 30000,
-	.max_preferences = 64,
-	.max_preference_size = 16384,
+	.max_body_size = PCHAT_DEFAULT_MAX_BODY_SIZE,
+	.max_post_size = PCHAT_DEFAULT_MAX_POST_SIZE,
+	.max_preferences = PCHAT_DEFAULT_MAX_PREFERENCES,
+	.max_preference_size = PCHAT_DEFAULT_MAX_PREFERENCE_SIZE,
 	.max_pending = 32,
 	.max_queued = 256,
 	.max_session_bytes = 2097152,
@@ -60,17 +60,8 @@ pchat_params_t pchat_params = {
 
 long long pchat_run = 0;
 
-/* Defaults of the service settings (Lync's where it has one); pchat_config overrides them. */
-pchat_settings_t pchat_settings_defaults = {
-	.default_history = 30,
-	.max_file_size = 20000,
-	.message_size_limit = 8000,
-	.backchat_limit = 100,
-	.participant_update_limit = 75,
-	.search_limit = 500,
-	.story_size_limit = 8192,
-	.reply_size = 60000,
-};
+/* The service settings the modparams start from; pchat_config overrides them. */
+pchat_settings_t pchat_settings_defaults = PCHAT_SETTINGS_DEFAULTS;
 
 pchat_db_conf_t pchat_db_conf;
 pchat_redis_conf_t pchat_redis_conf;

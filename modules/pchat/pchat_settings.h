@@ -24,6 +24,22 @@ typedef struct pchat_settings {
 	size_t max_preference_size;   /* bytes of a bundle's label and content as sent */
 } pchat_settings_t;
 
+/* The module's defaults (Lync's where it has one), in one place: the module starts from them
+ * (pchat_node.c) and the tests and the fuzzer check against the same values. */
+#define PCHAT_DEFAULT_MAX_BODY_SIZE 24576 /* bytes of an XCCOS INFO body */
+#define PCHAT_DEFAULT_MAX_POST_SIZE 30000
+#define PCHAT_DEFAULT_MAX_PREFERENCES 64
+#define PCHAT_DEFAULT_MAX_PREFERENCE_SIZE 16384
+#define PCHAT_SETTINGS_DEFAULTS                                                                \
+	{                                                                                          \
+		.default_history = 30, .max_file_size = 20000, .message_size_limit = 8000,             \
+		.backchat_limit = 100, .participant_update_limit = 75, .search_limit = 500,            \
+		.story_size_limit = 8192, .reply_size = 60000,                                         \
+		.max_post_size = PCHAT_DEFAULT_MAX_POST_SIZE,                                          \
+		.max_preferences = PCHAT_DEFAULT_MAX_PREFERENCES,                                      \
+		.max_preference_size = PCHAT_DEFAULT_MAX_PREFERENCE_SIZE,                              \
+	}
+
 typedef struct pchat_setting_def {
 	const char *name;     /* in pchat_config and pchat.config.* */
 	size_t offset;        /* of the int in pchat_settings_t */

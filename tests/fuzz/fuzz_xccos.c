@@ -47,21 +47,9 @@
 #define BODY_SEPARATOR "<<>>"
 #define MAX_BODIES 32
 
-/* The module's defaults: max_body_size and the service settings (pchat_node.c). */
-#define MAX_BODY_SIZE 24576
-static const pchat_settings_t settings = {
-	.default_history = 30,
-	.max_file_size = 20000,
-	.message_size_limit = 8000,
-	.backchat_limit = 100,
-	.participant_update_limit = 75,
-	.search_limit = 500,
-	.story_size_limit = 8192,
-	.reply_size = 60000,
-	.max_post_size = 30000,
-	.max_preferences = 64,
-	.max_preference_size = 16384,
-};
+/* The module's defaults: max_body_size and the service settings (pchat_settings.h). */
+#define MAX_BODY_SIZE PCHAT_DEFAULT_MAX_BODY_SIZE
+static const pchat_settings_t settings = PCHAT_SETTINGS_DEFAULTS;
 
 static const pchat_chat_t chat = {&fake_store_ops, NULL, &fake_live_ops, NULL, &fake_out_ops,
 	NULL, &settings, FAKE_RICH_DOMAIN, "sip:pchat@" FAKE_RICH_DOMAIN};
