@@ -6,7 +6,6 @@ clients and the nodes hear only the front end. A config without any mode refuses
 
 One lab per class (scripts/lab up --auth ...): trusted and digest on one node, digest and trusted
 (an SBC before the front end) in a pool of two."""
-import hashlib
 import os
 import re
 import signal
@@ -16,15 +15,11 @@ import time
 import pytest
 
 from lab import TOP, port_free, read_env, start_lab
-from sip import Dialog, UserAgent, parse_challenge
+from sip import Dialog, UserAgent, md5, parse_challenge
 from xccos import ChatClient, post_text, resp_code
 
 PROVISIONING = [("Event", "vnd-microsoft-provisioning-v2"), ("Expires", "0"),
                 ("Accept", "application/vnd-microsoft-roaming-provisioning-v2+xml")]
-
-
-def md5(text):
-    return hashlib.md5(text.encode()).hexdigest()
 
 
 def participants(lab, room, node=0):

@@ -4,7 +4,6 @@ bytes as they are sent and kept namespace-well-formed; a client that does not re
 dialog headers, unconfirmed sessions, requests per second, rooms per session and preferences
 are bounded; a batch join stays within one reply; a stored post whose hand-over to its sender
 fails still reaches everyone. (A node over its own budget: test_overload.py.)"""
-import re
 import time
 import uuid
 
@@ -104,10 +103,6 @@ def test_a_client_that_does_not_read_is_ended_posters_are_not(lab, clients, room
 
 # ---------------------------------------------------------------- sessions
 
-def sessions(lab):
-    return int(re.search(r"sessions: (\d+)", lab.kamcmd("pchat.status")).group(1))
-
-
 def test_sessions_per_user_and_per_source(lab, clients):
     """3 sessions per user: the fourth is refused 403 until one ends; 40 per address: the 41st
     session from 127.0.0.1 is refused 403 whoever it is."""
@@ -121,7 +116,7 @@ def test_sessions_per_user_and_per_source(lab, clients):
     mine[0].dialog.remote_tag = None
     again = clients("dave")
     assert again.dialog.invite_response.status == 200
-    crowd = [clients("crowd%d" % i) for i in range(40 - sessions(lab))]
+    crowd = [clients("crowd%d" % i) for i in range(40 - lab.stat("sessions"))]
     one_more = ChatClient(lab.sip_server(), "crowd-extra")
     try:
         assert one_more.login(expect=403)
@@ -151,8 +146,8 @@ def test_session_never_confirmed_by_ack_is_reaped(lab):
         d = Dialog(ua, "sip:pchat@pchat.test")
         d.ack = lambda: None   # a client that never ACKs
         assert d.invite().status == 200
-        before = sessions(lab)
-        assert wait_for(lambda: sessions(lab) == before - 1, timeout=45)
+        before = lab.stat("sessions")
+        assert wait_for(lambda: lab.stat("sessions") == before - 1, timeout=45)
         assert "never confirmed by an ACK" in lab.log()
     finally:
         ua.close()

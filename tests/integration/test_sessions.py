@@ -11,17 +11,8 @@ from sip import Dialog, UserAgent, token
 from xccos import ChatClient, resp_code
 
 
-def sessions(lab):
-    return int(re.search(r"sessions: (\d+)", lab.kamcmd("pchat.status")).group(1))
-
-
 def wait_sessions(lab, n, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if sessions(lab) == n:
-            return True
-        time.sleep(0.1)
-    return False
+    return wait_for(lambda: lab.stat("sessions") == n, timeout)
 
 
 @pytest.fixture
