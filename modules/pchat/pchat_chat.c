@@ -1253,8 +1253,10 @@ static verdict_t look_up_verdict(const pchat_chat_t *chat, const char *guid, con
 	verdict_t v = {0, 0, 0, 0, 0};
 	int rc = chat->store->room_for(chat->store_h, guid, user, room);
 
-	if (rc < 0)
-		return v; /* the store cannot tell now: nothing changes */
+	/* A room the store no longer has is a verdict: everyone goes. Any other failure means the
+	 * store cannot tell now, and nothing changes. */
+	if (rc < 0 && rc != PCHAT_ERR_NOT_FOUND)
+		return v;
 	v.known = 1;
 	if (rc == 0) {
 		v.found = 1;

@@ -45,6 +45,16 @@ static void filler(uint64_t room_id, int i, char *content, size_t len, const cha
 static const fake_world_t world = {rooms, 2, grants, 1, listings, 1, associations, 1,
 	invitations, 1, NULL, 0, creators, 1, NULL, 0, filler};
 
+/* The same world after the lobby was deleted from the store: the store no longer finds it,
+ * while the live state still holds its sessions. */
+static const fake_room_t rooms_after_removal[] = {
+	{1, GUID_LOBBY, "Lobby & <friends>", "", "hi", PCHAT_OPEN, PCHAT_NORMAL, 0, 0, 0, 1, 0, NULL,
+		0, PCHAT_ERR_NOT_FOUND, 0, 0},
+	{2, GUID_OFF, "", "", "", PCHAT_OPEN, PCHAT_NORMAL, 1, 0, 0, 1, 0, NULL, 0, 0, 0, 0},
+};
+static const fake_world_t world_after_removal = {rooms_after_removal, 2, grants, 1, listings, 1,
+	associations, 1, invitations, 1, NULL, 0, creators, 1, NULL, 0, filler};
+
 void fake_fail(const char *file, int line, const char *what)
 {
 	print_error("%s\n", what);
@@ -344,6 +354,26 @@ static void refresh_updates_rights_and_puts_out_the_unwelcome(void **state)
 	assert_int_equal(F.members, 2);
 }
 
+static void refresh_of_a_removed_room_puts_everyone_out(void **state)
+{
+	(void)state;
+	run(&alice, JOIN_LOBBY);
+	run(&bob, JOIN_LOBBY);
+	F.replies = 0;
+	F.notices = 0;
+	F.world = &world_after_removal;
+	pchat_chat_refresh_room(&chat, 1);
+	assert_int_equal(F.members, 0);
+	/* each session is told it is out, and the ones still there hear of it */
+	assert_int_equal(F.replies, 2);
+	assert_non_null(strstr(F.reply[0], "<ntc id=\"ntc:part\"><data><chanib uri=\"" ROOM_LOBBY
+			"\"><uib uri=\"sip:alice@chat.test\"/>"));
+	assert_non_null(strstr(F.reply[1], "<ntc id=\"ntc:part\"><data><chanib uri=\"" ROOM_LOBBY
+			"\"><uib uri=\"sip:bob@chat.test\"/>"));
+	assert_int_equal(F.notices, 2);
+	assert_non_null(strstr(F.notice[0], "ntc:part"));
+}
+
 int main(void)
 {
 	int failed;
@@ -361,6 +391,7 @@ int main(void)
 		cmocka_unit_test_setup(stored_post_element_matches_the_live_one, reset),
 		cmocka_unit_test_setup(associations_invitations_preferences, reset),
 		cmocka_unit_test_setup(refresh_updates_rights_and_puts_out_the_unwelcome, reset),
+		cmocka_unit_test_setup(refresh_of_a_removed_room_puts_everyone_out, reset),
 	};
 
 	pchat_xccos_init();
