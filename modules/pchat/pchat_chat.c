@@ -304,8 +304,9 @@ static size_t digits(int n)
 
 /* Lists a user for a room of the reply if that fits with reserve bytes kept free: its position
  * (a <uib> is written for a user new in the reply; a user listed for an earlier room of a
- * batch keeps its position), or -1. */
-static int list_user(join_reply_t *r, const char *user, unsigned roles, size_t reserve)
+ * batch keeps its position), or -1. The reply's list keeps no roles: a user's roles differ from
+ * room to room, and each room's aib lists take them from that room's own list. */
+static int list_user(join_reply_t *r, const char *user, size_t reserve)
 {
 	int id = user_find(&r->users, user);
 	size_t before = r->uibs.len, cost;
@@ -321,7 +322,7 @@ static int list_user(join_reply_t *r, const char *user, unsigned roles, size_t r
 		return -1;
 	}
 	r->budget -= cost;
-	return id >= 0 ? id : user_add(&r->users, user, roles);
+	return id >= 0 ? id : user_add(&r->users, user, 0);
 }
 
 /* Adds a joined room with as many of its participants as fit, the joining user first, keeping
@@ -336,11 +337,14 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 	pchat_buf_t head;
 	size_t room_cost;
 	int *ids = NULL, nids = 0, i, id, rc = -1;
+	unsigned *roles = NULL; /* roles[k]: the roles in this room of the user ids[k] */
 
 	/* the joining user and the others: participant_update_limit users in all */
 	if (new_user_list(&room_users, chat->settings->participant_update_limit) < 0
-			|| !(ids = pchat_calloc(room_users.max, sizeof(int)))) {
+			|| !(ids = pchat_calloc(room_users.max, sizeof(*ids)))
+			|| !(roles = pchat_calloc(room_users.max, sizeof(*roles)))) {
 		free_user_list(&room_users);
+		pchat_free(ids);
 		return -1;
 	}
 	pchat_buf_init(&head);
@@ -354,15 +358,17 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 		r->budget -= room_cost;
 		/* the joining user comes first: without it the room is not listed */
 		for (i = 0; i < room_users.n; i++) {
-			id = list_user(r, room_users.users[i], room_users.roles[i], reserve);
-			if (id >= 0)
+			id = list_user(r, room_users.users[i], reserve);
+			if (id >= 0) {
+				roles[nids] = room_users.roles[i];
 				ids[nids++] = id;
+			}
 			else if (i == 0)
 				break;
 		}
 		if (nids > 0) {
 			pchat_buf_add(&r->chanibs, head.s, head.len);
-			pchat_xccos_aibs(&r->chanibs, ids, nids, r->users.roles);
+			pchat_xccos_aibs(&r->chanibs, ids, roles, nids);
 			pchat_xccos_chanib_close(&r->chanibs);
 			rc = 0;
 		} else {
@@ -372,6 +378,7 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 	pchat_buf_free(&head);
 	free_user_list(&room_users);
 	pchat_free(ids);
+	pchat_free(roles);
 	return rc;
 }
 

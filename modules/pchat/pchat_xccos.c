@@ -382,13 +382,12 @@ void pchat_xccos_chanib_close(pchat_buf_t *b)
 }
 
 /* The aib list of the users that are (or are not) managers. */
-static void add_aib(pchat_buf_t *b, const int *ids, int n, const unsigned *roles_by_id,
-		int managers)
+static void add_aib(pchat_buf_t *b, const int *ids, const unsigned *roles, int n, int managers)
 {
 	int i, listed = 0;
 
 	for (i = 0; i < n; i++) {
-		if (((roles_by_id[ids[i]] & PCHAT_ROLE_MANAGER) != 0) != managers)
+		if (((roles[i] & PCHAT_ROLE_MANAGER) != 0) != managers)
 			continue;
 		if (listed++)
 			pchat_buf_adds(b, ",");
@@ -401,10 +400,10 @@ static void add_aib(pchat_buf_t *b, const int *ids, int n, const unsigned *roles
 		pchat_buf_adds(b, "\"/>");
 }
 
-void pchat_xccos_aibs(pchat_buf_t *b, const int *ids, int n, const unsigned *roles_by_id)
+void pchat_xccos_aibs(pchat_buf_t *b, const int *ids, const unsigned *roles, int n)
 {
-	add_aib(b, ids, n, roles_by_id, 0);
-	add_aib(b, ids, n, roles_by_id, 1);
+	add_aib(b, ids, roles, n, 0);
+	add_aib(b, ids, roles, n, 1);
 }
 
 void pchat_xccos_chanib_ref(pchat_buf_t *b, const char *uri)

@@ -110,10 +110,10 @@ void pchat_xccos_uib_uri(pchat_buf_t *b, const char *uri);
  * participants; pchat_xccos_chanib_close ends it. */
 void pchat_xccos_chanib_open(pchat_buf_t *b, const char *uri, const pchat_room_t *room);
 void pchat_xccos_chanib_close(pchat_buf_t *b);
-/* <aib key="PARTICIPANT" value="ids"/><aib key="MANAGER" value="ids"/>: the users ids of a
- * room, split by roles_by_id[id] (PCHAT_ROLE_MANAGER or not); a list without users is left
- * out. */
-void pchat_xccos_aibs(pchat_buf_t *b, const int *ids, int n, const unsigned *roles_by_id);
+/* <aib key="PARTICIPANT" value="ids"/><aib key="MANAGER" value="ids"/>: the n users ids of a
+ * room, split by roles[i], the roles of user ids[i] in this room (PCHAT_ROLE_MANAGER or not);
+ * a list without users is left out. */
+void pchat_xccos_aibs(pchat_buf_t *b, const int *ids, const unsigned *roles, int n);
 
 /* <chanib uri="URI"/>: the room a part reply names. */
 void pchat_xccos_chanib_ref(pchat_buf_t *b, const char *uri);

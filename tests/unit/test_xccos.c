@@ -231,21 +231,21 @@ static const pchat_room_t odd_room = {.guid = "g", .name = ODD, .description = "
 static void build_join_parts(pchat_buf_t *b)
 {
 	static const int ids[] = {0, 2, 1};
-	static const unsigned roles_by_id[] = {PCHAT_ROLE_MANAGER, 0, PCHAT_ROLE_MEMBER};
+	static const unsigned roles[] = {PCHAT_ROLE_MANAGER, PCHAT_ROLE_MEMBER, 0};
 
 	pchat_xccos_uib(b, 0, "sip:" ODD "@d");
 	pchat_xccos_chanib_open(b, "ma-chan://d/g", &odd_room);
-	pchat_xccos_aibs(b, ids, 3, roles_by_id);
+	pchat_xccos_aibs(b, ids, roles, 3);
 	pchat_xccos_chanib_close(b);
 }
 
 static void build_aibs_without_managers(pchat_buf_t *b)
 {
 	static const int ids[] = {1};
-	static const unsigned roles_by_id[] = {0, PCHAT_ROLE_PRESENTER};
+	static const unsigned roles[] = {PCHAT_ROLE_PRESENTER};
 
-	pchat_xccos_aibs(b, ids, 1, roles_by_id);
-	pchat_xccos_aibs(b, ids, 0, roles_by_id);
+	pchat_xccos_aibs(b, ids, roles, 1);
+	pchat_xccos_aibs(b, ids, roles, 0);
 }
 
 /* A join reply's users, its room (the room's texts escaped, what XML does not allow dropped)
