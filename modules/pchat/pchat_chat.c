@@ -228,6 +228,7 @@ typedef struct joined_room {
 	pchat_room_t room;
 	int first;  /* the user's first session in the room: others get a join notice */
 	int again;  /* the session was in the room before this command */
+	int users;  /* the room's users as the reply lists them (the joining one included) */
 } joined_room_t;
 
 /* Resolves and joins one room. Returns 0, or fills why. */
@@ -326,8 +327,9 @@ static int list_user(join_reply_t *r, const char *user, size_t reserve)
 }
 
 /* Adds a joined room with as many of its participants as fit, the joining user first, keeping
- * reserve bytes free for what still comes. 0, or -1 when not even the room itself fits. */
-static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t reserve)
+ * reserve bytes free for what still comes, and notes the room's user count. 0, or -1 when not
+ * even the room itself fits. */
+static int add_joined_room(join_reply_t *r, joined_room_t *jr, size_t reserve)
 {
 	const pchat_chat_t *chat = r->chat;
 	/* two aib lists and their attributes, and the end tag */
@@ -349,8 +351,9 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 	}
 	pchat_buf_init(&head);
 	user_add(&room_users, r->c->user, jr->room.access.roles);
-	chat->live->participants(chat->live_h, jr->room.id, room_users.max, collect_user,
-			&room_users);
+	/* the count decides the join notice later (after_join): one round trip to the pool */
+	jr->users = chat->live->participants(chat->live_h, jr->room.id, room_users.max,
+			collect_user, &room_users);
 	room_uri(chat, jr->room.guid, uri, sizeof(uri));
 	pchat_xccos_chanib_open(&head, uri, &jr->room);
 	room_cost = head.len + aib_overhead;
@@ -431,14 +434,10 @@ static void unjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const join
 static void after_join(const pchat_chat_t *chat, const pchat_caller_t *c,
 		const joined_room_t *jr, const char *notice_name)
 {
-	int count;
 	pchat_buf_t b;
 
 	chat->live->ready(chat->live_h, c, jr->room.id);
-	if (!jr->first)
-		return;
-	count = chat->live->participants(chat->live_h, jr->room.id, 0, NULL, NULL);
-	if (count > chat->settings->participant_update_limit)
+	if (!jr->first || jr->users > chat->settings->participant_update_limit)
 		return;
 	pchat_buf_init(&b);
 	pchat_xccos_ntc_join(&b, notice_name, c->user,

@@ -209,6 +209,24 @@ static void bjoin_lists_each_room_with_its_own_roles(void **state)
 			"<aib key=\"3984\" value=\"0\"/></chanib>"));
 }
 
+/* The pool's presence is asked for a joined room's users once: the reply's list and the count
+ * that decides the join notice come from the same answer. */
+static void a_join_asks_for_the_participants_once_per_room(void **state)
+{
+	(void)state;
+	run(&bob, JOIN_LOBBY);
+	F.participant_queries = 0;
+	run(&alice, JOIN_LOBBY);
+	assert_int_equal(F.participant_queries, 1);
+	assert_int_equal(F.notices, 2); /* bob heard of alice */
+	F.participant_queries = 0;
+	run(&carol, "<cmd id=\"cmd:bjoin\" seqid=\"1\"><data>"
+			"<chanid key=\"0\" domain=\"chat.test\" value=\"" GUID_LOBBY "\"/>"
+			"<chanid key=\"1\" domain=\"chat.test\" value=\"" GUID_ANNEX "\"/></data></cmd>");
+	assert_int_equal(F.participant_queries, 2);
+	assert_int_equal(F.notices, 3); /* the lobby is over the limit now; the annex hears of carol */
+}
+
 static void post_is_stored_before_it_is_fanned_out_in_order(void **state)
 {
 	(void)state;
@@ -402,6 +420,7 @@ int main(void)
 		cmocka_unit_test_setup(join_refusals_are_explained, reset),
 		cmocka_unit_test_setup(bjoin_reports_each_failure, reset),
 		cmocka_unit_test_setup(bjoin_lists_each_room_with_its_own_roles, reset),
+		cmocka_unit_test_setup(a_join_asks_for_the_participants_once_per_room, reset),
 		cmocka_unit_test_setup(post_is_stored_before_it_is_fanned_out_in_order, reset),
 		cmocka_unit_test_setup(posts_that_must_not_be_stored, reset),
 		cmocka_unit_test_setup(backchat_is_split_below_the_reply_size, reset),
