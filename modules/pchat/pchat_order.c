@@ -9,7 +9,7 @@
 #include "pchat_order.h"
 
 #define BUCKETS 1024
-/* posts one catch-up asks the store for at a time */
+/* posts one catch-up or gap fill asks the store for at a time */
 #define CATCH_UP_BATCH 500
 
 typedef struct waiting_post {
@@ -168,25 +168,29 @@ static void release(pchat_order_t *o, waiting_room_t *w, uint64_t d, int64_t now
 		w->deadline_ms = now_ms + o->gap_ms;
 }
 
-/* Fills the gap before the first waiting post from the store; what the store cannot give is
+/* Fills the gap before the first waiting post from the store, a batch at a time (a gap can be
+ * wider than one read should be, or than an int can count); what the store cannot give is
  * skipped (it stays in the room's history), so one lost relay never holds a room back. */
 static void fill_gap(pchat_order_t *o, waiting_room_t *w, int64_t now_ms)
 {
 	uint64_t d, first = w->posts[0].seq;
-	int n;
+	int n, want;
 
 	if (o->ops->delivered(o->ctx, w->room, &d) < 0) {
 		remove_room(o, w);
 		return;
 	}
 	if (first > d + 1) {
-		n = o->ops->fill(o->ctx, w->room, d, first, (int)(first - d - 1));
-		if (n > 0)
-			o->stats.filled += (uint64_t)n;
-		if (o->ops->delivered(o->ctx, w->room, &d) < 0) {
-			remove_room(o, w);
-			return;
-		}
+		do {
+			want = first - d - 1 > CATCH_UP_BATCH ? CATCH_UP_BATCH : (int)(first - d - 1);
+			n = o->ops->fill(o->ctx, w->room, d, first, want);
+			if (n > 0)
+				o->stats.filled += (uint64_t)n;
+			if (o->ops->delivered(o->ctx, w->room, &d) < 0) {
+				remove_room(o, w);
+				return;
+			}
+		} while (n == want && first > d + 1);
 		if (first > d + 1) {
 			PLOG_WARN("room %llu: posts %llu to %llu did not arrive and could not be read "
 					  "from the store; delivering the later ones without them\n",

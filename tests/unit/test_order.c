@@ -207,6 +207,28 @@ static void catch_up_delivers_what_the_store_has(void **state)
 	assert_non_null(strstr(F.log, "1204:db 1205:live "));
 }
 
+/* A gap is filled in batches: one larger than a batch, or than an int can count, is filled as
+ * far as the store has posts, and only the rest is skipped. */
+static void a_wide_gap_is_filled_batch_by_batch(void **state)
+{
+	pchat_order_t *o = *state;
+	const uint64_t far = 1 + (1ULL << 32) + 3;
+
+	F.stored = 1203;
+	F.delivered = 1;
+	post(o, 1205, 0);
+	pchat_order_tick(o, GAP_MS);
+	assert_int_equal(F.fills, 3); /* batches of 500, the last one short */
+	assert_int_equal(pchat_order_stats(o)->filled, 1202);
+	assert_int_equal(pchat_order_stats(o)->skipped, 1);
+	assert_int_equal(F.delivered, 1205);
+	post(o, far, GAP_MS);
+	F.stored = 1300;
+	pchat_order_tick(o, 2 * GAP_MS);
+	assert_int_equal(pchat_order_stats(o)->filled, 1202 + 95);
+	assert_int_equal(F.delivered, far);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +244,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(posts_of_a_room_without_members_are_dropped, setup,
 				teardown),
 		cmocka_unit_test_setup_teardown(catch_up_delivers_what_the_store_has, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_wide_gap_is_filled_batch_by_batch, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
