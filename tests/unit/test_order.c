@@ -14,6 +14,7 @@
 
 #define GAP_MS 100
 #define MAX_WAITING 5
+#define MAX_WAITING_BYTES 4096
 
 /* One room (id 7) that this node has members in, unless absent; the store holds posts
  * 1..stored except those in missing. */
@@ -73,7 +74,7 @@ static int setup(void **state)
 {
 	memset(&F, 0, sizeof(F));
 	F.stored = 100;
-	*state = pchat_order_new(&ops, NULL, GAP_MS, MAX_WAITING);
+	*state = pchat_order_new(&ops, NULL, GAP_MS, MAX_WAITING, MAX_WAITING_BYTES);
 	return *state ? 0 : -1;
 }
 
@@ -229,6 +230,32 @@ static void a_wide_gap_is_filled_batch_by_batch(void **state)
 	assert_int_equal(F.delivered, far);
 }
 
+/* Big posts waiting fill their gap before there are too many of them. */
+static void too_many_waiting_bytes_fill_the_gap_at_once(void **state)
+{
+	pchat_order_t *o = *state;
+	static char big[MAX_WAITING_BYTES / 3 + 1];
+	int rooms, posts;
+
+	memset(big, 'x', sizeof(big));
+	pchat_order_post(o, 7, 2, big, sizeof(big), 0);
+	pchat_order_post(o, 7, 3, big, sizeof(big), 0);
+	assert_int_equal(F.delivered, 0);
+	pchat_order_post(o, 7, 4, big, sizeof(big), 0); /* the third is over the bytes */
+	assert_int_equal(F.fills, 1);
+	assert_int_equal(F.delivered, 4);
+	assert_int_equal(pchat_order_stats(o)->filled, 1);
+	pchat_order_waiting(o, &rooms, &posts);
+	assert_int_equal(rooms, 0);
+	assert_int_equal(posts, 0);
+	/* what was delivered no longer counts: the next early post waits again */
+	pchat_order_post(o, 7, 6, big, sizeof(big), 0);
+	pchat_order_post(o, 7, 7, big, sizeof(big), 0);
+	assert_int_equal(F.fills, 1);
+	pchat_order_waiting(o, &rooms, &posts);
+	assert_int_equal(posts, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +267,8 @@ int main(void)
 				setup, teardown),
 		cmocka_unit_test_setup_teardown(what_the_store_lacks_is_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(too_many_waiting_posts_fill_the_gap_at_once, setup,
+				teardown),
+		cmocka_unit_test_setup_teardown(too_many_waiting_bytes_fill_the_gap_at_once, setup,
 				teardown),
 		cmocka_unit_test_setup_teardown(posts_of_a_room_without_members_are_dropped, setup,
 				teardown),
