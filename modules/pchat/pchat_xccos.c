@@ -221,7 +221,7 @@ pchat_rc_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
 		return fail(env, PCHAT_ERR_UNSAFE, err, errlen, "DOCTYPE/ENTITY present");
 	ctxt = xmlNewParserCtxt();
 	if (!ctxt)
-		return fail(env, PCHAT_ERR_MALFORMED, err, errlen, "out of memory");
+		return fail(env, PCHAT_ERR_NO_MEMORY, err, errlen, "out of memory");
 	env->doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, "UTF-8", options);
 	ns_ok = ctxt->nsWellFormed;
 	if (!env->doc) {

@@ -43,8 +43,9 @@ void pchat_xccos_init(void);
 
 /* Parses one INFO body. On PCHAT_OK env holds the document (pchat_xccos_free releases it);
  * otherwise PCHAT_ERR_TOO_LARGE (over max_len), PCHAT_ERR_UNSAFE (a DOCTYPE: entities),
- * PCHAT_ERR_MALFORMED (not well-formed XML or not UTF-8) or PCHAT_ERR_INVALID (well-formed, but
- * no xccos envelope with a cmd or grpchat), and err says why, for the log. */
+ * PCHAT_ERR_MALFORMED (not well-formed XML or not UTF-8), PCHAT_ERR_INVALID (well-formed, but
+ * no xccos envelope with a cmd or grpchat) or PCHAT_ERR_NO_MEMORY (no parser could be had), and
+ * err says why, for the log. */
 pchat_rc_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
 		pchat_env_t *env, char *err, size_t errlen);
 void pchat_xccos_free(pchat_env_t *env);

@@ -92,6 +92,36 @@ static void refuses_hostile_and_broken_input(void **state)
 	}
 }
 
+/* libxml2's malloc, which fails once when armed. */
+static xmlMallocFunc xml_malloc;
+static int xml_malloc_fails;
+
+static void *failing_xml_malloc(size_t size)
+{
+	if (xml_malloc_fails) {
+		xml_malloc_fails = 0;
+		return NULL;
+	}
+	return xml_malloc(size);
+}
+
+/* A parser that cannot be had is a shortage of memory, not a body at fault. */
+static void a_parser_without_memory_is_no_memory(void **state)
+{
+	xmlFreeFunc free_f;
+	xmlReallocFunc realloc_f;
+	xmlStrdupFunc strdup_f;
+	pchat_env_t env;
+
+	(void)state;
+	xmlMemGet(&free_f, &xml_malloc, &realloc_f, &strdup_f);
+	xmlMemSetup(free_f, failing_xml_malloc, realloc_f, strdup_f);
+	xml_malloc_fails = 1; /* the parser's context is the first thing it allocates */
+	assert_int_equal(parse("<xccos ver=\"1\" envid=\"1\" " NS "/>", &env), PCHAT_ERR_NO_MEMORY);
+	assert_null(env.doc);
+	xmlMemSetup(free_f, xml_malloc, realloc_f, strdup_f);
+}
+
 static void refuses_oversized_bodies(void **state)
 {
 	char err[64];
@@ -388,6 +418,7 @@ int main(void)
 		cmocka_unit_test(parses_a_post_and_keeps_its_content),
 		cmocka_unit_test(refuses_hostile_and_broken_input),
 		cmocka_unit_test(refuses_oversized_bodies),
+		cmocka_unit_test(a_parser_without_memory_is_no_memory),
 		cmocka_unit_test(missing_or_bad_numbers_are_defaults),
 		cmocka_unit_test(results_map_to_one_code_each),
 		cmocka_unit_test(builds_escaped_replies),
