@@ -301,12 +301,13 @@ void pchat_xccos_rpl_close(pchat_buf_t *b)
 	pchat_buf_adds(b, "</data></rpl>");
 }
 
-void pchat_xccos_ntc_open(pchat_buf_t *b, const char *name)
+/* <ntc id="ntc:NAME"><data> ... </data></ntc>, around the notices built below. */
+static void ntc_open(pchat_buf_t *b, const char *name)
 {
 	pchat_buf_addf(b, "<ntc id=\"ntc:%s\"><data>", name);
 }
 
-void pchat_xccos_ntc_close(pchat_buf_t *b)
+static void ntc_close(pchat_buf_t *b)
 {
 	pchat_buf_adds(b, "</data></ntc>");
 }
@@ -442,25 +443,25 @@ void pchat_xccos_fib(pchat_buf_t *b, const char *value, const char *domain)
 void pchat_xccos_ntc_join(pchat_buf_t *b, const char *name, const char *user, int manager,
 		const char *domain, const char *guid)
 {
-	pchat_xccos_ntc_open(b, name);
+	ntc_open(b, name);
 	pchat_buf_adds(b, "<uib uri=\"");
 	pchat_buf_adds_xml(b, user);
 	pchat_buf_addf(b, "\"><aib key=\"%s\" domain=\"",
 			manager ? PCHAT_XCCOS_AIB_MANAGER : PCHAT_XCCOS_AIB_PARTICIPANT);
 	pchat_buf_adds_xml(b, domain);
 	pchat_buf_addf(b, "\" value=\"%s\"/></uib>", guid);
-	pchat_xccos_ntc_close(b);
+	ntc_close(b);
 }
 
 void pchat_xccos_ntc_part(pchat_buf_t *b, const char *uri, const char *user)
 {
-	pchat_xccos_ntc_open(b, "part");
+	ntc_open(b, "part");
 	pchat_buf_adds(b, "<chanib uri=\"");
 	pchat_buf_adds_xml(b, uri);
 	pchat_buf_adds(b, "\"><uib uri=\"");
 	pchat_buf_adds_xml(b, user);
 	pchat_buf_adds(b, "\"/></chanib>");
-	pchat_xccos_ntc_close(b);
+	ntc_close(b);
 }
 
 void pchat_xccos_sib(pchat_buf_t *b, const char *info_type, const char *server_time,

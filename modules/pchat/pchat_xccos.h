@@ -83,10 +83,6 @@ void pchat_xccos_rpl_open(pchat_buf_t *b, const pchat_env_t *cmd, const char *na
 		const char *text);
 void pchat_xccos_rpl_close(pchat_buf_t *b);
 
-/* <ntc id="ntc:NAME"><data> ... </data></ntc> */
-void pchat_xccos_ntc_open(pchat_buf_t *b, const char *name);
-void pchat_xccos_ntc_close(pchat_buf_t *b);
-
 /* A post as the server sends it: element "grpchat" (live copy) or "msg" (in backchat), with
  * id="grpchat", the room URI, author and server time; content is the stored XML content. */
 void pchat_xccos_post(pchat_buf_t *b, const char *element, const char *chan_uri,
