@@ -557,7 +557,7 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 		return PCHAT_JOIN_AGAIN;
 	}
 	if (F.members >= FAKE_SESSIONS)
-		return -1;
+		return PCHAT_ERR_NO_MEMORY; /* no room in the fake's table */
 	first = !user_there(c->user, room->id, -1);
 	add_member(c->session, c->user, room->id, can_post);
 	return first;
@@ -579,7 +579,7 @@ static int live_part(void *h, const pchat_caller_t *c, uint64_t room_id)
 
 	(void)h;
 	if (i < 0)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	last = !user_there(c->user, room_id, i);
 	F.members--;
 	if (i != F.members) {
@@ -647,7 +647,7 @@ static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t **ou
 	(void)h;
 	*out = rooms;
 	if (!rooms)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	for (i = 0; i < F.members; i++) {
 		const fake_room_t *r;
 
@@ -670,7 +670,7 @@ static int live_members(void *h, uint64_t room_id, char *guid, pchat_member_t **
 	(void)h;
 	*out = pchat_calloc(F.members ? F.members : 1, sizeof(**out));
 	if (!*out)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	snprintf(guid, PCHAT_GUID_LEN + 1, "%s", r ? r->guid : "");
 	for (i = 0; i < F.members; i++) {
 		if (F.member_room[i] != room_id)
