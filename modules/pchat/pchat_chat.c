@@ -228,6 +228,7 @@ typedef struct joined_room {
 	pchat_room_t room;
 	int first;  /* the user's first session in the room: others get a join notice */
 	int again;  /* the session was in the room before this command */
+	int users;  /* the room's users as the reply lists them (the joining one included) */
 } joined_room_t;
 
 /* Resolves and joins one room. Returns 0, or fills why. */
@@ -304,8 +305,9 @@ static size_t digits(int n)
 
 /* Lists a user for a room of the reply if that fits with reserve bytes kept free: its position
  * (a <uib> is written for a user new in the reply; a user listed for an earlier room of a
- * batch keeps its position), or -1. */
-static int list_user(join_reply_t *r, const char *user, unsigned roles, size_t reserve)
+ * batch keeps its position), or -1. The reply's list keeps no roles: a user's roles differ from
+ * room to room, and each room's aib lists take them from that room's own list. */
+static int list_user(join_reply_t *r, const char *user, size_t reserve)
 {
 	int id = user_find(&r->users, user);
 	size_t before = r->uibs.len, cost;
@@ -321,12 +323,13 @@ static int list_user(join_reply_t *r, const char *user, unsigned roles, size_t r
 		return -1;
 	}
 	r->budget -= cost;
-	return id >= 0 ? id : user_add(&r->users, user, roles);
+	return id >= 0 ? id : user_add(&r->users, user, 0);
 }
 
 /* Adds a joined room with as many of its participants as fit, the joining user first, keeping
- * reserve bytes free for what still comes. 0, or -1 when not even the room itself fits. */
-static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t reserve)
+ * reserve bytes free for what still comes, and notes the room's user count. 0, or -1 when not
+ * even the room itself fits. */
+static int add_joined_room(join_reply_t *r, joined_room_t *jr, size_t reserve)
 {
 	const pchat_chat_t *chat = r->chat;
 	/* two aib lists and their attributes, and the end tag */
@@ -336,17 +339,21 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 	pchat_buf_t head;
 	size_t room_cost;
 	int *ids = NULL, nids = 0, i, id, rc = -1;
+	unsigned *roles = NULL; /* roles[k]: the roles in this room of the user ids[k] */
 
 	/* the joining user and the others: participant_update_limit users in all */
 	if (new_user_list(&room_users, chat->settings->participant_update_limit) < 0
-			|| !(ids = pchat_calloc(room_users.max, sizeof(int)))) {
+			|| !(ids = pchat_calloc(room_users.max, sizeof(*ids)))
+			|| !(roles = pchat_calloc(room_users.max, sizeof(*roles)))) {
 		free_user_list(&room_users);
+		pchat_free(ids);
 		return -1;
 	}
 	pchat_buf_init(&head);
 	user_add(&room_users, r->c->user, jr->room.access.roles);
-	chat->live->participants(chat->live_h, jr->room.id, room_users.max, collect_user,
-			&room_users);
+	/* the count decides the join notice later (after_join): one round trip to the pool */
+	jr->users = chat->live->participants(chat->live_h, jr->room.id, room_users.max,
+			collect_user, &room_users);
 	room_uri(chat, jr->room.guid, uri, sizeof(uri));
 	pchat_xccos_chanib_open(&head, uri, &jr->room);
 	room_cost = head.len + aib_overhead;
@@ -354,15 +361,17 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 		r->budget -= room_cost;
 		/* the joining user comes first: without it the room is not listed */
 		for (i = 0; i < room_users.n; i++) {
-			id = list_user(r, room_users.users[i], room_users.roles[i], reserve);
-			if (id >= 0)
+			id = list_user(r, room_users.users[i], reserve);
+			if (id >= 0) {
+				roles[nids] = room_users.roles[i];
 				ids[nids++] = id;
+			}
 			else if (i == 0)
 				break;
 		}
 		if (nids > 0) {
 			pchat_buf_add(&r->chanibs, head.s, head.len);
-			pchat_xccos_aibs(&r->chanibs, ids, nids, r->users.roles);
+			pchat_xccos_aibs(&r->chanibs, ids, roles, nids);
 			pchat_xccos_chanib_close(&r->chanibs);
 			rc = 0;
 		} else {
@@ -372,6 +381,7 @@ static int add_joined_room(join_reply_t *r, const joined_room_t *jr, size_t rese
 	pchat_buf_free(&head);
 	free_user_list(&room_users);
 	pchat_free(ids);
+	pchat_free(roles);
 	return rc;
 }
 
@@ -424,14 +434,10 @@ static void unjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const join
 static void after_join(const pchat_chat_t *chat, const pchat_caller_t *c,
 		const joined_room_t *jr, const char *notice_name)
 {
-	int count;
 	pchat_buf_t b;
 
 	chat->live->ready(chat->live_h, c, jr->room.id);
-	if (!jr->first)
-		return;
-	count = chat->live->participants(chat->live_h, jr->room.id, 0, NULL, NULL);
-	if (count > chat->settings->participant_update_limit)
+	if (!jr->first || jr->users > chat->settings->participant_update_limit)
 		return;
 	pchat_buf_init(&b);
 	pchat_xccos_ntc_join(&b, notice_name, c->user,
@@ -1253,8 +1259,10 @@ static verdict_t look_up_verdict(const pchat_chat_t *chat, const char *guid, con
 	verdict_t v = {0, 0, 0, 0, 0};
 	int rc = chat->store->room_for(chat->store_h, guid, user, room);
 
-	if (rc < 0)
-		return v; /* the store cannot tell now: nothing changes */
+	/* A room the store no longer has is a verdict: everyone goes. Any other failure means the
+	 * store cannot tell now, and nothing changes. */
+	if (rc < 0 && rc != PCHAT_ERR_NOT_FOUND)
+		return v;
 	v.known = 1;
 	if (rc == 0) {
 		v.found = 1;

@@ -61,6 +61,11 @@ typedef struct sender_queue {
 
 /* Posts a room may hold back waiting for a predecessor before the store fills the gap. */
 #define MAX_WAITING 1000
+/* Bytes all the posts a sender holds back may take. They are copies in the sender's pkg memory
+ * (16 MB a process in the lab), and posts of up to max_post_size (30000 B) make the count alone
+ * allow 30 MB a room; past this, the gaps due first are filled from the store at once, as at
+ * the gap timeout, only sooner. */
+#define MAX_WAITING_BYTES (4 * 1024 * 1024)
 /* The receiver's longest wait for relays, and how many it takes at once. */
 #define RECEIVE_BLOCK_MS 1000
 #define RECEIVE_BATCH 256
@@ -603,7 +608,8 @@ static int start_process(char *desc, int sender)
 		exit(-1);
 	if (sender >= 0) {
 		my_sender = sender;
-		order = pchat_order_new(&order_ops, NULL, pchat_params.gap_timeout, MAX_WAITING);
+		order = pchat_order_new(&order_ops, NULL, pchat_params.gap_timeout, MAX_WAITING,
+				MAX_WAITING_BYTES);
 		if (!order) {
 			LM_ERR("%s: out of memory\n", desc);
 			exit(-1);

@@ -9,7 +9,7 @@
 #include "pchat_order.h"
 
 #define BUCKETS 1024
-/* posts one catch-up asks the store for at a time */
+/* posts one catch-up or gap fill asks the store for at a time */
 #define CATCH_UP_BATCH 500
 
 typedef struct waiting_post {
@@ -33,14 +33,16 @@ struct pchat_order {
 	void *ctx;
 	int gap_ms;
 	int max_waiting;
+	size_t max_waiting_bytes;
 	waiting_room_t *buckets[BUCKETS];
 	int rooms;
 	int posts;
+	size_t bytes; /* taken by the copies of the waiting posts */
 	pchat_order_stats_t stats;
 };
 
 pchat_order_t *pchat_order_new(const pchat_order_ops_t *ops, void *ctx, int gap_ms,
-		int max_waiting)
+		int max_waiting, size_t max_waiting_bytes)
 {
 	pchat_order_t *o = pchat_calloc(1, sizeof(*o));
 
@@ -50,6 +52,7 @@ pchat_order_t *pchat_order_new(const pchat_order_ops_t *ops, void *ctx, int gap_
 	o->ctx = ctx;
 	o->gap_ms = gap_ms;
 	o->max_waiting = max_waiting > 0 ? max_waiting : 1;
+	o->max_waiting_bytes = max_waiting_bytes;
 	return o;
 }
 
@@ -70,6 +73,7 @@ static waiting_room_t *find(const pchat_order_t *o, uint64_t room)
 
 static void drop_first(pchat_order_t *o, waiting_room_t *w)
 {
+	o->bytes -= w->posts[0].len + 1;
 	pchat_free(w->posts[0].element);
 	memmove(w->posts, w->posts + 1, (size_t)(w->n - 1) * sizeof(w->posts[0]));
 	w->n--;
@@ -143,6 +147,7 @@ static int wait_post(pchat_order_t *o, uint64_t room, uint64_t seq, const char *
 	w->posts[i].element[len] = '\0';
 	w->n++;
 	o->posts++;
+	o->bytes += len + 1;
 	return 0;
 }
 
@@ -168,25 +173,29 @@ static void release(pchat_order_t *o, waiting_room_t *w, uint64_t d, int64_t now
 		w->deadline_ms = now_ms + o->gap_ms;
 }
 
-/* Fills the gap before the first waiting post from the store; what the store cannot give is
+/* Fills the gap before the first waiting post from the store, a batch at a time (a gap can be
+ * wider than one read should be, or than an int can count); what the store cannot give is
  * skipped (it stays in the room's history), so one lost relay never holds a room back. */
 static void fill_gap(pchat_order_t *o, waiting_room_t *w, int64_t now_ms)
 {
 	uint64_t d, first = w->posts[0].seq;
-	int n;
+	int n, want;
 
 	if (o->ops->delivered(o->ctx, w->room, &d) < 0) {
 		remove_room(o, w);
 		return;
 	}
 	if (first > d + 1) {
-		n = o->ops->fill(o->ctx, w->room, d, first, (int)(first - d - 1));
-		if (n > 0)
-			o->stats.filled += (uint64_t)n;
-		if (o->ops->delivered(o->ctx, w->room, &d) < 0) {
-			remove_room(o, w);
-			return;
-		}
+		do {
+			want = first - d - 1 > CATCH_UP_BATCH ? CATCH_UP_BATCH : (int)(first - d - 1);
+			n = o->ops->fill(o->ctx, w->room, d, first, want);
+			if (n > 0)
+				o->stats.filled += (uint64_t)n;
+			if (o->ops->delivered(o->ctx, w->room, &d) < 0) {
+				remove_room(o, w);
+				return;
+			}
+		} while (n == want && first > d + 1);
 		if (first > d + 1) {
 			PLOG_WARN("room %llu: posts %llu to %llu did not arrive and could not be read "
 					  "from the store; delivering the later ones without them\n",
@@ -197,6 +206,19 @@ static void fill_gap(pchat_order_t *o, waiting_room_t *w, int64_t now_ms)
 		}
 	}
 	release(o, w, d, now_ms);
+}
+
+/* The room whose gap is due first: it has waited longest since it last moved on. */
+static waiting_room_t *due_first(const pchat_order_t *o)
+{
+	waiting_room_t *w, *first = NULL;
+	int i;
+
+	for (i = 0; i < BUCKETS; i++)
+		for (w = o->buckets[i]; w; w = w->next)
+			if (!first || w->deadline_ms < first->deadline_ms)
+				first = w;
+	return first;
 }
 
 void pchat_order_post(pchat_order_t *o, uint64_t room, uint64_t seq, const char *element,
@@ -236,6 +258,11 @@ void pchat_order_post(pchat_order_t *o, uint64_t room, uint64_t seq, const char 
 	o->stats.waited++;
 	w = find(o, room);
 	if (w->n > o->max_waiting)
+		fill_gap(o, w, now_ms);
+	/* The copies live in the sender's own memory, which is small: past the bytes, the gaps due
+	 * first are filled now instead of at their time. Each fill takes at least its room's first
+	 * waiting post away, so this ends. */
+	while (o->bytes > o->max_waiting_bytes && (w = due_first(o)) != NULL)
 		fill_gap(o, w, now_ms);
 }
 

@@ -39,9 +39,11 @@ typedef struct pchat_order_stats {
 typedef struct pchat_order pchat_order_t;
 
 /* gap_ms: how long a gap may stay open before the store fills it; max_waiting: posts a room may
- * hold back before its gap is filled at once. */
+ * hold back before its gap is filled at once; max_waiting_bytes: bytes the copies of all the
+ * waiting posts may take, past which the gaps of the rooms that have waited longest are filled
+ * at once. */
 pchat_order_t *pchat_order_new(const pchat_order_ops_t *ops, void *ctx, int gap_ms,
-		int max_waiting);
+		int max_waiting, size_t max_waiting_bytes);
 void pchat_order_free(pchat_order_t *o);
 
 /* A post arrived (element is copied when it has to wait). */

@@ -22,7 +22,8 @@
  * PCHAT_ERR_DOWN (the database is unreachable), PCHAT_ERR_FAILED. */
 
 typedef struct pchat_store_ops {
-	/* A room with what its category and roles say about user. */
+	/* A room with what its category and roles say about user; PCHAT_ERR_NOT_FOUND when the
+	 * store has no room with that GUID. */
 	int (*room_for)(void *h, const char *guid, const char *user, pchat_room_t *room);
 	/* Opens a transaction that stores a post with the room's next sequence number (written to
 	 * *seq); ts is the server's time. Finish with post_commit or post_abort. */
@@ -44,6 +45,7 @@ typedef struct pchat_store_ops {
 	/* Invitations of user with an id above after, oldest first, at most limit. */
 	int (*invitations)(void *h, const char *user, uint64_t after, int limit,
 			pchat_invitation_f cb, void *ctx);
+	/* A bundle of user; one the user does not have is PCHAT_OK with seqid 0 and no content. */
 	int (*pref_get)(void *h, const char *user, const char *label, pchat_pref_t *pref);
 	/* Stores a bundle; its new revision goes to *seqid. A new label is refused with
 	 * PCHAT_ERR_FULL when the user has max bundles already. */
@@ -70,7 +72,7 @@ typedef struct pchat_live_ops {
 	int (*join)(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post);
 	void (*ready)(void *h, const pchat_caller_t *c, uint64_t room_id);
 	/* Returns 1 when that was the user's last session in the room, 0 when the user is still
-	 * there, -1 when the session was not in the room. */
+	 * there, PCHAT_ERR_FAILED (-1) when the session was not in the room. */
 	int (*part)(void *h, const pchat_caller_t *c, uint64_t room_id);
 	/* The id of a room the session has joined, by GUID, and whether it may post there; 0 when
 	 * not joined. */
@@ -81,10 +83,11 @@ typedef struct pchat_live_ops {
 	/* The number of users in each of n rooms (pool-wide, like participants), in one go. */
 	void (*counts)(void *h, const uint64_t *rooms, int n, int *counts);
 	/* The rooms the session is in (*rooms from pchat_malloc, the caller releases it with
-	 * pchat_free); returns how many, -1 when out of memory. */
+	 * pchat_free); returns how many, PCHAT_ERR_FAILED (-1) when out of memory. */
 	int (*rooms_of)(void *h, const pchat_caller_t *c, pchat_room_ref_t **rooms);
 	/* The sessions in a room on this node (*out from pchat_malloc, the caller releases it with
-	 * pchat_free) and the room's GUID; returns how many, 0 when nobody is there, -1 on error. */
+	 * pchat_free) and the room's GUID; returns how many, 0 when nobody is there,
+	 * PCHAT_ERR_FAILED (-1) when out of memory. */
 	int (*members)(void *h, uint64_t room_id, char *guid, pchat_member_t **out);
 	/* New rights of a session in a room (after an administrator changed the room). */
 	void (*update)(void *h, const pchat_caller_t *c, uint64_t room_id, unsigned roles,

@@ -221,7 +221,7 @@ pchat_rc_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
 		return fail(env, PCHAT_ERR_UNSAFE, err, errlen, "DOCTYPE/ENTITY present");
 	ctxt = xmlNewParserCtxt();
 	if (!ctxt)
-		return fail(env, PCHAT_ERR_MALFORMED, err, errlen, "out of memory");
+		return fail(env, PCHAT_ERR_NO_MEMORY, err, errlen, "out of memory");
 	env->doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, "UTF-8", options);
 	ns_ok = ctxt->nsWellFormed;
 	if (!env->doc) {
@@ -301,12 +301,13 @@ void pchat_xccos_rpl_close(pchat_buf_t *b)
 	pchat_buf_adds(b, "</data></rpl>");
 }
 
-void pchat_xccos_ntc_open(pchat_buf_t *b, const char *name)
+/* <ntc id="ntc:NAME"><data> ... </data></ntc>, around the notices built below. */
+static void ntc_open(pchat_buf_t *b, const char *name)
 {
 	pchat_buf_addf(b, "<ntc id=\"ntc:%s\"><data>", name);
 }
 
-void pchat_xccos_ntc_close(pchat_buf_t *b)
+static void ntc_close(pchat_buf_t *b)
 {
 	pchat_buf_adds(b, "</data></ntc>");
 }
@@ -382,13 +383,12 @@ void pchat_xccos_chanib_close(pchat_buf_t *b)
 }
 
 /* The aib list of the users that are (or are not) managers. */
-static void add_aib(pchat_buf_t *b, const int *ids, int n, const unsigned *roles_by_id,
-		int managers)
+static void add_aib(pchat_buf_t *b, const int *ids, const unsigned *roles, int n, int managers)
 {
 	int i, listed = 0;
 
 	for (i = 0; i < n; i++) {
-		if (((roles_by_id[ids[i]] & PCHAT_ROLE_MANAGER) != 0) != managers)
+		if (((roles[i] & PCHAT_ROLE_MANAGER) != 0) != managers)
 			continue;
 		if (listed++)
 			pchat_buf_adds(b, ",");
@@ -401,10 +401,10 @@ static void add_aib(pchat_buf_t *b, const int *ids, int n, const unsigned *roles
 		pchat_buf_adds(b, "\"/>");
 }
 
-void pchat_xccos_aibs(pchat_buf_t *b, const int *ids, int n, const unsigned *roles_by_id)
+void pchat_xccos_aibs(pchat_buf_t *b, const int *ids, const unsigned *roles, int n)
 {
-	add_aib(b, ids, n, roles_by_id, 0);
-	add_aib(b, ids, n, roles_by_id, 1);
+	add_aib(b, ids, roles, n, 0);
+	add_aib(b, ids, roles, n, 1);
 }
 
 void pchat_xccos_chanib_ref(pchat_buf_t *b, const char *uri)
@@ -443,25 +443,25 @@ void pchat_xccos_fib(pchat_buf_t *b, const char *value, const char *domain)
 void pchat_xccos_ntc_join(pchat_buf_t *b, const char *name, const char *user, int manager,
 		const char *domain, const char *guid)
 {
-	pchat_xccos_ntc_open(b, name);
+	ntc_open(b, name);
 	pchat_buf_adds(b, "<uib uri=\"");
 	pchat_buf_adds_xml(b, user);
 	pchat_buf_addf(b, "\"><aib key=\"%s\" domain=\"",
 			manager ? PCHAT_XCCOS_AIB_MANAGER : PCHAT_XCCOS_AIB_PARTICIPANT);
 	pchat_buf_adds_xml(b, domain);
 	pchat_buf_addf(b, "\" value=\"%s\"/></uib>", guid);
-	pchat_xccos_ntc_close(b);
+	ntc_close(b);
 }
 
 void pchat_xccos_ntc_part(pchat_buf_t *b, const char *uri, const char *user)
 {
-	pchat_xccos_ntc_open(b, "part");
+	ntc_open(b, "part");
 	pchat_buf_adds(b, "<chanib uri=\"");
 	pchat_buf_adds_xml(b, uri);
 	pchat_buf_adds(b, "\"><uib uri=\"");
 	pchat_buf_adds_xml(b, user);
 	pchat_buf_adds(b, "\"/></chanib>");
-	pchat_xccos_ntc_close(b);
+	ntc_close(b);
 }
 
 void pchat_xccos_sib(pchat_buf_t *b, const char *info_type, const char *server_time,

@@ -43,8 +43,9 @@ void pchat_xccos_init(void);
 
 /* Parses one INFO body. On PCHAT_OK env holds the document (pchat_xccos_free releases it);
  * otherwise PCHAT_ERR_TOO_LARGE (over max_len), PCHAT_ERR_UNSAFE (a DOCTYPE: entities),
- * PCHAT_ERR_MALFORMED (not well-formed XML or not UTF-8) or PCHAT_ERR_INVALID (well-formed, but
- * no xccos envelope with a cmd or grpchat), and err says why, for the log. */
+ * PCHAT_ERR_MALFORMED (not well-formed XML or not UTF-8), PCHAT_ERR_INVALID (well-formed, but
+ * no xccos envelope with a cmd or grpchat) or PCHAT_ERR_NO_MEMORY (no parser could be had), and
+ * err says why, for the log. */
 pchat_rc_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
 		pchat_env_t *env, char *err, size_t errlen);
 void pchat_xccos_free(pchat_env_t *env);
@@ -82,10 +83,6 @@ void pchat_xccos_rpl_open(pchat_buf_t *b, const pchat_env_t *cmd, const char *na
 		const char *text);
 void pchat_xccos_rpl_close(pchat_buf_t *b);
 
-/* <ntc id="ntc:NAME"><data> ... </data></ntc> */
-void pchat_xccos_ntc_open(pchat_buf_t *b, const char *name);
-void pchat_xccos_ntc_close(pchat_buf_t *b);
-
 /* A post as the server sends it: element "grpchat" (live copy) or "msg" (in backchat), with
  * id="grpchat", the room URI, author and server time; content is the stored XML content. */
 void pchat_xccos_post(pchat_buf_t *b, const char *element, const char *chan_uri,
@@ -110,10 +107,10 @@ void pchat_xccos_uib_uri(pchat_buf_t *b, const char *uri);
  * participants; pchat_xccos_chanib_close ends it. */
 void pchat_xccos_chanib_open(pchat_buf_t *b, const char *uri, const pchat_room_t *room);
 void pchat_xccos_chanib_close(pchat_buf_t *b);
-/* <aib key="PARTICIPANT" value="ids"/><aib key="MANAGER" value="ids"/>: the users ids of a
- * room, split by roles_by_id[id] (PCHAT_ROLE_MANAGER or not); a list without users is left
- * out. */
-void pchat_xccos_aibs(pchat_buf_t *b, const int *ids, int n, const unsigned *roles_by_id);
+/* <aib key="PARTICIPANT" value="ids"/><aib key="MANAGER" value="ids"/>: the n users ids of a
+ * room, split by roles[i], the roles of user ids[i] in this room (PCHAT_ROLE_MANAGER or not);
+ * a list without users is left out. */
+void pchat_xccos_aibs(pchat_buf_t *b, const int *ids, const unsigned *roles, int n);
 
 /* <chanib uri="URI"/>: the room a part reply names. */
 void pchat_xccos_chanib_ref(pchat_buf_t *b, const char *uri);

@@ -557,7 +557,7 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 		return PCHAT_JOIN_AGAIN;
 	}
 	if (F.members >= FAKE_SESSIONS)
-		return -1;
+		return PCHAT_ERR_NO_MEMORY; /* no room in the fake's table */
 	first = !user_there(c->user, room->id, -1);
 	add_member(c->session, c->user, room->id, can_post);
 	return first;
@@ -579,7 +579,7 @@ static int live_part(void *h, const pchat_caller_t *c, uint64_t room_id)
 
 	(void)h;
 	if (i < 0)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	last = !user_there(c->user, room_id, i);
 	F.members--;
 	if (i != F.members) {
@@ -604,12 +604,11 @@ static uint64_t live_joined(void *h, const pchat_caller_t *c, const char *guid, 
 }
 
 /* Distinct users in a room; their roles are what the world grants them there. */
-static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx)
+static int users_in(uint64_t room_id, int max, pchat_user_f cb, void *ctx)
 {
 	const fake_room_t *r = fake_room(room_id);
 	int i, j, n = 0;
 
-	(void)h;
 	for (i = 0; i < F.members; i++) {
 		if (F.member_room[i] != room_id)
 			continue;
@@ -624,12 +623,20 @@ static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb
 	return n;
 }
 
+static int live_participants(void *h, uint64_t room_id, int max, pchat_user_f cb, void *ctx)
+{
+	(void)h;
+	F.participant_queries++;
+	return users_in(room_id, max, cb, ctx);
+}
+
 static void live_counts(void *h, const uint64_t *rooms, int n, int *counts)
 {
 	int i;
 
+	(void)h;
 	for (i = 0; i < n; i++)
-		counts[i] = live_participants(h, rooms[i], 0, NULL, NULL);
+		counts[i] = users_in(rooms[i], 0, NULL, NULL);
 }
 
 static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t **out)
@@ -640,7 +647,7 @@ static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t **ou
 	(void)h;
 	*out = rooms;
 	if (!rooms)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	for (i = 0; i < F.members; i++) {
 		const fake_room_t *r;
 
@@ -663,7 +670,7 @@ static int live_members(void *h, uint64_t room_id, char *guid, pchat_member_t **
 	(void)h;
 	*out = pchat_calloc(F.members ? F.members : 1, sizeof(**out));
 	if (!*out)
-		return -1;
+		return PCHAT_ERR_FAILED;
 	snprintf(guid, PCHAT_GUID_LEN + 1, "%s", r ? r->guid : "");
 	for (i = 0; i < F.members; i++) {
 		if (F.member_room[i] != room_id)

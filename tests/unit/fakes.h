@@ -170,6 +170,7 @@ typedef struct fake {
 	int member_can_post[FAKE_SESSIONS];
 	int ready[FAKE_SESSIONS];
 	int updates;
+	int participant_queries; /* live participants calls (each a round trip to the pool) */
 	/* out */
 	uint64_t envid;
 	int locked;           /* a room's post lock is held */

@@ -17,15 +17,19 @@
 
 #define GUID_LOBBY "11111111-1111-1111-1111-111111111111"
 #define GUID_OFF "22222222-2222-2222-2222-222222222222"
+#define GUID_ANNEX "44444444-4444-4444-4444-444444444444"
 #define ROOM_LOBBY "ma-chan://chat.test/" GUID_LOBBY
 
-/* The lobby (open), a disabled room; carol manages every room and may create rooms. */
+/* The lobby (open), a disabled room, the annex (open); carol manages every room and may create
+ * rooms, dave manages the lobby only. */
 static const fake_room_t rooms[] = {
 	{1, GUID_LOBBY, "Lobby & <friends>", "", "hi", PCHAT_OPEN, PCHAT_NORMAL, 0, 0, 0, 1, 0, NULL,
 		0, 0, 0, 0},
 	{2, GUID_OFF, "", "", "", PCHAT_OPEN, PCHAT_NORMAL, 1, 0, 0, 1, 0, NULL, 0, 0, 0, 0},
+	{3, GUID_ANNEX, "Annex", "", "", PCHAT_OPEN, PCHAT_NORMAL, 0, 0, 0, 1, 0, NULL, 0, 0, 0, 0},
 };
-static const fake_grant_t grants[] = {{"sip:carol@chat.test", NULL, PCHAT_ROLE_MANAGER, 0, 0}};
+static const fake_grant_t grants[] = {{"sip:carol@chat.test", NULL, PCHAT_ROLE_MANAGER, 0, 0},
+	{"sip:dave@chat.test", GUID_LOBBY, PCHAT_ROLE_MANAGER, 0, 0}};
 #define LOBBY_SUMMARY(invite) {1, GUID_LOBBY, "Lobby", "the lobby", PCHAT_OPEN, 1, invite, 1}
 static const fake_listing_t listings[] = {{NULL, NULL, NULL, LOBBY_SUMMARY(0)}};
 static const fake_association_t associations[] = {
@@ -42,8 +46,18 @@ static void filler(uint64_t room_id, int i, char *content, size_t len, const cha
 	snprintf(content, len, "<chat>message %03d</chat>", i);
 }
 
-static const fake_world_t world = {rooms, 2, grants, 1, listings, 1, associations, 1,
+static const fake_world_t world = {rooms, 3, grants, 2, listings, 1, associations, 1,
 	invitations, 1, NULL, 0, creators, 1, NULL, 0, filler};
+
+/* The same world after the lobby was deleted from the store: the store no longer finds it,
+ * while the live state still holds its sessions. */
+static const fake_room_t rooms_after_removal[] = {
+	{1, GUID_LOBBY, "Lobby & <friends>", "", "hi", PCHAT_OPEN, PCHAT_NORMAL, 0, 0, 0, 1, 0, NULL,
+		0, PCHAT_ERR_NOT_FOUND, 0, 0},
+	{2, GUID_OFF, "", "", "", PCHAT_OPEN, PCHAT_NORMAL, 1, 0, 0, 1, 0, NULL, 0, 0, 0, 0},
+};
+static const fake_world_t world_after_removal = {rooms_after_removal, 2, grants, 2, listings, 1,
+	associations, 1, invitations, 1, NULL, 0, creators, 1, NULL, 0, filler};
 
 void fake_fail(const char *file, int line, const char *what)
 {
@@ -64,6 +78,7 @@ static const pchat_caller_t alice = {{1, 1}, "sip:alice@chat.test"};
 static const pchat_caller_t bob = {{2, 1}, "sip:bob@chat.test"};
 static const pchat_caller_t bob2 = {{3, 1}, "sip:bob@chat.test"};
 static const pchat_caller_t carol = {{4, 1}, "sip:carol@chat.test"};
+static const pchat_caller_t dave = {{5, 1}, "sip:dave@chat.test"};
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -178,6 +193,38 @@ static void bjoin_reports_each_failure(void **state)
 	assert_non_null(strstr(LAST_REPLY, "<fib key=\"OPERATION_FAILED\" value=\"junk\""));
 	assert_int_equal(F.members, 1);
 	assert_non_null(strstr(F.notice[0], "ntc:bjoin"));
+}
+
+/* One reply lists each user once, but a user's roles are those of each room. */
+static void bjoin_lists_each_room_with_its_own_roles(void **state)
+{
+	(void)state;
+	run(&dave, "<cmd id=\"cmd:bjoin\" seqid=\"1\"><data>"
+			"<chanid key=\"0\" domain=\"chat.test\" value=\"" GUID_LOBBY "\"/>"
+			"<chanid key=\"1\" domain=\"chat.test\" value=\"" GUID_ANNEX "\"/></data></cmd>");
+	assert_int_equal(F.members, 2);
+	assert_non_null(strstr(LAST_REPLY, "<uib id=\"0\" uri=\"sip:dave@chat.test\"/><chanib "));
+	assert_non_null(strstr(LAST_REPLY, "topic=\"hi\"><aib key=\"12276\" value=\"0\"/></chanib>"));
+	assert_non_null(strstr(LAST_REPLY, "name=\"Annex\" description=\"\" topic=\"\">"
+			"<aib key=\"3984\" value=\"0\"/></chanib>"));
+}
+
+/* The pool's presence is asked for a joined room's users once: the reply's list and the count
+ * that decides the join notice come from the same answer. */
+static void a_join_asks_for_the_participants_once_per_room(void **state)
+{
+	(void)state;
+	run(&bob, JOIN_LOBBY);
+	F.participant_queries = 0;
+	run(&alice, JOIN_LOBBY);
+	assert_int_equal(F.participant_queries, 1);
+	assert_int_equal(F.notices, 2); /* bob heard of alice */
+	F.participant_queries = 0;
+	run(&carol, "<cmd id=\"cmd:bjoin\" seqid=\"1\"><data>"
+			"<chanid key=\"0\" domain=\"chat.test\" value=\"" GUID_LOBBY "\"/>"
+			"<chanid key=\"1\" domain=\"chat.test\" value=\"" GUID_ANNEX "\"/></data></cmd>");
+	assert_int_equal(F.participant_queries, 2);
+	assert_int_equal(F.notices, 3); /* the lobby is over the limit now; the annex hears of carol */
 }
 
 static void post_is_stored_before_it_is_fanned_out_in_order(void **state)
@@ -344,6 +391,26 @@ static void refresh_updates_rights_and_puts_out_the_unwelcome(void **state)
 	assert_int_equal(F.members, 2);
 }
 
+static void refresh_of_a_removed_room_puts_everyone_out(void **state)
+{
+	(void)state;
+	run(&alice, JOIN_LOBBY);
+	run(&bob, JOIN_LOBBY);
+	F.replies = 0;
+	F.notices = 0;
+	F.world = &world_after_removal;
+	pchat_chat_refresh_room(&chat, 1);
+	assert_int_equal(F.members, 0);
+	/* each session is told it is out, and the ones still there hear of it */
+	assert_int_equal(F.replies, 2);
+	assert_non_null(strstr(F.reply[0], "<ntc id=\"ntc:part\"><data><chanib uri=\"" ROOM_LOBBY
+			"\"><uib uri=\"sip:alice@chat.test\"/>"));
+	assert_non_null(strstr(F.reply[1], "<ntc id=\"ntc:part\"><data><chanib uri=\"" ROOM_LOBBY
+			"\"><uib uri=\"sip:bob@chat.test\"/>"));
+	assert_int_equal(F.notices, 2);
+	assert_non_null(strstr(F.notice[0], "ntc:part"));
+}
+
 int main(void)
 {
 	int failed;
@@ -352,6 +419,8 @@ int main(void)
 		cmocka_unit_test_setup(above_the_update_limit_lists_are_capped_and_notices_stop, reset),
 		cmocka_unit_test_setup(join_refusals_are_explained, reset),
 		cmocka_unit_test_setup(bjoin_reports_each_failure, reset),
+		cmocka_unit_test_setup(bjoin_lists_each_room_with_its_own_roles, reset),
+		cmocka_unit_test_setup(a_join_asks_for_the_participants_once_per_room, reset),
 		cmocka_unit_test_setup(post_is_stored_before_it_is_fanned_out_in_order, reset),
 		cmocka_unit_test_setup(posts_that_must_not_be_stored, reset),
 		cmocka_unit_test_setup(backchat_is_split_below_the_reply_size, reset),
@@ -361,6 +430,7 @@ int main(void)
 		cmocka_unit_test_setup(stored_post_element_matches_the_live_one, reset),
 		cmocka_unit_test_setup(associations_invitations_preferences, reset),
 		cmocka_unit_test_setup(refresh_updates_rights_and_puts_out_the_unwelcome, reset),
+		cmocka_unit_test_setup(refresh_of_a_removed_room_puts_everyone_out, reset),
 	};
 
 	pchat_xccos_init();

@@ -14,6 +14,7 @@
 
 #define GAP_MS 100
 #define MAX_WAITING 5
+#define MAX_WAITING_BYTES 4096
 
 /* One room (id 7) that this node has members in, unless absent; the store holds posts
  * 1..stored except those in missing. */
@@ -73,7 +74,7 @@ static int setup(void **state)
 {
 	memset(&F, 0, sizeof(F));
 	F.stored = 100;
-	*state = pchat_order_new(&ops, NULL, GAP_MS, MAX_WAITING);
+	*state = pchat_order_new(&ops, NULL, GAP_MS, MAX_WAITING, MAX_WAITING_BYTES);
 	return *state ? 0 : -1;
 }
 
@@ -207,6 +208,54 @@ static void catch_up_delivers_what_the_store_has(void **state)
 	assert_non_null(strstr(F.log, "1204:db 1205:live "));
 }
 
+/* A gap is filled in batches: one larger than a batch, or than an int can count, is filled as
+ * far as the store has posts, and only the rest is skipped. */
+static void a_wide_gap_is_filled_batch_by_batch(void **state)
+{
+	pchat_order_t *o = *state;
+	const uint64_t far = 1 + (1ULL << 32) + 3;
+
+	F.stored = 1203;
+	F.delivered = 1;
+	post(o, 1205, 0);
+	pchat_order_tick(o, GAP_MS);
+	assert_int_equal(F.fills, 3); /* batches of 500, the last one short */
+	assert_int_equal(pchat_order_stats(o)->filled, 1202);
+	assert_int_equal(pchat_order_stats(o)->skipped, 1);
+	assert_int_equal(F.delivered, 1205);
+	post(o, far, GAP_MS);
+	F.stored = 1300;
+	pchat_order_tick(o, 2 * GAP_MS);
+	assert_int_equal(pchat_order_stats(o)->filled, 1202 + 95);
+	assert_int_equal(F.delivered, far);
+}
+
+/* Big posts waiting fill their gap before there are too many of them. */
+static void too_many_waiting_bytes_fill_the_gap_at_once(void **state)
+{
+	pchat_order_t *o = *state;
+	static char big[MAX_WAITING_BYTES / 3 + 1];
+	int rooms, posts;
+
+	memset(big, 'x', sizeof(big));
+	pchat_order_post(o, 7, 2, big, sizeof(big), 0);
+	pchat_order_post(o, 7, 3, big, sizeof(big), 0);
+	assert_int_equal(F.delivered, 0);
+	pchat_order_post(o, 7, 4, big, sizeof(big), 0); /* the third is over the bytes */
+	assert_int_equal(F.fills, 1);
+	assert_int_equal(F.delivered, 4);
+	assert_int_equal(pchat_order_stats(o)->filled, 1);
+	pchat_order_waiting(o, &rooms, &posts);
+	assert_int_equal(rooms, 0);
+	assert_int_equal(posts, 0);
+	/* what was delivered no longer counts: the next early post waits again */
+	pchat_order_post(o, 7, 6, big, sizeof(big), 0);
+	pchat_order_post(o, 7, 7, big, sizeof(big), 0);
+	assert_int_equal(F.fills, 1);
+	pchat_order_waiting(o, &rooms, &posts);
+	assert_int_equal(posts, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,9 +268,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(what_the_store_lacks_is_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(too_many_waiting_posts_fill_the_gap_at_once, setup,
 				teardown),
+		cmocka_unit_test_setup_teardown(too_many_waiting_bytes_fill_the_gap_at_once, setup,
+				teardown),
 		cmocka_unit_test_setup_teardown(posts_of_a_room_without_members_are_dropped, setup,
 				teardown),
 		cmocka_unit_test_setup_teardown(catch_up_delivers_what_the_store_has, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_wide_gap_is_filled_batch_by_batch, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,6 +92,36 @@ static void refuses_hostile_and_broken_input(void **state)
 	}
 }
 
+/* libxml2's malloc, which fails once when armed. */
+static xmlMallocFunc xml_malloc;
+static int xml_malloc_fails;
+
+static void *failing_xml_malloc(size_t size)
+{
+	if (xml_malloc_fails) {
+		xml_malloc_fails = 0;
+		return NULL;
+	}
+	return xml_malloc(size);
+}
+
+/* A parser that cannot be had is a shortage of memory, not a body at fault. */
+static void a_parser_without_memory_is_no_memory(void **state)
+{
+	xmlFreeFunc free_f;
+	xmlReallocFunc realloc_f;
+	xmlStrdupFunc strdup_f;
+	pchat_env_t env;
+
+	(void)state;
+	xmlMemGet(&free_f, &xml_malloc, &realloc_f, &strdup_f);
+	xmlMemSetup(free_f, failing_xml_malloc, realloc_f, strdup_f);
+	xml_malloc_fails = 1; /* the parser's context is the first thing it allocates */
+	assert_int_equal(parse("<xccos ver=\"1\" envid=\"1\" " NS "/>", &env), PCHAT_ERR_NO_MEMORY);
+	assert_null(env.doc);
+	xmlMemSetup(free_f, xml_malloc, realloc_f, strdup_f);
+}
+
 static void refuses_oversized_bodies(void **state)
 {
 	char err[64];
@@ -231,21 +261,21 @@ static const pchat_room_t odd_room = {.guid = "g", .name = ODD, .description = "
 static void build_join_parts(pchat_buf_t *b)
 {
 	static const int ids[] = {0, 2, 1};
-	static const unsigned roles_by_id[] = {PCHAT_ROLE_MANAGER, 0, PCHAT_ROLE_MEMBER};
+	static const unsigned roles[] = {PCHAT_ROLE_MANAGER, PCHAT_ROLE_MEMBER, 0};
 
 	pchat_xccos_uib(b, 0, "sip:" ODD "@d");
 	pchat_xccos_chanib_open(b, "ma-chan://d/g", &odd_room);
-	pchat_xccos_aibs(b, ids, 3, roles_by_id);
+	pchat_xccos_aibs(b, ids, roles, 3);
 	pchat_xccos_chanib_close(b);
 }
 
 static void build_aibs_without_managers(pchat_buf_t *b)
 {
 	static const int ids[] = {1};
-	static const unsigned roles_by_id[] = {0, PCHAT_ROLE_PRESENTER};
+	static const unsigned roles[] = {PCHAT_ROLE_PRESENTER};
 
-	pchat_xccos_aibs(b, ids, 1, roles_by_id);
-	pchat_xccos_aibs(b, ids, 0, roles_by_id);
+	pchat_xccos_aibs(b, ids, roles, 1);
+	pchat_xccos_aibs(b, ids, roles, 0);
 }
 
 /* A join reply's users, its room (the room's texts escaped, what XML does not allow dropped)
@@ -388,6 +418,7 @@ int main(void)
 		cmocka_unit_test(parses_a_post_and_keeps_its_content),
 		cmocka_unit_test(refuses_hostile_and_broken_input),
 		cmocka_unit_test(refuses_oversized_bodies),
+		cmocka_unit_test(a_parser_without_memory_is_no_memory),
 		cmocka_unit_test(missing_or_bad_numbers_are_defaults),
 		cmocka_unit_test(results_map_to_one_code_each),
 		cmocka_unit_test(builds_escaped_replies),
