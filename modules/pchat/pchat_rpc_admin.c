@@ -845,7 +845,8 @@ static void rpc_policy_get(rpc_t *rpc, void *ctx)
 	}
 	enabled = pchat_service()->store->policy_enabled(pchat_service()->store_h, user);
 	if (enabled < 0) {
-		rpc->fault(ctx, 503, "the database is unreachable");
+		rpc->fault(ctx, pchat_rc_rpc(enabled), "the policy cannot be read: %s",
+				pchat_rc_text(enabled));
 		return;
 	}
 	if (rpc->add(ctx, "{", &th) >= 0)
