@@ -22,7 +22,6 @@
 #include "pchat_rpc.h"
 #include "pchat_service.h"
 #include "pchat_settings.h"
-#include "pchat_store_mysql.h"
 
 #define ARGS_MAX 64
 
