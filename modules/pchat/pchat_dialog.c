@@ -44,10 +44,14 @@ static size_t info_cost(size_t len)
 	return pchat_window_cost(len, INFO_COST_MAX);
 }
 
+/* The 64 bits travel in tm's pointer-sized parameter: a narrower pointer would lose the
+ * generation and the cost. */
+_Static_assert(sizeof(void *) >= 8, "tm's callback parameter must hold 64 bits");
+
 static void *pack_param(pchat_sref_t ref, size_t cost)
 {
 	uint64_t v = (uint64_t)cost << 40 | (uint64_t)(ref.gen & PCHAT_GEN_MASK) << 20
-				 | (ref.slot & PCHAT_GEN_MASK);
+				 | (ref.slot & PCHAT_SLOT_MASK);
 
 	return (void *)(uintptr_t)v;
 }
@@ -55,7 +59,7 @@ static void *pack_param(pchat_sref_t ref, size_t cost)
 static info_param_t unpack_param(void *param)
 {
 	uint64_t v = (uint64_t)(uintptr_t)param;
-	info_param_t p = {{(uint32_t)(v & PCHAT_GEN_MASK), (uint32_t)(v >> 20 & PCHAT_GEN_MASK)},
+	info_param_t p = {{(uint32_t)(v & PCHAT_SLOT_MASK), (uint32_t)(v >> 20 & PCHAT_GEN_MASK)},
 		(size_t)(v >> 40)};
 
 	return p;

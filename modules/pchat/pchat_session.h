@@ -27,6 +27,7 @@
  * with an INFO's length (pchat_dialog.c). A slot would have to be reused a million times within
  * one INFO's transaction for a late answer to reach a newer session. */
 #define PCHAT_SLOT_BITS 20
+#define PCHAT_SLOT_MASK ((1u << PCHAT_SLOT_BITS) - 1)
 #define PCHAT_GEN_MASK ((1u << 20) - 1)
 #define PCHAT_MAX_SESSIONS (1 << PCHAT_SLOT_BITS)
 
