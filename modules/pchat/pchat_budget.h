@@ -38,8 +38,9 @@ typedef struct pchat_window {
 } pchat_window_t;
 
 /* The bytes an INFO with a body of len bytes holds in shared memory until it is answered: the
- * body and its transaction; at most max (what the caller can carry to the answer). Offer, send,
- * queue and answer an INFO with this cost. */
+ * body and its transaction; at most max (what the caller can carry to the answer). Offer, send
+ * and answer an INFO with this cost. A queued INFO is counted with its body's len alone
+ * (pchat_window_queued, pchat_window_dequeued): it has no transaction yet. */
 size_t pchat_window_cost(size_t len, size_t max);
 
 typedef enum pchat_window_verdict {

@@ -14,6 +14,7 @@
 
 static struct tm_binds tmb;
 static pchat_dialog_senders_t senders;
+static pchat_window_limits_t limits; /* every session's window, from the module parameters */
 
 int pchat_dialog_init(const pchat_dialog_senders_t *hooks)
 {
@@ -22,6 +23,9 @@ int pchat_dialog_init(const pchat_dialog_senders_t *hooks)
 		return -1;
 	}
 	senders = *hooks;
+	limits.max_pending = (uint32_t)pchat_params.max_pending;
+	limits.max_queued = (uint32_t)pchat_params.max_queued;
+	limits.max_bytes = (size_t)pchat_params.max_session_bytes;
 	return 0;
 }
 
@@ -40,10 +44,14 @@ static size_t info_cost(size_t len)
 	return pchat_window_cost(len, INFO_COST_MAX);
 }
 
+/* The 64 bits travel in tm's pointer-sized parameter: a narrower pointer would lose the
+ * generation and the cost. */
+_Static_assert(sizeof(void *) >= 8, "tm's callback parameter must hold 64 bits");
+
 static void *pack_param(pchat_sref_t ref, size_t cost)
 {
 	uint64_t v = (uint64_t)cost << 40 | (uint64_t)(ref.gen & PCHAT_GEN_MASK) << 20
-				 | (ref.slot & PCHAT_GEN_MASK);
+				 | (ref.slot & PCHAT_SLOT_MASK);
 
 	return (void *)(uintptr_t)v;
 }
@@ -51,18 +59,10 @@ static void *pack_param(pchat_sref_t ref, size_t cost)
 static info_param_t unpack_param(void *param)
 {
 	uint64_t v = (uint64_t)(uintptr_t)param;
-	info_param_t p = {{(uint32_t)(v & PCHAT_GEN_MASK), (uint32_t)(v >> 20 & PCHAT_GEN_MASK)},
+	info_param_t p = {{(uint32_t)(v & PCHAT_SLOT_MASK), (uint32_t)(v >> 20 & PCHAT_GEN_MASK)},
 		(size_t)(v >> 40)};
 
 	return p;
-}
-
-static pchat_window_limits_t window_limits(void)
-{
-	pchat_window_limits_t l = {(uint32_t)pchat_params.max_pending,
-		(uint32_t)pchat_params.max_queued, (size_t)pchat_params.max_session_bytes};
-
-	return l;
 }
 
 /* A sender is asked once per session: every failed delivery to a dead client would ask. */
@@ -90,7 +90,6 @@ void pchat_dialog_request_end(pchat_sref_t ref, const char *why, int bye)
  * what waits - not here, inside tm's reply processing. */
 static void info_done(const info_param_t *p)
 {
-	pchat_window_limits_t l = window_limits();
 	pchat_session_t *s;
 	int drain;
 
@@ -99,7 +98,7 @@ static void info_done(const info_param_t *p)
 	if (!s)
 		return;
 	pchat_window_answered(&s->win, p->cost);
-	drain = s->state != PCHAT_S_ENDING && pchat_window_ask_drain(&s->win, &l);
+	drain = s->state != PCHAT_S_ENDING && pchat_window_ask_drain(&s->win, &limits);
 	pchat_session_unlock(s);
 	if (drain && senders.drain(p->ref) < 0 && (s = pchat_session_get(p->ref)) != NULL) {
 		pchat_window_ask_failed(&s->win);
@@ -196,7 +195,6 @@ static int send_info_locked(pchat_session_t *s, pchat_sref_t ref, const char *bo
  * posters of its rooms. */
 int pchat_dialog_send_info(pchat_sref_t ref, const char *body, size_t len)
 {
-	pchat_window_limits_t l = window_limits();
 	pchat_session_t *s;
 	int rc = 0;
 
@@ -207,7 +205,7 @@ int pchat_dialog_send_info(pchat_sref_t ref, const char *body, size_t len)
 		pchat_session_unlock(s);
 		return -1;
 	}
-	switch (pchat_window_offer(&s->win, &l, info_cost(len))) {
+	switch (pchat_window_offer(&s->win, &limits, info_cost(len))) {
 		case PCHAT_WINDOW_SEND:
 			rc = send_info_locked(s, ref, body, len);
 			pchat_session_unlock(s);
@@ -229,7 +227,6 @@ int pchat_dialog_send_info(pchat_sref_t ref, const char *body, size_t len)
 
 void pchat_dialog_drain(pchat_sref_t ref)
 {
-	pchat_window_limits_t l = window_limits();
 	pchat_queued_info_t *q;
 	pchat_session_t *s;
 	int failed = 0;
@@ -238,7 +235,7 @@ void pchat_dialog_drain(pchat_sref_t ref)
 	if (!s)
 		return;
 	pchat_window_drain_started(&s->win);
-	while (!failed && s->state != PCHAT_S_ENDING && pchat_window_may_drain(&s->win, &l)
+	while (!failed && s->state != PCHAT_S_ENDING && pchat_window_may_drain(&s->win, &limits)
 			&& (q = pchat_session_queue_pop(s)) != NULL) {
 		failed = send_info_locked(s, ref, q->body, q->len) < 0;
 		shm_free(q);

@@ -254,14 +254,17 @@ int pchat_fanout_refresh_room(uint64_t room_id, pchat_origin_t origin)
 	return 0;
 }
 
-static void broadcast(pchat_relay_t *rel, const char *what)
+/* Tells every other node of the pool; -1 when Redis could not take it. */
+static int broadcast(pchat_relay_t *rel, const char *what)
 {
 	pchat_redis_t *r = pchat_proc_redis();
 
-	if (!r || pchat_presence_broadcast(r, pchat_params.node_id, rel,
-					  pchat_params.relay_queue_len) < 0)
-		LM_ERR("the other nodes could not be told that %s (Redis is unreachable): their "
-			   "sessions keep their rights until the change is repeated\n", what);
+	if (r && pchat_presence_broadcast(r, pchat_params.node_id, rel,
+					 pchat_params.relay_queue_len) >= 0)
+		return 0;
+	LM_ERR("the other nodes could not be told that %s (Redis is unreachable): their "
+		   "sessions keep their rights until the change is repeated\n", what);
+	return -1;
 }
 
 int pchat_fanout_refresh_category(uint64_t category_id, pchat_origin_t origin)
@@ -270,8 +273,9 @@ int pchat_fanout_refresh_category(uint64_t category_id, pchat_origin_t origin)
 	uint64_t *ids = NULL;
 	int n, i, failed = 0;
 
+	/* this node's sessions are checked even when the others could not be told */
 	if (origin == PCHAT_LOCAL)
-		broadcast(&rel, "the scope of a category changed");
+		failed = broadcast(&rel, "the scope of a category changed") < 0;
 	n = pchat_live_rooms_in_category(category_id, &ids);
 	/* each node checks its own sessions: nothing more is relayed */
 	for (i = 0; i < n; i++)
@@ -285,15 +289,17 @@ int pchat_fanout_policy(const char *scope, pchat_origin_t origin)
 {
 	pchat_relay_t rel = {PCHAT_RELAY_POLICY, 0, 0, "", scope, strlen(scope)};
 	fanout_job_t *job;
+	int rc = 0;
 
+	/* this node's sessions are checked even when the others could not be told */
 	if (origin == PCHAT_LOCAL)
-		broadcast(&rel, "a policy rule changed");
+		rc = broadcast(&rel, "a policy rule changed");
 	job = new_job(JOB_POLICY, origin, 0, rel.len + 1);
 	if (!job)
 		return -1;
 	memcpy(job->data, scope, rel.len + 1);
 	enqueue(0, job);
-	return 0;
+	return rc;
 }
 
 int pchat_fanout_catch_up(uint64_t room_id)
@@ -405,7 +411,7 @@ static void relay(const fanout_job_t *job)
 	pchat_relay_t rel;
 	int n;
 
-	if (job->origin != PCHAT_LOCAL || !r)
+	if (job->origin != PCHAT_LOCAL)
 		return;
 	memset(&rel, 0, sizeof(rel));
 	rel.room = job->room_id;
@@ -428,9 +434,15 @@ static void relay(const fanout_job_t *job)
 		rel.element = job->data;
 		rel.len = job->len;
 	}
-	n = pchat_presence_relay(r, pchat_params.node_id, &rel, pchat_params.relay_queue_len);
+	n = r ? pchat_presence_relay(r, pchat_params.node_id, &rel, pchat_params.relay_queue_len)
+		  : PCHAT_ERR_DOWN;
 	if (n > 0)
 		update_stat(pchat_stat_relayed, n);
+	/* a lost post is caught up from the store; nothing repeats a lost change of a room */
+	if (n < 0 && job->kind == JOB_REFRESH)
+		LM_ERR("room %llu changed, but the other nodes could not be told (Redis is "
+			   "unreachable): their sessions keep their rights in it until the change is "
+			   "repeated\n", (unsigned long long)job->room_id);
 }
 
 static void run_job(fanout_job_t *job)

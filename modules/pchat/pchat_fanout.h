@@ -54,14 +54,17 @@ int pchat_fanout_notice(uint64_t room_id, const char *except_user, const char *e
 int pchat_fanout_end_session(pchat_sref_t ref);
 /* Answers came in: the session's queued INFOs go out (pchat_dialog_drain). */
 int pchat_fanout_drain(pchat_sref_t ref);
-/* The room changed: its sender checks again everyone in it (pchat_chat_refresh_room). */
+/* The room changed: its sender checks again everyone in it (pchat_chat_refresh_room) and, for
+ * a local change, tells the other nodes with sessions in it; -1 when it cannot be queued. */
 int pchat_fanout_refresh_room(uint64_t room_id, pchat_origin_t origin);
 /* A category's scope changed (allowed or denied principals): every room of it with members on
- * this node is checked again, and the other nodes of the pool are told to do the same. */
+ * this node is checked again, and the other nodes of the pool are told to do the same; -1 when
+ * this node's rooms could not all be queued or the other nodes not told (Redis unreachable). */
 int pchat_fanout_refresh_category(uint64_t category_id, pchat_origin_t origin);
 
 /* A Persistent Chat policy rule changed (scope "*", a domain or a user): the sessions it no
- * longer enables end, here and on the other nodes of the pool (the jobs' enforce_policy). */
+ * longer enables end, here and on the other nodes of the pool (the jobs' enforce_policy); -1
+ * when this node's sweep could not be queued or the other nodes not told (Redis unreachable). */
 int pchat_fanout_policy(const char *scope, pchat_origin_t origin);
 
 /* Delivers what the store has beyond the room's delivered posts (after a Redis outage). */

@@ -13,7 +13,6 @@
 #include "pchat_node.h"
 #include "pchat_pool.h"
 #include "pchat_settings.h"
-#include "pchat_store_mysql.h"
 
 int pchat_housekeeper_init(void)
 {

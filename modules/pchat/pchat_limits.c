@@ -25,7 +25,6 @@ typedef struct limit_entry {
 
 typedef struct limit_table {
 	limit_entry_t *buckets[LIMIT_BUCKETS];
-	int entries;
 } limit_table_t;
 
 static limit_table_t *table = NULL;
@@ -95,7 +94,6 @@ static limit_entry_t *find(unsigned bucket, const str *key, int create)
 	pchat_rate_init(&e->rate, conf.request_burst, pchat_now_ms());
 	e->next = table->buckets[bucket];
 	table->buckets[bucket] = e;
-	__atomic_add_fetch(&table->entries, 1, __ATOMIC_RELAXED);
 	return e;
 }
 
@@ -110,7 +108,6 @@ static void drop_if_unused(unsigned bucket, limit_entry_t *e)
 		if (*link == e) {
 			*link = e->next;
 			shm_free(e);
-			__atomic_sub_fetch(&table->entries, 1, __ATOMIC_RELAXED);
 			return;
 		}
 	}
@@ -182,9 +179,4 @@ int pchat_limits_request(const char *user)
 				pchat_now_ms());
 	lock_set_release(locks, bucket);
 	return ok;
-}
-
-int pchat_limits_entries(void)
-{
-	return table ? __atomic_load_n(&table->entries, __ATOMIC_RELAXED) : 0;
 }

@@ -39,7 +39,4 @@ void pchat_limits_close(const char *user, const char *source);
 /* 1 when the user may send one more request now, 0 when over its rate. */
 int pchat_limits_request(const char *user);
 
-/* Entries in the table (users and addresses with sessions). */
-int pchat_limits_entries(void);
-
 #endif

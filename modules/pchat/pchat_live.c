@@ -291,7 +291,7 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 	if (s) {
 		if (s->nrooms >= (uint32_t)pchat_params.max_rooms_per_session)
 			added = PCHAT_ERR_FULL;
-		else if (s->state != PCHAT_S_ENDING && pchat_session_add_room(s, room->id) == 0)
+		else if (s->state != PCHAT_S_ENDING && pchat_session_add_room(s, room->id, room->guid) == 0)
 			added = 0;
 		pchat_session_unlock(s);
 	}
@@ -350,7 +350,7 @@ static int session_room_ids(pchat_sref_t ref, uint64_t **ids)
 		return -1;
 	}
 	for (; (uint32_t)n < s->nrooms; n++)
-		(*ids)[n] = s->rooms[n];
+		(*ids)[n] = s->rooms[n].id;
 	pchat_session_unlock(s);
 	return n;
 }
@@ -374,23 +374,21 @@ static int room_guid(uint64_t room_id, pchat_sref_t ref, char *guid, int *can_po
 	return found;
 }
 
+/* Runs for every post: the session's own list names the room, so a post costs one member
+ * look-up and no allocation, however many rooms the session is in. */
 static uint64_t live_joined(void *h, const pchat_caller_t *c, const char *guid, int *can_post)
 {
 	char g[PCHAT_GUID_LEN + 1];
-	uint64_t *ids, found = 0;
-	int n, i, post;
+	pchat_session_t *s;
+	uint64_t room_id;
 
 	(void)h;
-	n = session_room_ids(c->session, &ids);
-	for (i = 0; i < n && !found; i++) {
-		if (room_guid(ids[i], c->session, g, &post) && strcmp(g, guid) == 0) {
-			if (can_post)
-				*can_post = post;
-			found = ids[i];
-		}
-	}
-	pchat_free(ids);
-	return found;
+	s = pchat_session_get(c->session);
+	if (!s)
+		return 0;
+	room_id = pchat_session_room_by_guid(s, guid);
+	pchat_session_unlock(s); /* before the room's lock: the two are never nested */
+	return room_id && room_guid(room_id, c->session, g, can_post) ? room_id : 0;
 }
 
 static int live_rooms_of(void *h, const pchat_caller_t *c, pchat_room_ref_t **rooms)

@@ -121,6 +121,12 @@ static int check_limits(void)
 			   "max_sessions_per_source and user_request_rate 0 (no limit) or more\n");
 		return -1;
 	}
+	if (pchat_params.db_timeout < 1 || pchat_params.db_retry_interval < 1
+			|| pchat_params.redis_timeout < 1 || pchat_params.redis_retry_interval < 1) {
+		LM_ERR("db_timeout, db_retry_interval and redis_retry_interval must be at least 1 (s), "
+			   "redis_timeout at least 1 (ms)\n");
+		return -1;
+	}
 	if (pchat_params.node_timeout < 2 || pchat_params.gap_timeout < 10
 			|| pchat_params.relay_queue_len < 100) {
 		LM_ERR("node_timeout must be at least 2 (s; nodes heartbeat every second), gap_timeout "
@@ -236,16 +242,14 @@ static int init_params(void)
 		LM_ERR("db_url '%s': %s\n", pchat_params.db_url, err);
 		return -1;
 	}
-	pchat_db_conf.timeout_s = pchat_params.db_timeout > 0 ? pchat_params.db_timeout : 1;
-	pchat_db_conf.retry_ms = 1000 * (pchat_params.db_retry_interval > 0
-										? pchat_params.db_retry_interval : 1);
+	pchat_db_conf.timeout_s = pchat_params.db_timeout;
+	pchat_db_conf.retry_ms = 1000 * pchat_params.db_retry_interval;
 	if (pchat_redis_parse_url(pchat_params.redis_url, &pchat_redis_conf, err, sizeof(err)) < 0) {
 		LM_ERR("redis_url '%s': %s\n", pchat_params.redis_url, err);
 		return -1;
 	}
-	pchat_redis_conf.timeout_ms = pchat_params.redis_timeout > 0 ? pchat_params.redis_timeout : 1;
-	pchat_redis_conf.retry_ms = 1000 * (pchat_params.redis_retry_interval > 0
-										? pchat_params.redis_retry_interval : 1);
+	pchat_redis_conf.timeout_ms = pchat_params.redis_timeout;
+	pchat_redis_conf.retry_ms = 1000 * pchat_params.redis_retry_interval;
 	return 0;
 }
 

@@ -251,14 +251,17 @@ static uint64_t seen_at_last_check(uint64_t room)
 	return found ? found->seq : 0;
 }
 
-/* The store's newest post of each room; -1 when the store cannot tell now. */
-static int read_store_seqs(room_seq_t *now, int n)
+/* The store's newest post of each room; -1 when the store cannot tell now. One query per batch
+ * of rooms: a slow database must not hold back the node's heartbeat meanwhile (r may be NULL). */
+static int read_store_seqs(pchat_redis_t *r, room_seq_t *now, int n)
 {
 	const pchat_chat_t *chat = pchat_service();
 	uint64_t rooms[PCHAT_STORE_BATCH], seqs[PCHAT_STORE_BATCH];
 	int i, j, k;
 
 	for (i = 0; i < n; i += PCHAT_STORE_BATCH) {
+		if (r)
+			keep_alive(r);
 		k = n - i < PCHAT_STORE_BATCH ? n - i : PCHAT_STORE_BATCH;
 		for (j = 0; j < k; j++)
 			rooms[j] = now[i + j].room;
@@ -270,7 +273,7 @@ static int read_store_seqs(room_seq_t *now, int n)
 	return 0;
 }
 
-static void catch_up_rooms_behind(void)
+static void catch_up_rooms_behind(pchat_redis_t *r)
 {
 	uint64_t *ids = NULL, delivered;
 	room_seq_t *now;
@@ -286,7 +289,7 @@ static void catch_up_rooms_behind(void)
 	for (i = 0; i < n; i++)
 		now[i].room = ids[i];
 	free(ids);
-	if (read_store_seqs(now, n) < 0) {
+	if (read_store_seqs(r, now, n) < 0) {
 		free(now);
 		return;
 	}
@@ -323,18 +326,12 @@ static void presence_back(pchat_redis_t *r, int64_t now_ms)
 	state = POOL_UP;
 }
 
-void pchat_pool_tick(void)
+/* Heartbeat and presence come first: the node must not look dead to the others while it waits
+ * for the database. */
+static void tick_presence(pchat_redis_t *r, int64_t now)
 {
-	pchat_redis_t *r = pchat_proc_redis();
-	int64_t now = pchat_now_ms();
 	uint64_t failures;
 
-	if (now >= next_behind_check_ms) {
-		catch_up_rooms_behind();
-		next_behind_check_ms = now + 1000LL * pchat_params.catch_up_interval;
-	}
-	if (!r)
-		return;
 	if (heartbeat(r) < 0) {
 		if (state == POOL_UP)
 			state = POOL_DOWN;
@@ -351,4 +348,17 @@ void pchat_pool_tick(void)
 	}
 	if (now >= cleanup_from_ms)
 		clean_up_dead_nodes(r, now);
+}
+
+void pchat_pool_tick(void)
+{
+	pchat_redis_t *r = pchat_proc_redis();
+	int64_t now = pchat_now_ms();
+
+	if (r)
+		tick_presence(r, now);
+	if (now >= next_behind_check_ms) {
+		catch_up_rooms_behind(r);
+		next_behind_check_ms = now + 1000LL * pchat_params.catch_up_interval;
+	}
 }

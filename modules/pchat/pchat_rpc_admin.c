@@ -5,7 +5,7 @@
  * Conventions: required arguments are positional; options are key=value; times are ISO 8601
  * UTC. A refused command answers a fault with a code and a text that says what to do:
  * 400 invalid argument, 404 no such room or category, 409 name taken or category in use,
- * 500 database failure, 503 database unreachable.
+ * 500 database failure (or a change of rights stored but not applied), 503 database unreachable.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
@@ -22,13 +22,13 @@
 #include "pchat_rpc.h"
 #include "pchat_service.h"
 #include "pchat_settings.h"
-#include "pchat_store_mysql.h"
 
 #define ARGS_MAX 64
 
-/* The change is stored, but the sessions of this node could not be told now. */
-#define NOT_APPLIED "stored, but the connected clients of this node could not be updated (no " \
-		"shared memory); repeat the command"
+/* The change is stored, but not every session it concerns could be told now: this node's (no
+ * shared memory) or the other nodes' (Redis unreachable). */
+#define NOT_APPLIED "stored, but not every connected client could be updated (no shared memory " \
+		"on this node, or Redis unreachable for the other nodes); repeat the command"
 
 typedef struct rpc_args {
 	char *pos[ARGS_MAX]; /* positional arguments */
@@ -76,10 +76,21 @@ static void fault(rpc_t *rpc, void *ctx, const pchat_admin_t *a, int rc)
 	rpc->fault(ctx, pchat_rc_rpc(rc), "%s", a->err[0] ? a->err : pchat_rc_text(rc));
 }
 
-/* Connected clients see the change: the room's sender re-checks everyone in it. */
-static void room_changed(uint64_t room_id)
+/* A change of rights or rooms was stored, and told (rc >= 0) to the sessions it concerns:
+ * returns 1, the caller answers. Otherwise answers the "not applied" fault and returns 0: an
+ * ethical wall or a policy that is stored but not in force must not answer success. */
+static int applied(rpc_t *rpc, void *ctx, int rc)
 {
-	pchat_fanout_refresh_room(room_id, PCHAT_LOCAL);
+	if (rc >= 0)
+		return 1;
+	rpc->fault(ctx, 500, NOT_APPLIED);
+	return 0;
+}
+
+/* Connected clients see the change: the room's sender re-checks everyone in it. */
+static int room_changed(uint64_t room_id)
+{
+	return pchat_fanout_refresh_room(room_id, PCHAT_LOCAL);
 }
 
 static void add_room(rpc_t *rpc, void *th, const pchat_room_row_t *r)
@@ -151,7 +162,8 @@ static void rpc_room_set(rpc_t *rpc, void *ctx)
 		fault(rpc, ctx, &a, rc);
 		return;
 	}
-	room_changed(id);
+	if (!applied(rpc, ctx, room_changed(id)))
+		return;
 	if (rpc->add(ctx, "{", &th) >= 0)
 		rpc->struct_add(th, "sd", "changed", args.pos[0], "dropped", dropped);
 }
@@ -353,7 +365,8 @@ static void room_disable(rpc_t *rpc, void *ctx, int disabled)
 		fault(rpc, ctx, &a, rc);
 		return;
 	}
-	room_changed(id);
+	if (!applied(rpc, ctx, room_changed(id)))
+		return;
 	rpc->add(ctx, "s", disabled ? "disabled" : "enabled");
 }
 
@@ -390,7 +403,8 @@ static void rpc_room_remove(rpc_t *rpc, void *ctx)
 		fault(rpc, ctx, &a, rc);
 		return;
 	}
-	room_changed(id);
+	if (!applied(rpc, ctx, room_changed(id)))
+		return;
 	rpc->add(ctx, "s", "removed");
 }
 
@@ -430,7 +444,8 @@ static void room_principals(rpc_t *rpc, void *ctx, const char *role, int add)
 		fault(rpc, ctx, &a, rc);
 		return;
 	}
-	room_changed(id);
+	if (!applied(rpc, ctx, room_changed(id)))
+		return;
 	if (rpc->add(ctx, "{", &th) >= 0)
 		rpc->struct_add(th, "dd", add ? "added" : "removed", args.npos - 1, "invited", invited);
 }
@@ -584,10 +599,9 @@ static void category_principals(rpc_t *rpc, void *ctx, const char *role, int add
 	}
 	/* an ethical wall holds at once: who is out of the scope now leaves every room of the
 	 * category, on every node */
-	if (strcmp(role, "creator") != 0 && pchat_fanout_refresh_category(id, PCHAT_LOCAL) < 0) {
-		rpc->fault(ctx, 500, NOT_APPLIED);
+	if (strcmp(role, "creator") != 0
+			&& !applied(rpc, ctx, pchat_fanout_refresh_category(id, PCHAT_LOCAL)))
 		return;
-	}
 	rpc->add(ctx, "s", add ? "added" : "removed");
 }
 
@@ -760,10 +774,8 @@ static void rpc_policy_set(rpc_t *rpc, void *ctx)
 		fault(rpc, ctx, &a, rc);
 		return;
 	}
-	if (pchat_fanout_policy(scope, PCHAT_LOCAL) < 0) {
-		rpc->fault(ctx, 500, NOT_APPLIED);
+	if (!applied(rpc, ctx, pchat_fanout_policy(scope, PCHAT_LOCAL)))
 		return;
-	}
 	rpc->add(ctx, "s", "set");
 }
 
@@ -785,10 +797,8 @@ static void rpc_policy_unset(rpc_t *rpc, void *ctx)
 		fault(rpc, ctx, &a, rc);
 		return;
 	}
-	if (pchat_fanout_policy(scope, PCHAT_LOCAL) < 0) {
-		rpc->fault(ctx, 500, NOT_APPLIED);
+	if (!applied(rpc, ctx, pchat_fanout_policy(scope, PCHAT_LOCAL)))
 		return;
-	}
 	rpc->add(ctx, "s", "unset");
 }
 
@@ -834,7 +844,8 @@ static void rpc_policy_get(rpc_t *rpc, void *ctx)
 	}
 	enabled = pchat_service()->store->policy_enabled(pchat_service()->store_h, user);
 	if (enabled < 0) {
-		rpc->fault(ctx, 503, "the database is unreachable");
+		rpc->fault(ctx, pchat_rc_rpc(enabled), "the policy cannot be read: %s",
+				pchat_rc_text(enabled));
 		return;
 	}
 	if (rpc->add(ctx, "{", &th) >= 0)

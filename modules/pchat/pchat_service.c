@@ -89,18 +89,22 @@ static const pchat_out_ops_t out_ops = {
 	.post_unlock = post_unlock,
 };
 
+/* pchat_service runs for every request: the context is built once per process. */
+static pchat_chat_t chat = {
+	.store = &pchat_store_mysql_ops,
+	.live = &pchat_live_ops,
+	.out = &out_ops,
+};
+
 const pchat_chat_t *pchat_service(void)
 {
-	static pchat_chat_t chat;
-
-	chat.store = &pchat_store_mysql_ops;
-	chat.store_h = pchat_proc_db();
-	chat.live = &pchat_live_ops;
-	chat.live_h = NULL;
-	chat.out = &out_ops;
-	chat.out_h = NULL;
-	chat.settings = &pchat_shared->settings;
-	chat.domain = pchat_params.domain;
-	chat.pool_uri = pchat_params.pool_uri;
+	/* The store's handle is the process's own connection, made in child_init; until then (and
+	 * in processes without one) it is NULL and asked for again. */
+	if (!chat.store_h) {
+		chat.store_h = pchat_proc_db();
+		chat.settings = &pchat_shared->settings;
+		chat.domain = pchat_params.domain;
+		chat.pool_uri = pchat_params.pool_uri;
+	}
 	return &chat;
 }

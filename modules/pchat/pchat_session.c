@@ -293,16 +293,16 @@ pchat_queued_info_t *pchat_session_queue_pop(pchat_session_t *s)
 	return q;
 }
 
-int pchat_session_add_room(pchat_session_t *s, uint64_t room_id)
+int pchat_session_add_room(pchat_session_t *s, uint64_t room_id, const char *guid)
 {
 	uint32_t i;
 
 	for (i = 0; i < s->nrooms; i++)
-		if (s->rooms[i] == room_id)
+		if (s->rooms[i].id == room_id)
 			return 0;
 	if (s->nrooms == s->rooms_cap) {
 		uint32_t cap = s->rooms_cap ? s->rooms_cap * 2 : 4;
-		uint64_t *rooms = shm_realloc(s->rooms, cap * sizeof(*rooms));
+		pchat_session_room_t *rooms = shm_realloc(s->rooms, cap * sizeof(*rooms));
 
 		if (!rooms) {
 			SHM_MEM_ERROR;
@@ -311,7 +311,9 @@ int pchat_session_add_room(pchat_session_t *s, uint64_t room_id)
 		s->rooms = rooms;
 		s->rooms_cap = cap;
 	}
-	s->rooms[s->nrooms++] = room_id;
+	s->rooms[s->nrooms].id = room_id;
+	snprintf(s->rooms[s->nrooms].guid, sizeof(s->rooms[0].guid), "%s", guid);
+	s->nrooms++;
 	return 0;
 }
 
@@ -320,11 +322,21 @@ void pchat_session_remove_room(pchat_session_t *s, uint64_t room_id)
 	uint32_t i;
 
 	for (i = 0; i < s->nrooms; i++) {
-		if (s->rooms[i] == room_id) {
+		if (s->rooms[i].id == room_id) {
 			s->rooms[i] = s->rooms[--s->nrooms];
 			return;
 		}
 	}
+}
+
+uint64_t pchat_session_room_by_guid(const pchat_session_t *s, const char *guid)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nrooms; i++)
+		if (strcmp(s->rooms[i].guid, guid) == 0)
+			return s->rooms[i].id;
+	return 0;
 }
 
 /* Calls cb (without a lock held) for every session that pick, called under the session's lock,

@@ -27,6 +27,7 @@
  * with an INFO's length (pchat_dialog.c). A slot would have to be reused a million times within
  * one INFO's transaction for a late answer to reach a newer session. */
 #define PCHAT_SLOT_BITS 20
+#define PCHAT_SLOT_MASK ((1u << PCHAT_SLOT_BITS) - 1)
 #define PCHAT_GEN_MASK ((1u << 20) - 1)
 #define PCHAT_MAX_SESSIONS (1 << PCHAT_SLOT_BITS)
 
@@ -36,6 +37,13 @@ typedef enum pchat_session_state {
 	PCHAT_S_CONFIRMED, /* ACK seen */
 	PCHAT_S_ENDING,    /* leaving its rooms; no new work */
 } pchat_session_state_t;
+
+/* A room the session has joined, with its GUID: a post names its room by GUID, and the
+ * session's own list answers which room that is without a scan of the node's rooms. */
+typedef struct pchat_session_room {
+	uint64_t id;
+	char guid[PCHAT_GUID_LEN + 1];
+} pchat_session_room_t;
 
 /* An INFO body waiting for the session's window (see pchat_dialog_send_info). */
 typedef struct pchat_queued_info {
@@ -74,7 +82,7 @@ typedef struct pchat_session {
 	time_t refreshed;        /* last INVITE/UPDATE/ACK from the client */
 	time_t created;
 	/* rooms the session has joined */
-	uint64_t *rooms;
+	pchat_session_room_t *rooms;
 	uint32_t nrooms;
 	uint32_t rooms_cap;
 } pchat_session_t;
@@ -127,8 +135,10 @@ pchat_queued_info_t *pchat_session_queue_pop(pchat_session_t *s);
 void pchat_session_free_locked(pchat_session_t *s, char *source);
 
 /* Room list of a locked session. */
-int pchat_session_add_room(pchat_session_t *s, uint64_t room_id);
+int pchat_session_add_room(pchat_session_t *s, uint64_t room_id, const char *guid);
 void pchat_session_remove_room(pchat_session_t *s, uint64_t room_id);
+/* The id of the locked session's room with this GUID, 0 when it has not joined it. */
+uint64_t pchat_session_room_by_guid(const pchat_session_t *s, const char *guid);
 
 /* Calls cb (without a lock held) for every session that is not ending, with its user. */
 void pchat_sessions_each(void (*cb)(pchat_sref_t ref, const char *user, void *ctx), void *ctx);

@@ -77,6 +77,15 @@ static int reply_unavailable(struct sip_msg *msg, const char *reason)
 	return reply(msg, 503, reason);
 }
 
+/* Answers a result as pchat_rc_sip maps it; an unreachable back end with 503, its own reason
+ * and Retry-After (the client may try again soon). */
+static int reply_result(struct sip_msg *msg, pchat_rc_t rc, const char *unavailable)
+{
+	if (rc == PCHAT_ERR_DOWN)
+		return reply_unavailable(msg, unavailable);
+	return reply(msg, pchat_rc_sip(rc), pchat_rc_reason(rc));
+}
+
 /* ------------------------------------------------------------------ which requests are ours */
 
 /* The Request-URI names the chat service: the pool URI, or the Contact we gave (pool user at
@@ -316,7 +325,7 @@ static int read_new_dialog(struct sip_msg *msg, new_dialog_t *d)
 #define PCHAT_POLICY_REFUSED 1
 
 /* 0 when the Persistent Chat policy enables the user; PCHAT_POLICY_REFUSED when it does not,
- * 503 when the database cannot tell. */
+ * the store's failure (a pchat_rc_t) when the database cannot tell. */
 static int check_policy(const char *user)
 {
 	const pchat_chat_t *chat = pchat_service();
@@ -325,8 +334,9 @@ static int check_policy(const char *user)
 	if (enabled > 0)
 		return 0;
 	if (enabled < 0) {
-		LM_WARN("chat session of %s refused: its policy cannot be read (database)\n", user);
-		return 503;
+		LM_WARN("chat session of %s refused: its policy cannot be read (database: %s)\n", user,
+				pchat_rc_text(enabled));
+		return enabled;
 	}
 	LM_NOTICE("chat session of %s refused: Persistent Chat is not enabled for the user "
 			  "(pchat.policy)\n", user);
@@ -402,14 +412,18 @@ static int handle_invite(struct sip_msg *msg)
 		return reply_unavailable(msg, "Chat Service Busy");
 	}
 	rc = open_limits(&d);
-	if (rc == 0 && (rc = check_policy(d.user)) != 0)
-		pchat_limits_close(d.user, d.source);
 	if (rc != 0) {
 		pkg_free(d.route_buf);
 		if (rc == 503)
 			return reply_unavailable(msg, "Chat Service Unavailable");
-		return reply(msg, 403, rc == PCHAT_POLICY_REFUSED ? "Persistent Chat Not Enabled"
-														  : "Too Many Chat Sessions");
+		return reply(msg, 403, "Too Many Chat Sessions");
+	}
+	if ((rc = check_policy(d.user)) != 0) {
+		pchat_limits_close(d.user, d.source);
+		pkg_free(d.route_buf);
+		if (rc == PCHAT_POLICY_REFUSED)
+			return reply(msg, 403, "Persistent Chat Not Enabled");
+		return reply_result(msg, rc, "Chat Service Unavailable");
 	}
 	s = pchat_session_create(&d.in, &ref);
 	pkg_free(d.route_buf);
@@ -527,10 +541,7 @@ static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
 		rc = reply_unavailable(msg, "Chat Service Busy");
 	} else {
 		st = pchat_chat_post(chat, &caller, &env);
-		if (st == PCHAT_ERR_DOWN)
-			rc = reply_unavailable(msg, "Chat Store Unavailable");
-		else
-			rc = reply(msg, pchat_rc_sip(st), pchat_rc_reason(st));
+		rc = reply_result(msg, st, "Chat Store Unavailable");
 	}
 	pchat_xccos_free(&env);
 	return rc;
@@ -659,8 +670,11 @@ int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 	}
 	enabled = chat->store->policy_enabled(chat->store_h, user);
 	if (enabled < 0) {
-		add_header(msg, "Retry-After: 5\r\n");
-		slb.zreply(msg, 503, "Chat Store Unavailable");
+		/* an unreachable database is answered 503 with Retry-After, as a post would be */
+		if (enabled == PCHAT_ERR_DOWN)
+			add_header(msg, "Retry-After: 5\r\n");
+		slb.zreply(msg, pchat_rc_sip(enabled), enabled == PCHAT_ERR_DOWN
+						? "Chat Store Unavailable" : (char *)pchat_rc_reason(enabled));
 		return 1;
 	}
 	/* The document rides in the 200 OK (ms-piggyback-cseq), so no NOTIFY dialog is needed.

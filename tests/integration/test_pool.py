@@ -293,3 +293,20 @@ def test_ethical_walls_and_policy_reach_every_node(lab, clients, room):
         assert c.wait_bye() is not None
     finally:
         lab.kamcmd("pchat.policy.unset", c.uri, node=0)
+
+
+def test_rights_changes_say_when_the_pool_was_not_told(lab):
+    """With Redis down the other nodes cannot be told of an ethical wall or a policy rule: the
+    command answers that the change is stored but not applied, instead of success."""
+    import uuid
+    tag = uuid.uuid4().hex[:6]
+    cat = "Pool unwalled " + tag
+    lab.kamcmd("pchat.category.add", cat)
+    redis_pid = int(open(os.path.join(lab.dir, "redis", "redis.pid")).read())
+    os.kill(redis_pid, signal.SIGKILL)
+    user = "sip:nw%s@pchat.test" % tag
+    for args in (("pchat.category.denied.add", cat, user), ("pchat.policy.set", user, "no"),
+                 ("pchat.policy.unset", user)):
+        out = lab.kamcmd(*args, check=False)
+        assert out.startswith("error: 500") and "stored, but" in out, (args, out)
+    assert user in lab.kamcmd("pchat.category.get", cat)

@@ -242,3 +242,21 @@ def test_session_tags_are_random_128_bit(lab, clients):
         assert re.fullmatch(r"[0-9a-f]{32}", tag), tag
         tags.add(tag)
     assert len(tags) == 3
+
+
+def test_a_policy_the_database_refuses_to_read_is_a_server_error(lab, clients):
+    """The database answers but fails the policy query: INVITE, provisioning and pchat.policy.get
+    answer 500, not 503 with Retry-After (which says the database is unreachable)."""
+    lab.sql("RENAME TABLE pchat_policy TO pchat_policy_away")
+    ua = UserAgent("alice", "pchat.test", lab.sip_server(), "tcp")
+    try:
+        assert clients("alice").login(expect=500).get("retry-after") is None
+        resp = ua.simple("SUBSCRIBE", "sip:alice@pchat.test", headers=[
+            ("Event", "vnd-microsoft-provisioning-v2"), ("Expires", "0")])
+        assert resp.status == 500 and resp.get("retry-after") is None
+        out = lab.kamcmd("pchat.policy.get", "sip:alice@pchat.test", check=False)
+        assert out.startswith("error: 500"), out
+    finally:
+        ua.close()
+        lab.sql("RENAME TABLE pchat_policy_away TO pchat_policy")
+    clients("alice").login()
