@@ -254,7 +254,8 @@ static int init_params(void)
 }
 
 /* Refuses to start on tables older than this module needs. An unreachable database does not stop
- * Kamailio (it is the operator's proxy too): each process checks again when it connects. */
+ * Kamailio (it is the operator's proxy too); the check is then not made again, and statements
+ * on tables older than the module needs fail with their errors logged. */
 static int check_schema_at_start(void)
 {
 	pchat_db_t *db = pchat_db_new(&pchat_db_conf, proc_sqlsets, PROC_NSQLSETS, NULL);
