@@ -6,7 +6,6 @@
 
 #include "core/dprint.h"
 #include "core/mem/shm_mem.h"
-#include "core/parser/parse_rr.h"
 #include "modules/tm/tm_load.h"
 
 #include "pchat_dialog.h"
@@ -126,7 +125,7 @@ static void info_answered(struct cell *t, int type, struct tmcb_params *ps)
 }
 
 /* The dialog of a session as tm needs it (pointing into the session's strings). */
-static int session_dlg(pchat_session_t *s, dlg_t *dlg)
+static void session_dlg(pchat_session_t *s, dlg_t *dlg)
 {
 	memset(dlg, 0, sizeof(*dlg));
 	dlg->id.call_id = s->call_id;
@@ -139,11 +138,11 @@ static int session_dlg(pchat_session_t *s, dlg_t *dlg)
 	dlg->loc_seq.is_set = s->local_cseq > 0;
 	dlg->state = DLG_CONFIRMED;
 	dlg->send_sock = s->send_sock;
-	if (s->route_set.len > 0)
-		return parse_rr_body(s->route_set.s, s->route_set.len, &dlg->route_set);
+	/* tm only reads the route set: the session's shm copy, parsed at the INVITE, serves */
+	dlg->route_set = s->routes;
 	/* no proxy in the path: back to where the client's requests come from */
-	dlg->dst_uri = s->dst_uri;
-	return 0;
+	if (!s->routes)
+		dlg->dst_uri = s->dst_uri;
 }
 
 /* Sends a request inside a locked session's dialog; 0 when tm took it. An INFO (cb set) is
@@ -156,26 +155,22 @@ static int send_locked(pchat_session_t *s, pchat_sref_t ref, str *method, const 
 	size_t charge = 0;
 	uac_req_t uac;
 	dlg_t dlg;
-	int rc = -1;
+	int rc;
 
-	if (session_dlg(s, &dlg) == 0) {
-		set_uac_req(&uac, method, len ? &info_headers : NULL, len ? &b : NULL, &dlg,
-				cb ? TMCB_LOCAL_COMPLETED : 0, cb, cb ? pack_param(ref, info_cost(len)) : NULL);
-		/* charged first: the answer, which releases it, may come before t_request_within
-		 * returns */
-		if (cb)
-			charge = pchat_window_sent(&s->win, info_cost(len));
-		pchat_node_charge(&pchat_shared->budget, charge);
-		/* under the session's lock: CSeq numbers go out in order */
-		rc = tmb.t_request_within(&uac);
-		s->local_cseq = dlg.loc_seq.value;
-		if (rc < 0 && cb) {
-			pchat_window_answered(&s->win, charge);
-			pchat_node_release(&pchat_shared->budget, charge);
-		}
+	session_dlg(s, &dlg);
+	set_uac_req(&uac, method, len ? &info_headers : NULL, len ? &b : NULL, &dlg,
+			cb ? TMCB_LOCAL_COMPLETED : 0, cb, cb ? pack_param(ref, info_cost(len)) : NULL);
+	/* charged first: the answer, which releases it, may come before t_request_within returns */
+	if (cb)
+		charge = pchat_window_sent(&s->win, info_cost(len));
+	pchat_node_charge(&pchat_shared->budget, charge);
+	/* under the session's lock: CSeq numbers go out in order */
+	rc = tmb.t_request_within(&uac);
+	s->local_cseq = dlg.loc_seq.value;
+	if (rc < 0 && cb) {
+		pchat_window_answered(&s->win, charge);
+		pchat_node_release(&pchat_shared->budget, charge);
 	}
-	if (dlg.route_set)
-		free_rr(&dlg.route_set);
 	return rc < 0 ? -1 : 0;
 }
 

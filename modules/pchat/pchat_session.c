@@ -143,6 +143,35 @@ static int copy_strings(pchat_session_t *s, const pchat_session_init_t *in)
 	return 0;
 }
 
+/* The route set parsed once into shared memory, so sending an INFO does not parse it again.
+ * The INVITE's route set was checked to parse (pchat_session_routes_valid). */
+static int copy_routes(pchat_session_t *s)
+{
+	rr_t *parsed = NULL;
+	int rc;
+
+	s->routes = NULL;
+	if (s->route_set.len == 0)
+		return 0;
+	if (parse_rr_body(s->route_set.s, s->route_set.len, &parsed) < 0)
+		return -1;
+	rc = shm_duplicate_rr(&s->routes, parsed);
+	free_rr(&parsed);
+	return rc;
+}
+
+int pchat_session_routes_valid(const str *route_set)
+{
+	rr_t *parsed = NULL;
+
+	if (route_set->len == 0)
+		return 1;
+	if (parse_rr_body(route_set->s, route_set->len, &parsed) < 0)
+		return 0;
+	free_rr(&parsed);
+	return 1;
+}
+
 pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sref_t *ref)
 {
 	uint32_t slot, bucket = bucket_of(&init->call_id);
@@ -152,7 +181,10 @@ pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sr
 		return NULL;
 	lock_set_get(bucket_locks, bucket);
 	s = &table->slots[slot];
-	if (copy_strings(s, init) < 0) {
+	if (copy_strings(s, init) < 0 || copy_routes(s) < 0) {
+		if (s->strs)
+			shm_free(s->strs);
+		s->strs = NULL;
 		lock_set_release(bucket_locks, bucket);
 		return_slot(slot);
 		SHM_MEM_ERROR;
@@ -245,6 +277,8 @@ void pchat_session_free_locked(pchat_session_t *s, char *source)
 		}
 	}
 	shm_free(s->strs);
+	if (s->routes)
+		shm_free_rr(&s->routes);
 	if (s->rooms)
 		shm_free(s->rooms);
 	while (s->queue_head)

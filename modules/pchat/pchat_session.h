@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "core/ip_addr.h"
+#include "core/parser/parse_rr.h"
 #include "core/str.h"
 
 #include "pchat_budget.h"
@@ -66,6 +67,7 @@ typedef struct pchat_session {
 	str remote_target;       /* the client's Contact */
 	str dst_uri;             /* where the INVITE came from: sip:IP:PORT;transport=PROTO */
 	str route_set;           /* Record-Route of the INVITE, as received */
+	rr_t *routes;            /* the same, parsed once into shm: every INFO follows it */
 	str user;                /* the identity */
 	str flow;                /* where the client's connection ends (pchat_sip.c): requests of
 							  * the dialog must come from there */
@@ -103,6 +105,10 @@ int pchat_sessions_slot_bytes(void);
 /* Creates a session. Returns it locked (release with pchat_session_unlock), or NULL when the
  * table is full or out of memory. */
 pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sref_t *ref);
+
+/* 1 when a route set (Record-Route bodies joined by commas) parses, so that a session can be
+ * made with it; 0 otherwise. */
+int pchat_session_routes_valid(const str *route_set);
 
 /* Finds the session of an in-dialog request by its dialog id (Call-ID, local and remote tag:
  * clients that seed their random numbers with the time can send the same Call-ID); returns it

@@ -290,6 +290,8 @@ static int read_new_dialog(struct sip_msg *msg, new_dialog_t *d)
 	d->in.flow.len = (int)strlen(d->flow);
 	if (route_set(msg, d->route_buf, (size_t)pchat_params.max_dialog_size, &d->in.route_set) < 0)
 		return 513;
+	if (!pchat_session_routes_valid(&d->in.route_set))
+		return 400;
 	d->in.user.s = d->user;
 	d->in.user.len = (int)strlen(d->user);
 	if (pchat_random_hex(d->tag, 16) < 0) {
@@ -400,8 +402,12 @@ static int handle_invite(struct sip_msg *msg)
 			LM_NOTICE("INVITE of %s from %s:%u refused: its dialog headers exceed "
 					  "max_dialog_size (%d bytes)\n", d.user, ip_addr2a(&msg->rcv.src_ip),
 					msg->rcv.src_port, pchat_params.max_dialog_size);
+		if (rc == 400)
+			LM_NOTICE("INVITE of %s from %s:%u refused: its Record-Route does not parse\n",
+					d.user, ip_addr2a(&msg->rcv.src_ip), msg->rcv.src_port);
 		pkg_free(d.route_buf);
-		return reply(msg, rc, rc == 513 ? "Dialog Headers Too Large" : "Server Error");
+		return reply(msg, rc, rc == 513 ? "Dialog Headers Too Large"
+							  : rc == 400 ? "Bad Record-Route" : "Server Error");
 	}
 	/* the checks in memory first: a flood of refused INVITEs costs no database query */
 	if (!pchat_node_admits(&pchat_shared->budget)) {

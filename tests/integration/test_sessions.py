@@ -32,6 +32,19 @@ def clients(lab):
     assert wait_sessions(lab, 0), "sessions left behind"
 
 
+def test_invite_with_a_record_route_that_does_not_parse_is_refused(lab):
+    """Every INFO of a session follows the INVITE's route set: one that does not parse is
+    refused at the INVITE (it used to get 200 OK, and then no INFO could be sent)."""
+    ua = UserAgent("alice", "pchat.test", lab.sip_server(), "udp",
+                   extra_headers=[("Record-Route", "<sip:127.0.0.1;lr")])
+    try:
+        before = lab.stat("sessions")
+        assert Dialog(ua, "sip:pchat@pchat.test").invite().status == 400
+        assert lab.stat("sessions") == before
+    finally:
+        ua.close()
+
+
 @pytest.mark.parametrize("proto", ["udp", "tcp"])
 def test_invite_answered_with_dialog_and_contact(lab, clients, proto):
     c = clients("alice", proto)
