@@ -30,7 +30,8 @@ typedef enum job_kind {
 	JOB_DRAIN,
 	JOB_REFRESH,
 	JOB_CATCH_UP,
-	JOB_POLICY
+	JOB_POLICY,
+	JOB_READY
 } job_kind_t;
 
 /* One unit of work in shm, linked into its sender's queue. */
@@ -40,7 +41,7 @@ typedef struct fanout_job {
 	pchat_origin_t origin;
 	uint64_t room_id;
 	uint64_t seq;          /* JOB_POST */
-	pchat_sref_t session;  /* JOB_END_SESSION, JOB_DRAIN */
+	pchat_sref_t session;  /* JOB_END_SESSION, JOB_DRAIN, JOB_READY */
 	size_t size;           /* bytes charged to the node's budget */
 	size_t len;            /* element length */
 	int has_except;        /* JOB_NOTICE: data holds element NUL except_user NUL */
@@ -66,6 +67,8 @@ typedef struct sender_queue {
  * allow 30 MB a room; past this, the gaps due first are filled from the store at once, as at
  * the gap timeout, only sooner. */
 #define MAX_WAITING_BYTES (4 * 1024 * 1024)
+/* Posts a session that just joined missed, read from the store at a time. */
+#define MISSED_BATCH 500
 /* The receiver's longest wait for relays, and how many it takes at once. */
 #define RECEIVE_BLOCK_MS 1000
 #define RECEIVE_BATCH 256
@@ -244,6 +247,17 @@ int pchat_fanout_drain(pchat_sref_t ref)
 	return session_job(JOB_DRAIN, ref);
 }
 
+int pchat_fanout_ready(uint64_t room_id, pchat_sref_t ref)
+{
+	fanout_job_t *job = new_job(JOB_READY, PCHAT_LOCAL, room_id, 0);
+
+	if (!job)
+		return -1;
+	job->session = ref;
+	enqueue(sender_of_room(room_id), job);
+	return 0;
+}
+
 int pchat_fanout_refresh_room(uint64_t room_id, pchat_origin_t origin)
 {
 	fanout_job_t *job = new_job(JOB_REFRESH, origin, room_id, 0);
@@ -316,27 +330,33 @@ int pchat_fanout_catch_up(uint64_t room_id)
 
 /* Sends an element in an envelope of this node to the room's ready sessions (see
  * pchat_live_recipients for seq and except). */
+static void send_element(const pchat_recipient_t *to, int n, const char *element, size_t len)
+{
+	pchat_buf_t body;
+	int i, sent = 0;
+
+	pchat_buf_init(&body);
+	pchat_xccos_open(&body, pchat_node_envid());
+	pchat_buf_add(&body, element, len);
+	pchat_xccos_close(&body);
+	for (i = 0; pchat_buf_ok(&body) && i < n; i++)
+		if (pchat_dialog_send_info(to[i].session, body.s, body.len) == 0)
+			sent++;
+	pchat_buf_free(&body);
+	update_stat(pchat_stat_deliveries, sent);
+}
+
 static void deliver(uint64_t room_id, uint64_t seq, const char *except, const char *element,
 		size_t len)
 {
 	pchat_recipient_t *to;
-	pchat_buf_t body;
-	int n, i, sent = 0;
+	int n;
 
 	n = pchat_live_recipients(room_id, seq, except, &to);
-	if (n > 0) {
-		pchat_buf_init(&body);
-		pchat_xccos_open(&body, pchat_node_envid());
-		pchat_buf_add(&body, element, len);
-		pchat_xccos_close(&body);
-		for (i = 0; pchat_buf_ok(&body) && i < n; i++)
-			if (pchat_dialog_send_info(to[i].session, body.s, body.len) == 0)
-				sent++;
-		pchat_buf_free(&body);
-	}
+	if (n > 0)
+		send_element(to, n, element, len);
 	if (to)
 		pkg_free(to);
-	update_stat(pchat_stat_deliveries, sent);
 }
 
 static int order_delivered(void *ctx, uint64_t room, uint64_t *seq)
@@ -392,6 +412,57 @@ static int order_fill(void *ctx, uint64_t room, uint64_t after, uint64_t before,
 	}
 	update_stat(pchat_stat_gap_fills, f.delivered);
 	return f.delivered;
+}
+
+/* Posts a session that just joined missed go to it alone, read from the store. */
+typedef struct missed_ctx {
+	pchat_recipient_t session;
+	const char *guid;
+	uint64_t last;
+} missed_ctx_t;
+
+static int send_missed(void *ctx, const pchat_post_t *post)
+{
+	missed_ctx_t *m = ctx;
+	pchat_buf_t el;
+
+	pchat_buf_init(&el);
+	pchat_chat_post_element(upper.chat(), m->guid, post, &el);
+	if (pchat_buf_ok(&el))
+		send_element(&m->session, 1, el.s, el.len);
+	pchat_buf_free(&el);
+	m->last = post->seq;
+	return 0;
+}
+
+/* A session that joined a room becomes ready here, in the room's sender, between two of the
+ * room's posts: its join was answered first (clients take a room's posts only after they know
+ * they are in it), and the posts the room got meanwhile, which its sender could not send to a
+ * session not yet ready, are sent to it from the store before any later post. */
+static void make_ready(uint64_t room_id, pchat_sref_t ref)
+{
+	const pchat_chat_t *chat = upper.chat();
+	char guid[PCHAT_GUID_LEN + 1];
+	missed_ctx_t m = {{ref}, guid, 0};
+	uint64_t after, upto;
+	int rc;
+
+	if (!pchat_live_make_ready(room_id, ref, &after, &upto) || upto <= after
+			|| pchat_live_room_guid(room_id, guid) < 0)
+		return;
+	while (after < upto) {
+		m.last = after;
+		rc = chat->store->posts_between(chat->store_h, room_id, after, upto + 1, MISSED_BATCH,
+				send_missed, &m);
+		if (rc <= 0 || m.last == after)
+			break;
+		after = m.last;
+	}
+	if (after < upto)
+		LM_WARN("room %llu: a session that joined missed posts %llu to %llu and they could not "
+				"be read from the store (they stay in its history)\n",
+				(unsigned long long)room_id, (unsigned long long)after + 1,
+				(unsigned long long)upto);
 }
 
 static const pchat_order_ops_t order_ops = {
@@ -470,6 +541,9 @@ static void run_job(fanout_job_t *job)
 			break;
 		case JOB_POLICY:
 			upper.enforce_policy(job->data);
+			break;
+		case JOB_READY:
+			make_ready(job->room_id, job->session);
 			break;
 	}
 	pchat_node_release(&pchat_shared->budget, job->size);

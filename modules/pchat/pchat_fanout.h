@@ -70,4 +70,9 @@ int pchat_fanout_policy(const char *scope, pchat_origin_t origin);
 /* Delivers what the store has beyond the room's delivered posts (after a Redis outage). */
 int pchat_fanout_catch_up(uint64_t room_id);
 
+/* A session that joined the room becomes ready in the room's sender, which first sends it from
+ * the store the posts it missed while its join was answered (pchat_live_make_ready). -1 when
+ * the work cannot be queued (out of shared memory). */
+int pchat_fanout_ready(uint64_t room_id, pchat_sref_t ref);
+
 #endif

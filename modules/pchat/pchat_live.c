@@ -22,6 +22,7 @@
 typedef struct live_member {
 	pchat_sref_t session;
 	uint64_t from_seq; /* receives posts with seq >= from_seq; NOT_READY until ready */
+	uint64_t join_mark; /* the room's delivered when it joined: later posts are its own */
 	uint32_t uhash;
 	unsigned roles;    /* PCHAT_ROLE_* of the user in the room */
 	int can_post;      /* decided at join, updated when the room changes */
@@ -176,6 +177,7 @@ static int add_member(live_room_t *r, const pchat_caller_t *c, uint32_t uhash, u
 	strcpy(m->user, c->user);
 	m->session = c->session;
 	m->from_seq = NOT_READY;
+	m->join_mark = r->delivered;
 	m->uhash = uhash;
 	m->roles = roles;
 	m->can_post = can_post;
@@ -304,18 +306,34 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 	return rc >= 0 ? rc : first;
 }
 
+/* Ready at once, in the calling process: posts delivered meanwhile by the room's sender are
+ * missed. The service makes sessions ready through the room's sender instead
+ * (pchat_fanout_ready), and comes here only when that cannot be queued. */
 static void live_ready(void *h, const pchat_caller_t *c, uint64_t room_id)
+{
+	uint64_t missed_after, missed_upto;
+
+	(void)h;
+	pchat_live_make_ready(room_id, c->session, &missed_after, &missed_upto);
+}
+
+int pchat_live_make_ready(uint64_t room_id, pchat_sref_t ref, uint64_t *missed_after,
+		uint64_t *missed_upto)
 {
 	uint32_t bucket = bucket_of(room_id);
 	live_room_t *r;
-	int i;
+	int i, made = 0;
 
-	(void)h;
 	lock_set_get(room_locks, bucket);
 	r = find_room(room_id, bucket);
-	if (r && (i = find_member(r, c->session)) >= 0 && r->members[i].from_seq == NOT_READY)
+	if (r && (i = find_member(r, ref)) >= 0 && r->members[i].from_seq == NOT_READY) {
 		r->members[i].from_seq = r->delivered + 1;
+		*missed_after = r->members[i].join_mark;
+		*missed_upto = r->delivered;
+		made = 1;
+	}
 	lock_set_release(room_locks, bucket);
+	return made;
 }
 
 static int live_part(void *h, const pchat_caller_t *c, uint64_t room_id)

@@ -35,6 +35,14 @@ int pchat_live_room_guid(uint64_t room_id, char *guid);
 /* The newest post delivered in a room (*seq); -1 when nobody on this node is in the room. */
 int pchat_live_delivered(uint64_t room_id, uint64_t *seq);
 
+/* Makes a joined session ready in the room now: it receives the posts after the room's
+ * delivered. Run by the room's sender, between two of the room's posts, so that nothing is
+ * delivered meanwhile. Returns 1 with the posts it missed while it joined (missed_after <
+ * seq <= missed_upto: they went to the room while its join was answered), 0 when the session
+ * is not in the room or ready already. */
+int pchat_live_make_ready(uint64_t room_id, pchat_sref_t ref, uint64_t *missed_after,
+		uint64_t *missed_upto);
+
 /* A recipient of a delivery. */
 typedef struct pchat_recipient {
 	pchat_sref_t session;

@@ -17,6 +17,21 @@
 
 static gen_lock_set_t *post_locks = NULL;
 
+/* The live state as the chat core sees it: a session that joined becomes ready in its room's
+ * sender (pchat_fanout_ready), so a post stored while its join is answered is not missed; at
+ * once only when that cannot be queued. */
+static void ready_in_order(void *h, const pchat_caller_t *c, uint64_t room_id)
+{
+	if (pchat_fanout_ready(room_id, c->session) < 0) {
+		LM_ERR("no shared memory to queue the join of a session to room %llu: it is made "
+			   "ready at once, and may miss a post stored meanwhile\n",
+				(unsigned long long)room_id);
+		pchat_live_ops.ready(h, c, room_id);
+	}
+}
+
+static pchat_live_ops_t live_ops;
+
 int pchat_service_init(void)
 {
 	post_locks = lock_set_alloc(POST_LOCKS);
@@ -24,6 +39,8 @@ int pchat_service_init(void)
 		SHM_MEM_ERROR;
 		return -1;
 	}
+	live_ops = pchat_live_ops;
+	live_ops.ready = ready_in_order;
 	return 0;
 }
 
@@ -89,10 +106,11 @@ static const pchat_out_ops_t out_ops = {
 	.post_unlock = post_unlock,
 };
 
+
 /* pchat_service runs for every request: the context is built once per process. */
 static pchat_chat_t chat = {
 	.store = &pchat_store_mysql_ops,
-	.live = &pchat_live_ops,
+	.live = &live_ops,
 	.out = &out_ops,
 };
 
