@@ -11,6 +11,7 @@
 #include "pchat_alloc.h"
 #include "pchat_buf.h"
 #include "pchat_log.h"
+#include "pchat_outbox.h"
 #include "pchat_settings.h"
 #include "pchat_xccos.h"
 
@@ -57,6 +58,8 @@ enum {
 	A_CAT_PRINCIPAL_ADD,
 	A_CAT_PRINCIPAL_REMOVE,
 	A_MSG_REPLACE,
+	A_EVENT_REPLACE,
+	A_EVENT_CLEAR,
 	A_CONFIG_SET,
 	A_CONFIG_UNSET,
 	A_CONFIG_LOAD,
@@ -157,6 +160,20 @@ static const char *const admin_sql[] = {
 	[A_MSG_REPLACE] = "UPDATE pchat_message SET content = ?, moderated = 1 WHERE room_id = ? AND "
 					  "(? IS NULL OR author = ?) AND (? IS NULL OR content LIKE CONCAT('%', ?, "
 					  "'%') ESCAPE '!') AND (? IS NULL OR ts >= ?) AND (? IS NULL OR ts < ?)",
+	/* one REPLACE event per message replaced, in the replacement's transaction, with what it
+	 * said before */
+	[A_EVENT_REPLACE] = PCHAT_OUTBOX_INSERT "SELECT 'REPLACE', UTC_TIMESTAMP(6), m.room_id, "
+						"CONCAT('ma-chan://', ?, '/', r.guid), r.name, c.chat_history, ?, m.seq, "
+						"?, JSON_OBJECT('previous', m.content, 'author', m.author, 'posted', "
+						DATETIME("m.ts") ") FROM pchat_message m JOIN pchat_room r ON r.id = "
+						"m.room_id JOIN pchat_category c ON c.id = r.category_id WHERE m.room_id "
+						"= ? AND (? IS NULL OR m.author = ?) AND (? IS NULL OR m.content LIKE "
+						"CONCAT('%', ?, '%') ESCAPE '!') AND (? IS NULL OR m.ts >= ?) AND (? IS "
+						"NULL OR m.ts < ?)",
+	[A_EVENT_CLEAR] = PCHAT_OUTBOX_INSERT "SELECT 'CLEAR', UTC_TIMESTAMP(6), r.id, CONCAT("
+					  "'ma-chan://', ?, '/', r.guid), r.name, c.chat_history, ?, 0, '', "
+					  "JSON_OBJECT('before', ?, 'deleted', ?) FROM pchat_room r JOIN "
+					  "pchat_category c ON c.id = r.category_id WHERE r.id = ?",
 	[A_CONFIG_SET] = "INSERT INTO pchat_config (name, value) VALUES (?, ?) ON DUPLICATE KEY "
 					 "UPDATE value = VALUES(value), modified = UTC_TIMESTAMP(6)",
 	[A_CONFIG_UNSET] = "DELETE FROM pchat_config WHERE name = ?",
@@ -754,6 +771,17 @@ int pchat_admin_room_remove(pchat_admin_t *a, const char *ident, uint64_t *room)
 	return rc < 0 ? db_fail(a, rc) : 0;
 }
 
+/* The CLEAR event of a room's messages deleted; returns deleted, or the failure. */
+static long long record_clear(pchat_admin_t *a, long long room, const char *before,
+		long long deleted)
+{
+	pchat_db_val_t p[5] = {PCHAT_DB_CS(a->domain), PCHAT_DB_CS(a->actor ? a->actor : ""),
+		before ? PCHAT_DB_CS(before) : PCHAT_DB_NUL, PCHAT_DB_I(deleted), PCHAT_DB_I(room)};
+	long long rc = run(a, A_EVENT_CLEAR, p, 5, NULL, NULL);
+
+	return rc < 0 ? rc : rc == 1 ? deleted : PCHAT_ERR_FAILED;
+}
+
 int pchat_admin_room_clear(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
 		int nopts, long long *deleted)
 {
@@ -770,13 +798,20 @@ int pchat_admin_room_clear(pchat_admin_t *a, const char *ident, const pchat_kv_t
 				"2026-11-24T08:00:00Z");
 	if ((id = room_id(a, ident)) < 0)
 		return (int)id;
+	if (a->record && (rc = begin(a)) < 0)
+		return (int)rc;
 	p[0] = PCHAT_DB_I(id);
 	p[1] = PCHAT_DB_CS(when);
 	rc = run(a, before ? A_ROOM_CLEAR_BEFORE : A_ROOM_CLEAR, p, before ? 2 : 1, NULL, NULL);
-	if (rc < 0)
+	if (rc >= 0 && a->record)
+		rc = record_clear(a, id, before ? when : NULL, rc);
+	if (rc < 0) {
+		if (a->record)
+			pchat_db_rollback(a->db);
 		return db_fail(a, rc);
+	}
 	*deleted = rc;
-	return 0;
+	return a->record ? commit(a) : 0;
 }
 
 static const char *const room_roles[] = {"member", "manager", "presenter", NULL};
@@ -1097,6 +1132,32 @@ int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const c
 
 /* ------------------------------------------------------------------ moderation */
 
+/* Runs the replacement (p: its 10 parameters) and, when the compliance service records, the
+ * REPLACE events of the same messages in the same transaction. The number replaced, or the
+ * failure. */
+static long long replace_messages(pchat_admin_t *a, const pchat_db_val_t *p, const char *text)
+{
+	pchat_db_val_t ev[12];
+	long long rc, events;
+
+	if (!a->record)
+		return run(a, A_MSG_REPLACE, p, 10, NULL, NULL);
+	if ((rc = pchat_db_begin(a->db)) != 0)
+		return rc < 0 ? rc : PCHAT_ERR_FAILED;
+	ev[0] = PCHAT_DB_CS(a->domain);
+	ev[1] = PCHAT_DB_CS(a->actor ? a->actor : "");
+	ev[2] = PCHAT_DB_CS(text);
+	memcpy(&ev[3], &p[1], 9 * sizeof(*p)); /* the messages: room and filters */
+	/* every message matched gets its event, also one whose text was that already */
+	events = run(a, A_EVENT_REPLACE, ev, 12, NULL, NULL);
+	rc = events < 0 ? events : run(a, A_MSG_REPLACE, p, 10, NULL, NULL);
+	if (rc >= 0 && (events = pchat_db_commit(a->db)) != 0)
+		return events < 0 ? events : PCHAT_ERR_FAILED;
+	if (rc < 0)
+		pchat_db_rollback(a->db);
+	return rc;
+}
+
 int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
 		int nopts, long long *replaced)
 {
@@ -1152,7 +1213,8 @@ int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_
 	p[8] = p[9] = before ? PCHAT_DB_CS(to) : PCHAT_DB_NUL;
 	/* a keyword that could not be escaped whole must not widen the replacement */
 	rc = pchat_buf_ok(&content) && (!keyword || pchat_buf_ok(&kw))
-			? run(a, A_MSG_REPLACE, p, 10, NULL, NULL) : PCHAT_ERR_FAILED;
+			? replace_messages(a, p, replacement ? replacement : DEFAULT_REPLACEMENT)
+			: PCHAT_ERR_FAILED;
 	pchat_buf_free(&content);
 	pchat_buf_free(&kw);
 	if (rc < 0)

@@ -22,6 +22,8 @@ typedef struct pchat_admin {
 	pchat_db_t *db;
 	const char *domain;  /* the chat domain: ma-chan://DOMAIN/GUID */
 	const char *inviter; /* who the invitations this makes come from */
+	int record;          /* the compliance service records: moderation gets its events */
+	const char *actor;   /* who moderates, as the events say ("" for an RPC) */
 	char err[256];       /* why the last call failed, for the caller to show */
 } pchat_admin_t;
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "pchat_alloc.h"
+#include "pchat_archive.h"
 #include "pchat_chat.h"
 #include "pchat_log.h"
 
@@ -111,6 +112,51 @@ static int uri_attr_guid(const pchat_chat_t *chat, xmlNodePtr node, const char *
 static void room_uri(const pchat_chat_t *chat, const char *guid, char *out, size_t len)
 {
 	pchat_room_uri(chat->domain, guid, out, len);
+}
+
+/* ------------------------------------------------------------------ compliance */
+
+static int recording(const pchat_chat_t *chat)
+{
+	return chat->recording && __atomic_load_n(chat->recording, __ATOMIC_RELAXED);
+}
+
+/* Writes a compliance event when the service records; ts NULL is now. PCHAT_OK when written
+ * or not recording, else the store's error: what it records must not happen unrecorded. */
+static int record(const pchat_chat_t *chat, pchat_event_kind_t kind, uint64_t room_id,
+		const char *guid, const char *user, const char *ts, uint64_t msg_id, const char *content,
+		const char *detail)
+{
+	char uri[PCHAT_ROOM_URI_MAX], now[32];
+	pchat_record_t ev;
+	int rc;
+
+	if (!recording(chat))
+		return PCHAT_OK;
+	if (!ts) {
+		pchat_now_datetime(now, sizeof(now));
+		ts = now;
+	}
+	room_uri(chat, guid, uri, sizeof(uri));
+	ev = (pchat_record_t){kind, room_id, uri, user, ts, msg_id, content, detail};
+	rc = chat->store->record(chat->store_h, &ev);
+	if (rc == PCHAT_OK && chat->recorded)
+		__atomic_add_fetch(chat->recorded, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+/* A PART cannot be refused: one that cannot be written is logged for the operator. */
+static void record_part(const pchat_chat_t *chat, uint64_t room_id, const char *guid,
+		const char *user, const char *cause)
+{
+	char detail[64];
+	int rc;
+
+	snprintf(detail, sizeof(detail), "{\"cause\":\"%s\"}", cause);
+	rc = record(chat, PCHAT_EV_PART, room_id, guid, user, NULL, 0, "", detail);
+	if (rc < 0)
+		PLOG_ERR("compliance: the PART of %s from room %llu (%s) could not be recorded: %s\n",
+				user, (unsigned long long)room_id, cause, pchat_rc_text(rc));
 }
 
 typedef struct join_failure {
@@ -235,7 +281,7 @@ typedef struct joined_room {
 static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, const char *guid,
 		joined_room_t *jr, join_failure_t *why)
 {
-	int can_post;
+	int can_post, rc;
 
 	if (!readable_room(chat, c, guid, &jr->room, why))
 		return -1;
@@ -251,6 +297,13 @@ static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, const ch
 	}
 	if (jr->first < 0) {
 		*why = (join_failure_t){PCHAT_ERR_FAILED, TXT_SERVER_ERROR};
+		return -1;
+	}
+	/* the user enters the room: recorded before the reply says so, or not entered */
+	if (jr->first == 1 && (rc = record(chat, PCHAT_EV_JOIN, jr->room.id, jr->room.guid, c->user,
+								   NULL, 0, "", NULL)) < 0) {
+		chat->live->part(chat->live_h, c, jr->room.id);
+		*why = (join_failure_t){store_code(rc), store_text(rc)};
 		return -1;
 	}
 	return 0;
@@ -425,8 +478,8 @@ static int join_reply_send(join_reply_t *r, const pchat_env_t *env, const char *
 /* A room the reply cannot tell of is left again - unless the session was in it before. */
 static void unjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const joined_room_t *jr)
 {
-	if (!jr->again)
-		chat->live->part(chat->live_h, c, jr->room.id);
+	if (!jr->again && chat->live->part(chat->live_h, c, jr->room.id) == 1 && jr->first)
+		record_part(chat, jr->room.id, jr->room.guid, c->user, PCHAT_LEFT_JOIN_UNDONE);
 }
 
 /* After the reply is out: the session starts receiving posts, and the others learn of the
@@ -568,10 +621,11 @@ static void part_element(const pchat_chat_t *chat, const char *guid, const char 
 }
 
 void pchat_chat_user_left(const pchat_chat_t *chat, uint64_t room_id, const char *guid,
-		const char *user)
+		const char *user, const char *cause)
 {
 	pchat_buf_t b;
 
+	record_part(chat, room_id, guid, user, cause);
 	if (chat->live->participants(chat->live_h, room_id, 0, NULL, NULL)
 			> chat->settings->participant_update_limit)
 		return;
@@ -597,7 +651,7 @@ static void cmd_part(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 	}
 	room_id = chat->live->joined(chat->live_h, c, guid, NULL);
 	if (room_id && chat->live->part(chat->live_h, c, room_id) == 1)
-		pchat_chat_user_left(chat, room_id, guid, c->user);
+		pchat_chat_user_left(chat, room_id, guid, c->user, PCHAT_LEFT_PART);
 	room_uri(chat, guid, uri, sizeof(uri));
 	pchat_buf_init(&b);
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
@@ -664,6 +718,29 @@ static int add_history_msg(void *ctx, const pchat_post_t *post)
 	return 0;
 }
 
+/* The newest cnt posts as the room lookup found them: exactly the numbers the BACKCHAT event
+ * records (before anything is sent), whatever is posted meanwhile. */
+static int read_history(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_room_t *room, uint64_t cnt, history_reply_t *h)
+{
+	uint64_t last = room->last_seq, first = last > cnt ? last - cnt + 1 : 1;
+	char range[48], detail[96];
+	int rc;
+
+	if (last == 0)
+		return 0;
+	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)first,
+			(unsigned long long)last);
+	snprintf(detail, sizeof(detail), "{\"requested\":%llu,\"first\":%llu,\"last\":%llu}",
+			(unsigned long long)cnt, (unsigned long long)first, (unsigned long long)last);
+	rc = record(chat, PCHAT_EV_BACKCHAT, room->id, room->guid, c->user, NULL, 0, range, detail);
+	if (rc < 0)
+		return rc;
+	rc = chat->store->posts_between(chat->store_h, room->id, first - 1, last + 1, (int)cnt,
+			add_history_msg, h);
+	return rc < 0 ? rc : 0;
+}
+
 static void cmd_bccontext(const pchat_chat_t *chat, const pchat_caller_t *c,
 		const pchat_env_t *env)
 {
@@ -703,8 +780,7 @@ static void cmd_bccontext(const pchat_chat_t *chat, const pchat_caller_t *c,
 	room_uri(chat, guid, h.uri, sizeof(h.uri));
 	pchat_buf_init(&h.msgs);
 	/* a category whose chat history is off keeps the posts (compliance) but shows none */
-	rc = cnt > 0 && room->logged
-			? chat->store->history(chat->store_h, room->id, (int)cnt, add_history_msg, &h) : 0;
+	rc = cnt > 0 && room->logged ? read_history(chat, c, room, (uint64_t)cnt, &h) : 0;
 	if (rc < 0 && h.sent == 0)
 		reply_status(chat, c, env, store_code(rc), store_text(rc));
 	else if (h.msgs.len || h.msgs.failed || h.sent == 0)
@@ -1184,6 +1260,10 @@ pchat_rc_t pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, co
 		goto done;
 	}
 	rc = chat->store->post_begin(chat->store_h, room_id, c->user, now, content.s, &seq);
+	/* the post's event in the post's transaction: neither is stored without the other */
+	if (rc == 0 && (rc = record(chat, PCHAT_EV_CHAT, room_id, guid, c->user, now, seq, text.s,
+							NULL)) != 0)
+		chat->store->post_abort(chat->store_h);
 	if (rc != 0) {
 		status = store_code(rc);
 		goto done;
@@ -1221,7 +1301,8 @@ void pchat_chat_session_end(const pchat_chat_t *chat, const pchat_caller_t *c)
 	n = chat->live->rooms_of(chat->live_h, c, &rooms);
 	for (i = 0; i < n; i++)
 		if (chat->live->part(chat->live_h, c, rooms[i].id) == 1)
-			pchat_chat_user_left(chat, rooms[i].id, rooms[i].guid, c->user);
+			pchat_chat_user_left(chat, rooms[i].id, rooms[i].guid, c->user,
+					PCHAT_LEFT_SESSION_END);
 	pchat_free(rooms);
 }
 
@@ -1241,7 +1322,7 @@ static void put_out(const pchat_chat_t *chat, const pchat_caller_t *c, uint64_t 
 	send_built(chat, c, &b);
 	pchat_buf_free(&b);
 	if (chat->live->part(chat->live_h, c, room_id) == 1)
-		pchat_chat_user_left(chat, room_id, guid, c->user);
+		pchat_chat_user_left(chat, room_id, guid, c->user, PCHAT_LEFT_REMOVED);
 }
 
 /* What the store says now about one user in a room. */

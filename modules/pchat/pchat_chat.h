@@ -37,6 +37,9 @@ typedef struct pchat_chat {
 	const pchat_settings_t *settings;
 	const char *domain;
 	const char *pool_uri;
+	/* non-zero while the compliance service records (an adapter is configured); NULL: never */
+	const int *recording;
+	uint64_t *recorded;  /* counts the events written (NULL: not counted) */
 } pchat_chat_t;
 
 /* Runs a command; its reply goes out through out->reply. */
@@ -53,10 +56,17 @@ pchat_rc_t pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, co
 /* The session is gone: it leaves every room it was in, with notices to the others. */
 void pchat_chat_session_end(const pchat_chat_t *chat, const pchat_caller_t *c);
 
-/* The user's last session left the room somewhere in the pool (a node died): the others are
- * told, unless the room is over the participant update limit. */
+/* Why a user left a room, as the compliance PART event says. */
+#define PCHAT_LEFT_PART "part"               /* the client left it (cmd:part) */
+#define PCHAT_LEFT_SESSION_END "session-end" /* BYE, expiry, failed delivery, policy */
+#define PCHAT_LEFT_REMOVED "removed"         /* the room changed: no longer allowed there */
+#define PCHAT_LEFT_NODE_DOWN "node-down"     /* the user's node died; another cleaned up */
+#define PCHAT_LEFT_JOIN_UNDONE "join-undone" /* the join's reply could not be sent */
+
+/* The user's last session left the room somewhere in the pool: the PART is recorded for
+ * compliance, and the others are told unless the room is over the participant update limit. */
 void pchat_chat_user_left(const pchat_chat_t *chat, uint64_t room_id, const char *guid,
-		const char *user);
+		const char *user, const char *cause);
 
 /* The <grpchat> element of a stored post of the room, as the room's participants receive it. */
 void pchat_chat_post_element(const pchat_chat_t *chat, const char *guid,

@@ -28,6 +28,7 @@
 #include "pchat_dialog.h"
 #include "pchat_end.h"
 #include "pchat_fanout.h"
+#include "pchat_compliance.h"
 #include "pchat_housekeeper.h"
 #include "pchat_limits.h"
 #include "pchat_live.h"
@@ -50,6 +51,20 @@ static unsigned long stat_queued_bytes(void)
 	return pchat_shared ? (unsigned long)pchat_node_used(&pchat_shared->budget) : 0;
 }
 
+static unsigned long stat_compliance_recorded(void)
+{
+	return pchat_shared ? (unsigned long)__atomic_load_n(&pchat_shared->compliance_recorded,
+								  __ATOMIC_RELAXED) : 0;
+}
+
+static unsigned long stat_compliance_waiting(void)
+{
+	int64_t n = pchat_shared ? __atomic_load_n(&pchat_shared->compliance_waiting,
+									   __ATOMIC_RELAXED) : 0;
+
+	return n > 0 ? (unsigned long)n : 0;
+}
+
 static stat_export_t mod_stats[] = {
 	{"requests", 0, &pchat_stat_requests},
 	{"commands", 0, &pchat_stat_commands},
@@ -65,6 +80,10 @@ static stat_export_t mod_stats[] = {
 	{"throttled", 0, &pchat_stat_throttled},
 	{"queued_bytes", STAT_IS_FUNC, (stat_var **)stat_queued_bytes},
 	{"sessions", STAT_IS_FUNC, (stat_var **)stat_sessions},
+	{"compliance_recorded", STAT_IS_FUNC, (stat_var **)stat_compliance_recorded},
+	{"compliance_waiting", STAT_IS_FUNC, (stat_var **)stat_compliance_waiting},
+	{"compliance_exported", 0, &pchat_stat_compliance_exported},
+	{"compliance_runs_failed", 0, &pchat_stat_compliance_runs_failed},
 	{0, 0, 0}
 };
 
@@ -122,6 +141,8 @@ static param_export_t params[] = {
 	{"presence_sync_interval", PARAM_INT, &pchat_params.presence_sync_interval},
 	{"catch_up_interval", PARAM_INT, &pchat_params.catch_up_interval},
 	{"fault_post_fanout", PARAM_INT, &pchat_params.fault_post_fanout},
+	{"compliance_lease", PARAM_INT, &pchat_params.compliance_lease},
+	{"compliance_backlog_warning", PARAM_INT, &pchat_params.compliance_backlog_warning},
 	{0, 0, 0}
 };
 
@@ -210,7 +231,8 @@ static int mod_init(void)
 	if (pchat_sessions_init(pchat_params.max_sessions) < 0 || init_limits() < 0
 			|| pchat_live_init() < 0 || pchat_dialog_init(&dialog_senders) < 0
 			|| pchat_fanout_init(pchat_params.fanout_workers, &fanout_jobs) < 0
-			|| pchat_service_init() < 0 || pchat_sip_init() < 0 || pchat_housekeeper_init() < 0)
+			|| pchat_service_init() < 0 || pchat_sip_init() < 0 || pchat_housekeeper_init() < 0
+			|| pchat_compliance_init() < 0)
 		return -1;
 	if (register_timer(pchat_end_expired, NULL, 5) < 0) {
 		LM_ERR("cannot register the session reaper timer\n");
@@ -234,7 +256,8 @@ static int needs_connections(int rank)
 static int child_init(int rank)
 {
 	if (rank == PROC_MAIN)
-		return pchat_fanout_start() < 0 || pchat_housekeeper_start() < 0 ? -1 : 0;
+		return pchat_fanout_start() < 0 || pchat_housekeeper_start() < 0
+					   || pchat_compliance_start() < 0 ? -1 : 0;
 	if (!needs_connections(rank))
 		return 0;
 	return pchat_node_connect();

@@ -14,6 +14,7 @@
 #include "core/tcp_options.h"
 
 #include "pchat_node.h"
+#include "pchat_outbox.h"
 #include "pchat_presence.h"
 #include "pchat_schema.h"
 #include "pchat_settings.h"
@@ -56,6 +57,8 @@ pchat_params_t pchat_params = {
 	.presence_sync_interval = 30,
 	.catch_up_interval = 5,
 	.fault_post_fanout = 0,
+	.compliance_lease = 30,
+	.compliance_backlog_warning = 100000,
 };
 
 long long pchat_run = 0;
@@ -72,7 +75,7 @@ pchat_shared_t *pchat_shared = NULL;
 
 /* The statement sets a process's connection runs: the parts that query on it. */
 static const pchat_db_sqlset_t *const proc_sqlsets[] = {
-	&pchat_schema_sqlset, &pchat_store_sqlset, &pchat_admin_sqlset};
+	&pchat_schema_sqlset, &pchat_store_sqlset, &pchat_admin_sqlset, &pchat_outbox_sqlset};
 #define PROC_NSQLSETS ((int)(sizeof(proc_sqlsets) / sizeof(proc_sqlsets[0])))
 
 static pchat_db_t *proc_db = NULL;
@@ -90,6 +93,8 @@ stat_var *pchat_stat_duplicates = NULL;
 stat_var *pchat_stat_gap_fills = NULL;
 stat_var *pchat_stat_skipped = NULL;
 stat_var *pchat_stat_throttled = NULL;
+stat_var *pchat_stat_compliance_exported = NULL;
+stat_var *pchat_stat_compliance_runs_failed = NULL;
 
 /* Limits must be usable, and a request the module accepts must fit in a TCP read buffer:
  * Kamailio drops a larger request together with its connection, so the client would see a
@@ -115,9 +120,11 @@ static int check_limits(void)
 	if (pchat_params.max_session_bytes < 65536 || pchat_params.max_node_bytes < 0
 			|| pchat_params.max_sessions_per_user < 0 || pchat_params.max_sessions_per_source < 0
 			|| pchat_params.user_request_rate < 0 || pchat_params.user_request_burst < 1
-			|| pchat_params.max_rooms_per_session < 1) {
-		LM_ERR("max_session_bytes must be at least 65536, user_request_burst and "
-			   "max_rooms_per_session at least 1, max_node_bytes, max_sessions_per_user, "
+			|| pchat_params.max_rooms_per_session < 1 || pchat_params.compliance_lease < 2
+			|| pchat_params.compliance_backlog_warning < 1) {
+		LM_ERR("max_session_bytes must be at least 65536, user_request_burst, "
+			   "compliance_backlog_warning and max_rooms_per_session at least 1, "
+			   "compliance_lease at least 2, max_node_bytes, max_sessions_per_user, "
 			   "max_sessions_per_source and user_request_rate 0 (no limit) or more\n");
 		return -1;
 	}
@@ -253,6 +260,19 @@ static int init_params(void)
 	return 0;
 }
 
+/* Whether the compliance service records, known before the first request; the compliance
+ * worker keeps it current (pchat_compliance.c). Unknown, it records. */
+static void load_recording(pchat_db_t *db)
+{
+	pchat_compliance_conf_t conf;
+
+	if (pchat_outbox_conf_get(db, &conf) == 0) {
+		pchat_shared->compliance_recording = conf.adapter != PCHAT_ADAPTER_NONE;
+		LM_INFO("compliance: %s\n", conf.adapter != PCHAT_ADAPTER_NONE
+				? "recording (an adapter is configured)" : "off (no adapter configured)");
+	}
+}
+
 /* Refuses to start on tables older than this module needs. An unreachable database does not stop
  * Kamailio (it is the operator's proxy too); the check is then not made again, and statements
  * on tables older than the module needs fail with their errors logged. */
@@ -267,6 +287,8 @@ static int check_schema_at_start(void)
 		return -1;
 	}
 	rc = pchat_schema_check(db, err, sizeof(err));
+	if (rc == 0)
+		load_recording(db);
 	pchat_db_free(db);
 	if (rc == PCHAT_ERR_DOWN) {
 		LM_WARN("MySQL is not reachable at start; chat requests get 503 until it is\n");
@@ -288,6 +310,7 @@ static int init_shared(void)
 	}
 	memset(pchat_shared, 0, sizeof(*pchat_shared));
 	pchat_shared->settings = pchat_settings_defaults;
+	pchat_shared->compliance_recording = -1;
 	/* the default keeps three quarters of shared memory for everything else */
 	pchat_shared->budget.limit = pchat_params.max_node_bytes > 0
 										 ? pchat_params.max_node_bytes
@@ -335,6 +358,8 @@ pchat_admin_t pchat_proc_admin(void)
 	a.db = proc_db;
 	a.domain = pchat_params.domain;
 	a.inviter = pchat_params.pool_uri;
+	a.record = __atomic_load_n(&pchat_shared->compliance_recording, __ATOMIC_RELAXED) != 0;
+	a.actor = "";
 	return a;
 }
 

@@ -66,6 +66,8 @@ typedef struct pchat_params {
 	int presence_sync_interval; /* s between checks of this node's presence in Redis */
 	int catch_up_interval;    /* s between checks for rooms behind the store */
 	int fault_post_fanout;    /* tests: every n-th post's hand-over to its sender fails */
+	int compliance_lease;     /* s the active compliance worker's lease lasts */
+	int compliance_backlog_warning; /* events waiting above which the log warns */
 } pchat_params_t;
 
 extern pchat_params_t pchat_params;
@@ -90,6 +92,10 @@ typedef struct pchat_shared {
 	uint64_t envid;            /* the last envelope number given out */
 	pchat_node_budget_t budget; /* shared memory held by deliveries */
 	pchat_settings_t settings; /* effective service settings (pchat_config over modparams) */
+	/* the compliance service records: 1 on, 0 off, -1 not known yet (recorded: fail closed) */
+	int compliance_recording;
+	uint64_t compliance_recorded;  /* events this node wrote to the outbox */
+	int64_t compliance_waiting;    /* events in the outbox when the worker last counted */
 } pchat_shared_t;
 
 extern pchat_shared_t *pchat_shared;
@@ -107,6 +113,8 @@ extern stat_var *pchat_stat_duplicates;
 extern stat_var *pchat_stat_gap_fills;
 extern stat_var *pchat_stat_skipped;
 extern stat_var *pchat_stat_throttled;
+extern stat_var *pchat_stat_compliance_exported;
+extern stat_var *pchat_stat_compliance_runs_failed;
 
 /* mod_init: checks and parses the parameters, creates the shared area and checks the schema of
  * the database (when it is reachable). 0 ok, -1 the module must not start. */

@@ -85,12 +85,13 @@ static int by_room_and_session(const void *a, const void *b)
 
 /* Takes a session out of the presence of a room; the room learns of it if that was the user's
  * last session in the pool. */
-static int part(pchat_redis_t *r, const char *node, const pchat_live_membership_t *m)
+static int part(pchat_redis_t *r, const char *node, const pchat_live_membership_t *m,
+		const char *cause)
 {
 	int rc = pchat_presence_part(r, m->room, m->guid, node, m->session);
 
 	if (rc == 1)
-		pchat_chat_user_left(pchat_service(), m->room, m->guid, m->user);
+		pchat_chat_user_left(pchat_service(), m->room, m->guid, m->user, cause);
 	return rc;
 }
 
@@ -122,7 +123,7 @@ static void sync_presence(pchat_redis_t *r, const char *why)
 			i++;
 		} else if (cmp > 0) {
 			/* gone: a session of an earlier run, or one that ended while Redis was away */
-			if (part(r, pchat_params.node_id, &redis.m[j]) >= 0)
+			if (part(r, pchat_params.node_id, &redis.m[j], PCHAT_LEFT_NODE_DOWN) >= 0)
 				removed++;
 			j++;
 		} else {
@@ -197,7 +198,7 @@ static void clean_up_after(pchat_redis_t *r, const dead_node_t *node, int64_t no
 	}
 	for (i = 0; i < list.n; i++) {
 		keep_alive(r);
-		if (part(r, node->name, &list.m[i]) >= 0)
+		if (part(r, node->name, &list.m[i], PCHAT_LEFT_NODE_DOWN) >= 0)
 			parted++;
 	}
 	pchat_presence_forget_node(r, node->name);

@@ -21,6 +21,19 @@
  * PCHAT_ERR_NOT_FOUND, PCHAT_ERR_FULL (a bound of the user's data, e.g. preferences),
  * PCHAT_ERR_DOWN (the database is unreachable), PCHAT_ERR_FAILED. */
 
+/* A compliance event as the chat records it (the kinds: pchat_archive.h). The room's name
+ * and whether its history is on are taken from the store when the event is written. */
+typedef struct pchat_record {
+	int kind;             /* pchat_event_kind_t */
+	uint64_t room_id;
+	const char *room_uri;
+	const char *user;
+	const char *ts;       /* the server's time, a DATETIME(6) text */
+	uint64_t msg_id;      /* CHAT: the post's number; 0 otherwise */
+	const char *content;  /* what pchat_event_t.content says for the kind */
+	const char *detail;   /* a JSON object, or NULL */
+} pchat_record_t;
+
 typedef struct pchat_store_ops {
 	/* A room with what its category and roles say about user; PCHAT_ERR_NOT_FOUND when the
 	 * store has no room with that GUID. */
@@ -31,8 +44,6 @@ typedef struct pchat_store_ops {
 			const char *content, uint64_t *seq);
 	int (*post_commit)(void *h);
 	void (*post_abort)(void *h);
-	/* The last n posts of a room, oldest first. */
-	int (*history)(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx);
 	/* The posts with after < seq < before, oldest first, at most limit; returns how many. */
 	int (*posts_between)(void *h, uint64_t room_id, uint64_t after, uint64_t before, int limit,
 			pchat_post_f cb, void *ctx);
@@ -58,6 +69,9 @@ typedef struct pchat_store_ops {
 	/* The newest post's sequence number of each of n rooms (0 for a room without posts), at
 	 * most PCHAT_STORE_BATCH rooms at a time. */
 	int (*last_seqs)(void *h, const uint64_t *rooms, int n, uint64_t *seqs);
+	/* Writes a compliance event to the outbox. Between post_begin and post_commit it is part
+	 * of the post's transaction. */
+	int (*record)(void *h, const pchat_record_t *ev);
 } pchat_store_ops_t;
 
 #define PCHAT_STORE_BATCH 100

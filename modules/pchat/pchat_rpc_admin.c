@@ -1,6 +1,6 @@
 /*
  * The administration RPC commands (pchat.room.*, pchat.category.*, pchat.message.*,
- * pchat.config.*): argument handling and answers; the work is in pchat_admin.c.
+ * pchat.config.*, pchat.policy.*, pchat.compliance.*): argument handling and answers; the work is in pchat_admin.c.
  *
  * Conventions: required arguments are positional; options are key=value; times are ISO 8601
  * UTC. A refused command answers a fault with a code and a text that says what to do:
@@ -16,6 +16,7 @@
 
 #include "pchat_admin.h"
 #include "pchat_alloc.h"
+#include "pchat_compliance.h"
 #include "pchat_fanout.h"
 #include "pchat_live.h"
 #include "pchat_node.h"
@@ -852,6 +853,111 @@ static void rpc_policy_get(rpc_t *rpc, void *ctx)
 		rpc->struct_add(th, "sd", "user", user, "enabled", enabled);
 }
 
+/* ------------------------------------------------------------------ compliance */
+
+static void compliance_fault(rpc_t *rpc, void *ctx, int rc, const char *err)
+{
+	rpc->fault(ctx, pchat_rc_rpc(rc), "%s", err && err[0] ? err : pchat_rc_text(rc));
+}
+
+static const char *compliance_get_doc[] = {
+	"Shows the compliance settings (pool-wide): adapter (none|xml|jsonl), output_dir, "
+	"run_interval, one_room_per_file, add_user_details, add_room_details, xslt, batch_size.", 0};
+
+static void rpc_compliance_get(rpc_t *rpc, void *ctx)
+{
+	pchat_compliance_conf_t conf;
+	int rc = pchat_outbox_conf_get(pchat_proc_db(), &conf);
+	void *th;
+
+	if (rc < 0) {
+		compliance_fault(rpc, ctx, rc, NULL);
+		return;
+	}
+	if (rpc->add(ctx, "{", &th) < 0)
+		return;
+	rpc->struct_add(th, "ssdssssd", "adapter", pchat_adapter_name(conf.adapter), "output_dir",
+			conf.output_dir, "run_interval", conf.run_interval, "one_room_per_file",
+			conf.one_room_per_file ? "yes" : "no", "add_user_details",
+			conf.add_user_details ? "yes" : "no", "add_room_details",
+			conf.add_room_details ? "yes" : "no", "xslt", conf.xslt, "batch_size",
+			conf.batch_size);
+}
+
+static const char *compliance_set_doc[] = {
+	"Sets compliance settings pool-wide: name=value... (names as pchat.compliance.get shows). "
+	"All are checked before any is stored. Recording starts or stops on this node at once and "
+	"on the others within config_reload_interval seconds.", 0};
+
+static void rpc_compliance_set(rpc_t *rpc, void *ctx)
+{
+	pchat_compliance_conf_t conf;
+	char err[256] = "";
+	rpc_args_t args;
+	int i, rc = 0;
+
+	if (read_args(rpc, ctx, 0, "pchat.compliance.set name=value...", &args) < 0)
+		return;
+	if (args.npos || !args.nkv) {
+		rpc->fault(ctx, 400, "usage: pchat.compliance.set name=value...");
+		return;
+	}
+	for (i = 0; i < args.nkv && rc == 0; i++)
+		rc = pchat_outbox_conf_set(NULL, args.kv[i].key, args.kv[i].value, err, sizeof(err));
+	for (i = 0; i < args.nkv && rc == 0; i++)
+		rc = pchat_outbox_conf_set(pchat_proc_db(), args.kv[i].key, args.kv[i].value, err,
+				sizeof(err));
+	if (rc < 0) {
+		compliance_fault(rpc, ctx, rc, err);
+		return;
+	}
+	if (pchat_outbox_conf_get(pchat_proc_db(), &conf) == 0)
+		pchat_compliance_apply(&conf);
+	rpc->add(ctx, "s", "set");
+}
+
+static const char *compliance_status_doc[] = {
+	"Shows the compliance service: the active worker's node and lease expiry, the last event id "
+	"processed, events exported and waiting, open batches, the last run, the last success and "
+	"the last error, whether this node records.", 0};
+
+static void rpc_compliance_status(rpc_t *rpc, void *ctx)
+{
+	pchat_compliance_status_t st;
+	int rc = pchat_outbox_status(pchat_proc_db(), &st);
+	void *th;
+
+	if (rc < 0) {
+		compliance_fault(rpc, ctx, rc, NULL);
+		return;
+	}
+	if (rpc->add(ctx, "{", &th) < 0)
+		return;
+	rpc->struct_add(th, "ssdsss", "active_node", st.lease_valid ? st.node : "", "last_node",
+			st.node, "lease_valid", st.lease_valid, "lease_expires", st.lease_expires,
+			"last_run", st.last_run, "last_success", st.last_success);
+	rpc->struct_add(th, "sllllds", "last_error", st.last_error, "last_processed_id",
+			(long)st.last_processed_id, "exported", (long)st.exported, "waiting",
+			(long)st.waiting, "open_batches", (long)st.open_batches, "run_requested",
+			st.run_requested, "recording",
+			__atomic_load_n(&pchat_shared->compliance_recording, __ATOMIC_RELAXED) == 0 ? "no"
+																						 : "yes");
+}
+
+static const char *compliance_run_doc[] = {
+	"Asks the active compliance worker (on whichever node holds the lease) to run now; it starts "
+	"within a second. pchat.compliance.status shows the outcome.", 0};
+
+static void rpc_compliance_run(rpc_t *rpc, void *ctx)
+{
+	int rc = pchat_outbox_request_run(pchat_proc_db());
+
+	if (rc < 0)
+		compliance_fault(rpc, ctx, rc, NULL);
+	else
+		rpc->add(ctx, "s", "requested");
+}
+
 rpc_export_t pchat_rpc_admin_cmds[] = {
 	{"pchat.room.add", rpc_room_add, room_add_doc, 0},
 	{"pchat.room.set", rpc_room_set, room_set_doc, 0},
@@ -889,5 +995,9 @@ rpc_export_t pchat_rpc_admin_cmds[] = {
 	{"pchat.policy.unset", rpc_policy_unset, policy_unset_doc, 0},
 	{"pchat.policy.list", rpc_policy_list, policy_list_doc, RET_ARRAY},
 	{"pchat.policy.get", rpc_policy_get, policy_get_doc, 0},
+	{"pchat.compliance.get", rpc_compliance_get, compliance_get_doc, 0},
+	{"pchat.compliance.set", rpc_compliance_set, compliance_set_doc, 0},
+	{"pchat.compliance.status", rpc_compliance_status, compliance_status_doc, 0},
+	{"pchat.compliance.run", rpc_compliance_run, compliance_run_doc, 0},
 	{0, 0, 0, 0}
 };

@@ -23,6 +23,11 @@ static const struct {
 	{"pchat_room_trigram", 1, "002-search-and-settings.sql"},
 	{"pchat_room_sequence", 1, "002-search-and-settings.sql"},
 	{"pchat_policy", 1, "004-policy.sql"},
+	{"pchat_compliance_event", 1, "005-compliance.sql"},
+	{"pchat_compliance_batch", 1, "005-compliance.sql"},
+	{"pchat_compliance_user", 1, "005-compliance.sql"},
+	{"pchat_compliance_config", 1, "005-compliance.sql"},
+	{"pchat_compliance_state", 1, "005-compliance.sql"},
 };
 #define NREQUIRED (sizeof(required) / sizeof(required[0]))
 

@@ -123,6 +123,8 @@ const pchat_chat_t *pchat_service(void)
 		chat.settings = &pchat_shared->settings;
 		chat.domain = pchat_params.domain;
 		chat.pool_uri = pchat_params.pool_uri;
+		chat.recording = &pchat_shared->compliance_recording;
+		chat.recorded = &pchat_shared->compliance_recorded;
 	}
 	return &chat;
 }

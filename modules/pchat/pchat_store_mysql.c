@@ -7,15 +7,16 @@
 #include <strings.h>
 
 #include "pchat_alloc.h"
+#include "pchat_archive.h"
 #include "pchat_authz.h"
 #include "pchat_log.h"
+#include "pchat_outbox.h"
 #include "pchat_store_mysql.h"
 
 enum {
 	ST_ROOM_FOR,
 	ST_POST_NEXT_SEQ,
 	ST_POST_INSERT,
-	ST_HISTORY,
 	ST_POSTS_BETWEEN,
 	ST_SEARCH_NAME,
 	ST_SEARCH_NAME_TRIGRAMS,
@@ -29,6 +30,7 @@ enum {
 	ST_LAST_SEQS,
 	ST_PREF_COUNT,
 	ST_POLICY,
+	ST_RECORD,
 	ST_COUNT
 };
 
@@ -89,11 +91,8 @@ static const char *const store_sql[] = {
 						 "LAST_INSERT_ID(last_seq + 1)",
 	[ST_POST_INSERT] = "INSERT INTO pchat_message (room_id, seq, author, ts, content) "
 					   "VALUES (?, ?, ?, ?, ?)",
-	/* newest first, the primary key's order read backwards: asking for them oldest first
-	 * (a derived table sorted again) made the server build a temporary table and sort it,
-	 * nearly three times its work for a backchat */
-	[ST_HISTORY] = "SELECT seq, author, DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f'), content FROM "
-				   "pchat_message WHERE room_id = ? ORDER BY seq DESC LIMIT ?",
+	/* a range of the primary key, read in its order: a backchat's newest posts are the range
+	 * ending at the room's last number */
 	[ST_POSTS_BETWEEN] = "SELECT seq, author, DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f'), content "
 						 "FROM pchat_message WHERE room_id = ? AND seq > ? AND seq < ? "
 						 "ORDER BY seq LIMIT ?",
@@ -131,6 +130,11 @@ static const char *const store_sql[] = {
 					  "AND principal " IN_PRINCIPALS,
 	[ST_POLICY] = "SELECT principal, enabled FROM pchat_policy WHERE principal IN ('*', ?, ?)",
 	[ST_PREF_COUNT] = "SELECT COUNT(*) FROM pchat_preference WHERE user = ? AND label <> ?",
+	/* the room's name and history switch as they are now; a room deleted meanwhile (its members
+	 * are put out) still gets its PART events */
+	[ST_RECORD] = PCHAT_OUTBOX_INSERT "SELECT ?, ?, ?, ?, COALESCE(r.name, ''), COALESCE("
+				  "c.chat_history, 1), ?, ?, ?, ? FROM (SELECT 1) one LEFT JOIN pchat_room r ON "
+				  "r.id = ? LEFT JOIN pchat_category c ON c.id = r.category_id",
 	[ST_LAST_SEQS] = "SELECT room_id, last_seq FROM pchat_room_sequence WHERE room_id IN ("
 					 TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS ","
 					 TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS ")",
@@ -264,54 +268,6 @@ static int read_post(void *ctx, const pchat_db_val_t *cols, int ncols)
 	post.ts = cols[2].s;
 	post.content = cols[3].s;
 	return hc->cb(hc->ctx, &post);
-}
-
-/* The newest posts, kept as they come (newest first) to be handed on oldest first. */
-typedef struct newest_posts {
-	pchat_post_t *posts;
-	int n, max;
-} newest_posts_t;
-
-/* A copy of a post read by read_post: its strings live only until the next row. */
-static int keep_post(void *ctx, const pchat_post_t *post)
-{
-	newest_posts_t *np = ctx;
-	size_t la = strlen(post->author) + 1, lt = strlen(post->ts) + 1,
-		   lc = strlen(post->content) + 1;
-	pchat_post_t *copy;
-	char *mem;
-
-	if (np->n >= np->max || (mem = pchat_malloc(la + lt + lc)) == NULL)
-		return PCHAT_ERR_NO_MEMORY;
-	copy = &np->posts[np->n++];
-	copy->seq = post->seq;
-	copy->author = memcpy(mem, post->author, la); /* one block: author, ts, content */
-	copy->ts = memcpy(mem + la, post->ts, lt);
-	copy->content = memcpy(mem + la + lt, post->content, lc);
-	return 0;
-}
-
-static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
-{
-	pchat_db_val_t p[2] = {PCHAT_DB_I((long long)room_id), PCHAT_DB_I(n)};
-	newest_posts_t np = {NULL, 0, n};
-	history_ctx_t hc = {keep_post, &np};
-	long long rc;
-	int i;
-
-	if (n <= 0)
-		return 0;
-	np.posts = pchat_calloc((size_t)n, sizeof(*np.posts));
-	if (!np.posts)
-		return PCHAT_ERR_FAILED;
-	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_HISTORY, p, 2, read_post, &hc);
-	for (i = np.n - 1; rc >= 0 && i >= 0; i--)
-		if (cb(ctx, &np.posts[i]) != 0)
-			break;
-	for (i = 0; i < np.n; i++)
-		pchat_free((char *)np.posts[i].author); /* the post's block */
-	pchat_free(np.posts);
-	return rc < 0 ? store_rc(rc) : 0;
 }
 
 static int posts_between(void *h, uint64_t room_id, uint64_t after, uint64_t before, int limit,
@@ -616,13 +572,35 @@ static int last_seqs(void *h, const uint64_t *rooms, int n, uint64_t *seqs)
 	return rc < 0 ? store_rc(rc) : 0;
 }
 
+/* ------------------------------------------------------------------ compliance */
+
+static int record(void *h, const pchat_record_t *ev)
+{
+	const char *kind = pchat_event_kind_name((pchat_event_kind_t)ev->kind);
+	pchat_db_val_t p[9];
+	long long rc;
+
+	if (!kind)
+		return PCHAT_ERR_INVALID;
+	p[0] = PCHAT_DB_CS(kind);
+	p[1] = PCHAT_DB_CS(ev->ts);
+	p[2] = PCHAT_DB_I((long long)ev->room_id);
+	p[3] = PCHAT_DB_CS(ev->room_uri);
+	p[4] = PCHAT_DB_CS(ev->user);
+	p[5] = PCHAT_DB_I((long long)ev->msg_id);
+	p[6] = PCHAT_DB_CS(ev->content);
+	p[7] = ev->detail ? PCHAT_DB_CS(ev->detail) : PCHAT_DB_NUL;
+	p[8] = PCHAT_DB_I((long long)ev->room_id);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_RECORD, p, 9, NULL, NULL);
+	return rc == 1 ? PCHAT_OK : rc < 0 ? store_rc(rc) : PCHAT_ERR_FAILED;
+}
+
 const pchat_store_ops_t pchat_store_mysql_ops = {
 	.room_for = room_for,
 	.posts_between = posts_between,
 	.post_begin = post_begin,
 	.post_commit = post_commit,
 	.post_abort = post_abort,
-	.history = history,
 	.search = search,
 	.associations = associations,
 	.invitations = invitations,
@@ -630,5 +608,6 @@ const pchat_store_ops_t pchat_store_mysql_ops = {
 	.pref_set = pref_set,
 	.is_creator = is_creator,
 	.last_seqs = last_seqs,
+	.record = record,
 	.policy_enabled = policy_enabled,
 };

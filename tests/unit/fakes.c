@@ -8,6 +8,7 @@
 
 #include "fakes.h"
 #include "pchat_alloc.h"
+#include "pchat_archive.h"
 
 fake_t F;
 fake_hooks_t fake_hooks;
@@ -212,6 +213,7 @@ static int post_begin(void *h, uint64_t room_id, const char *author, const char 
 		return r->begin_result;
 	step("begin");
 	F.in_tx = 1;
+	F.tx_events = F.nevents;
 	F.tx_room = room_id;
 	F.tx_seq = *seq = fake_room_seq(room_id) + 1;
 	F.tx_author = dup_or_fail(author);
@@ -239,6 +241,7 @@ static int post_commit(void *h)
 	FAKE_CHECK(F.in_tx);
 	step("commit");
 	if (F.fail_commit || (r && r->commit_result)) {
+		F.nevents = F.tx_events; /* rolled back with the post */
 		end_tx();
 		return F.fail_commit ? PCHAT_ERR_DOWN : r->commit_result;
 	}
@@ -262,6 +265,7 @@ static void post_abort(void *h)
 	(void)h;
 	FAKE_CHECK(F.in_tx);
 	step("abort");
+	F.nevents = F.tx_events;
 	end_tx();
 }
 
@@ -302,21 +306,6 @@ static int history_post(const fake_room_t *r, uint64_t seq, pchat_post_f cb, voi
 			return 1;
 		}
 	}
-	return 0;
-}
-
-static int history(void *h, uint64_t room_id, int n, pchat_post_f cb, void *ctx)
-{
-	const fake_room_t *r = fake_room(room_id);
-	uint64_t last = fake_room_seq(room_id), seq;
-
-	(void)h;
-	FAKE_CHECK(r != NULL);
-	FAKE_CHECK(n >= 0);
-	if (!r || n <= 0)
-		return 0;
-	for (seq = last > (uint64_t)n ? last - (uint64_t)n + 1 : 1; seq <= last; seq++)
-		history_post(r, seq, cb, ctx);
 	return 0;
 }
 
@@ -518,9 +507,35 @@ static int last_seqs(void *h, const uint64_t *rooms, int n, uint64_t *seqs)
 	return PCHAT_ERR_FAILED;
 }
 
-const pchat_store_ops_t fake_store_ops = {room_for, post_begin, post_commit, post_abort, history,
+static int record(void *h, const pchat_record_t *ev)
+{
+	fake_event_t *e;
+
+	(void)h;
+	FAKE_CHECK(ev->kind >= 0 && ev->kind < PCHAT_EV_KINDS);
+	FAKE_CHECK(strncmp(ev->room_uri, "ma-chan://", 10) == 0);
+	FAKE_CHECK(ev->ts && strlen(ev->ts) == 26);
+	FAKE_CHECK(ev->user && ev->content);
+	if (F.down)
+		return PCHAT_ERR_DOWN;
+	if (F.record_result)
+		return F.record_result;
+	step("record");
+	if (F.nevents++ >= FAKE_EVENTS)
+		return 0; /* counted, not kept */
+	e = &F.events[F.nevents - 1];
+	e->kind = ev->kind;
+	e->room = ev->room_id;
+	e->msg_id = ev->msg_id;
+	snprintf(e->user, sizeof(e->user), "%s", ev->user);
+	snprintf(e->content, sizeof(e->content), "%s", ev->content);
+	snprintf(e->detail, sizeof(e->detail), "%s", ev->detail ? ev->detail : "");
+	return 0;
+}
+
+const pchat_store_ops_t fake_store_ops = {room_for, post_begin, post_commit, post_abort,
 	posts_between, search, associations, invitations, pref_get, pref_set, is_creator,
-	policy_enabled, last_seqs};
+	policy_enabled, last_seqs, record};
 
 /* ------------------------------------------------------------------ live state */
 

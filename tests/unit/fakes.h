@@ -146,6 +146,17 @@ typedef struct fake_bundle {
 	struct fake_bundle *next;
 } fake_bundle_t;
 
+/* A compliance event the chat recorded. */
+typedef struct fake_event {
+	int kind;
+	uint64_t room, msg_id;
+	char user[PCHAT_USER_MAX];
+	char content[256];
+	char detail[128];
+} fake_event_t;
+
+#define FAKE_EVENTS 64
+
 typedef struct fake {
 	const fake_world_t *world;
 	/* store */
@@ -159,6 +170,11 @@ typedef struct fake {
 	fake_stored_t *posts, **posts_tail;
 	fake_bundle_t *bundles;
 	int in_tx;            /* between post_begin and post_commit / post_abort */
+	int record_result;    /* record answers this when set */
+	int nevents;          /* compliance events recorded (and not rolled back); the first
+	                         FAKE_EVENTS are kept */
+	int tx_events;        /* nevents when the post's transaction began */
+	fake_event_t events[FAKE_EVENTS];
 	uint64_t tx_room, tx_seq;
 	char *tx_author, *tx_content;
 	char tx_ts[32];

@@ -40,8 +40,9 @@ static const pchat_settings_t settings = {
 	.backchat_limit = 100, .participant_update_limit = 75, .search_limit = 500,
 	.story_size_limit = 8192, .reply_size = 8000, .max_post_size = 30000,
 	.max_preferences = 64, .max_preference_size = 16384};
+static const int recording = 1; /* the compliance events' paths are walked too */
 static const pchat_chat_t chat = {&fake_store_ops, NULL, &fake_live_ops, NULL, &fake_out_ops,
-	NULL, &settings, FAKE_RICH_DOMAIN, "sip:pchat@" FAKE_RICH_DOMAIN};
+	NULL, &settings, FAKE_RICH_DOMAIN, "sip:pchat@" FAKE_RICH_DOMAIN, &recording, NULL};
 static const pchat_caller_t alice = {{1, 1}, FAKE_RICH_USER};
 
 /* ------------------------------------------------------------------ helpers */
@@ -281,7 +282,8 @@ static void user_left(const void *arg)
 {
 	(void)arg;
 	arm();
-	pchat_chat_user_left(&chat, LOBBY, GUID(01), "sip:bob@" FAKE_RICH_DOMAIN);
+	pchat_chat_user_left(&chat, LOBBY, GUID(01), "sip:bob@" FAKE_RICH_DOMAIN,
+			PCHAT_LEFT_SESSION_END);
 	disarm();
 }
 

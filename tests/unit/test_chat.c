@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "fakes.h"
+#include "pchat_archive.h"
 
 /* ------------------------------------------------------------------ the fakes' world */
 
@@ -71,8 +72,9 @@ static pchat_settings_t settings = {
 	.participant_update_limit = 2, .search_limit = 500, .story_size_limit = 8192,
 	.reply_size = 60000, .max_post_size = 30000, .max_preferences = 64,
 	.max_preference_size = 16384};
+static int recording_on;
 static const pchat_chat_t chat = {&fake_store_ops, NULL, &fake_live_ops, NULL, &fake_out_ops,
-	NULL, &settings, "chat.test", "sip:pchat@chat.test"};
+	NULL, &settings, "chat.test", "sip:pchat@chat.test", &recording_on, NULL};
 
 static const pchat_caller_t alice = {{1, 1}, "sip:alice@chat.test"};
 static const pchat_caller_t bob = {{2, 1}, "sip:bob@chat.test"};
@@ -87,6 +89,7 @@ static int reset(void **state)
 	(void)state;
 	fake_reset(&world);
 	settings.reply_size = 60000;
+	recording_on = 0;
 	return 0;
 }
 
@@ -411,6 +414,101 @@ static void refresh_of_a_removed_room_puts_everyone_out(void **state)
 	assert_non_null(strstr(F.notice[0], "ntc:part"));
 }
 
+/* ------------------------------------------------------------------ compliance */
+
+#define BACKCHAT_2 "<cmd id=\"cmd:bccontext\" seqid=\"1\"><data><chanib uri=\"" ROOM_LOBBY \
+				   "\"/><bcq><last cnt=\"2\"/></bcq></data></cmd>"
+
+static void not_recording_records_nothing(void **state)
+{
+	(void)state;
+	run(&alice, JOIN_LOBBY);
+	assert_int_equal(post(&alice, IN_LOBBY, "<chat>hi</chat>"), 200);
+	run(&alice, BACKCHAT_2);
+	pchat_chat_session_end(&chat, &alice);
+	assert_int_equal(F.nevents, 0);
+}
+
+static void a_users_joins_posts_reads_and_parts_are_recorded(void **state)
+{
+	(void)state;
+	recording_on = 1;
+	F.history_n = 5;
+	run(&alice, JOIN_LOBBY);
+	run(&bob, JOIN_LOBBY);
+	run(&bob2, JOIN_LOBBY); /* bob is in the room already: no second JOIN */
+	assert_int_equal(F.nevents, 2);
+	assert_int_equal(F.events[0].kind, PCHAT_EV_JOIN);
+	assert_string_equal(F.events[0].user, "sip:alice@chat.test");
+	assert_int_equal(F.events[0].room, 1);
+	assert_string_equal(F.events[1].user, "sip:bob@chat.test");
+	assert_int_equal(post(&alice, IN_LOBBY, "<chat>a&lt;b</chat>"), 200);
+	assert_int_equal(F.nevents, 3);
+	assert_int_equal(F.events[2].kind, PCHAT_EV_CHAT);
+	assert_int_equal(F.events[2].msg_id, 6); /* the post's number in the room */
+	assert_string_equal(F.events[2].content, "a<b"); /* its text, not its markup */
+	assert_non_null(strstr(F.log, "begin record lock commit"));
+	run(&bob, BACKCHAT_2);
+	assert_int_equal(F.events[3].kind, PCHAT_EV_BACKCHAT);
+	assert_string_equal(F.events[3].content, "5-6");
+	assert_string_equal(F.events[3].detail, "{\"requested\":2,\"first\":5,\"last\":6}");
+	assert_non_null(strstr(LAST_REPLY, "message 004")); /* seq 5 */
+	assert_null(strstr(LAST_REPLY, "message 003"));
+	pchat_chat_session_end(&chat, &bob2); /* bob stays with his other session */
+	assert_int_equal(F.nevents, 4);
+	pchat_chat_session_end(&chat, &bob);
+	run(&alice, "<cmd id=\"cmd:part\" seqid=\"1\"><data><chanib uri=\"" ROOM_LOBBY
+			"\"/></data></cmd>");
+	assert_int_equal(F.nevents, 6);
+	assert_int_equal(F.events[4].kind, PCHAT_EV_PART);
+	assert_string_equal(F.events[4].user, "sip:bob@chat.test");
+	assert_string_equal(F.events[4].detail, "{\"cause\":\"session-end\"}");
+	assert_string_equal(F.events[5].detail, "{\"cause\":\"part\"}");
+}
+
+static void what_cannot_be_recorded_does_not_happen(void **state)
+{
+	(void)state;
+	recording_on = 1;
+	F.history_n = 5;
+	F.record_result = PCHAT_ERR_DOWN;
+	run(&alice, JOIN_LOBBY);
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"503\">"));
+	assert_int_equal(F.members, 0);
+	F.record_result = 0;
+	run(&alice, JOIN_LOBBY);
+	assert_int_equal(F.members, 1);
+	F.record_result = PCHAT_ERR_FAILED;
+	F.log[0] = '\0';
+	assert_int_equal(post(&alice, IN_LOBBY, "<chat>unrecorded</chat>"), 500);
+	assert_string_equal(F.log, "begin abort ");
+	assert_int_equal(F.stored, 0);
+	assert_int_equal(F.fanouts, 0); /* nothing unstored went out */
+	F.replies = 0;
+	run(&alice, BACKCHAT_2);
+	assert_int_equal(F.replies, 1);
+	assert_null(strstr(LAST_REPLY, "message 00"));
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"500\">"));
+	F.record_result = 0;
+	F.fail_commit = 1;
+	assert_int_equal(post(&alice, IN_LOBBY, "<chat>lost</chat>"), 503);
+	assert_int_equal(F.nevents, 1); /* the JOIN; the post's event went with the post */
+}
+
+static void a_room_change_and_an_undone_join_record_the_part(void **state)
+{
+	(void)state;
+	recording_on = 1;
+	run(&alice, JOIN_LOBBY);
+	F.down = 1; /* the room lookup fails: nobody moves */
+	pchat_chat_refresh_room(&chat, 1);
+	F.down = 0;
+	assert_int_equal(F.nevents, 1);
+	pchat_chat_user_left(&chat, 1, GUID_LOBBY, "sip:zed@chat.test", PCHAT_LEFT_NODE_DOWN);
+	assert_int_equal(F.nevents, 2);
+	assert_string_equal(F.events[1].detail, "{\"cause\":\"node-down\"}");
+}
+
 int main(void)
 {
 	int failed;
@@ -431,6 +529,10 @@ int main(void)
 		cmocka_unit_test_setup(associations_invitations_preferences, reset),
 		cmocka_unit_test_setup(refresh_updates_rights_and_puts_out_the_unwelcome, reset),
 		cmocka_unit_test_setup(refresh_of_a_removed_room_puts_everyone_out, reset),
+		cmocka_unit_test_setup(not_recording_records_nothing, reset),
+		cmocka_unit_test_setup(a_users_joins_posts_reads_and_parts_are_recorded, reset),
+		cmocka_unit_test_setup(what_cannot_be_recorded_does_not_happen, reset),
+		cmocka_unit_test_setup(a_room_change_and_an_undone_join_record_the_part, reset),
 	};
 
 	pchat_xccos_init();

@@ -1,0 +1,201 @@
+/*
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/cfg/cfg_struct.h"
+#include "core/counters.h"
+#include "core/dprint.h"
+#include "core/pt.h"
+#include "core/sr_module.h"
+
+#include "pchat_compliance.h"
+#include "pchat_export.h"
+#include "pchat_node.h"
+
+/* Seconds between counts of the outbox (the statistic compliance_waiting). */
+#define COUNT_INTERVAL 30
+/* Seconds after a failed run before the next one, when run_interval is longer. */
+#define RETRY_INTERVAL 60
+/* Seconds between repeated backlog warnings while it stays above the threshold. */
+#define WARN_INTERVAL 600
+
+typedef struct worker {
+	pchat_compliance_conf_t conf;
+	int conf_known;
+	int active;          /* this node holds the lease */
+	int took_over;       /* it just became active: a batch left open is finished at once */
+	time_t lease_renewed; /* when this worker last renewed it */
+	time_t next_run;
+	time_t next_count;
+	time_t last_warning;
+} worker_t;
+
+static worker_t w;
+
+int pchat_compliance_init(void)
+{
+	register_procs(1);
+	cfg_register_child(1);
+	return 0;
+}
+
+void pchat_compliance_apply(const pchat_compliance_conf_t *conf)
+{
+	int on = conf->adapter != PCHAT_ADAPTER_NONE;
+
+	if (__atomic_exchange_n(&pchat_shared->compliance_recording, on, __ATOMIC_RELAXED) != on)
+		LM_INFO("compliance: %s on this node\n", on ? "recording starts (adapter configured)"
+				: "recording stops (no adapter)");
+}
+
+static void reload_conf(void)
+{
+	pchat_compliance_conf_t conf;
+
+	if (pchat_outbox_conf_get(pchat_proc_db(), &conf) < 0)
+		return; /* the last settings stay (unknown at start: recorded) */
+	if (!w.conf_known || conf.run_interval != w.conf.run_interval)
+		w.next_run = time(NULL) + conf.run_interval;
+	w.conf = conf;
+	w.conf_known = 1;
+	pchat_compliance_apply(&conf);
+}
+
+/* Takes or renews the lease: a renewal comes well before it expires. */
+static void hold_lease(time_t now)
+{
+	int rc, was = w.active;
+
+	if (w.active && now - w.lease_renewed < pchat_params.compliance_lease / 3)
+		return;
+	rc = pchat_outbox_lease(pchat_proc_db(), pchat_params.node_id,
+			pchat_params.compliance_lease);
+	if (rc < 0) {
+		/* unreachable: this node cannot tell, and must not count on the lease it had */
+		if (w.active && now - w.lease_renewed >= pchat_params.compliance_lease)
+			w.active = 0;
+		return;
+	}
+	w.active = rc == 1;
+	w.took_over |= w.active && !was;
+	if (w.active)
+		w.lease_renewed = now;
+	if (w.active != was)
+		LM_INFO("compliance: this node %s the active compliance worker\n",
+				w.active ? "is now" : "is no longer");
+}
+
+/* Between batches: the lease must still be this node's for a while. */
+static int keep_going(void *ctx)
+{
+	(void)ctx;
+	hold_lease(time(NULL));
+	return w.active;
+}
+
+static void count_waiting(time_t now)
+{
+	pchat_compliance_status_t st;
+
+	if (now < w.next_count || pchat_outbox_status(pchat_proc_db(), &st) < 0)
+		return;
+	w.next_count = now + COUNT_INTERVAL;
+	__atomic_store_n(&pchat_shared->compliance_waiting, st.waiting, __ATOMIC_RELAXED);
+	if (w.active && st.waiting > pchat_params.compliance_backlog_warning
+			&& now - w.last_warning >= WARN_INTERVAL) {
+		w.last_warning = now;
+		LM_WARN("compliance: %lld events wait for export (more than "
+				"compliance_backlog_warning %d); status: kamcmd pchat.compliance.status\n",
+				st.waiting, pchat_params.compliance_backlog_warning);
+	}
+}
+
+static void run_export(const char *why)
+{
+	pchat_export_t x;
+	time_t started = time(NULL);
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	x.db = pchat_proc_db();
+	x.node = pchat_params.node_id;
+	x.domain = pchat_params.domain;
+	x.keep_going = keep_going;
+	rc = pchat_export_run(&x, &w.conf);
+	update_stat(pchat_stat_compliance_exported, x.exported);
+	if (rc < 0) {
+		update_stat(pchat_stat_compliance_runs_failed, 1);
+		LM_ERR("compliance: run (%s) failed after %d batches, %lld events: %s; the events "
+				"stay in the outbox and the next run retries\n", why, x.batches, x.exported,
+				x.error);
+	} else if (x.batches) {
+		LM_INFO("compliance: run (%s): %d batches, %lld events, %d files written to %s in "
+				"%ld s\n", why, x.batches, x.exported, x.files, w.conf.output_dir,
+				(long)(time(NULL) - started));
+	}
+	pchat_outbox_run_done(x.db, rc < 0 ? x.error : NULL);
+	w.next_count = 0;
+	w.next_run = time(NULL) + (rc < 0 && w.conf.run_interval > RETRY_INTERVAL
+										? RETRY_INTERVAL : w.conf.run_interval);
+}
+
+/* The active worker runs when asked, when due, and at once after taking over from a worker
+ * that left a batch open (its node died, or lost the lease). */
+static void maybe_run(time_t now)
+{
+	pchat_batch_t open;
+	const char *why = NULL;
+
+	if (pchat_outbox_take_run_request(pchat_proc_db()) == 1)
+		why = "asked for";
+	else if (now >= w.next_run)
+		why = "interval";
+	else if (w.took_over && pchat_outbox_open_batch(pchat_proc_db(), &open) == 1)
+		why = "taking over a batch left open";
+	w.took_over = 0;
+	if (why)
+		run_export(why);
+}
+
+static void worker_loop(void)
+{
+	unsigned int tick = 0;
+	time_t now;
+
+	for (;;) {
+		cfg_update();
+		now = time(NULL);
+		if (!w.conf_known || tick % (unsigned int)pchat_params.config_reload_interval == 0)
+			reload_conf();
+		if (w.conf_known) {
+			hold_lease(now);
+			if (w.active)
+				maybe_run(now);
+			count_waiting(now);
+		}
+		sleep(1);
+		tick++;
+	}
+}
+
+int pchat_compliance_start(void)
+{
+	int pid = fork_process(PROC_RPC, "pchat compliance worker", 1);
+
+	if (pid < 0) {
+		LM_ERR("cannot start the pchat compliance worker\n");
+		return -1;
+	}
+	if (pid == 0) {
+		/* its connections were opened by child_init(PROC_RPC) in fork_process */
+		if (cfg_child_init() < 0)
+			exit(-1);
+		worker_loop();
+		exit(-1);
+	}
+	return 0;
+}

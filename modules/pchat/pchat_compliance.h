@@ -1,0 +1,29 @@
+/*
+ * The compliance worker: a module-owned process on every node. Each second it tries to take or
+ * renew the pool's compliance lease (pchat_compliance_state, compliance_lease seconds, by the
+ * database's clock); the one node that holds it runs the export (pchat_export.h) every
+ * run_interval, at once when pchat.compliance.run asks or when a batch was left open by a run
+ * that failed or a node that died. Every worker reloads the compliance settings each
+ * config_reload_interval and tells its node's chat whether to record, counts the outbox for the
+ * statistics, and the active one warns when the backlog passes compliance_backlog_warning.
+ *
+ * Depends on this node, the outbox and the export.
+ *
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#ifndef PCHAT_COMPLIANCE_H
+#define PCHAT_COMPLIANCE_H
+
+#include "pchat_outbox.h"
+
+/* mod_init: registers the process. */
+int pchat_compliance_init(void);
+
+/* child_init(PROC_MAIN): forks it. */
+int pchat_compliance_start(void);
+
+/* This node records from now on as conf says (an RPC changed the settings here; the other
+ * nodes follow within config_reload_interval). */
+void pchat_compliance_apply(const pchat_compliance_conf_t *conf);
+
+#endif

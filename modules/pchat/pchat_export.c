@@ -1,0 +1,346 @@
+/*
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pchat_export.h"
+#include "pchat_uri.h"
+
+/* Events read from the outbox per query: the memory a batch needs, whatever its size. */
+#define PAGE 500
+/* Rooms of a batch handled per query with one_room_per_file. */
+#define ROOM_PAGE 1000
+
+#define TMP_PREFIX ".pchat-compliance-"
+#define TMP_SUFFIX ".tmp"
+
+static int failed(pchat_export_t *x, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(x->error, sizeof(x->error), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int db_failed(pchat_export_t *x, int rc, const char *what)
+{
+	return failed(x, rc, "%s: %s", what,
+			rc == PCHAT_ERR_DOWN ? "the database is unreachable" : pchat_db_last_error(x->db));
+}
+
+/* ------------------------------------------------------------------ one output file */
+
+/* An output file being written: its writer, its names, how many events it holds. */
+typedef struct out_file {
+	FILE *f;
+	pchat_archive_t *w;
+	char final[128];
+	char tmp[256];
+	long long events;
+} out_file_t;
+
+static void out_names(out_file_t *o, const pchat_export_t *x, const pchat_batch_t *b,
+		uint64_t room, const char *suffix)
+{
+	char room_part[32] = "";
+
+	if (room)
+		snprintf(room_part, sizeof(room_part), "-room%llu", (unsigned long long)room);
+	snprintf(o->final, sizeof(o->final), "%s%s%s", b->name, room_part, suffix);
+	snprintf(o->tmp, sizeof(o->tmp), ".%s.%s" TMP_SUFFIX, o->final, x->node);
+}
+
+static int out_open(pchat_export_t *x, out_file_t *o, const char *dir,
+		const pchat_archive_opts_t *opts)
+{
+	char path[PCHAT_PATH_MAX + 256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, o->tmp);
+	o->f = fopen(path, "w");
+	if (!o->f)
+		return failed(x, PCHAT_ERR_FAILED, "cannot create %s: %s", path, strerror(errno));
+	o->w = pchat_archive_open(o->f, opts);
+	if (!o->w) {
+		fclose(o->f);
+		o->f = NULL;
+		unlink(path);
+		return failed(x, PCHAT_ERR_NO_MEMORY, "out of memory writing %s", path);
+	}
+	return 0;
+}
+
+/* Finishes the writer and the file; -1 when anything failed to reach it. */
+static int out_close(pchat_export_t *x, out_file_t *o, const char *dir)
+{
+	long long n;
+	int rc = 0;
+
+	if (!o->f)
+		return 0;
+	n = pchat_archive_close(o->w);
+	if (n < 0 || fclose(o->f) != 0) {
+		rc = failed(x, PCHAT_ERR_FAILED, "cannot write %s/%s: %s", dir, o->tmp,
+				errno ? strerror(errno) : "write error");
+	}
+	o->f = NULL;
+	o->w = NULL;
+	o->events = n;
+	return rc;
+}
+
+static void out_discard(out_file_t *o, const char *dir)
+{
+	char path[PCHAT_PATH_MAX + 256];
+
+	if (o->f) {
+		pchat_archive_close(o->w);
+		fclose(o->f);
+		o->f = NULL;
+		o->w = NULL;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, o->tmp);
+	unlink(path);
+}
+
+/* Applies the batch's stylesheet: the transformed file replaces the temporary one. */
+static int out_transform(pchat_export_t *x, out_file_t *o, const char *dir, const char *xslt)
+{
+	char in[PCHAT_PATH_MAX + 256], out[PCHAT_PATH_MAX + 264], err[256];
+	int rc;
+
+	snprintf(in, sizeof(in), "%s/%s", dir, o->tmp);
+	snprintf(out, sizeof(out), "%s/%s.xslt", dir, o->tmp);
+	rc = pchat_archive_transform(xslt, in, out, err, sizeof(err));
+	if (rc == 0 && (rc = rename(out, in)) != 0)
+		snprintf(err, sizeof(err), "cannot rename its output: %s", strerror(errno));
+	if (rc != 0)
+		unlink(out);
+	if (rc != 0)
+		return failed(x, PCHAT_ERR_FAILED, "the stylesheet %s failed on %s: %s", xslt, o->final,
+				err);
+	return 0;
+}
+
+/* The file appears under its final name, whole; one without events is not written. */
+static int out_publish(pchat_export_t *x, out_file_t *o, const char *dir)
+{
+	char err[256];
+
+	if (o->events <= 0) {
+		out_discard(o, dir);
+		return 0;
+	}
+	if (pchat_archive_publish(dir, o->tmp, o->final, err, sizeof(err)) < 0) {
+		out_discard(o, dir);
+		return failed(x, PCHAT_ERR_FAILED, "cannot publish %s/%s: %s", dir, o->final, err);
+	}
+	x->files++;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ a batch's events */
+
+typedef struct batch_pass {
+	pchat_export_t *x;
+	const pchat_batch_t *b;
+	pchat_archive_opts_t opts;
+	out_file_t main;
+	out_file_t moderation; /* XML adapter: opened at the first moderation event */
+	uint64_t room;         /* one_room_per_file: the room of these files, else 0 */
+	uint64_t after_room, after_id;
+	int rc;
+} batch_pass_t;
+
+static int write_event(void *ctx, const pchat_event_t *ev)
+{
+	batch_pass_t *p = ctx;
+	pchat_event_t e = *ev;
+	int rc;
+
+	p->after_room = ev->room_id;
+	p->after_id = ev->id;
+	if (p->b->add_user_details && e.user[0])
+		e.user_internal = strcasecmp(pchat_user_domain(e.user), p->x->domain) == 0;
+	rc = pchat_archive_add(p->main.w, &e);
+	if (rc == 0 && p->b->adapter == PCHAT_ADAPTER_XML) {
+		pchat_archive_opts_t jsonl = p->opts;
+
+		jsonl.format = PCHAT_ARCHIVE_JSONL;
+		if (!p->moderation.f && (p->rc = out_open(p->x, &p->moderation, p->b->output_dir,
+										  &jsonl)) < 0)
+			return 1;
+		rc = pchat_archive_add(p->moderation.w, &e);
+	}
+	if (rc < 0) {
+		p->rc = failed(p->x, PCHAT_ERR_FAILED, "cannot write the events of batch %s to %s",
+				p->b->name, p->b->output_dir);
+		return 1;
+	}
+	return 0;
+}
+
+/* The batch's events (of one room, or all) into their file(s). */
+static int write_files(pchat_export_t *x, const pchat_batch_t *b, uint64_t room)
+{
+	const char *dir = b->output_dir;
+	batch_pass_t p;
+	int n;
+
+	memset(&p, 0, sizeof(p));
+	p.x = x;
+	p.b = b;
+	p.room = room;
+	p.opts.format = b->adapter == PCHAT_ADAPTER_XML ? PCHAT_ARCHIVE_XML : PCHAT_ARCHIVE_JSONL;
+	p.opts.add_user_details = b->add_user_details;
+	p.opts.add_room_details = b->add_room_details;
+	out_names(&p.main, x, b, room, b->adapter == PCHAT_ADAPTER_XML ? ".xml" : ".jsonl");
+	out_names(&p.moderation, x, b, room, "-moderation.jsonl");
+	if ((p.rc = out_open(x, &p.main, dir, &p.opts)) < 0)
+		return p.rc;
+	do {
+		n = pchat_outbox_events(x->db, b->id, room, p.after_room, p.after_id, PAGE,
+				write_event, &p);
+		if (n < 0 && p.rc == 0)
+			p.rc = db_failed(x, n, "reading the batch's events");
+	} while (n == PAGE && p.rc == 0);
+	if (p.rc == 0)
+		p.rc = out_close(x, &p.main, dir);
+	if (p.rc == 0)
+		p.rc = out_close(x, &p.moderation, dir);
+	if (p.rc == 0 && b->xslt[0] && b->adapter == PCHAT_ADAPTER_XML && p.main.events > 0)
+		p.rc = out_transform(x, &p.main, dir, b->xslt);
+	if (p.rc == 0)
+		p.rc = out_publish(x, &p.main, dir);
+	if (p.rc == 0)
+		p.rc = out_publish(x, &p.moderation, dir);
+	if (p.rc < 0) {
+		out_discard(&p.main, dir);
+		out_discard(&p.moderation, dir);
+	}
+	return p.rc;
+}
+
+/* ------------------------------------------------------------------ batches */
+
+typedef struct room_page {
+	uint64_t ids[ROOM_PAGE];
+	int n;
+} room_page_t;
+
+static int keep_room(void *ctx, uint64_t room_id)
+{
+	room_page_t *rp = ctx;
+
+	rp->ids[rp->n++] = room_id;
+	return 0;
+}
+
+static int write_per_room(pchat_export_t *x, const pchat_batch_t *b)
+{
+	static room_page_t rp; /* 8 KB: off the stack */
+	uint64_t after = 0;
+	int n, i, rc;
+
+	do {
+		rp.n = 0;
+		n = pchat_outbox_rooms(x->db, b->id, after, ROOM_PAGE, keep_room, &rp);
+		if (n < 0)
+			return db_failed(x, n, "reading the batch's rooms");
+		for (i = 0; i < rp.n; i++)
+			if ((rc = write_files(x, b, rp.ids[i])) < 0)
+				return rc;
+		if (rp.n)
+			after = rp.ids[rp.n - 1];
+	} while (n == ROOM_PAGE);
+	return 0;
+}
+
+static int export_batch(pchat_export_t *x, const pchat_batch_t *b)
+{
+	long long deleted;
+	int rc;
+
+	if ((rc = pchat_outbox_attempted(x->db, b->id)) < 0
+			|| (rc = pchat_outbox_number_users(x->db, b->id)) < 0)
+		return db_failed(x, rc, "preparing the batch");
+	rc = b->one_room_per_file ? write_per_room(x, b) : write_files(x, b, 0);
+	if (rc < 0)
+		return rc;
+	deleted = pchat_outbox_finish(x->db, b, x->node);
+	if (deleted == PCHAT_ERR_CONFLICT)
+		return failed(x, PCHAT_ERR_CONFLICT, "batch %s was written but the lease passed to "
+				"another node before it was finished; that node writes it again", b->name);
+	if (deleted < 0)
+		return db_failed(x, (int)deleted, "finishing the batch");
+	x->exported += deleted;
+	x->batches++;
+	return 0;
+}
+
+/* Removes the hidden temporary files a worker left when it died while writing. */
+static void remove_stale_tmp(const char *dir)
+{
+	char path[PCHAT_PATH_MAX + 256];
+	time_t now = time(NULL);
+	struct dirent *de;
+	struct stat st;
+	DIR *d = opendir(dir);
+	size_t len;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0
+				|| len < strlen(TMP_SUFFIX)
+				|| strcmp(de->d_name + len - strlen(TMP_SUFFIX), TMP_SUFFIX) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)
+				&& now - st.st_mtime > PCHAT_EXPORT_STALE_TMP_S)
+			unlink(path);
+	}
+	closedir(d);
+}
+
+int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf)
+{
+	pchat_batch_t b;
+	int rc;
+
+	x->exported = 0;
+	x->batches = x->files = 0;
+	x->error[0] = '\0';
+	if (conf->adapter != PCHAT_ADAPTER_NONE && conf->output_dir[0])
+		remove_stale_tmp(conf->output_dir);
+	for (;;) {
+		if (x->keep_going && !x->keep_going(x->ctx))
+			return failed(x, PCHAT_ERR_CONFLICT, "the run stopped: this node no longer holds "
+					"the lease");
+		rc = pchat_outbox_open_batch(x->db, &b);
+		if (rc == 0) {
+			if (conf->adapter == PCHAT_ADAPTER_NONE)
+				return PCHAT_OK; /* the waiting events wait for an adapter */
+			if (!conf->output_dir[0])
+				return failed(x, PCHAT_ERR_INVALID, "no output_dir is set "
+						"(pchat.compliance.set output_dir /path)");
+			rc = pchat_outbox_claim(x->db, conf, x->node, &b);
+		}
+		if (rc < 0)
+			return db_failed(x, rc, "taking a batch");
+		if (rc == 0)
+			return PCHAT_OK;
+		if ((rc = export_batch(x, &b)) < 0)
+			return rc;
+	}
+}

@@ -1,0 +1,601 @@
+/*
+ * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pchat_outbox.h"
+
+enum {
+	O_CONF_GET,
+	O_CONF_SET_ADAPTER,
+	O_CONF_SET_OUTPUT_DIR,
+	O_CONF_SET_RUN_INTERVAL,
+	O_CONF_SET_ONE_ROOM,
+	O_CONF_SET_USER_DETAILS,
+	O_CONF_SET_ROOM_DETAILS,
+	O_CONF_SET_XSLT,
+	O_CONF_SET_BATCH_SIZE,
+	O_STATUS,
+	O_COUNTS,
+	O_LEASE,
+	O_REQUEST_RUN,
+	O_TAKE_RUN_REQUEST,
+	O_RUN_OK,
+	O_RUN_FAILED,
+	O_OPEN_BATCH,
+	O_READ_COMMITTED,
+	O_BATCH_INSERT,
+	O_BATCH_TAKE,
+	O_BATCH_NAME,
+	O_BATCH_ATTEMPTED,
+	O_NUMBER_USERS,
+	O_ROOMS,
+	O_EVENTS,
+	O_EVENTS_OF_ROOM,
+	O_LEASE_CHECK,
+	O_LAST_ID,
+	O_DELETE_EVENTS,
+	O_DELETE_BATCH,
+	O_EXPORTED,
+	O_COUNT
+};
+
+#define ISO(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%fZ')"
+#define SET_CONF(col) "UPDATE pchat_compliance_config SET " col " = ?, modified = " \
+	"UTC_TIMESTAMP(6) WHERE id = 1"
+#define BATCH_COLUMNS "id, name, adapter, output_dir, one_room_per_file, add_user_details, " \
+	"add_room_details, xslt, events, attempts"
+/* the event with its user's number, its time in microseconds since 1970 (no time zone is
+ * involved: ts is UTC) and the room's details as they are now */
+#define EVENT_COLUMNS                                                                     \
+	"SELECT e.id, e.kind, TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', e.ts), "       \
+	"e.room_id, e.room_uri, e.room_name, e.room_logged, e.user, COALESCE(u.id, 0), "       \
+	"e.msg_id, e.content, e.detail, IF(r.id IS NULL, NULL, JSON_OBJECT('description', "    \
+	"r.description, 'category', c.name, 'privacy', r.privacy)) FROM pchat_compliance_event " \
+	"e LEFT JOIN pchat_compliance_user u ON u.uri = e.user LEFT JOIN pchat_room r ON r.id = " \
+	"e.room_id LEFT JOIN pchat_category c ON c.id = r.category_id "
+
+static const char *const outbox_sql[] = {
+	[O_CONF_GET] = "SELECT adapter, output_dir, run_interval, one_room_per_file, "
+				   "add_user_details, add_room_details, xslt, batch_size FROM "
+				   "pchat_compliance_config WHERE id = 1",
+	[O_CONF_SET_ADAPTER] = SET_CONF("adapter"),
+	[O_CONF_SET_OUTPUT_DIR] = SET_CONF("output_dir"),
+	[O_CONF_SET_RUN_INTERVAL] = SET_CONF("run_interval"),
+	[O_CONF_SET_ONE_ROOM] = SET_CONF("one_room_per_file"),
+	[O_CONF_SET_USER_DETAILS] = SET_CONF("add_user_details"),
+	[O_CONF_SET_ROOM_DETAILS] = SET_CONF("add_room_details"),
+	[O_CONF_SET_XSLT] = SET_CONF("xslt"),
+	[O_CONF_SET_BATCH_SIZE] = SET_CONF("batch_size"),
+	[O_STATUS] = "SELECT node, " ISO("lease_expires") ", lease_expires > UTC_TIMESTAMP(6), "
+				 "last_processed_id, exported, COALESCE(" ISO("last_run") ", ''), COALESCE("
+				 ISO("last_success") ", ''), last_error, run_requested FROM "
+				 "pchat_compliance_state WHERE id = 1",
+	[O_COUNTS] = "SELECT (SELECT COUNT(*) FROM pchat_compliance_event), (SELECT COUNT(*) FROM "
+				 "pchat_compliance_batch)",
+	/* the database's clock decides, so the nodes' clocks need not agree */
+	[O_LEASE] = "UPDATE pchat_compliance_state SET node = ?, lease_expires = UTC_TIMESTAMP(6) + "
+				"INTERVAL ? SECOND WHERE id = 1 AND (node = ? OR lease_expires < "
+				"UTC_TIMESTAMP(6))",
+	[O_REQUEST_RUN] = "UPDATE pchat_compliance_state SET run_requested = 1 WHERE id = 1",
+	[O_TAKE_RUN_REQUEST] = "UPDATE pchat_compliance_state SET run_requested = 0 WHERE id = 1 "
+						   "AND run_requested = 1",
+	[O_RUN_OK] = "UPDATE pchat_compliance_state SET last_run = UTC_TIMESTAMP(6), last_success = "
+				 "UTC_TIMESTAMP(6), last_error = '' WHERE id = 1",
+	[O_RUN_FAILED] = "UPDATE pchat_compliance_state SET last_run = UTC_TIMESTAMP(6), "
+					 "last_error = LEFT(?, 1024) WHERE id = 1",
+	[O_OPEN_BATCH] = "SELECT " BATCH_COLUMNS " FROM pchat_compliance_batch ORDER BY id LIMIT 1",
+	/* for the next transaction: taking waiting events must not lock the gap new events are
+	 * inserted into (REPEATABLE READ would, and posts would wait for the claim) */
+	[O_READ_COMMITTED] = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+	[O_BATCH_INSERT] = "INSERT INTO pchat_compliance_batch (name, adapter, output_dir, "
+					   "one_room_per_file, add_user_details, add_room_details, xslt, events, "
+					   "node) VALUES ('', ?, ?, ?, ?, ?, ?, 0, ?)",
+	[O_BATCH_TAKE] = "UPDATE pchat_compliance_event SET batch_id = ? WHERE batch_id IS NULL "
+					 "ORDER BY id LIMIT ?",
+	[O_BATCH_NAME] = "UPDATE pchat_compliance_batch SET name = CONCAT('pchat-compliance-', "
+					 "DATE_FORMAT(created, '%Y%m%dT%H%i%sZ'), '-', LPAD(id, 10, '0')), events = "
+					 "? WHERE id = ?",
+	[O_BATCH_ATTEMPTED] = "UPDATE pchat_compliance_batch SET attempts = attempts + 1 WHERE "
+						  "id = ?",
+	[O_NUMBER_USERS] = "INSERT IGNORE INTO pchat_compliance_user (uri) SELECT DISTINCT e.user "
+					   "FROM pchat_compliance_event e WHERE e.batch_id = ? AND e.user <> '' AND "
+					   "NOT EXISTS (SELECT 1 FROM pchat_compliance_user u WHERE u.uri = e.user)",
+	[O_ROOMS] = "SELECT DISTINCT room_id FROM pchat_compliance_event WHERE batch_id = ? AND "
+				"room_id > ? ORDER BY room_id LIMIT ?",
+	[O_EVENTS] = EVENT_COLUMNS "WHERE e.batch_id = ? AND (e.room_id, e.id) > (?, ?) ORDER BY "
+							   "e.room_id, e.id LIMIT ?",
+	[O_EVENTS_OF_ROOM] = EVENT_COLUMNS "WHERE e.batch_id = ? AND e.room_id = ? AND e.id > ? "
+									   "ORDER BY e.id LIMIT ?",
+	[O_LEASE_CHECK] = "SELECT node = ? AND lease_expires > UTC_TIMESTAMP(6) FROM "
+					  "pchat_compliance_state WHERE id = 1 FOR UPDATE",
+	[O_LAST_ID] = "SELECT COALESCE(MAX(id), 0) FROM pchat_compliance_event WHERE batch_id = ?",
+	[O_DELETE_EVENTS] = "DELETE FROM pchat_compliance_event WHERE batch_id = ?",
+	[O_DELETE_BATCH] = "DELETE FROM pchat_compliance_batch WHERE id = ?",
+	[O_EXPORTED] = "UPDATE pchat_compliance_state SET exported = exported + ?, "
+				   "last_processed_id = GREATEST(last_processed_id, ?) WHERE id = 1",
+};
+const pchat_db_sqlset_t pchat_outbox_sqlset = {"outbox", outbox_sql, O_COUNT};
+
+static const char *const adapter_names[] = {"none", "xml", "jsonl"};
+
+const char *pchat_adapter_name(pchat_adapter_t adapter)
+{
+	return (unsigned)adapter < 3 ? adapter_names[adapter] : "none";
+}
+
+static pchat_adapter_t adapter_of(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (strcmp(s, adapter_names[i]) == 0)
+			return (pchat_adapter_t)i;
+	return PCHAT_ADAPTER_NONE;
+}
+
+static int exec(pchat_db_t *db, int stmt, const pchat_db_val_t *p, int n, pchat_db_row_f cb,
+		void *ctx)
+{
+	long long rc = pchat_db_exec(db, &pchat_outbox_sqlset, stmt, p, n, cb, ctx);
+
+	return rc < 0 ? (int)rc : (int)(rc > 0x7fffffff ? 0x7fffffff : rc);
+}
+
+static void copy_col(char *dst, size_t len, const pchat_db_val_t *v)
+{
+	snprintf(dst, len, "%s", v->type == PCHAT_DB_STR ? v->s : "");
+}
+
+static int read_int(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	if (ncols < 1)
+		return PCHAT_ERR_FAILED;
+	*(long long *)ctx = pchat_db_int(&cols[0]);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ settings */
+
+static int read_conf(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	pchat_compliance_conf_t *conf = ctx;
+
+	if (ncols != 8)
+		return PCHAT_ERR_FAILED;
+	conf->adapter = adapter_of(cols[0].type == PCHAT_DB_STR ? cols[0].s : "");
+	copy_col(conf->output_dir, sizeof(conf->output_dir), &cols[1]);
+	conf->run_interval = (int)pchat_db_int(&cols[2]);
+	conf->one_room_per_file = pchat_db_int(&cols[3]) != 0;
+	conf->add_user_details = pchat_db_int(&cols[4]) != 0;
+	conf->add_room_details = pchat_db_int(&cols[5]) != 0;
+	copy_col(conf->xslt, sizeof(conf->xslt), &cols[6]);
+	conf->batch_size = (int)pchat_db_int(&cols[7]);
+	return 0;
+}
+
+int pchat_outbox_conf_get(pchat_db_t *db, pchat_compliance_conf_t *conf)
+{
+	int rc;
+
+	memset(conf, 0, sizeof(*conf));
+	rc = exec(db, O_CONF_GET, NULL, 0, read_conf, conf);
+	if (rc == 0)
+		return PCHAT_ERR_NOT_FOUND; /* the migration inserts the row */
+	return rc < 0 ? rc : PCHAT_OK;
+}
+
+static int parse_bool(const char *v)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1"))
+		return 1;
+	if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0"))
+		return 0;
+	return -1;
+}
+
+static int parse_int(const char *v, long lo, long hi, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(v, &end, 10);
+	return errno || end == v || *end || *out < lo || *out > hi ? -1 : 0;
+}
+
+/* A path the worker can use on any node: absolute, without control characters. */
+static int valid_path(const char *v, int may_be_empty)
+{
+	const unsigned char *p;
+
+	if (!*v)
+		return may_be_empty;
+	if (v[0] != '/' || strlen(v) >= PCHAT_PATH_MAX)
+		return 0;
+	for (p = (const unsigned char *)v; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static const struct {
+	const char *name;
+	int stmt;
+	enum { T_ADAPTER, T_DIR, T_XSLT, T_INTERVAL, T_BATCH, T_BOOL } type;
+} conf_fields[] = {
+	{"adapter", O_CONF_SET_ADAPTER, T_ADAPTER},
+	{"output_dir", O_CONF_SET_OUTPUT_DIR, T_DIR},
+	{"run_interval", O_CONF_SET_RUN_INTERVAL, T_INTERVAL},
+	{"one_room_per_file", O_CONF_SET_ONE_ROOM, T_BOOL},
+	{"add_user_details", O_CONF_SET_USER_DETAILS, T_BOOL},
+	{"add_room_details", O_CONF_SET_ROOM_DETAILS, T_BOOL},
+	{"xslt", O_CONF_SET_XSLT, T_XSLT},
+	{"batch_size", O_CONF_SET_BATCH_SIZE, T_BATCH},
+};
+#define NFIELDS (int)(sizeof(conf_fields) / sizeof(conf_fields[0]))
+
+/* The value to store for field i, or -1 with the reason in err. */
+static int conf_value(int i, const char *value, pchat_db_val_t *out, char *err, size_t errlen)
+{
+	long n;
+	int b;
+
+	switch (conf_fields[i].type) {
+	case T_ADAPTER:
+		if (strcmp(value, "none") && strcmp(value, "xml") && strcmp(value, "jsonl"))
+			break;
+		*out = PCHAT_DB_CS(value);
+		return 0;
+	case T_DIR:
+	case T_XSLT:
+		if (!valid_path(value, conf_fields[i].type == T_XSLT))
+			break;
+		*out = PCHAT_DB_CS(value);
+		return 0;
+	case T_INTERVAL:
+		if (parse_int(value, PCHAT_COMPLIANCE_MIN_INTERVAL, PCHAT_COMPLIANCE_MAX_INTERVAL, &n))
+			break;
+		*out = PCHAT_DB_I(n);
+		return 0;
+	case T_BATCH:
+		if (parse_int(value, PCHAT_COMPLIANCE_MIN_BATCH, PCHAT_COMPLIANCE_MAX_BATCH, &n))
+			break;
+		*out = PCHAT_DB_I(n);
+		return 0;
+	case T_BOOL:
+		if ((b = parse_bool(value)) < 0)
+			break;
+		*out = PCHAT_DB_I(b);
+		return 0;
+	}
+	switch (conf_fields[i].type) {
+	case T_ADAPTER:
+		snprintf(err, errlen, "adapter must be none, xml or jsonl");
+		break;
+	case T_DIR:
+		snprintf(err, errlen, "output_dir must be an absolute path (shared by the pool's "
+				"nodes), below %d bytes", PCHAT_PATH_MAX);
+		break;
+	case T_XSLT:
+		snprintf(err, errlen, "xslt must be an absolute path, or empty for none");
+		break;
+	case T_INTERVAL:
+		snprintf(err, errlen, "run_interval must be seconds from %d to %d",
+				PCHAT_COMPLIANCE_MIN_INTERVAL, PCHAT_COMPLIANCE_MAX_INTERVAL);
+		break;
+	case T_BATCH:
+		snprintf(err, errlen, "batch_size must be from %d to %d", PCHAT_COMPLIANCE_MIN_BATCH,
+				PCHAT_COMPLIANCE_MAX_BATCH);
+		break;
+	case T_BOOL:
+		snprintf(err, errlen, "%s must be yes or no", conf_fields[i].name);
+		break;
+	}
+	return -1;
+}
+
+int pchat_outbox_conf_set(pchat_db_t *db, const char *name, const char *value, char *err,
+		size_t errlen)
+{
+	pchat_db_val_t p[1];
+	int i;
+
+	for (i = 0; i < NFIELDS; i++)
+		if (name && strcmp(name, conf_fields[i].name) == 0)
+			break;
+	if (i == NFIELDS) {
+		snprintf(err, errlen, "unknown setting '%s': adapter, output_dir, run_interval, "
+				"one_room_per_file, add_user_details, add_room_details, xslt, batch_size",
+				name ? name : "");
+		return PCHAT_ERR_INVALID;
+	}
+	if (conf_value(i, value ? value : "", &p[0], err, errlen) < 0)
+		return PCHAT_ERR_INVALID;
+	if (!db)
+		return PCHAT_OK;
+	i = exec(db, conf_fields[i].stmt, p, 1, NULL, NULL);
+	return i < 0 ? i : PCHAT_OK;
+}
+
+/* ------------------------------------------------------------------ state */
+
+static int read_status(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	pchat_compliance_status_t *st = ctx;
+
+	if (ncols != 9)
+		return PCHAT_ERR_FAILED;
+	copy_col(st->node, sizeof(st->node), &cols[0]);
+	copy_col(st->lease_expires, sizeof(st->lease_expires), &cols[1]);
+	st->lease_valid = pchat_db_int(&cols[2]) != 0;
+	st->last_processed_id = pchat_db_int(&cols[3]);
+	st->exported = pchat_db_int(&cols[4]);
+	copy_col(st->last_run, sizeof(st->last_run), &cols[5]);
+	copy_col(st->last_success, sizeof(st->last_success), &cols[6]);
+	copy_col(st->last_error, sizeof(st->last_error), &cols[7]);
+	st->run_requested = pchat_db_int(&cols[8]) != 0;
+	return 0;
+}
+
+static int read_counts(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	pchat_compliance_status_t *st = ctx;
+
+	if (ncols != 2)
+		return PCHAT_ERR_FAILED;
+	st->waiting = pchat_db_int(&cols[0]);
+	st->open_batches = pchat_db_int(&cols[1]);
+	return 0;
+}
+
+int pchat_outbox_status(pchat_db_t *db, pchat_compliance_status_t *st)
+{
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	rc = exec(db, O_STATUS, NULL, 0, read_status, st);
+	if (rc >= 0)
+		rc = exec(db, O_COUNTS, NULL, 0, read_counts, st);
+	return rc < 0 ? rc : PCHAT_OK;
+}
+
+int pchat_outbox_lease(pchat_db_t *db, const char *node, int seconds)
+{
+	pchat_db_val_t p[3] = {PCHAT_DB_CS(node), PCHAT_DB_I(seconds), PCHAT_DB_CS(node)};
+
+	return exec(db, O_LEASE, p, 3, NULL, NULL);
+}
+
+int pchat_outbox_request_run(pchat_db_t *db)
+{
+	int rc = exec(db, O_REQUEST_RUN, NULL, 0, NULL, NULL);
+
+	return rc < 0 ? rc : PCHAT_OK;
+}
+
+int pchat_outbox_take_run_request(pchat_db_t *db)
+{
+	return exec(db, O_TAKE_RUN_REQUEST, NULL, 0, NULL, NULL);
+}
+
+int pchat_outbox_run_done(pchat_db_t *db, const char *error)
+{
+	pchat_db_val_t p[1];
+	int rc;
+
+	if (error) {
+		p[0] = PCHAT_DB_CS(error);
+		rc = exec(db, O_RUN_FAILED, p, 1, NULL, NULL);
+	} else {
+		rc = exec(db, O_RUN_OK, NULL, 0, NULL, NULL);
+	}
+	return rc < 0 ? rc : PCHAT_OK;
+}
+
+/* ------------------------------------------------------------------ batches */
+
+static int read_batch(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	pchat_batch_t *b = ctx;
+
+	if (ncols != 10)
+		return PCHAT_ERR_FAILED;
+	b->id = (uint64_t)pchat_db_int(&cols[0]);
+	copy_col(b->name, sizeof(b->name), &cols[1]);
+	b->adapter = adapter_of(cols[2].type == PCHAT_DB_STR ? cols[2].s : "");
+	copy_col(b->output_dir, sizeof(b->output_dir), &cols[3]);
+	b->one_room_per_file = pchat_db_int(&cols[4]) != 0;
+	b->add_user_details = pchat_db_int(&cols[5]) != 0;
+	b->add_room_details = pchat_db_int(&cols[6]) != 0;
+	copy_col(b->xslt, sizeof(b->xslt), &cols[7]);
+	b->events = (int)pchat_db_int(&cols[8]);
+	b->attempts = (int)pchat_db_int(&cols[9]);
+	return 0;
+}
+
+int pchat_outbox_open_batch(pchat_db_t *db, pchat_batch_t *b)
+{
+	memset(b, 0, sizeof(*b));
+	return exec(db, O_OPEN_BATCH, NULL, 0, read_batch, b);
+}
+
+static int claim_failed(pchat_db_t *db, int rc)
+{
+	pchat_db_rollback(db);
+	return rc < 0 ? rc : PCHAT_ERR_FAILED;
+}
+
+int pchat_outbox_claim(pchat_db_t *db, const pchat_compliance_conf_t *conf, const char *node,
+		pchat_batch_t *b)
+{
+	pchat_db_val_t p[7];
+	uint64_t id;
+	int rc, taken;
+
+	if (conf->adapter == PCHAT_ADAPTER_NONE)
+		return 0;
+	if ((rc = exec(db, O_READ_COMMITTED, NULL, 0, NULL, NULL)) < 0
+			|| (rc = pchat_db_begin(db)) != 0)
+		return rc < 0 ? rc : PCHAT_ERR_FAILED;
+	p[0] = PCHAT_DB_CS(pchat_adapter_name(conf->adapter));
+	p[1] = PCHAT_DB_CS(conf->output_dir);
+	p[2] = PCHAT_DB_I(conf->one_room_per_file);
+	p[3] = PCHAT_DB_I(conf->add_user_details);
+	p[4] = PCHAT_DB_I(conf->add_room_details);
+	p[5] = PCHAT_DB_CS(conf->xslt);
+	p[6] = PCHAT_DB_CS(node);
+	if ((rc = exec(db, O_BATCH_INSERT, p, 7, NULL, NULL)) != 1)
+		return claim_failed(db, rc);
+	id = pchat_db_insert_id(db);
+	p[0] = PCHAT_DB_I((long long)id);
+	p[1] = PCHAT_DB_I(conf->batch_size);
+	if ((taken = exec(db, O_BATCH_TAKE, p, 2, NULL, NULL)) <= 0) {
+		pchat_db_rollback(db);
+		return taken;
+	}
+	p[0] = PCHAT_DB_I(taken);
+	p[1] = PCHAT_DB_I((long long)id);
+	if ((rc = exec(db, O_BATCH_NAME, p, 2, NULL, NULL)) != 1)
+		return claim_failed(db, rc);
+	if ((rc = pchat_db_commit(db)) != 0)
+		return rc < 0 ? rc : PCHAT_ERR_FAILED;
+	/* read back as stored (the server made the name); callers claim only when no other
+	 * batch is open, so the oldest open batch is this one */
+	rc = pchat_outbox_open_batch(db, b);
+	return rc < 0 ? rc : rc == 1 && b->id == id ? 1 : PCHAT_ERR_FAILED;
+}
+
+int pchat_outbox_attempted(pchat_db_t *db, uint64_t batch_id)
+{
+	pchat_db_val_t p = PCHAT_DB_I((long long)batch_id);
+	int rc = exec(db, O_BATCH_ATTEMPTED, &p, 1, NULL, NULL);
+
+	return rc < 0 ? rc : PCHAT_OK;
+}
+
+int pchat_outbox_number_users(pchat_db_t *db, uint64_t batch_id)
+{
+	pchat_db_val_t p = PCHAT_DB_I((long long)batch_id);
+	int rc = exec(db, O_NUMBER_USERS, &p, 1, NULL, NULL);
+
+	return rc < 0 ? rc : PCHAT_OK;
+}
+
+typedef struct rooms_ctx {
+	pchat_room_id_f cb;
+	void *ctx;
+} rooms_ctx_t;
+
+static int read_room_id(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	rooms_ctx_t *rc = ctx;
+
+	if (ncols != 1)
+		return PCHAT_ERR_FAILED;
+	return rc->cb(rc->ctx, (uint64_t)pchat_db_int(&cols[0]));
+}
+
+int pchat_outbox_rooms(pchat_db_t *db, uint64_t batch_id, uint64_t after, int limit,
+		pchat_room_id_f cb, void *ctx)
+{
+	pchat_db_val_t p[3] = {PCHAT_DB_I((long long)batch_id), PCHAT_DB_I((long long)after),
+		PCHAT_DB_I(limit)};
+	rooms_ctx_t rc = {cb, ctx};
+
+	return exec(db, O_ROOMS, p, 3, read_room_id, &rc);
+}
+
+typedef struct events_ctx {
+	pchat_event_f cb;
+	void *ctx;
+} events_ctx_t;
+
+static const char *str_or(const pchat_db_val_t *v, const char *dflt)
+{
+	return v->type == PCHAT_DB_STR ? v->s : dflt;
+}
+
+static int read_event(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	events_ctx_t *ec = ctx;
+	pchat_event_t ev;
+	int kind;
+
+	if (ncols != 13 || (kind = pchat_event_kind_of(str_or(&cols[1], ""))) < 0)
+		return PCHAT_ERR_FAILED;
+	ev.id = (uint64_t)pchat_db_int(&cols[0]);
+	ev.kind = (pchat_event_kind_t)kind;
+	ev.unix_us = pchat_db_int(&cols[2]);
+	ev.room_id = (uint64_t)pchat_db_int(&cols[3]);
+	ev.room_uri = str_or(&cols[4], "");
+	ev.room_name = str_or(&cols[5], "");
+	ev.room_logged = pchat_db_int(&cols[6]) != 0;
+	ev.user = str_or(&cols[7], "");
+	ev.user_id = pchat_db_int(&cols[8]);
+	ev.user_internal = -1;
+	ev.msg_id = (uint64_t)pchat_db_int(&cols[9]);
+	ev.content = str_or(&cols[10], "");
+	ev.detail = str_or(&cols[11], NULL);
+	ev.room_details = str_or(&cols[12], NULL);
+	return ec->cb(ec->ctx, &ev);
+}
+
+int pchat_outbox_events(pchat_db_t *db, uint64_t batch_id, uint64_t room_id,
+		uint64_t after_room, uint64_t after_id, int limit, pchat_event_f cb, void *ctx)
+{
+	pchat_db_val_t p[4];
+	events_ctx_t ec = {cb, ctx};
+
+	p[0] = PCHAT_DB_I((long long)batch_id);
+	if (room_id) {
+		p[1] = PCHAT_DB_I((long long)room_id);
+		p[2] = PCHAT_DB_I((long long)after_id);
+		p[3] = PCHAT_DB_I(limit);
+		return exec(db, O_EVENTS_OF_ROOM, p, 4, read_event, &ec);
+	}
+	p[1] = PCHAT_DB_I((long long)after_room);
+	p[2] = PCHAT_DB_I((long long)after_id);
+	p[3] = PCHAT_DB_I(limit);
+	return exec(db, O_EVENTS, p, 4, read_event, &ec);
+}
+
+static long long finish_failed(pchat_db_t *db, long long rc)
+{
+	pchat_db_rollback(db);
+	return rc < 0 ? rc : PCHAT_ERR_FAILED;
+}
+
+long long pchat_outbox_finish(pchat_db_t *db, const pchat_batch_t *b, const char *node)
+{
+	pchat_db_val_t p[2], id = PCHAT_DB_I((long long)b->id), who = PCHAT_DB_CS(node);
+	long long held = 0, last = 0, deleted;
+	int rc;
+
+	if ((rc = pchat_db_begin(db)) != 0)
+		return rc < 0 ? rc : PCHAT_ERR_FAILED;
+	/* the lease row stays locked until the commit: no other worker takes over in between */
+	if ((rc = exec(db, O_LEASE_CHECK, &who, 1, read_int, &held)) < 0)
+		return finish_failed(db, rc);
+	if (!held) {
+		pchat_db_rollback(db);
+		return PCHAT_ERR_CONFLICT;
+	}
+	if ((rc = exec(db, O_LAST_ID, &id, 1, read_int, &last)) < 0)
+		return finish_failed(db, rc);
+	deleted = pchat_db_exec(db, &pchat_outbox_sqlset, O_DELETE_EVENTS, &id, 1, NULL, NULL);
+	if (deleted < 0)
+		return finish_failed(db, deleted);
+	if ((rc = exec(db, O_DELETE_BATCH, &id, 1, NULL, NULL)) != 1)
+		return finish_failed(db, rc);
+	p[0] = PCHAT_DB_I(deleted);
+	p[1] = PCHAT_DB_I(last);
+	if ((rc = exec(db, O_EXPORTED, p, 2, NULL, NULL)) < 0)
+		return finish_failed(db, rc);
+	if ((rc = pchat_db_commit(db)) != 0)
+		return rc < 0 ? rc : PCHAT_ERR_FAILED;
+	return deleted;
+}
