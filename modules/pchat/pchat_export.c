@@ -119,7 +119,7 @@ static int out_transform(pchat_export_t *x, out_file_t *o, const char *dir, cons
 	int rc;
 
 	snprintf(in, sizeof(in), "%s/%s", dir, o->tmp);
-	snprintf(out, sizeof(out), "%s/%s.xslt", dir, o->tmp);
+	snprintf(out, sizeof(out), "%s/.%s.%s.xslt" TMP_SUFFIX, dir, o->final, x->node);
 	rc = pchat_archive_transform(xslt, in, out, err, sizeof(err));
 	if (rc == 0 && (rc = rename(out, in)) != 0)
 		snprintf(err, sizeof(err), "cannot rename its output: %s", strerror(errno));

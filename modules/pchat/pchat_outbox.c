@@ -89,14 +89,19 @@ static const char *const outbox_sql[] = {
 	[O_RUN_FAILED] = "UPDATE pchat_compliance_state SET last_run = UTC_TIMESTAMP(6), "
 					 "last_error = LEFT(?, 1024) WHERE id = 1",
 	[O_OPEN_BATCH] = "SELECT " BATCH_COLUMNS " FROM pchat_compliance_batch ORDER BY id LIMIT 1",
-	/* for the next transaction: taking waiting events must not lock the gap new events are
-	 * inserted into (REPEATABLE READ would, and posts would wait for the claim) */
-	[O_READ_COMMITTED] = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+	/* The worker's statements must not lock the gap new events are inserted into: under
+	 * REPEATABLE READ, taking waiting events, reading a batch's users and deleting a batch lock
+	 * the gap between the waiting events (batch_id NULL) and the batch's, where every new event
+	 * goes, and posts would wait for the worker. Said again before each of them: a reconnect
+	 * resets it. */
+	[O_READ_COMMITTED] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
 	[O_BATCH_INSERT] = "INSERT INTO pchat_compliance_batch (name, adapter, output_dir, "
 					   "one_room_per_file, add_user_details, add_room_details, xslt, events, "
 					   "node) VALUES ('', ?, ?, ?, ?, ?, ?, 0, ?)",
-	[O_BATCH_TAKE] = "UPDATE pchat_compliance_event SET batch_id = ? WHERE batch_id IS NULL "
-					 "ORDER BY id LIMIT ?",
+	/* the oldest waiting events through (batch_id, id): ordered by id alone, the server sorted
+	 * every waiting event for each batch (seconds, with a backlog of a million) */
+	[O_BATCH_TAKE] = "UPDATE pchat_compliance_event FORCE INDEX (compliance_waiting_idx) SET "
+					 "batch_id = ? WHERE batch_id IS NULL ORDER BY batch_id, id LIMIT ?",
 	[O_BATCH_NAME] = "UPDATE pchat_compliance_batch SET name = CONCAT('pchat-compliance-', "
 					 "DATE_FORMAT(created, '%Y%m%dT%H%i%sZ'), '-', LPAD(id, 10, '0')), events = "
 					 "? WHERE id = ?",
@@ -107,8 +112,10 @@ static const char *const outbox_sql[] = {
 					   "NOT EXISTS (SELECT 1 FROM pchat_compliance_user u WHERE u.uri = e.user)",
 	[O_ROOMS] = "SELECT DISTINCT room_id FROM pchat_compliance_event WHERE batch_id = ? AND "
 				"room_id > ? ORDER BY room_id LIMIT ?",
-	[O_EVENTS] = EVENT_COLUMNS "WHERE e.batch_id = ? AND (e.room_id, e.id) > (?, ?) ORDER BY "
-							   "e.room_id, e.id LIMIT ?",
+	/* spelt out, not (room_id, id) > (?, ?): the server positions the index range only on
+	 * this form; on the row comparison it reads the batch from its start for every page */
+	[O_EVENTS] = EVENT_COLUMNS "WHERE e.batch_id = ? AND e.room_id >= ? AND (e.room_id > ? OR "
+							   "(e.room_id = ? AND e.id > ?)) ORDER BY e.room_id, e.id LIMIT ?",
 	[O_EVENTS_OF_ROOM] = EVENT_COLUMNS "WHERE e.batch_id = ? AND e.room_id = ? AND e.id > ? "
 									   "ORDER BY e.id LIMIT ?",
 	[O_LEASE_CHECK] = "SELECT node = ? AND lease_expires > UTC_TIMESTAMP(6) FROM "
@@ -480,7 +487,10 @@ int pchat_outbox_attempted(pchat_db_t *db, uint64_t batch_id)
 int pchat_outbox_number_users(pchat_db_t *db, uint64_t batch_id)
 {
 	pchat_db_val_t p = PCHAT_DB_I((long long)batch_id);
-	int rc = exec(db, O_NUMBER_USERS, &p, 1, NULL, NULL);
+	int rc = exec(db, O_READ_COMMITTED, NULL, 0, NULL, NULL);
+
+	if (rc >= 0)
+		rc = exec(db, O_NUMBER_USERS, &p, 1, NULL, NULL);
 
 	return rc < 0 ? rc : PCHAT_OK;
 }
@@ -547,7 +557,7 @@ static int read_event(void *ctx, const pchat_db_val_t *cols, int ncols)
 int pchat_outbox_events(pchat_db_t *db, uint64_t batch_id, uint64_t room_id,
 		uint64_t after_room, uint64_t after_id, int limit, pchat_event_f cb, void *ctx)
 {
-	pchat_db_val_t p[4];
+	pchat_db_val_t p[6];
 	events_ctx_t ec = {cb, ctx};
 
 	p[0] = PCHAT_DB_I((long long)batch_id);
@@ -557,10 +567,10 @@ int pchat_outbox_events(pchat_db_t *db, uint64_t batch_id, uint64_t room_id,
 		p[3] = PCHAT_DB_I(limit);
 		return exec(db, O_EVENTS_OF_ROOM, p, 4, read_event, &ec);
 	}
-	p[1] = PCHAT_DB_I((long long)after_room);
-	p[2] = PCHAT_DB_I((long long)after_id);
-	p[3] = PCHAT_DB_I(limit);
-	return exec(db, O_EVENTS, p, 4, read_event, &ec);
+	p[1] = p[2] = p[3] = PCHAT_DB_I((long long)after_room);
+	p[4] = PCHAT_DB_I((long long)after_id);
+	p[5] = PCHAT_DB_I(limit);
+	return exec(db, O_EVENTS, p, 6, read_event, &ec);
 }
 
 static long long finish_failed(pchat_db_t *db, long long rc)
@@ -575,7 +585,8 @@ long long pchat_outbox_finish(pchat_db_t *db, const pchat_batch_t *b, const char
 	long long held = 0, last = 0, deleted;
 	int rc;
 
-	if ((rc = pchat_db_begin(db)) != 0)
+	if ((rc = exec(db, O_READ_COMMITTED, NULL, 0, NULL, NULL)) < 0
+			|| (rc = pchat_db_begin(db)) != 0)
 		return rc < 0 ? rc : PCHAT_ERR_FAILED;
 	/* the lease row stays locked until the commit: no other worker takes over in between */
 	if ((rc = exec(db, O_LEASE_CHECK, &who, 1, read_int, &held)) < 0)

@@ -130,11 +130,14 @@ static const char *const store_sql[] = {
 					  "AND principal " IN_PRINCIPALS,
 	[ST_POLICY] = "SELECT principal, enabled FROM pchat_policy WHERE principal IN ('*', ?, ?)",
 	[ST_PREF_COUNT] = "SELECT COUNT(*) FROM pchat_preference WHERE user = ? AND label <> ?",
-	/* the room's name and history switch as they are now; a room deleted meanwhile (its members
-	 * are put out) still gets its PART events */
-	[ST_RECORD] = PCHAT_OUTBOX_INSERT "SELECT ?, ?, ?, ?, COALESCE(r.name, ''), COALESCE("
-				  "c.chat_history, 1), ?, ?, ?, ? FROM (SELECT 1) one LEFT JOIN pchat_room r ON "
-				  "r.id = ? LEFT JOIN pchat_category c ON c.id = r.category_id",
+	/* The room's name and history switch as they are now; a room deleted meanwhile (its members
+	 * are put out) still gets its PART events. VALUES, not INSERT ... SELECT: a statement whose
+	 * row count the server knows takes no table-wide AUTO-INC lock, so events of different
+	 * rooms never queue behind each other. */
+	[ST_RECORD] = PCHAT_OUTBOX_INSERT "VALUES (?, ?, ?, ?, COALESCE((SELECT r.name FROM "
+				  "pchat_room r WHERE r.id = ?), ''), COALESCE((SELECT c.chat_history FROM "
+				  "pchat_room r JOIN pchat_category c ON c.id = r.category_id WHERE r.id = ?), 1), "
+				  "?, ?, ?, ?)",
 	[ST_LAST_SEQS] = "SELECT room_id, last_seq FROM pchat_room_sequence WHERE room_id IN ("
 					 TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS ","
 					 TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS ")",
@@ -577,7 +580,7 @@ static int last_seqs(void *h, const uint64_t *rooms, int n, uint64_t *seqs)
 static int record(void *h, const pchat_record_t *ev)
 {
 	const char *kind = pchat_event_kind_name((pchat_event_kind_t)ev->kind);
-	pchat_db_val_t p[9];
+	pchat_db_val_t p[10];
 	long long rc;
 
 	if (!kind)
@@ -586,12 +589,12 @@ static int record(void *h, const pchat_record_t *ev)
 	p[1] = PCHAT_DB_CS(ev->ts);
 	p[2] = PCHAT_DB_I((long long)ev->room_id);
 	p[3] = PCHAT_DB_CS(ev->room_uri);
-	p[4] = PCHAT_DB_CS(ev->user);
-	p[5] = PCHAT_DB_I((long long)ev->msg_id);
-	p[6] = PCHAT_DB_CS(ev->content);
-	p[7] = ev->detail ? PCHAT_DB_CS(ev->detail) : PCHAT_DB_NUL;
-	p[8] = PCHAT_DB_I((long long)ev->room_id);
-	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_RECORD, p, 9, NULL, NULL);
+	p[4] = p[5] = PCHAT_DB_I((long long)ev->room_id);
+	p[6] = PCHAT_DB_CS(ev->user);
+	p[7] = PCHAT_DB_I((long long)ev->msg_id);
+	p[8] = PCHAT_DB_CS(ev->content);
+	p[9] = ev->detail ? PCHAT_DB_CS(ev->detail) : PCHAT_DB_NUL;
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_RECORD, p, 10, NULL, NULL);
 	return rc == 1 ? PCHAT_OK : rc < 0 ? store_rc(rc) : PCHAT_ERR_FAILED;
 }
 
