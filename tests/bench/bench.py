@@ -432,6 +432,88 @@ class Bench:
         if imc and ceil:
             r["imc"]["x_ceiling"] = imc / ceil
 
+    # ---- compliance
+
+    def compliance_set(self, *settings):
+        self.kamcmd("pchat.compliance.set", *settings)
+
+    def compliance_waiting(self):
+        return rpc_field(self.kamcmd("pchat.compliance.status"), "waiting")
+
+    def worker_peak_rss(self):
+        """Peak resident memory of the node's compliance worker (kB), from /proc."""
+        m = re.search(r"PID: (\d+)\s+DSC: pchat compliance worker", self.kamcmd("core.psx"))
+        with open("/proc/%s/status" % m.group(1)) as f:
+            return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+
+    def fixed_rate_posts(self, guids, rooms, rate, seconds):
+        """Delivery latency (p50, p99 ms) of posts offered at one rate, rooms of 2."""
+        step = self.load("--mode", "fanout", "--rooms", rooms, "--members", 2, "--guids",
+                         guids, "--rates", rate, "--step", seconds, "--drain", 3,
+                         "--max-p99", 60000)["steps"][0]
+        return step["latency_ms"]["p50"], step["latency_ms"]["p99"], step["passed"]
+
+    def compliance(self):
+        """What recording costs a post, how fast a backlog of a million events exports, in what
+        memory, and whether posting slows while it exports."""
+        rooms = 200 if self.quick else 500
+        guids = self.rooms("compliance", rooms)
+        rates = geometric(500, 20000, 1.3)
+        out = os.path.join(self.dir, "compliance-out")
+        os.makedirs(out, exist_ok=True)
+        fixed_rate, fixed_s = 1000, 5 if self.quick else 10
+        figures = {}
+        try:
+            for mode in ("off", "on"):
+                self.compliance_set("adapter=" + ("jsonl" if mode == "on" else "none"),
+                                    "output_dir=" + out)
+                runs = self.repeat("compliance %s: post rate, rooms of 2" % mode,
+                                   lambda: self.sustained(self.load(
+                                       "--mode", "fanout", "--rooms", rooms, "--members", 2,
+                                       "--guids", guids, "--rates", ",".join(map(str, rates)),
+                                       "--step", 3 if self.quick else 5, "--drain", 3),
+                                       key="offered")[0])
+                figures["rate_" + mode] = statistics.median(runs)
+                figures["latency_" + mode] = self.fixed_rate_posts(guids, rooms, fixed_rate,
+                                                                   fixed_s)
+            # a backlog of a million events, exported while posts go on
+            events = 100_000 if self.quick else 1_000_000
+            self.sql("DELETE FROM pchat_compliance_event WHERE batch_id IS NULL")
+            self.sql("INSERT INTO pchat_compliance_event (kind, ts, room_id, room_uri, room_name, "
+                     "room_logged, user, msg_id, content) SELECT 'CHAT', UTC_TIMESTAMP(6), "
+                     "1 + seq %% 1000, CONCAT('ma-chan://bench.test/room-', seq %% 1000), "
+                     "CONCAT('room ', seq %% 1000), 1, CONCAT('sip:user', seq %% 5000, "
+                     "'@bench.test'), seq, CONCAT('a post of about sixty bytes, number ', seq) "
+                     "FROM seq_1_to_%d" % events)
+            rss_before = self.worker_peak_rss()
+            t0 = time.time()
+            self.kamcmd("pchat.compliance.run")
+            figures["latency_exporting"] = self.fixed_rate_posts(guids, rooms, fixed_rate,
+                                                                 fixed_s)
+            while self.compliance_waiting() > 0 and time.time() - t0 < 1800:
+                time.sleep(0.5)
+            elapsed = time.time() - t0
+            figures["export_s"] = elapsed
+            figures["worker_rss_kb"] = (rss_before, self.worker_peak_rss())
+            files = [f for f in os.listdir(out) if not f.startswith(".")]
+            figures["export_bytes"] = sum(os.path.getsize(os.path.join(out, f)) for f in files)
+        finally:
+            self.compliance_set("adapter=none")
+            shutil.rmtree(out, ignore_errors=True)
+        say("compliance: %s" % figures)
+        self.record("post-rate-compliance", "stored, acknowledged posts/s with compliance "
+                    "recording (off: %.0f/s)" % figures["rate_off"], [figures["rate_on"]],
+                    0.9 * figures["rate_off"], ">= 90% of off",
+                    extra={"off": figures["rate_off"],
+                           "latency_ms_at_%d_per_s" % fixed_rate: {
+                               "off": figures["latency_off"][:2],
+                               "on": figures["latency_on"][:2],
+                               "while_exporting": figures["latency_exporting"][:2]}})
+        self.record("compliance-export", "events/s exported (%d events, JSON Lines, posts "
+                    "going on)" % events, [events / figures["export_s"]], 20000, ">= 20,000/s",
+                    extra={"seconds": figures["export_s"], "bytes": figures["export_bytes"],
+                           "worker_peak_rss_kb_before_after": figures["worker_rss_kb"]})
+
     # ---- output
 
     def machine(self):
@@ -508,7 +590,7 @@ class Bench:
 
 
 SCENARIOS = ["ceiling", "imc", "fanout150", "fanout16k", "post_rate", "login", "sessions",
-             "history", "search", "cost"]
+             "history", "search", "cost", "compliance"]
 
 
 def main():
