@@ -1,9 +1,11 @@
 /*
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/cfg/cfg_struct.h"
@@ -20,6 +22,10 @@
 #define COUNT_INTERVAL 30
 /* Seconds after a failed run before the next one, when run_interval is longer. */
 #define RETRY_INTERVAL 60
+/* The worker's nice value. */
+#define WORKER_NICE 10
+/* Between two batches of one run. */
+#define BATCH_PAUSE_US 50000
 /* Seconds between repeated backlog warnings while it stays above the threshold. */
 #define WARN_INTERVAL 600
 
@@ -89,10 +95,13 @@ static void hold_lease(time_t now)
 				w.active ? "is now" : "is no longer");
 }
 
-/* Between batches: the lease must still be this node's for a while. */
+/* Between batches: the lease must still be this node's for a while. The pause leaves the
+ * database and the processor to the chat for a moment: a backlog exports a little slower, and
+ * posts are not held up behind it. */
 static int keep_going(void *ctx)
 {
 	(void)ctx;
+	usleep(BATCH_PAUSE_US);
 	hold_lease(time(NULL));
 	return w.active;
 }
@@ -194,6 +203,9 @@ int pchat_compliance_start(void)
 		/* its connections were opened by child_init(PROC_RPC) in fork_process */
 		if (cfg_child_init() < 0)
 			exit(-1);
+		/* background work: the SIP workers and senders come first for the processor */
+		if (setpriority(PRIO_PROCESS, 0, WORKER_NICE) < 0)
+			LM_WARN("compliance: cannot lower the worker's priority: %s\n", strerror(errno));
 		worker_loop();
 		exit(-1);
 	}
