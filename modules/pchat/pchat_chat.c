@@ -145,18 +145,21 @@ static int record(const pchat_chat_t *chat, pchat_event_kind_t kind, uint64_t ro
 	return rc;
 }
 
-/* A PART cannot be refused: one that cannot be written is logged for the operator. */
+/* A PART cannot be refused: one that cannot be written is logged with all it holds, for the
+ * operator to add to the archive. */
 static void record_part(const pchat_chat_t *chat, uint64_t room_id, const char *guid,
 		const char *user, const char *cause)
 {
-	char detail[64];
+	char detail[64], now[32];
 	int rc;
 
 	snprintf(detail, sizeof(detail), "{\"cause\":\"%s\"}", cause);
-	rc = record(chat, PCHAT_EV_PART, room_id, guid, user, NULL, 0, "", detail);
+	pchat_now_datetime(now, sizeof(now));
+	rc = record(chat, PCHAT_EV_PART, room_id, guid, user, now, 0, "", detail);
 	if (rc < 0)
-		PLOG_ERR("compliance: the PART of %s from room %llu (%s) could not be recorded: %s\n",
-				user, (unsigned long long)room_id, cause, pchat_rc_text(rc));
+		PLOG_ERR("compliance: an event could not be recorded (%s): PART of %s from room %llu "
+				"(ma-chan://%s/%s) at %s UTC, cause %s\n", pchat_rc_text(rc), user,
+				(unsigned long long)room_id, chat->domain, guid, now, cause);
 }
 
 typedef struct join_failure {
