@@ -89,7 +89,8 @@ static void hold_lease(time_t now)
 				w.active ? "is now" : "is no longer");
 }
 
-/* Between batches: the lease must still be this node's for a while. */
+/* Between batches and between the pages of a batch: the lease must still be this node's for
+ * a while; a renewal comes due in a long batch too. */
 static int keep_going(void *ctx)
 {
 	(void)ctx;

@@ -212,6 +212,10 @@ static int write_files(pchat_export_t *x, const pchat_batch_t *b, uint64_t room)
 				write_event, &p);
 		if (n < 0 && p.rc == 0)
 			p.rc = db_failed(x, n, "reading the batch's events");
+		/* a long batch outlasts the lease: it is renewed as the pages go */
+		if (n == PAGE && p.rc == 0 && x->keep_going && !x->keep_going(x->ctx))
+			p.rc = failed(x, PCHAT_ERR_CONFLICT, "the run stopped while writing batch %s: "
+					"this node no longer holds the lease", b->name);
 	} while (n == PAGE && p.rc == 0);
 	if (p.rc == 0)
 		p.rc = out_close(x, &p.main, dir);

@@ -25,7 +25,8 @@ typedef struct pchat_export {
 	pchat_db_t *db;
 	const char *node;      /* this worker's node (the lease's holder) */
 	const char *domain;    /* users of this domain are internal (Sender/@internal) */
-	/* asked before each batch; 0 stops the run (the worker lost its lease, or is stopping) */
+	/* asked before each batch and between the pages of events a batch is written from (it
+	 * renews the lease); 0 stops the run (the worker lost its lease, or is stopping) */
 	int (*keep_going)(void *ctx);
 	void *ctx;
 	/* filled by the run */
