@@ -121,6 +121,9 @@ static void run_export(const char *why)
 	time_t started = time(NULL);
 	int rc;
 
+	/* the settings as they are now: a run asked for right after pchat.compliance.set must not
+	 * take its batches with those of up to config_reload_interval ago */
+	reload_conf();
 	memset(&x, 0, sizeof(x));
 	x.db = pchat_proc_db();
 	x.node = pchat_params.node_id;
