@@ -269,11 +269,54 @@ static int write_per_room(pchat_export_t *x, const pchat_batch_t *b)
 	return 0;
 }
 
-static int export_batch(pchat_export_t *x, const pchat_batch_t *b)
+/* 1 when a file of the batch named stem was published in dir, 0 when none was, -1 when that
+ * cannot be told (the folder exists but cannot be read). */
+static int published_in(const char *dir, const char *stem)
+{
+	size_t len = strlen(stem);
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	if (!(d = opendir(dir)))
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	while (!found && (de = readdir(d)) != NULL)
+		found = strncmp(de->d_name, stem, len) == 0;
+	closedir(d);
+	return found;
+}
+
+static int same_settings(const pchat_batch_t *b, const pchat_compliance_conf_t *conf)
+{
+	return b->adapter == conf->adapter && !strcmp(b->output_dir, conf->output_dir)
+		   && b->one_room_per_file == conf->one_room_per_file
+		   && b->add_user_details == conf->add_user_details
+		   && b->add_room_details == conf->add_room_details && !strcmp(b->xslt, conf->xslt);
+}
+
+/* A batch written again takes the settings as they are now (the administrator fixed the
+ * folder or the stylesheet that failed it), unless a file of it is already in its folder: it
+ * then keeps its own, so that it replaces that file rather than appear twice. */
+static int follow_settings(pchat_export_t *x, pchat_batch_t *b,
+		const pchat_compliance_conf_t *conf)
+{
+	int rc;
+
+	if (!b->attempts || conf->adapter == PCHAT_ADAPTER_NONE || !conf->output_dir[0]
+			|| same_settings(b, conf) || published_in(b->output_dir, b->name) != 0)
+		return 0;
+	if ((rc = pchat_outbox_batch_settings(x->db, b, conf)) < 0)
+		return db_failed(x, rc, "updating the batch's settings");
+	return 0;
+}
+
+static int export_batch(pchat_export_t *x, pchat_batch_t *b, const pchat_compliance_conf_t *conf)
 {
 	long long deleted;
 	int rc;
 
+	if ((rc = follow_settings(x, b, conf)) < 0)
+		return rc;
 	if ((rc = pchat_outbox_attempted(x->db, b->id)) < 0
 			|| (rc = pchat_outbox_number_users(x->db, b->id)) < 0)
 		return db_failed(x, rc, "preparing the batch");
@@ -344,7 +387,7 @@ int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf)
 			return db_failed(x, rc, "taking a batch");
 		if (rc == 0)
 			return PCHAT_OK;
-		if ((rc = export_batch(x, &b)) < 0)
+		if ((rc = export_batch(x, &b, conf)) < 0)
 			return rc;
 	}
 }

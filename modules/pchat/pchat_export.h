@@ -38,7 +38,8 @@ typedef struct pchat_export {
 
 /* Writes the open batches, then takes and writes new ones until no event waits. PCHAT_OK, or a
  * negative pchat_rc_t with x->error set: the failed batch stays in the outbox, whole, for the
- * next run. conf supplies the settings of new batches (a taken batch keeps its own). */
+ * next run. conf supplies the settings of new batches, and of a batch written again when none
+ * of its files was published yet (one that was keeps its own, to replace those files). */
 int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf);
 
 /* Hidden temporary files older than this were left by a worker that died while writing. */
