@@ -9,7 +9,7 @@ the "Compliance" section of doc/pchat_admin.xml promises:
   stable sender ids and three agreeing forms of every time; moderation goes to the batch's
   -moderation.jsonl; the outbox is empty afterwards;
 - the JSON Lines adapter writes every documented field, each outbox event exactly once, and the
-  user and room details when asked;
+  user and room details when asked; one_room_per_file gives each room its own files;
 - of the two nodes only the lease holder ever runs the export;
 - a stylesheet is applied to the XML; one that does not parse or reads a file fails the run,
   the events stay and chat goes on, and once it is fixed every event is exported exactly once;
@@ -387,6 +387,29 @@ def test_jsonl_fields_and_details(lab, clients, room, service):
     assert part_b["detail"] == {"cause": "part"} and part_a["detail"] == {"cause": "part"}
     assert all("detail" not in e for e in (join_a, join_b, chat_a, chat_b))
     assert [e["ticks"] for e in mine] == sorted(e["ticks"] for e in mine)
+
+
+def test_one_room_per_file(lab, clients, service):
+    configure(lab, adapter="xml", output_dir=service, one_room_per_file="yes")
+    rooms = [lab.new_room("per-file") for _ in range(2)]
+    a = clients("alice", node=0)
+    for i, room in enumerate(rooms):
+        assert resp_code(a.join(room)) == 200
+        post_ok(a, room, "in room %d" % i)
+    lab.kamcmd("pchat.message.remove", rooms[1].rsplit("/", 1)[1], "keyword=room")
+    st = run(lab)
+    assert st["last_error"] == "" and st["waiting"] == "0", st
+    files = published(service)
+    ids = [room_row(lab, r)[0] for r in rooms]
+    stem = files[0].split("-room")[0]
+    assert re.fullmatch(STEM, stem)
+    assert files == sorted(["%s-room%d.xml" % (stem, ids[0]), "%s-room%d.xml" % (stem, ids[1]),
+                            "%s-room%d-moderation.jsonl" % (stem, ids[1])])
+    for room, rid in zip(rooms, ids):
+        path = os.path.join(service, "%s-room%d.xml" % (stem, rid))
+        convs = ET.parse(path).getroot().findall("Conversation")
+        assert [c.find("Channel").get("uri") for c in convs] == [room]
+        assert [m.get("type") for m in convs[0].findall("Messages/Message")] == ["JOIN", "CHAT"]
 
 
 # ---------------------------------------------------------------- one worker
