@@ -28,8 +28,9 @@ CREATE TABLE IF NOT EXISTS pchat_compliance_event (
     KEY compliance_batch_idx (batch_id, room_id, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- A batch taken by the worker, with what decides its files: the adapter and options frozen at
--- the time it was taken, and the stem of its file names. Deleted with its events once written.
+-- A batch taken by the worker, with what decides its files: the adapter and options of the time
+-- it was taken (a batch written again takes the current ones while none of its files was
+-- published), and the stem of its file names. Deleted with its events once written.
 CREATE TABLE IF NOT EXISTS pchat_compliance_batch (
     id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
     name VARCHAR(64) CHARACTER SET ascii NOT NULL,  -- pchat-compliance-<time>-<id>

@@ -24,7 +24,8 @@
 #define RETRY_INTERVAL 60
 /* The worker's nice value. */
 #define WORKER_NICE 10
-/* Between two batches of one run. */
+/* Between two batches of one run: the database and the processor are the chat's for a moment,
+ * so a backlog exports a little slower and posts are not held up behind it. */
 #define BATCH_PAUSE_US 50000
 /* Seconds between repeated backlog warnings while it stays above the threshold. */
 #define WARN_INTERVAL 600
@@ -95,13 +96,11 @@ static void hold_lease(time_t now)
 				w.active ? "is now" : "is no longer");
 }
 
-/* Between batches: the lease must still be this node's for a while. The pause leaves the
- * database and the processor to the chat for a moment: a backlog exports a little slower, and
- * posts are not held up behind it. */
+/* Between batches and between the pages of a batch: the lease must still be this node's for
+ * a while; a renewal comes due in a long batch too. */
 static int keep_going(void *ctx)
 {
 	(void)ctx;
-	usleep(BATCH_PAUSE_US);
 	hold_lease(time(NULL));
 	return w.active;
 }
@@ -129,11 +128,15 @@ static void run_export(const char *why)
 	time_t started = time(NULL);
 	int rc;
 
+	/* the settings as they are now: a run asked for right after pchat.compliance.set must not
+	 * take its batches with those of up to config_reload_interval ago */
+	reload_conf();
 	memset(&x, 0, sizeof(x));
 	x.db = pchat_proc_db();
 	x.node = pchat_params.node_id;
 	x.domain = pchat_params.domain;
 	x.keep_going = keep_going;
+	x.batch_pause_us = BATCH_PAUSE_US;
 	rc = pchat_export_run(&x, &w.conf);
 	update_stat(pchat_stat_compliance_exported, x.exported);
 	if (rc < 0) {

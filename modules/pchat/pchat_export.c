@@ -212,6 +212,10 @@ static int write_files(pchat_export_t *x, const pchat_batch_t *b, uint64_t room)
 				write_event, &p);
 		if (n < 0 && p.rc == 0)
 			p.rc = db_failed(x, n, "reading the batch's events");
+		/* a long batch outlasts the lease: it is renewed as the pages go */
+		if (n == PAGE && p.rc == 0 && x->keep_going && !x->keep_going(x->ctx))
+			p.rc = failed(x, PCHAT_ERR_CONFLICT, "the run stopped while writing batch %s: "
+					"this node no longer holds the lease", b->name);
 	} while (n == PAGE && p.rc == 0);
 	if (p.rc == 0)
 		p.rc = out_close(x, &p.main, dir);
@@ -265,11 +269,54 @@ static int write_per_room(pchat_export_t *x, const pchat_batch_t *b)
 	return 0;
 }
 
-static int export_batch(pchat_export_t *x, const pchat_batch_t *b)
+/* 1 when a file of the batch named stem was published in dir, 0 when none was, -1 when that
+ * cannot be told (the folder exists but cannot be read). */
+static int published_in(const char *dir, const char *stem)
+{
+	size_t len = strlen(stem);
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	if (!(d = opendir(dir)))
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	while (!found && (de = readdir(d)) != NULL)
+		found = strncmp(de->d_name, stem, len) == 0;
+	closedir(d);
+	return found;
+}
+
+static int same_settings(const pchat_batch_t *b, const pchat_compliance_conf_t *conf)
+{
+	return b->adapter == conf->adapter && !strcmp(b->output_dir, conf->output_dir)
+		   && b->one_room_per_file == conf->one_room_per_file
+		   && b->add_user_details == conf->add_user_details
+		   && b->add_room_details == conf->add_room_details && !strcmp(b->xslt, conf->xslt);
+}
+
+/* A batch written again takes the settings as they are now (the administrator fixed the
+ * folder or the stylesheet that failed it), unless a file of it is already in its folder: it
+ * then keeps its own, so that it replaces that file rather than appear twice. */
+static int follow_settings(pchat_export_t *x, pchat_batch_t *b,
+		const pchat_compliance_conf_t *conf)
+{
+	int rc;
+
+	if (!b->attempts || conf->adapter == PCHAT_ADAPTER_NONE || !conf->output_dir[0]
+			|| same_settings(b, conf) || published_in(b->output_dir, b->name) != 0)
+		return 0;
+	if ((rc = pchat_outbox_batch_settings(x->db, b, conf)) < 0)
+		return db_failed(x, rc, "updating the batch's settings");
+	return 0;
+}
+
+static int export_batch(pchat_export_t *x, pchat_batch_t *b, const pchat_compliance_conf_t *conf)
 {
 	long long deleted;
 	int rc;
 
+	if ((rc = follow_settings(x, b, conf)) < 0)
+		return rc;
 	if ((rc = pchat_outbox_attempted(x->db, b->id)) < 0
 			|| (rc = pchat_outbox_number_users(x->db, b->id)) < 0)
 		return db_failed(x, rc, "preparing the batch");
@@ -324,6 +371,8 @@ int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf)
 	if (conf->adapter != PCHAT_ADAPTER_NONE && conf->output_dir[0])
 		remove_stale_tmp(conf->output_dir);
 	for (;;) {
+		if (x->batches && x->batch_pause_us > 0)
+			usleep((useconds_t)x->batch_pause_us);
 		if (x->keep_going && !x->keep_going(x->ctx))
 			return failed(x, PCHAT_ERR_CONFLICT, "the run stopped: this node no longer holds "
 					"the lease");
@@ -340,7 +389,7 @@ int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf)
 			return db_failed(x, rc, "taking a batch");
 		if (rc == 0)
 			return PCHAT_OK;
-		if ((rc = export_batch(x, &b)) < 0)
+		if ((rc = export_batch(x, &b, conf)) < 0)
 			return rc;
 	}
 }

@@ -25,9 +25,11 @@ typedef struct pchat_export {
 	pchat_db_t *db;
 	const char *node;      /* this worker's node (the lease's holder) */
 	const char *domain;    /* users of this domain are internal (Sender/@internal) */
-	/* asked before each batch; 0 stops the run (the worker lost its lease, or is stopping) */
+	/* asked before each batch and between the pages of events a batch is written from (it
+	 * renews the lease); 0 stops the run (the worker lost its lease, or is stopping) */
 	int (*keep_going)(void *ctx);
 	void *ctx;
+	int batch_pause_us;    /* a pause before each batch after the first */
 	/* filled by the run */
 	long long exported;    /* events written */
 	int batches;
@@ -37,7 +39,8 @@ typedef struct pchat_export {
 
 /* Writes the open batches, then takes and writes new ones until no event waits. PCHAT_OK, or a
  * negative pchat_rc_t with x->error set: the failed batch stays in the outbox, whole, for the
- * next run. conf supplies the settings of new batches (a taken batch keeps its own). */
+ * next run. conf supplies the settings of new batches, and of a batch written again when none
+ * of its files was published yet (one that was keeps its own, to replace those files). */
 int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf);
 
 /* Hidden temporary files older than this were left by a worker that died while writing. */

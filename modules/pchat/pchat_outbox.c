@@ -32,6 +32,7 @@ enum {
 	O_BATCH_TAKE,
 	O_BATCH_NAME,
 	O_BATCH_ATTEMPTED,
+	O_BATCH_SETTINGS,
 	O_NUMBER_USERS,
 	O_ROOMS,
 	O_EVENTS,
@@ -107,6 +108,9 @@ static const char *const outbox_sql[] = {
 					 "? WHERE id = ?",
 	[O_BATCH_ATTEMPTED] = "UPDATE pchat_compliance_batch SET attempts = attempts + 1 WHERE "
 						  "id = ?",
+	[O_BATCH_SETTINGS] = "UPDATE pchat_compliance_batch SET adapter = ?, output_dir = ?, "
+						 "one_room_per_file = ?, add_user_details = ?, add_room_details = ?, "
+						 "xslt = ? WHERE id = ?",
 	[O_NUMBER_USERS] = "INSERT IGNORE INTO pchat_compliance_user (uri) SELECT DISTINCT e.user "
 					   "FROM pchat_compliance_event e WHERE e.batch_id = ? AND e.user <> '' AND "
 					   "NOT EXISTS (SELECT 1 FROM pchat_compliance_user u WHERE u.uri = e.user)",
@@ -482,6 +486,30 @@ int pchat_outbox_attempted(pchat_db_t *db, uint64_t batch_id)
 	int rc = exec(db, O_BATCH_ATTEMPTED, &p, 1, NULL, NULL);
 
 	return rc < 0 ? rc : PCHAT_OK;
+}
+
+int pchat_outbox_batch_settings(pchat_db_t *db, pchat_batch_t *b,
+		const pchat_compliance_conf_t *conf)
+{
+	pchat_db_val_t p[7];
+	int rc;
+
+	p[0] = PCHAT_DB_CS(pchat_adapter_name(conf->adapter));
+	p[1] = PCHAT_DB_CS(conf->output_dir);
+	p[2] = PCHAT_DB_I(conf->one_room_per_file);
+	p[3] = PCHAT_DB_I(conf->add_user_details);
+	p[4] = PCHAT_DB_I(conf->add_room_details);
+	p[5] = PCHAT_DB_CS(conf->xslt);
+	p[6] = PCHAT_DB_I((long long)b->id);
+	if ((rc = exec(db, O_BATCH_SETTINGS, p, 7, NULL, NULL)) < 0)
+		return rc;
+	b->adapter = conf->adapter;
+	snprintf(b->output_dir, sizeof(b->output_dir), "%s", conf->output_dir);
+	b->one_room_per_file = conf->one_room_per_file;
+	b->add_user_details = conf->add_user_details;
+	b->add_room_details = conf->add_room_details;
+	snprintf(b->xslt, sizeof(b->xslt), "%s", conf->xslt);
+	return PCHAT_OK;
 }
 
 int pchat_outbox_number_users(pchat_db_t *db, uint64_t batch_id)

@@ -123,6 +123,11 @@ int pchat_outbox_claim(pchat_db_t *db, const pchat_compliance_conf_t *conf, cons
 /* Counts one more attempt at writing batch b. */
 int pchat_outbox_attempted(pchat_db_t *db, uint64_t batch_id);
 
+/* The batch is written with conf's adapter and options from now on (a batch that failed, none
+ * of whose files was published); *b follows. PCHAT_OK, or a negative pchat_rc_t. */
+int pchat_outbox_batch_settings(pchat_db_t *db, pchat_batch_t *b,
+		const pchat_compliance_conf_t *conf);
+
 /* Gives every user of the batch a stable Sender/@id. */
 int pchat_outbox_number_users(pchat_db_t *db, uint64_t batch_id);
 

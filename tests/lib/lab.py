@@ -154,9 +154,10 @@ class Lab:
         return int(re.search(r"^pchat:%s = (\d+)" % name, out, re.M).group(1))
 
     def sql(self, query, db=True):
-        """Runs SQL as the lab's MariaDB root; returns the rows as lists of strings."""
+        """Runs SQL as the lab's MariaDB root; returns the rows as lists of strings (utf8mb4 both
+        ways: the client's default, utf8mb3, turns characters beyond the BMP into '?')."""
         cmd = ["mariadb", "--no-defaults", "-S", self.env["PCHAT_MYSQL_SOCKET"], "-u", "root",
-               "--batch", "--skip-column-names"]
+               "--batch", "--skip-column-names", "--default-character-set=utf8mb4"]
         if db:
             cmd.append(self.env["PCHAT_MYSQL_DB"])
         res = subprocess.run(cmd + ["-e", query], stdout=subprocess.PIPE,
