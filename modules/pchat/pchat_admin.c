@@ -161,10 +161,11 @@ static const char *const admin_sql[] = {
 					  "(? IS NULL OR author = ?) AND (? IS NULL OR content LIKE CONCAT('%', ?, "
 					  "'%') ESCAPE '!') AND (? IS NULL OR ts >= ?) AND (? IS NULL OR ts < ?)",
 	/* one REPLACE event per message replaced, in the replacement's transaction, with what it
-	 * said before */
+	 * said before: its text, and its content as stored (the XML of the post) */
 	[A_EVENT_REPLACE] = PCHAT_OUTBOX_INSERT "SELECT 'REPLACE', UTC_TIMESTAMP(6), m.room_id, "
 						"CONCAT('ma-chan://', ?, '/', r.guid), r.name, c.chat_history, ?, m.seq, "
-						"?, JSON_OBJECT('previous', m.content, 'author', m.author, 'posted', "
+						"?, JSON_OBJECT('previous', ExtractValue(m.content, '/chat'), 'previous_xml', "
+						"m.content, 'author', m.author, 'posted', "
 						DATETIME("m.ts") ") FROM pchat_message m JOIN pchat_room r ON r.id = "
 						"m.room_id JOIN pchat_category c ON c.id = r.category_id WHERE m.room_id "
 						"= ? AND (? IS NULL OR m.author = ?) AND (? IS NULL OR m.content LIKE "

@@ -55,8 +55,8 @@ typedef struct pchat_event {
 	int user_internal;      /* Sender/@internal: 1, 0, or -1 not known (left out) */
 	uint64_t msg_id;        /* CHAT, REPLACE: the post's number in its room; 0 otherwise */
 	const char *content;    /* CHAT: the post's text; REPLACE: the new text; file events: the
-	                           stored file name; BACKCHAT: the numbers read ("12-41", "" for
-	                           none); JOIN, PART, CLEAR: "" */
+	                           stored file name; BACKCHAT: the numbers read ("12-41"; a read
+	                           of nothing is not recorded); JOIN, PART, CLEAR: "" */
 	const char *detail;     /* a JSON object with what the kind adds (PART's cause, BACKCHAT's
 	                           range, REPLACE's previous content, CLEAR's bound and count), or
 	                           NULL; written to JSON Lines only */

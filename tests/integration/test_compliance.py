@@ -319,7 +319,8 @@ def test_xml_end_to_end(lab, clients, room, service):
     assert replace["type"] == "REPLACE" and replace["message_id"] == seqs[-1]
     assert replace["content"] == "Removed by policy"
     assert replace["room"] == {"uri": room, "name": name, "logged": True}
-    assert "secret plan" in replace["detail"]["previous"]
+    assert replace["detail"]["previous"] == TEXTS[-1]  # the text, as the CHAT event had it
+    assert replace["detail"]["previous_xml"].startswith("<chat>")  # the post as stored
     assert replace["detail"]["author"] == "sip:alice@pchat.test"
 
     assert room_events(lab, room) == 0 and outbox_count(lab) == 0
@@ -383,7 +384,7 @@ def test_jsonl_fields_and_details(lab, clients, room, service):
     assert chat_a["user_id"] == join_a["user_id"] == part_a["user_id"] != join_b["user_id"]
     assert backchat["content"] == "%d-%d" % (seqs[1], seqs[1])
     assert backchat["detail"]["requested"] == 1
-    assert replace["message_id"] == seqs[1] and "to be replaced" in replace["detail"]["previous"]
+    assert replace["message_id"] == seqs[1] and replace["detail"]["previous"] == "to be replaced"
     assert part_b["detail"] == {"cause": "part"} and part_a["detail"] == {"cause": "part"}
     assert all("detail" not in e for e in (join_a, join_b, chat_a, chat_b))
     assert [e["ticks"] for e in mine] == sorted(e["ticks"] for e in mine)
@@ -636,7 +637,9 @@ def taken_over(lab, survivor, mark, ids, folder, timeout=RUN_TIMEOUT):
     assert wait_for(finished, timeout=timeout, interval=0.25), \
         "node%d did not take over and finish within %d s: %s" % (
             survivor + 1, timeout, status(lab, survivor))
-    assert "run (taking over a batch left open)" in lab.log(survivor, mark)
+    # the log line follows the commit that status shows
+    assert wait_for(lambda: "run (taking over a batch left open)" in lab.log(survivor, mark),
+                    timeout=5)
     exactly_once(id_counts(folder), ids)
     assert sum(id_counts(folder).values()) == len(ids)
     assert outbox_count(lab) == 0
@@ -663,6 +666,35 @@ def test_worker_killed_while_writing(lab, room, service):
     assert outbox_count(lab, "batch_id = %d" % batch[0]) == BACKLOG
     taken_over(lab, survivor, mark, ids, service)
     assert published(service) == [batch[1] + ".jsonl"]  # the same name
+
+
+def test_database_killed_during_a_run_loses_nothing(lab, room, service):
+    """MariaDB dies while the worker writes a batch: the run fails, nothing is deleted, and once
+    the database is back the next run writes the batch under its name, every event once."""
+    ids, active = backlog(lab, room, service)
+    mark = lab.log_mark(active)
+    assert lab.kamcmd("pchat.compliance.run", node=active).strip() == "requested"
+    assert wait_for(lambda: glob.glob(os.path.join(service, ".pchat-compliance-*.tmp")),
+                    timeout=RUN_TIMEOUT, interval=0.005), "the run did not start writing"
+    batch = open_batch(lab)
+    os.kill(int(open(os.path.join(lab.dir, "mysql", "mysqld.pid")).read()), signal.SIGKILL)
+    assert wait_for(lambda: "compliance: run (asked for) failed" in lab.log(active, mark),
+                    timeout=RUN_TIMEOUT), "the run did not fail with the database gone"
+    assert published(service) == [], "the batch was published before the kill: make BACKLOG " \
+        "bigger"
+    lab.up()  # MariaDB back (crash recovery); the batch and its events are still there
+    assert open_batch(lab) == batch
+    assert outbox_count(lab, "batch_id = %d" % batch[0]) == BACKLOG
+
+    def exported():
+        # the nodes wait db_retry_interval before they try the database again
+        lab.kamcmd("pchat.compliance.run", node=active, check=False)
+        st = status(lab, active)
+        return st.get("waiting") == "0" and st.get("open_batches") == "0"
+    assert wait_for(exported, timeout=60, interval=1), "the batch was not written after the " \
+        "database came back: %s" % status(lab, active)
+    exactly_once(id_counts(service), ids)
+    assert published(service) == [batch[1] + ".jsonl"]
 
 
 def test_worker_killed_after_publishing_before_deleting(lab, room, service):
