@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS pchat_compliance_batch (
     node VARCHAR(64) CHARACTER SET ascii NOT NULL,   -- who took it
     attempts INT UNSIGNED NOT NULL DEFAULT 0,
     created DATETIME(6) NOT NULL DEFAULT UTC_TIMESTAMP(6)
-) ENGINE=InnoDB;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- Sender/@id of Lync's XML: a stable number per user, assigned when first exported.
 CREATE TABLE IF NOT EXISTS pchat_compliance_user (

@@ -941,8 +941,9 @@ int pchat_archive_publish(const char *dir, const char *tmp_name, const char *fin
 		return publish_failed(err, errlen, "publish: cannot rename %s/%s to %s", dir,
 				tmp_name, final_name);
 	}
-	/* the new name is on disk once the folder is */
-	if (fsync(dirfd) != 0) {
+	/* The new name is on disk once the folder is. Some network file systems (CIFS) cannot
+	 * sync a folder and say EINVAL: their server commits the rename itself. */
+	if (fsync(dirfd) != 0 && errno != EINVAL) {
 		close_keeping_errno(dirfd);
 		return publish_failed(err, errlen, "publish: cannot fsync folder %s", dir);
 	}

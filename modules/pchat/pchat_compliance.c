@@ -31,6 +31,7 @@
 #define WARN_INTERVAL 600
 
 typedef struct worker {
+	pchat_db_t *db;      /* its own connection, READ COMMITTED (PCHAT_OUTBOX_SESSION_SQL) */
 	pchat_compliance_conf_t conf;
 	int conf_known;
 	int active;          /* this node holds the lease */
@@ -59,14 +60,24 @@ void pchat_compliance_apply(const pchat_compliance_conf_t *conf)
 				: "recording stops (no adapter)");
 }
 
+/* The next run comes run_interval after the last one, whichever node ran it: a restart or a
+ * takeover does not start the interval over (a long one would never be reached). */
+static void schedule_from_last_run(const pchat_compliance_conf_t *conf)
+{
+	int retry = conf->run_interval < RETRY_INTERVAL ? conf->run_interval : RETRY_INTERVAL;
+	int due_in = pchat_outbox_due_in(w.db, conf->run_interval, retry);
+
+	w.next_run = time(NULL) + (due_in >= 0 ? due_in : conf->run_interval);
+}
+
 static void reload_conf(void)
 {
 	pchat_compliance_conf_t conf;
 
-	if (pchat_outbox_conf_get(pchat_proc_db(), &conf) < 0)
+	if (pchat_outbox_conf_get(w.db, &conf) < 0)
 		return; /* the last settings stay (unknown at start: recorded) */
-	if (!w.conf_known || conf.run_interval != w.conf.run_interval)
-		w.next_run = time(NULL) + conf.run_interval;
+	if (w.conf_known && conf.run_interval != w.conf.run_interval)
+		schedule_from_last_run(&conf);
 	w.conf = conf;
 	w.conf_known = 1;
 	pchat_compliance_apply(&conf);
@@ -79,7 +90,7 @@ static void hold_lease(time_t now)
 
 	if (w.active && now - w.lease_renewed < pchat_params.compliance_lease / 3)
 		return;
-	rc = pchat_outbox_lease(pchat_proc_db(), pchat_params.node_id,
+	rc = pchat_outbox_lease(w.db, pchat_params.node_id,
 			pchat_params.compliance_lease);
 	if (rc < 0) {
 		/* unreachable: this node cannot tell, and must not count on the lease it had */
@@ -91,6 +102,8 @@ static void hold_lease(time_t now)
 	w.took_over |= w.active && !was;
 	if (w.active)
 		w.lease_renewed = now;
+	if (w.active && !was)
+		schedule_from_last_run(&w.conf);
 	if (w.active != was)
 		LM_INFO("compliance: this node %s the active compliance worker\n",
 				w.active ? "is now" : "is no longer");
@@ -109,7 +122,7 @@ static void count_waiting(time_t now)
 {
 	pchat_compliance_status_t st;
 
-	if (now < w.next_count || pchat_outbox_status(pchat_proc_db(), &st) < 0)
+	if (now < w.next_count || pchat_outbox_status(w.db, &st) < 0)
 		return;
 	w.next_count = now + COUNT_INTERVAL;
 	__atomic_store_n(&pchat_shared->compliance_waiting, st.waiting, __ATOMIC_RELAXED);
@@ -132,11 +145,12 @@ static void run_export(const char *why)
 	 * take its batches with those of up to config_reload_interval ago */
 	reload_conf();
 	memset(&x, 0, sizeof(x));
-	x.db = pchat_proc_db();
+	x.db = w.db;
 	x.node = pchat_params.node_id;
 	x.domain = pchat_params.domain;
 	x.keep_going = keep_going;
 	x.batch_pause_us = BATCH_PAUSE_US;
+	x.lease_s = pchat_params.compliance_lease;
 	rc = pchat_export_run(&x, &w.conf);
 	update_stat(pchat_stat_compliance_exported, x.exported);
 	if (rc < 0) {
@@ -151,8 +165,7 @@ static void run_export(const char *why)
 	}
 	pchat_outbox_run_done(x.db, rc < 0 ? x.error : NULL);
 	w.next_count = 0;
-	w.next_run = time(NULL) + (rc < 0 && w.conf.run_interval > RETRY_INTERVAL
-										? RETRY_INTERVAL : w.conf.run_interval);
+	schedule_from_last_run(&w.conf);
 }
 
 /* The active worker runs when asked, when due, and at once after taking over from a worker
@@ -162,11 +175,11 @@ static void maybe_run(time_t now)
 	pchat_batch_t open;
 	const char *why = NULL;
 
-	if (pchat_outbox_take_run_request(pchat_proc_db()) == 1)
+	if (pchat_outbox_take_run_request(w.db) == 1)
 		why = "asked for";
 	else if (now >= w.next_run)
 		why = "interval";
-	else if (w.took_over && pchat_outbox_open_batch(pchat_proc_db(), &open) == 1)
+	else if (w.took_over && pchat_outbox_open_batch(w.db, &open) == 1)
 		why = "taking over a batch left open";
 	w.took_over = 0;
 	if (why)
@@ -194,6 +207,21 @@ static void worker_loop(void)
 	}
 }
 
+/* The worker's own connection (the process's, made in child_init, stays unused): its session
+ * runs READ COMMITTED from every connect on. */
+static pchat_db_t *worker_db(void)
+{
+	static const pchat_db_sqlset_t *const sets[] = {&pchat_outbox_sqlset};
+	pchat_db_conf_t conf = pchat_db_conf;
+	pchat_db_t *db;
+
+	conf.session_sql = PCHAT_OUTBOX_SESSION_SQL;
+	db = pchat_db_new(&conf, sets, 1, &pchat_shared->db_health);
+	if (!db)
+		LM_ERR("compliance: out of memory for the worker's database connection\n");
+	return db;
+}
+
 int pchat_compliance_start(void)
 {
 	int pid = fork_process(PROC_RPC, "pchat compliance worker", 1);
@@ -205,6 +233,9 @@ int pchat_compliance_start(void)
 	if (pid == 0) {
 		/* its connections were opened by child_init(PROC_RPC) in fork_process */
 		if (cfg_child_init() < 0)
+			exit(-1);
+		w.db = worker_db();
+		if (!w.db)
 			exit(-1);
 		/* background work: the SIP workers and senders come first for the processor */
 		if (setpriority(PRIO_PROCESS, 0, WORKER_NICE) < 0)

@@ -1,9 +1,10 @@
 /*
- * The compliance worker: a module-owned process on every node. Each second it tries to take or
- * renew the pool's compliance lease (pchat_compliance_state, compliance_lease seconds, by the
- * database's clock); the one node that holds it runs the export (pchat_export.h) every
- * run_interval, at once when pchat.compliance.run asks or when a batch was left open by a run
- * that failed or a node that died. Every worker reloads the compliance settings each
+ * The compliance worker: a module-owned process on every node, with its own database
+ * connection. Each second a worker without the pool's compliance lease (pchat_compliance_state,
+ * compliance_lease seconds, by the database's clock) tries to take it; the holder renews it every
+ * third of that, also while it exports. The holder runs the export (pchat_export.h)
+ * run_interval after the pool's last run, at once when pchat.compliance.run asks, and at once
+ * when it takes over a batch left open by a node that died. Every worker reloads the compliance settings each
  * config_reload_interval and tells its node's chat whether to record, counts the outbox for the
  * statistics, and the active one warns when the backlog passes compliance_backlog_warning.
  *

@@ -223,6 +223,8 @@ int pchat_db_connect(pchat_db_t *db)
 	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	/* All times are stored and compared in UTC, whatever the server's zone. */
 	mysql_options(db->conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+	if (db->conf.session_sql)
+		mysql_options(db->conn, MYSQL_INIT_COMMAND, db->conf.session_sql);
 	if (!mysql_real_connect(db->conn, db->conf.socket ? NULL : db->conf.host, db->conf.user,
 				db->conf.password, db->conf.database, db->conf.socket ? 0 : db->conf.port,
 				db->conf.socket, 0))

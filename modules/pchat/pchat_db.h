@@ -32,6 +32,8 @@ typedef struct pchat_db_conf {
 	char *socket;            /* unix socket path, used instead of host/port when set */
 	unsigned int timeout_s;  /* connect, read and write timeouts */
 	int retry_ms;            /* how long an outage pauses new connection attempts */
+	const char *session_sql; /* run on every connect, before any statement (static text); NULL
+	                            for none */
 } pchat_db_conf_t;
 
 /* Parses mysql://user[:password]@host[:port]/database into conf (strings from pchat_malloc; release
@@ -90,6 +92,9 @@ int pchat_db_connect(pchat_db_t *db);
  * PCHAT_ERR_NO_MEMORY, PCHAT_ERR_FAILED (the statement failed). */
 long long pchat_db_exec(pchat_db_t *db, const pchat_db_sqlset_t *set, int stmt,
 		const pchat_db_val_t *params, int nparams, pchat_db_row_f cb, void *ctx);
+
+/* A DATETIME column as ISO 8601 UTC text with microseconds, in a statement. */
+#define PCHAT_SQL_ISO(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%fZ')"
 
 /* AUTO_INCREMENT value or LAST_INSERT_ID(expr) set by the last statement. */
 unsigned long long pchat_db_insert_id(const pchat_db_t *db);

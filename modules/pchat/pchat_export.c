@@ -3,6 +3,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,11 +65,19 @@ static int out_open(pchat_export_t *x, out_file_t *o, const char *dir,
 		const pchat_archive_opts_t *opts)
 {
 	char path[PCHAT_PATH_MAX + 256];
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, o->tmp);
-	o->f = fopen(path, "w");
-	if (!o->f)
-		return failed(x, PCHAT_ERR_FAILED, "cannot create %s: %s", path, strerror(errno));
+	/* the name is predictable: a link planted under it is not followed */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+	o->f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!o->f) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return failed(x, PCHAT_ERR_FAILED, "cannot create %s: %s", path, strerror(e));
+	}
 	o->w = pchat_archive_open(o->f, opts);
 	if (!o->w) {
 		fclose(o->f);
@@ -83,14 +92,18 @@ static int out_open(pchat_export_t *x, out_file_t *o, const char *dir,
 static int out_close(pchat_export_t *x, out_file_t *o, const char *dir)
 {
 	long long n;
-	int rc = 0;
+	int rc = 0, closed, e;
 
 	if (!o->f)
 		return 0;
+	errno = 0;
 	n = pchat_archive_close(o->w);
-	if (n < 0 || fclose(o->f) != 0) {
+	e = errno;
+	closed = fclose(o->f); /* always: the descriptor of a full disk must not stay open */
+	if (n < 0 || closed != 0) {
+		e = n < 0 ? e : errno;
 		rc = failed(x, PCHAT_ERR_FAILED, "cannot write %s/%s: %s", dir, o->tmp,
-				errno ? strerror(errno) : "write error");
+				e ? strerror(e) : "write error");
 	}
 	o->f = NULL;
 	o->w = NULL;
@@ -123,12 +136,10 @@ static int out_transform(pchat_export_t *x, out_file_t *o, const char *dir, cons
 	rc = pchat_archive_transform(xslt, in, out, err, sizeof(err));
 	if (rc == 0 && (rc = rename(out, in)) != 0)
 		snprintf(err, sizeof(err), "cannot rename its output: %s", strerror(errno));
-	if (rc != 0)
-		unlink(out);
-	if (rc != 0)
-		return failed(x, PCHAT_ERR_FAILED, "the stylesheet %s failed on %s: %s", xslt, o->final,
-				err);
-	return 0;
+	if (rc == 0)
+		return 0;
+	unlink(out);
+	return failed(x, PCHAT_ERR_FAILED, "the stylesheet %s failed on %s: %s", xslt, o->final, err);
 }
 
 /* The file appears under its final name, whole; one without events is not written. */
@@ -158,6 +169,7 @@ typedef struct batch_pass {
 	out_file_t moderation; /* XML adapter: opened at the first moderation event */
 	uint64_t room;         /* one_room_per_file: the room of these files, else 0 */
 	uint64_t after_room, after_id;
+	long long read;        /* events read from the outbox */
 	int rc;
 } batch_pass_t;
 
@@ -169,6 +181,7 @@ static int write_event(void *ctx, const pchat_event_t *ev)
 
 	p->after_room = ev->room_id;
 	p->after_id = ev->id;
+	p->read++;
 	if (p->b->add_user_details && e.user[0])
 		e.user_internal = strcasecmp(pchat_user_domain(e.user), p->x->domain) == 0;
 	rc = pchat_archive_add(p->main.w, &e);
@@ -187,6 +200,15 @@ static int write_event(void *ctx, const pchat_event_t *ev)
 		return 1;
 	}
 	return 0;
+}
+
+/* Renews the lease through the worker; a run that lost it stops. */
+static int still_holding(pchat_export_t *x, const pchat_batch_t *b)
+{
+	if (!x->keep_going || x->keep_going(x->ctx))
+		return 0;
+	return failed(x, PCHAT_ERR_CONFLICT, "the run stopped while writing batch %s: this node no "
+			"longer holds the lease", b->name);
 }
 
 /* The batch's events (of one room, or all) into their file(s). */
@@ -213,9 +235,8 @@ static int write_files(pchat_export_t *x, const pchat_batch_t *b, uint64_t room)
 		if (n < 0 && p.rc == 0)
 			p.rc = db_failed(x, n, "reading the batch's events");
 		/* a long batch outlasts the lease: it is renewed as the pages go */
-		if (n == PAGE && p.rc == 0 && x->keep_going && !x->keep_going(x->ctx))
-			p.rc = failed(x, PCHAT_ERR_CONFLICT, "the run stopped while writing batch %s: "
-					"this node no longer holds the lease", b->name);
+		if (n == PAGE && p.rc == 0)
+			p.rc = still_holding(x, b);
 	} while (n == PAGE && p.rc == 0);
 	if (p.rc == 0)
 		p.rc = out_close(x, &p.main, dir);
@@ -223,6 +244,9 @@ static int write_files(pchat_export_t *x, const pchat_batch_t *b, uint64_t room)
 		p.rc = out_close(x, &p.moderation, dir);
 	if (p.rc == 0 && b->xslt[0] && b->adapter == PCHAT_ADAPTER_XML && p.main.events > 0)
 		p.rc = out_transform(x, &p.main, dir, b->xslt);
+	if (p.rc == 0)
+		p.rc = still_holding(x, b); /* a stylesheet may take long */
+	x->read += p.read;
 	if (p.rc == 0)
 		p.rc = out_publish(x, &p.main, dir);
 	if (p.rc == 0)
@@ -261,7 +285,7 @@ static int write_per_room(pchat_export_t *x, const pchat_batch_t *b)
 		if (n < 0)
 			return db_failed(x, n, "reading the batch's rooms");
 		for (i = 0; i < rp.n; i++)
-			if ((rc = write_files(x, b, rp.ids[i])) < 0)
+			if ((rc = still_holding(x, b)) < 0 || (rc = write_files(x, b, rp.ids[i])) < 0)
 				return rc;
 		if (rp.n)
 			after = rp.ids[rp.n - 1];
@@ -320,13 +344,21 @@ static int export_batch(pchat_export_t *x, pchat_batch_t *b, const pchat_complia
 	if ((rc = pchat_outbox_attempted(x->db, b->id)) < 0
 			|| (rc = pchat_outbox_number_users(x->db, b->id)) < 0)
 		return db_failed(x, rc, "preparing the batch");
+	x->read = 0;
 	rc = b->one_room_per_file ? write_per_room(x, b) : write_files(x, b, 0);
 	if (rc < 0)
 		return rc;
-	deleted = pchat_outbox_finish(x->db, b, x->node);
+	/* what is deleted must all have been written */
+	if (x->read != b->events)
+		return failed(x, PCHAT_ERR_FAILED, "batch %s holds %d events but %lld were read for "
+				"its files; it stays in the outbox", b->name, b->events, x->read);
+	deleted = pchat_outbox_finish(x->db, b, x->node, x->lease_s);
 	if (deleted == PCHAT_ERR_CONFLICT)
 		return failed(x, PCHAT_ERR_CONFLICT, "batch %s was written but the lease passed to "
 				"another node before it was finished; that node writes it again", b->name);
+	if (deleted == PCHAT_ERR_INVALID)
+		return failed(x, PCHAT_ERR_FAILED, "batch %s no longer holds the %d events it was "
+				"taken with; nothing was deleted", b->name, b->events);
 	if (deleted < 0)
 		return db_failed(x, (int)deleted, "finishing the batch");
 	x->exported += deleted;
@@ -363,7 +395,7 @@ static void remove_stale_tmp(const char *dir)
 int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf)
 {
 	pchat_batch_t b;
-	int rc;
+	int rc, claimed;
 
 	x->exported = 0;
 	x->batches = x->files = 0;
@@ -371,6 +403,7 @@ int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf)
 	if (conf->adapter != PCHAT_ADAPTER_NONE && conf->output_dir[0])
 		remove_stale_tmp(conf->output_dir);
 	for (;;) {
+		claimed = 0;
 		if (x->batches && x->batch_pause_us > 0)
 			usleep((useconds_t)x->batch_pause_us);
 		if (x->keep_going && !x->keep_going(x->ctx))
@@ -383,7 +416,7 @@ int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf)
 			if (!conf->output_dir[0])
 				return failed(x, PCHAT_ERR_INVALID, "no output_dir is set "
 						"(pchat.compliance.set output_dir /path)");
-			rc = pchat_outbox_claim(x->db, conf, x->node, &b);
+			rc = claimed = pchat_outbox_claim(x->db, conf, x->node, x->lease_s, &b);
 		}
 		if (rc < 0)
 			return db_failed(x, rc, "taking a batch");
@@ -391,5 +424,9 @@ int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf)
 			return PCHAT_OK;
 		if ((rc = export_batch(x, &b, conf)) < 0)
 			return rc;
+		/* a run takes what waits when it starts, not what chat adds while it exports: a
+		 * batch that is not full has emptied the outbox */
+		if (claimed == 1 && b.events < conf->batch_size)
+			return PCHAT_OK;
 	}
 }

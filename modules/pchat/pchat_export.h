@@ -12,7 +12,7 @@
  * renamed, so it appears whole or not at all; a batch written again after a crash replaces its
  * own files. A file that would hold no event is not written.
  *
- * No Kamailio header: the worker process (pchat_compliance.c) calls it, the backend tests too.
+ * No Kamailio header: the worker process (pchat_compliance.c) calls it.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
@@ -30,8 +30,10 @@ typedef struct pchat_export {
 	int (*keep_going)(void *ctx);
 	void *ctx;
 	int batch_pause_us;    /* a pause before each batch after the first */
+	int lease_s;           /* the lease's length: finishing a batch renews it */
 	/* filled by the run */
 	long long exported;    /* events written */
+	long long read;        /* events of the current batch read for its files */
 	int batches;
 	int files;
 	char error[512];       /* why the run failed */

@@ -27,7 +27,6 @@ enum {
 	O_RUN_OK,
 	O_RUN_FAILED,
 	O_OPEN_BATCH,
-	O_READ_COMMITTED,
 	O_BATCH_INSERT,
 	O_BATCH_TAKE,
 	O_BATCH_NAME,
@@ -37,7 +36,8 @@ enum {
 	O_ROOMS,
 	O_EVENTS,
 	O_EVENTS_OF_ROOM,
-	O_LEASE_CHECK,
+	O_LEASE_RENEW,
+	O_DUE_IN,
 	O_LAST_ID,
 	O_DELETE_EVENTS,
 	O_DELETE_BATCH,
@@ -45,7 +45,6 @@ enum {
 	O_COUNT
 };
 
-#define ISO(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%fZ')"
 #define SET_CONF(col) "UPDATE pchat_compliance_config SET " col " = ?, modified = " \
 	"UTC_TIMESTAMP(6) WHERE id = 1"
 #define BATCH_COLUMNS "id, name, adapter, output_dir, one_room_per_file, add_user_details, " \
@@ -72,9 +71,9 @@ static const char *const outbox_sql[] = {
 	[O_CONF_SET_ROOM_DETAILS] = SET_CONF("add_room_details"),
 	[O_CONF_SET_XSLT] = SET_CONF("xslt"),
 	[O_CONF_SET_BATCH_SIZE] = SET_CONF("batch_size"),
-	[O_STATUS] = "SELECT node, " ISO("lease_expires") ", lease_expires > UTC_TIMESTAMP(6), "
-				 "last_processed_id, exported, COALESCE(" ISO("last_run") ", ''), COALESCE("
-				 ISO("last_success") ", ''), last_error, run_requested FROM "
+	[O_STATUS] = "SELECT node, " PCHAT_SQL_ISO("lease_expires") ", lease_expires > UTC_TIMESTAMP(6), "
+				 "last_processed_id, exported, COALESCE(" PCHAT_SQL_ISO("last_run") ", ''), COALESCE("
+				 PCHAT_SQL_ISO("last_success") ", ''), last_error, run_requested FROM "
 				 "pchat_compliance_state WHERE id = 1",
 	[O_COUNTS] = "SELECT (SELECT COUNT(*) FROM pchat_compliance_event), (SELECT COUNT(*) FROM "
 				 "pchat_compliance_batch)",
@@ -90,12 +89,6 @@ static const char *const outbox_sql[] = {
 	[O_RUN_FAILED] = "UPDATE pchat_compliance_state SET last_run = UTC_TIMESTAMP(6), "
 					 "last_error = LEFT(?, 1024) WHERE id = 1",
 	[O_OPEN_BATCH] = "SELECT " BATCH_COLUMNS " FROM pchat_compliance_batch ORDER BY id LIMIT 1",
-	/* The worker's statements must not lock the gap new events are inserted into: under
-	 * REPEATABLE READ, taking waiting events, reading a batch's users and deleting a batch lock
-	 * the gap between the waiting events (batch_id NULL) and the batch's, where every new event
-	 * goes, and posts would wait for the worker. Said again before each of them: a reconnect
-	 * resets it. */
-	[O_READ_COMMITTED] = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
 	[O_BATCH_INSERT] = "INSERT INTO pchat_compliance_batch (name, adapter, output_dir, "
 					   "one_room_per_file, add_user_details, add_room_details, xslt, events, "
 					   "node) VALUES ('', ?, ?, ?, ?, ?, ?, 0, ?)",
@@ -104,7 +97,8 @@ static const char *const outbox_sql[] = {
 	[O_BATCH_TAKE] = "UPDATE pchat_compliance_event FORCE INDEX (compliance_waiting_idx) SET "
 					 "batch_id = ? WHERE batch_id IS NULL ORDER BY batch_id, id LIMIT ?",
 	[O_BATCH_NAME] = "UPDATE pchat_compliance_batch SET name = CONCAT('pchat-compliance-', "
-					 "DATE_FORMAT(created, '%Y%m%dT%H%i%sZ'), '-', LPAD(id, 10, '0')), events = "
+					 "DATE_FORMAT(created, '%Y%m%dT%H%i%sZ'), '-', LPAD(id, GREATEST(10, "
+					 "LENGTH(id)), '0')), events = "
 					 "? WHERE id = ?",
 	[O_BATCH_ATTEMPTED] = "UPDATE pchat_compliance_batch SET attempts = attempts + 1 WHERE "
 						  "id = ?",
@@ -122,8 +116,14 @@ static const char *const outbox_sql[] = {
 							   "(e.room_id = ? AND e.id > ?)) ORDER BY e.room_id, e.id LIMIT ?",
 	[O_EVENTS_OF_ROOM] = EVENT_COLUMNS "WHERE e.batch_id = ? AND e.room_id = ? AND e.id > ? "
 									   "ORDER BY e.id LIMIT ?",
-	[O_LEASE_CHECK] = "SELECT node = ? AND lease_expires > UTC_TIMESTAMP(6) FROM "
-					  "pchat_compliance_state WHERE id = 1 FOR UPDATE",
+	/* still this node's (no other took over): renewed, and the row stays locked until the
+	 * transaction ends, so no other worker takes over in between */
+	[O_LEASE_RENEW] = "UPDATE pchat_compliance_state SET lease_expires = UTC_TIMESTAMP(6) + "
+					  "INTERVAL ? SECOND WHERE id = 1 AND node = ?",
+	/* seconds until the next run is due by the last one (a failed one is retried sooner) */
+	[O_DUE_IN] = "SELECT COALESCE(TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(6), last_run + INTERVAL "
+				 "IF(last_error = '', ?, LEAST(?, ?)) SECOND), 0) FROM pchat_compliance_state "
+				 "WHERE id = 1",
 	[O_LAST_ID] = "SELECT COALESCE(MAX(id), 0) FROM pchat_compliance_event WHERE batch_id = ?",
 	[O_DELETE_EVENTS] = "DELETE FROM pchat_compliance_event WHERE batch_id = ?",
 	[O_DELETE_BATCH] = "DELETE FROM pchat_compliance_batch WHERE id = ?",
@@ -393,6 +393,15 @@ int pchat_outbox_take_run_request(pchat_db_t *db)
 	return exec(db, O_TAKE_RUN_REQUEST, NULL, 0, NULL, NULL);
 }
 
+int pchat_outbox_due_in(pchat_db_t *db, int interval, int retry)
+{
+	pchat_db_val_t p[3] = {PCHAT_DB_I(interval), PCHAT_DB_I(interval), PCHAT_DB_I(retry)};
+	long long s = 0;
+	int rc = exec(db, O_DUE_IN, p, 3, read_int, &s);
+
+	return rc < 0 ? rc : s > 0 ? (int)(s > 0x7fffffff ? 0x7fffffff : s) : 0;
+}
+
 int pchat_outbox_run_done(pchat_db_t *db, const char *error)
 {
 	pchat_db_val_t p[1];
@@ -440,8 +449,28 @@ static int claim_failed(pchat_db_t *db, int rc)
 	return rc < 0 ? rc : PCHAT_ERR_FAILED;
 }
 
+/* The six settings a batch is written with, as parameters p[0..5] of its statements. */
+static void batch_settings(pchat_db_val_t *p, const pchat_compliance_conf_t *conf)
+{
+	p[0] = PCHAT_DB_CS(pchat_adapter_name(conf->adapter));
+	p[1] = PCHAT_DB_CS(conf->output_dir);
+	p[2] = PCHAT_DB_I(conf->one_room_per_file);
+	p[3] = PCHAT_DB_I(conf->add_user_details);
+	p[4] = PCHAT_DB_I(conf->add_room_details);
+	p[5] = PCHAT_DB_CS(conf->xslt);
+}
+
+/* Inside a transaction: 1 when node still holds the lease (renewed, and locked until the
+ * transaction ends), 0 when another node took it, or a negative pchat_rc_t. */
+static int lease_held(pchat_db_t *db, const char *node, int lease_s)
+{
+	pchat_db_val_t p[2] = {PCHAT_DB_I(lease_s), PCHAT_DB_CS(node)};
+
+	return exec(db, O_LEASE_RENEW, p, 2, NULL, NULL);
+}
+
 int pchat_outbox_claim(pchat_db_t *db, const pchat_compliance_conf_t *conf, const char *node,
-		pchat_batch_t *b)
+		int lease_s, pchat_batch_t *b)
 {
 	pchat_db_val_t p[7];
 	uint64_t id;
@@ -449,15 +478,13 @@ int pchat_outbox_claim(pchat_db_t *db, const pchat_compliance_conf_t *conf, cons
 
 	if (conf->adapter == PCHAT_ADAPTER_NONE)
 		return 0;
-	if ((rc = exec(db, O_READ_COMMITTED, NULL, 0, NULL, NULL)) < 0
-			|| (rc = pchat_db_begin(db)) != 0)
+	if ((rc = pchat_db_begin(db)) != 0)
 		return rc < 0 ? rc : PCHAT_ERR_FAILED;
-	p[0] = PCHAT_DB_CS(pchat_adapter_name(conf->adapter));
-	p[1] = PCHAT_DB_CS(conf->output_dir);
-	p[2] = PCHAT_DB_I(conf->one_room_per_file);
-	p[3] = PCHAT_DB_I(conf->add_user_details);
-	p[4] = PCHAT_DB_I(conf->add_room_details);
-	p[5] = PCHAT_DB_CS(conf->xslt);
+	if ((rc = lease_held(db, node, lease_s)) != 1) {
+		pchat_db_rollback(db);
+		return rc < 0 ? rc : PCHAT_ERR_CONFLICT;
+	}
+	batch_settings(p, conf);
 	p[6] = PCHAT_DB_CS(node);
 	if ((rc = exec(db, O_BATCH_INSERT, p, 7, NULL, NULL)) != 1)
 		return claim_failed(db, rc);
@@ -494,12 +521,7 @@ int pchat_outbox_batch_settings(pchat_db_t *db, pchat_batch_t *b,
 	pchat_db_val_t p[7];
 	int rc;
 
-	p[0] = PCHAT_DB_CS(pchat_adapter_name(conf->adapter));
-	p[1] = PCHAT_DB_CS(conf->output_dir);
-	p[2] = PCHAT_DB_I(conf->one_room_per_file);
-	p[3] = PCHAT_DB_I(conf->add_user_details);
-	p[4] = PCHAT_DB_I(conf->add_room_details);
-	p[5] = PCHAT_DB_CS(conf->xslt);
+	batch_settings(p, conf);
 	p[6] = PCHAT_DB_I((long long)b->id);
 	if ((rc = exec(db, O_BATCH_SETTINGS, p, 7, NULL, NULL)) < 0)
 		return rc;
@@ -515,10 +537,7 @@ int pchat_outbox_batch_settings(pchat_db_t *db, pchat_batch_t *b,
 int pchat_outbox_number_users(pchat_db_t *db, uint64_t batch_id)
 {
 	pchat_db_val_t p = PCHAT_DB_I((long long)batch_id);
-	int rc = exec(db, O_READ_COMMITTED, NULL, 0, NULL, NULL);
-
-	if (rc >= 0)
-		rc = exec(db, O_NUMBER_USERS, &p, 1, NULL, NULL);
+	int rc = exec(db, O_NUMBER_USERS, &p, 1, NULL, NULL);
 
 	return rc < 0 ? rc : PCHAT_OK;
 }
@@ -607,27 +626,30 @@ static long long finish_failed(pchat_db_t *db, long long rc)
 	return rc < 0 ? rc : PCHAT_ERR_FAILED;
 }
 
-long long pchat_outbox_finish(pchat_db_t *db, const pchat_batch_t *b, const char *node)
+long long pchat_outbox_finish(pchat_db_t *db, const pchat_batch_t *b, const char *node,
+		int lease_s)
 {
-	pchat_db_val_t p[2], id = PCHAT_DB_I((long long)b->id), who = PCHAT_DB_CS(node);
-	long long held = 0, last = 0, deleted;
+	pchat_db_val_t p[2], id = PCHAT_DB_I((long long)b->id);
+	long long last = 0, deleted;
 	int rc;
 
-	if ((rc = exec(db, O_READ_COMMITTED, NULL, 0, NULL, NULL)) < 0
-			|| (rc = pchat_db_begin(db)) != 0)
+	if ((rc = pchat_db_begin(db)) != 0)
 		return rc < 0 ? rc : PCHAT_ERR_FAILED;
-	/* the lease row stays locked until the commit: no other worker takes over in between */
-	if ((rc = exec(db, O_LEASE_CHECK, &who, 1, read_int, &held)) < 0)
-		return finish_failed(db, rc);
-	if (!held) {
+	/* The lease only has to be still this node's, not unexpired: a long batch may have
+	 * outlived it while no other node took over, and is finished rather than written again. */
+	if ((rc = lease_held(db, node, lease_s)) != 1) {
 		pchat_db_rollback(db);
-		return PCHAT_ERR_CONFLICT;
+		return rc < 0 ? rc : PCHAT_ERR_CONFLICT;
 	}
 	if ((rc = exec(db, O_LAST_ID, &id, 1, read_int, &last)) < 0)
 		return finish_failed(db, rc);
 	deleted = pchat_db_exec(db, &pchat_outbox_sqlset, O_DELETE_EVENTS, &id, 1, NULL, NULL);
 	if (deleted < 0)
 		return finish_failed(db, deleted);
+	if (deleted != b->events) {
+		pchat_db_rollback(db);
+		return PCHAT_ERR_INVALID;
+	}
 	if ((rc = exec(db, O_DELETE_BATCH, &id, 1, NULL, NULL)) != 1)
 		return finish_failed(db, rc);
 	p[0] = PCHAT_DB_I(deleted);

@@ -4,7 +4,8 @@
  * inserts events (PCHAT_OUTBOX_INSERT, in the store's and the administration's statements);
  * everything else here is the worker's and the RPCs'.
  *
- * No Kamailio header: tested against a real MariaDB (tests/unit/test_backends.c).
+ * No Kamailio header; tested against a real MariaDB through the module, by
+ * tests/integration/test_compliance.py.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
@@ -24,6 +25,12 @@
 	"room_logged, user, msg_id, content, detail) "
 
 extern const pchat_db_sqlset_t pchat_outbox_sqlset;
+
+/* What the worker's own connection runs on each connect: its statements must not lock the gap
+ * new events are inserted into. Under REPEATABLE READ, taking waiting events, numbering a
+ * batch's users and deleting a batch lock the gap between the waiting events (batch_id NULL)
+ * and the batch's, where every new event goes, and posts would wait for the worker. */
+#define PCHAT_OUTBOX_SESSION_SQL "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 
 /* ------------------------------------------------------------------ settings */
 
@@ -91,6 +98,11 @@ int pchat_outbox_request_run(pchat_db_t *db);
 /* 1 when a run was asked for (the request is consumed), 0 when not, or a negative pchat_rc_t. */
 int pchat_outbox_take_run_request(pchat_db_t *db);
 
+/* Seconds until the next run is due: run_interval after the last run, retry after a failed
+ * one (whichever node ran it); 0 when due now or never run. A negative pchat_rc_t when the
+ * database cannot tell. */
+int pchat_outbox_due_in(pchat_db_t *db, int interval, int retry);
+
 /* Notes a run's outcome: error NULL for success. */
 int pchat_outbox_run_done(pchat_db_t *db, const char *error);
 
@@ -115,10 +127,11 @@ int pchat_outbox_open_batch(pchat_db_t *db, pchat_batch_t *b);
 
 /* Takes up to conf->batch_size waiting events, oldest first, into a new batch that freezes
  * conf's adapter and options, and records its name; the events that will be written are
- * exactly these, committed before anything is written. 1 with *b filled, 0 when nothing is
- * waiting, or a negative pchat_rc_t. */
+ * exactly these, committed before anything is written. Only while node holds the lease (it is
+ * renewed for lease_s seconds). 1 with *b filled, 0 when nothing is waiting,
+ * PCHAT_ERR_CONFLICT when another node holds the lease, or a negative pchat_rc_t. */
 int pchat_outbox_claim(pchat_db_t *db, const pchat_compliance_conf_t *conf, const char *node,
-		pchat_batch_t *b);
+		int lease_s, pchat_batch_t *b);
 
 /* Counts one more attempt at writing batch b. */
 int pchat_outbox_attempted(pchat_db_t *db, uint64_t batch_id);
@@ -143,10 +156,13 @@ typedef int (*pchat_event_f)(void *ctx, const pchat_event_t *ev);
 int pchat_outbox_events(pchat_db_t *db, uint64_t batch_id, uint64_t room_id,
 		uint64_t after_room, uint64_t after_id, int limit, pchat_event_f cb, void *ctx);
 
-/* The batch's files are in place: deletes its events and itself, provided node still holds
- * the lease (a worker that lost it leaves the batch to the new holder, who writes the same
- * files again). Returns the number of events deleted, PCHAT_ERR_CONFLICT when the lease is
- * gone, or a negative pchat_rc_t. */
-long long pchat_outbox_finish(pchat_db_t *db, const pchat_batch_t *b, const char *node);
+/* The batch's files are in place: deletes its events and itself, provided no other node took
+ * the lease (it is renewed for lease_s seconds; a worker that lost it leaves the batch to the
+ * new holder, who writes the same files again) and the batch still holds the b->events it was
+ * taken with. Returns the number of events deleted, PCHAT_ERR_CONFLICT when the lease is
+ * another node's, PCHAT_ERR_INVALID when the count differs (nothing deleted), or a negative
+ * pchat_rc_t. */
+long long pchat_outbox_finish(pchat_db_t *db, const pchat_batch_t *b, const char *node,
+		int lease_s);
 
 #endif
