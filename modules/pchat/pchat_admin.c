@@ -59,6 +59,8 @@ enum {
 	A_CAT_PRINCIPAL_REMOVE,
 	A_MSG_REPLACE,
 	A_EVENT_REPLACE,
+	A_EVENT_ROOM,
+	A_MSG_MATCHING,
 	A_EVENT_CLEAR,
 	A_CONFIG_SET,
 	A_CONFIG_UNSET,
@@ -69,11 +71,15 @@ enum {
 	A_COUNT
 };
 
-#define DATETIME(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%fZ')"
+/* The messages a moderation concerns, 10 parameters: the room, each filter twice (NULL for
+ * none: author, LIKE pattern, from, to) and the newest post number it reaches. */
+#define MSG_MATCH                                                                        \
+	"room_id = ? AND (? IS NULL OR author = ?) AND (? IS NULL OR content LIKE CONCAT('%', ?, " \
+	"'%') ESCAPE '!') AND (? IS NULL OR ts >= ?) AND (? IS NULL OR ts < ?) AND seq <= ?"
 #define ROOM_ROW                                                                          \
 	"SELECT r.id, r.guid, r.name, r.description, r.topic, c.name, r.privacy, r.type, "    \
 	"r.invitations, COALESCE(r.addin_url, ''), r.disabled, COALESCE(s.last_seq, 0), "      \
-	DATETIME("r.created") " FROM pchat_room r JOIN pchat_category c ON c.id = r.category_id " \
+	PCHAT_SQL_ISO("r.created") " FROM pchat_room r JOIN pchat_category c ON c.id = r.category_id " \
 	"LEFT JOIN pchat_room_sequence s ON s.room_id = r.id "
 #define CATEGORY_ROW                                                                      \
 	"SELECT c.id, c.guid, c.name, c.description, c.file_upload, c.invitations, "         \
@@ -157,20 +163,17 @@ static const char *const admin_sql[] = {
 							"principal) VALUES (?, ?, ?)",
 	[A_CAT_PRINCIPAL_REMOVE] = "DELETE FROM pchat_category_principal WHERE category_id = ? AND "
 							   "role = ? AND principal = ?",
-	[A_MSG_REPLACE] = "UPDATE pchat_message SET content = ?, moderated = 1 WHERE room_id = ? AND "
-					  "(? IS NULL OR author = ?) AND (? IS NULL OR content LIKE CONCAT('%', ?, "
-					  "'%') ESCAPE '!') AND (? IS NULL OR ts >= ?) AND (? IS NULL OR ts < ?)",
-	/* one REPLACE event per message replaced, in the replacement's transaction, with what it
-	 * said before: its text, and its content as stored (the XML of the post) */
-	[A_EVENT_REPLACE] = PCHAT_OUTBOX_INSERT "SELECT 'REPLACE', UTC_TIMESTAMP(6), m.room_id, "
-						"CONCAT('ma-chan://', ?, '/', r.guid), r.name, c.chat_history, ?, m.seq, "
-						"?, JSON_OBJECT('previous', ExtractValue(m.content, '/chat'), 'previous_xml', "
-						"m.content, 'author', m.author, 'posted', "
-						DATETIME("m.ts") ") FROM pchat_message m JOIN pchat_room r ON r.id = "
-						"m.room_id JOIN pchat_category c ON c.id = r.category_id WHERE m.room_id "
-						"= ? AND (? IS NULL OR m.author = ?) AND (? IS NULL OR m.content LIKE "
-						"CONCAT('%', ?, '%') ESCAPE '!') AND (? IS NULL OR m.ts >= ?) AND (? IS "
-						"NULL OR m.ts < ?)",
+	[A_MSG_REPLACE] = "UPDATE pchat_message SET content = ?, moderated = 1 WHERE " MSG_MATCH,
+	/* one REPLACE event per message replaced, with the text it had and the post as stored */
+	[A_EVENT_REPLACE] = PCHAT_OUTBOX_INSERT "VALUES ('REPLACE', UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, "
+						"?, JSON_OBJECT('previous', ?, 'previous_xml', ?, 'author', ?, "
+						"'posted', ?))",
+	/* the room as the events record it, and its newest post: moderation stops there */
+	[A_EVENT_ROOM] = "SELECT r.guid, r.name, c.chat_history, COALESCE((SELECT s.last_seq FROM "
+					 "pchat_room_sequence s WHERE s.room_id = r.id), 0) FROM pchat_room r JOIN "
+					 "pchat_category c ON c.id = r.category_id WHERE r.id = ?",
+	[A_MSG_MATCHING] = "SELECT seq, content, author, " PCHAT_SQL_ISO("ts") " FROM pchat_message "
+					   "WHERE " MSG_MATCH " AND seq > ? ORDER BY seq LIMIT ?",
 	[A_EVENT_CLEAR] = PCHAT_OUTBOX_INSERT "SELECT 'CLEAR', UTC_TIMESTAMP(6), r.id, CONCAT("
 					  "'ma-chan://', ?, '/', r.guid), r.name, c.chat_history, ?, 0, '', "
 					  "JSON_OBJECT('before', ?, 'deleted', ?) FROM pchat_room r JOIN "
@@ -182,7 +185,7 @@ static const char *const admin_sql[] = {
 	[A_POLICY_SET] = "INSERT INTO pchat_policy (principal, enabled) VALUES (?, ?) ON DUPLICATE "
 					 "KEY UPDATE enabled = VALUES(enabled), modified = UTC_TIMESTAMP(6)",
 	[A_POLICY_UNSET] = "DELETE FROM pchat_policy WHERE principal = ?",
-	[A_POLICY_LIST] = "SELECT principal, enabled, " DATETIME("modified") " FROM pchat_policy "
+	[A_POLICY_LIST] = "SELECT principal, enabled, " PCHAT_SQL_ISO("modified") " FROM pchat_policy "
 					  "ORDER BY principal = '*' DESC, principal LIKE 'sip:%', principal",
 };
 const pchat_db_sqlset_t pchat_admin_sqlset = {"admin", admin_sql, A_COUNT};
@@ -788,7 +791,7 @@ int pchat_admin_room_clear(pchat_admin_t *a, const char *ident, const pchat_kv_t
 {
 	static const char *const known[] = {"before", NULL};
 	const char *before = opt(opts, nopts, "before");
-	char when[40];
+	char when[40] = "";
 	pchat_db_val_t p[2];
 	long long id, rc;
 
@@ -1133,30 +1136,169 @@ int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const c
 
 /* ------------------------------------------------------------------ moderation */
 
-/* Runs the replacement (p: its 10 parameters) and, when the compliance service records, the
- * REPLACE events of the same messages in the same transaction. The number replaced, or the
- * failure. */
-static long long replace_messages(pchat_admin_t *a, const pchat_db_val_t *p, const char *text)
-{
-	pchat_db_val_t ev[12];
-	long long rc, events;
+/* A page of the messages a moderation replaces, as their REPLACE events need them. */
+#define REPLACE_PAGE 100
 
-	if (!a->record)
-		return run(a, A_MSG_REPLACE, p, 10, NULL, NULL);
+typedef struct replaced_msg {
+	uint64_t seq;
+	char *text;  /* the text it had (pchat_strdup), as its CHAT event recorded it */
+	char *xml;   /* the post as stored */
+	char author[PCHAT_USER_MAX];
+	char posted[40];
+} replaced_msg_t;
+
+typedef struct replaced_page {
+	replaced_msg_t m[REPLACE_PAGE];
+	int n;
+	int failed;
+} replaced_page_t;
+
+static int keep_replaced(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	replaced_page_t *pg = ctx;
+	replaced_msg_t *m = &pg->m[pg->n];
+	pchat_buf_t text;
+
+	if (ncols != 4 || pg->n >= REPLACE_PAGE)
+		return PCHAT_ERR_FAILED;
+	pchat_buf_init(&text);
+	if (cols[1].type != PCHAT_DB_STR)
+		return PCHAT_ERR_FAILED;
+	pchat_xccos_stored_text(cols[1].s, &text);
+	m->seq = (uint64_t)pchat_db_int(&cols[0]);
+	m->text = text.failed ? NULL : pchat_strdup(text.s ? text.s : "");
+	m->xml = pchat_strdup(cols[1].s);
+	snprintf(m->author, sizeof(m->author), "%s", cols[2].type == PCHAT_DB_STR ? cols[2].s : "");
+	snprintf(m->posted, sizeof(m->posted), "%s", cols[3].type == PCHAT_DB_STR ? cols[3].s : "");
+	pchat_buf_free(&text);
+	pg->n++;
+	if (!m->text || !m->xml)
+		pg->failed = 1;
+	return 0;
+}
+
+static void free_page(replaced_page_t *pg)
+{
+	int i;
+
+	for (i = 0; i < pg->n; i++) {
+		pchat_free(pg->m[i].text);
+		pchat_free(pg->m[i].xml);
+	}
+	pg->n = 0;
+}
+
+/* The room's part of the events (URI, name, history switch) and its newest post number. */
+typedef struct event_room {
+	const char *domain;
+	char uri[PCHAT_ROOM_URI_MAX];
+	char name[PCHAT_NAME_MAX];
+	int logged;
+	long long last_seq;
+} event_room_t;
+
+static int read_event_room(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	event_room_t *er = ctx;
+
+	if (ncols != 4 || cols[0].type != PCHAT_DB_STR)
+		return PCHAT_ERR_FAILED;
+	snprintf(er->uri, sizeof(er->uri), "ma-chan://%s/%s", er->domain, cols[0].s);
+	snprintf(er->name, sizeof(er->name), "%s", cols[1].type == PCHAT_DB_STR ? cols[1].s : "");
+	er->logged = pchat_db_int(&cols[2]) != 0;
+	er->last_seq = pchat_db_int(&cols[3]);
+	return 0;
+}
+
+/* The REPLACE events of one page of messages. */
+static long long record_replaced(pchat_admin_t *a, long long room, const event_room_t *er,
+		const replaced_page_t *pg, const char *new_text)
+{
+	pchat_db_val_t ev[11];
+	long long rc = 0;
+	int i;
+
+	for (i = 0; i < pg->n && rc >= 0; i++) {
+		const replaced_msg_t *m = &pg->m[i];
+
+		ev[0] = PCHAT_DB_I(room);
+		ev[1] = PCHAT_DB_CS(er->uri);
+		ev[2] = PCHAT_DB_CS(er->name);
+		ev[3] = PCHAT_DB_I(er->logged);
+		ev[4] = PCHAT_DB_CS(a->actor ? a->actor : "");
+		ev[5] = PCHAT_DB_I((long long)m->seq);
+		ev[6] = PCHAT_DB_CS(new_text);
+		ev[7] = PCHAT_DB_CS(m->text);
+		ev[8] = PCHAT_DB_CS(m->xml);
+		ev[9] = PCHAT_DB_CS(m->author);
+		ev[10] = PCHAT_DB_CS(m->posted);
+		rc = run(a, A_EVENT_REPLACE, ev, 11, NULL, NULL);
+		if (rc >= 0 && rc != 1)
+			rc = PCHAT_ERR_FAILED;
+	}
+	return rc;
+}
+
+/* The REPLACE events of every message p (MSG_MATCH's parameters) names, a page at a time, the
+ * text each had worked out from its XML as the chat does. */
+static long long record_replacements(pchat_admin_t *a, pchat_db_val_t *p,
+		const event_room_t *er, const char *new_text)
+{
+	static replaced_page_t pg; /* a few KB of names: off the stack */
+	pchat_db_val_t q[12];
+	long long rc;
+	uint64_t after = 0;
+	int full;
+
+	memcpy(q, p, 10 * sizeof(*p));
+	do {
+		pg.n = pg.failed = 0;
+		q[10] = PCHAT_DB_I((long long)after);
+		q[11] = PCHAT_DB_I(REPLACE_PAGE);
+		rc = run(a, A_MSG_MATCHING, q, 12, keep_replaced, &pg);
+		if (rc >= 0 && pg.failed)
+			rc = PCHAT_ERR_NO_MEMORY;
+		if (rc >= 0)
+			rc = record_replaced(a, p[0].i, er, &pg, new_text);
+		full = pg.n == REPLACE_PAGE;
+		if (pg.n)
+			after = pg.m[pg.n - 1].seq;
+		free_page(&pg);
+	} while (rc >= 0 && full);
+	return rc;
+}
+
+/* Runs the replacement (p: the new content, then MSG_MATCH's 10 parameters) and, when the
+ * compliance service records, the REPLACE events of the same messages in the same transaction.
+ * The messages posted after the command started are left alone, so the events and the
+ * replacement concern the same ones. The number replaced, or the failure. */
+static long long replace_messages(pchat_admin_t *a, pchat_db_val_t *p, const char *new_text)
+{
+	event_room_t er;
+	long long rc;
+
+	if (!a->record) {
+		p[10] = PCHAT_DB_I(INT64_MAX);
+		return run(a, A_MSG_REPLACE, p, 11, NULL, NULL);
+	}
 	if ((rc = pchat_db_begin(a->db)) != 0)
 		return rc < 0 ? rc : PCHAT_ERR_FAILED;
-	ev[0] = PCHAT_DB_CS(a->domain);
-	ev[1] = PCHAT_DB_CS(a->actor ? a->actor : "");
-	ev[2] = PCHAT_DB_CS(text);
-	memcpy(&ev[3], &p[1], 9 * sizeof(*p)); /* the messages: room and filters */
-	/* every message matched gets its event, also one whose text was that already */
-	events = run(a, A_EVENT_REPLACE, ev, 12, NULL, NULL);
-	rc = events < 0 ? events : run(a, A_MSG_REPLACE, p, 10, NULL, NULL);
-	if (rc >= 0 && (events = pchat_db_commit(a->db)) != 0)
-		return events < 0 ? events : PCHAT_ERR_FAILED;
-	if (rc < 0)
+	memset(&er, 0, sizeof(er));
+	er.domain = a->domain;
+	rc = run(a, A_EVENT_ROOM, &p[1], 1, read_event_room, &er);
+	if (rc == 0)
+		rc = PCHAT_ERR_NOT_FOUND;
+	if (rc >= 0) {
+		p[10] = PCHAT_DB_I(er.last_seq);
+		rc = record_replacements(a, &p[1], &er, new_text);
+	}
+	if (rc >= 0)
+		rc = run(a, A_MSG_REPLACE, p, 11, NULL, NULL);
+	if (rc < 0) {
 		pchat_db_rollback(a->db);
-	return rc;
+		return rc;
+	}
+	return pchat_db_commit(a->db) == 0 ? rc : PCHAT_ERR_FAILED;
 }
 
 int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
@@ -1169,7 +1311,7 @@ int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_
 	const char *replacement = opt(opts, nopts, "replacement");
 	char author[PCHAT_USER_MAX], from[40], to[40];
 	pchat_buf_t content, kw;
-	pchat_db_val_t p[10];
+	pchat_db_val_t p[11];
 	long long id, rc;
 
 	if (known_options(a, opts, nopts, known) < 0)

@@ -198,6 +198,34 @@ static pchat_rc_t fail(pchat_env_t *env, pchat_rc_t st, char *err,
 	return st;
 }
 
+void pchat_xccos_stored_text(const char *content, pchat_buf_t *out)
+{
+	/* stored content was serialized from a parsed post: well-formed, no DOCTYPE; it is parsed
+	 * as it was made, without network or entities all the same */
+	const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING
+						| XML_PARSE_NOCDATA;
+	xmlNodePtr chat;
+	xmlDocPtr doc;
+	pchat_buf_t wrapped;
+
+	pchat_buf_init(&wrapped);
+	/* stored without the envelope that declared its namespace */
+	pchat_buf_adds(&wrapped, "<post xmlns=\"" PCHAT_XCCOS_NS "\">");
+	pchat_buf_adds(&wrapped, content);
+	pchat_buf_adds(&wrapped, "</post>");
+	if (!pchat_buf_ok(&wrapped)) {
+		out->failed = 1;
+		pchat_buf_free(&wrapped);
+		return;
+	}
+	doc = xmlReadMemory(wrapped.s, (int)wrapped.len, NULL, "UTF-8", options);
+	chat = doc ? pchat_xml_child(xmlDocGetRootElement(doc), "chat") : NULL;
+	if (chat)
+		pchat_xml_text(chat, out);
+	xmlFreeDoc(doc);
+	pchat_buf_free(&wrapped);
+}
+
 pchat_rc_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
 		pchat_env_t *env, char *err, size_t errlen)
 {

@@ -68,6 +68,10 @@ void pchat_xml_text(xmlNodePtr node, pchat_buf_t *b);
 /* Serializes the children of node (the content of a post, stored and relayed as received). */
 void pchat_xml_inner(xmlNodePtr node, pchat_buf_t *b);
 
+/* The text of the <chat> element of a stored post's content (what pchat_xml_inner wrote), as
+ * pchat_xml_text gives it when the post arrives; nothing when there is none. */
+void pchat_xccos_stored_text(const char *content, pchat_buf_t *out);
+
 /* Number of Unicode characters in a UTF-8 string. */
 size_t pchat_utf8_chars(const char *s, size_t len);
 

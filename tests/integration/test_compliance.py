@@ -236,7 +236,7 @@ def test_no_adapter_records_nothing(lab, clients, room):
 # ---------------------------------------------------------------- XML end to end
 
 TEXTS = ['a < b & c > d', 'she said "yes" and \'no\'', "first line\nsecond line",
-         "שלום עולם — مرحبا بالعالم", "party 🎉 time", "the secret plan, to be removed"]
+         "שלום עולם — مرحبا بالعالم", "party 🎉 time", "the secret plan <b> & co, to be removed"]
 
 
 def test_xml_end_to_end(lab, clients, room, service):

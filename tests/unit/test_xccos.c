@@ -411,6 +411,34 @@ static void fixed_buffers_fail_instead_of_growing(void **state)
 	pchat_buf_free(&b);
 }
 
+/* The text a moderation records as a message's previous one: what the post's CHAT event had. */
+static void stored_text_is_the_chat_text(void **state)
+{
+	static const struct {
+		const char *content, *text;
+	} cases[] = {
+		{"<chat>a &lt; b &amp; c &gt; d &quot;q&quot;</chat>", "a < b & c > d \"q\""},
+		{"<chat>first line\nsecond line</chat>", "first line\nsecond line"},
+		{"<chat>\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x98\x80</chat>",
+			"\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x98\x80"},
+		{"<rtf>ignored</rtf><chat>rich <b>bold</b> text</chat>", "rich bold text"},
+		{"<alert/>", ""},
+		{"<chat>not closed", ""},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pchat_buf_t b;
+
+		pchat_buf_init(&b);
+		pchat_xccos_stored_text(cases[i].content, &b);
+		assert_false(b.failed);
+		assert_string_equal(b.s ? b.s : "", cases[i].text);
+		pchat_buf_free(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +458,7 @@ int main(void)
 		cmocka_unit_test(builds_small_elements),
 		cmocka_unit_test(builds_room_entries_and_invitations),
 		cmocka_unit_test(fixed_buffers_fail_instead_of_growing),
+		cmocka_unit_test(stored_text_is_the_chat_text),
 	};
 
 	pchat_xccos_init();
