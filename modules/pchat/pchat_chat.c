@@ -481,7 +481,8 @@ static int join_reply_send(join_reply_t *r, const pchat_env_t *env, const char *
 /* A room the reply cannot tell of is left again - unless the session was in it before. */
 static void unjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const joined_room_t *jr)
 {
-	if (!jr->again && chat->live->part(chat->live_h, c, jr->room.id) == 1 && jr->first)
+	/* the user's last session: also when the JOIN was another session's, which left since */
+	if (!jr->again && chat->live->part(chat->live_h, c, jr->room.id) == 1)
 		record_part(chat, jr->room.id, jr->room.guid, c->user, PCHAT_LEFT_JOIN_UNDONE);
 }
 

@@ -886,11 +886,12 @@ static void rpc_compliance_get(rpc_t *rpc, void *ctx)
 
 static const char *compliance_set_doc[] = {
 	"Sets compliance settings pool-wide: name=value... (names as pchat.compliance.get shows). "
-	"All are checked before any is stored. Recording starts or stops on this node at once and "
+	"All are checked and stored together; an adapter needs an output_dir. Recording starts or stops on this node at once and "
 	"on the others within config_reload_interval seconds.", 0};
 
 static void rpc_compliance_set(rpc_t *rpc, void *ctx)
 {
+	pchat_db_t *db = pchat_proc_db();
 	pchat_compliance_conf_t conf;
 	char err[256] = "";
 	rpc_args_t args;
@@ -904,15 +905,27 @@ static void rpc_compliance_set(rpc_t *rpc, void *ctx)
 	}
 	for (i = 0; i < args.nkv && rc == 0; i++)
 		rc = pchat_outbox_conf_set(NULL, args.kv[i].key, args.kv[i].value, err, sizeof(err));
+	/* all or nothing, and never an adapter without a folder to write to */
+	if (rc == 0)
+		rc = pchat_db_begin(db);
 	for (i = 0; i < args.nkv && rc == 0; i++)
-		rc = pchat_outbox_conf_set(pchat_proc_db(), args.kv[i].key, args.kv[i].value, err,
-				sizeof(err));
+		rc = pchat_outbox_conf_set(db, args.kv[i].key, args.kv[i].value, err, sizeof(err));
+	if (rc == 0)
+		rc = pchat_outbox_conf_get(db, &conf);
+	if (rc == 0 && conf.adapter != PCHAT_ADAPTER_NONE && !conf.output_dir[0]) {
+		snprintf(err, sizeof(err), "an adapter needs an output_dir (a folder shared by the "
+				"pool's nodes)");
+		rc = PCHAT_ERR_INVALID;
+	}
+	if (rc == 0)
+		rc = pchat_db_commit(db);
+	else
+		pchat_db_rollback(db);
 	if (rc < 0) {
 		compliance_fault(rpc, ctx, rc, err);
 		return;
 	}
-	if (pchat_outbox_conf_get(pchat_proc_db(), &conf) == 0)
-		pchat_compliance_apply(&conf);
+	pchat_compliance_apply(&conf);
 	rpc->add(ctx, "s", "set");
 }
 
