@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS pchat_compliance_event (
     content MEDIUMTEXT NOT NULL,                  -- see modules/pchat/pchat_archive.h
     detail MEDIUMTEXT NULL,                       -- a JSON object: what the kind adds
     batch_id BIGINT UNSIGNED NULL,                -- the batch that took it; NULL while waiting
-    KEY compliance_waiting_idx (batch_id, id),
+    -- one secondary index, for taking waiting events (batch_id NULL) and reading a batch a
+    -- room at a time: each index is one more write for every post
     KEY compliance_batch_idx (batch_id, room_id, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 

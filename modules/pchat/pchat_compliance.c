@@ -18,14 +18,14 @@
 #include "pchat_export.h"
 #include "pchat_node.h"
 
-/* Seconds between counts of the outbox (the statistic compliance_waiting). */
+/* Seconds between estimates of the outbox (the statistic compliance_waiting). */
 #define COUNT_INTERVAL 30
 /* Seconds after a failed run before the next one, when run_interval is longer. */
 #define RETRY_INTERVAL 60
 /* The worker's nice value. */
 #define WORKER_NICE 10
-/* Between two batches of one run: the database and the processor are the chat's for a moment,
- * so a backlog exports a little slower and posts are not held up behind it. */
+/* The least rest between two batches of one run (pchat_export.c rests as long as the batch
+ * took): the database and the processor are the chat's meanwhile. */
 #define BATCH_PAUSE_US 50000
 /* Seconds between repeated backlog warnings while it stays above the threshold. */
 #define WARN_INTERVAL 600
@@ -118,20 +118,25 @@ static int keep_going(void *ctx)
 	return w.active;
 }
 
+/* The active worker estimates the backlog for the statistic and the warning; the others
+ * report none. */
 static void count_waiting(time_t now)
 {
-	pchat_compliance_status_t st;
+	long long waiting;
 
-	if (now < w.next_count || pchat_outbox_status(w.db, &st) < 0)
+	if (now < w.next_count)
+		return;
+	waiting = w.active ? pchat_outbox_waiting_estimate(w.db) : 0;
+	if (waiting < 0)
 		return;
 	w.next_count = now + COUNT_INTERVAL;
-	__atomic_store_n(&pchat_shared->compliance_waiting, st.waiting, __ATOMIC_RELAXED);
-	if (w.active && st.waiting > pchat_params.compliance_backlog_warning
+	__atomic_store_n(&pchat_shared->compliance_waiting, waiting, __ATOMIC_RELAXED);
+	if (waiting > pchat_params.compliance_backlog_warning
 			&& now - w.last_warning >= WARN_INTERVAL) {
 		w.last_warning = now;
-		LM_WARN("compliance: %lld events wait for export (more than "
+		LM_WARN("compliance: about %lld events wait for export (more than "
 				"compliance_backlog_warning %d); status: kamcmd pchat.compliance.status\n",
-				st.waiting, pchat_params.compliance_backlog_warning);
+				waiting, pchat_params.compliance_backlog_warning);
 	}
 }
 

@@ -392,9 +392,29 @@ static void remove_stale_tmp(const char *dir)
 	closedir(d);
 }
 
+static long long monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Between batches the worker rests as long as the last batch took, and at least
+ * batch_pause_us: a backlog takes the database half of the time at most, and posts are not
+ * held up behind it for long. */
+static void rest_after(const pchat_export_t *x, long long batch_us)
+{
+	long long us = batch_us > x->batch_pause_us ? batch_us : x->batch_pause_us;
+
+	if (us > 0)
+		usleep((useconds_t)(us > 1000000 ? 1000000 : us));
+}
+
 int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf)
 {
 	pchat_batch_t b;
+	long long batch_us = 0, started;
 	int rc, claimed;
 
 	x->exported = 0;
@@ -404,8 +424,8 @@ int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf)
 		remove_stale_tmp(conf->output_dir);
 	for (;;) {
 		claimed = 0;
-		if (x->batches && x->batch_pause_us > 0)
-			usleep((useconds_t)x->batch_pause_us);
+		if (x->batches)
+			rest_after(x, batch_us);
 		if (x->keep_going && !x->keep_going(x->ctx))
 			return failed(x, PCHAT_ERR_CONFLICT, "the run stopped: this node no longer holds "
 					"the lease");
@@ -422,8 +442,10 @@ int pchat_export_run(pchat_export_t *x, const pchat_compliance_conf_t *conf)
 			return db_failed(x, rc, "taking a batch");
 		if (rc == 0)
 			return PCHAT_OK;
+		started = monotonic_us();
 		if ((rc = export_batch(x, &b, conf)) < 0)
 			return rc;
+		batch_us = monotonic_us() - started;
 		/* a run takes what waits when it starts, not what chat adds while it exports: a
 		 * batch that is not full has emptied the outbox */
 		if (claimed == 1 && b.events < conf->batch_size)

@@ -29,7 +29,8 @@ typedef struct pchat_export {
 	 * renews the lease); 0 stops the run (the worker lost its lease, or is stopping) */
 	int (*keep_going)(void *ctx);
 	void *ctx;
-	int batch_pause_us;    /* a pause before each batch after the first */
+	int batch_pause_us;    /* the least rest between batches (it rests as long as the last
+	                          batch took, up to a second) */
 	int lease_s;           /* the lease's length: finishing a batch renews it */
 	/* filled by the run */
 	long long exported;    /* events written */

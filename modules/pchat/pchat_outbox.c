@@ -21,6 +21,7 @@ enum {
 	O_CONF_SET_BATCH_SIZE,
 	O_STATUS,
 	O_COUNTS,
+	O_WAITING_ESTIMATE,
 	O_LEASE,
 	O_REQUEST_RUN,
 	O_TAKE_RUN_REQUEST,
@@ -75,6 +76,10 @@ static const char *const outbox_sql[] = {
 				 "last_processed_id, exported, COALESCE(" PCHAT_SQL_ISO("last_run") ", ''), COALESCE("
 				 PCHAT_SQL_ISO("last_success") ", ''), last_error, run_requested FROM "
 				 "pchat_compliance_state WHERE id = 1",
+	/* from the ends of the primary key: no scan of a large backlog every few seconds (an
+	 * upper bound: ids can have gaps) */
+	[O_WAITING_ESTIMATE] = "SELECT COALESCE(MAX(id) - MIN(id) + 1, 0) FROM "
+						   "pchat_compliance_event",
 	[O_COUNTS] = "SELECT (SELECT COUNT(*) FROM pchat_compliance_event), (SELECT COUNT(*) FROM "
 				 "pchat_compliance_batch)",
 	/* the database's clock decides, so the nodes' clocks need not agree */
@@ -92,10 +97,13 @@ static const char *const outbox_sql[] = {
 	[O_BATCH_INSERT] = "INSERT INTO pchat_compliance_batch (name, adapter, output_dir, "
 					   "one_room_per_file, add_user_details, add_room_details, xslt, events, "
 					   "node) VALUES ('', ?, ?, ?, ?, ?, ?, 0, ?)",
-	/* the oldest waiting events through (batch_id, id): ordered by id alone, the server sorted
-	 * every waiting event for each batch (seconds, with a backlog of a million) */
-	[O_BATCH_TAKE] = "UPDATE pchat_compliance_event FORCE INDEX (compliance_waiting_idx) SET "
-					 "batch_id = ? WHERE batch_id IS NULL ORDER BY batch_id, id LIMIT ?",
+	/* waiting events in the order of the one index, (batch_id, room_id, id): a room's events
+	 * oldest first; ordered by id, the server sorted every waiting event for each batch
+	 * (seconds, with a backlog of a million). A run takes all that waits, so no room waits
+	 * for the next run behind another. */
+	[O_BATCH_TAKE] = "UPDATE pchat_compliance_event FORCE INDEX (compliance_batch_idx) SET "
+					 "batch_id = ? WHERE batch_id IS NULL ORDER BY batch_id, room_id, id "
+					 "LIMIT ?",
 	[O_BATCH_NAME] = "UPDATE pchat_compliance_batch SET name = CONCAT('pchat-compliance-', "
 					 "DATE_FORMAT(created, '%Y%m%dT%H%i%sZ'), '-', LPAD(id, GREATEST(10, "
 					 "LENGTH(id)), '0')), events = "
@@ -372,6 +380,14 @@ int pchat_outbox_status(pchat_db_t *db, pchat_compliance_status_t *st)
 	if (rc >= 0)
 		rc = exec(db, O_COUNTS, NULL, 0, read_counts, st);
 	return rc < 0 ? rc : PCHAT_OK;
+}
+
+long long pchat_outbox_waiting_estimate(pchat_db_t *db)
+{
+	long long n = 0;
+	int rc = exec(db, O_WAITING_ESTIMATE, NULL, 0, read_int, &n);
+
+	return rc < 0 ? rc : n;
 }
 
 int pchat_outbox_lease(pchat_db_t *db, const char *node, int seconds)

@@ -89,6 +89,10 @@ typedef struct pchat_compliance_status {
 
 int pchat_outbox_status(pchat_db_t *db, pchat_compliance_status_t *st);
 
+/* About how many events the outbox holds, cheaply (from the ends of its ids: an upper bound),
+ * or a negative pchat_rc_t. */
+long long pchat_outbox_waiting_estimate(pchat_db_t *db);
+
 /* Takes or renews the pool's lease for node for seconds, by the database's clock. Returns 1 when
  * node holds it, 0 when another node's lease is still valid, or a negative pchat_rc_t. */
 int pchat_outbox_lease(pchat_db_t *db, const char *node, int seconds);
