@@ -252,11 +252,38 @@ static int xml_can_carry(long cp)
 	return cp != 0xFFFE && cp != 0xFFFF;
 }
 
+/* How a character is written in the output, or NULL when as it is; buf may hold the form. */
+typedef const char *(*escape_f)(long cp, char buf[8]);
+
+/* Writes text decoded as UTF-8, each character as escape says; the runs between escaped
+ * characters in one write each. */
+static void put_escaped(pchat_archive_t *a, const char *text, escape_f escape)
+{
+	const unsigned char *s = (const unsigned char *)or_empty(text);
+	size_t n = strlen((const char *)s), run = 0, i = 0, len;
+	const char *esc;
+	char buf[8];
+	long cp;
+
+	while (i < n) {
+		len = utf8_next(s + i, n - i, &cp);
+		esc = escape(cp, buf);
+		if (esc) {
+			put_bytes(a, (const char *)s + run, i - run);
+			put(a, esc);
+			run = i + len;
+		}
+		i += len;
+	}
+	put_bytes(a, (const char *)s + run, n - run);
+}
+
 /* How a character must be written inside a double-quoted attribute value, or NULL when it is
  * written as it is. Tab, LF and CR are written as references: an attribute value's
  * normalization would turn them into spaces (XML 1.0, 3.3.3). */
-static const char *xml_attr_escape(long cp)
+static const char *xml_attr_escape(long cp, char buf[8])
 {
+	(void)buf;
 	switch (cp) {
 	case '&': return "&amp;";
 	case '<': return "&lt;";
@@ -278,23 +305,7 @@ static const char *xml_attr_escape(long cp)
  * keeps them (escaped): it is the faithful archive. */
 static void put_xml_attr(pchat_archive_t *a, const char *text)
 {
-	const unsigned char *s = (const unsigned char *)or_empty(text);
-	size_t n = strlen((const char *)s), run = 0, i = 0, len;
-	const char *esc;
-	long cp;
-
-	while (i < n) {
-		len = utf8_next(s + i, n - i, &cp);
-		esc = xml_attr_escape(cp);
-		if (esc) {
-			/* the characters before it, in one write */
-			put_bytes(a, (const char *)s + run, i - run);
-			put(a, esc);
-			run = i + len;
-		}
-		i += len;
-	}
-	put_bytes(a, (const char *)s + run, n - run);
+	put_escaped(a, text, xml_attr_escape);
 }
 
 static void put_xml_time(pchat_archive_t *a, const char *element, int64_t unix_us)
@@ -426,24 +437,8 @@ static const char *json_escape(long cp, char buf[8])
  * UTF-8 (RFC 8259, 8.1). */
 static void put_json_string(pchat_archive_t *a, const char *text)
 {
-	const unsigned char *s = (const unsigned char *)or_empty(text);
-	size_t n = strlen((const char *)s), run = 0, i = 0, len;
-	const char *esc;
-	char buf[8];
-	long cp;
-
 	put(a, "\"");
-	while (i < n) {
-		len = utf8_next(s + i, n - i, &cp);
-		esc = json_escape(cp, buf);
-		if (esc) {
-			put_bytes(a, (const char *)s + run, i - run);
-			put(a, esc);
-			run = i + len;
-		}
-		i += len;
-	}
-	put_bytes(a, (const char *)s + run, n - run);
+	put_escaped(a, text, json_escape);
 	put(a, "\"");
 }
 
