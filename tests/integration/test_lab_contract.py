@@ -15,7 +15,8 @@ ENV_KEYS = ["PCHAT_LAB_ENV_VERSION", "PCHAT_DOMAIN", "PCHAT_POOL_URI", "PCHAT_SI
             "PCHAT_MYSQL_HOST", "PCHAT_MYSQL_PORT", "PCHAT_MYSQL_SOCKET", "PCHAT_MYSQL_USER",
             "PCHAT_MYSQL_PASSWORD", "PCHAT_MYSQL_DB", "PCHAT_REDIS_HOST", "PCHAT_REDIS_PORT",
             "PCHAT_DEMO_ROOM", "PCHAT_DEMO_USERS", "PCHAT_AUTH", "PCHAT_DEMO_PASSWORDS",
-            "PCHAT_TRUSTED_PEER", "PCHAT_RPC_TOKEN"]
+            "PCHAT_TRUSTED_PEER", "PCHAT_RPC_TOKEN", "PCHAT_TLS_CA", "PCHAT_TLS_CERT",
+            "PCHAT_TLS_KEY"]
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,28 @@ def test_env_has_every_contract_key(lab2):
     out = subprocess.run(["bash", "-c", "set -e; source %s/lab.env; echo $PCHAT_SIP_PORTS" %
                           lab2.dir], stdout=subprocess.PIPE, text=True, check=True).stdout
     assert out.split() == env["PCHAT_SIP_PORTS"].split()
+
+
+def test_lab_ca_signs_a_server_certificate_for_loopback(lab2):
+    env = env_of(lab2)
+    ca, cert, key = env["PCHAT_TLS_CA"], env["PCHAT_TLS_CERT"], env["PCHAT_TLS_KEY"]
+    verify = subprocess.run(["openssl", "verify", "-CAfile", ca, "-purpose", "sslserver", cert],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert verify.returncode == 0 and verify.stdout.strip().endswith("OK"), verify.stdout
+    text = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-ext", "subjectAltName"],
+                          stdout=subprocess.PIPE, text=True, check=True).stdout
+    assert "IP Address:127.0.0.1" in text and "DNS:localhost" in text, text
+    # the key is the certificate's, and only the lab's user reads it
+    pub = [subprocess.run(["openssl", kind, "-in", path, "-noout", "-pubkey"] if kind == "x509"
+                          else ["openssl", kind, "-in", path, "-pubout"],
+                          stdout=subprocess.PIPE, text=True, check=True).stdout
+           for kind, path in (("x509", cert), ("pkey", key))]
+    assert pub[0] == pub[1]
+    assert oct(os.stat(key).st_mode & 0o777) == "0o600"
+    # made once: a second up keeps them
+    before = open(cert).read()
+    lab2.up()
+    assert open(env_of(lab2)["PCHAT_TLS_CERT"]).read() == before
 
 
 def test_each_node_leads_its_own_process_group(lab2):
