@@ -1,13 +1,13 @@
 /*
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
-#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "pchat_outbox.h"
+#include "pchat_settings.h"
 
 enum {
 	O_CONF_GET,
@@ -147,14 +147,23 @@ const char *pchat_adapter_name(pchat_adapter_t adapter)
 	return (unsigned)adapter < 3 ? adapter_names[adapter] : "none";
 }
 
-static pchat_adapter_t adapter_of(const char *s)
+/* The adapter a name stands for, -1 for none of them. */
+static int adapter_of(const char *s)
 {
 	int i;
 
 	for (i = 0; i < 3; i++)
 		if (strcmp(s, adapter_names[i]) == 0)
-			return (pchat_adapter_t)i;
-	return PCHAT_ADAPTER_NONE;
+			return i;
+	return -1;
+}
+
+/* An adapter as the tables store it (an ENUM of the names). */
+static pchat_adapter_t adapter_col(const pchat_db_val_t *v)
+{
+	int a = adapter_of(v->type == PCHAT_DB_STR ? v->s : "");
+
+	return a < 0 ? PCHAT_ADAPTER_NONE : (pchat_adapter_t)a;
 }
 
 static int exec(pchat_db_t *db, int stmt, const pchat_db_val_t *p, int n, pchat_db_row_f cb,
@@ -186,7 +195,7 @@ static int read_conf(void *ctx, const pchat_db_val_t *cols, int ncols)
 
 	if (ncols != 8)
 		return PCHAT_ERR_FAILED;
-	conf->adapter = adapter_of(cols[0].type == PCHAT_DB_STR ? cols[0].s : "");
+	conf->adapter = adapter_col(&cols[0]);
 	copy_col(conf->output_dir, sizeof(conf->output_dir), &cols[1]);
 	conf->run_interval = (int)pchat_db_int(&cols[2]);
 	conf->one_room_per_file = pchat_db_int(&cols[3]) != 0;
@@ -206,24 +215,6 @@ int pchat_outbox_conf_get(pchat_db_t *db, pchat_compliance_conf_t *conf)
 	if (rc == 0)
 		return PCHAT_ERR_NOT_FOUND; /* the migration inserts the row */
 	return rc < 0 ? rc : PCHAT_OK;
-}
-
-static int parse_bool(const char *v)
-{
-	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1"))
-		return 1;
-	if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0"))
-		return 0;
-	return -1;
-}
-
-static int parse_int(const char *v, long lo, long hi, long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtol(v, &end, 10);
-	return errno || end == v || *end || *out < lo || *out > hi ? -1 : 0;
 }
 
 /* A path the worker can use on any node: absolute, without control characters. */
@@ -257,64 +248,58 @@ static const struct {
 };
 #define NFIELDS (int)(sizeof(conf_fields) / sizeof(conf_fields[0]))
 
+static int __attribute__((format(printf, 3, 4))) refuse(char *err, size_t errlen,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 /* The value to store for field i, or -1 with the reason in err. */
 static int conf_value(int i, const char *value, pchat_db_val_t *out, char *err, size_t errlen)
 {
-	long n;
-	int b;
+	long n = 0;
 
 	switch (conf_fields[i].type) {
 	case T_ADAPTER:
-		if (strcmp(value, "none") && strcmp(value, "xml") && strcmp(value, "jsonl"))
-			break;
+		if (adapter_of(value) < 0)
+			return refuse(err, errlen, "adapter must be none, xml or jsonl");
 		*out = PCHAT_DB_CS(value);
 		return 0;
 	case T_DIR:
+		if (!valid_path(value, 0))
+			return refuse(err, errlen, "output_dir must be an absolute path (shared by the "
+					"pool's nodes), below %d bytes", PCHAT_PATH_MAX);
+		*out = PCHAT_DB_CS(value);
+		return 0;
 	case T_XSLT:
-		if (!valid_path(value, conf_fields[i].type == T_XSLT))
-			break;
+		if (!valid_path(value, 1))
+			return refuse(err, errlen, "xslt must be an absolute path, or empty for none");
 		*out = PCHAT_DB_CS(value);
 		return 0;
 	case T_INTERVAL:
-		if (parse_int(value, PCHAT_COMPLIANCE_MIN_INTERVAL, PCHAT_COMPLIANCE_MAX_INTERVAL, &n))
-			break;
-		*out = PCHAT_DB_I(n);
-		return 0;
-	case T_BATCH:
-		if (parse_int(value, PCHAT_COMPLIANCE_MIN_BATCH, PCHAT_COMPLIANCE_MAX_BATCH, &n))
-			break;
-		*out = PCHAT_DB_I(n);
-		return 0;
-	case T_BOOL:
-		if ((b = parse_bool(value)) < 0)
-			break;
-		*out = PCHAT_DB_I(b);
-		return 0;
-	}
-	switch (conf_fields[i].type) {
-	case T_ADAPTER:
-		snprintf(err, errlen, "adapter must be none, xml or jsonl");
-		break;
-	case T_DIR:
-		snprintf(err, errlen, "output_dir must be an absolute path (shared by the pool's "
-				"nodes), below %d bytes", PCHAT_PATH_MAX);
-		break;
-	case T_XSLT:
-		snprintf(err, errlen, "xslt must be an absolute path, or empty for none");
-		break;
-	case T_INTERVAL:
-		snprintf(err, errlen, "run_interval must be seconds from %d to %d",
-				PCHAT_COMPLIANCE_MIN_INTERVAL, PCHAT_COMPLIANCE_MAX_INTERVAL);
+		if (pchat_parse_whole(value, PCHAT_COMPLIANCE_MIN_INTERVAL,
+					PCHAT_COMPLIANCE_MAX_INTERVAL, &n) < 0)
+			return refuse(err, errlen, "run_interval must be seconds from %d to %d",
+					PCHAT_COMPLIANCE_MIN_INTERVAL, PCHAT_COMPLIANCE_MAX_INTERVAL);
 		break;
 	case T_BATCH:
-		snprintf(err, errlen, "batch_size must be from %d to %d", PCHAT_COMPLIANCE_MIN_BATCH,
-				PCHAT_COMPLIANCE_MAX_BATCH);
+		if (pchat_parse_whole(value, PCHAT_COMPLIANCE_MIN_BATCH, PCHAT_COMPLIANCE_MAX_BATCH,
+					&n) < 0)
+			return refuse(err, errlen, "batch_size must be from %d to %d",
+					PCHAT_COMPLIANCE_MIN_BATCH, PCHAT_COMPLIANCE_MAX_BATCH);
 		break;
 	case T_BOOL:
-		snprintf(err, errlen, "%s must be yes or no", conf_fields[i].name);
+		if ((n = pchat_parse_yes_no(value)) < 0)
+			return refuse(err, errlen, "%s must be yes or no", conf_fields[i].name);
 		break;
 	}
-	return -1;
+	*out = PCHAT_DB_I(n);
+	return 0;
 }
 
 int pchat_outbox_conf_set(pchat_db_t *db, const char *name, const char *value, char *err,
@@ -334,8 +319,6 @@ int pchat_outbox_conf_set(pchat_db_t *db, const char *name, const char *value, c
 	}
 	if (conf_value(i, value ? value : "", &p[0], err, errlen) < 0)
 		return PCHAT_ERR_INVALID;
-	if (!db)
-		return PCHAT_OK;
 	i = exec(db, conf_fields[i].stmt, p, 1, NULL, NULL);
 	return i < 0 ? i : PCHAT_OK;
 }
@@ -442,7 +425,7 @@ static int read_batch(void *ctx, const pchat_db_val_t *cols, int ncols)
 		return PCHAT_ERR_FAILED;
 	b->id = (uint64_t)pchat_db_int(&cols[0]);
 	copy_col(b->name, sizeof(b->name), &cols[1]);
-	b->adapter = adapter_of(cols[2].type == PCHAT_DB_STR ? cols[2].s : "");
+	b->adapter = adapter_col(&cols[2]);
 	copy_col(b->output_dir, sizeof(b->output_dir), &cols[3]);
 	b->one_room_per_file = pchat_db_int(&cols[4]) != 0;
 	b->add_user_details = pchat_db_int(&cols[5]) != 0;
@@ -459,10 +442,12 @@ int pchat_outbox_open_batch(pchat_db_t *db, pchat_batch_t *b)
 	return exec(db, O_OPEN_BATCH, NULL, 0, read_batch, b);
 }
 
-static int claim_failed(pchat_db_t *db, int rc)
+/* Ends a transaction that must not be committed: rc when it is an error, else otherwise (what
+ * the outcome of a statement means, e.g. PCHAT_ERR_FAILED for a wrong number of rows). */
+static long long rolled_back(pchat_db_t *db, long long rc, int otherwise)
 {
 	pchat_db_rollback(db);
-	return rc < 0 ? rc : PCHAT_ERR_FAILED;
+	return rc < 0 ? rc : otherwise;
 }
 
 /* The six settings a batch is written with, as parameters p[0..5] of its statements. */
@@ -496,25 +481,21 @@ int pchat_outbox_claim(pchat_db_t *db, const pchat_compliance_conf_t *conf, cons
 		return 0;
 	if ((rc = pchat_db_begin(db)) != 0)
 		return rc < 0 ? rc : PCHAT_ERR_FAILED;
-	if ((rc = lease_held(db, node, lease_s)) != 1) {
-		pchat_db_rollback(db);
-		return rc < 0 ? rc : PCHAT_ERR_CONFLICT;
-	}
+	if ((rc = lease_held(db, node, lease_s)) != 1)
+		return (int)rolled_back(db, rc, PCHAT_ERR_CONFLICT);
 	batch_settings(p, conf);
 	p[6] = PCHAT_DB_CS(node);
 	if ((rc = exec(db, O_BATCH_INSERT, p, 7, NULL, NULL)) != 1)
-		return claim_failed(db, rc);
+		return (int)rolled_back(db, rc, PCHAT_ERR_FAILED);
 	id = pchat_db_insert_id(db);
 	p[0] = PCHAT_DB_I((long long)id);
 	p[1] = PCHAT_DB_I(conf->batch_size);
-	if ((taken = exec(db, O_BATCH_TAKE, p, 2, NULL, NULL)) <= 0) {
-		pchat_db_rollback(db);
-		return taken;
-	}
+	if ((taken = exec(db, O_BATCH_TAKE, p, 2, NULL, NULL)) <= 0)
+		return (int)rolled_back(db, taken, 0); /* nothing waits */
 	p[0] = PCHAT_DB_I(taken);
 	p[1] = PCHAT_DB_I((long long)id);
 	if ((rc = exec(db, O_BATCH_NAME, p, 2, NULL, NULL)) != 1)
-		return claim_failed(db, rc);
+		return (int)rolled_back(db, rc, PCHAT_ERR_FAILED);
 	if ((rc = pchat_db_commit(db)) != 0)
 		return rc < 0 ? rc : PCHAT_ERR_FAILED;
 	/* read back as stored (the server made the name); callers claim only when no other
@@ -636,12 +617,6 @@ int pchat_outbox_events(pchat_db_t *db, uint64_t batch_id, uint64_t room_id,
 	return exec(db, O_EVENTS, p, 6, read_event, &ec);
 }
 
-static long long finish_failed(pchat_db_t *db, long long rc)
-{
-	pchat_db_rollback(db);
-	return rc < 0 ? rc : PCHAT_ERR_FAILED;
-}
-
 long long pchat_outbox_finish(pchat_db_t *db, const pchat_batch_t *b, const char *node,
 		int lease_s)
 {
@@ -653,25 +628,21 @@ long long pchat_outbox_finish(pchat_db_t *db, const pchat_batch_t *b, const char
 		return rc < 0 ? rc : PCHAT_ERR_FAILED;
 	/* The lease only has to be still this node's, not unexpired: a long batch may have
 	 * outlived it while no other node took over, and is finished rather than written again. */
-	if ((rc = lease_held(db, node, lease_s)) != 1) {
-		pchat_db_rollback(db);
-		return rc < 0 ? rc : PCHAT_ERR_CONFLICT;
-	}
+	if ((rc = lease_held(db, node, lease_s)) != 1)
+		return rolled_back(db, rc, PCHAT_ERR_CONFLICT);
 	if ((rc = exec(db, O_LAST_ID, &id, 1, read_int, &last)) < 0)
-		return finish_failed(db, rc);
+		return rolled_back(db, rc, PCHAT_ERR_FAILED);
 	deleted = pchat_db_exec(db, &pchat_outbox_sqlset, O_DELETE_EVENTS, &id, 1, NULL, NULL);
 	if (deleted < 0)
-		return finish_failed(db, deleted);
-	if (deleted != b->events) {
-		pchat_db_rollback(db);
-		return PCHAT_ERR_INVALID;
-	}
+		return rolled_back(db, deleted, PCHAT_ERR_FAILED);
+	if (deleted != b->events)
+		return rolled_back(db, 0, PCHAT_ERR_INVALID);
 	if ((rc = exec(db, O_DELETE_BATCH, &id, 1, NULL, NULL)) != 1)
-		return finish_failed(db, rc);
+		return rolled_back(db, rc, PCHAT_ERR_FAILED);
 	p[0] = PCHAT_DB_I(deleted);
 	p[1] = PCHAT_DB_I(last);
 	if ((rc = exec(db, O_EXPORTED, p, 2, NULL, NULL)) < 0)
-		return finish_failed(db, rc);
+		return rolled_back(db, rc, PCHAT_ERR_FAILED);
 	if ((rc = pchat_db_commit(db)) != 0)
 		return rc < 0 ? rc : PCHAT_ERR_FAILED;
 	return deleted;

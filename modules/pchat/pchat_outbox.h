@@ -65,9 +65,8 @@ const char *pchat_adapter_name(pchat_adapter_t adapter);
 /* Reads the settings. PCHAT_OK, or a negative pchat_rc_t. */
 int pchat_outbox_conf_get(pchat_db_t *db, pchat_compliance_conf_t *conf);
 
-/* Checks and stores one setting (names as in pchat_compliance_conf_t; booleans yes|no); db NULL
- * only checks. Returns PCHAT_OK, PCHAT_ERR_INVALID with the reason in err, or a database
- * error. */
+/* Checks and stores one setting (names as in pchat_compliance_conf_t; booleans yes|no).
+ * Returns PCHAT_OK, PCHAT_ERR_INVALID with the reason in err, or a database error. */
 int pchat_outbox_conf_set(pchat_db_t *db, const char *name, const char *value, char *err,
 		size_t errlen);
 

@@ -1,6 +1,7 @@
 /*
  * The administration RPC commands (pchat.room.*, pchat.category.*, pchat.message.*,
- * pchat.config.*, pchat.policy.*, pchat.compliance.*): argument handling and answers; the work is in pchat_admin.c.
+ * pchat.config.*, pchat.policy.*, pchat.compliance.*): argument handling and answers; the work
+ * is in pchat_admin.c (pchat_outbox.c for compliance).
  *
  * Conventions: required arguments are positional; options are key=value; times are ISO 8601
  * UTC. A refused command answers a fault with a code and a text that says what to do:
@@ -71,10 +72,15 @@ static int read_args(rpc_t *rpc, void *ctx, int required, const char *usage, rpc
 	return 0;
 }
 
-/* Answers a failed command. */
+/* Answers a failed command with err, or what rc says when err is empty or NULL. */
+static void fault_text(rpc_t *rpc, void *ctx, int rc, const char *err)
+{
+	rpc->fault(ctx, pchat_rc_rpc(rc), "%s", err && err[0] ? err : pchat_rc_text(rc));
+}
+
 static void fault(rpc_t *rpc, void *ctx, const pchat_admin_t *a, int rc)
 {
-	rpc->fault(ctx, pchat_rc_rpc(rc), "%s", a->err[0] ? a->err : pchat_rc_text(rc));
+	fault_text(rpc, ctx, rc, a->err);
 }
 
 /* A change of rights or rooms was stored, and told (rc >= 0) to the sessions it concerns:
@@ -855,11 +861,6 @@ static void rpc_policy_get(rpc_t *rpc, void *ctx)
 
 /* ------------------------------------------------------------------ compliance */
 
-static void compliance_fault(rpc_t *rpc, void *ctx, int rc, const char *err)
-{
-	rpc->fault(ctx, pchat_rc_rpc(rc), "%s", err && err[0] ? err : pchat_rc_text(rc));
-}
-
 static const char *compliance_get_doc[] = {
 	"Shows the compliance settings (pool-wide): adapter (none|xml|jsonl), output_dir, "
 	"run_interval, one_room_per_file, add_user_details, add_room_details, xslt, batch_size.", 0};
@@ -871,7 +872,7 @@ static void rpc_compliance_get(rpc_t *rpc, void *ctx)
 	void *th;
 
 	if (rc < 0) {
-		compliance_fault(rpc, ctx, rc, NULL);
+		fault_text(rpc, ctx, rc, NULL);
 		return;
 	}
 	if (rpc->add(ctx, "{", &th) < 0)
@@ -886,8 +887,9 @@ static void rpc_compliance_get(rpc_t *rpc, void *ctx)
 
 static const char *compliance_set_doc[] = {
 	"Sets compliance settings pool-wide: name=value... (names as pchat.compliance.get shows). "
-	"All are checked and stored together; an adapter needs an output_dir. Recording starts or stops on this node at once and "
-	"on the others within config_reload_interval seconds.", 0};
+	"All are checked and stored together; an adapter needs an output_dir. Recording starts "
+	"or stops on this node at once and on the others within config_reload_interval seconds.",
+	0};
 
 static void rpc_compliance_set(rpc_t *rpc, void *ctx)
 {
@@ -903,11 +905,8 @@ static void rpc_compliance_set(rpc_t *rpc, void *ctx)
 		rpc->fault(ctx, 400, "usage: pchat.compliance.set name=value...");
 		return;
 	}
-	for (i = 0; i < args.nkv && rc == 0; i++)
-		rc = pchat_outbox_conf_set(NULL, args.kv[i].key, args.kv[i].value, err, sizeof(err));
 	/* all or nothing, and never an adapter without a folder to write to */
-	if (rc == 0)
-		rc = pchat_db_begin(db);
+	rc = pchat_db_begin(db);
 	for (i = 0; i < args.nkv && rc == 0; i++)
 		rc = pchat_outbox_conf_set(db, args.kv[i].key, args.kv[i].value, err, sizeof(err));
 	if (rc == 0)
@@ -922,7 +921,7 @@ static void rpc_compliance_set(rpc_t *rpc, void *ctx)
 	else
 		pchat_db_rollback(db);
 	if (rc < 0) {
-		compliance_fault(rpc, ctx, rc, err);
+		fault_text(rpc, ctx, rc, err);
 		return;
 	}
 	pchat_compliance_apply(&conf);
@@ -941,7 +940,7 @@ static void rpc_compliance_status(rpc_t *rpc, void *ctx)
 	void *th;
 
 	if (rc < 0) {
-		compliance_fault(rpc, ctx, rc, NULL);
+		fault_text(rpc, ctx, rc, NULL);
 		return;
 	}
 	if (rpc->add(ctx, "{", &th) < 0)
@@ -966,7 +965,7 @@ static void rpc_compliance_run(rpc_t *rpc, void *ctx)
 	int rc = pchat_outbox_request_run(pchat_proc_db());
 
 	if (rc < 0)
-		compliance_fault(rpc, ctx, rc, NULL);
+		fault_text(rpc, ctx, rc, NULL);
 	else
 		rpc->add(ctx, "s", "requested");
 }

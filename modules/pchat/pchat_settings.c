@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pchat_settings.h"
 
@@ -38,15 +39,30 @@ int *pchat_setting_ptr(pchat_settings_t *s, const pchat_setting_def_t *def)
 	return (int *)((char *)s + def->offset);
 }
 
+int pchat_parse_yes_no(const char *v)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcasecmp(v, "on") || !strcmp(v, "1"))
+		return 1;
+	if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcasecmp(v, "off") || !strcmp(v, "0"))
+		return 0;
+	return -1;
+}
+
+int pchat_parse_whole(const char *v, long lo, long hi, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(v, &end, 10);
+	return errno || end == v || *end || *out < lo || *out > hi ? -1 : 0;
+}
+
 int pchat_setting_parse(const pchat_setting_def_t *def, const char *value, int *out, char *err,
 		size_t errlen)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(value, &end, 10);
-	if (errno || end == value || *end || v < def->min || v > def->max) {
+	if (pchat_parse_whole(value, def->min, def->max, &v) < 0) {
 		snprintf(err, errlen, "%s must be a whole number from %d to %d", def->name, def->min,
 				def->max);
 		return -1;

@@ -55,6 +55,13 @@ const pchat_setting_def_t *pchat_setting_find(const char *name);
 
 int *pchat_setting_ptr(pchat_settings_t *s, const pchat_setting_def_t *def);
 
+/* The words of settings and options: yes/true/on/1 give 1, no/false/off/0 give 0 (any case),
+ * anything else -1. */
+int pchat_parse_yes_no(const char *v);
+
+/* A whole number from lo to hi, all of v: 0 with *out set, -1 otherwise. */
+int pchat_parse_whole(const char *v, long lo, long hi, long *out);
+
 /* Parses value for def: 0 with *out set, -1 with a message in err. */
 int pchat_setting_parse(const pchat_setting_def_t *def, const char *value, int *out, char *err,
 		size_t errlen);
