@@ -22,6 +22,7 @@
 
 #include "pchat_alloc.h"
 #include "pchat_archive.h"
+#include "pchat_buf.h"
 
 /* ================================================================== kinds */
 
@@ -147,53 +148,6 @@ void pchat_time_forms(int64_t unix_us, pchat_time_forms_t *f)
 
 /* ================================================================== UTF-8 */
 
-#define NOT_A_CHAR (-1L)
-
-/* Decodes the character at s (n >= 1 bytes left) and returns its length in bytes, with *cp its
- * code point; or, when the bytes are not well-formed UTF-8 (Unicode's table 3-7: no overlong
- * forms, no surrogates, nothing above U+10FFFF), returns the length of the maximal ill-formed
- * subpart (at least 1) with *cp = NOT_A_CHAR. One replacement per maximal subpart is Unicode's
- * recommended practice (what browsers and Python's "replace" do). */
-static size_t utf8_next(const unsigned char *s, size_t n, long *cp)
-{
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t need, i;
-	long c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-		need = 1;
-		c = s[0] & 0x1F;
-	} else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-		need = 2;
-		c = s[0] & 0x0F;
-		lo = s[0] == 0xE0 ? 0xA0 : 0x80; /* overlong */
-		hi = s[0] == 0xED ? 0x9F : 0xBF; /* surrogates */
-	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-		need = 3;
-		c = s[0] & 0x07;
-		lo = s[0] == 0xF0 ? 0x90 : 0x80; /* overlong */
-		hi = s[0] == 0xF4 ? 0x8F : 0xBF; /* above U+10FFFF */
-	} else {
-		*cp = NOT_A_CHAR;
-		return 1;
-	}
-	for (i = 1; i <= need; i++) {
-		if (i >= n || s[i] < lo || s[i] > hi) {
-			*cp = NOT_A_CHAR;
-			return i;
-		}
-		c = (c << 6) | (s[i] & 0x3F);
-		lo = 0x80;
-		hi = 0xBF;
-	}
-	*cp = c;
-	return need + 1;
-}
-
 /* U+FFFD in UTF-8 */
 #define REPLACEMENT_CHAR "\xEF\xBF\xBD"
 
@@ -243,15 +197,6 @@ static const char *or_empty(const char *s)
 
 /* ------------------------------------------------------------------ XML */
 
-/* XML 1.0 cannot carry U+0000-U+001F except tab, LF and CR, nor U+FFFE and U+FFFF (production
- * [2] Char; surrogates cannot be decoded from valid UTF-8 in the first place). */
-static int xml_can_carry(long cp)
-{
-	if (cp < 0x20)
-		return cp == 0x09 || cp == 0x0A || cp == 0x0D;
-	return cp != 0xFFFE && cp != 0xFFFF;
-}
-
 /* How a character is written in the output, or NULL when as it is; buf may hold the form. */
 typedef const char *(*escape_f)(long cp, char buf[8]);
 
@@ -266,7 +211,7 @@ static void put_escaped(pchat_archive_t *a, const char *text, escape_f escape)
 	long cp;
 
 	while (i < n) {
-		len = utf8_next(s + i, n - i, &cp);
+		len = pchat_utf8_next(s + i, n - i, &cp);
 		esc = escape(cp, buf);
 		if (esc) {
 			put_bytes(a, (const char *)s + run, i - run);
@@ -293,7 +238,7 @@ static const char *xml_attr_escape(long cp, char buf[8])
 	case '\n': return "&#10;";
 	case '\r': return "&#13;";
 	}
-	if (cp == NOT_A_CHAR || !xml_can_carry(cp))
+	if (cp == PCHAT_NOT_A_CHAR || !pchat_xml_char(cp))
 		return REPLACEMENT_CHAR;
 	return NULL;
 }
@@ -423,7 +368,7 @@ static const char *json_escape(long cp, char buf[8])
 	case '\r': return "\\r";
 	case '\t': return "\\t";
 	}
-	if (cp == NOT_A_CHAR)
+	if (cp == PCHAT_NOT_A_CHAR)
 		return REPLACEMENT_CHAR;
 	if (cp < 0x20) {
 		snprintf(buf, 8, "\\u%04x", (unsigned)cp & 0x1Fu); /* cp < 0x20 */

@@ -109,28 +109,62 @@ void pchat_buf_addf(pchat_buf_t *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+size_t pchat_utf8_next(const unsigned char *s, size_t n, long *cp)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t need, i;
+	long c;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+		need = 1;
+		c = s[0] & 0x1F;
+	} else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+		need = 2;
+		c = s[0] & 0x0F;
+		lo = s[0] == 0xE0 ? 0xA0 : 0x80; /* overlong */
+		hi = s[0] == 0xED ? 0x9F : 0xBF; /* surrogates */
+	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+		need = 3;
+		c = s[0] & 0x07;
+		lo = s[0] == 0xF0 ? 0x90 : 0x80; /* overlong */
+		hi = s[0] == 0xF4 ? 0x8F : 0xBF; /* above U+10FFFF */
+	} else {
+		*cp = PCHAT_NOT_A_CHAR;
+		return 1;
+	}
+	for (i = 1; i <= need; i++) {
+		if (i >= n || s[i] < lo || s[i] > hi) {
+			*cp = PCHAT_NOT_A_CHAR;
+			return i;
+		}
+		c = (c << 6) | (s[i] & 0x3F);
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	*cp = c;
+	return need + 1;
+}
+
+int pchat_xml_char(long cp)
+{
+	if (cp < 0x20)
+		return cp == 0x09 || cp == 0x0A || cp == 0x0D;
+	return cp != 0xFFFE && cp != 0xFFFF;
+}
+
 /* The length of the valid UTF-8 sequence of a character XML 1.0 allows that starts at s (at
- * most n bytes), 0 when there is none: a broken sequence, a surrogate, U+FFFE or U+FFFF. */
+ * most n bytes, s[0] >= 0x80), 0 when there is none: a broken sequence, a surrogate, U+FFFE or
+ * U+FFFF. */
 static size_t xml_char_len(const unsigned char *s, size_t n)
 {
-	size_t len, i;
-	unsigned cp;
+	long cp;
+	size_t len = pchat_utf8_next(s, n, &cp);
 
-	if (s[0] < 0xC2 || s[0] > 0xF4)
-		return 0;
-	len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-	if (len > n)
-		return 0;
-	cp = s[0] & (0x7F >> len);
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3F);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))
-			|| (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
-		return 0;
-	return len;
+	return cp != PCHAT_NOT_A_CHAR && pchat_xml_char(cp) ? len : 0;
 }
 
 /* Where escaped text goes, piece by piece: a buffer, or a count of its bytes. */

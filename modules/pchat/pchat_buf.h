@@ -44,4 +44,17 @@ size_t pchat_buf_xml_size(const char *s);
 /* 1 when the n bytes are UTF-8 of characters XML 1.0 allows (above the controls). */
 int pchat_utf8_valid(const char *s, size_t n);
 
+#define PCHAT_NOT_A_CHAR (-1L)
+
+/* Decodes the character at s (n >= 1 bytes left) and returns its length in bytes, with *cp its
+ * code point; or, when the bytes are not well-formed UTF-8 (Unicode's table 3-7: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), returns the length of the maximal ill-formed
+ * subpart (at least 1) with *cp = PCHAT_NOT_A_CHAR: one replacement per maximal subpart is
+ * Unicode's recommended practice (what browsers and Python's "replace" do). */
+size_t pchat_utf8_next(const unsigned char *s, size_t n, long *cp);
+
+/* 1 when XML 1.0 can carry code point cp: not U+0000-U+001F but tab, LF and CR, not U+FFFE
+ * or U+FFFF (production [2] Char; surrogates do not decode from UTF-8 at all). */
+int pchat_xml_char(long cp);
+
 #endif
