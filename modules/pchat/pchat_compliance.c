@@ -212,8 +212,7 @@ static void worker_loop(void)
 	}
 }
 
-/* The worker's own connection (the process's, made in child_init, stays unused): its session
- * runs READ COMMITTED from every connect on. */
+/* The worker's one connection: its session runs READ COMMITTED from every connect on. */
 static pchat_db_t *worker_db(void)
 {
 	static const pchat_db_sqlset_t *const sets[] = {&pchat_outbox_sqlset};
@@ -229,14 +228,15 @@ static pchat_db_t *worker_db(void)
 
 int pchat_compliance_start(void)
 {
-	int pid = fork_process(PROC_RPC, "pchat compliance worker", 1);
+	/* no child_init: the connections every other process gets (pchat_node_connect) would stay
+	 * unused here, beside the worker's own */
+	int pid = fork_process(PROC_NOCHLDINIT, "pchat compliance worker", 1);
 
 	if (pid < 0) {
 		LM_ERR("cannot start the pchat compliance worker\n");
 		return -1;
 	}
 	if (pid == 0) {
-		/* its connections were opened by child_init(PROC_RPC) in fork_process */
 		if (cfg_child_init() < 0)
 			exit(-1);
 		w.db = worker_db();

@@ -16,8 +16,13 @@
 #include "pchat_export.h"
 #include "pchat_uri.h"
 
-/* Events read from the outbox per query: the memory a batch needs, whatever its size. */
-#define PAGE 500
+/* A page of events read from the outbox is held whole in memory (the client stores a result
+ * before it is read): pages are sized in bytes, about PAGE_BYTES, from the size of the events
+ * of the page before, between 1 and PAGE_MAX events; the first is small. An event is a few
+ * hundred bytes, or up to some 100 KB for a moderation with the long post it replaced. */
+#define PAGE_BYTES (4 << 20)
+#define PAGE_MAX 500
+#define PAGE_FIRST 32
 /* Rooms of a batch handled per query with one_room_per_file. */
 #define ROOM_PAGE 1000
 
@@ -177,11 +182,22 @@ typedef struct batch_pass {
 	pchat_archive_opts_t opts;
 	out_file_t main;
 	out_file_t moderation; /* XML adapter: opened at the first moderation event */
-	uint64_t room;         /* one_room_per_file: the room of these files, else 0 */
 	uint64_t after_room, after_id;
 	long long read;        /* events read from the outbox */
+	long long page_bytes;  /* of the events of the page being read */
 	int rc;
 } batch_pass_t;
+
+/* What an event takes beside its texts: its numbers, room and user */
+#define EVENT_OVERHEAD 512
+
+/* The events the next query asks for, from the bytes and number of the page before. */
+static int next_page(long long bytes, int n)
+{
+	long long each = n > 0 ? bytes / n + 1 : EVENT_OVERHEAD, limit = PAGE_BYTES / each;
+
+	return limit < 1 ? 1 : limit > PAGE_MAX ? PAGE_MAX : (int)limit;
+}
 
 static int write_event(void *ctx, const pchat_event_t *ev)
 {
@@ -192,6 +208,8 @@ static int write_event(void *ctx, const pchat_event_t *ev)
 	p->after_room = ev->room_id;
 	p->after_id = ev->id;
 	p->read++;
+	p->page_bytes += EVENT_OVERHEAD + strlen(ev->content) + (ev->detail ? strlen(ev->detail) : 0)
+			+ (ev->room_details ? strlen(ev->room_details) : 0);
 	if (p->b->add_user_details && e.user[0])
 		e.user_internal = strcasecmp(pchat_user_domain(e.user), p->x->domain) == 0;
 	rc = pchat_archive_add(p->main.w, &e);
@@ -221,17 +239,17 @@ static int still_holding(pchat_export_t *x, const pchat_batch_t *b)
 			"longer holds the lease", b->name);
 }
 
-/* The batch's events (of one room, or all) into their file(s). */
-static int write_files(pchat_export_t *x, const pchat_batch_t *b, uint64_t room)
+/* The batch's events (of one room, or all) into their file(s); *read counts the events read. */
+static int write_files(pchat_export_t *x, const pchat_batch_t *b, uint64_t room,
+		long long *read)
 {
 	const char *dir = b->output_dir;
 	batch_pass_t p;
-	int n;
+	int n, full, limit = PAGE_FIRST;
 
 	memset(&p, 0, sizeof(p));
 	p.x = x;
 	p.b = b;
-	p.room = room;
 	p.opts.format = b->adapter == PCHAT_ADAPTER_XML ? PCHAT_ARCHIVE_XML : PCHAT_ARCHIVE_JSONL;
 	p.opts.add_user_details = b->add_user_details;
 	p.opts.add_room_details = b->add_room_details;
@@ -240,15 +258,18 @@ static int write_files(pchat_export_t *x, const pchat_batch_t *b, uint64_t room)
 	if ((p.rc = out_open(x, &p.main, dir, &p.opts)) < 0)
 		return p.rc;
 	do {
-		n = pchat_outbox_events(x->db, b->id, room, p.after_room, p.after_id, PAGE,
+		p.page_bytes = 0;
+		n = pchat_outbox_events(x->db, b->id, room, p.after_room, p.after_id, limit,
 				write_event, &p);
 		if (n < 0 && p.rc == 0)
 			p.rc = db_failed(x, n, "reading the batch's events");
 		out_writeback(&p.main);
+		full = n == limit;
+		limit = next_page(p.page_bytes, n);
 		/* a long batch outlasts the lease: it is renewed as the pages go */
-		if (n == PAGE && p.rc == 0)
+		if (full && p.rc == 0)
 			p.rc = still_holding(x, b);
-	} while (n == PAGE && p.rc == 0);
+	} while (full && p.rc == 0);
 	if (p.rc == 0)
 		p.rc = out_close(x, &p.main, dir);
 	if (p.rc == 0)
@@ -257,7 +278,7 @@ static int write_files(pchat_export_t *x, const pchat_batch_t *b, uint64_t room)
 		p.rc = out_transform(x, &p.main, dir, b->xslt);
 	if (p.rc == 0)
 		p.rc = still_holding(x, b); /* a stylesheet may take long */
-	x->read += p.read;
+	*read += p.read;
 	if (p.rc == 0)
 		p.rc = out_publish(x, &p.main, dir);
 	if (p.rc == 0)
@@ -284,7 +305,7 @@ static int keep_room(void *ctx, uint64_t room_id)
 	return 0;
 }
 
-static int write_per_room(pchat_export_t *x, const pchat_batch_t *b)
+static int write_per_room(pchat_export_t *x, const pchat_batch_t *b, long long *read)
 {
 	static room_page_t rp; /* 8 KB: off the stack */
 	uint64_t after = 0;
@@ -296,7 +317,7 @@ static int write_per_room(pchat_export_t *x, const pchat_batch_t *b)
 		if (n < 0)
 			return db_failed(x, n, "reading the batch's rooms");
 		for (i = 0; i < rp.n; i++)
-			if ((rc = still_holding(x, b)) < 0 || (rc = write_files(x, b, rp.ids[i])) < 0)
+			if ((rc = still_holding(x, b)) < 0 || (rc = write_files(x, b, rp.ids[i], read)) < 0)
 				return rc;
 		if (rp.n)
 			after = rp.ids[rp.n - 1];
@@ -347,7 +368,7 @@ static int follow_settings(pchat_export_t *x, pchat_batch_t *b,
 
 static int export_batch(pchat_export_t *x, pchat_batch_t *b, const pchat_compliance_conf_t *conf)
 {
-	long long deleted;
+	long long deleted, read = 0;
 	int rc;
 
 	if ((rc = follow_settings(x, b, conf)) < 0)
@@ -355,14 +376,13 @@ static int export_batch(pchat_export_t *x, pchat_batch_t *b, const pchat_complia
 	if ((rc = pchat_outbox_attempted(x->db, b->id)) < 0
 			|| (rc = pchat_outbox_number_users(x->db, b->id)) < 0)
 		return db_failed(x, rc, "preparing the batch");
-	x->read = 0;
-	rc = b->one_room_per_file ? write_per_room(x, b) : write_files(x, b, 0);
+	rc = b->one_room_per_file ? write_per_room(x, b, &read) : write_files(x, b, 0, &read);
 	if (rc < 0)
 		return rc;
 	/* what is deleted must all have been written */
-	if (x->read != b->events)
+	if (read != b->events)
 		return failed(x, PCHAT_ERR_FAILED, "batch %s holds %d events but %lld were read for "
-				"its files; it stays in the outbox", b->name, b->events, x->read);
+				"its files; it stays in the outbox", b->name, b->events, read);
 	deleted = pchat_outbox_finish(x->db, b, x->node, x->lease_s);
 	if (deleted == PCHAT_ERR_CONFLICT)
 		return failed(x, PCHAT_ERR_CONFLICT, "batch %s was written but the lease passed to "

@@ -34,7 +34,6 @@ typedef struct pchat_export {
 	int lease_s;           /* the lease's length: finishing a batch renews it */
 	/* filled by the run */
 	long long exported;    /* events written */
-	long long read;        /* events of the current batch read for its files */
 	int batches;
 	int files;
 	char error[512];       /* why the run failed */
