@@ -164,7 +164,9 @@ static const char *const admin_sql[] = {
 	[A_CAT_PRINCIPAL_REMOVE] = "DELETE FROM pchat_category_principal WHERE category_id = ? AND "
 							   "role = ? AND principal = ?",
 	[A_MSG_REPLACE] = "UPDATE pchat_message SET content = ?, moderated = 1 WHERE " MSG_MATCH,
-	/* one REPLACE event per message replaced, with the text it had and the post as stored */
+	/* Moderation events are written with VALUES, like the chat's (see ST_RECORD): no
+	 * table-wide AUTO-INC lock that posts' events would queue behind. One REPLACE event per
+	 * message replaced, with the text it had and the post as stored. */
 	[A_EVENT_REPLACE] = PCHAT_OUTBOX_INSERT "VALUES ('REPLACE', UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, "
 						"?, JSON_OBJECT('previous', ?, 'previous_xml', ?, 'author', ?, "
 						"'posted', ?))",
@@ -174,10 +176,8 @@ static const char *const admin_sql[] = {
 					 "pchat_category c ON c.id = r.category_id WHERE r.id = ?",
 	[A_MSG_MATCHING] = "SELECT seq, content, author, " PCHAT_SQL_ISO("ts") " FROM pchat_message "
 					   "WHERE " MSG_MATCH " AND seq > ? ORDER BY seq LIMIT ?",
-	[A_EVENT_CLEAR] = PCHAT_OUTBOX_INSERT "SELECT 'CLEAR', UTC_TIMESTAMP(6), r.id, CONCAT("
-					  "'ma-chan://', ?, '/', r.guid), r.name, c.chat_history, ?, 0, '', "
-					  "JSON_OBJECT('before', ?, 'deleted', ?) FROM pchat_room r JOIN "
-					  "pchat_category c ON c.id = r.category_id WHERE r.id = ?",
+	[A_EVENT_CLEAR] = PCHAT_OUTBOX_INSERT "VALUES ('CLEAR', UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, 0, "
+					  "'', JSON_OBJECT('before', ?, 'deleted', ?))",
 	[A_CONFIG_SET] = "INSERT INTO pchat_config (name, value) VALUES (?, ?) ON DUPLICATE KEY "
 					 "UPDATE value = VALUES(value), modified = UTC_TIMESTAMP(6)",
 	[A_CONFIG_UNSET] = "DELETE FROM pchat_config WHERE name = ?",
@@ -292,15 +292,11 @@ static int known_options(pchat_admin_t *a, const pchat_kv_t *opts, int n,
 
 static int parse_bool(pchat_admin_t *a, const char *key, const char *v, int *out)
 {
-	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1")
-			|| !strcasecmp(v, "on")) {
-		*out = 1;
-	} else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0")
-			   || !strcasecmp(v, "off")) {
-		*out = 0;
-	} else {
+	int b = pchat_parse_yes_no(v);
+
+	if (b < 0)
 		return fail(a, PCHAT_ERR_INVALID, "%s must be yes or no", key);
-	}
+	*out = b;
 	return 0;
 }
 
@@ -775,14 +771,65 @@ int pchat_admin_room_remove(pchat_admin_t *a, const char *ident, uint64_t *room)
 	return rc < 0 ? db_fail(a, rc) : 0;
 }
 
+/* The room's part of the events (URI, name, history switch) and its newest post number. */
+typedef struct event_room {
+	const char *domain;
+	char uri[PCHAT_ROOM_URI_MAX];
+	char name[PCHAT_NAME_MAX];
+	int logged;
+	long long last_seq;
+} event_room_t;
+
+static int read_event_room(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	event_room_t *er = ctx;
+
+	if (ncols != 4 || cols[0].type != PCHAT_DB_STR)
+		return PCHAT_ERR_FAILED;
+	pchat_room_uri(er->domain, cols[0].s, er->uri, sizeof(er->uri));
+	snprintf(er->name, sizeof(er->name), "%s", cols[1].type == PCHAT_DB_STR ? cols[1].s : "");
+	er->logged = pchat_db_int(&cols[2]) != 0;
+	er->last_seq = pchat_db_int(&cols[3]);
+	return 0;
+}
+
+/* The room of an event, as event_room_t; PCHAT_ERR_NOT_FOUND when it is gone. */
+static long long event_room(pchat_admin_t *a, long long room, event_room_t *er)
+{
+	pchat_db_val_t p = PCHAT_DB_I(room);
+	long long rc;
+
+	memset(er, 0, sizeof(*er));
+	er->domain = a->domain;
+	rc = run(a, A_EVENT_ROOM, &p, 1, read_event_room, er);
+	return rc == 0 ? PCHAT_ERR_NOT_FOUND : rc;
+}
+
+/* The first parameters of a moderation event: the room, as events record it, and who. */
+static void event_room_params(pchat_admin_t *a, long long room, const event_room_t *er,
+		pchat_db_val_t *p)
+{
+	p[0] = PCHAT_DB_I(room);
+	p[1] = PCHAT_DB_CS(er->uri);
+	p[2] = PCHAT_DB_CS(er->name);
+	p[3] = PCHAT_DB_I(er->logged);
+	p[4] = PCHAT_DB_CS(a->actor ? a->actor : "");
+}
+
 /* The CLEAR event of a room's messages deleted; returns deleted, or the failure. */
 static long long record_clear(pchat_admin_t *a, long long room, const char *before,
 		long long deleted)
 {
-	pchat_db_val_t p[5] = {PCHAT_DB_CS(a->domain), PCHAT_DB_CS(a->actor ? a->actor : ""),
-		before ? PCHAT_DB_CS(before) : PCHAT_DB_NUL, PCHAT_DB_I(deleted), PCHAT_DB_I(room)};
-	long long rc = run(a, A_EVENT_CLEAR, p, 5, NULL, NULL);
+	pchat_db_val_t p[7];
+	event_room_t er;
+	long long rc = event_room(a, room, &er);
 
+	if (rc < 0)
+		return rc;
+	event_room_params(a, room, &er, p);
+	p[5] = before ? PCHAT_DB_CS(before) : PCHAT_DB_NUL;
+	p[6] = PCHAT_DB_I(deleted);
+	rc = run(a, A_EVENT_CLEAR, p, 7, NULL, NULL);
 	return rc < 0 ? rc : rc == 1 ? deleted : PCHAT_ERR_FAILED;
 }
 
@@ -1136,8 +1183,11 @@ int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const c
 
 /* ------------------------------------------------------------------ moderation */
 
-/* A page of the messages a moderation replaces, as their REPLACE events need them. */
+/* A page of the messages a moderation replaces, as their REPLACE events need them: at most
+ * REPLACE_PAGE messages and, in this process's private memory, about REPLACE_PAGE_BYTES (a
+ * message is up to two copies of a post of max_post_size bytes). */
 #define REPLACE_PAGE 100
+#define REPLACE_PAGE_BYTES (256 * 1024)
 
 typedef struct replaced_msg {
 	uint64_t seq;
@@ -1150,7 +1200,9 @@ typedef struct replaced_msg {
 typedef struct replaced_page {
 	replaced_msg_t m[REPLACE_PAGE];
 	int n;
+	size_t bytes;
 	int failed;
+	int full;    /* more messages may follow */
 } replaced_page_t;
 
 static int keep_replaced(void *ctx, const pchat_db_val_t *cols, int ncols)
@@ -1159,22 +1211,27 @@ static int keep_replaced(void *ctx, const pchat_db_val_t *cols, int ncols)
 	replaced_msg_t *m = &pg->m[pg->n];
 	pchat_buf_t text;
 
-	if (ncols != 4 || pg->n >= REPLACE_PAGE)
+	if (ncols != 4 || pg->n >= REPLACE_PAGE || cols[1].type != PCHAT_DB_STR)
 		return PCHAT_ERR_FAILED;
 	pchat_buf_init(&text);
-	if (cols[1].type != PCHAT_DB_STR)
-		return PCHAT_ERR_FAILED;
 	pchat_xccos_stored_text(cols[1].s, &text);
 	m->seq = (uint64_t)pchat_db_int(&cols[0]);
-	m->text = text.failed ? NULL : pchat_strdup(text.s ? text.s : "");
+	pg->bytes += text.len + cols[1].len;
+	if (text.failed || !text.s) { /* nothing to take over: out of memory, or no text */
+		m->text = text.failed ? NULL : pchat_strdup("");
+		pchat_buf_free(&text);
+	} else {
+		m->text = text.s; /* the page owns it now */
+	}
 	m->xml = pchat_strdup(cols[1].s);
 	snprintf(m->author, sizeof(m->author), "%s", cols[2].type == PCHAT_DB_STR ? cols[2].s : "");
 	snprintf(m->posted, sizeof(m->posted), "%s", cols[3].type == PCHAT_DB_STR ? cols[3].s : "");
-	pchat_buf_free(&text);
 	pg->n++;
 	if (!m->text || !m->xml)
 		pg->failed = 1;
-	return 0;
+	/* the rest of the query's rows come again with the next page */
+	pg->full = pg->n == REPLACE_PAGE || pg->bytes >= REPLACE_PAGE_BYTES;
+	return pg->full && pg->n < REPLACE_PAGE ? 1 : 0;
 }
 
 static void free_page(replaced_page_t *pg)
@@ -1188,28 +1245,6 @@ static void free_page(replaced_page_t *pg)
 	pg->n = 0;
 }
 
-/* The room's part of the events (URI, name, history switch) and its newest post number. */
-typedef struct event_room {
-	const char *domain;
-	char uri[PCHAT_ROOM_URI_MAX];
-	char name[PCHAT_NAME_MAX];
-	int logged;
-	long long last_seq;
-} event_room_t;
-
-static int read_event_room(void *ctx, const pchat_db_val_t *cols, int ncols)
-{
-	event_room_t *er = ctx;
-
-	if (ncols != 4 || cols[0].type != PCHAT_DB_STR)
-		return PCHAT_ERR_FAILED;
-	snprintf(er->uri, sizeof(er->uri), "ma-chan://%s/%s", er->domain, cols[0].s);
-	snprintf(er->name, sizeof(er->name), "%s", cols[1].type == PCHAT_DB_STR ? cols[1].s : "");
-	er->logged = pchat_db_int(&cols[2]) != 0;
-	er->last_seq = pchat_db_int(&cols[3]);
-	return 0;
-}
-
 /* The REPLACE events of one page of messages. */
 static long long record_replaced(pchat_admin_t *a, long long room, const event_room_t *er,
 		const replaced_page_t *pg, const char *new_text)
@@ -1221,11 +1256,7 @@ static long long record_replaced(pchat_admin_t *a, long long room, const event_r
 	for (i = 0; i < pg->n && rc >= 0; i++) {
 		const replaced_msg_t *m = &pg->m[i];
 
-		ev[0] = PCHAT_DB_I(room);
-		ev[1] = PCHAT_DB_CS(er->uri);
-		ev[2] = PCHAT_DB_CS(er->name);
-		ev[3] = PCHAT_DB_I(er->logged);
-		ev[4] = PCHAT_DB_CS(a->actor ? a->actor : "");
+		event_room_params(a, room, er, ev);
 		ev[5] = PCHAT_DB_I((long long)m->seq);
 		ev[6] = PCHAT_DB_CS(new_text);
 		ev[7] = PCHAT_DB_CS(m->text);
@@ -1252,7 +1283,8 @@ static long long record_replacements(pchat_admin_t *a, pchat_db_val_t *p,
 
 	memcpy(q, p, 10 * sizeof(*p));
 	do {
-		pg.n = pg.failed = 0;
+		pg.n = pg.failed = pg.full = 0;
+		pg.bytes = 0;
 		q[10] = PCHAT_DB_I((long long)after);
 		q[11] = PCHAT_DB_I(REPLACE_PAGE);
 		rc = run(a, A_MSG_MATCHING, q, 12, keep_replaced, &pg);
@@ -1260,7 +1292,7 @@ static long long record_replacements(pchat_admin_t *a, pchat_db_val_t *p,
 			rc = PCHAT_ERR_NO_MEMORY;
 		if (rc >= 0)
 			rc = record_replaced(a, p[0].i, er, &pg, new_text);
-		full = pg.n == REPLACE_PAGE;
+		full = pg.full;
 		if (pg.n)
 			after = pg.m[pg.n - 1].seq;
 		free_page(&pg);
@@ -1283,11 +1315,7 @@ static long long replace_messages(pchat_admin_t *a, pchat_db_val_t *p, const cha
 	}
 	if ((rc = pchat_db_begin(a->db)) != 0)
 		return rc < 0 ? rc : PCHAT_ERR_FAILED;
-	memset(&er, 0, sizeof(er));
-	er.domain = a->domain;
-	rc = run(a, A_EVENT_ROOM, &p[1], 1, read_event_room, &er);
-	if (rc == 0)
-		rc = PCHAT_ERR_NOT_FOUND;
+	rc = event_room(a, p[1].i, &er);
 	if (rc >= 0) {
 		p[10] = PCHAT_DB_I(er.last_seq);
 		rc = record_replacements(a, &p[1], &er, new_text);
@@ -1429,7 +1457,7 @@ int pchat_admin_policy_set(pchat_admin_t *a, const char *scope, const char *enab
 {
 	pchat_db_val_t p[2];
 	long long rc;
-	int on;
+	int on = 0;
 
 	if (policy_scope(a, scope, normalized, len) < 0)
 		return PCHAT_ERR_INVALID;

@@ -95,7 +95,8 @@ typedef struct pchat_shared {
 	/* the compliance service records: 1 on, 0 off, -1 not known yet (recorded: fail closed) */
 	int compliance_recording;
 	uint64_t compliance_recorded;  /* events this node wrote to the outbox */
-	int64_t compliance_waiting;    /* events in the outbox when the worker last counted */
+	int64_t compliance_waiting;    /* the outbox's events, as this node's worker last estimated
+	                                  them while it held the lease; 0 otherwise */
 } pchat_shared_t;
 
 extern pchat_shared_t *pchat_shared;
