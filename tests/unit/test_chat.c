@@ -73,8 +73,9 @@ static pchat_settings_t settings = {
 	.reply_size = 60000, .max_post_size = 30000, .max_preferences = 64,
 	.max_preference_size = 16384};
 static int recording_on;
+static uint64_t recorded;
 static const pchat_chat_t chat = {&fake_store_ops, NULL, &fake_live_ops, NULL, &fake_out_ops,
-	NULL, &settings, "chat.test", "sip:pchat@chat.test", &recording_on, NULL};
+	NULL, &settings, "chat.test", "sip:pchat@chat.test", &recording_on, &recorded};
 
 static const pchat_caller_t alice = {{1, 1}, "sip:alice@chat.test"};
 static const pchat_caller_t bob = {{2, 1}, "sip:bob@chat.test"};
@@ -90,6 +91,7 @@ static int reset(void **state)
 	fake_reset(&world);
 	settings.reply_size = 60000;
 	recording_on = 0;
+	recorded = 0;
 	return 0;
 }
 
@@ -464,6 +466,7 @@ static void a_users_joins_posts_reads_and_parts_are_recorded(void **state)
 	assert_string_equal(F.events[4].user, "sip:bob@chat.test");
 	assert_string_equal(F.events[4].detail, "{\"cause\":\"session-end\"}");
 	assert_string_equal(F.events[5].detail, "{\"cause\":\"part\"}");
+	assert_int_equal(recorded, 6); /* the statistic compliance_recorded counts them */
 }
 
 static void what_cannot_be_recorded_does_not_happen(void **state)
@@ -491,22 +494,63 @@ static void what_cannot_be_recorded_does_not_happen(void **state)
 	assert_non_null(strstr(LAST_REPLY, "<resp code=\"500\">"));
 	F.record_result = 0;
 	F.fail_commit = 1;
+	F.log[0] = '\0';
 	assert_int_equal(post(&alice, IN_LOBBY, "<chat>lost</chat>"), 503);
+	assert_string_equal(F.log, "begin record lock commit unlock ");
 	assert_int_equal(F.nevents, 1); /* the JOIN; the post's event went with the post */
 }
 
-static void a_room_change_and_an_undone_join_record_the_part(void **state)
+static void assert_part(int i, const char *user, const char *cause)
+{
+	char detail[64];
+
+	snprintf(detail, sizeof(detail), "{\"cause\":\"%s\"}", cause);
+	assert_int_equal(F.events[i].kind, PCHAT_EV_PART);
+	assert_string_equal(F.events[i].user, user);
+	assert_string_equal(F.events[i].detail, detail);
+}
+
+static void a_room_change_and_a_dead_node_record_the_part(void **state)
 {
 	(void)state;
 	recording_on = 1;
 	run(&alice, JOIN_LOBBY);
-	F.down = 1; /* the room lookup fails: nobody moves */
+	F.world = &world_after_removal; /* the room is gone: alice is put out */
 	pchat_chat_refresh_room(&chat, 1);
-	F.down = 0;
-	assert_int_equal(F.nevents, 1);
-	pchat_chat_user_left(&chat, 1, GUID_LOBBY, "sip:zed@chat.test", PCHAT_LEFT_NODE_DOWN);
+	assert_int_equal(F.members, 0);
 	assert_int_equal(F.nevents, 2);
-	assert_string_equal(F.events[1].detail, "{\"cause\":\"node-down\"}");
+	assert_part(1, "sip:alice@chat.test", PCHAT_LEFT_REMOVED);
+	pchat_chat_user_left(&chat, 1, GUID_LOBBY, "sip:zed@chat.test", PCHAT_LEFT_NODE_DOWN);
+	assert_int_equal(F.nevents, 3);
+	assert_part(2, "sip:zed@chat.test", PCHAT_LEFT_NODE_DOWN);
+}
+
+/* A join whose reply cannot be built (out of memory) is undone: whenever its JOIN was recorded
+ * and the session is not in the room after all, a PART says so. Every allocation of the join
+ * fails in turn. */
+static void an_undone_join_records_the_part(void **state)
+{
+	int n, failed, undone = 0;
+
+	(void)state;
+	for (n = 1; n < 500; n++) {
+		fake_reset(&world);
+		recording_on = 1;
+		fake_alloc_fail_at(n);
+		run(&bob, JOIN_LOBBY);
+		failed = fake_alloc_failed();
+		fake_alloc_fail_at(0);
+		if (!failed)
+			break; /* the join allocates fewer: every one has failed once */
+		if (F.nevents == 0 || F.members == 1)
+			continue; /* refused before its JOIN, or joined */
+		assert_int_equal(F.events[0].kind, PCHAT_EV_JOIN);
+		assert_int_equal(F.nevents, 2);
+		assert_part(1, "sip:bob@chat.test", PCHAT_LEFT_JOIN_UNDONE);
+		undone++;
+	}
+	assert_true(n < 500);
+	assert_true(undone > 0);
 }
 
 int main(void)
@@ -532,7 +576,8 @@ int main(void)
 		cmocka_unit_test_setup(not_recording_records_nothing, reset),
 		cmocka_unit_test_setup(a_users_joins_posts_reads_and_parts_are_recorded, reset),
 		cmocka_unit_test_setup(what_cannot_be_recorded_does_not_happen, reset),
-		cmocka_unit_test_setup(a_room_change_and_an_undone_join_record_the_part, reset),
+		cmocka_unit_test_setup(a_room_change_and_a_dead_node_record_the_part, reset),
+		cmocka_unit_test_setup(an_undone_join_records_the_part, reset),
 	};
 
 	pchat_xccos_init();
