@@ -4,9 +4,10 @@
  * compliance_lease seconds, by the database's clock) tries to take it; the holder renews it every
  * third of that, also while it exports. The holder runs the export (pchat_export.h)
  * run_interval after the pool's last run, at once when pchat.compliance.run asks, and at once
- * when it takes over a batch left open by a node that died. Every worker reloads the compliance settings each
- * config_reload_interval and tells its node's chat whether to record, counts the outbox for the
- * statistics, and the active one warns when the backlog passes compliance_backlog_warning.
+ * when it takes over a batch left open by a node that died. Every worker reloads the
+ * compliance settings each config_reload_interval (outside a run) and tells its node's chat
+ * whether to record; only the active one estimates the backlog, for the compliance_waiting
+ * statistic and the warning past compliance_backlog_warning (the others report 0).
  *
  * Depends on this node, the outbox and the export.
  *

@@ -39,7 +39,8 @@ typedef struct pchat_export {
 	char error[512];       /* why the run failed */
 } pchat_export_t;
 
-/* Writes the open batches, then takes and writes new ones until no event waits. PCHAT_OK, or a
+/* Writes the open batches, then takes and writes new ones until a batch is not full (the
+ * outbox was emptied) or keep_going says stop. PCHAT_OK, or a
  * negative pchat_rc_t with x->error set: the failed batch stays in the outbox, whole, for the
  * next run. conf supplies the settings of new batches, and of a batch written again when none
  * of its files was published yet (one that was keeps its own, to replace those files). */

@@ -18,7 +18,8 @@
 #include "pchat_archive.h"
 #include "pchat_db.h"
 
-/* The columns an event is written with; a statement goes on with a SELECT of them in order:
+/* The columns an event is written with; a statement goes on with VALUES (or a SELECT) of them
+ * in order:
  * kind, ts, room_id, room_uri, room_name, room_logged, user, msg_id, content, detail. */
 #define PCHAT_OUTBOX_INSERT                                                                  \
 	"INSERT INTO pchat_compliance_event (kind, ts, room_id, room_uri, room_name, "            \
@@ -128,8 +129,9 @@ typedef struct pchat_batch {
  * 0 when there is none, or a negative pchat_rc_t. */
 int pchat_outbox_open_batch(pchat_db_t *db, pchat_batch_t *b);
 
-/* Takes up to conf->batch_size waiting events, oldest first, into a new batch that freezes
- * conf's adapter and options, and records its name; the events that will be written are
+/* Takes up to conf->batch_size waiting events, in the order of the outbox's index (room by
+ * room, each room's oldest first), into a new batch that records conf's adapter and options
+ * and its name; the events that will be written are
  * exactly these, committed before anything is written. Only while node holds the lease (it is
  * renewed for lease_s seconds). 1 with *b filled, 0 when nothing is waiting,
  * PCHAT_ERR_CONFLICT when another node holds the lease, or a negative pchat_rc_t. */
