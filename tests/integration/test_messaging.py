@@ -251,8 +251,7 @@ def test_mariadb_outage_refuses_posts_with_503_and_loses_nothing(lab, clients, r
     a = clients("alice")
     a.join(room)
     assert a.post(room, "stored before").status == 200
-    mysqld_pid = int(open(os.path.join(lab.dir, "mysql", "mysqld.pid")).read())
-    os.kill(mysqld_pid, signal.SIGKILL)
+    lab.kill_mysql()
     time.sleep(0.5)
     try:
         resp = a.post(room, "while the database is down")

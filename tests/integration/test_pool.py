@@ -61,12 +61,6 @@ def seq_by_text(lab, room):
     return {re.sub(r"</?chat>", "", content): int(seq) for seq, _, content in lab.stored(room)}
 
 
-def kill_node(lab, node):
-    """kill -9 of a node's whole process group, as a crash would."""
-    pgid = int(lab.env["PCHAT_NODE_PGIDS"].split()[node])
-    os.killpg(pgid, signal.SIGKILL)
-
-
 def abandon(client):
     """A client whose node died: its session is gone, so it does not say goodbye."""
     client.dialog.remote_tag = None
@@ -135,7 +129,7 @@ def test_dead_node_vanishes_and_its_users_find_their_history_elsewhere(lab, clie
     b.join(room)
     assert b.post(room, "bob before the crash").status == 200
     assert len(a.wait_posts(1)) == 1
-    kill_node(lab, 1)
+    lab.kill_node(1)
     killed = time.time()
     abandon(b)
     notice = a.wait_notice("ntc:part", timeout=NODE_TIMEOUT + 5)
@@ -157,7 +151,7 @@ def test_restarted_node_does_not_bring_back_old_sessions(lab, clients, room):
     a, b = clients("alice", node=0), clients("bob", node=2)
     a.join(room)
     b.join(room)
-    kill_node(lab, 2)
+    lab.kill_node(2)
     abandon(b)
     lab.up()  # back at once, before its heartbeat expires: its start cleans up
     notice = a.wait_notice("ntc:part", timeout=5)
@@ -230,7 +224,7 @@ def test_front_end_spreads_sessions_and_keeps_each_on_its_node(lab, room):
         victim_uri, victim_node = placed[0]
         victim = int(victim_node[len("node"):]) - 1
         alive = (victim + 1) % 3
-        kill_node(lab, victim)
+        lab.kill_node(victim)
         for c in [c for c in users if (c.uri, victim_node) in placed]:
             abandon(c)
             users.remove(c)

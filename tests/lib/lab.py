@@ -4,6 +4,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -153,16 +154,36 @@ class Lab:
         out = self.kamcmd("stats.get_statistics", "pchat:", node=node)
         return int(re.search(r"^pchat:%s = (\d+)" % name, out, re.M).group(1))
 
-    def sql(self, query, db=True):
-        """Runs SQL as the lab's MariaDB root; returns the rows as lists of strings (utf8mb4 both
-        ways: the client's default, utf8mb3, turns characters beyond the BMP into '?')."""
+    def sql_argv(self, db=True):
+        """The mariadb client command line of the lab's MariaDB root (utf8mb4 both ways: the
+        client's default, utf8mb3, turns characters beyond the BMP into '?')."""
         cmd = ["mariadb", "--no-defaults", "-S", self.env["PCHAT_MYSQL_SOCKET"], "-u", "root",
                "--batch", "--skip-column-names", "--default-character-set=utf8mb4"]
-        if db:
-            cmd.append(self.env["PCHAT_MYSQL_DB"])
-        res = subprocess.run(cmd + ["-e", query], stdout=subprocess.PIPE,
+        return cmd + [self.env["PCHAT_MYSQL_DB"]] if db else cmd
+
+    def sql(self, query, db=True):
+        """Runs SQL as the lab's MariaDB root; returns the rows as lists of strings."""
+        res = subprocess.run(self.sql_argv(db) + ["-e", query], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, check=True)
         return [line.split("\t") for line in res.stdout.splitlines()]
+
+    def kill_node(self, node):
+        """kill -9 of a node's whole process group, as a crash would (lab.up() starts it
+        again). The processes are dead at once, gone once reaped (node_gone)."""
+        os.killpg(int(self.env["PCHAT_NODE_PGIDS"].split()[node]), signal.SIGKILL)
+
+    def node_gone(self, node):
+        """No process of the node's group is left (a killed one is gone once reaped)."""
+        try:
+            os.killpg(int(self.env["PCHAT_NODE_PGIDS"].split()[node]), 0)
+            return False
+        except ProcessLookupError:
+            return True
+
+    def kill_mysql(self):
+        """kill -9 of the lab's MariaDB (lab.up() starts it again, with crash recovery)."""
+        with open(os.path.join(self.dir, "mysql", "mysqld.pid")) as f:
+            os.kill(int(f.read()), signal.SIGKILL)
 
     def new_room(self, label="test", privacy="open"):
         """A fresh room in the lab's category, so a test's counts and orders start from nothing;
