@@ -437,8 +437,9 @@ class Bench:
     def compliance_set(self, *settings):
         self.kamcmd("pchat.compliance.set", *settings)
 
-    def compliance_waiting(self):
-        return rpc_field(self.kamcmd("pchat.compliance.status"), "waiting")
+    def exported(self):
+        out = self.kamcmd("stats.get_statistics", "pchat:")
+        return int(re.search(r"^pchat:compliance_exported = (\d+)", out, re.M).group(1))
 
     def worker_peak_rss(self):
         """Peak resident memory of the node's compliance worker (kB), from /proc."""
@@ -467,8 +468,10 @@ class Bench:
         figures = {}
         try:
             for mode in ("off", "on"):
+                # runs only when asked: one due by the interval would export during the
+                # measurements of the chat
                 self.compliance_set("adapter=" + ("jsonl" if mode == "on" else "none"),
-                                    "output_dir=" + out)
+                                    "output_dir=" + out, "run_interval=2592000")
                 # each measurement from a settled server: a ladder ends in overload, and the
                 # server catches up for seconds after it
                 time.sleep(10)
@@ -490,33 +493,42 @@ class Bench:
                      "'@bench.test'), seq, CONCAT('a post of about sixty bytes, number ', seq) "
                      "FROM seq_1_to_%d" % events)
             rss_before = self.worker_peak_rss()
+            exported_before = self.exported()
             time.sleep(10)
             t0 = time.time()
             self.kamcmd("pchat.compliance.run")
             figures["latency_exporting"] = self.fixed_rate_posts(guids, rooms, fixed_rate,
                                                                  fixed_s)
-            while self.compliance_waiting() > 0 and time.time() - t0 < 1800:
+            # the run ends when the outbox is empty, the backlog and the posts made during it
+            # exported; posts made after its last batch wait for the next run
+            while self.exported() - exported_before < events and time.time() - t0 < 1800:
                 time.sleep(0.5)
             elapsed = time.time() - t0
+            figures["exported"] = self.exported() - exported_before
+            if figures["exported"] < events:
+                raise RuntimeError("the export of %d events did not finish in 1800 s" % events)
             figures["export_s"] = elapsed
             figures["worker_rss_kb"] = (rss_before, self.worker_peak_rss())
             files = [f for f in os.listdir(out) if not f.startswith(".")]
             figures["export_bytes"] = sum(os.path.getsize(os.path.join(out, f)) for f in files)
         finally:
-            self.compliance_set("adapter=none")
+            self.compliance_set("adapter=none", "run_interval=900")
             shutil.rmtree(out, ignore_errors=True)
         say("compliance: %s" % figures)
         self.record("post-rate-compliance", "stored, acknowledged posts/s with compliance "
                     "recording (off: %.0f/s)" % figures["rate_off"], [figures["rate_on"]],
                     0.9 * figures["rate_off"], ">= 90% of off",
                     extra={"off": figures["rate_off"],
+                           # p50, p99 and whether the step lost nothing and kept its bound
                            "latency_ms_at_%d_per_s" % fixed_rate: {
-                               "off": figures["latency_off"][:2],
-                               "on": figures["latency_on"][:2],
-                               "while_exporting": figures["latency_exporting"][:2]}})
-        self.record("compliance-export", "events/s exported (%d events, JSON Lines, posts "
-                    "going on)" % events, [events / figures["export_s"]], 20000, ">= 20,000/s",
-                    extra={"seconds": figures["export_s"], "bytes": figures["export_bytes"],
+                               "off": figures["latency_off"],
+                               "on": figures["latency_on"],
+                               "while_exporting": figures["latency_exporting"]}})
+        self.record("compliance-export", "events/s exported (a backlog of %d events, JSON "
+                    "Lines; posts at %d/s during its first %d s)" % (events, fixed_rate, fixed_s),
+                    [figures["exported"] / figures["export_s"]], 20000, ">= 20,000/s",
+                    extra={"seconds": figures["export_s"], "events": figures["exported"],
+                           "bytes": figures["export_bytes"],
                            "worker_peak_rss_kb_before_after": figures["worker_rss_kb"]})
 
     # ---- output
