@@ -164,7 +164,7 @@ static const char *const admin_sql[] = {
 	[A_CAT_PRINCIPAL_REMOVE] = "DELETE FROM pchat_category_principal WHERE category_id = ? AND "
 							   "role = ? AND principal = ?",
 	[A_MSG_REPLACE] = "UPDATE pchat_message SET content = ?, moderated = 1 WHERE " MSG_MATCH,
-	/* Moderation events are written with VALUES, like the chat's (see ST_RECORD): no
+	/* Moderation events are written with VALUES, like the chat's (see pchat_outbox_record): no
 	 * table-wide AUTO-INC lock that posts' events would queue behind. One REPLACE event per
 	 * message replaced, with the text it had and the post as stored. */
 	[A_EVENT_REPLACE] = PCHAT_OUTBOX_INSERT "VALUES ('REPLACE', UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, ?, "

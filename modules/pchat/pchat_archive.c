@@ -149,7 +149,6 @@ void pchat_time_forms(int64_t unix_us, pchat_time_forms_t *f)
 /* ================================================================== UTF-8 */
 
 /* U+FFFD in UTF-8 */
-#define REPLACEMENT_CHAR "\xEF\xBF\xBD"
 
 /* ================================================================== the writer */
 
@@ -239,7 +238,7 @@ static const char *xml_attr_escape(long cp, char buf[8])
 	case '\r': return "&#13;";
 	}
 	if (cp == PCHAT_NOT_A_CHAR || !pchat_xml_char(cp))
-		return REPLACEMENT_CHAR;
+		return PCHAT_REPLACEMENT_CHAR;
 	return NULL;
 }
 
@@ -355,35 +354,13 @@ static void put_xml_tail(pchat_archive_t *a)
 
 /* ------------------------------------------------------------------ JSON Lines */
 
-/* How a character must be written inside a JSON string (RFC 8259, 7), or NULL when as it is.
- * buf receives the \uXXXX form of the other control characters. */
-static const char *json_escape(long cp, char buf[8])
-{
-	switch (cp) {
-	case '"': return "\\\"";
-	case '\\': return "\\\\";
-	case '\b': return "\\b";
-	case '\f': return "\\f";
-	case '\n': return "\\n";
-	case '\r': return "\\r";
-	case '\t': return "\\t";
-	}
-	if (cp == PCHAT_NOT_A_CHAR)
-		return REPLACEMENT_CHAR;
-	if (cp < 0x20) {
-		snprintf(buf, 8, "\\u%04x", (unsigned)cp & 0x1Fu); /* cp < 0x20 */
-		return buf;
-	}
-	return NULL;
-}
-
 /* Writes text as a JSON string. Control characters are kept (escaped) and non-ASCII characters
  * written as they are; each ill-formed UTF-8 sequence becomes U+FFFD, since JSON text must be
  * UTF-8 (RFC 8259, 8.1). */
 static void put_json_string(pchat_archive_t *a, const char *text)
 {
 	put(a, "\"");
-	put_escaped(a, text, json_escape);
+	put_escaped(a, text, pchat_json_escape);
 	put(a, "\"");
 }
 

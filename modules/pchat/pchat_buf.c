@@ -246,3 +246,43 @@ size_t pchat_buf_xml_size(const char *s)
 	escape_xml(&out, s, strlen(s));
 	return out.len;
 }
+
+const char *pchat_json_escape(long cp, char buf[8])
+{
+	switch (cp) {
+	case '"': return "\\\"";
+	case '\\': return "\\\\";
+	case '\b': return "\\b";
+	case '\f': return "\\f";
+	case '\n': return "\\n";
+	case '\r': return "\\r";
+	case '\t': return "\\t";
+	}
+	if (cp == PCHAT_NOT_A_CHAR)
+		return PCHAT_REPLACEMENT_CHAR;
+	if (cp < 0x20) {
+		snprintf(buf, 8, "\\u%04x", (unsigned)cp & 0x1Fu); /* cp < 0x20 */
+		return buf;
+	}
+	return NULL;
+}
+
+void pchat_buf_adds_json(pchat_buf_t *b, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, run = 0, len;
+	const char *esc;
+	char buf[8];
+	long cp;
+
+	while (i < n) {
+		len = pchat_utf8_next(u + i, n - i, &cp);
+		if ((esc = pchat_json_escape(cp, buf)) != NULL) {
+			pchat_buf_add(b, s + run, i - run);
+			pchat_buf_adds(b, esc);
+			run = i + len;
+		}
+		i += len;
+	}
+	pchat_buf_add(b, s + run, n - run);
+}

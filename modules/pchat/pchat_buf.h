@@ -57,4 +57,15 @@ size_t pchat_utf8_next(const unsigned char *s, size_t n, long *cp);
  * or U+FFFF (production [2] Char; surrogates do not decode from UTF-8 at all). */
 int pchat_xml_char(long cp);
 
+/* U+FFFD in UTF-8: what stands for what cannot be written. */
+#define PCHAT_REPLACEMENT_CHAR "\xEF\xBF\xBD"
+
+/* How a character must be written inside a JSON string (RFC 8259, 7), or NULL when as it is;
+ * buf receives the \uXXXX form of the other control characters, and what is not UTF-8 becomes
+ * U+FFFD. */
+const char *pchat_json_escape(long cp, char buf[8]);
+
+/* Appends s escaped for the inside of a JSON string. */
+void pchat_buf_adds_json(pchat_buf_t *b, const char *s);
+
 #endif

@@ -9,6 +9,7 @@
 #include "pchat_alloc.h"
 #include "pchat_archive.h"
 #include "pchat_chat.h"
+#include "pchat_files.h"
 #include "pchat_log.h"
 
 #define TXT_OK "SUCCESS_OK"
@@ -49,19 +50,26 @@ static int send_built(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 
 /* A reply with an empty <data/>: failures, and commands that return nothing. It is built
  * without allocating, so that a server error can be told when memory is short. */
-static void reply_status(const pchat_chat_t *chat, const pchat_caller_t *c,
-		const pchat_env_t *env, pchat_rc_t rc, const char *text)
+/* A reply named name (rpl:NAME) with a status and no data. */
+static void reply_status_as(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env, const char *name, pchat_rc_t rc, const char *text)
 {
 	char storage[STATUS_REPLY_MAX];
 	pchat_buf_t b;
 
 	pchat_buf_init_on(&b, storage, sizeof(storage));
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
-	pchat_xccos_rpl_open(&b, env, env->name, rc, text);
+	pchat_xccos_rpl_open(&b, env, name, rc, text);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
 	send_built(chat, c, &b);
 	pchat_buf_free(&b);
+}
+
+static void reply_status(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env, pchat_rc_t rc, const char *text)
+{
+	reply_status_as(chat, c, env, env->name, rc, text);
 }
 
 /* Sends a command's reply; when it could not be built, a server error instead, which is
@@ -112,6 +120,12 @@ static int uri_attr_guid(const pchat_chat_t *chat, xmlNodePtr node, const char *
 static void room_uri(const pchat_chat_t *chat, const char *guid, char *out, size_t len)
 {
 	pchat_room_uri(chat->domain, guid, out, len);
+}
+
+/* The file service is there: its address is what getftok hands out. */
+static int files_on(const pchat_chat_t *chat)
+{
+	return chat->files_url && chat->files_url[0];
 }
 
 /* ------------------------------------------------------------------ compliance */
@@ -913,9 +927,12 @@ static void add_room_entry(room_list_t *l, const pchat_room_summary_t *r)
 {
 	char uri[PCHAT_ROOM_URI_MAX];
 	size_t count_at;
+	pchat_room_summary_t shown = *r;
 
 	room_uri(l->chat, r->guid, uri, sizeof(uri));
-	pchat_xccos_room_entry(&l->b, uri, r, &count_at);
+	/* files can be posted where the category allows it and this node serves them */
+	shown.file_post = r->file_post && files_on(l->chat);
+	pchat_xccos_room_entry(&l->b, uri, &shown, &count_at);
 	if (note_count(l, r->id, count_at) < 0)
 		l->b.failed = 1;
 }
@@ -1179,6 +1196,87 @@ static void cmd_nodespermcreatechild(const pchat_chat_t *chat, const pchat_calle
 		reply_status(chat, c, env, PCHAT_OK, TXT_OK);
 }
 
+/* rpl:getftok, the one reply of getfutok and getfdtok. */
+static void reply_file_token(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env, const char *token)
+{
+	char storage[STATUS_REPLY_MAX + 512];
+	pchat_buf_t b;
+
+	pchat_buf_init_on(&b, storage, sizeof(storage));
+	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
+	pchat_xccos_rpl_open(&b, env, "getftok", PCHAT_OK, TXT_OK);
+	pchat_xccos_ftok(&b, token, chat->files_url);
+	pchat_xccos_rpl_close(&b);
+	pchat_xccos_close(&b);
+	send_reply(chat, c, env, &b);
+	pchat_buf_free(&b);
+}
+
+/* getfutok/getfdtok: a token for the file web service, bound to the user, the room and the
+ * direction. Uploads need the right to post and the category's file switch; downloads the
+ * right to read, and a file of the room by that name. */
+static void get_file_token(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env, int upload)
+{
+	xmlNodePtr ftdb = pchat_xml_child(env->data, "ftdb");
+	char guid[PCHAT_GUID_LEN + 1], name[PCHAT_FILE_ORIGINAL_MAX + 1], token[64];
+	join_failure_t why;
+	pchat_room_t *room;
+	pchat_verdict_t v;
+	int rc;
+
+	if (!files_on(chat)) {
+		reply_status_as(chat, c, env, "getftok", PCHAT_ERR_NOT_SUPPORTED, "file posting is not available");
+		return;
+	}
+	if (!ftdb || uri_attr_guid(chat, ftdb, "channelUri", guid) < 0) {
+		reply_status_as(chat, c, env, "getftok", PCHAT_ERR_INVALID, TXT_BAD_ROOM);
+		return;
+	}
+	if (pchat_xml_attr(ftdb, "fileUrl", name, sizeof(name)) < 0 || !name[0]) {
+		reply_status_as(chat, c, env, "getftok", PCHAT_ERR_INVALID, "invalid file name");
+		return;
+	}
+	room = pchat_malloc(sizeof(*room));
+	if (!room || !readable_room(chat, c, guid, room, &why)) {
+		if (!room)
+			why = (join_failure_t){PCHAT_ERR_FAILED, TXT_SERVER_ERROR};
+		reply_status_as(chat, c, env, "getftok", why.rc, why.text);
+		pchat_free(room);
+		return;
+	}
+	v = upload ? pchat_may_post(room->privacy, room->type, room->disabled, &room->access)
+			   : PCHAT_ALLOW;
+	if (v != PCHAT_ALLOW) {
+		reply_status_as(chat, c, env, "getftok", PCHAT_ERR_FORBIDDEN, pchat_verdict_text(v));
+	} else if (upload && !room->file_post) {
+		reply_status_as(chat, c, env, "getftok", PCHAT_ERR_FORBIDDEN, "files may not be posted in this room");
+	} else {
+		rc = chat->store->file_token(chat->store_h, c->user, room->id, upload, name,
+				chat->settings->file_token_lifetime, token);
+		if (rc == PCHAT_ERR_NOT_FOUND)
+			reply_status_as(chat, c, env, "getftok", PCHAT_ERR_NOT_FOUND, "no such file in this room");
+		else if (rc < 0)
+			reply_status_as(chat, c, env, "getftok", store_code(rc), store_text(rc));
+		else
+			reply_file_token(chat, c, env, token);
+	}
+	pchat_free(room);
+}
+
+static void cmd_getfutok(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env)
+{
+	get_file_token(chat, c, env, 1);
+}
+
+static void cmd_getfdtok(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env)
+{
+	get_file_token(chat, c, env, 0);
+}
+
 typedef void (*command_f)(const pchat_chat_t *, const pchat_caller_t *, const pchat_env_t *);
 
 static const struct {
@@ -1197,6 +1295,8 @@ static const struct {
 	{"getpref", cmd_getpref},
 	{"setpref", cmd_setpref},
 	{"nodespermcreatechild", cmd_nodespermcreatechild},
+	{"getfutok", cmd_getfutok},
+	{"getfdtok", cmd_getfdtok},
 };
 
 void pchat_chat_command(const pchat_chat_t *chat, const pchat_caller_t *c,
@@ -1215,6 +1315,42 @@ void pchat_chat_command(const pchat_chat_t *chat, const pchat_caller_t *c,
 }
 
 /* ------------------------------------------------------------------ posts */
+
+typedef struct link_check {
+	const pchat_chat_t *chat;
+	const pchat_caller_t *c;
+	uint64_t room_id;
+	const char *guid;
+} link_check_t;
+
+static int check_link(void *ctx, const char *guid, const char *name)
+{
+	link_check_t *l = ctx;
+	int rc;
+
+	if (!guid) {
+		PLOG_INFO("post of %s refused: a file link that is not of this service\n", l->c->user);
+		return PCHAT_ERR_INVALID;
+	}
+	if (strcmp(guid, l->guid) != 0) {
+		PLOG_INFO("post of %s refused: it links a file of another room\n", l->c->user);
+		return PCHAT_ERR_FORBIDDEN;
+	}
+	rc = l->chat->store->file_exists(l->chat->store_h, l->room_id, name);
+	if (rc == 0)
+		PLOG_INFO("post of %s refused: it links %s, which the room does not have\n",
+				l->c->user, name);
+	return rc == 1 ? 0 : rc == 0 ? PCHAT_ERR_NOT_FOUND : store_code(rc);
+}
+
+/* A post may carry links to files of its own room that exist (PCHAT_FILE_LINK_SCHEME). */
+static pchat_rc_t check_file_links(const pchat_chat_t *chat, const pchat_caller_t *c,
+		uint64_t room_id, const char *guid, const char *text)
+{
+	link_check_t l = {chat, c, room_id, guid};
+
+	return (pchat_rc_t)pchat_file_links(text, chat->domain, check_link, &l);
+}
 
 pchat_rc_t pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
 {
@@ -1247,6 +1383,8 @@ pchat_rc_t pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, co
 		status = PCHAT_ERR_TOO_LARGE;
 		goto done;
 	}
+	if ((status = check_file_links(chat, c, room_id, guid, text.s)) != PCHAT_OK)
+		goto done;
 	/* author and ts are the server's, whatever the post says */
 	pchat_now_datetime(now, sizeof(now));
 	pchat_xccos_time(now, ts, sizeof(ts));

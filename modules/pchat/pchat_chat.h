@@ -40,6 +40,8 @@ typedef struct pchat_chat {
 	/* non-zero while the compliance service records (an adapter is configured); NULL: never */
 	const int *recording;
 	uint64_t *recorded;  /* counts the events written (NULL: not counted) */
+	/* the pool's public base URL of the file service; NULL or "": files cannot be posted */
+	const char *files_url;
 } pchat_chat_t;
 
 /* Runs a command; its reply goes out through out->reply. */

@@ -13,6 +13,7 @@
 #include "core/parser/parse_uri.h"
 #include "core/tcp_options.h"
 
+#include "pchat_filestore.h"
 #include "pchat_node.h"
 #include "pchat_outbox.h"
 #include "pchat_presence.h"
@@ -75,7 +76,8 @@ pchat_shared_t *pchat_shared = NULL;
 
 /* The statement sets a process's connection runs: the parts that query on it. */
 static const pchat_db_sqlset_t *const proc_sqlsets[] = {
-	&pchat_schema_sqlset, &pchat_store_sqlset, &pchat_admin_sqlset, &pchat_outbox_sqlset};
+	&pchat_schema_sqlset, &pchat_store_sqlset, &pchat_admin_sqlset, &pchat_outbox_sqlset,
+	&pchat_filestore_sqlset};
 #define PROC_NSQLSETS ((int)(sizeof(proc_sqlsets) / sizeof(proc_sqlsets[0])))
 
 static pchat_db_t *proc_db = NULL;

@@ -43,6 +43,7 @@ enum {
 	O_DELETE_EVENTS,
 	O_DELETE_BATCH,
 	O_EXPORTED,
+	O_RECORD,
 	O_COUNT
 };
 
@@ -137,6 +138,14 @@ static const char *const outbox_sql[] = {
 	[O_DELETE_BATCH] = "DELETE FROM pchat_compliance_batch WHERE id = ?",
 	[O_EXPORTED] = "UPDATE pchat_compliance_state SET exported = exported + ?, "
 				   "last_processed_id = GREATEST(last_processed_id, ?) WHERE id = 1",
+	/* The room's name and history switch as they are now; a room deleted meanwhile (its members
+	 * are put out) still gets its PART events. VALUES, not INSERT ... SELECT: a statement whose
+	 * row count the server knows takes no table-wide AUTO-INC lock, so events of different
+	 * rooms never queue behind each other. */
+	[O_RECORD] = PCHAT_OUTBOX_INSERT "VALUES (?, COALESCE(?, UTC_TIMESTAMP(6)), ?, ?, COALESCE((SELECT r.name FROM "
+				 "pchat_room r WHERE r.id = ?), ''), COALESCE((SELECT c.chat_history FROM "
+				 "pchat_room r JOIN pchat_category c ON c.id = r.category_id WHERE r.id = ?), 1), "
+				 "?, ?, ?, ?)",
 };
 const pchat_db_sqlset_t pchat_outbox_sqlset = {"outbox", outbox_sql, O_COUNT};
 
@@ -646,4 +655,25 @@ long long pchat_outbox_finish(pchat_db_t *db, const pchat_batch_t *b, const char
 	if ((rc = pchat_db_commit(db)) != 0)
 		return rc < 0 ? rc : PCHAT_ERR_FAILED;
 	return deleted;
+}
+
+int pchat_outbox_record(pchat_db_t *db, const pchat_record_t *ev)
+{
+	const char *kind = pchat_event_kind_name((pchat_event_kind_t)ev->kind);
+	pchat_db_val_t p[10];
+	long long rc;
+
+	if (!kind)
+		return PCHAT_ERR_INVALID;
+	p[0] = PCHAT_DB_CS(kind);
+	p[1] = ev->ts ? PCHAT_DB_CS(ev->ts) : PCHAT_DB_NUL;
+	p[2] = PCHAT_DB_I((long long)ev->room_id);
+	p[3] = PCHAT_DB_CS(ev->room_uri);
+	p[4] = p[5] = PCHAT_DB_I((long long)ev->room_id);
+	p[6] = PCHAT_DB_CS(ev->user);
+	p[7] = PCHAT_DB_I((long long)ev->msg_id);
+	p[8] = PCHAT_DB_CS(ev->content);
+	p[9] = ev->detail ? PCHAT_DB_CS(ev->detail) : PCHAT_DB_NUL;
+	rc = exec(db, O_RECORD, p, 10, NULL, NULL);
+	return rc == 1 ? PCHAT_OK : rc == PCHAT_ERR_DOWN ? PCHAT_ERR_DOWN : PCHAT_ERR_FAILED;
 }

@@ -17,6 +17,7 @@
 
 #include "pchat_archive.h"
 #include "pchat_db.h"
+#include "pchat_ports.h"
 
 /* The columns an event is written with; a statement goes on with VALUES (or a SELECT) of them
  * in order:
@@ -169,5 +170,11 @@ int pchat_outbox_events(pchat_db_t *db, uint64_t batch_id, uint64_t room_id,
  * pchat_rc_t. */
 long long pchat_outbox_finish(pchat_db_t *db, const pchat_batch_t *b, const char *node,
 		int lease_s);
+
+/* Writes one event to the outbox (inside the caller's transaction, if one is open): the chat's
+ * events (the store's record operation) and the file repository's; ev->ts NULL is the
+ * database's time now. PCHAT_OK, PCHAT_ERR_DOWN,
+ * PCHAT_ERR_INVALID (an unknown kind) or PCHAT_ERR_FAILED. */
+int pchat_outbox_record(pchat_db_t *db, const pchat_record_t *ev);
 
 #endif

@@ -28,7 +28,7 @@ typedef struct pchat_record {
 	uint64_t room_id;
 	const char *room_uri;
 	const char *user;
-	const char *ts;       /* the server's time, a DATETIME(6) text */
+	const char *ts;       /* the server's time, a DATETIME(6) text; NULL: the database's now */
 	uint64_t msg_id;      /* CHAT: the post's number; 0 otherwise */
 	const char *content;  /* what pchat_event_t.content says for the kind */
 	const char *detail;   /* a JSON object, or NULL */
@@ -72,6 +72,13 @@ typedef struct pchat_store_ops {
 	/* Writes a compliance event to the outbox. Between post_begin and post_commit it is part
 	 * of the post's transaction. */
 	int (*record)(void *h, const pchat_record_t *ev);
+	/* A token of the file web service for user in the room, valid lifetime seconds, into
+	 * token (64 bytes): upload=1 for a file named name to come, 0 for the room's file whose
+	 * stored (or original) name is name; PCHAT_ERR_NOT_FOUND when there is no such file. */
+	int (*file_token)(void *h, const char *user, uint64_t room_id, int upload,
+			const char *name, int lifetime, char *token);
+	/* 1 when the room has a complete file with that stored name, 0 when not. */
+	int (*file_exists)(void *h, uint64_t room_id, const char *name);
 } pchat_store_ops_t;
 
 #define PCHAT_STORE_BATCH 100

@@ -28,6 +28,8 @@ static const struct {
 	{"pchat_compliance_user", 1, "005-compliance.sql"},
 	{"pchat_compliance_config", 1, "005-compliance.sql"},
 	{"pchat_compliance_state", 1, "005-compliance.sql"},
+	{"pchat_file", 1, "006-files.sql"},
+	{"pchat_file_token", 1, "006-files.sql"},
 };
 #define NREQUIRED (sizeof(required) / sizeof(required[0]))
 

@@ -21,6 +21,9 @@ const pchat_setting_def_t pchat_setting_defs[] = {
 	SETTING(participant_update_limit, 1, 1000,
 			"users above which join lists are capped and join/part notices stop"),
 	SETTING(search_limit, 1, 10000, "most rooms a search returns"),
+	SETTING(file_token_lifetime, 60, 86400, "seconds a file transfer token is valid"),
+	SETTING(room_file_quota, 0, 1048576, "MB the files of a room may take (0: no limit)"),
+	SETTING(user_file_quota, 0, 1048576, "MB the files a user posted may take (0: no limit)"),
 };
 const int pchat_setting_count = sizeof(pchat_setting_defs) / sizeof(pchat_setting_defs[0]);
 

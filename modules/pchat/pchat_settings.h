@@ -22,6 +22,9 @@ typedef struct pchat_settings {
 	size_t max_post_size;         /* bytes of a post's <grpchat> element as it is sent */
 	int max_preferences;          /* preference bundles per user */
 	size_t max_preference_size;   /* bytes of a bundle's label and content as sent */
+	int file_token_lifetime;      /* s a file token is valid */
+	int room_file_quota;          /* MB the files of a room may take, 0: no limit */
+	int user_file_quota;          /* MB the files a user posted may take, 0: no limit */
 } pchat_settings_t;
 
 /* The module's defaults (Lync's where it has one), in one place: the module starts from them
@@ -38,6 +41,7 @@ typedef struct pchat_settings {
 		.max_post_size = PCHAT_DEFAULT_MAX_POST_SIZE,                                          \
 		.max_preferences = PCHAT_DEFAULT_MAX_PREFERENCES,                                      \
 		.max_preference_size = PCHAT_DEFAULT_MAX_PREFERENCE_SIZE,                              \
+		.file_token_lifetime = 1800, .room_file_quota = 0, .user_file_quota = 0,               \
 	}
 
 typedef struct pchat_setting_def {

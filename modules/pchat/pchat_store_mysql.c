@@ -9,6 +9,7 @@
 #include "pchat_alloc.h"
 #include "pchat_archive.h"
 #include "pchat_authz.h"
+#include "pchat_filestore.h"
 #include "pchat_log.h"
 #include "pchat_outbox.h"
 #include "pchat_store_mysql.h"
@@ -30,7 +31,6 @@ enum {
 	ST_LAST_SEQS,
 	ST_PREF_COUNT,
 	ST_POLICY,
-	ST_RECORD,
 	ST_COUNT
 };
 
@@ -130,14 +130,6 @@ static const char *const store_sql[] = {
 					  "AND principal " IN_PRINCIPALS,
 	[ST_POLICY] = "SELECT principal, enabled FROM pchat_policy WHERE principal IN ('*', ?, ?)",
 	[ST_PREF_COUNT] = "SELECT COUNT(*) FROM pchat_preference WHERE user = ? AND label <> ?",
-	/* The room's name and history switch as they are now; a room deleted meanwhile (its members
-	 * are put out) still gets its PART events. VALUES, not INSERT ... SELECT: a statement whose
-	 * row count the server knows takes no table-wide AUTO-INC lock, so events of different
-	 * rooms never queue behind each other. */
-	[ST_RECORD] = PCHAT_OUTBOX_INSERT "VALUES (?, ?, ?, ?, COALESCE((SELECT r.name FROM "
-				  "pchat_room r WHERE r.id = ?), ''), COALESCE((SELECT c.chat_history FROM "
-				  "pchat_room r JOIN pchat_category c ON c.id = r.category_id WHERE r.id = ?), 1), "
-				  "?, ?, ?, ?)",
 	[ST_LAST_SEQS] = "SELECT room_id, last_seq FROM pchat_room_sequence WHERE room_id IN ("
 					 TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS ","
 					 TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS ")",
@@ -579,23 +571,25 @@ static int last_seqs(void *h, const uint64_t *rooms, int n, uint64_t *seqs)
 
 static int record(void *h, const pchat_record_t *ev)
 {
-	const char *kind = pchat_event_kind_name((pchat_event_kind_t)ev->kind);
-	pchat_db_val_t p[10];
-	long long rc;
+	return pchat_outbox_record(h, ev);
+}
 
-	if (!kind)
-		return PCHAT_ERR_INVALID;
-	p[0] = PCHAT_DB_CS(kind);
-	p[1] = PCHAT_DB_CS(ev->ts);
-	p[2] = PCHAT_DB_I((long long)ev->room_id);
-	p[3] = PCHAT_DB_CS(ev->room_uri);
-	p[4] = p[5] = PCHAT_DB_I((long long)ev->room_id);
-	p[6] = PCHAT_DB_CS(ev->user);
-	p[7] = PCHAT_DB_I((long long)ev->msg_id);
-	p[8] = PCHAT_DB_CS(ev->content);
-	p[9] = ev->detail ? PCHAT_DB_CS(ev->detail) : PCHAT_DB_NUL;
-	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_RECORD, p, 10, NULL, NULL);
-	return rc == 1 ? PCHAT_OK : rc < 0 ? store_rc(rc) : PCHAT_ERR_FAILED;
+/* ------------------------------------------------------------------ files */
+
+static int file_token(void *h, const char *user, uint64_t room_id, int upload,
+		const char *name, int lifetime, char *token)
+{
+	pchat_filestore_t fs;
+
+	memset(&fs, 0, sizeof(fs));
+	fs.db = h;
+	fs.token_lifetime = lifetime;
+	return pchat_filestore_token(&fs, user, room_id, upload, name, token);
+}
+
+static int file_exists(void *h, uint64_t room_id, const char *name)
+{
+	return pchat_filestore_exists(h, room_id, name);
 }
 
 const pchat_store_ops_t pchat_store_mysql_ops = {
@@ -613,4 +607,6 @@ const pchat_store_ops_t pchat_store_mysql_ops = {
 	.last_seqs = last_seqs,
 	.record = record,
 	.policy_enabled = policy_enabled,
+	.file_token = file_token,
+	.file_exists = file_exists,
 };

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE /* memmem */
 #endif
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,49 +227,67 @@ void pchat_xccos_stored_text(const char *content, pchat_buf_t *out)
 	pchat_buf_free(&wrapped);
 }
 
-pchat_rc_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
-		pchat_env_t *env, char *err, size_t errlen)
+pchat_rc_t pchat_xml_read_safe(const char *body, size_t len, xmlDocPtr *doc, char *err,
+		size_t errlen)
 {
 	/* No network, no entity substitution, no DTD loading, default (non-HUGE) limits; errors are
 	 * reported through the return value, not printed. */
 	const int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING
 						| XML_PARSE_NOCDATA;
 	xmlParserCtxtPtr ctxt;
-	xmlNodePtr root, node;
-	long long envid;
 	int ns_ok;
 
-	memset(env, 0, sizeof(*env));
-	if (len > max_len)
-		return fail(env, PCHAT_ERR_TOO_LARGE, err, errlen, "body over the size limit");
-	if (len == 0)
-		return fail(env, PCHAT_ERR_MALFORMED, err, errlen, "empty body");
+	*doc = NULL;
+	if (len == 0 || len > INT_MAX) {
+		snprintf(err, errlen, "%s", len ? "body too large" : "empty body");
+		return len ? PCHAT_ERR_TOO_LARGE : PCHAT_ERR_MALFORMED;
+	}
 	/* Refused before parsing: an internal subset can declare entities that expand even when
 	 * entity substitution is off. */
-	if (memmem(body, len, "<!DOCTYPE", 9) || memmem(body, len, "<!ENTITY", 8))
-		return fail(env, PCHAT_ERR_UNSAFE, err, errlen, "DOCTYPE/ENTITY present");
+	if (memmem(body, len, "<!DOCTYPE", 9) || memmem(body, len, "<!ENTITY", 8)) {
+		snprintf(err, errlen, "DOCTYPE/ENTITY present");
+		return PCHAT_ERR_UNSAFE;
+	}
 	ctxt = xmlNewParserCtxt();
-	if (!ctxt)
-		return fail(env, PCHAT_ERR_NO_MEMORY, err, errlen, "out of memory");
-	env->doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, "UTF-8", options);
+	if (!ctxt) {
+		snprintf(err, errlen, "out of memory");
+		return PCHAT_ERR_NO_MEMORY;
+	}
+	*doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, "UTF-8", options);
 	ns_ok = ctxt->nsWellFormed;
-	if (!env->doc) {
+	if (!*doc) {
 		const xmlError *e = xmlCtxtGetLastError(ctxt);
 
 		snprintf(err, errlen, "not well-formed: %s", e && e->message ? e->message : "?");
 		if (errlen && strlen(err))
 			err[strcspn(err, "\n")] = '\0';
 		xmlFreeParserCtxt(ctxt);
-		pchat_xccos_free(env);
 		return PCHAT_ERR_MALFORMED;
 	}
 	xmlFreeParserCtxt(ctxt);
 	/* An undeclared prefix would be stored and relayed as XML that no namespace-aware client
 	 * can read, in every later copy and backchat. */
-	if (!ns_ok)
-		return fail(env, PCHAT_ERR_MALFORMED, err, errlen, "not namespace-well-formed");
-	if (env->doc->intSubset || env->doc->extSubset)
-		return fail(env, PCHAT_ERR_UNSAFE, err, errlen, "DOCTYPE present");
+	if (!ns_ok || (*doc)->intSubset || (*doc)->extSubset) {
+		snprintf(err, errlen, "%s", ns_ok ? "DOCTYPE present" : "not namespace-well-formed");
+		xmlFreeDoc(*doc);
+		*doc = NULL;
+		return ns_ok ? PCHAT_ERR_UNSAFE : PCHAT_ERR_MALFORMED;
+	}
+	return PCHAT_OK;
+}
+
+pchat_rc_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
+		pchat_env_t *env, char *err, size_t errlen)
+{
+	xmlNodePtr root, node;
+	long long envid;
+	pchat_rc_t rc;
+
+	memset(env, 0, sizeof(*env));
+	if (len > max_len)
+		return fail(env, PCHAT_ERR_TOO_LARGE, err, errlen, "body over the size limit");
+	if ((rc = pchat_xml_read_safe(body, len, &env->doc, err, errlen)) != PCHAT_OK)
+		return rc;
 	root = xmlDocGetRootElement(env->doc);
 	if (!is_element(root, "xccos"))
 		return fail(env, PCHAT_ERR_INVALID, err, errlen,
@@ -531,6 +550,15 @@ void pchat_xccos_room_entry(pchat_buf_t *b, const char *uri, const pchat_room_su
 			URN_FILEPOST "\">%s</prop><prop id=\"" URN_INVITE "\">%s</prop><prop id=\""
 			URN_LOGGED "\">%s</prop></chanib>", room->privacy == PCHAT_OPEN ? "public" : "private",
 			tf(room->file_post), tf(room->invite), tf(room->logged));
+}
+
+void pchat_xccos_ftok(pchat_buf_t *b, const char *token, const char *service_base)
+{
+	pchat_buf_adds(b, "<token token=\"");
+	pchat_buf_adds_xml(b, token);
+	pchat_buf_adds(b, "\" serveruri=\"");
+	pchat_buf_adds_xml(b, service_base);
+	pchat_buf_adds(b, PCHAT_FILE_SERVICE_PATH "\"/>");
 }
 
 void pchat_xccos_inv_open(pchat_buf_t *b, const pchat_invitation_t *inv, const char *domain)

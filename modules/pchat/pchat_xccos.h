@@ -41,6 +41,14 @@ typedef struct pchat_env {
 /* Call once per process before parsing (xmlInitParser). */
 void pchat_xccos_init(void);
 
+/* Parses XML from the network into *doc: without network access, entities or DTDs (a body
+ * with DOCTYPE or ENTITY is refused unread) and within libxml2's default limits; it must be
+ * namespace-well-formed. PCHAT_OK (xmlFreeDoc releases *doc), or PCHAT_ERR_MALFORMED,
+ * PCHAT_ERR_UNSAFE, PCHAT_ERR_TOO_LARGE or PCHAT_ERR_NO_MEMORY with *doc NULL and err saying
+ * why. Used for XCCOS and SOAP alike. */
+pchat_rc_t pchat_xml_read_safe(const char *body, size_t len, xmlDocPtr *doc, char *err,
+		size_t errlen);
+
 /* Parses one INFO body. On PCHAT_OK env holds the document (pchat_xccos_free releases it);
  * otherwise PCHAT_ERR_TOO_LARGE (over max_len), PCHAT_ERR_UNSAFE (a DOCTYPE: entities),
  * PCHAT_ERR_MALFORMED (not well-formed XML or not UTF-8), PCHAT_ERR_INVALID (well-formed, but
@@ -149,6 +157,13 @@ void pchat_xccos_room_entry(pchat_buf_t *b, const char *uri, const pchat_room_su
 		size_t *count_at);
 /* <inv inviteId domain created inviter>: an invitation, around its room's entry;
  * pchat_xccos_inv_close ends it. */
+/* Lync's file web service, under the pool's public base URL. */
+#define PCHAT_FILE_SERVICE_PATH "/PersistentChat/MGCWebService.asmx"
+
+/* Inside rpl:getftok's data: the token and the web service's address (service_base, the pool's
+ * public base URL, followed by PCHAT_FILE_SERVICE_PATH). */
+void pchat_xccos_ftok(pchat_buf_t *b, const char *token, const char *service_base);
+
 void pchat_xccos_inv_open(pchat_buf_t *b, const pchat_invitation_t *inv, const char *domain);
 void pchat_xccos_inv_close(pchat_buf_t *b);
 

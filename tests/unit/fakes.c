@@ -533,9 +533,35 @@ static int record(void *h, const pchat_record_t *ev)
 	return 0;
 }
 
+/* The one file the store knows (F.file_room, F.file_name); tokens are numbered. */
+static int file_token(void *h, const char *user, uint64_t room_id, int upload,
+		const char *name, int lifetime, char *token)
+{
+	(void)h;
+	FAKE_CHECK(lifetime > 0 && user && name);
+	if (F.down)
+		return PCHAT_ERR_DOWN;
+	if (!upload && (room_id != F.file_room || strcmp(name, F.file_name) != 0))
+		return PCHAT_ERR_NOT_FOUND;
+	F.tokens++;
+	F.token_upload = upload;
+	F.token_room = room_id;
+	snprintf(F.token_name, sizeof(F.token_name), "%s", name);
+	snprintf(token, 64, "00000000-0000-4000-8000-%012d", F.tokens);
+	return 0;
+}
+
+static int file_exists(void *h, uint64_t room_id, const char *name)
+{
+	(void)h;
+	if (F.down)
+		return PCHAT_ERR_DOWN;
+	return room_id == F.file_room && strcmp(name, F.file_name) == 0;
+}
+
 const pchat_store_ops_t fake_store_ops = {room_for, post_begin, post_commit, post_abort,
 	posts_between, search, associations, invitations, pref_get, pref_set, is_creator,
-	policy_enabled, last_seqs, record};
+	policy_enabled, last_seqs, record, file_token, file_exists};
 
 /* ------------------------------------------------------------------ live state */
 

@@ -176,6 +176,13 @@ typedef struct fake {
 	int tx_events;        /* nevents when the post's transaction began */
 	fake_event_t events[FAKE_EVENTS];
 	uint64_t tx_room, tx_seq;
+	/* files: the one complete file the store has, and the tokens given out */
+	uint64_t file_room;
+	char file_name[64];
+	int tokens;
+	int token_upload;
+	uint64_t token_room;
+	char token_name[256];
 	char *tx_author, *tx_content;
 	char tx_ts[32];
 	/* live: sessions in rooms */

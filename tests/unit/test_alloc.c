@@ -39,10 +39,11 @@ static const pchat_settings_t settings = {
 	.default_history = 30, .max_file_size = 20000, .message_size_limit = 8000,
 	.backchat_limit = 100, .participant_update_limit = 75, .search_limit = 500,
 	.story_size_limit = 8192, .reply_size = 8000, .max_post_size = 30000,
-	.max_preferences = 64, .max_preference_size = 16384};
+	.max_preferences = 64, .max_preference_size = 16384, .file_token_lifetime = 1800};
 static const int recording = 1; /* the compliance events' paths are walked too */
 static const pchat_chat_t chat = {&fake_store_ops, NULL, &fake_live_ops, NULL, &fake_out_ops,
-	NULL, &settings, FAKE_RICH_DOMAIN, "sip:pchat@" FAKE_RICH_DOMAIN, &recording, NULL};
+	NULL, &settings, FAKE_RICH_DOMAIN, "sip:pchat@" FAKE_RICH_DOMAIN, &recording, NULL,
+	"https://files." FAKE_RICH_DOMAIN};
 static const pchat_caller_t alice = {{1, 1}, FAKE_RICH_USER};
 
 /* ------------------------------------------------------------------ helpers */

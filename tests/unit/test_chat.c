@@ -21,13 +21,13 @@
 #define GUID_ANNEX "44444444-4444-4444-4444-444444444444"
 #define ROOM_LOBBY "ma-chan://chat.test/" GUID_LOBBY
 
-/* The lobby (open), a disabled room, the annex (open); carol manages every room and may create
+/* The lobby (open), a disabled room, the annex (open, files may be posted); carol manages every room and may create
  * rooms, dave manages the lobby only. */
 static const fake_room_t rooms[] = {
 	{1, GUID_LOBBY, "Lobby & <friends>", "", "hi", PCHAT_OPEN, PCHAT_NORMAL, 0, 0, 0, 1, 0, NULL,
 		0, 0, 0, 0},
 	{2, GUID_OFF, "", "", "", PCHAT_OPEN, PCHAT_NORMAL, 1, 0, 0, 1, 0, NULL, 0, 0, 0, 0},
-	{3, GUID_ANNEX, "Annex", "", "", PCHAT_OPEN, PCHAT_NORMAL, 0, 0, 0, 1, 0, NULL, 0, 0, 0, 0},
+	{3, GUID_ANNEX, "Annex", "", "", PCHAT_OPEN, PCHAT_NORMAL, 0, 1, 0, 1, 0, NULL, 0, 0, 0, 0},
 };
 static const fake_grant_t grants[] = {{"sip:carol@chat.test", NULL, PCHAT_ROLE_MANAGER, 0, 0},
 	{"sip:dave@chat.test", GUID_LOBBY, PCHAT_ROLE_MANAGER, 0, 0}};
@@ -71,11 +71,16 @@ static pchat_settings_t settings = {
 	.default_history = 3, .max_file_size = 100, .message_size_limit = 10, .backchat_limit = 5,
 	.participant_update_limit = 2, .search_limit = 500, .story_size_limit = 8192,
 	.reply_size = 60000, .max_post_size = 30000, .max_preferences = 64,
-	.max_preference_size = 16384};
+	.max_preference_size = 16384, .file_token_lifetime = 1800};
 static int recording_on;
 static uint64_t recorded;
 static const pchat_chat_t chat = {&fake_store_ops, NULL, &fake_live_ops, NULL, &fake_out_ops,
-	NULL, &settings, "chat.test", "sip:pchat@chat.test", &recording_on, &recorded};
+	NULL, &settings, "chat.test", "sip:pchat@chat.test", &recording_on, &recorded, NULL};
+
+/* The same node with its file service */
+static const pchat_chat_t chat_files = {&fake_store_ops, NULL, &fake_live_ops, NULL,
+	&fake_out_ops, NULL, &settings, "chat.test", "sip:pchat@chat.test", &recording_on,
+	&recorded, "https://files.chat.test"};
 
 static const pchat_caller_t alice = {{1, 1}, "sip:alice@chat.test"};
 static const pchat_caller_t bob = {{2, 1}, "sip:bob@chat.test"};
@@ -90,12 +95,13 @@ static int reset(void **state)
 	(void)state;
 	fake_reset(&world);
 	settings.reply_size = 60000;
+	settings.message_size_limit = 10;
 	recording_on = 0;
 	recorded = 0;
 	return 0;
 }
 
-static void run(const pchat_caller_t *c, const char *cmd)
+static void run_on(const pchat_chat_t *on, const pchat_caller_t *c, const char *cmd)
 {
 	char body[2048];
 	pchat_env_t env;
@@ -105,11 +111,17 @@ static void run(const pchat_caller_t *c, const char *cmd)
 			"%s</xccos>", cmd);
 	assert_int_equal(pchat_xccos_parse(body, strlen(body), 65536, &env, err, sizeof(err)),
 			PCHAT_OK);
-	pchat_chat_command(&chat, c, &env);
+	pchat_chat_command(on, c, &env);
 	pchat_xccos_free(&env);
 }
 
-static int post(const pchat_caller_t *c, const char *attrs, const char *content)
+static void run(const pchat_caller_t *c, const char *cmd)
+{
+	run_on(&chat, c, cmd);
+}
+
+static int post_on(const pchat_chat_t *on, const pchat_caller_t *c, const char *attrs,
+		const char *content)
 {
 	char body[2048];
 	pchat_env_t env;
@@ -121,9 +133,14 @@ static int post(const pchat_caller_t *c, const char *attrs, const char *content)
 			"</grpchat></xccos>", attrs, content);
 	assert_int_equal(pchat_xccos_parse(body, strlen(body), 65536, &env, err, sizeof(err)),
 			PCHAT_OK);
-	code = pchat_rc_sip(pchat_chat_post(&chat, c, &env)); /* the SIP status it is answered with */
+	code = pchat_rc_sip(pchat_chat_post(on, c, &env)); /* the SIP status it is answered with */
 	pchat_xccos_free(&env);
 	return code;
+}
+
+static int post(const pchat_caller_t *c, const char *attrs, const char *content)
+{
+	return post_on(&chat, c, attrs, content);
 }
 
 #define JOIN_LOBBY "<cmd id=\"cmd:join\" seqid=\"1\"><data><chanid key=\"0\" " \
@@ -553,10 +570,100 @@ static void an_undone_join_records_the_part(void **state)
 	assert_true(undone > 0);
 }
 
+/* ------------------------------------------------------------------ files */
+
+#define ROOM_ANNEX "ma-chan://chat.test/" GUID_ANNEX
+#define FTOK(cmd, room, name) "<cmd id=\"cmd:" cmd "\" seqid=\"6\"><data><ftdb channelUri=\"" \
+	room "\" fileUrl=\"" name "\"/></data></cmd>"
+#define FILE_NAME "9b2c0d14-7d1e-4a51-9f7e-0b7a5c2d8e11.txt"
+
+static void file_tokens_go_to_those_who_may_post_or_read(void **state)
+{
+	(void)state;
+	/* upload where files may be posted: a token and the web service's address */
+	run_on(&chat_files, &alice, FTOK("getfutok", ROOM_ANNEX, "C:\\tmp\\notes.txt"));
+	assert_non_null(strstr(LAST_REPLY, "<rpl id=\"rpl:getftok\" seqid=\"6\">"));
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"200\">"));
+	assert_non_null(strstr(LAST_REPLY, "<data><token token=\"00000000-0000-4000-8000-000000000001\" "
+			"serveruri=\"https://files.chat.test/PersistentChat/MGCWebService.asmx\"/></data>"));
+	assert_true(F.tokens == 1 && F.token_upload == 1 && F.token_room == 3);
+	assert_string_equal(F.token_name, "C:\\tmp\\notes.txt");
+	/* the category does not allow files in the lobby */
+	run_on(&chat_files, &alice, FTOK("getfutok", ROOM_LOBBY, "notes.txt"));
+	assert_non_null(strstr(LAST_REPLY, "<rpl id=\"rpl:getftok\" seqid=\"6\">"));
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"403\">files may not be posted in this "
+			"room</resp>"));
+	/* a disabled room: neither way */
+	run_on(&chat_files, &alice, FTOK("getfdtok", "ma-chan://chat.test/" GUID_OFF, FILE_NAME));
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"403\">"));
+	/* download: only a file the room has */
+	run_on(&chat_files, &alice, FTOK("getfdtok", ROOM_ANNEX, FILE_NAME));
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"404\">no such file in this room</resp>"));
+	F.file_room = 3;
+	snprintf(F.file_name, sizeof(F.file_name), FILE_NAME);
+	run_on(&chat_files, &alice, FTOK("getfdtok", ROOM_ANNEX, FILE_NAME));
+	assert_non_null(strstr(LAST_REPLY, "<token token=\"00000000-0000-4000-8000-000000000002\""));
+	assert_true(F.tokens == 2 && F.token_upload == 0);
+	/* malformed requests */
+	run_on(&chat_files, &alice, FTOK("getfutok", "ma-chan://other.test/" GUID_ANNEX, "a.txt"));
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"400\">"));
+	run_on(&chat_files, &alice, FTOK("getfutok", ROOM_ANNEX, ""));
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"400\">invalid file name</resp>"));
+	/* the store down */
+	F.down = 1;
+	run_on(&chat_files, &alice, FTOK("getfdtok", ROOM_ANNEX, FILE_NAME));
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"503\">"));
+	assert_int_equal(F.tokens, 2);
+}
+
+static void without_a_file_service_no_token_and_no_filepost(void **state)
+{
+	(void)state;
+	run(&alice, FTOK("getfutok", ROOM_ANNEX, "notes.txt"));
+	assert_non_null(strstr(LAST_REPLY, "<rpl id=\"rpl:getftok\" seqid=\"6\">"));
+	assert_non_null(strstr(LAST_REPLY, "<resp code=\"501\">file posting is not available"));
+	assert_int_equal(F.tokens, 0);
+	/* listings tell the truth: the lobby's category allows files, this node cannot take them */
+	run(&alice, "<cmd id=\"cmd:chansrch\" seqid=\"2\"><data><qib qtype=\"BYNAME\" "
+				"criteria=\"\" extended=\"false\"/></data></cmd>");
+	assert_non_null(strstr(LAST_REPLY, "<prop id=\"urn:parlano:ma:prop:filepost\">false</prop>"));
+	run_on(&chat_files, &alice, "<cmd id=\"cmd:chansrch\" seqid=\"2\"><data><qib "
+								"qtype=\"BYNAME\" criteria=\"\" extended=\"false\"/></data></cmd>");
+	assert_non_null(strstr(LAST_REPLY, "<prop id=\"urn:parlano:ma:prop:filepost\">true</prop>"));
+}
+
+static void a_post_links_only_files_of_its_room_that_exist(void **state)
+{
+	(void)state;
+	run_on(&chat_files, &alice, "<cmd id=\"cmd:join\" seqid=\"1\"><data><chanid key=\"0\" "
+								"domain=\"chat.test\" value=\"" GUID_ANNEX "\"/></data></cmd>");
+	F.file_room = 3;
+	snprintf(F.file_name, sizeof(F.file_name), FILE_NAME);
+	settings.message_size_limit = 200; /* the links are long */
+	assert_int_equal(post_on(&chat_files, &alice, "chanUri=\"" ROOM_ANNEX "\"",
+			"<chat>see ma-filelink://chat.test/" GUID_ANNEX "/" FILE_NAME "</chat>"), 200);
+	assert_int_equal(F.stored, 1);
+	/* a file the room does not have */
+	assert_int_equal(post_on(&chat_files, &alice, "chanUri=\"" ROOM_ANNEX "\"",
+			"<chat>ma-filelink://chat.test/" GUID_ANNEX "/"
+			"00000000-7d1e-4a51-9f7e-0b7a5c2d8e11.txt</chat>"), 404);
+	/* another room's file */
+	assert_int_equal(post_on(&chat_files, &alice, "chanUri=\"" ROOM_ANNEX "\"",
+			"<chat>ma-filelink://chat.test/" GUID_LOBBY "/" FILE_NAME "</chat>"), 403);
+	/* a link that is not one of ours */
+	assert_int_equal(post_on(&chat_files, &alice, "chanUri=\"" ROOM_ANNEX "\"",
+			"<chat>ma-filelink://chat.test/" GUID_ANNEX "/../../etc/passwd</chat>"), 400);
+	assert_int_equal(F.stored, 1);
+	assert_string_equal(F.log, "begin lock commit fanout unlock ");
+}
+
 int main(void)
 {
 	int failed;
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(file_tokens_go_to_those_who_may_post_or_read, reset),
+		cmocka_unit_test_setup(without_a_file_service_no_token_and_no_filepost, reset),
+		cmocka_unit_test_setup(a_post_links_only_files_of_its_room_that_exist, reset),
 		cmocka_unit_test_setup(join_lists_participants_and_notifies_others, reset),
 		cmocka_unit_test_setup(above_the_update_limit_lists_are_capped_and_notices_stop, reset),
 		cmocka_unit_test_setup(join_refusals_are_explained, reset),
