@@ -1,7 +1,7 @@
 -- kamailio-pchat migration 005: the compliance service (Lync's Persistent Chat compliance).
 --
--- While an adapter is configured, every join, part, post, history read and moderation (and
--- file transfer, once files can be posted: FILEUPLOAD, FILEDOWNLOAD) is written to an outbox
+-- While an adapter is configured, every join, part, post, history read, moderation and file
+-- transfer (FILEUPLOAD, FILEDOWNLOAD, migration 006) is written to an outbox
 -- (pchat_compliance_event): a post's event in the same transaction as the post. One worker of the pool at a time (the holder of the lease in
 -- pchat_compliance_state) takes the waiting events in batches, writes each batch to the output
 -- folder, and deletes exactly the batch's events after its files are in place. A batch's members

@@ -767,8 +767,40 @@ int pchat_admin_room_remove(pchat_admin_t *a, const char *ident, uint64_t *room)
 		return (int)id;
 	*room = (uint64_t)id;
 	p = PCHAT_DB_I(id);
-	rc = run(a, A_ROOM_DELETE, &p, 1, NULL, NULL);
-	return rc < 0 ? db_fail(a, rc) : 0;
+	if ((rc = begin(a)) < 0)
+		return (int)rc;
+	/* its files go with it, once the events that name them are exported */
+	rc = pchat_filestore_remove(a->db, (uint64_t)id, NULL);
+	if (rc >= 0)
+		rc = run(a, A_ROOM_DELETE, &p, 1, NULL, NULL);
+	return finish(a, rc < 0 ? db_fail(a, rc) : 0);
+}
+
+int pchat_admin_file_list(pchat_admin_t *a, const char *ident, int limit, pchat_file_f cb,
+		void *ctx)
+{
+	long long id = room_id(a, ident);
+	int n;
+
+	if (id < 0)
+		return (int)id;
+	n = pchat_filestore_list(a->db, (uint64_t)id, limit, cb, ctx);
+	return n < 0 ? db_fail(a, n) : n;
+}
+
+int pchat_admin_file_remove(pchat_admin_t *a, const char *ident, const char *name)
+{
+	long long id = room_id(a, ident);
+	int n;
+
+	if (id < 0)
+		return (int)id;
+	if (!pchat_file_name_valid(name))
+		return fail(a, PCHAT_ERR_INVALID, "%s is not a stored file name", name);
+	n = pchat_filestore_remove(a->db, (uint64_t)id, name);
+	if (n < 0)
+		return db_fail(a, n);
+	return n == 0 ? fail(a, PCHAT_ERR_NOT_FOUND, "the room has no file %s", name) : 0;
 }
 
 /* The room's part of the events (URI, name, history switch) and its newest post number. */

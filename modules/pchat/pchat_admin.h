@@ -14,6 +14,7 @@
 
 #include "pchat_model.h"
 #include "pchat_db.h"
+#include "pchat_filestore.h"
 
 /* The statement set of this part: the connection it runs on is created with it. */
 extern const pchat_db_sqlset_t pchat_admin_sqlset;
@@ -91,7 +92,14 @@ int pchat_admin_room_list(pchat_admin_t *a, const pchat_kv_t *opts, int nopts,
 		pchat_room_row_f cb, void *ctx);
 int pchat_admin_room_disable(pchat_admin_t *a, const char *ident, int disabled,
 		uint64_t *room_id);
+/* Deletes the room; its files are marked for removal in the same transaction. */
 int pchat_admin_room_remove(pchat_admin_t *a, const char *ident, uint64_t *room_id);
+/* The room's files, newest first, at most limit; returns how many. */
+int pchat_admin_file_list(pchat_admin_t *a, const char *ident, int limit, pchat_file_f cb,
+		void *ctx);
+/* Removes a file (its stored name) of the room: no longer served or linkable at once, its
+ * bytes gone once the compliance service exported the events that name it. */
+int pchat_admin_file_remove(pchat_admin_t *a, const char *ident, const char *name);
 /* Deletes the room's messages, all or those before the option before (ISO 8601). */
 int pchat_admin_room_clear(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
 		int nopts, long long *deleted);

@@ -210,7 +210,7 @@ pchat_rc_t pchat_filestore_grant(const pchat_filestore_t *fs, const char *token,
 	rc = exec(fs->db, F_GRANT, &p, 1, read_grant, g);
 	if (rc < 0)
 		return db_rc(rc);
-	if (rc == 0 || g->upload != upload
+	if (rc == 0 || (upload >= 0 && g->upload != upload)
 			|| (room_guid && pchat_guid_normalize(room_guid, norm) == 0
 					   ? strcmp(norm, g->room_guid) != 0
 					   : room_guid != NULL))

@@ -73,7 +73,7 @@ pchat_rc_t pchat_filestore_token(const pchat_filestore_t *fs, const char *user,
 		uint64_t room_id, int upload, const char *name, char *token);
 
 /* The grant of a token that is valid now, for a room (room_guid, or NULL for whatever room
- * the token is for) and a direction. PCHAT_OK, PCHAT_ERR_FORBIDDEN (unknown, expired, of
+ * the token is for) and a direction (upload 1 or 0, -1 for either). PCHAT_OK, PCHAT_ERR_FORBIDDEN (unknown, expired, of
  * another room or direction, its room gone), PCHAT_ERR_DOWN, PCHAT_ERR_FAILED. */
 pchat_rc_t pchat_filestore_grant(const pchat_filestore_t *fs, const char *token,
 		const char *room_guid, int upload, pchat_file_grant_t *g);

@@ -9,6 +9,7 @@
 #include "core/sr_module.h"
 
 #include "pchat_admin.h"
+#include "pchat_filesvc.h"
 #include "pchat_housekeeper.h"
 #include "pchat_node.h"
 #include "pchat_pool.h"
@@ -71,6 +72,8 @@ static void housekeeper_loop(void)
 		if (tick % (unsigned int)pchat_params.config_reload_interval == 0)
 			reload_settings();
 		pchat_pool_tick();
+		if (tick % (unsigned int)pchat_params.file_sweep_interval == 0)
+			pchat_filesvc_sweep();
 		sleep(1);
 		tick++;
 	}

@@ -84,6 +84,11 @@ static stat_export_t mod_stats[] = {
 	{"compliance_waiting", STAT_IS_FUNC, (stat_var **)stat_compliance_waiting},
 	{"compliance_exported", 0, &pchat_stat_compliance_exported},
 	{"compliance_runs_failed", 0, &pchat_stat_compliance_runs_failed},
+	{"file_uploads", 0, &pchat_stat_file_uploads},
+	{"file_downloads", 0, &pchat_stat_file_downloads},
+	{"file_bytes_in", 0, &pchat_stat_file_bytes_in},
+	{"file_bytes_out", 0, &pchat_stat_file_bytes_out},
+	{"file_refusals", 0, &pchat_stat_file_refusals},
 	{0, 0, 0}
 };
 
@@ -129,6 +134,9 @@ static param_export_t params[] = {
 	{"max_rooms_per_session", PARAM_INT, &pchat_params.max_rooms_per_session},
 	{"default_history", PARAM_INT, &pchat_settings_defaults.default_history},
 	{"max_file_size", PARAM_INT, &pchat_settings_defaults.max_file_size},
+	{"file_token_lifetime", PARAM_INT, &pchat_settings_defaults.file_token_lifetime},
+	{"room_file_quota", PARAM_INT, &pchat_settings_defaults.room_file_quota},
+	{"user_file_quota", PARAM_INT, &pchat_settings_defaults.user_file_quota},
 	{"message_size_limit", PARAM_INT, &pchat_settings_defaults.message_size_limit},
 	{"story_size_limit", PARAM_INT, &pchat_settings_defaults.story_size_limit},
 	{"backchat_limit", PARAM_INT, &pchat_settings_defaults.backchat_limit},
@@ -143,6 +151,9 @@ static param_export_t params[] = {
 	{"fault_post_fanout", PARAM_INT, &pchat_params.fault_post_fanout},
 	{"compliance_lease", PARAM_INT, &pchat_params.compliance_lease},
 	{"compliance_backlog_warning", PARAM_INT, &pchat_params.compliance_backlog_warning},
+	{"file_root", PARAM_STRING, &pchat_params.file_root},
+	{"file_chunk_size", PARAM_INT, &pchat_params.file_chunk_size},
+	{"file_sweep_interval", PARAM_INT, &pchat_params.file_sweep_interval},
 	{0, 0, 0}
 };
 

@@ -60,6 +60,9 @@ pchat_params_t pchat_params = {
 	.fault_post_fanout = 0,
 	.compliance_lease = 30,
 	.compliance_backlog_warning = 100000,
+	.file_root = "",
+	.file_chunk_size = 1024,
+	.file_sweep_interval = 60,
 };
 
 long long pchat_run = 0;
@@ -97,6 +100,11 @@ stat_var *pchat_stat_skipped = NULL;
 stat_var *pchat_stat_throttled = NULL;
 stat_var *pchat_stat_compliance_exported = NULL;
 stat_var *pchat_stat_compliance_runs_failed = NULL;
+stat_var *pchat_stat_file_uploads = NULL;
+stat_var *pchat_stat_file_downloads = NULL;
+stat_var *pchat_stat_file_bytes_in = NULL;
+stat_var *pchat_stat_file_bytes_out = NULL;
+stat_var *pchat_stat_file_refusals = NULL;
 
 /* Limits must be usable, and a request the module accepts must fit in a TCP read buffer:
  * Kamailio drops a larger request together with its connection, so the client would see a
@@ -123,9 +131,11 @@ static int check_limits(void)
 			|| pchat_params.max_sessions_per_user < 0 || pchat_params.max_sessions_per_source < 0
 			|| pchat_params.user_request_rate < 0 || pchat_params.user_request_burst < 1
 			|| pchat_params.max_rooms_per_session < 1 || pchat_params.compliance_lease < 2
-			|| pchat_params.compliance_backlog_warning < 1) {
+			|| pchat_params.compliance_backlog_warning < 1
+			|| pchat_params.file_sweep_interval < 1) {
 		LM_ERR("max_session_bytes must be at least 65536, user_request_burst, "
-			   "compliance_backlog_warning and max_rooms_per_session at least 1, "
+			   "compliance_backlog_warning, file_sweep_interval and max_rooms_per_session at "
+			   "least 1, "
 			   "compliance_lease at least 2, max_node_bytes, max_sessions_per_user, "
 			   "max_sessions_per_source and user_request_rate 0 (no limit) or more\n");
 		return -1;

@@ -68,6 +68,9 @@ typedef struct pchat_params {
 	int fault_post_fanout;    /* tests: every n-th post's hand-over to its sender fails */
 	int compliance_lease;     /* s the active compliance worker's lease lasts */
 	int compliance_backlog_warning; /* events waiting above which the log warns */
+	char *file_root;          /* the file repository's folder; empty: no files */
+	int file_chunk_size;      /* KB of one chunk of the file web service */
+	int file_sweep_interval;  /* s between the repository's housekeeping runs */
 } pchat_params_t;
 
 extern pchat_params_t pchat_params;
@@ -116,6 +119,11 @@ extern stat_var *pchat_stat_skipped;
 extern stat_var *pchat_stat_throttled;
 extern stat_var *pchat_stat_compliance_exported;
 extern stat_var *pchat_stat_compliance_runs_failed;
+extern stat_var *pchat_stat_file_uploads;
+extern stat_var *pchat_stat_file_downloads;
+extern stat_var *pchat_stat_file_bytes_in;
+extern stat_var *pchat_stat_file_bytes_out;
+extern stat_var *pchat_stat_file_refusals;
 
 /* mod_init: checks and parses the parameters, creates the shared area and checks the schema of
  * the database (when it is reachable). 0 ok, -1 the module must not start. */

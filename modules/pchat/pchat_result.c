@@ -66,3 +66,10 @@ const char *pchat_rc_text(pchat_rc_t rc)
 {
 	return map_of(rc)->text;
 }
+
+/* HTTP shares SIP's numbers but for a bound reached: on the file service that is the disk
+ * (507 Insufficient Storage, RFC 4918), not the user's or session's share. */
+int pchat_rc_http(pchat_rc_t rc)
+{
+	return rc == PCHAT_ERR_FULL ? 507 : map_of(rc)->sip;
+}

@@ -35,6 +35,8 @@ int pchat_rc_sip(pchat_rc_t rc);
 const char *pchat_rc_reason(pchat_rc_t rc);
 /* The resp code of an XCCOS reply (<resp code="...">). */
 int pchat_rc_xccos(pchat_rc_t rc);
+/* The status of an HTTP response of the file service. */
+int pchat_rc_http(pchat_rc_t rc);
 /* The fault code of an RPC command. */
 int pchat_rc_rpc(pchat_rc_t rc);
 /* A few words for logs ("database unreachable"). */

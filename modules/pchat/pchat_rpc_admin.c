@@ -394,7 +394,8 @@ static void rpc_room_enable(rpc_t *rpc, void *ctx)
 }
 
 static const char *room_remove_doc[] = {
-	"Removes a room with its history: room. Everybody in it is disconnected from it.", 0};
+	"Removes a room with its history and its files: room. Everybody in it is disconnected from "
+	"it.", 0};
 
 static void rpc_room_remove(rpc_t *rpc, void *ctx)
 {
@@ -412,6 +413,68 @@ static void rpc_room_remove(rpc_t *rpc, void *ctx)
 	}
 	if (!applied(rpc, ctx, room_changed(id)))
 		return;
+	rpc->add(ctx, "s", "removed");
+}
+
+/* ------------------------------------------------------------------ files */
+
+static int list_file_row(void *ctx, const pchat_file_info_t *f)
+{
+	list_ctx_t *lc = ctx;
+	void *th;
+
+	if (lc->rpc->add(lc->ctx, "{", &th) < 0)
+		return 1;
+	lc->rpc->struct_add(th, "ssssllsss", "name", f->name, "original", f->original,
+			"content_type", f->content_type, "state", f->state, "size", (long)f->size, "length",
+			(long)f->length, "sha256", f->sha256, "uploader", f->uploader, "created", f->created);
+	return 0;
+}
+
+static const char *file_list_doc[] = {
+	"Lists a room's files, newest first: room [limit=N (100)]. Each: stored name, original "
+	"name, content type, state (uploading, complete, removing), size, length, sha256, uploader, "
+	"created.", 0};
+
+static void rpc_file_list(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = pchat_proc_admin();
+	list_ctx_t lc = {rpc, ctx};
+	rpc_args_t args;
+	long limit = 100;
+	int rc;
+
+	if (read_args(rpc, ctx, 1, "pchat.file.list room [limit=N]", &args) < 0)
+		return;
+	if (args.nkv > 1 || (args.nkv == 1 && (strcmp(args.kv[0].key, "limit") != 0
+												 || pchat_parse_whole(args.kv[0].value, 1, 10000,
+															&limit) < 0))) {
+		fault_text(rpc, ctx, PCHAT_ERR_INVALID, "the one option is limit=N, 1 to 10000");
+		return;
+	}
+	rc = pchat_admin_file_list(&a, args.pos[0], (int)limit, list_file_row, &lc);
+	if (rc < 0)
+		fault(rpc, ctx, &a, rc);
+}
+
+static const char *file_remove_doc[] = {
+	"Removes a file of a room: room stored-name. It is no longer served or linkable at once; "
+	"its bytes go once the compliance service exported the events that name it.", 0};
+
+static void rpc_file_remove(rpc_t *rpc, void *ctx)
+{
+	pchat_admin_t a = pchat_proc_admin();
+	rpc_args_t args;
+	int rc;
+
+	if (read_args(rpc, ctx, 2, "pchat.file.remove room stored-name", &args) < 0)
+		return;
+	rc = pchat_admin_file_remove(&a, args.pos[0], args.pos[1]);
+	if (rc < 0) {
+		fault(rpc, ctx, &a, rc);
+		return;
+	}
+	LM_INFO("files: %s of room %s removed by an administrator\n", args.pos[1], args.pos[0]);
 	rpc->add(ctx, "s", "removed");
 }
 
@@ -980,6 +1043,8 @@ rpc_export_t pchat_rpc_admin_cmds[] = {
 	{"pchat.room.enable", rpc_room_enable, room_enable_doc, 0},
 	{"pchat.room.remove", rpc_room_remove, room_remove_doc, 0},
 	{"pchat.room.clear", rpc_room_clear, room_clear_doc, 0},
+	{"pchat.file.list", rpc_file_list, file_list_doc, RET_ARRAY},
+	{"pchat.file.remove", rpc_file_remove, file_remove_doc, 0},
 	{"pchat.room.members.add", rpc_room_members_add, room_members_add_doc, 0},
 	{"pchat.room.members.remove", rpc_room_members_remove, room_members_remove_doc, 0},
 	{"pchat.room.managers.add", rpc_room_managers_add, room_managers_add_doc, 0},

@@ -6,6 +6,7 @@
 
 #include "pchat_dialog.h"
 #include "pchat_fanout.h"
+#include "pchat_filesvc.h"
 #include "pchat_live.h"
 #include "pchat_node.h"
 #include "pchat_service.h"
@@ -125,6 +126,7 @@ const pchat_chat_t *pchat_service(void)
 		chat.pool_uri = pchat_params.pool_uri;
 		chat.recording = &pchat_shared->compliance_recording;
 		chat.recorded = &pchat_shared->compliance_recorded;
+		chat.files_url = pchat_filesvc_url();
 	}
 	return &chat;
 }

@@ -531,6 +531,140 @@ class Bench:
                            "bytes": figures["export_bytes"],
                            "worker_peak_rss_kb_before_after": figures["worker_rss_kb"]})
 
+    def file_token(self, room_guid, upload, file_id=None):
+        """A token for the bench user, written to the store as getfutok/getfdtok would (the
+        bench measures the file path, not the XCCOS round trip)."""
+        tok = "%08x-0000-4000-8000-%012x" % (int(time.time()) & 0xffffffff,
+                                             int.from_bytes(os.urandom(6), "big"))
+        self.sql("INSERT INTO pchat_file_token (token_hash, user, room_id, direction, "
+                 "requested_name, file_id, created, expires) SELECT UNHEX(SHA2('%s', 256)), "
+                 "'sip:bench@bench.test', id, '%s', 'bench.bin', %s, UTC_TIMESTAMP(6), "
+                 "UTC_TIMESTAMP(6) + INTERVAL 1 HOUR FROM pchat_room WHERE guid = '%s'"
+                 % (tok, "upload" if upload else "download", file_id or "NULL", room_guid))
+        return tok
+
+    def https(self):
+        import http.client
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.env["PCHAT_TLS_CA"])
+        return http.client.HTTPSConnection(
+            "127.0.0.1", int(self.env["PCHAT_HTTPS_PORTS"].split()[0]), context=ctx, timeout=300)
+
+    def soap(self, conn, op, **children):
+        inner = "".join("<%s>%s</%s>" % (k, v, k) for k, v in children.items())
+        body = ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+                '<soap:Body><%s xmlns="http://www.microsoft.com">%s</%s></soap:Body>'
+                '</soap:Envelope>' % (op, inner, op))
+        conn.request("POST", "/PersistentChat/MGCWebService.asmx", body,
+                     {"Content-Type": "text/xml; charset=utf-8"})
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            raise RuntimeError("%s answered %d: %s" % (op, resp.status, data[:300]))
+        return re.search(rb"<%sResult>(.*)</%sResult>" % (op.encode(), op.encode()), data,
+                         re.S).group(1)
+
+    def soap_upload(self, guid, data):
+        """Seconds to upload data through Lync's web service, one connection, 1 MB chunks;
+        the stored name."""
+        import base64
+        conn = self.https()
+        tok = self.file_token(guid, True)
+        t0 = time.time()
+        name = self.soap(conn, "RequestUniqueFilenameWithExtension", token=tok, channelId=guid,
+                         extension="bin").decode()
+        chunk = int(self.soap(conn, "GetMaxRequestContentInKB")) * 1024
+        for off in range(0, len(data), chunk):
+            self.soap(conn, "AppendChunk", token=tok, channelId=guid, uniqueFilename=name,
+                      fileChunk=base64.b64encode(data[off:off + chunk]).decode(), offset=off,
+                      fileLength=len(data))
+        conn.close()
+        return time.time() - t0, name
+
+    def soap_download(self, guid, name, size):
+        import base64
+        fid = self.sql("SELECT f.id FROM pchat_file f WHERE f.name = '%s'" % name).strip()
+        conn = self.https()
+        tok = self.file_token(guid, False, fid)
+        t0 = time.time()
+        got = 0
+        while got < size:
+            got += len(base64.b64decode(self.soap(conn, "DownloadChunk", token=tok,
+                                                  channelId=guid, reposFileName=name,
+                                                  offset=got, bufferSize=1 << 20)))
+        conn.close()
+        return time.time() - t0
+
+    def curl(self, *args):
+        res = subprocess.run(["curl", "-sS", "--fail", "--cacert", self.env["PCHAT_TLS_CA"],
+                              "-o", "/dev/null", "-w", "%{time_total}"] + list(args),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if res.returncode != 0:
+            raise RuntimeError("curl %s: %s" % (" ".join(args[-1:]), res.stderr))
+        return float(res.stdout)
+
+    def files(self):
+        """Upload and download throughput over HTTPS (Lync's chunks and plain HTTP), and chat
+        latency while a large transfer runs."""
+        import threading
+        size = (20 if self.quick else 100) * 1024 * 1024
+        self.kamcmd("pchat.config.set", "max_file_size", str(size // 1024 + 1))
+        guid = self.sql("SELECT guid FROM pchat_room WHERE name LIKE 'files %%' LIMIT 1").strip()
+        if not guid:
+            guid = open(self.rooms("files", 1)).read().split()[0]
+        data = os.urandom(size)
+        src = os.path.join(self.dir, "bench-file.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        base = "https://127.0.0.1:%s" % self.env["PCHAT_HTTPS_PORTS"].split()[0]
+        mb = size / 1048576
+        figures = {}
+        try:
+            up_s, name = self.soap_upload(guid, data)
+            figures["soap_upload_mb_s"] = mb / up_s
+            figures["soap_download_mb_s"] = mb / self.soap_download(guid, name, size)
+            tok = self.file_token(guid, True)
+            figures["plain_upload_mb_s"] = mb / self.curl(
+                "-X", "PUT", "--data-binary", "@" + src, "-H", "Authorization: Bearer " + tok,
+                base + "/PersistentChat/files/upload")
+            fid = self.sql("SELECT id FROM pchat_file WHERE name = '%s'" % name).strip()
+            dtok = self.file_token(guid, False, fid)
+            path = "%s/PersistentChat/files/%s/%s" % (base, guid, name)
+            figures["plain_download_mb_s"] = mb / self.curl(
+                "-H", "Authorization: Bearer " + dtok, path)
+            rooms = 100
+            guids = self.rooms("files-chat", rooms)
+            figures["latency_idle"] = self.fixed_rate_posts(guids, rooms, 500, 10)
+            stop = threading.Event()
+
+            def transfer():
+                while not stop.is_set():
+                    self.curl("-H", "Authorization: Bearer " + dtok, path)
+            t = threading.Thread(target=transfer)
+            t.start()
+            try:
+                figures["latency_transfer"] = self.fixed_rate_posts(guids, rooms, 500, 10)
+            finally:
+                stop.set()
+                t.join()
+        finally:
+            os.remove(src)
+            self.kamcmd("pchat.config.unset", "max_file_size")
+        say("files: %s" % figures)
+        for key, what in (("soap_upload", "MB/s uploaded through Lync's web service (1 MB "
+                           "chunks, one connection)"),
+                          ("soap_download", "MB/s downloaded through Lync's web service (1 MB "
+                           "chunks, one connection)"),
+                          ("plain_upload", "MB/s uploaded with one plain PUT (curl)"),
+                          ("plain_download", "MB/s downloaded with one plain GET (curl)")):
+            self.record("files-" + key.replace("_", "-"), "%s, a %d MB file" % (what, mb),
+                        [figures[key + "_mb_s"]], None, "-")
+        self.record("files-chat-latency", "delivery p99 (ms) at 500 posts/s while downloads "
+                    "run back to back (idle: %.2f)" % figures["latency_idle"][1],
+                    [figures["latency_transfer"][1]], None, "-",
+                    extra={"idle": figures["latency_idle"],
+                           "transfer": figures["latency_transfer"]}, lower_is_better=True)
+
     # ---- output
 
     def machine(self):
@@ -607,7 +741,7 @@ class Bench:
 
 
 SCENARIOS = ["ceiling", "imc", "fanout150", "fanout16k", "post_rate", "login", "sessions",
-             "history", "search", "cost", "compliance"]
+             "history", "search", "cost", "compliance", "files"]
 
 
 def main():

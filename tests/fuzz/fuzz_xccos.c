@@ -18,13 +18,17 @@
  *   - a reply body is at most settings.reply_size bytes; a notice in its envelope too; a post
  *     element at most post_element_limit() bytes;
  *   - a reply is an <xccos> of the XCCOS namespace holding <rpl>/<ntc>; a command's reply is
- *     rpl:NAME and echoes the command's envid; every command gets a reply;
+ *     rpl:NAME (rpl:getftok for getfutok and getfdtok) and echoes the command's envid; every
+ *     command gets a reply;
  *   - a post element is one <grpchat> of the room with the caller as author; a post's SIP status
- *     is 200, 400, 403, 413, 500 or 503, and it is handed to the sender exactly when it is 200;
+ *     is 200, 400, 403, 404 (a link to a file the room lacks), 413, 500 or 503, and it is handed
+ *     to the sender exactly when it is 200;
  *   - the content the store is asked to keep is namespace-well-formed inside a bare
  *     <grpchat xmlns="urn:parlano:xml:ns:xccos">, since it is re-embedded in every delivery and
  *     backchat;
  *   - the fakes' own interface rules (fakes.h: transactions, post lock, known rooms).
+ * The same input also goes, whole, to the file service's readers (run_file_readers): the SOAP
+ * parser, the Range parser and the post link reader.
  * FUZZ_XCCOS_TRACE=1 prints what each body did.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
@@ -42,7 +46,9 @@
 #include <libxml/tree.h>
 
 #include "fakes.h"
+#include "pchat_files.h"
 #include "pchat_log.h"
+#include "pchat_soap.h"
 
 #define BODY_SEPARATOR "<<>>"
 #define MAX_BODIES 32
@@ -202,7 +208,10 @@ static void check_reply(const pchat_caller_t *c, const char *body, size_t len)
 					(const char *)n->name, body, len);
 	n = first_element(root->children);
 	if (current_cmd) {
-		snprintf(want, sizeof(want), "rpl:%s", current_cmd->name);
+		/* getfutok and getfdtok share one reply, rpl:getftok (PROTOCOL.md 4.14) */
+		snprintf(want, sizeof(want), "rpl:%s", strcmp(current_cmd->name, "getfutok") == 0
+						|| strcmp(current_cmd->name, "getfdtok") == 0 ? "getftok"
+																	  : current_cmd->name);
 		if (!is_xccos(n, "rpl") || !attr_is(n, "id", want))
 			violation("the reply to a command is not its rpl", want, body, len);
 		snprintf(want, sizeof(want), "%llu", (unsigned long long)current_cmd->envid);
@@ -310,8 +319,8 @@ static void run_body(const char *body, size_t len)
 					F.replies - replies, F.reply[(F.replies - 1) % FAKE_REPLIES]);
 	} else {
 		status = pchat_rc_sip(pchat_chat_post(&chat, &caller, &env));
-		if (status != 200 && status != 400 && status != 403 && status != 413 && status != 500
-				&& status != 503) {
+		if (status != 200 && status != 400 && status != 403 && status != 404 && status != 413
+				&& status != 500 && status != 503) {
 			char s[16];
 
 			snprintf(s, sizeof(s), "%d", status);
@@ -342,6 +351,37 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* The file service's readers on the same bytes: a SOAP request, a Range header, a post's
+ * links. Oracle: no crash, no leak, and what they give back is in bounds. */
+static int any_link(void *ctx, const char *guid, const char *name)
+{
+	(void)ctx;
+	if (guid && (strlen(guid) != 36 || !pchat_file_name_valid(name)))
+		violation("a link read back is not of our form", name, NULL, 0);
+	return 0;
+}
+
+static void run_file_readers(const char *data, size_t size)
+{
+	char *text = malloc(size + 1), err[256];
+	pchat_soap_req_t req;
+	uint64_t from, len;
+
+	if (!text)
+		return;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (pchat_soap_parse(data, size, &req, err, sizeof(err)) == PCHAT_OK) {
+		if (req.chunk_len > size)
+			violation("a SOAP chunk decoded larger than its request", NULL, data, size);
+		pchat_soap_req_free(&req);
+	}
+	if (pchat_file_range(text, 1000, &from, &len) == 1 && (len == 0 || from + len > 1000))
+		violation("a range outside the file", text, NULL, 0);
+	pchat_file_links(text, FAKE_RICH_DOMAIN, any_link, NULL);
+	free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size;
@@ -349,6 +389,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const fake_stored_t *post;
 	int bodies = 0, n, i;
 
+	run_file_readers(p, size);
 	fake_reset(fake_world_rich());
 	while (p <= end && bodies++ < MAX_BODIES) {
 		const char *sep = memmem(p, (size_t)(end - p), BODY_SEPARATOR,
