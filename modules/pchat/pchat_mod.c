@@ -10,7 +10,7 @@
  *   < pchat_fanout (senders, receiver), pchat_rpc
  *   < pchat_service (the chat core wired to the node)
  *   < pchat_end (ends of sessions), pchat_pool, pchat_rpc_admin
- *   < pchat_sip, pchat_housekeeper < this file.
+ *   < pchat_sip, pchat_housekeeper, pchat_http (the HTTPS service's processes) < this file.
  * Below them all are the Kamailio-free parts (the chat core, the store, the budgets).
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
@@ -30,6 +30,7 @@
 #include "pchat_fanout.h"
 #include "pchat_compliance.h"
 #include "pchat_housekeeper.h"
+#include "pchat_http.h"
 #include "pchat_limits.h"
 #include "pchat_live.h"
 #include "pchat_log.h"
@@ -84,6 +85,9 @@ static stat_export_t mod_stats[] = {
 	{"compliance_waiting", STAT_IS_FUNC, (stat_var **)stat_compliance_waiting},
 	{"compliance_exported", 0, &pchat_stat_compliance_exported},
 	{"compliance_runs_failed", 0, &pchat_stat_compliance_runs_failed},
+	{"http_requests", 0, &pchat_stat_http_requests},
+	{"http_refused", 0, &pchat_stat_http_refused},
+	{"http_timeouts", 0, &pchat_stat_http_timeouts},
 	{0, 0, 0}
 };
 
@@ -143,6 +147,19 @@ static param_export_t params[] = {
 	{"fault_post_fanout", PARAM_INT, &pchat_params.fault_post_fanout},
 	{"compliance_lease", PARAM_INT, &pchat_params.compliance_lease},
 	{"compliance_backlog_warning", PARAM_INT, &pchat_params.compliance_backlog_warning},
+	{"http_listen", PARAM_STRING, &pchat_params.http_listen},
+	{"http_tls_certificate", PARAM_STRING, &pchat_params.http_tls_certificate},
+	{"http_tls_private_key", PARAM_STRING, &pchat_params.http_tls_private_key},
+	{"http_plain", PARAM_INT, &pchat_params.http_plain},
+	{"http_workers", PARAM_INT, &pchat_params.http_workers},
+	{"http_public_url", PARAM_STRING, &pchat_params.http_public_url},
+	{"http_max_connections", PARAM_INT, &pchat_params.http_max_connections},
+	{"http_max_connections_per_address", PARAM_INT,
+			&pchat_params.http_max_connections_per_address},
+	{"http_idle_timeout", PARAM_INT, &pchat_params.http_idle_timeout},
+	{"http_header_timeout", PARAM_INT, &pchat_params.http_header_timeout},
+	{"http_request_timeout", PARAM_INT, &pchat_params.http_request_timeout},
+	{"http_stop_timeout", PARAM_INT, &pchat_params.http_stop_timeout},
 	{0, 0, 0}
 };
 
@@ -228,11 +245,12 @@ static int mod_init(void)
 		return -1;
 	}
 	pchat_xccos_init();
+	/* no HTTP routes of the module's yet: the HTTPS service serves its own GET /health */
 	if (pchat_sessions_init(pchat_params.max_sessions) < 0 || init_limits() < 0
 			|| pchat_live_init() < 0 || pchat_dialog_init(&dialog_senders) < 0
 			|| pchat_fanout_init(pchat_params.fanout_workers, &fanout_jobs) < 0
 			|| pchat_service_init() < 0 || pchat_sip_init() < 0 || pchat_housekeeper_init() < 0
-			|| pchat_compliance_init() < 0)
+			|| pchat_compliance_init() < 0 || pchat_http_init(NULL, 0) < 0)
 		return -1;
 	if (register_timer(pchat_end_expired, NULL, 5) < 0) {
 		LM_ERR("cannot register the session reaper timer\n");
@@ -257,7 +275,7 @@ static int child_init(int rank)
 {
 	if (rank == PROC_MAIN)
 		return pchat_fanout_start() < 0 || pchat_housekeeper_start() < 0
-					   || pchat_compliance_start() < 0 ? -1 : 0;
+					   || pchat_compliance_start() < 0 || pchat_http_start() < 0 ? -1 : 0;
 	if (!needs_connections(rank))
 		return 0;
 	return pchat_node_connect();
@@ -265,6 +283,7 @@ static int child_init(int rank)
 
 static void mod_destroy(void)
 {
+	pchat_http_destroy();
 	pchat_service_destroy();
 	pchat_limits_destroy();
 	pchat_live_destroy();
