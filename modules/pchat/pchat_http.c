@@ -353,7 +353,7 @@ static body_src_t *new_src(int fd, uint64_t offset, uint64_t len, const char *bu
 	s->len = len;
 	if (fd < 0) {
 		s->buf = (char *)(s + 1);
-		if (copied)
+		if (buf && copied)
 			memcpy(s->buf, buf, copied);
 	}
 	return s;
@@ -1230,6 +1230,10 @@ static int may_answer(const pchat_http_req_t *r, int status, const char *type)
 int pchat_http_respond(pchat_http_req_t *r, int status, const char *content_type,
 		const char *body, size_t len)
 {
+	if (!body && len) {
+		LM_ERR("%s %s: an answer of %zu bytes without them\n", r->method, r->path, len);
+		return -1;
+	}
 	if (!may_answer(r, status, content_type))
 		return -1;
 	return set_answer(r, status, content_type, new_src(-1, 0, len, body));
