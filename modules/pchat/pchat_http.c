@@ -29,7 +29,6 @@
 #include "core/cfg/cfg_struct.h"
 #include "core/counters.h"
 #include "core/dprint.h"
-#include "core/globals.h"
 #include "core/pt.h"
 #include "core/sr_module.h"
 
@@ -248,6 +247,7 @@ static int init_url(const struct sockaddr *sa)
 
 /* Bound here, once, for every worker of the node: a port another program holds stops the
  * start now, with its reason (SO_REUSEPORT instead would let two Kamailios share it silently).
+ * SO_REUSEADDR lets a restart bind while the last run's connections are in TIME_WAIT.
  * Non-blocking, because the workers' daemons all accept from it and only one wins each
  * connection. */
 static int open_listener(const struct sockaddr_storage *ss, socklen_t len)
