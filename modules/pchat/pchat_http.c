@@ -11,6 +11,7 @@
  * MHD's feet).
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 
 #include <gnutls/gnutls.h>
@@ -136,11 +138,11 @@ static struct {
 	int index;
 	struct MHD_Daemon *daemon;
 	tracked_t *conns;
+	int sigfd;                  /* SIGTERM and SIGINT, blocked, come here */
+	int stop_asked;
 	int stopping;
 	uint64_t stop_by;           /* ms */
 } w;
-
-static volatile sig_atomic_t stop_requested;
 
 static void health_finish(pchat_http_req_t *r);
 
@@ -964,25 +966,19 @@ static void sweep(uint64_t now)
 
 /* ---------------------------------------------------------------- the worker */
 
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
 /* Kamailio ends its children with SIGTERM (and a terminal's Ctrl-C sends SIGINT to them all);
- * its own handler would exit at once. SA_RESTART: a handler's MySQL query in progress goes on
- * (epoll_wait returns at a signal all the same). */
+ * its handler would exit at once. Blocked, they come through a signalfd in the worker's epoll
+ * set: none interrupts a handler's query, none is lost between a check and the wait. */
 static int catch_stop(void)
 {
-	struct sigaction sa;
+	sigset_t stop;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0) {
-		LM_ERR("cannot catch SIGTERM: %s\n", strerror(errno));
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &stop, NULL) < 0
+			|| (w.sigfd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		LM_ERR("pchat http worker %d: cannot catch SIGTERM: %s\n", w.index, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -990,8 +986,8 @@ static int catch_stop(void)
 
 /* Stop accepting, close the connections that wait for a request, and give the requests in
  * flight http_stop_timeout; a request whose head arrives now is answered 503. Shutting the
- * node's listening socket down refuses new connections at once for every worker (all of them
- * get the signal), instead of leaving them in its backlog until the node is gone. */
+ * node's listening socket down refuses new connections at once, instead of leaving them in its
+ * backlog until the node is gone, and tells the other workers to stop too (own_epoll). */
 static void begin_stop(void)
 {
 	MHD_socket lfd = MHD_quiesce_daemon(w.daemon);
@@ -1012,17 +1008,27 @@ static void begin_stop(void)
 			busy, pchat_params.http_stop_timeout);
 }
 
+static int watch(int epfd, int fd, uint32_t events)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.fd = fd;
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 /* MHD's epoll set holds its connections edge-triggered: waiting on it directly would take
- * their events from MHD. The worker waits on an epoll set of its own that holds MHD's. */
+ * their events from MHD. The worker waits on an epoll set of its own, which holds MHD's, the
+ * stop signals, and the listening socket for its hang-up alone (no event but EPOLLHUP): when
+ * another worker shuts it down for a stop, this one stops too instead of spinning on it. */
 static int own_epoll(void)
 {
 	const union MHD_DaemonInfo *i = MHD_get_daemon_info(w.daemon, MHD_DAEMON_INFO_EPOLL_FD);
-	struct epoll_event ev;
 	int fd = epoll_create1(EPOLL_CLOEXEC);
 
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	if (fd < 0 || !i || epoll_ctl(fd, EPOLL_CTL_ADD, i->epoll_fd, &ev) < 0) {
+	if (fd < 0 || !i || watch(fd, i->epoll_fd, EPOLLIN) < 0 || watch(fd, w.sigfd, EPOLLIN) < 0
+			|| watch(fd, svc.listen_fd, 0) < 0) {
 		LM_ERR("pchat http worker %d: no epoll set: %s\n", w.index, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -1031,18 +1037,32 @@ static int own_epoll(void)
 	return fd;
 }
 
-/* Waits for MHD's sockets, at most until `until` (ms) and never past MHD's own timeout. */
+/* Waits for MHD's sockets or a stop: with connections to check (or a stop under way) at most
+ * until `until` (ms), and never past MHD's own timeout; an idle worker sleeps. */
 static void wait_events(int epfd, uint64_t until)
 {
 	MHD_UNSIGNED_LONG_LONG mhd_ms;
-	struct epoll_event ev;
-	uint64_t now = now_ms();
-	uint64_t wait = until > now ? until - now : 0;
+	struct epoll_event ev[3];
+	struct signalfd_siginfo si;
+	uint64_t now = now_ms(), wait = UINT64_MAX;
+	int i, n;
 
+	if (w.conns || w.stopping)
+		wait = until > now ? until - now : 0;
 	if (MHD_get_timeout(w.daemon, &mhd_ms) == MHD_YES && mhd_ms < wait)
 		wait = mhd_ms;
-	if (epoll_wait(epfd, &ev, 1, (int)wait) < 0 && errno != EINTR)
+	n = epoll_wait(epfd, ev, 3, wait == UINT64_MAX ? -1 : wait > INT_MAX ? INT_MAX : (int)wait);
+	if (n < 0 && errno != EINTR)
 		LM_ERR("pchat http worker %d: epoll_wait: %s\n", w.index, strerror(errno));
+	for (i = 0; i < n; i++) {
+		if (ev[i].data.fd == w.sigfd) {
+			while (read(w.sigfd, &si, sizeof(si)) == sizeof(si))
+				w.stop_asked = 1;
+		} else if (ev[i].data.fd == svc.listen_fd) {
+			epoll_ctl(epfd, EPOLL_CTL_DEL, svc.listen_fd, NULL);
+			w.stop_asked = 1;
+		}
+	}
 }
 
 static void serve(int epfd)
@@ -1051,7 +1071,7 @@ static void serve(int epfd)
 
 	for (;;) {
 		cfg_update();
-		if (stop_requested && !w.stopping)
+		if (w.stop_asked && !w.stopping)
 			begin_stop();
 		now = now_ms();
 		if (w.stopping && (!w.conns || now >= w.stop_by))
