@@ -198,24 +198,24 @@ static int read_grant(void *ctx, const pchat_db_val_t *cols, int ncols)
 pchat_rc_t pchat_filestore_grant(const pchat_filestore_t *fs, const char *token,
 		const char *room_guid, int upload, pchat_file_grant_t *g)
 {
-	pchat_db_val_t p = PCHAT_DB_CS(token ? token : "");
-	char norm[PCHAT_GUID_LEN + 1];
+	char norm[PCHAT_GUID_LEN + 1], room[PCHAT_GUID_LEN + 1];
+	pchat_db_val_t p;
 	long long rc;
 
 	memset(g, 0, sizeof(*g));
 	/* only our own form is looked up: anything else cannot be a token */
 	if (!token || strlen(token) != PCHAT_FILE_TOKEN_LEN || pchat_guid_normalize(token, norm) < 0)
 		return PCHAT_ERR_FORBIDDEN;
+	if (room_guid && pchat_guid_normalize(room_guid, room) < 0)
+		return PCHAT_ERR_FORBIDDEN;
 	p = PCHAT_DB_CS(norm);
 	rc = exec(fs->db, F_GRANT, &p, 1, read_grant, g);
 	if (rc < 0)
 		return db_rc(rc);
 	if (rc == 0 || (upload >= 0 && g->upload != upload)
-			|| (room_guid && pchat_guid_normalize(room_guid, norm) == 0
-					   ? strcmp(norm, g->room_guid) != 0
-					   : room_guid != NULL))
+			|| (room_guid && strcmp(room, g->room_guid) != 0))
 		return PCHAT_ERR_FORBIDDEN;
-	memcpy(g->token, p.s, PCHAT_FILE_TOKEN_LEN + 1);
+	memcpy(g->token, norm, sizeof(norm));
 	return PCHAT_OK;
 }
 

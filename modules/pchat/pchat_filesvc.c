@@ -62,13 +62,14 @@ int pchat_filesvc_init(void)
 				pchat_params.file_root);
 		return -1;
 	}
-	if (!pchat_http_enabled()) {
+	/* before the HTTPS service's own init, which takes these routes */
+	if (!pchat_params.http_listen[0]) {
 		LM_WARN("files: file_root is set but http_listen is not: files cannot be posted\n");
 		return 0;
 	}
 	enabled = 1;
-	LM_INFO("files: repository %s, served at %s" PCHAT_FILE_SERVICE_PATH "\n",
-			pchat_params.file_root, pchat_http_public_url());
+	LM_INFO("files: repository %s, served by the HTTPS service at " PCHAT_FILE_SERVICE_PATH
+			"\n", pchat_params.file_root);
 	return 0;
 }
 

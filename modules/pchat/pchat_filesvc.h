@@ -17,7 +17,7 @@
 /* The routes, for pchat_http_init; *n receives how many. */
 const pchat_http_route_t *pchat_filesvc_routes(int *n);
 
-/* mod_init: checks file_root and file_chunk_size. 0 or -1. */
+/* mod_init, before pchat_http_init: checks file_root and file_chunk_size. 0 or -1. */
 int pchat_filesvc_init(void);
 
 /* 1 when this node takes files: the HTTPS service runs and file_root is set. */

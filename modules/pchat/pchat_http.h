@@ -55,6 +55,9 @@ int pchat_http_init(const pchat_http_route_t *routes, int nroutes);
 /* child_init(PROC_MAIN): forks the processes. */
 int pchat_http_start(void);
 
+/* mod_destroy: closes the listening socket and forgets the key. */
+void pchat_http_destroy(void);
+
 /* 1 when this node serves HTTP(S) (http_listen is set). */
 int pchat_http_enabled(void);
 

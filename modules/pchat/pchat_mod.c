@@ -10,7 +10,7 @@
  *   < pchat_fanout (senders, receiver), pchat_rpc
  *   < pchat_service (the chat core wired to the node)
  *   < pchat_end (ends of sessions), pchat_pool, pchat_rpc_admin
- *   < pchat_sip, pchat_housekeeper < this file.
+ *   < pchat_sip, pchat_housekeeper, pchat_http (the HTTPS service's processes) < this file.
  * Below them all are the Kamailio-free parts (the chat core, the store, the budgets).
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
@@ -29,7 +29,9 @@
 #include "pchat_end.h"
 #include "pchat_fanout.h"
 #include "pchat_compliance.h"
+#include "pchat_filesvc.h"
 #include "pchat_housekeeper.h"
+#include "pchat_http.h"
 #include "pchat_limits.h"
 #include "pchat_live.h"
 #include "pchat_log.h"
@@ -89,8 +91,23 @@ static stat_export_t mod_stats[] = {
 	{"file_bytes_in", 0, &pchat_stat_file_bytes_in},
 	{"file_bytes_out", 0, &pchat_stat_file_bytes_out},
 	{"file_refusals", 0, &pchat_stat_file_refusals},
+	{"http_requests", 0, &pchat_stat_http_requests},
+	{"http_refused", 0, &pchat_stat_http_refused},
+	{"http_timeouts", 0, &pchat_stat_http_timeouts},
 	{0, 0, 0}
 };
+
+/* The HTTPS service with the file service's routes (it adds its own GET /health). */
+static int init_http(void)
+{
+	const pchat_http_route_t *routes;
+	int n;
+
+	if (pchat_filesvc_init() < 0)
+		return -1;
+	routes = pchat_filesvc_routes(&n);
+	return pchat_http_init(routes, n);
+}
 
 static int mod_init(void);
 static int child_init(int rank);
@@ -154,6 +171,19 @@ static param_export_t params[] = {
 	{"file_root", PARAM_STRING, &pchat_params.file_root},
 	{"file_chunk_size", PARAM_INT, &pchat_params.file_chunk_size},
 	{"file_sweep_interval", PARAM_INT, &pchat_params.file_sweep_interval},
+	{"http_listen", PARAM_STRING, &pchat_params.http_listen},
+	{"http_tls_certificate", PARAM_STRING, &pchat_params.http_tls_certificate},
+	{"http_tls_private_key", PARAM_STRING, &pchat_params.http_tls_private_key},
+	{"http_plain", PARAM_INT, &pchat_params.http_plain},
+	{"http_workers", PARAM_INT, &pchat_params.http_workers},
+	{"http_public_url", PARAM_STRING, &pchat_params.http_public_url},
+	{"http_max_connections", PARAM_INT, &pchat_params.http_max_connections},
+	{"http_max_connections_per_address", PARAM_INT,
+			&pchat_params.http_max_connections_per_address},
+	{"http_idle_timeout", PARAM_INT, &pchat_params.http_idle_timeout},
+	{"http_header_timeout", PARAM_INT, &pchat_params.http_header_timeout},
+	{"http_request_timeout", PARAM_INT, &pchat_params.http_request_timeout},
+	{"http_stop_timeout", PARAM_INT, &pchat_params.http_stop_timeout},
 	{0, 0, 0}
 };
 
@@ -243,7 +273,7 @@ static int mod_init(void)
 			|| pchat_live_init() < 0 || pchat_dialog_init(&dialog_senders) < 0
 			|| pchat_fanout_init(pchat_params.fanout_workers, &fanout_jobs) < 0
 			|| pchat_service_init() < 0 || pchat_sip_init() < 0 || pchat_housekeeper_init() < 0
-			|| pchat_compliance_init() < 0)
+			|| pchat_compliance_init() < 0 || init_http() < 0)
 		return -1;
 	if (register_timer(pchat_end_expired, NULL, 5) < 0) {
 		LM_ERR("cannot register the session reaper timer\n");
@@ -268,7 +298,7 @@ static int child_init(int rank)
 {
 	if (rank == PROC_MAIN)
 		return pchat_fanout_start() < 0 || pchat_housekeeper_start() < 0
-					   || pchat_compliance_start() < 0 ? -1 : 0;
+					   || pchat_compliance_start() < 0 || pchat_http_start() < 0 ? -1 : 0;
 	if (!needs_connections(rank))
 		return 0;
 	return pchat_node_connect();
@@ -276,6 +306,7 @@ static int child_init(int rank)
 
 static void mod_destroy(void)
 {
+	pchat_http_destroy();
 	pchat_service_destroy();
 	pchat_limits_destroy();
 	pchat_live_destroy();

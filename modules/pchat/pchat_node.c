@@ -63,6 +63,18 @@ pchat_params_t pchat_params = {
 	.file_root = "",
 	.file_chunk_size = 1024,
 	.file_sweep_interval = 60,
+	.http_listen = "",
+	.http_tls_certificate = "",
+	.http_tls_private_key = "",
+	.http_plain = 0,
+	.http_workers = 2,
+	.http_public_url = "",
+	.http_max_connections = 512,
+	.http_max_connections_per_address = 32,
+	.http_idle_timeout = 30,
+	.http_header_timeout = 10,
+	.http_request_timeout = 300,
+	.http_stop_timeout = 5,
 };
 
 long long pchat_run = 0;
@@ -105,6 +117,9 @@ stat_var *pchat_stat_file_downloads = NULL;
 stat_var *pchat_stat_file_bytes_in = NULL;
 stat_var *pchat_stat_file_bytes_out = NULL;
 stat_var *pchat_stat_file_refusals = NULL;
+stat_var *pchat_stat_http_requests = NULL;
+stat_var *pchat_stat_http_refused = NULL;
+stat_var *pchat_stat_http_timeouts = NULL;
 
 /* Limits must be usable, and a request the module accepts must fit in a TCP read buffer:
  * Kamailio drops a larger request together with its connection, so the client would see a
@@ -194,6 +209,30 @@ static int check_limits(void)
 	return 0;
 }
 
+/* The HTTPS service's numbers (its address, certificate and URL are pchat_http_init's). A stop
+ * lets requests in flight finish, but Kamailio kills what still runs after its exit_timeout. */
+static int check_http_limits(void)
+{
+	const pchat_params_t *p = &pchat_params;
+
+	if (p->http_plain < 0 || p->http_plain > 1 || p->http_workers < 1 || p->http_workers > 64
+			|| p->http_max_connections < 1 || p->http_max_connections_per_address < 1
+			|| p->http_idle_timeout < 1 || p->http_header_timeout < 1
+			|| p->http_request_timeout < 1 || p->http_stop_timeout < 0) {
+		LM_ERR("http_plain must be 0 or 1, http_workers from 1 to 64, http_max_connections, "
+			   "http_max_connections_per_address, http_idle_timeout, http_header_timeout and "
+			   "http_request_timeout at least 1, http_stop_timeout 0 or more\n");
+		return -1;
+	}
+	if (p->http_stop_timeout >= ser_kill_timeout) {
+		LM_ERR("http_stop_timeout (%d s) must be shorter than Kamailio's exit_timeout (%d s), "
+			   "after which a stopping Kamailio kills its processes\n", p->http_stop_timeout,
+				ser_kill_timeout);
+		return -1;
+	}
+	return 0;
+}
+
 static int valid_node_id(const char *id)
 {
 	size_t n = strlen(id);
@@ -255,7 +294,7 @@ static int init_params(void)
 			   "Redis keys and session names)\n", pchat_params.node_id, PCHAT_NODE_MAX - 1);
 		return -1;
 	}
-	if (check_limits() < 0)
+	if (check_limits() < 0 || check_http_limits() < 0)
 		return -1;
 	if (pchat_db_parse_url(pchat_params.db_url, &pchat_db_conf, err, sizeof(err)) < 0) {
 		LM_ERR("db_url '%s': %s\n", pchat_params.db_url, err);

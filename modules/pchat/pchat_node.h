@@ -71,6 +71,18 @@ typedef struct pchat_params {
 	char *file_root;          /* the file repository's folder; empty: no files */
 	int file_chunk_size;      /* KB of one chunk of the file web service */
 	int file_sweep_interval;  /* s between the repository's housekeeping runs */
+	char *http_listen;        /* "ADDR:PORT" of the HTTPS service; empty: no service */
+	char *http_tls_certificate; /* PEM file: the certificate, and its chain */
+	char *http_tls_private_key; /* PEM file */
+	int http_plain;           /* 1: plain HTTP, for a TLS-terminating proxy in front only */
+	int http_workers;         /* processes of the HTTPS service */
+	char *http_public_url;    /* the pool's base URL of the service; empty: from http_listen */
+	int http_max_connections; /* per worker process */
+	int http_max_connections_per_address; /* per worker process */
+	int http_idle_timeout;    /* s a connection may stay silent inside a request */
+	int http_header_timeout;  /* s for a request's head, from the connection or the last request */
+	int http_request_timeout; /* s for a whole request, from its head to its answer's end */
+	int http_stop_timeout;    /* s requests in flight get at a stop */
 } pchat_params_t;
 
 extern pchat_params_t pchat_params;
@@ -124,6 +136,9 @@ extern stat_var *pchat_stat_file_downloads;
 extern stat_var *pchat_stat_file_bytes_in;
 extern stat_var *pchat_stat_file_bytes_out;
 extern stat_var *pchat_stat_file_refusals;
+extern stat_var *pchat_stat_http_requests;
+extern stat_var *pchat_stat_http_refused;
+extern stat_var *pchat_stat_http_timeouts;
 
 /* mod_init: checks and parses the parameters, creates the shared area and checks the schema of
  * the database (when it is reachable). 0 ok, -1 the module must not start. */

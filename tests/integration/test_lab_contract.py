@@ -1,5 +1,6 @@
 """scripts/lab keeps its contract (ARCHITECTURE.md, "Lab contract"): options, exit codes, lab.env
 keys, process groups, clear messages, and never touching processes it did not start."""
+import json
 import os
 import signal
 import socket
@@ -16,7 +17,7 @@ ENV_KEYS = ["PCHAT_LAB_ENV_VERSION", "PCHAT_DOMAIN", "PCHAT_POOL_URI", "PCHAT_SI
             "PCHAT_MYSQL_PASSWORD", "PCHAT_MYSQL_DB", "PCHAT_REDIS_HOST", "PCHAT_REDIS_PORT",
             "PCHAT_DEMO_ROOM", "PCHAT_DEMO_USERS", "PCHAT_AUTH", "PCHAT_DEMO_PASSWORDS",
             "PCHAT_TRUSTED_PEER", "PCHAT_RPC_TOKEN", "PCHAT_TLS_CA", "PCHAT_TLS_CERT",
-            "PCHAT_TLS_KEY"]
+            "PCHAT_TLS_KEY", "PCHAT_HTTPS_PORTS", "PCHAT_HTTPS_URL", "PCHAT_FILE_ROOT"]
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,11 @@ def test_env_has_every_contract_key(lab2):
     assert len(env["PCHAT_RPC_TOKEN"]) >= 32
     assert oct(os.stat(os.path.join(lab2.dir, "lab.env")).st_mode & 0o777) == "0o600"
     assert env["PCHAT_FRONTEND_PORT"] == str(lab2.port_base + 102)  # a pool has a front end
+    assert env["PCHAT_HTTPS_PORTS"].split() == [str(lab2.port_base + 200),
+                                                str(lab2.port_base + 201)]
+    assert env["PCHAT_HTTPS_URL"] == "https://127.0.0.1:%d" % (lab2.port_base + 200)
+    assert env["PCHAT_FILE_ROOT"] == os.path.join(lab2.dir, "files")
+    assert os.path.isdir(env["PCHAT_FILE_ROOT"])
     # the shell can source it
     out = subprocess.run(["bash", "-c", "set -e; source %s/lab.env; echo $PCHAT_SIP_PORTS" %
                           lab2.dir], stdout=subprocess.PIPE, text=True, check=True).stdout
@@ -75,6 +81,25 @@ def test_lab_ca_signs_a_server_certificate_for_loopback(lab2):
     before = open(cert).read()
     lab2.up()
     assert open(env_of(lab2)["PCHAT_TLS_CERT"]).read() == before
+
+
+def test_each_node_serves_https_with_the_lab_certificate(lab2):
+    """Every node answers on its HTTPS port with the server certificate the lab CA signed, and
+    the status line of each node names its URL; the pool's public URL (every node's) is node
+    1's."""
+    env = env_of(lab2)
+    for i, port in enumerate(env["PCHAT_HTTPS_PORTS"].split()):
+        out = subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", env["PCHAT_TLS_CA"],
+                              "https://localhost:%s/health" % port], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        assert out.returncode == 0, out.stdout
+        assert json.loads(out.stdout) == {"node": "node%d" % (i + 1), "service": "pchat",
+                                          "status": "ok"}
+    status = lab2.run("status", check=False).stdout
+    for i, port in enumerate(env["PCHAT_HTTPS_PORTS"].split()):
+        assert "node%d  up" % (i + 1) in status
+        assert "https https://127.0.0.1:%s" % port in status
+    assert "public URL %s" % env["PCHAT_HTTPS_URL"] in lab2.log(1)
 
 
 def test_each_node_leads_its_own_process_group(lab2):
@@ -148,6 +173,23 @@ def test_port_in_use_is_refused_with_a_clear_message():
         res = lab.run("up", "--port-base", str(base), check=False)
         assert res.returncode != 0
         assert "port %d (Redis) is already in use" % (base + 101) in res.stdout
+        assert "starting" not in res.stdout  # checked before anything was started
+    finally:
+        blocker.close()
+        lab.run("down", check=False)
+        lab.remove()
+
+
+def test_https_port_in_use_is_refused_with_a_clear_message():
+    lab = Lab(name="busyhttps")
+    base = free_port_base(1, start=33000)
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", base + 200))  # node 1's HTTPS
+    blocker.listen()
+    try:
+        res = lab.run("up", "--port-base", str(base), check=False)
+        assert res.returncode != 0
+        assert "port %d (HTTPS of node 1) is already in use" % (base + 200) in res.stdout
         assert "starting" not in res.stdout  # checked before anything was started
     finally:
         blocker.close()

@@ -43,9 +43,10 @@ def port_free(port):
 
 
 def free_port_base(nodes=1, start=21000):
-    """A port base whose node, MariaDB, Redis and front-end ports are all free."""
+    """A port base whose node (SIP and HTTPS), MariaDB, Redis and front-end ports are all free."""
     for base in range(start, 60000, 211):
-        ports = [base + i for i in range(nodes)] + [base + 100, base + 101, base + 102]
+        ports = [base + i for i in range(nodes)] + [base + 100, base + 101, base + 102] + \
+            [base + 200 + i for i in range(nodes)]
         if all(port_free(p) for p in ports):
             return base
     raise RuntimeError("no free port range found")
@@ -99,6 +100,10 @@ class Lab:
     @property
     def ctl(self):
         return self.env["PCHAT_CTL"].split()
+
+    @property
+    def https_ports(self):
+        return [int(p) for p in self.env["PCHAT_HTTPS_PORTS"].split()]
 
     def sip_server(self, node=0):
         return ("127.0.0.1", self.sip_ports[node])
