@@ -667,6 +667,8 @@ static enum MHD_Result begin(pchat_http_req_t *r, const char *url, const char *m
 	r->deadline = now_ms() + 1000ull * (uint64_t)pchat_params.http_request_timeout;
 	if (w.stopping)
 		return refuse(r, 503, "stopping");
+	if (pchat_httptext_target_has_nul(r->uri))
+		return answer_error(r, 400, "a NUL in the path");
 	r->route = find_route(method, url, allow, sizeof(allow));
 	if (!r->route)
 		return allow[0] ? answer_405(r, allow) : answer_error(r, 404, "not found");

@@ -265,6 +265,16 @@ int pchat_httptext_path_matches(const char *route_path, const char *path)
 	return strcmp(route_path, path) == 0;
 }
 
+int pchat_httptext_target_has_nul(const char *target)
+{
+	const char *p;
+
+	for (p = target; *p && *p != '?' && *p != '#'; p++)
+		if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+			return 1;
+	return 0;
+}
+
 int pchat_httptext_method_serves(const char *route_method, const char *method)
 {
 	return strcmp(route_method, method) == 0

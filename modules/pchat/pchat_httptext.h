@@ -39,6 +39,10 @@ int pchat_httptext_public_url(const char *given, const struct sockaddr *listen, 
 /* 1 when a route of route_path serves path: equal, or a prefix when route_path ends with '/'. */
 int pchat_httptext_path_matches(const char *route_path, const char *path);
 
+/* 1 when the path of a request target as the client sent it (before the query) encodes a NUL
+ * (%00): decoded, it would end the path early and name another resource. */
+int pchat_httptext_target_has_nul(const char *target);
+
 /* 1 when a route of route_method serves a request of method: the same, or HEAD for GET. */
 int pchat_httptext_method_serves(const char *route_method, const char *method);
 

@@ -47,16 +47,6 @@ static xmlNodePtr element_in(xmlNodePtr parent, const char *name, const char *ns
 	return NULL;
 }
 
-static xmlNodePtr first_element(xmlNodePtr parent)
-{
-	xmlNodePtr n;
-
-	for (n = parent->children; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE)
-			return n;
-	return NULL;
-}
-
 static pchat_rc_t fail(pchat_soap_req_t *req, char *err, size_t errlen, const char *why,
 		const char *what)
 {
@@ -173,7 +163,7 @@ pchat_rc_t pchat_soap_parse(const char *body, size_t len, pchat_soap_req_t *req,
 	op = root && strcmp((const char *)root->name, "Envelope") == 0 && in_ns(root, SOAP_ENV_NS)
 				 ? element_in(root, "Body", SOAP_ENV_NS)
 				 : NULL;
-	op = op ? first_element(op) : NULL;
+	op = op ? pchat_xml_first_element(op) : NULL;
 	if (!op || !in_ns(op, PCHAT_SOAP_NS)) {
 		xmlFreeDoc(doc);
 		return fail(req, err, errlen, "no SOAP 1.1 envelope with an operation in "

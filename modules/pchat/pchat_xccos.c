@@ -52,8 +52,7 @@ xmlNodePtr pchat_xml_child(xmlNodePtr parent, const char *name)
 	return NULL;
 }
 
-/* The first element child, whatever its name. */
-static xmlNodePtr first_element(xmlNodePtr parent)
+xmlNodePtr pchat_xml_first_element(xmlNodePtr parent)
 {
 	xmlNodePtr n;
 
@@ -294,7 +293,7 @@ pchat_rc_t pchat_xccos_parse(const char *body, size_t len, size_t max_len,
 				"root element is not xccos in the XCCOS namespace");
 	envid = pchat_xml_attr_num(root, "envid");
 	env->envid = envid > 0 ? (uint64_t)envid : 0;
-	node = first_element(root);
+	node = pchat_xml_first_element(root);
 	if (is_element(node, "cmd")) {
 		env->kind = PCHAT_ENV_CMD;
 		if (command_name(node, env->name, sizeof(env->name)) < 0)

@@ -60,6 +60,8 @@ void pchat_xccos_free(pchat_env_t *env);
 
 /* The first child element of parent with this local name, or NULL. */
 xmlNodePtr pchat_xml_child(xmlNodePtr parent, const char *name);
+/* The first element child, whatever its name and namespace; NULL when there is none. */
+xmlNodePtr pchat_xml_first_element(xmlNodePtr parent);
 /* The next sibling element of node with this local name, or NULL. */
 xmlNodePtr pchat_xml_next(xmlNodePtr node, const char *name);
 

@@ -102,6 +102,11 @@ static void routes_match(void **state)
 	assert_true(pchat_httptext_path_matches("/files/", "/files/3f2a/name.txt"));
 	assert_false(pchat_httptext_path_matches("/files/", "/files"));
 	assert_false(pchat_httptext_path_matches("/files/", "/filesx/"));
+	assert_true(pchat_httptext_target_has_nul("/files/a%00.txt"));
+	assert_true(pchat_httptext_target_has_nul("%00"));
+	assert_false(pchat_httptext_target_has_nul("/files/a%200.txt"));
+	assert_false(pchat_httptext_target_has_nul("/files/a.txt?token=%00"));
+	assert_false(pchat_httptext_target_has_nul("/files/a%0"));
 	assert_true(pchat_httptext_method_serves("GET", "GET"));
 	assert_true(pchat_httptext_method_serves("GET", "HEAD"));
 	assert_false(pchat_httptext_method_serves("GET", "get"));
