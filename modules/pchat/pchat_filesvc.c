@@ -235,15 +235,22 @@ static void soap_file_size(pchat_http_req_t *r, const pchat_filestore_t *fs,
 		soap_number(r, q->op, info.size);
 }
 
-/* pread of up to len bytes at offset; the bytes read, -1 on an error. */
-static long read_at(int fd, uint64_t offset, unsigned char *buf, size_t len)
+/* len bytes at offset: 0, or -1 when they cannot all be read (an error, or a file shorter
+ * than its row says: a client would ask for the same chunk forever). */
+static int read_at(int fd, uint64_t offset, unsigned char *buf, size_t len)
 {
 	size_t done = 0;
 	ssize_t n;
 
-	while (done < len && (n = pread(fd, buf + done, len - done, (off_t)(offset + done))) > 0)
+	while (done < len) {
+		n = pread(fd, buf + done, len - done, (off_t)(offset + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
 		done += (size_t)n;
-	return done == len || errno == 0 ? (long)done : -1;
+	}
+	return 0;
 }
 
 static void soap_download(pchat_http_req_t *r, const pchat_filestore_t *fs,
@@ -255,7 +262,6 @@ static void soap_download(pchat_http_req_t *r, const pchat_filestore_t *fs,
 	uint64_t want;
 	pchat_rc_t rc;
 	pchat_buf_t b;
-	long got = 0;
 	int fd = -1;
 
 	rc = pchat_filestore_grant(fs, q->token, channel_of(q), 0, &g);
@@ -271,17 +277,19 @@ static void soap_download(pchat_http_req_t *r, const pchat_filestore_t *fs,
 	if (want > info.size - q->offset)
 		want = info.size - q->offset;
 	buf = pchat_malloc(want ? want : 1);
-	errno = 0;
-	if (!buf || (got = read_at(fd, q->offset, buf, want)) < 0) {
+	if (!buf || read_at(fd, q->offset, buf, want) < 0) {
+		LM_ERR("files: %s of room %s cannot be read at %" PRIu64 "\n", q->file_name,
+				g.room_guid, q->offset);
 		soap_refuse(r, PCHAT_ERR_FAILED, "the file cannot be read");
 		goto done;
 	}
 	if (q->offset == 0)
 		update_stat(pchat_stat_file_downloads, 1);
-	update_stat(pchat_stat_file_bytes_out, (int)got);
-	pchat_http_log_note(r, "%s at %" PRIu64 ": %ld bytes", q->file_name, q->offset, got);
+	update_stat(pchat_stat_file_bytes_out, (int)want);
+	pchat_http_log_note(r, "%s at %" PRIu64 ": %" PRIu64 " bytes", q->file_name, q->offset,
+			want);
 	pchat_buf_init(&b);
-	pchat_soap_result_bytes(&b, q->op, buf, (size_t)got);
+	pchat_soap_result_bytes(&b, q->op, buf, (size_t)want);
 	soap_send(r, 200, &b);
 done:
 	pchat_free(buf);
