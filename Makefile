@@ -2,22 +2,24 @@
 #
 #   make run     set everything up (packages, module build) and run the lab; Ctrl-C stops it
 #   make test    set everything up and run every test (what CI runs): unit, fuzz (60 s),
-#                integration, interop
+#                integration, browser, interop
 #   make fuzz    fuzz the XCCOS parser and the chat handlers for FUZZ_SECONDS (default 600), after
 #                the inputs of tests/fuzz/regressions/; prints executions, exec/s, coverage, corpus
 #   make bench   run the benchmark suite (QUICK=1: small seeds, one run each, at most 5 min)
 #
-# Other targets: deps (install packages + Kamailio source), build (module + load checks),
-# unit (C unit tests, then scripts/check-deps: no dependency cycle between the module's parts, and
-# scripts/analyze: no finding of the clang static analyzer), analyze (the analyzer alone),
-# install (pchat.so into Kamailio's module folder), clean.
+# Other targets: deps (install packages, the Kamailio source and the browser suite's npm
+# packages), build (module + load checks), unit (C unit tests, then scripts/check-deps: no
+# dependency cycle between the module's parts, and scripts/analyze: no finding of the clang static
+# analyzer), analyze (the analyzer alone), browser (the browser suite alone: Debian's headless
+# Chromium against labs, tests/browser/), install (pchat.so into Kamailio's module folder), clean.
 # Variables: LAB_DIR, NODES, PORT_BASE, AUTH (make run; AUTH: loopback, trusted or digest);
-# PYTEST_ARGS (make test); FUZZ_SECONDS (make fuzz, and the fuzz suite of make test);
+# PYTEST_ARGS (make test, make browser); FUZZ_SECONDS (make fuzz, and the fuzz suite of make
+# test);
 # QUICK=1 (make bench); DESTDIR (install).
 
 SHELL := /bin/bash
 
-.PHONY: all deps build run test unit analyze fuzz bench install clean
+.PHONY: all deps build run test unit browser analyze fuzz bench install clean
 
 all: build
 
@@ -35,6 +37,9 @@ test: build
 
 unit: build
 	@scripts/test unit
+
+browser: build
+	@scripts/test browser
 
 analyze: build
 	@scripts/analyze
