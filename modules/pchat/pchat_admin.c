@@ -797,10 +797,13 @@ int pchat_admin_file_remove(pchat_admin_t *a, const char *ident, const char *nam
 		return (int)id;
 	if (!pchat_file_name_valid(name))
 		return fail(a, PCHAT_ERR_INVALID, "%s is not a stored file name", name);
+	/* the mark and its event bound together: a sweep must never see one without the other */
+	if ((n = begin(a)) < 0)
+		return n;
 	n = pchat_filestore_remove(a->db, (uint64_t)id, name);
 	if (n < 0)
-		return db_fail(a, n);
-	return n == 0 ? fail(a, PCHAT_ERR_NOT_FOUND, "the room has no file %s", name) : 0;
+		return finish(a, db_fail(a, n));
+	return finish(a, n == 0 ? fail(a, PCHAT_ERR_NOT_FOUND, "the room has no file %s", name) : 0);
 }
 
 /* The room's part of the events (URI, name, history switch) and its newest post number. */

@@ -74,6 +74,15 @@ int pchat_file_name_valid(const char *name)
 	return 1;
 }
 
+/* Not a control character (C0, DEL, C1) nor one that reorders what follows it on screen (the
+ * bidirectional marks, embeddings, overrides and isolates: "x\u202Efdp.exe" shows as a PDF). */
+static int displayable(long cp)
+{
+	return cp != PCHAT_NOT_A_CHAR && cp >= 0x20 && !(cp >= 0x7f && cp <= 0x9f)
+		   && !(cp >= 0x200e && cp <= 0x200f) && !(cp >= 0x202a && cp <= 0x202e)
+		   && !(cp >= 0x2066 && cp <= 0x2069);
+}
+
 void pchat_file_original_name(const char *in, char *out)
 {
 	const unsigned char *s;
@@ -90,7 +99,7 @@ void pchat_file_original_name(const char *in, char *out)
 	n = strlen(base);
 	while (i < n) {
 		len = pchat_utf8_next(s + i, n - i, &cp);
-		if (cp == PCHAT_NOT_A_CHAR || cp < 0x20 || cp == 0x7f) {
+		if (!displayable(cp)) {
 			if (o + 1 > PCHAT_FILE_ORIGINAL_MAX)
 				break;
 			out[o++] = '_';
@@ -114,13 +123,16 @@ void pchat_file_link(pchat_buf_t *b, const char *domain, const char *room_guid,
 	pchat_buf_addf(b, PCHAT_FILE_LINK_SCHEME "%s/%s/%s", domain, room_guid, name);
 }
 
-/* A link runs to the first character that cannot be part of it. */
+/* A link runs to the first character that cannot be part of it; a sentence's full stop, colon
+ * or comma after it is not part of it. */
 static size_t link_len(const char *s)
 {
 	size_t n = 0;
 
 	while (s[n] && (alnum((unsigned char)s[n]) || strchr("-._~/:%@", s[n])))
 		n++;
+	while (n > 0 && strchr(".:,", s[n - 1]))
+		n--;
 	return n;
 }
 

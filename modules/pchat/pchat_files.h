@@ -34,10 +34,10 @@ int pchat_file_new_name(const char *ext, char out[PCHAT_FILE_NAME_MAX]);
  * component), 0 otherwise. */
 int pchat_file_name_valid(const char *name);
 
-/* The name a user gave, made fit to keep: at most PCHAT_FILE_ORIGINAL_MAX bytes of valid
- * UTF-8 (cut at a character), without control characters, '/' and '\\' (each becomes '_'),
- * the path of a Windows client dropped ("C:\dir\a.txt" -> "a.txt"). out holds
- * PCHAT_FILE_ORIGINAL_MAX + 1 bytes. "" becomes "file". */
+/* The name a user gave, made fit to keep and show: its last path component only (a client may
+ * send "C:\dir\a.txt" or "../a"), at most PCHAT_FILE_ORIGINAL_MAX bytes of valid UTF-8 (cut
+ * at a character); control characters, bidirectional controls and ill-formed UTF-8 each become
+ * '_'. out holds PCHAT_FILE_ORIGINAL_MAX + 1 bytes. "", "." and ".." become "file". */
 void pchat_file_original_name(const char *in, char *out);
 
 /* The link a post carries to a file: ma-filelink://DOMAIN/ROOM-GUID/STORED-NAME. */

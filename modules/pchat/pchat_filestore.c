@@ -23,6 +23,7 @@ enum {
 	F_FIND_BY_NAME,
 	F_FIND_BY_ORIGINAL,
 	F_GRANT,
+	F_ROOM_SHARED,
 	F_FILE_INSERT,
 	F_TOKEN_BIND,
 	F_TOKEN_FILE,
@@ -41,6 +42,7 @@ enum {
 	F_EVENT_BOUND,
 	F_SET_BOUND,
 	F_SWEEPABLE,
+	F_SWEEP_LOCK,
 	F_DELETE_FILE,
 	F_FORGET_TOKENS,
 	F_COUNT
@@ -62,17 +64,21 @@ static const char *const filestore_sql[] = {
 					   "'complete'",
 	[F_FIND_BY_ORIGINAL] = "SELECT id FROM pchat_file WHERE room_id = ? AND original_name = ? "
 						   "AND state = 'complete' ORDER BY id DESC LIMIT 1",
+	/* a room disabled or removed since takes its tokens with it */
 	[F_GRANT] = "SELECT t.user, t.room_id, r.guid, t.direction = 'upload', COALESCE(t.file_id, "
 				"0), t.requested_name FROM pchat_file_token t JOIN pchat_room r ON r.id = "
 				"t.room_id WHERE t.token_hash = " TOKEN_HASH " AND t.expires > "
-				"UTC_TIMESTAMP(6)",
+				"UTC_TIMESTAMP(6) AND r.disabled = 0",
+	/* an upload's room cannot go while its file's row is made */
+	[F_ROOM_SHARED] = "SELECT id FROM pchat_room WHERE id = ? AND disabled = 0 LOCK IN SHARE "
+					  "MODE",
 	[F_FILE_INSERT] = "INSERT INTO pchat_file (room_id, room_guid, name, original_name, "
 					  "content_type, uploader, created) VALUES (?, ?, ?, ?, ?, ?, "
 					  "UTC_TIMESTAMP(6))",
 	/* one upload per token: only the first name asked for binds */
 	[F_TOKEN_BIND] = "UPDATE pchat_file_token SET file_id = ? WHERE token_hash = " TOKEN_HASH
 					 " AND file_id IS NULL",
-	[F_TOKEN_FILE] = "SELECT f.name FROM pchat_file_token t JOIN pchat_file f ON f.id = "
+	[F_TOKEN_FILE] = "SELECT f.name, f.id FROM pchat_file_token t JOIN pchat_file f ON f.id = "
 					 "t.file_id WHERE t.token_hash = " TOKEN_HASH,
 	/* the row stays locked while the chunk is written: one chunk of an upload at a time, on
 	 * whichever node */
@@ -93,8 +99,10 @@ static const char *const filestore_sql[] = {
 					  "AND f.room_id = ? AND f.state = 'complete' LOCK IN SHARE MODE",
 	[F_TOKEN_USE] = "UPDATE pchat_file_token SET used = 1 WHERE token_hash = " TOKEN_HASH " AND "
 					"used = 0",
+	/* inside the post's transaction: a removal waits for the post, so its bound covers the
+	 * post's CHAT event */
 	[F_EXISTS] = "SELECT 1 FROM pchat_file WHERE room_id = ? AND name = ? AND state = "
-				 "'complete'",
+				 "'complete' LOCK IN SHARE MODE",
 	[F_LIST] = "SELECT " FILE_COLUMNS "FROM pchat_file f WHERE f.room_id = ? ORDER BY f.id DESC "
 			   "LIMIT ?",
 	[F_REMOVE_ONE] = "UPDATE pchat_file SET state = 'removing', removed = UTC_TIMESTAMP(6) WHERE "
@@ -107,10 +115,17 @@ static const char *const filestore_sql[] = {
 					"'removing' AND event_bound = 0 AND (? = '' OR name = ?)",
 	/* removed files none of whose events waits any more, and uploads whose token expired
 	 * before they completed (no event names them) */
-	[F_SWEEPABLE] = "SELECT f.id, f.room_guid, f.name FROM pchat_file f WHERE (f.state = "
-					"'removing' AND NOT EXISTS (SELECT 1 FROM pchat_compliance_event e WHERE "
-					"e.id <= f.event_bound AND e.room_id = f.room_id)) OR (f.state = "
-					"'uploading' AND f.created < UTC_TIMESTAMP(6) - INTERVAL ? SECOND) LIMIT ?",
+	/* removed files none of whose events waits any more (the bound is set in the removal's
+	 * transaction: 0 never passes), and uploads no valid token can go on with (no event names
+	 * them); candidates only: each is locked and checked again before it goes */
+#define SWEEPABLE                                                                             \
+	"((f.state = 'removing' AND f.event_bound > 0 AND NOT EXISTS (SELECT 1 FROM "                \
+	"pchat_compliance_event e WHERE e.id <= f.event_bound AND e.room_id = f.room_id)) OR "        \
+	"(f.state = 'uploading' AND NOT EXISTS (SELECT 1 FROM pchat_file_token t WHERE t.file_id = "  \
+	"f.id AND t.expires > UTC_TIMESTAMP(6))))"
+	[F_SWEEPABLE] = "SELECT f.id, f.room_guid, f.name FROM pchat_file f WHERE " SWEEPABLE
+					" LIMIT ?",
+	[F_SWEEP_LOCK] = "SELECT f.id FROM pchat_file f WHERE f.id = ? AND " SWEEPABLE " FOR UPDATE",
 	[F_DELETE_FILE] = "DELETE FROM pchat_file WHERE id = ?",
 	[F_FORGET_TOKENS] = "DELETE FROM pchat_file_token WHERE expires < UTC_TIMESTAMP(6) - "
 						"INTERVAL 1 DAY LIMIT 1000",
@@ -260,10 +275,18 @@ static int sync_dir(const pchat_filestore_t *fs, const char *guid)
 
 /* ------------------------------------------------------------------ upload */
 
-static int read_name(void *ctx, const pchat_db_val_t *cols, int ncols)
+typedef struct bound_file {
+	char *name;        /* PCHAT_FILE_NAME_MAX bytes */
+	uint64_t id;
+} bound_file_t;
+
+static int read_bound_file(void *ctx, const pchat_db_val_t *cols, int ncols)
 {
+	bound_file_t *b = ctx;
+
 	(void)ncols;
-	copy_col(ctx, PCHAT_FILE_NAME_MAX, &cols[0]);
+	copy_col(b->name, PCHAT_FILE_NAME_MAX, &cols[0]);
+	b->id = (uint64_t)pchat_db_int(&cols[1]);
 	return 0;
 }
 
@@ -283,6 +306,8 @@ static pchat_rc_t new_upload(const pchat_filestore_t *fs, pchat_file_grant_t *g,
 	if ((rc = pchat_db_begin(fs->db)) != 0)
 		return db_rc(rc < 0 ? rc : PCHAT_ERR_FAILED);
 	p[0] = PCHAT_DB_I((long long)g->room_id);
+	if ((rc = exec(fs->db, F_ROOM_SHARED, p, 1, NULL, NULL)) != 1)
+		return rolled_back(fs->db, rc < 0 ? db_rc(rc) : PCHAT_ERR_FORBIDDEN);
 	p[1] = PCHAT_DB_CS(g->room_guid);
 	p[2] = PCHAT_DB_CS(name);
 	p[3] = PCHAT_DB_CS(original);
@@ -307,6 +332,7 @@ static pchat_rc_t new_upload(const pchat_filestore_t *fs, pchat_file_grant_t *g,
 pchat_rc_t pchat_filestore_reserve(const pchat_filestore_t *fs, pchat_file_grant_t *g,
 		const char *ext, char *name)
 {
+	bound_file_t b = {name, 0};
 	pchat_db_val_t p;
 	pchat_rc_t rc;
 	long long n;
@@ -315,9 +341,15 @@ pchat_rc_t pchat_filestore_reserve(const pchat_filestore_t *fs, pchat_file_grant
 		return PCHAT_ERR_FORBIDDEN;
 	if (!g->file_id && (rc = new_upload(fs, g, ext, name)) != PCHAT_ERR_CONFLICT)
 		return rc;
+	/* bound before (or by a request that won the race): that upload is this token's */
 	p = PCHAT_DB_CS(g->token);
-	n = exec(fs->db, F_TOKEN_FILE, &p, 1, read_name, name);
-	return n == 1 ? PCHAT_OK : n < 0 ? db_rc(n) : PCHAT_ERR_FAILED;
+	n = exec(fs->db, F_TOKEN_FILE, &p, 1, read_bound_file, &b);
+	if (n < 0)
+		return db_rc(n);
+	if (n == 0) /* its file was swept or its room removed */
+		return PCHAT_ERR_FORBIDDEN;
+	g->file_id = b.id;
+	return PCHAT_OK;
 }
 
 typedef struct upload_row {
@@ -368,23 +400,34 @@ static pchat_rc_t check_quotas(const pchat_filestore_t *fs, const pchat_file_gra
 	return PCHAT_OK;
 }
 
-/* Writes the chunk at offset and cuts the file there: whatever a failed earlier write left
- * beyond it goes. */
+/* Writes the chunk at offset, cuts the file there (whatever a failed earlier write left beyond
+ * it goes) and puts it on disk before the progress is committed: the bytes a row counts are
+ * there after a crash. A part file shorter than offset lost bytes it had (a crash of the file
+ * system, or it was deleted): the upload cannot go on. */
 static pchat_rc_t write_chunk(const char *path, uint64_t offset, const unsigned char *data,
 		size_t len, const char **why)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640), err = 0;
+	struct stat st;
 	size_t done = 0;
 	ssize_t n;
 
 	if (fd < 0) {
+		err = errno;
 		*why = "the repository cannot be written";
-		PLOG_ERR("files: cannot open %s: %s\n", path, strerror(errno));
-		return errno == ENOSPC ? PCHAT_ERR_FULL : PCHAT_ERR_FAILED;
+		PLOG_ERR("files: cannot open %s: %s\n", path, strerror(err));
+		return err == ENOSPC ? PCHAT_ERR_FULL : PCHAT_ERR_FAILED;
+	}
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < offset) {
+		close(fd);
+		*why = "the bytes received so far were lost: start the upload again";
+		PLOG_ERR("files: %s holds %lld bytes, its row %llu: refused\n", path,
+				(long long)st.st_size, (unsigned long long)offset);
+		return PCHAT_ERR_CONFLICT;
 	}
 	while (done < len && (n = pwrite(fd, data + done, len - done, (off_t)(offset + done))) > 0)
 		done += (size_t)n;
-	if (done < len || ftruncate(fd, (off_t)(offset + len)) < 0)
+	if (done < len || ftruncate(fd, (off_t)(offset + len)) < 0 || fdatasync(fd) < 0)
 		err = errno ? errno : EIO;
 	if (close(fd) < 0 && !err)
 		err = errno;
@@ -398,17 +441,19 @@ static pchat_rc_t write_chunk(const char *path, uint64_t offset, const unsigned 
 	return PCHAT_OK;
 }
 
-/* fsync and SHA-256 of a complete upload, read back from disk. */
-static int seal(const char *path, char hex[65])
+/* fsync and SHA-256 of a complete upload of length bytes, read back from disk. */
+static int seal(const char *path, uint64_t length, char hex[65])
 {
 	unsigned char buf[65536], digest[32];
 	gnutls_hash_hd_t h;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), i, rc = -1;
+	struct stat st;
 	ssize_t n;
 
 	if (fd < 0)
 		return -1;
-	if (fsync(fd) == 0 && gnutls_hash_init(&h, GNUTLS_DIG_SHA256) == 0) {
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size == length && fsync(fd) == 0
+			&& gnutls_hash_init(&h, GNUTLS_DIG_SHA256) == 0) {
 		while ((n = read(fd, buf, sizeof(buf))) > 0)
 			gnutls_hash(h, buf, (size_t)n);
 		gnutls_hash_deinit(h, digest);
@@ -468,7 +513,7 @@ static pchat_rc_t complete(const pchat_filestore_t *fs, const pchat_file_grant_t
 
 	if (file_path(fs, g->room_guid, name, 1, part, sizeof(part)) < 0
 			|| file_path(fs, g->room_guid, name, 0, final, sizeof(final)) < 0
-			|| seal(part, sha) < 0) {
+			|| seal(part, length, sha) < 0 || sync_dir(fs, g->room_guid) < 0) {
 		*why = "the repository cannot be written";
 		return PCHAT_ERR_FAILED;
 	}
@@ -528,6 +573,11 @@ pchat_rc_t pchat_filestore_append(const pchat_filestore_t *fs, const pchat_file_
 	}
 	if (rc == PCHAT_OK)
 		rc = write_chunk(part, offset, data, len, why);
+	/* the part file's entry on disk before a row counts bytes in it */
+	if (rc == PCHAT_OK && offset == 0 && sync_dir(fs, g->room_guid) < 0) {
+		*why = "the repository cannot be written";
+		rc = PCHAT_ERR_FAILED;
+	}
 	if (rc != PCHAT_OK)
 		return rolled_back(fs->db, rc);
 	*size = offset + len;
@@ -613,7 +663,7 @@ static int open_complete(const pchat_filestore_t *fs, const pchat_file_grant_t *
 }
 
 pchat_rc_t pchat_filestore_open(const pchat_filestore_t *fs, const pchat_file_grant_t *g,
-		const char *name, pchat_file_info_t *info, int *fd)
+		const char *name, int record, pchat_file_info_t *info, int *fd)
 {
 	pchat_db_val_t p = PCHAT_DB_CS(g->token);
 	pchat_rc_t rc;
@@ -630,7 +680,7 @@ pchat_rc_t pchat_filestore_open(const pchat_filestore_t *fs, const pchat_file_gr
 	if (*fd < 0)
 		return rolled_back(fs->db, PCHAT_ERR_NOT_FOUND);
 	/* the first use of the token is the download the compliance service records */
-	n = exec(fs->db, F_TOKEN_USE, &p, 1, NULL, NULL);
+	n = record ? exec(fs->db, F_TOKEN_USE, &p, 1, NULL, NULL) : 0;
 	rc = n < 0 ? db_rc(n)
 			   : n == 1 ? record_file_event(fs, g, PCHAT_EV_FILEDOWNLOAD, name, info->original,
 								  info->size, NULL)
@@ -738,31 +788,41 @@ static int read_sweep(void *ctx, const pchat_db_val_t *cols, int ncols)
 	return 0;
 }
 
-/* The bytes first, then the row: a crash in between leaves a row the next sweep deletes. */
+/* Under the row's lock, checked again (an upload may have gone on, a removal been undone by
+ * nothing else): the bytes first, then the row, in one transaction; a crash in between leaves
+ * a row the next sweep deletes. 1 deleted, 0 not (any more), or a negative pchat_rc_t. */
 static int delete_file(const pchat_filestore_t *fs, const sweep_row_t *r)
 {
 	char path[4096];
 	pchat_db_val_t p = PCHAT_DB_I((long long)r->id);
-	int part;
+	int part, err;
 	long long n;
 
 	/* never a path from a name that is not ours */
 	if (!pchat_file_name_valid(r->name))
 		return 0;
+	if ((n = pchat_db_begin(fs->db)) != 0)
+		return db_rc(n < 0 ? n : PCHAT_ERR_FAILED);
+	if ((n = exec(fs->db, F_SWEEP_LOCK, &p, 1, NULL, NULL)) != 1)
+		return rolled_back(fs->db, n < 0 ? db_rc(n) : 0);
 	for (part = 0; part <= 1; part++)
 		if (file_path(fs, r->guid, r->name, part, path, sizeof(path)) == 0
 				&& unlink(path) < 0 && errno != ENOENT) {
-			PLOG_ERR("files: cannot delete %s: %s\n", path, strerror(errno));
-			return 0;
+			err = errno;
+			PLOG_ERR("files: cannot delete %s: %s\n", path, strerror(err));
+			return rolled_back(fs->db, 0);
 		}
-	n = exec(fs->db, F_DELETE_FILE, &p, 1, NULL, NULL);
-	return n < 0 ? (int)db_rc(n) : (int)n;
+	if ((n = exec(fs->db, F_DELETE_FILE, &p, 1, NULL, NULL)) < 0)
+		return rolled_back(fs->db, db_rc(n));
+	if ((n = pchat_db_commit(fs->db)) != 0)
+		return db_rc(n < 0 ? n : PCHAT_ERR_FAILED);
+	return 1;
 }
 
 int pchat_filestore_sweep(const pchat_filestore_t *fs, int limit)
 {
 	sweep_ctx_t s = {NULL, 0, limit};
-	pchat_db_val_t p[2];
+	pchat_db_val_t p;
 	long long n;
 	int i, deleted = 0, rc;
 
@@ -770,9 +830,8 @@ int pchat_filestore_sweep(const pchat_filestore_t *fs, int limit)
 	if (!s.rows)
 		return PCHAT_ERR_NO_MEMORY;
 	/* an upload whose token expired cannot go on: no token for it can be had again */
-	p[0] = PCHAT_DB_I(fs->token_lifetime);
-	p[1] = PCHAT_DB_I(limit);
-	n = exec(fs->db, F_SWEEPABLE, p, 2, read_sweep, &s);
+	p = PCHAT_DB_I(limit);
+	n = exec(fs->db, F_SWEEPABLE, &p, 1, read_sweep, &s);
 	for (i = 0; n >= 0 && i < s.n; i++) {
 		rc = delete_file(fs, &s.rows[i]);
 		if (rc < 0) {

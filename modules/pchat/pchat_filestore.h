@@ -97,11 +97,12 @@ pchat_rc_t pchat_filestore_append(const pchat_filestore_t *fs, const pchat_file_
 		uint64_t length, uint64_t *size, const char **why);
 
 /* The complete file named by a download grant g: *info filled and *fd open for reading (the
- * caller closes it). The first use of a token records FILEDOWNLOAD. PCHAT_OK,
+ * caller closes it). With record, the first such use of a token records FILEDOWNLOAD (a HEAD
+ * or a refused range does not). PCHAT_OK,
  * PCHAT_ERR_NOT_FOUND (another name, or the file is gone or being removed), PCHAT_ERR_DOWN,
  * PCHAT_ERR_FAILED. */
 pchat_rc_t pchat_filestore_open(const pchat_filestore_t *fs, const pchat_file_grant_t *g,
-		const char *name, pchat_file_info_t *info, int *fd);
+		const char *name, int record, pchat_file_info_t *info, int *fd);
 
 /* The file of an upload or download grant, without opening it (GetFileSize, upload status).
  * PCHAT_OK, PCHAT_ERR_NOT_FOUND, PCHAT_ERR_DOWN, PCHAT_ERR_FAILED. */

@@ -48,8 +48,10 @@ int pchat_filesvc_init(void)
 {
 	struct stat st;
 
-	if (pchat_params.file_chunk_size < 1 || pchat_params.file_chunk_size > 65536) {
-		LM_ERR("file_chunk_size must be 1 to 65536 (KB)\n");
+	/* libxml2 refuses a text node over 10 MB (the base64 of a chunk), and a chunk is held in the
+	 * worker's private memory three times (request, decoded, answer) */
+	if (pchat_params.file_chunk_size < 1 || pchat_params.file_chunk_size > 4096) {
+		LM_ERR("file_chunk_size must be 1 to 4096 (KB)\n");
 		return -1;
 	}
 	if (!pchat_params.file_root || !pchat_params.file_root[0]) {
@@ -266,7 +268,7 @@ static void soap_download(pchat_http_req_t *r, const pchat_filestore_t *fs,
 
 	rc = pchat_filestore_grant(fs, q->token, channel_of(q), 0, &g);
 	if (rc == PCHAT_OK)
-		rc = pchat_filestore_open(fs, &g, q->file_name, &info, &fd);
+		rc = pchat_filestore_open(fs, &g, q->file_name, 1, &info, &fd);
 	if (rc == PCHAT_OK && q->offset > info.size)
 		rc = PCHAT_ERR_INVALID;
 	if (rc != PCHAT_OK) {
@@ -359,14 +361,14 @@ static void json_refuse(pchat_http_req_t *r, pchat_rc_t rc, const char *why)
 
 /* {"name":..., "size":..., "length":..., "complete":..., "link":...} of an upload. */
 static void upload_state(pchat_http_req_t *r, const pchat_file_grant_t *g, const char *name,
-		uint64_t size, uint64_t length)
+		uint64_t size, uint64_t length, int complete)
 {
 	pchat_buf_t b;
 
 	pchat_buf_init(&b);
 	pchat_buf_addf(&b, "{\"name\":\"%s\",\"size\":%" PRIu64 ",\"length\":%" PRIu64
 					   ",\"complete\":%s,\"link\":\"", name, size, length,
-			length && size == length ? "true" : "false");
+			complete ? "true" : "false");
 	pchat_file_link(&b, pchat_params.domain, g->room_guid, name);
 	pchat_buf_adds(&b, "\"}");
 	json_send(r, 200, &b);
@@ -388,7 +390,7 @@ static void upload_status(pchat_http_req_t *r)
 	if (rc != PCHAT_OK)
 		json_refuse(r, rc, NULL);
 	else
-		upload_state(r, &g, name, info.size, info.length);
+		upload_state(r, &g, name, info.size, info.length, strcmp(info.state, "complete") == 0);
 }
 
 typedef struct put_state {
@@ -441,10 +443,16 @@ static int put_length(pchat_http_req_t *r, put_state_t *p)
 static int put_flush(pchat_http_req_t *r, put_state_t *p)
 {
 	const char *why = "";
+	pchat_file_grant_t now;
 	pchat_rc_t rc;
 
-	rc = pchat_filestore_append(&p->fs, &p->g, p->name, p->offset, p->buf, p->used, p->length,
-			&p->size, &why);
+	/* a long upload may outlive its token, or its room: each piece asks again */
+	rc = pchat_filestore_grant(&p->fs, p->g.token, p->g.room_guid, 1, &now);
+	if (rc == PCHAT_OK && now.file_id != p->g.file_id)
+		rc = PCHAT_ERR_FORBIDDEN;
+	if (rc == PCHAT_OK)
+		rc = pchat_filestore_append(&p->fs, &p->g, p->name, p->offset, p->buf, p->used,
+				p->length, &p->size, &why);
 	if (rc != PCHAT_OK) {
 		json_refuse(r, rc, why);
 		return PCHAT_HTTP_DONE;
@@ -514,9 +522,10 @@ static void put_finish(pchat_http_req_t *r)
 	/* the rest, or the one empty chunk of an empty file */
 	if ((p->used > 0 || !p->written) && put_flush(r, p) == PCHAT_HTTP_DONE)
 		return;
+	/* the piece that brought the size to the length completed the file (an empty one too) */
 	if (p->size == p->length)
 		update_stat(pchat_stat_file_uploads, 1);
-	upload_state(r, &p->g, p->name, p->size, p->length);
+	upload_state(r, &p->g, p->name, p->size, p->length, p->size == p->length);
 }
 
 static void put_cleanup(pchat_http_req_t *r, int completed)
@@ -574,7 +583,7 @@ static void download(pchat_http_req_t *r)
 	}
 	rc = pchat_filestore_grant(&fs, token_of(r), guid, 0, &g);
 	if (rc == PCHAT_OK)
-		rc = pchat_filestore_open(&fs, &g, name, &info, &fd);
+		rc = pchat_filestore_info(&fs, &g, name, &info);
 	if (rc != PCHAT_OK) {
 		json_refuse(r, rc, NULL);
 		return;
@@ -583,10 +592,15 @@ static void download(pchat_http_req_t *r)
 	partial = pchat_file_range(pchat_http_header(r, "Range"), info.size, &from, &len);
 	download_headers(r, &info);
 	if (partial < 0) {
-		close(fd);
 		snprintf(range, sizeof(range), "bytes */%" PRIu64, info.size);
 		pchat_http_add_header(r, "Content-Range", range);
 		json_error(r, 416, "the range is not satisfiable");
+		return;
+	}
+	/* a HEAD is no download: it neither records one nor uses the token up */
+	rc = pchat_filestore_open(&fs, &g, name, !pchat_http_is_head(r), &info, &fd);
+	if (rc != PCHAT_OK) {
+		json_refuse(r, rc, NULL);
 		return;
 	}
 	if (partial) {

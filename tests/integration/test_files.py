@@ -374,6 +374,20 @@ def test_plain_upload_and_ranged_download_with_curl(lab, clients, room, tmp_path
     assert curl(lab, "-r", "999999-", url(lab, path + "?token=" + dtok))[0] == 416
 
 
+def test_an_empty_file_through_the_plain_interface(lab, clients, room):
+    a = clients("alice")
+    tok, _ = token(a, room, "empty.txt")
+    status, _, body = request(lab, "PUT", UPLOAD, b"", {"Authorization": "Bearer " + tok})
+    state = json.loads(body)
+    assert status == 200 and state["complete"] and state["size"] == 0
+    status, _, body = request(lab, "GET", UPLOAD, None, {"Authorization": "Bearer " + tok})
+    assert json.loads(body)["complete"]
+    # an upload token never downloads
+    status, _, _ = request(lab, "GET", "/PersistentChat/files/%s/%s?token=%s" % (
+        guid_of(room), state["name"], tok))
+    assert status == 403
+
+
 def test_a_plain_upload_resumes_where_it_stopped(lab, clients, room):
     a = clients("alice")
     data = os.urandom(5000)
@@ -412,6 +426,28 @@ def test_removing_a_room_or_a_file_removes_the_bytes(lab, clients, room):
         == [["0"]]
 
 
+def test_removed_bytes_stay_until_the_compliance_service_exported_their_events(lab, clients,
+                                                                               room):
+    out = tempfile.mkdtemp(prefix="pchat-files-held-")
+    os.chmod(out, 0o777)
+    try:
+        for n in range(2):
+            lab.kamcmd("pchat.compliance.set", "adapter=jsonl", "output_dir=" + out, node=n)
+        a = clients("alice")
+        name = upload(lab, a, room, b"held for the archive", "held.txt")
+        assert lab.kamcmd("pchat.file.remove", room, name).strip() == "removed"
+        # several sweeps later the bytes are still there: their FILEUPLOAD waits for export
+        time.sleep(3 * SWEEP + 1)
+        assert on_disk(lab, room) == [name]
+        lab.kamcmd("pchat.compliance.run")
+        assert wait_for(lambda: on_disk(lab, room) == [], timeout=30), \
+            "the bytes stayed after their events were exported"
+    finally:
+        for n in range(2):
+            lab.kamcmd("pchat.compliance.set", "adapter=none", node=n)
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def test_an_abandoned_upload_is_cleaned_after_its_token_expired(lab, clients, room):
     a = clients("alice")
     tok, _ = token(a, room, "half.bin")
@@ -420,7 +456,11 @@ def test_an_abandoned_upload_is_cleaned_after_its_token_expired(lab, clients, ro
     assert soap(lab, "AppendChunk", token=tok, channelId=guid_of(room), uniqueFilename=name,
                 fileChunk="AAAA", offset=0, fileLength=100)[0] == 200
     assert on_disk(lab, room) == [".%s.part" % name]
-    lab.sql("UPDATE pchat_file SET created = created - INTERVAL 2 HOUR WHERE name = '%s'" % name)
+    # kept while its token is valid, cleaned once it expired
+    time.sleep(2 * SWEEP + 1)
+    assert on_disk(lab, room) == [".%s.part" % name]
+    lab.sql("UPDATE pchat_file_token SET expires = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE "
+            "token_hash = UNHEX(SHA2('%s', 256))" % tok)
     assert wait_for(lambda: on_disk(lab, room) == [], timeout=SWEEP + 10)
 
 
@@ -476,8 +516,12 @@ def test_uploads_and_downloads_are_recorded(lab, clients, room):
             lab.kamcmd("pchat.compliance.set", "adapter=jsonl", "output_dir=" + out, node=n)
         a = clients("alice")
         name = upload(lab, a, room, b"for the record", "record.txt")
-        download(lab, a, room, name)
-        download(lab, a, room, name)
+        # one download in five chunks, one in one: one event per token
+        assert download(lab, a, room, name, buffer=3) == b"for the record"
+        dtok, _ = token(a, room, name, upload=False)
+        path = "/PersistentChat/files/%s/%s?token=%s" % (guid_of(room), name, dtok)
+        assert request(lab, "HEAD", path)[0] == 200  # no download: not recorded
+        assert request(lab, "GET", path)[2] == b"for the record"
         events = [dict(zip(("type", "user", "content", "detail"), r)) for r in lab.sql(
             "SELECT kind, user, content, detail FROM pchat_compliance_event WHERE room_uri = "
             "'%s' ORDER BY id" % room)]

@@ -85,6 +85,11 @@ static void original_names_are_kept_only_as_text(void **state)
 	assert_string_equal(out, "file");
 	pchat_file_original_name("a\tb\x7f" "c\xff.txt", out);
 	assert_string_equal(out, "a_b_c_.txt");
+	/* a right-to-left override would show "x\u202Efdp.exe" as a PDF; C1 controls go too */
+	pchat_file_original_name("x\xe2\x80\xae" "fdp.exe", out);
+	assert_string_equal(out, "x_fdp.exe");
+	pchat_file_original_name("a\xc2\x85" "b\xe2\x81\xa6" "c", out);
+	assert_string_equal(out, "a_b_c");
 	/* a long name is cut at a character, never inside one */
 	for (i = 0; i + 2 < sizeof(in); i += 2)
 		memcpy(in + i, "\xc3\xa9", 2);
@@ -127,8 +132,8 @@ static void links_in_a_post_are_found_and_checked(void **state)
 	assert_int_equal(pchat_file_links("no link here", "chat.test", collect, &s), 0);
 	assert_int_equal(s.n, 0);
 	memset(&s, 0, sizeof(s));
-	pchat_buf_adds(&b, " and MA-FILELINK://chat.test/3F2504E0-4F89-41D3-9A0C-0305E82C3301/"
-					   "9b2c0d14-7d1e-4a51-9f7e-0b7a5c2d8e11 then ma-filelink://other.test/"
+	pchat_buf_adds(&b, ". And MA-FILELINK://chat.test/3F2504E0-4F89-41D3-9A0C-0305E82C3301/"
+					   "9b2c0d14-7d1e-4a51-9f7e-0b7a5c2d8e11, then ma-filelink://other.test/"
 					   "3f2504e0-4f89-41d3-9a0c-0305e82c3301/9b2c0d14-7d1e-4a51-9f7e-0b7a5c2d8e11"
 					   " and ma-filelink://chat.test/3f2504e0-4f89-41d3-9a0c-0305e82c3301/../x");
 	assert_int_equal(pchat_file_links(b.s, "chat.test", collect, &s), 99);
