@@ -1383,8 +1383,6 @@ pchat_rc_t pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, co
 		status = PCHAT_ERR_TOO_LARGE;
 		goto done;
 	}
-	if ((status = check_file_links(chat, c, room_id, guid, text.s)) != PCHAT_OK)
-		goto done;
 	/* author and ts are the server's, whatever the post says */
 	pchat_now_datetime(now, sizeof(now));
 	pchat_xccos_time(now, ts, sizeof(ts));
@@ -1402,6 +1400,12 @@ pchat_rc_t pchat_chat_post(const pchat_chat_t *chat, const pchat_caller_t *c, co
 		goto done;
 	}
 	rc = chat->store->post_begin(chat->store_h, room_id, c->user, now, content.s, &seq);
+	/* the files it links, in its transaction: a removal waits for it, and the post never
+	 * names a file removed before it is stored */
+	if (rc == 0 && (status = check_file_links(chat, c, room_id, guid, text.s)) != PCHAT_OK) {
+		chat->store->post_abort(chat->store_h);
+		goto done;
+	}
 	/* the post's event in the post's transaction: neither is stored without the other */
 	if (rc == 0 && (rc = record(chat, PCHAT_EV_CHAT, room_id, guid, c->user, now, seq, text.s,
 							NULL)) != 0)

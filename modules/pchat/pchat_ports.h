@@ -77,7 +77,8 @@ typedef struct pchat_store_ops {
 	 * stored (or original) name is name; PCHAT_ERR_NOT_FOUND when there is no such file. */
 	int (*file_token)(void *h, const char *user, uint64_t room_id, int upload,
 			const char *name, int lifetime, char *token);
-	/* 1 when the room has a complete file with that stored name, 0 when not. */
+	/* 1 when the room has a complete file with that stored name, 0 when not; between
+	 * post_begin and post_commit the file stays so until the post is stored. */
 	int (*file_exists)(void *h, uint64_t room_id, const char *name);
 } pchat_store_ops_t;
 
