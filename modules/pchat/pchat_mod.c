@@ -16,6 +16,7 @@
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "core/sr_module.h"
 #include "core/timer.h"
@@ -34,6 +35,7 @@
 #include "pchat_http.h"
 #include "pchat_limits.h"
 #include "pchat_live.h"
+#include "pchat_metrics.h"
 #include "pchat_log.h"
 #include "pchat_node.h"
 #include "pchat_rpc.h"
@@ -97,15 +99,23 @@ static stat_export_t mod_stats[] = {
 	{0, 0, 0}
 };
 
-/* The HTTPS service with the file service's routes (it adds its own GET /health). */
+/* The HTTPS service with the file service's routes and GET /metrics (it adds its own GET
+ * /health). */
 static int init_http(void)
 {
-	const pchat_http_route_t *routes;
+	static pchat_http_route_t routes[8];
+	const pchat_http_route_t *files;
 	int n;
 
-	if (pchat_filesvc_init() < 0)
+	if (pchat_filesvc_init() < 0 || pchat_metrics_init() < 0)
 		return -1;
-	routes = pchat_filesvc_routes(&n);
+	files = pchat_filesvc_routes(&n);
+	if (n + 1 > (int)(sizeof(routes) / sizeof(routes[0]))) {
+		LM_BUG("too many HTTP routes\n");
+		return -1;
+	}
+	memcpy(routes, files, (size_t)n * sizeof(*files));
+	routes[n++] = pchat_metrics_route;
 	return pchat_http_init(routes, n);
 }
 
@@ -171,6 +181,8 @@ static param_export_t params[] = {
 	{"file_root", PARAM_STRING, &pchat_params.file_root},
 	{"file_chunk_size", PARAM_INT, &pchat_params.file_chunk_size},
 	{"file_sweep_interval", PARAM_INT, &pchat_params.file_sweep_interval},
+	{"metrics_token", PARAM_STRING, &pchat_params.metrics_token},
+	{"metrics_allow", PARAM_STRING, &pchat_params.metrics_allow},
 	{"http_listen", PARAM_STRING, &pchat_params.http_listen},
 	{"http_tls_certificate", PARAM_STRING, &pchat_params.http_tls_certificate},
 	{"http_tls_private_key", PARAM_STRING, &pchat_params.http_tls_private_key},

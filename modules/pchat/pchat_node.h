@@ -71,6 +71,8 @@ typedef struct pchat_params {
 	char *file_root;          /* the file repository's folder; empty: no files */
 	int file_chunk_size;      /* KB of one chunk of the file web service */
 	int file_sweep_interval;  /* s between the repository's housekeeping runs */
+	char *metrics_token;      /* bearer token of GET /metrics; empty: none */
+	char *metrics_allow;      /* addresses GET /metrics answers without a token */
 	char *http_listen;        /* "ADDR:PORT" of the HTTPS service; empty: no service */
 	char *http_tls_certificate; /* PEM file: the certificate, and its chain */
 	char *http_tls_private_key; /* PEM file */
