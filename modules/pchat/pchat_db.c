@@ -469,6 +469,11 @@ long long pchat_db_int(const pchat_db_val_t *v)
 	return v->type == PCHAT_DB_STR ? strtoll(v->s, NULL, 10) : 0;
 }
 
+pchat_rc_t pchat_db_failure(long long rc)
+{
+	return rc == PCHAT_ERR_DOWN ? PCHAT_ERR_DOWN : PCHAT_ERR_FAILED;
+}
+
 unsigned long long pchat_db_insert_id(const pchat_db_t *db)
 {
 	return db->insert_id;

@@ -96,6 +96,10 @@ long long pchat_db_exec(pchat_db_t *db, const pchat_db_sqlset_t *set, int stmt,
 /* A DATETIME column as ISO 8601 UTC text with microseconds, in a statement. */
 #define PCHAT_SQL_ISO(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%fZ')"
 
+/* What a failed statement (a negative pchat_db_exec result) means to a caller: the database
+ * unreachable stays PCHAT_ERR_DOWN (503 and retry), anything else is PCHAT_ERR_FAILED. */
+pchat_rc_t pchat_db_failure(long long rc);
+
 /* AUTO_INCREMENT value or LAST_INSERT_ID(expr) set by the last statement. */
 unsigned long long pchat_db_insert_id(const pchat_db_t *db);
 

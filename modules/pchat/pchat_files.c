@@ -260,15 +260,19 @@ void pchat_file_disposition(pchat_buf_t *b, const char *original)
 {
 	const unsigned char *s = (const unsigned char *)original;
 	size_t i;
+	char c;
 
 	pchat_buf_adds(b, "attachment; filename=\"");
-	for (i = 0; s[i]; i++)
-		pchat_buf_addf(b, "%c", s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\'
-						   && s[i] != '%' ? s[i] : '_');
+	for (i = 0; s[i]; i++) {
+		c = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\' && s[i] != '%'
+					? (char)s[i]
+					: '_';
+		pchat_buf_add(b, &c, 1);
+	}
 	pchat_buf_adds(b, "\"; filename*=UTF-8''");
 	for (i = 0; s[i]; i++) {
 		if (alnum(s[i]) || strchr("!#$&+-.^_`|~", s[i]))
-			pchat_buf_addf(b, "%c", s[i]);
+			pchat_buf_add(b, (const char *)&s[i], 1);
 		else
 			pchat_buf_addf(b, "%%%02X", s[i]);
 	}

@@ -37,8 +37,7 @@ enum {
 	F_TOKEN_USE,
 	F_EXISTS,
 	F_LIST,
-	F_REMOVE_ONE,
-	F_REMOVE_ROOM,
+	F_REMOVE,
 	F_EVENT_BOUND,
 	F_SET_BOUND,
 	F_SWEEPABLE,
@@ -105,16 +104,14 @@ static const char *const filestore_sql[] = {
 				 "'complete' LOCK IN SHARE MODE",
 	[F_LIST] = "SELECT " FILE_COLUMNS "FROM pchat_file f WHERE f.room_id = ? ORDER BY f.id DESC "
 			   "LIMIT ?",
-	[F_REMOVE_ONE] = "UPDATE pchat_file SET state = 'removing', removed = UTC_TIMESTAMP(6) WHERE "
-					 "room_id = ? AND name = ? AND state <> 'removing'",
-	[F_REMOVE_ROOM] = "UPDATE pchat_file SET state = 'removing', removed = UTC_TIMESTAMP(6) "
-					  "WHERE room_id = ? AND state <> 'removing'",
-	/* every event written so far, committed or not: an id is taken when the row is inserted */
+	/* one file by its name, or every file of the room ('') */
+	[F_REMOVE] = "UPDATE pchat_file SET state = 'removing', removed = UTC_TIMESTAMP(6) WHERE "
+				 "room_id = ? AND (? = '' OR name = ?) AND state <> 'removing'",
+	/* the events committed so far; one still being written that names the file (a download's,
+	 * a post's link) holds the file's row, so the removal's mark waited for it */
 	[F_EVENT_BOUND] = "SELECT COALESCE(MAX(id), 0) FROM pchat_compliance_event",
 	[F_SET_BOUND] = "UPDATE pchat_file SET event_bound = ? WHERE room_id = ? AND state = "
 					"'removing' AND event_bound = 0 AND (? = '' OR name = ?)",
-	/* removed files none of whose events waits any more, and uploads whose token expired
-	 * before they completed (no event names them) */
 	/* removed files none of whose events waits any more (the bound is set in the removal's
 	 * transaction: 0 never passes), and uploads no valid token can go on with (no event names
 	 * them); candidates only: each is locked and checked again before it goes */
@@ -136,12 +133,6 @@ static long long exec(pchat_db_t *db, int stmt, const pchat_db_val_t *p, int n,
 		pchat_db_row_f cb, void *ctx)
 {
 	return pchat_db_exec(db, &pchat_filestore_sqlset, stmt, p, n, cb, ctx);
-}
-
-/* A failed statement as a result: the database down stays down, the rest is a failure. */
-static pchat_rc_t db_rc(long long rc)
-{
-	return rc == PCHAT_ERR_DOWN ? PCHAT_ERR_DOWN : PCHAT_ERR_FAILED;
 }
 
 static pchat_rc_t rolled_back(pchat_db_t *db, pchat_rc_t rc)
@@ -179,7 +170,7 @@ pchat_rc_t pchat_filestore_token(const pchat_filestore_t *fs, const char *user,
 		if (rc == 0)
 			rc = exec(fs->db, F_FIND_BY_ORIGINAL, q, 2, read_id, &file_id);
 		if (rc < 0)
-			return db_rc(rc);
+			return pchat_db_failure(rc);
 		if (rc == 0)
 			return PCHAT_ERR_NOT_FOUND;
 	}
@@ -193,7 +184,7 @@ pchat_rc_t pchat_filestore_token(const pchat_filestore_t *fs, const char *user,
 	p[5] = PCHAT_DB_I(file_id);
 	p[6] = PCHAT_DB_I(fs->token_lifetime);
 	rc = exec(fs->db, F_TOKEN_INSERT, p, 7, NULL, NULL);
-	return rc == 1 ? PCHAT_OK : db_rc(rc);
+	return rc == 1 ? PCHAT_OK : pchat_db_failure(rc);
 }
 
 static int read_grant(void *ctx, const pchat_db_val_t *cols, int ncols)
@@ -226,7 +217,7 @@ pchat_rc_t pchat_filestore_grant(const pchat_filestore_t *fs, const char *token,
 	p = PCHAT_DB_CS(norm);
 	rc = exec(fs->db, F_GRANT, &p, 1, read_grant, g);
 	if (rc < 0)
-		return db_rc(rc);
+		return pchat_db_failure(rc);
 	if (rc == 0 || (upload >= 0 && g->upload != upload)
 			|| (room_guid && strcmp(room, g->room_guid) != 0))
 		return PCHAT_ERR_FORBIDDEN;
@@ -304,17 +295,17 @@ static pchat_rc_t new_upload(const pchat_filestore_t *fs, pchat_file_grant_t *g,
 	if (pchat_file_new_name(use_ext, name) < 0)
 		return PCHAT_ERR_FAILED;
 	if ((rc = pchat_db_begin(fs->db)) != 0)
-		return db_rc(rc < 0 ? rc : PCHAT_ERR_FAILED);
+		return pchat_db_failure(rc < 0 ? rc : PCHAT_ERR_FAILED);
 	p[0] = PCHAT_DB_I((long long)g->room_id);
 	if ((rc = exec(fs->db, F_ROOM_SHARED, p, 1, NULL, NULL)) != 1)
-		return rolled_back(fs->db, rc < 0 ? db_rc(rc) : PCHAT_ERR_FORBIDDEN);
+		return rolled_back(fs->db, rc < 0 ? pchat_db_failure(rc) : PCHAT_ERR_FORBIDDEN);
 	p[1] = PCHAT_DB_CS(g->room_guid);
 	p[2] = PCHAT_DB_CS(name);
 	p[3] = PCHAT_DB_CS(original);
 	p[4] = PCHAT_DB_CS(pchat_file_type_of(use_ext));
 	p[5] = PCHAT_DB_CS(g->user);
 	if ((rc = exec(fs->db, F_FILE_INSERT, p, 6, NULL, NULL)) != 1)
-		return rolled_back(fs->db, db_rc(rc));
+		return rolled_back(fs->db, pchat_db_failure(rc));
 	id = pchat_db_insert_id(fs->db);
 	b[0] = PCHAT_DB_I((long long)id);
 	b[1] = PCHAT_DB_CS(g->token);
@@ -322,9 +313,9 @@ static pchat_rc_t new_upload(const pchat_filestore_t *fs, pchat_file_grant_t *g,
 	if (rc == 0) /* another request bound a name first: that one is the upload's */
 		return rolled_back(fs->db, PCHAT_ERR_CONFLICT);
 	if (rc < 0)
-		return rolled_back(fs->db, db_rc(rc));
+		return rolled_back(fs->db, pchat_db_failure(rc));
 	if ((rc = pchat_db_commit(fs->db)) != 0)
-		return db_rc(rc < 0 ? rc : PCHAT_ERR_FAILED);
+		return pchat_db_failure(rc < 0 ? rc : PCHAT_ERR_FAILED);
 	g->file_id = id;
 	return PCHAT_OK;
 }
@@ -345,7 +336,7 @@ pchat_rc_t pchat_filestore_reserve(const pchat_filestore_t *fs, pchat_file_grant
 	p = PCHAT_DB_CS(g->token);
 	n = exec(fs->db, F_TOKEN_FILE, &p, 1, read_bound_file, &b);
 	if (n < 0)
-		return db_rc(n);
+		return pchat_db_failure(n);
 	if (n == 0) /* its file was swept or its room removed */
 		return PCHAT_ERR_FORBIDDEN;
 	g->file_id = b.id;
@@ -382,7 +373,7 @@ static pchat_rc_t check_quotas(const pchat_filestore_t *fs, const pchat_file_gra
 	if (fs->room_quota) {
 		p[0] = PCHAT_DB_I((long long)g->room_id);
 		if ((rc = exec(fs->db, F_USAGE_ROOM, p, 2, read_id, &used)) < 0)
-			return db_rc(rc);
+			return pchat_db_failure(rc);
 		if ((uint64_t)used + length > fs->room_quota) {
 			*why = "the room's file quota is used up";
 			return PCHAT_ERR_TOO_LARGE;
@@ -391,7 +382,7 @@ static pchat_rc_t check_quotas(const pchat_filestore_t *fs, const pchat_file_gra
 	if (fs->user_quota) {
 		p[0] = PCHAT_DB_CS(g->user);
 		if ((rc = exec(fs->db, F_USAGE_USER, p, 2, read_id, &used)) < 0)
-			return db_rc(rc);
+			return pchat_db_failure(rc);
 		if ((uint64_t)used + length > fs->user_quota) {
 			*why = "your file quota is used up";
 			return PCHAT_ERR_TOO_LARGE;
@@ -521,12 +512,12 @@ static pchat_rc_t complete(const pchat_filestore_t *fs, const pchat_file_grant_t
 	p[2] = PCHAT_DB_CS(sha);
 	p[3] = PCHAT_DB_I((long long)g->file_id);
 	if ((rc = exec(fs->db, F_COMPLETE, p, 4, NULL, NULL)) != 1)
-		return db_rc(rc);
+		return pchat_db_failure(rc);
 	rc = record_file_event(fs, g, PCHAT_EV_FILEUPLOAD, name, u->original, length, sha);
 	if (rc != PCHAT_OK)
 		return (pchat_rc_t)rc;
 	if ((rc = pchat_db_commit(fs->db)) != 0)
-		return db_rc(rc < 0 ? rc : PCHAT_ERR_FAILED);
+		return pchat_db_failure(rc < 0 ? rc : PCHAT_ERR_FAILED);
 	if (rename(part, final) < 0 || sync_dir(fs, g->room_guid) < 0)
 		PLOG_ERR("files: %s is complete but could not be put in place (%s); its first "
 				 "download retries\n", final, strerror(errno));
@@ -552,7 +543,7 @@ pchat_rc_t pchat_filestore_append(const pchat_filestore_t *fs, const pchat_file_
 	if (file_path(fs, g->room_guid, name, 1, part, sizeof(part)) < 0)
 		return PCHAT_ERR_FAILED;
 	if ((n = pchat_db_begin(fs->db)) != 0)
-		return db_rc(n < 0 ? n : PCHAT_ERR_FAILED);
+		return pchat_db_failure(n < 0 ? n : PCHAT_ERR_FAILED);
 	p[0] = PCHAT_DB_I((long long)g->file_id);
 	p[1] = PCHAT_DB_CS(name);
 	p[2] = PCHAT_DB_I((long long)g->room_id);
@@ -560,7 +551,7 @@ pchat_rc_t pchat_filestore_append(const pchat_filestore_t *fs, const pchat_file_
 	n = exec(fs->db, F_LOCK_UPLOAD, p, 3, read_upload, &u);
 	if (n != 1 || strcmp(u.state, "uploading") != 0) {
 		*why = n == 1 ? "the upload is complete already" : "this token is not for that upload";
-		return rolled_back(fs->db, n < 0 ? db_rc(n) : PCHAT_ERR_FORBIDDEN);
+		return rolled_back(fs->db, n < 0 ? pchat_db_failure(n) : PCHAT_ERR_FORBIDDEN);
 	}
 	*size = u.size;
 	rc = pchat_file_chunk_check(u.size, u.length < 0 ? UINT64_MAX : (uint64_t)u.length, offset,
@@ -589,9 +580,9 @@ pchat_rc_t pchat_filestore_append(const pchat_filestore_t *fs, const pchat_file_
 	p[1] = PCHAT_DB_I((long long)length);
 	p[2] = PCHAT_DB_I((long long)g->file_id);
 	if ((n = exec(fs->db, F_PROGRESS, p, 3, NULL, NULL)) < 0)
-		return rolled_back(fs->db, db_rc(n));
+		return rolled_back(fs->db, pchat_db_failure(n));
 	if ((n = pchat_db_commit(fs->db)) != 0)
-		return db_rc(n < 0 ? n : PCHAT_ERR_FAILED);
+		return pchat_db_failure(n < 0 ? n : PCHAT_ERR_FAILED);
 	return PCHAT_OK;
 }
 
@@ -628,7 +619,7 @@ static pchat_rc_t lookup(const pchat_filestore_t *fs, const pchat_file_grant_t *
 	p[1] = PCHAT_DB_CS(name);
 	p[2] = PCHAT_DB_I((long long)g->room_id);
 	n = exec(fs->db, stmt, p, 3, read_info, info);
-	return n == 1 ? PCHAT_OK : n < 0 ? db_rc(n) : PCHAT_ERR_NOT_FOUND;
+	return n == 1 ? PCHAT_OK : n < 0 ? pchat_db_failure(n) : PCHAT_ERR_NOT_FOUND;
 }
 
 pchat_rc_t pchat_filestore_info(const pchat_filestore_t *fs, const pchat_file_grant_t *g,
@@ -673,7 +664,7 @@ pchat_rc_t pchat_filestore_open(const pchat_filestore_t *fs, const pchat_file_gr
 	if (g->upload)
 		return PCHAT_ERR_NOT_FOUND;
 	if ((n = pchat_db_begin(fs->db)) != 0)
-		return db_rc(n < 0 ? n : PCHAT_ERR_FAILED);
+		return pchat_db_failure(n < 0 ? n : PCHAT_ERR_FAILED);
 	if ((rc = lookup(fs, g, name, F_INFO_SHARED, info)) != PCHAT_OK)
 		return rolled_back(fs->db, rc);
 	*fd = open_complete(fs, g, name);
@@ -681,12 +672,12 @@ pchat_rc_t pchat_filestore_open(const pchat_filestore_t *fs, const pchat_file_gr
 		return rolled_back(fs->db, PCHAT_ERR_NOT_FOUND);
 	/* the first use of the token is the download the compliance service records */
 	n = record ? exec(fs->db, F_TOKEN_USE, &p, 1, NULL, NULL) : 0;
-	rc = n < 0 ? db_rc(n)
+	rc = n < 0 ? pchat_db_failure(n)
 			   : n == 1 ? record_file_event(fs, g, PCHAT_EV_FILEDOWNLOAD, name, info->original,
 								  info->size, NULL)
 						: PCHAT_OK;
 	if (rc == PCHAT_OK && (n = pchat_db_commit(fs->db)) != 0)
-		rc = db_rc(n < 0 ? n : PCHAT_ERR_FAILED);
+		rc = pchat_db_failure(n < 0 ? n : PCHAT_ERR_FAILED);
 	else if (rc != PCHAT_OK)
 		pchat_db_rollback(fs->db);
 	if (rc != PCHAT_OK) {
@@ -708,7 +699,7 @@ int pchat_filestore_exists(pchat_db_t *db, uint64_t room_id, const char *name)
 	p[0] = PCHAT_DB_I((long long)room_id);
 	p[1] = PCHAT_DB_CS(name);
 	n = exec(db, F_EXISTS, p, 2, NULL, NULL);
-	return n < 0 ? db_rc(n) : n > 0;
+	return n < 0 ? pchat_db_failure(n) : n > 0;
 }
 
 typedef struct list_ctx {
@@ -735,7 +726,7 @@ int pchat_filestore_list(pchat_db_t *db, uint64_t room_id, int limit, pchat_file
 	p[0] = PCHAT_DB_I((long long)room_id);
 	p[1] = PCHAT_DB_I(limit);
 	n = exec(db, F_LIST, p, 2, list_row, &l);
-	return n < 0 ? db_rc(n) : (int)n;
+	return n < 0 ? pchat_db_failure(n) : (int)n;
 }
 
 int pchat_filestore_remove(pchat_db_t *db, uint64_t room_id, const char *name)
@@ -744,20 +735,18 @@ int pchat_filestore_remove(pchat_db_t *db, uint64_t room_id, const char *name)
 	long long n, bound = 0, rc;
 
 	p[0] = PCHAT_DB_I((long long)room_id);
-	p[1] = PCHAT_DB_CS(name ? name : "");
+	p[1] = p[2] = PCHAT_DB_CS(name ? name : "");
 	/* marked first: a download recording its event holds the row, so the bound read after
 	 * this covers that event */
-	n = name ? exec(db, F_REMOVE_ONE, p, 2, NULL, NULL)
-			 : exec(db, F_REMOVE_ROOM, p, 1, NULL, NULL);
-	if (n <= 0)
-		return n < 0 ? db_rc(n) : 0;
+	if ((n = exec(db, F_REMOVE, p, 3, NULL, NULL)) <= 0)
+		return n < 0 ? pchat_db_failure(n) : 0;
 	if ((rc = exec(db, F_EVENT_BOUND, NULL, 0, read_id, &bound)) < 0)
-		return db_rc(rc);
+		return pchat_db_failure(rc);
 	p[0] = PCHAT_DB_I(bound > 0 ? bound : 1);
 	p[1] = PCHAT_DB_I((long long)room_id);
 	p[2] = p[3] = PCHAT_DB_CS(name ? name : "");
 	if ((rc = exec(db, F_SET_BOUND, p, 4, NULL, NULL)) < 0)
-		return db_rc(rc);
+		return pchat_db_failure(rc);
 	return (int)n;
 }
 
@@ -802,9 +791,9 @@ static int delete_file(const pchat_filestore_t *fs, const sweep_row_t *r)
 	if (!pchat_file_name_valid(r->name))
 		return 0;
 	if ((n = pchat_db_begin(fs->db)) != 0)
-		return db_rc(n < 0 ? n : PCHAT_ERR_FAILED);
+		return pchat_db_failure(n < 0 ? n : PCHAT_ERR_FAILED);
 	if ((n = exec(fs->db, F_SWEEP_LOCK, &p, 1, NULL, NULL)) != 1)
-		return rolled_back(fs->db, n < 0 ? db_rc(n) : 0);
+		return rolled_back(fs->db, n < 0 ? pchat_db_failure(n) : 0);
 	for (part = 0; part <= 1; part++)
 		if (file_path(fs, r->guid, r->name, part, path, sizeof(path)) == 0
 				&& unlink(path) < 0 && errno != ENOENT) {
@@ -813,9 +802,9 @@ static int delete_file(const pchat_filestore_t *fs, const sweep_row_t *r)
 			return rolled_back(fs->db, 0);
 		}
 	if ((n = exec(fs->db, F_DELETE_FILE, &p, 1, NULL, NULL)) < 0)
-		return rolled_back(fs->db, db_rc(n));
+		return rolled_back(fs->db, pchat_db_failure(n));
 	if ((n = pchat_db_commit(fs->db)) != 0)
-		return db_rc(n < 0 ? n : PCHAT_ERR_FAILED);
+		return pchat_db_failure(n < 0 ? n : PCHAT_ERR_FAILED);
 	return 1;
 }
 
@@ -842,8 +831,8 @@ int pchat_filestore_sweep(const pchat_filestore_t *fs, int limit)
 	}
 	pchat_free(s.rows);
 	if (n < 0)
-		return db_rc(n);
+		return pchat_db_failure(n);
 	if ((n = exec(fs->db, F_FORGET_TOKENS, NULL, 0, NULL, NULL)) < 0)
-		return db_rc(n);
+		return pchat_db_failure(n);
 	return deleted;
 }

@@ -34,11 +34,6 @@
 
 static int enabled;
 
-int pchat_filesvc_enabled(void)
-{
-	return enabled;
-}
-
 const char *pchat_filesvc_url(void)
 {
 	return enabled ? pchat_http_public_url() : "";
@@ -138,17 +133,24 @@ static void soap_send(pchat_http_req_t *r, int status, pchat_buf_t *b)
 	pchat_buf_free(b);
 }
 
+/* What every refusal of both interfaces does besides its answer: counted, logged, and a
+ * client told when to come back if the database is away. */
+static void note_refusal(pchat_http_req_t *r, pchat_rc_t rc, const char *why)
+{
+	update_stat(pchat_stat_file_refusals, 1);
+	pchat_http_log_note(r, "refused: %s", why);
+	if (rc == PCHAT_ERR_DOWN)
+		pchat_http_add_header(r, "Retry-After", "5");
+}
+
 /* A refusal as Lync's client expects it: HTTP 500 with a SOAP fault (it stops on a 4xx). */
 static void soap_refuse(pchat_http_req_t *r, pchat_rc_t rc, const char *why)
 {
 	pchat_buf_t b;
 
-	update_stat(pchat_stat_file_refusals, 1);
-	pchat_http_log_note(r, "refused: %s", rc_words(rc, why));
+	note_refusal(r, rc, rc_words(rc, why));
 	pchat_buf_init(&b);
 	pchat_soap_fault(&b, client_fault(rc), rc_words(rc, why));
-	if (rc == PCHAT_ERR_DOWN)
-		pchat_http_add_header(r, "Retry-After", "5");
 	soap_send(r, 500, &b);
 }
 
@@ -338,13 +340,11 @@ static void json_send(pchat_http_req_t *r, int status, pchat_buf_t *b)
 	pchat_buf_free(b);
 }
 
-/* {"error": why} with an HTTP status. */
+/* {"error": why} with an HTTP status (the refusal noted by the caller). */
 static void json_error(pchat_http_req_t *r, int status, const char *why)
 {
 	pchat_buf_t b;
 
-	update_stat(pchat_stat_file_refusals, 1);
-	pchat_http_log_note(r, "refused: %s", why);
 	pchat_buf_init(&b);
 	pchat_buf_adds(&b, "{\"error\":\"");
 	pchat_buf_adds_json(&b, why);
@@ -354,8 +354,7 @@ static void json_error(pchat_http_req_t *r, int status, const char *why)
 
 static void json_refuse(pchat_http_req_t *r, pchat_rc_t rc, const char *why)
 {
-	if (rc == PCHAT_ERR_DOWN)
-		pchat_http_add_header(r, "Retry-After", "5");
+	note_refusal(r, rc, rc_words(rc, why));
 	json_error(r, pchat_rc_http(rc), rc_words(rc, why));
 }
 
@@ -594,6 +593,7 @@ static void download(pchat_http_req_t *r)
 	if (partial < 0) {
 		snprintf(range, sizeof(range), "bytes */%" PRIu64, info.size);
 		pchat_http_add_header(r, "Content-Range", range);
+		note_refusal(r, PCHAT_ERR_INVALID, "the range is not satisfiable");
 		json_error(r, 416, "the range is not satisfiable");
 		return;
 	}

@@ -20,9 +20,6 @@ const pchat_http_route_t *pchat_filesvc_routes(int *n);
 /* mod_init, before pchat_http_init: checks file_root and file_chunk_size. 0 or -1. */
 int pchat_filesvc_init(void);
 
-/* 1 when this node takes files: the HTTPS service runs and file_root is set. */
-int pchat_filesvc_enabled(void);
-
 /* The pool's public base URL of the file service for rpl:getftok, "" when files are off. */
 const char *pchat_filesvc_url(void);
 

@@ -316,11 +316,6 @@ int pchat_http_init(const pchat_http_route_t *routes, int nroutes)
 	return 0;
 }
 
-int pchat_http_enabled(void)
-{
-	return svc.enabled;
-}
-
 const char *pchat_http_public_url(void)
 {
 	return svc.enabled ? svc.url : "";

@@ -58,9 +58,6 @@ int pchat_http_start(void);
 /* mod_destroy: closes the listening socket and forgets the key. */
 void pchat_http_destroy(void);
 
-/* 1 when this node serves HTTP(S) (http_listen is set). */
-int pchat_http_enabled(void);
-
 /* The pool's public base URL of the service (http_public_url, or one made from http_listen),
  * without a trailing '/'; "" when the service is off. */
 const char *pchat_http_public_url(void);

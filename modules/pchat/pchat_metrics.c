@@ -1,6 +1,7 @@
 /*
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -69,16 +70,18 @@ static int allowed(pchat_http_req_t *r)
 	return 0;
 }
 
-/* Prometheus names: [a-zA-Z_:][a-zA-Z0-9_:]*; anything else becomes '_'. */
-static void add_name_part(pchat_buf_t *b, const str *s)
+/* kamailio_GROUP_NAME in Prometheus' alphabet ([a-zA-Z_][a-zA-Z0-9_]*): anything else, and
+ * what does not fit, becomes '_' or is cut. */
+static void metric_name(const str *group, const str *name, char *out, size_t size)
 {
-	int i;
+	size_t i;
 	char c;
 
-	for (i = 0; i < s->len; i++) {
-		c = s->s[i];
-		pchat_buf_addf(b, "%c", (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-										|| (c >= '0' && c <= '9') ? c : '_');
+	snprintf(out, size, "kamailio_%.*s_%.*s", group->len, group->s, name->len, name->s);
+	for (i = strlen("kamailio_"); out[i]; i++) {
+		c = out[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+			out[i] = '_';
 	}
 }
 
@@ -86,13 +89,11 @@ static void add_metric(void *p, str *group, str *name, counter_handle_t h)
 {
 	pchat_buf_t *b = p;
 	const char *doc = counter_get_doc(h);
+	char metric[256];
 	size_t i;
 
-	pchat_buf_adds(b, "# HELP kamailio_");
-	add_name_part(b, group);
-	pchat_buf_adds(b, "_");
-	add_name_part(b, name);
-	pchat_buf_adds(b, " ");
+	metric_name(group, name, metric, sizeof(metric));
+	pchat_buf_addf(b, "# HELP %s ", metric);
 	/* a help text is one line, with \ and newlines escaped */
 	for (i = 0; doc && doc[i]; i++) {
 		if (doc[i] == '\\')
@@ -102,15 +103,8 @@ static void add_metric(void *p, str *group, str *name, counter_handle_t h)
 		else
 			pchat_buf_add(b, &doc[i], 1);
 	}
-	pchat_buf_adds(b, "\n# TYPE kamailio_");
-	add_name_part(b, group);
-	pchat_buf_adds(b, "_");
-	add_name_part(b, name);
-	pchat_buf_adds(b, " untyped\nkamailio_");
-	add_name_part(b, group);
-	pchat_buf_adds(b, "_");
-	add_name_part(b, name);
-	pchat_buf_addf(b, " %llu\n", (unsigned long long)counter_get_val(h));
+	pchat_buf_addf(b, "\n# TYPE %s untyped\n%s %llu\n", metric, metric,
+			(unsigned long long)counter_get_val(h));
 }
 
 static void add_group(void *p, str *group)

@@ -675,5 +675,5 @@ int pchat_outbox_record(pchat_db_t *db, const pchat_record_t *ev)
 	p[8] = PCHAT_DB_CS(ev->content);
 	p[9] = ev->detail ? PCHAT_DB_CS(ev->detail) : PCHAT_DB_NUL;
 	rc = exec(db, O_RECORD, p, 10, NULL, NULL);
-	return rc == 1 ? PCHAT_OK : rc == PCHAT_ERR_DOWN ? PCHAT_ERR_DOWN : PCHAT_ERR_FAILED;
+	return rc == 1 ? PCHAT_OK : rc < 0 ? pchat_db_failure(rc) : PCHAT_ERR_FAILED;
 }

@@ -26,11 +26,6 @@ static const char *const op_names[] = {
 };
 #define NOPS ((int)(sizeof(op_names) / sizeof(op_names[0])))
 
-const char *pchat_soap_op_name(pchat_soap_op_t op)
-{
-	return op_names[op];
-}
-
 static int in_ns(xmlNodePtr n, const char *ns)
 {
 	return n->ns && n->ns->href && strcmp((const char *)n->ns->href, ns) == 0;

@@ -43,9 +43,6 @@ typedef struct pchat_soap_req {
 	size_t chunk_len;
 } pchat_soap_req_t;
 
-/* The operation's name as the service spells it. */
-const char *pchat_soap_op_name(pchat_soap_op_t op);
-
 /* Reads a request body. PCHAT_OK with *req filled (pchat_soap_req_free releases it), or
  * PCHAT_ERR_MALFORMED / _UNSAFE (not safe, well-formed XML), PCHAT_ERR_INVALID (no SOAP 1.1
  * envelope, an unknown operation, a child that is too long or not a number, a chunk that is

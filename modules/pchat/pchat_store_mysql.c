@@ -136,11 +136,6 @@ static const char *const store_sql[] = {
 };
 const pchat_db_sqlset_t pchat_store_sqlset = {"store", store_sql, ST_COUNT};
 
-static int store_rc(long long rc)
-{
-	return rc == PCHAT_ERR_DOWN ? PCHAT_ERR_DOWN : PCHAT_ERR_FAILED;
-}
-
 static void copy_col(char *dst, size_t len, const pchat_db_val_t *v)
 {
 	snprintf(dst, len, "%s", v->type == PCHAT_DB_STR ? v->s : "");
@@ -199,7 +194,7 @@ static int room_for(void *h, const char *guid, const char *user, pchat_room_t *r
 	p[6] = PCHAT_DB_CS(guid);
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_ROOM_FOR, p, 7, read_room, room);
 	if (rc < 0)
-		return store_rc(rc);
+		return pchat_db_failure(rc);
 	return rc == 0 ? PCHAT_ERR_NOT_FOUND : 0;
 }
 
@@ -212,7 +207,7 @@ static int post_begin(void *h, uint64_t room_id, const char *author, const char 
 	long long rc;
 
 	if ((rc = pchat_db_begin(h)) != 0)
-		return store_rc(rc);
+		return pchat_db_failure(rc);
 	p[0] = PCHAT_DB_I((long long)room_id);
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_POST_NEXT_SEQ, p, 1, NULL, NULL);
 	*seq = pchat_db_insert_id(h);
@@ -220,7 +215,7 @@ static int post_begin(void *h, uint64_t room_id, const char *author, const char 
 		pchat_db_rollback(h);
 		if (rc >= 0)
 			PLOG_ERR("room %llu: no sequence number for a post\n", (unsigned long long)room_id);
-		return rc < 0 ? store_rc(rc) : PCHAT_ERR_FAILED;
+		return rc < 0 ? pchat_db_failure(rc) : PCHAT_ERR_FAILED;
 	}
 	p[1] = PCHAT_DB_I((long long)*seq);
 	p[2] = PCHAT_DB_CS(author);
@@ -229,7 +224,7 @@ static int post_begin(void *h, uint64_t room_id, const char *author, const char 
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_POST_INSERT, p, 5, NULL, NULL);
 	if (rc != 1) {
 		pchat_db_rollback(h);
-		return rc < 0 ? store_rc(rc) : PCHAT_ERR_FAILED;
+		return rc < 0 ? pchat_db_failure(rc) : PCHAT_ERR_FAILED;
 	}
 	return 0;
 }
@@ -238,7 +233,7 @@ static int post_commit(void *h)
 {
 	int rc = pchat_db_commit(h);
 
-	return rc == 0 ? 0 : store_rc(rc);
+	return rc == 0 ? 0 : pchat_db_failure(rc);
 }
 
 static void post_abort(void *h)
@@ -273,7 +268,7 @@ static int posts_between(void *h, uint64_t room_id, uint64_t after, uint64_t bef
 	history_ctx_t hc = {cb, ctx};
 	long long rc = pchat_db_exec(h, &pchat_store_sqlset, ST_POSTS_BETWEEN, p, 4, read_post, &hc);
 
-	return rc < 0 ? store_rc(rc) : (int)rc;
+	return rc < 0 ? pchat_db_failure(rc) : (int)rc;
 }
 
 /* ------------------------------------------------------------------ room lists */
@@ -375,7 +370,7 @@ static int search(void *h, const char *user, pchat_search_kind_t kind, const cha
 	p[n++] = PCHAT_DB_I(limit);
 	rc = pchat_db_exec(h, &pchat_store_sqlset, stmt, p, n, read_summary, &lc);
 	pchat_buf_free(&pattern);
-	return rc < 0 ? store_rc(rc) : 0;
+	return rc < 0 ? pchat_db_failure(rc) : 0;
 }
 
 static const char *role_name(enum pchat_role role)
@@ -396,7 +391,7 @@ static int associations(void *h, const char *user, enum pchat_role role, int lim
 	principal_pairs(p, 7, 1, user);
 	p[9] = PCHAT_DB_I(limit);
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_ASSOCIATIONS, p, 10, read_summary, &lc);
-	return rc < 0 ? store_rc(rc) : 0;
+	return rc < 0 ? pchat_db_failure(rc) : 0;
 }
 
 static int read_invitation(void *ctx, const pchat_db_val_t *cols, int ncols)
@@ -426,7 +421,7 @@ static int invitations(void *h, const char *user, uint64_t after, int limit,
 	p[8] = PCHAT_DB_I(limit);
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_INVITATIONS, p, 9, read_invitation, &lc);
 
-	return rc < 0 ? store_rc(rc) : 0;
+	return rc < 0 ? pchat_db_failure(rc) : 0;
 }
 
 /* ------------------------------------------------------------------ preferences, creators */
@@ -450,7 +445,7 @@ static int pref_get(void *h, const char *user, const char *label, pchat_pref_t *
 	pref->seqid = 0;
 	pref->content = NULL;
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_PREF_GET, p, 2, read_pref, pref);
-	return rc < 0 ? store_rc(rc) : 0;
+	return rc < 0 ? pchat_db_failure(rc) : 0;
 }
 
 static int read_count(void *ctx, const pchat_db_val_t *cols, int ncols);
@@ -463,13 +458,13 @@ static int pref_set(void *h, const char *user, const char *label, const char *co
 			read_count, &others);
 
 	if (rc < 0)
-		return store_rc(rc);
+		return pchat_db_failure(rc);
 	if (others >= max)
 		return PCHAT_ERR_FULL;
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_PREF_SET, p, 3, NULL, NULL);
 
 	if (rc < 0)
-		return store_rc(rc);
+		return pchat_db_failure(rc);
 	/* 1 row affected: inserted (revision 1); 2: updated, revision from LAST_INSERT_ID */
 	*seqid = rc == 1 ? 1 : pchat_db_insert_id(h);
 	return 0;
@@ -490,7 +485,7 @@ static int is_creator(void *h, const char *user)
 
 	principal_pairs(p, 0, 1, user);
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_IS_CREATOR, p, 2, read_count, &n);
-	return rc < 0 ? store_rc(rc) : n > 0;
+	return rc < 0 ? pchat_db_failure(rc) : n > 0;
 }
 
 typedef struct policy_ctx {
@@ -524,7 +519,7 @@ static int policy_enabled(void *h, const char *user)
 	principal_pairs(p, 0, 1, user);
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_POLICY, p, 2, read_policy, &pc);
 	if (rc < 0)
-		return store_rc(rc);
+		return pchat_db_failure(rc);
 	return pchat_policy_enabled(pc.everyone, pc.domain, pc.user_rule);
 }
 
@@ -564,7 +559,7 @@ static int last_seqs(void *h, const uint64_t *rooms, int n, uint64_t *seqs)
 			seqs[i] = 0;
 	}
 	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_LAST_SEQS, p, PCHAT_STORE_BATCH, read_seq, &sc);
-	return rc < 0 ? store_rc(rc) : 0;
+	return rc < 0 ? pchat_db_failure(rc) : 0;
 }
 
 /* ------------------------------------------------------------------ compliance */
