@@ -46,6 +46,22 @@ def lab(request):
                      defines=TEST_DEFINES + " PCHAT_FILE_SWEEP_INTERVAL=%d" % SWEEP)
 
 
+@pytest.fixture
+def recording(lab):
+    """The compliance service records on both nodes, to JSON Lines in a folder of its own (the
+    export runs only when asked); off again afterwards. The folder's path."""
+    out = tempfile.mkdtemp(prefix="pchat-files-compliance-")
+    os.chmod(out, 0o777)
+    try:
+        for n in range(2):
+            lab.kamcmd("pchat.compliance.set", "adapter=jsonl", "output_dir=" + out, node=n)
+        yield out
+    finally:
+        for n in range(2):
+            lab.kamcmd("pchat.compliance.set", "adapter=none", node=n)
+        shutil.rmtree(out, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- helpers
 
 def https_port(lab, node):
@@ -427,25 +443,16 @@ def test_removing_a_room_or_a_file_removes_the_bytes(lab, clients, room):
 
 
 def test_removed_bytes_stay_until_the_compliance_service_exported_their_events(lab, clients,
-                                                                               room):
-    out = tempfile.mkdtemp(prefix="pchat-files-held-")
-    os.chmod(out, 0o777)
-    try:
-        for n in range(2):
-            lab.kamcmd("pchat.compliance.set", "adapter=jsonl", "output_dir=" + out, node=n)
-        a = clients("alice")
-        name = upload(lab, a, room, b"held for the archive", "held.txt")
-        assert lab.kamcmd("pchat.file.remove", room, name).strip() == "removed"
-        # several sweeps later the bytes are still there: their FILEUPLOAD waits for export
-        time.sleep(3 * SWEEP + 1)
-        assert on_disk(lab, room) == [name]
-        lab.kamcmd("pchat.compliance.run")
-        assert wait_for(lambda: on_disk(lab, room) == [], timeout=30), \
-            "the bytes stayed after their events were exported"
-    finally:
-        for n in range(2):
-            lab.kamcmd("pchat.compliance.set", "adapter=none", node=n)
-        shutil.rmtree(out, ignore_errors=True)
+                                                                               room, recording):
+    a = clients("alice")
+    name = upload(lab, a, room, b"held for the archive", "held.txt")
+    assert lab.kamcmd("pchat.file.remove", room, name).strip() == "removed"
+    # several sweeps later the bytes are still there: their FILEUPLOAD waits for export
+    time.sleep(3 * SWEEP + 1)
+    assert on_disk(lab, room) == [name]
+    lab.kamcmd("pchat.compliance.run")
+    assert wait_for(lambda: on_disk(lab, room) == [], timeout=30), \
+        "the bytes stayed after their events were exported"
 
 
 def test_an_abandoned_upload_is_cleaned_after_its_token_expired(lab, clients, room):
@@ -508,44 +515,36 @@ def test_a_full_disk_refuses_the_chunk_and_the_upload_resumes(lab, clients, room
 
 # ---------------------------------------------------------------- compliance
 
-def test_uploads_and_downloads_are_recorded(lab, clients, room):
-    out = tempfile.mkdtemp(prefix="pchat-files-compliance-")
-    os.chmod(out, 0o777)
-    try:
-        for n in range(2):
-            lab.kamcmd("pchat.compliance.set", "adapter=jsonl", "output_dir=" + out, node=n)
-        a = clients("alice")
-        name = upload(lab, a, room, b"for the record", "record.txt")
-        # one download in five chunks, one in one: one event per token
-        assert download(lab, a, room, name, buffer=3) == b"for the record"
-        dtok, _ = token(a, room, name, upload=False)
-        path = "/PersistentChat/files/%s/%s?token=%s" % (guid_of(room), name, dtok)
-        assert request(lab, "HEAD", path)[0] == 200  # no download: not recorded
-        assert request(lab, "GET", path)[2] == b"for the record"
-        events = [dict(zip(("type", "user", "content", "detail"), r)) for r in lab.sql(
-            "SELECT kind, user, content, detail FROM pchat_compliance_event WHERE room_uri = "
-            "'%s' ORDER BY id" % room)]
-        files = [e for e in events if e["type"] in ("FILEUPLOAD", "FILEDOWNLOAD")]
-        # one upload, one download per token
-        assert [e["type"] for e in files] == ["FILEUPLOAD", "FILEDOWNLOAD", "FILEDOWNLOAD"]
-        assert all(e["content"] == name and e["user"] == "sip:alice@pchat.test" for e in files)
-        detail = json.loads(files[0]["detail"])
-        assert detail == {"original": "record.txt", "size": 14,
-                          "sha256": hashlib.sha256(b"for the record").hexdigest()}
-        # and they reach the export
-        lab.kamcmd("pchat.compliance.run")
-        assert wait_for(lambda: any(f.endswith(".jsonl") for f in os.listdir(out)), timeout=30)
-        exported = []
-        for f in os.listdir(out):
-            if f.endswith(".jsonl"):
-                with open(os.path.join(out, f)) as fh:
-                    exported += [json.loads(line) for line in fh]
-        assert [e["type"] for e in exported if e["content"] == name] == [
-            "FILEUPLOAD", "FILEDOWNLOAD", "FILEDOWNLOAD"]
-    finally:
-        for n in range(2):
-            lab.kamcmd("pchat.compliance.set", "adapter=none", node=n)
-        shutil.rmtree(out, ignore_errors=True)
+def test_uploads_and_downloads_are_recorded(lab, clients, room, recording):
+    out = recording
+    a = clients("alice")
+    name = upload(lab, a, room, b"for the record", "record.txt")
+    # one download in five chunks, one in one: one event per token
+    assert download(lab, a, room, name, buffer=3) == b"for the record"
+    dtok, _ = token(a, room, name, upload=False)
+    path = "/PersistentChat/files/%s/%s?token=%s" % (guid_of(room), name, dtok)
+    assert request(lab, "HEAD", path)[0] == 200  # no download: not recorded
+    assert request(lab, "GET", path)[2] == b"for the record"
+    events = [dict(zip(("type", "user", "content", "detail"), r)) for r in lab.sql(
+        "SELECT kind, user, content, detail FROM pchat_compliance_event WHERE room_uri = "
+        "'%s' ORDER BY id" % room)]
+    files = [e for e in events if e["type"] in ("FILEUPLOAD", "FILEDOWNLOAD")]
+    # one upload, one download per token
+    assert [e["type"] for e in files] == ["FILEUPLOAD", "FILEDOWNLOAD", "FILEDOWNLOAD"]
+    assert all(e["content"] == name and e["user"] == "sip:alice@pchat.test" for e in files)
+    detail = json.loads(files[0]["detail"])
+    assert detail == {"original": "record.txt", "size": 14,
+                      "sha256": hashlib.sha256(b"for the record").hexdigest()}
+    # and they reach the export
+    lab.kamcmd("pchat.compliance.run")
+    assert wait_for(lambda: any(f.endswith(".jsonl") for f in os.listdir(out)), timeout=30)
+    exported = []
+    for f in os.listdir(out):
+        if f.endswith(".jsonl"):
+            with open(os.path.join(out, f)) as fh:
+                exported += [json.loads(line) for line in fh]
+    assert [e["type"] for e in exported if e["content"] == name] == [
+        "FILEUPLOAD", "FILEDOWNLOAD", "FILEDOWNLOAD"]
 
 
 # ---------------------------------------------------------------- load

@@ -163,33 +163,17 @@ def test_down_never_kills_a_process_it_did_not_start(lab2):
     assert res.returncode == 0, res.stdout
 
 
-def test_port_in_use_is_refused_with_a_clear_message():
+@pytest.mark.parametrize("offset, what", [(101, "Redis"), (200, "HTTPS of node 1")])
+def test_port_in_use_is_refused_with_a_clear_message(offset, what):
     lab = Lab(name="busyport")
     base = free_port_base(1, start=31000)
     blocker = socket.socket()
-    blocker.bind(("127.0.0.1", base + 101))  # where Redis would go
+    blocker.bind(("127.0.0.1", base + offset))
     blocker.listen()
     try:
         res = lab.run("up", "--port-base", str(base), check=False)
         assert res.returncode != 0
-        assert "port %d (Redis) is already in use" % (base + 101) in res.stdout
-        assert "starting" not in res.stdout  # checked before anything was started
-    finally:
-        blocker.close()
-        lab.run("down", check=False)
-        lab.remove()
-
-
-def test_https_port_in_use_is_refused_with_a_clear_message():
-    lab = Lab(name="busyhttps")
-    base = free_port_base(1, start=33000)
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", base + 200))  # node 1's HTTPS
-    blocker.listen()
-    try:
-        res = lab.run("up", "--port-base", str(base), check=False)
-        assert res.returncode != 0
-        assert "port %d (HTTPS of node 1) is already in use" % (base + 200) in res.stdout
+        assert "port %d (%s) is already in use" % (base + offset, what) in res.stdout
         assert "starting" not in res.stdout  # checked before anything was started
     finally:
         blocker.close()
