@@ -33,6 +33,9 @@ enum {
 	A_ROOM_GET,
 	A_ROOM_LIST,
 	A_ROOM_PRINCIPALS,
+	A_ROOM_ROLE_PRINCIPALS,
+	A_ROOM_LOCK,
+	A_ROOM_BUMP,
 	A_ROOM_DELETE,
 	A_ROOM_CLEAR,
 	A_ROOM_CLEAR_BEFORE,
@@ -79,7 +82,7 @@ enum {
 #define ROOM_ROW                                                                          \
 	"SELECT r.id, r.guid, r.name, r.description, r.topic, c.name, r.privacy, r.type, "    \
 	"r.invitations, COALESCE(r.addin_url, ''), r.disabled, COALESCE(s.last_seq, 0), "      \
-	PCHAT_SQL_ISO("r.created") " FROM pchat_room r JOIN pchat_category c ON c.id = r.category_id " \
+	PCHAT_SQL_ISO("r.created") ", r.version, c.guid FROM pchat_room r JOIN pchat_category c ON c.id = r.category_id " \
 	"LEFT JOIN pchat_room_sequence s ON s.room_id = r.id "
 #define CATEGORY_ROW                                                                      \
 	"SELECT c.id, c.guid, c.name, c.description, c.file_upload, c.invitations, "         \
@@ -119,6 +122,12 @@ static const char *const admin_sql[] = {
 					"ESCAPE '!' AND (? < 0 OR r.disabled = ?) ORDER BY r.name LIMIT ?",
 	[A_ROOM_PRINCIPALS] = "SELECT role, principal FROM pchat_room_principal WHERE room_id = ? "
 						  "ORDER BY role, principal",
+	[A_ROOM_ROLE_PRINCIPALS] = "SELECT principal FROM pchat_room_principal WHERE room_id = ? "
+							   "AND role = ?",
+	/* a change holds the room's row from its version check to its commit */
+	[A_ROOM_LOCK] = "SELECT version, category_id FROM pchat_room WHERE id = ? FOR UPDATE",
+	[A_ROOM_BUMP] = "UPDATE pchat_room SET version = version + 1, modified = UTC_TIMESTAMP(6) "
+					"WHERE id = ?",
 	[A_ROOM_DELETE] = "DELETE FROM pchat_room WHERE id = ?",
 	[A_ROOM_CLEAR] = "DELETE FROM pchat_message WHERE room_id = ?",
 	[A_ROOM_CLEAR_BEFORE] = "DELETE FROM pchat_message WHERE room_id = ? AND ts < ?",
@@ -491,7 +500,7 @@ static int read_room_row(void *ctx, const pchat_db_val_t *cols, int ncols)
 {
 	pchat_room_row_t *r = ctx;
 
-	if (ncols != 13)
+	if (ncols != 15)
 		return PCHAT_ERR_FAILED;
 	r->id = (uint64_t)pchat_db_int(&cols[0]);
 	snprintf(r->guid, sizeof(r->guid), "%s", cols[1].s);
@@ -506,6 +515,8 @@ static int read_room_row(void *ctx, const pchat_db_val_t *cols, int ncols)
 	r->disabled = pchat_db_int(&cols[10]) != 0;
 	r->messages = (uint64_t)pchat_db_int(&cols[11]);
 	snprintf(r->created, sizeof(r->created), "%.26sZ", cols[12].s);
+	r->version = (uint64_t)pchat_db_int(&cols[13]);
+	snprintf(r->category_guid, sizeof(r->category_guid), "%s", cols[14].s);
 	return 0;
 }
 
@@ -520,54 +531,6 @@ static int get_room_row(pchat_admin_t *a, long long id, pchat_room_row_t *out, c
 		return fail(a, PCHAT_ERR_NOT_FOUND, "the room vanished");
 	pchat_room_uri(domain, out->guid, out->uri, sizeof(out->uri));
 	return 0;
-}
-
-int pchat_admin_room_add(pchat_admin_t *a, const char *name, const char *category,
-		const pchat_kv_t *opts, int nopts, pchat_room_row_t *out)
-{
-	static const char *const known[] = {"description", "topic", "privacy", "type",
-		"invitations", "addin", "disabled", NULL};
-	const char *v;
-	char guid[PCHAT_GUID_LEN + 1];
-	pchat_db_val_t p[10];
-	long long cat, rc;
-	int disabled = 0, r;
-
-	if (known_options(a, opts, nopts, known) < 0 || check_room_options(a, opts, nopts) < 0)
-		return PCHAT_ERR_INVALID;
-	if (!name || check_text(a, "name", name, 256, 1) < 0)
-		return name ? PCHAT_ERR_INVALID : fail(a, PCHAT_ERR_INVALID, "a room name is needed");
-	if ((cat = category_id(a, category)) < 0)
-		return (int)cat;
-	if ((v = opt(opts, nopts, "disabled")))
-		parse_bool(a, "disabled", v, &disabled);
-	if (pchat_random_guid(guid) < 0)
-		return fail(a, PCHAT_ERR_FAILED, "no random numbers for the room's GUID");
-	p[0] = PCHAT_DB_CS(guid);
-	p[1] = PCHAT_DB_CS(name);
-	p[2] = PCHAT_DB_CS(opt_or(opts, nopts, "description", ""));
-	p[3] = PCHAT_DB_CS(opt_or(opts, nopts, "topic", ""));
-	p[4] = PCHAT_DB_I(cat);
-	/* Lync's defaults: a new room is closed and normal, invitations as its category */
-	p[5] = PCHAT_DB_CS(opt_or(opts, nopts, "privacy", "closed"));
-	p[6] = PCHAT_DB_CS(opt_or(opts, nopts, "type", "normal"));
-	p[7] = PCHAT_DB_CS(opt_or(opts, nopts, "invitations", "inherit"));
-	p[8] = PCHAT_DB_CS(opt_or(opts, nopts, "addin", ""));
-	p[9] = PCHAT_DB_I(disabled);
-	if ((r = begin(a)) < 0)
-		return r;
-	rc = run(a, A_ROOM_INSERT, p, 10, NULL, NULL);
-	if (rc < 0) {
-		pchat_db_rollback(a->db);
-		return rc == PCHAT_ERR_DUPLICATE
-					   ? fail(a, PCHAT_ERR_CONFLICT, "a room named '%s' exists already", name)
-					   : db_fail(a, rc);
-	}
-	rc = (long long)pchat_db_insert_id(a->db);
-	r = finish(a, invite_category_users(a, rc, cat));
-	if (r < 0)
-		return r;
-	return get_room_row(a, rc, out, a->domain);
 }
 
 /* One option of room_set: the statement that writes it and how its value is bound. */
@@ -607,6 +570,15 @@ static int set_option(pchat_admin_t *a, int stmt, long long id, const char *key,
 	return rc < 0 ? db_fail(a, rc) : 0;
 }
 
+/* A change of the room or its principals: one more version, in the change's transaction. */
+static int bump(pchat_admin_t *a, long long id)
+{
+	pchat_db_val_t p = PCHAT_DB_I(id);
+	long long rc = run(a, A_ROOM_BUMP, &p, 1, NULL, NULL);
+
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
 /* Moves a room and drops its principals the new category does not allow. */
 static int move_room(pchat_admin_t *a, long long id, long long cat, int *dropped)
 {
@@ -623,37 +595,6 @@ static int move_room(pchat_admin_t *a, long long id, long long cat, int *dropped
 		return db_fail(a, rc);
 	*dropped = (int)rc;
 	return 0;
-}
-
-int pchat_admin_room_set(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts, int nopts,
-		uint64_t *room, int *dropped)
-{
-	static const char *const known[] = {"name", "description", "topic", "privacy", "type",
-		"invitations", "addin", "disabled", "category", NULL};
-	long long id, cat = 0;
-	const char *v;
-	size_t i;
-	int rc;
-
-	*dropped = 0;
-	if (nopts == 0)
-		return fail(a, PCHAT_ERR_INVALID, "nothing to change: give key=value options");
-	if (known_options(a, opts, nopts, known) < 0 || check_room_options(a, opts, nopts) < 0)
-		return PCHAT_ERR_INVALID;
-	if ((id = room_id(a, ident)) < 0)
-		return (int)id;
-	if ((v = opt(opts, nopts, "category")) && (cat = category_id(a, v)) < 0)
-		return (int)cat;
-	*room = (uint64_t)id;
-	if ((rc = begin(a)) < 0)
-		return rc;
-	for (i = 0; rc == 0 && i < sizeof(room_setters) / sizeof(room_setters[0]); i++)
-		if ((v = opt(opts, nopts, room_setters[i].key)))
-			rc = set_option(a, room_setters[i].stmt, id, room_setters[i].key, v,
-					room_setters[i].is_bool);
-	if (rc == 0 && cat)
-		rc = move_room(a, id, cat, dropped);
-	return finish(a, rc);
 }
 
 /* Rows of two texts (role and principal, name and value) handed to a caller's callback. */
@@ -751,11 +692,15 @@ int pchat_admin_room_disable(pchat_admin_t *a, const char *ident, int disabled,
 		uint64_t *room)
 {
 	long long id = room_id(a, ident);
+	int rc;
 
 	if (id < 0)
 		return (int)id;
 	*room = (uint64_t)id;
-	return set_option(a, A_ROOM_SET_DISABLED, id, "disabled", disabled ? "yes" : "no", 1);
+	if ((rc = begin(a)) < 0)
+		return rc;
+	rc = set_option(a, A_ROOM_SET_DISABLED, id, "disabled", disabled ? "yes" : "no", 1);
+	return finish(a, rc == 0 ? bump(a, id) : rc);
 }
 
 int pchat_admin_room_remove(pchat_admin_t *a, const char *ident, uint64_t *room)
@@ -987,10 +932,341 @@ int pchat_admin_room_principals(pchat_admin_t *a, const char *ident, const char 
 				*invited += r == 0;
 			}
 		}
-		r = finish(a, r);
+		r = finish(a, r == 0 ? bump(a, id) : r);
 	}
 	pchat_free(norm);
 	return r;
+}
+
+/* ------------------------------------------------------------------ whole rooms */
+
+/* The principals of a role as a change gives them, normalized. */
+typedef struct norm_list {
+	const char *role;
+	char (*p)[PCHAT_USER_MAX];
+	int n;
+} norm_list_t;
+
+static void free_lists(norm_list_t *nl, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		pchat_free(nl[i].p);
+}
+
+/* Normalizes the lists into nl (nlists entries). Every principal that is neither a SIP URI nor
+ * a domain is told to refused; PCHAT_ERR_INVALID when there was one. */
+static int normalize_lists(pchat_admin_t *a, const pchat_role_list_t *lists, int nlists,
+		norm_list_t *nl, pchat_refused_f refused, void *rctx)
+{
+	int i, k, bad = 0;
+
+	memset(nl, 0, sizeof(*nl) * (size_t)nlists);
+	for (i = 0; i < nlists; i++) {
+		if (one_of(a, "role", lists[i].role, room_roles) < 0)
+			return PCHAT_ERR_INVALID;
+		nl[i].role = lists[i].role;
+		nl[i].p = pchat_calloc(lists[i].n > 0 ? lists[i].n : 1, PCHAT_USER_MAX);
+		if (!nl[i].p)
+			return fail(a, PCHAT_ERR_NO_MEMORY, "out of memory");
+		for (k = 0; k < lists[i].n; k++) {
+			if (pchat_principal_normalize(lists[i].principals[k], nl[i].p[nl[i].n],
+						PCHAT_USER_MAX) == 0) {
+				nl[i].n++;
+				continue;
+			}
+			bad++;
+			if (refused)
+				refused(rctx, lists[i].principals[k], "neither a SIP URI nor a domain");
+		}
+	}
+	return bad ? fail(a, PCHAT_ERR_INVALID, "%d principal%s neither a SIP URI (sip:user@host) "
+						 "nor a domain", bad, bad > 1 ? "s are" : " is")
+			   : 0;
+}
+
+/* Every principal of the lists must lie within category cat; each one outside it is told to
+ * refused, and then the change is PCHAT_ERR_INVALID. */
+static int check_lists_scope(pchat_admin_t *a, long long cat, const norm_list_t *nl,
+		int nlists, pchat_refused_f refused, void *rctx)
+{
+	int i, k, ok, bad = 0;
+
+	for (i = 0; i < nlists; i++) {
+		for (k = 0; k < nl[i].n; k++) {
+			if ((ok = in_scope(a, cat, nl[i].p[k])) < 0)
+				return ok;
+			if (ok)
+				continue;
+			bad++;
+			if (refused)
+				refused(rctx, nl[i].p[k], "not allowed in the category, or denied by it");
+		}
+	}
+	return bad ? fail(a, PCHAT_ERR_INVALID, "%d principal%s outside the category's scope", bad,
+						 bad > 1 ? "s are" : " is")
+			   : 0;
+}
+
+typedef struct old_list {
+	char (*p)[PCHAT_USER_MAX];
+	int n, size;
+} old_list_t;
+
+static int read_old(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	old_list_t *ol = ctx;
+	void *grown;
+
+	if (ncols != 1)
+		return PCHAT_ERR_FAILED;
+	if (ol->n == ol->size) {
+		ol->size = ol->size ? ol->size * 2 : 16;
+		if (!(grown = pchat_realloc(ol->p, (size_t)ol->size * PCHAT_USER_MAX)))
+			return PCHAT_ERR_NO_MEMORY;
+		ol->p = grown;
+	}
+	snprintf(ol->p[ol->n++], PCHAT_USER_MAX, "%s", cols[0].s);
+	return 0;
+}
+
+static int listed(const norm_list_t *nl, const char *principal)
+{
+	int k;
+
+	for (k = 0; k < nl->n; k++)
+		if (strcasecmp(nl->p[k], principal) == 0)
+			return 1;
+	return 0;
+}
+
+/* Makes the room's principals of a role exactly the list: the others go, the new ones come
+ * (and new members are invited when the room's invitations are on). */
+static int replace_list(pchat_admin_t *a, long long room, const norm_list_t *nl)
+{
+	old_list_t ol = {NULL, 0, 0};
+	pchat_db_val_t p[3] = {PCHAT_DB_I(room), PCHAT_DB_CS(nl->role)};
+	long long rc;
+	int k, on = 0;
+
+	rc = run(a, A_ROOM_ROLE_PRINCIPALS, p, 2, read_old, &ol);
+	for (k = 0; rc >= 0 && k < ol.n; k++) {
+		if (listed(nl, ol.p[k]))
+			continue;
+		p[2] = PCHAT_DB_CS(ol.p[k]);
+		rc = run(a, A_PRINCIPAL_REMOVE, p, 3, NULL, NULL);
+	}
+	pchat_free(ol.p);
+	if (rc < 0)
+		return db_fail(a, rc);
+	if (strcmp(nl->role, "member") == 0 && (on = invitations_on(a, room)) < 0)
+		return on;
+	for (k = 0; k < nl->n; k++) {
+		p[2] = PCHAT_DB_CS(nl->p[k]);
+		rc = run(a, A_PRINCIPAL_ADD, p, 3, NULL, NULL);
+		if (rc < 0)
+			return db_fail(a, rc);
+		/* a user newly added to a room with invitations on is invited to it */
+		if (rc == 1 && on && strchr(nl->p[k], '@') && (rc = invite(a, nl->p[k], room)) < 0)
+			return (int)rc;
+	}
+	return 0;
+}
+
+static int replace_lists(pchat_admin_t *a, long long room, const norm_list_t *nl, int nlists)
+{
+	int i, rc = 0;
+
+	for (i = 0; rc == 0 && i < nlists; i++)
+		rc = replace_list(a, room, &nl[i]);
+	return rc;
+}
+
+static int insert_room(pchat_admin_t *a, const char *name, long long cat,
+		const pchat_kv_t *opts, int nopts)
+{
+	char guid[PCHAT_GUID_LEN + 1];
+	pchat_db_val_t p[10];
+	const char *v;
+	long long rc;
+	int disabled = 0;
+
+	if ((v = opt(opts, nopts, "disabled")))
+		parse_bool(a, "disabled", v, &disabled);
+	if (pchat_random_guid(guid) < 0)
+		return fail(a, PCHAT_ERR_FAILED, "no random numbers for the room's GUID");
+	p[0] = PCHAT_DB_CS(guid);
+	p[1] = PCHAT_DB_CS(name);
+	p[2] = PCHAT_DB_CS(opt_or(opts, nopts, "description", ""));
+	p[3] = PCHAT_DB_CS(opt_or(opts, nopts, "topic", ""));
+	p[4] = PCHAT_DB_I(cat);
+	/* Lync's defaults: a new room is closed and normal, invitations as its category */
+	p[5] = PCHAT_DB_CS(opt_or(opts, nopts, "privacy", "closed"));
+	p[6] = PCHAT_DB_CS(opt_or(opts, nopts, "type", "normal"));
+	p[7] = PCHAT_DB_CS(opt_or(opts, nopts, "invitations", "inherit"));
+	p[8] = PCHAT_DB_CS(opt_or(opts, nopts, "addin", ""));
+	p[9] = PCHAT_DB_I(disabled);
+	rc = run(a, A_ROOM_INSERT, p, 10, NULL, NULL);
+	if (rc == PCHAT_ERR_DUPLICATE)
+		return fail(a, PCHAT_ERR_CONFLICT, "a room named '%s' exists already", name);
+	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+int pchat_admin_room_create(pchat_admin_t *a, const char *name, const char *category,
+		const pchat_kv_t *opts, int nopts, const pchat_role_list_t *lists, int nlists,
+		pchat_refused_f refused, void *rctx, pchat_room_row_t *out)
+{
+	static const char *const known[] = {"description", "topic", "privacy", "type",
+		"invitations", "addin", "disabled", NULL};
+	norm_list_t nl[3];
+	long long cat, id = 0;
+	int rc;
+
+	if (nlists > 3)
+		return fail(a, PCHAT_ERR_INVALID, "at most the members, managers and presenters");
+	if (known_options(a, opts, nopts, known) < 0 || check_room_options(a, opts, nopts) < 0)
+		return PCHAT_ERR_INVALID;
+	if (!name || check_text(a, "name", name, 256, 1) < 0)
+		return name ? PCHAT_ERR_INVALID : fail(a, PCHAT_ERR_INVALID, "a room name is needed");
+	if ((cat = category_id(a, category)) < 0)
+		return (int)cat;
+	rc = normalize_lists(a, lists, nlists, nl, refused, rctx);
+	if (rc == 0)
+		rc = check_lists_scope(a, cat, nl, nlists, refused, rctx);
+	if (rc == 0 && (rc = begin(a)) == 0) {
+		rc = insert_room(a, name, cat, opts, nopts);
+		if (rc == 0) {
+			id = (long long)pchat_db_insert_id(a->db);
+			rc = replace_lists(a, id, nl, nlists);
+		}
+		if (rc == 0)
+			rc = invite_category_users(a, id, cat);
+		rc = finish(a, rc);
+	}
+	free_lists(nl, nlists);
+	return rc < 0 ? rc : get_room_row(a, id, out, a->domain);
+}
+
+int pchat_admin_room_add(pchat_admin_t *a, const char *name, const char *category,
+		const pchat_kv_t *opts, int nopts, pchat_room_row_t *out)
+{
+	return pchat_admin_room_create(a, name, category, opts, nopts, NULL, 0, NULL, NULL, out);
+}
+
+typedef struct room_lock {
+	long long version;
+	long long category;
+} room_lock_t;
+
+static int read_room_lock(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	room_lock_t *rl = ctx;
+
+	if (ncols != 2)
+		return PCHAT_ERR_FAILED;
+	rl->version = pchat_db_int(&cols[0]);
+	rl->category = pchat_db_int(&cols[1]);
+	return 0;
+}
+
+/* Inside the change's transaction: holds the room's row and checks its version (0: any). */
+static int lock_room(pchat_admin_t *a, long long id, uint64_t version, room_lock_t *rl)
+{
+	pchat_db_val_t p = PCHAT_DB_I(id);
+	long long rc = run(a, A_ROOM_LOCK, &p, 1, read_room_lock, rl);
+
+	if (rc < 0)
+		return db_fail(a, rc);
+	if (rc == 0)
+		return fail(a, PCHAT_ERR_NOT_FOUND, "the room was removed meanwhile");
+	if (version && (uint64_t)rl->version != version)
+		return fail(a, PCHAT_ERR_STALE, "the room was changed meanwhile (version %lld, the "
+				"change was based on %llu): look at it again", rl->version,
+				(unsigned long long)version);
+	return 0;
+}
+
+/* The options' writes, and the move to another category, in the caller's transaction. */
+static int write_room(pchat_admin_t *a, long long id, const pchat_kv_t *opts, int nopts,
+		long long cat, const room_lock_t *rl, int *dropped)
+{
+	const char *v;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < sizeof(room_setters) / sizeof(room_setters[0]); i++)
+		if ((v = opt(opts, nopts, room_setters[i].key)))
+			rc = set_option(a, room_setters[i].stmt, id, room_setters[i].key, v,
+					room_setters[i].is_bool);
+	if (rc == 0 && cat && cat != rl->category)
+		rc = move_room(a, id, cat, dropped);
+	return rc;
+}
+
+int pchat_admin_room_update(pchat_admin_t *a, const char *ident, uint64_t version,
+		const pchat_kv_t *opts, int nopts, const pchat_role_list_t *lists, int nlists,
+		pchat_refused_f refused, void *rctx, uint64_t *room, int *dropped)
+{
+	static const char *const known[] = {"name", "description", "topic", "privacy", "type",
+		"invitations", "addin", "disabled", "category", NULL};
+	norm_list_t nl[3];
+	room_lock_t rl = {0, 0};
+	long long id, cat = 0;
+	const char *v;
+	int rc;
+
+	*dropped = 0;
+	if (nopts == 0 && nlists == 0)
+		return fail(a, PCHAT_ERR_INVALID, "nothing to change");
+	if (nlists > 3)
+		return fail(a, PCHAT_ERR_INVALID, "at most the members, managers and presenters");
+	if (known_options(a, opts, nopts, known) < 0 || check_room_options(a, opts, nopts) < 0)
+		return PCHAT_ERR_INVALID;
+	if ((id = room_id(a, ident)) < 0)
+		return (int)id;
+	if ((v = opt(opts, nopts, "category")) && (cat = category_id(a, v)) < 0)
+		return (int)cat;
+	*room = (uint64_t)id;
+	rc = normalize_lists(a, lists, nlists, nl, refused, rctx);
+	if (rc == 0 && (rc = begin(a)) == 0) {
+		rc = lock_room(a, id, version, &rl);
+		if (rc == 0)
+			rc = check_lists_scope(a, cat ? cat : rl.category, nl, nlists, refused, rctx);
+		if (rc == 0)
+			rc = write_room(a, id, opts, nopts, cat, &rl, dropped);
+		if (rc == 0)
+			rc = replace_lists(a, id, nl, nlists);
+		rc = finish(a, rc == 0 ? bump(a, id) : rc);
+	}
+	free_lists(nl, nlists);
+	return rc;
+}
+
+int pchat_admin_room_set(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts, int nopts,
+		uint64_t *room, int *dropped)
+{
+	pchat_kv_t rest[64];
+	uint64_t version = 0;
+	int i, n = 0;
+	char *end;
+
+	*dropped = 0;
+	if (nopts == 0)
+		return fail(a, PCHAT_ERR_INVALID, "nothing to change: give key=value options");
+	if (nopts > 64)
+		return fail(a, PCHAT_ERR_INVALID, "too many options");
+	for (i = 0; i < nopts; i++) {
+		if (strcmp(opts[i].key, "version") != 0) {
+			rest[n++] = opts[i];
+			continue;
+		}
+		version = strtoull(opts[i].value, &end, 10);
+		if (!opts[i].value[0] || *end || version == 0)
+			return fail(a, PCHAT_ERR_INVALID, "version must be a positive number");
+	}
+	return pchat_admin_room_update(a, ident, version, rest, n, NULL, 0, NULL, NULL, room,
+			dropped);
 }
 
 /* ------------------------------------------------------------------ categories */

@@ -54,6 +54,8 @@ typedef struct pchat_room_row {
 	int disabled;
 	uint64_t messages;   /* posts stored (the room's last sequence number) */
 	char created[32];    /* ISO 8601 */
+	uint64_t version;    /* grows with every change of the room or its principals */
+	char category_guid[PCHAT_GUID_LEN + 1];
 } pchat_room_row_t;
 
 typedef struct pchat_category_row {
@@ -79,8 +81,32 @@ typedef int (*pchat_config_f)(void *ctx, const char *name, const char *value);
  * (normal|auditorium), invitations (inherit|on|off), addin (URL), disabled (yes|no). */
 int pchat_admin_room_add(pchat_admin_t *a, const char *name, const char *category,
 		const pchat_kv_t *opts, int nopts, pchat_room_row_t *out);
-/* Options as room_add, plus name and category. Moving a room to another category drops the
- * members, managers and presenters the new category does not allow (*dropped of them). */
+/* The whole new list of a role of a room (member, manager or presenter). */
+typedef struct pchat_role_list {
+	const char *role;
+	const char *const *principals;
+	int n;
+} pchat_role_list_t;
+
+/* A principal a change cannot take, and why. */
+typedef void (*pchat_refused_f)(void *ctx, const char *principal, const char *reason);
+
+/* room_add with the room's first principals (lists: at most one per role), all in one
+ * transaction. Every principal that is not one, or lies outside the category's scope, is told
+ * to refused (when not NULL) and the room is not created (PCHAT_ERR_INVALID). */
+int pchat_admin_room_create(pchat_admin_t *a, const char *name, const char *category,
+		const pchat_kv_t *opts, int nopts, const pchat_role_list_t *lists, int nlists,
+		pchat_refused_f refused, void *rctx, pchat_room_row_t *out);
+/* Changes a room (options as room_set) and replaces the lists given, in one transaction that
+ * holds the room's row, when its version is still version (0: whatever it is); otherwise
+ * PCHAT_ERR_STALE and nothing is written. Principals are checked against the category the room
+ * ends in, as room_create does. Every change adds one to the room's version. */
+int pchat_admin_room_update(pchat_admin_t *a, const char *ident, uint64_t version,
+		const pchat_kv_t *opts, int nopts, const pchat_role_list_t *lists, int nlists,
+		pchat_refused_f refused, void *rctx, uint64_t *room_id, int *dropped);
+/* Options as room_add, plus name, category and version (the change is refused as stale when
+ * the room's version is another). Moving a room to another category drops the members,
+ * managers and presenters the new category does not allow (*dropped of them). */
 int pchat_admin_room_set(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts, int nopts,
 		uint64_t *room_id, int *dropped);
 int pchat_admin_room_get(pchat_admin_t *a, const char *ident, pchat_room_row_t *out);

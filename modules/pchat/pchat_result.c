@@ -28,6 +28,7 @@ static const rc_map_t rc_map[] = {
 	{PCHAT_ERR_TOO_LARGE, 413, "Request Entity Too Large", "too large"},
 	{PCHAT_ERR_NO_MEMORY, 500, "Server Internal Error", "out of memory"},
 	{PCHAT_ERR_NOT_SUPPORTED, 501, "Not Implemented", "not supported"},
+	{PCHAT_ERR_STALE, 409, "Conflict", "changed meanwhile"},
 };
 
 static const rc_map_t *map_of(pchat_rc_t rc)

@@ -28,6 +28,7 @@ typedef enum pchat_rc {
 	PCHAT_ERR_TOO_LARGE = -11,    /* over a size limit */
 	PCHAT_ERR_NO_MEMORY = -12,
 	PCHAT_ERR_NOT_SUPPORTED = -13,
+	PCHAT_ERR_STALE = -14,        /* changed by someone else since the version given */
 } pchat_rc_t;
 
 /* The SIP status a request that ended with rc is answered with, and its reason phrase. */

@@ -13,7 +13,7 @@ static const struct {
 } required[] = {
 	{"pchat_category", 1, "001-initial.sql"},
 	{"pchat_category_principal", 1, "001-initial.sql"},
-	{"pchat_room", 2, "002-search-and-settings.sql"},
+	{"pchat_room", 3, "007-web.sql"},
 	{"pchat_room_principal", 1, "001-initial.sql"},
 	{"pchat_message", 1, "001-initial.sql"},
 	{"pchat_follow", 1, "001-initial.sql"},
@@ -30,6 +30,10 @@ static const struct {
 	{"pchat_compliance_state", 1, "005-compliance.sql"},
 	{"pchat_file", 1, "006-files.sql"},
 	{"pchat_file_token", 1, "006-files.sql"},
+	{"pchat_web_session", 1, "007-web.sql"},
+	{"pchat_web_token", 1, "007-web.sql"},
+	{"pchat_web_admin", 1, "007-web.sql"},
+	{"pchat_web_login_failure", 1, "007-web.sql"},
 };
 #define NREQUIRED (sizeof(required) / sizeof(required[0]))
 
