@@ -1,7 +1,8 @@
 -- Demo data of the lab (scripts/lab substitutes @DOMAIN@ and @DEMO_ROOM_GUID@). Safe to apply on
 -- every start: existing rows, and the history posted since, are kept.
 --
--- Users alice, bob and carol of @DOMAIN@. Rooms cover every privacy and type:
+-- Users alice, bob and carol of @DOMAIN@: alice creates rooms in the Lab category, carol
+-- administers the room-management web application. Rooms cover every privacy and type:
 --   Lobby          open    normal      anyone in @DOMAIN@ may join and post (the demo room)
 --   Engineering    closed  normal      members alice, bob; manager alice
 --   Board          secret  normal      members alice; manager alice (hidden from others)
@@ -45,6 +46,8 @@ INSERT IGNORE INTO pchat_room_principal (room_id, role, principal) VALUES
     (6, 'member', 'sip:alice@@DOMAIN@'), (6, 'member', 'sip:carol@@DOMAIN@'),
     (6, 'presenter', 'sip:carol@@DOMAIN@'),
     (7, 'member', 'sip:alice@@DOMAIN@');
+
+INSERT IGNORE INTO pchat_web_admin (principal) VALUES ('sip:carol@@DOMAIN@');
 
 INSERT IGNORE INTO pchat_follow (user, room_id) VALUES
     ('sip:alice@@DOMAIN@', 1), ('sip:bob@@DOMAIN@', 1), ('sip:carol@@DOMAIN@', 1);

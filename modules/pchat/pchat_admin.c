@@ -955,6 +955,19 @@ static void free_lists(norm_list_t *nl, int n)
 		pchat_free(nl[i].p);
 }
 
+/* A principal as people type it: a SIP URI, user@host (a SIP URI without its scheme) or a
+ * domain. */
+static int normalize_one(const char *in, char *out)
+{
+	char uri[PCHAT_USER_MAX + 4];
+
+	if (strchr(in, '@') && strncasecmp(in, "sip:", 4) != 0 && strncasecmp(in, "sips:", 5) != 0) {
+		snprintf(uri, sizeof(uri), "sip:%s", in);
+		in = uri;
+	}
+	return pchat_principal_normalize(in, out, PCHAT_USER_MAX);
+}
+
 /* Normalizes the lists into nl (nlists entries). Every principal that is neither a SIP URI nor
  * a domain is told to refused; PCHAT_ERR_INVALID when there was one. */
 static int normalize_lists(pchat_admin_t *a, const pchat_role_list_t *lists, int nlists,
@@ -971,8 +984,7 @@ static int normalize_lists(pchat_admin_t *a, const pchat_role_list_t *lists, int
 		if (!nl[i].p)
 			return fail(a, PCHAT_ERR_NO_MEMORY, "out of memory");
 		for (k = 0; k < lists[i].n; k++) {
-			if (pchat_principal_normalize(lists[i].principals[k], nl[i].p[nl[i].n],
-						PCHAT_USER_MAX) == 0) {
+			if (normalize_one(lists[i].principals[k], nl[i].p[nl[i].n]) == 0) {
 				nl[i].n++;
 				continue;
 			}
@@ -1007,6 +1019,25 @@ static int check_lists_scope(pchat_admin_t *a, long long cat, const norm_list_t 
 	return bad ? fail(a, PCHAT_ERR_INVALID, "%d principal%s outside the category's scope", bad,
 						 bad > 1 ? "s are" : " is")
 			   : 0;
+}
+
+/* After normalize_lists (its result normalized): the principals that are principals are
+ * checked against the category's scope even when others were not, so that a refusal names
+ * every principal at fault at once. */
+static int check_lists(pchat_admin_t *a, long long cat, int normalized, const norm_list_t *nl,
+		int nlists, pchat_refused_f refused, void *rctx)
+{
+	int scope;
+
+	if (normalized < 0 && normalized != PCHAT_ERR_INVALID)
+		return normalized;
+	if ((scope = check_lists_scope(a, cat, nl, nlists, refused, rctx)) < 0
+			&& scope != PCHAT_ERR_INVALID)
+		return scope;
+	if (normalized < 0 && scope < 0)
+		return fail(a, PCHAT_ERR_INVALID, "principals are refused: they are not users or "
+				"domains, or lie outside the category's scope");
+	return normalized < 0 ? normalized : scope;
 }
 
 typedef struct old_list {
@@ -1131,9 +1162,8 @@ int pchat_admin_room_create(pchat_admin_t *a, const char *name, const char *cate
 		return name ? PCHAT_ERR_INVALID : fail(a, PCHAT_ERR_INVALID, "a room name is needed");
 	if ((cat = category_id(a, category)) < 0)
 		return (int)cat;
-	rc = normalize_lists(a, lists, nlists, nl, refused, rctx);
-	if (rc == 0)
-		rc = check_lists_scope(a, cat, nl, nlists, refused, rctx);
+	rc = check_lists(a, cat, normalize_lists(a, lists, nlists, nl, refused, rctx), nl, nlists,
+			refused, rctx);
 	if (rc == 0 && (rc = begin(a)) == 0) {
 		rc = insert_room(a, name, cat, opts, nopts);
 		if (rc == 0) {
@@ -1146,6 +1176,22 @@ int pchat_admin_room_create(pchat_admin_t *a, const char *name, const char *cate
 	}
 	free_lists(nl, nlists);
 	return rc < 0 ? rc : get_room_row(a, id, out, a->domain);
+}
+
+int pchat_admin_check_principals(pchat_admin_t *a, const char *category,
+		const char *const *principals, int n, pchat_refused_f refused, void *rctx)
+{
+	pchat_role_list_t list = {"member", principals, n};
+	norm_list_t nl;
+	long long cat = category_id(a, category);
+	int rc;
+
+	if (cat < 0)
+		return (int)cat;
+	rc = check_lists(a, cat, normalize_lists(a, &list, 1, &nl, refused, rctx), &nl, 1,
+			refused, rctx);
+	free_lists(&nl, 1);
+	return rc;
 }
 
 int pchat_admin_room_add(pchat_admin_t *a, const char *name, const char *category,
@@ -1214,7 +1260,7 @@ int pchat_admin_room_update(pchat_admin_t *a, const char *ident, uint64_t versio
 	room_lock_t rl = {0, 0};
 	long long id, cat = 0;
 	const char *v;
-	int rc;
+	int rc, normalized;
 
 	*dropped = 0;
 	if (nopts == 0 && nlists == 0)
@@ -1228,11 +1274,13 @@ int pchat_admin_room_update(pchat_admin_t *a, const char *ident, uint64_t versio
 	if ((v = opt(opts, nopts, "category")) && (cat = category_id(a, v)) < 0)
 		return (int)cat;
 	*room = (uint64_t)id;
-	rc = normalize_lists(a, lists, nlists, nl, refused, rctx);
-	if (rc == 0 && (rc = begin(a)) == 0) {
+	normalized = normalize_lists(a, lists, nlists, nl, refused, rctx);
+	rc = normalized == 0 || normalized == PCHAT_ERR_INVALID ? begin(a) : normalized;
+	if (rc == 0) {
+		/* the version first: a stale change is refused as such, whatever else it holds */
 		rc = lock_room(a, id, version, &rl);
 		if (rc == 0)
-			rc = check_lists_scope(a, cat ? cat : rl.category, nl, nlists, refused, rctx);
+			rc = check_lists(a, cat ? cat : rl.category, normalized, nl, nlists, refused, rctx);
 		if (rc == 0)
 			rc = write_room(a, id, opts, nopts, cat, &rl, dropped);
 		if (rc == 0)

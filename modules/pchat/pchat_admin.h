@@ -97,6 +97,10 @@ typedef void (*pchat_refused_f)(void *ctx, const char *principal, const char *re
 int pchat_admin_room_create(pchat_admin_t *a, const char *name, const char *category,
 		const pchat_kv_t *opts, int nopts, const pchat_role_list_t *lists, int nlists,
 		pchat_refused_f refused, void *rctx, pchat_room_row_t *out);
+/* The page's "check names": every principal that is not one, or lies outside the category's
+ * scope, is told to refused; PCHAT_ERR_INVALID when there was one, 0 when all are fine. */
+int pchat_admin_check_principals(pchat_admin_t *a, const char *category,
+		const char *const *principals, int n, pchat_refused_f refused, void *rctx);
 /* Changes a room (options as room_set) and replaces the lists given, in one transaction that
  * holds the room's row, when its version is still version (0: whatever it is); otherwise
  * PCHAT_ERR_STALE and nothing is written. Principals are checked against the category the room

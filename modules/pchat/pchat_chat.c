@@ -857,7 +857,8 @@ static void cmd_getserverinfo(const pchat_chat_t *chat, const pchat_caller_t *c,
 	pchat_xccos_open(&b, chat->out->next_envid(chat->out_h));
 	pchat_xccos_rpl_open(&b, env, "getserverinfo", PCHAT_OK, TXT_OK);
 	pchat_xccos_sib(&b, info_type, ts, chat->settings->search_limit,
-			chat->settings->message_size_limit, chat->settings->story_size_limit, root);
+			chat->settings->message_size_limit, chat->settings->story_size_limit, root,
+			chat->room_management_url);
 	pchat_xccos_rpl_close(&b);
 	pchat_xccos_close(&b);
 	send_reply(chat, c, env, &b);

@@ -42,6 +42,8 @@ typedef struct pchat_chat {
 	uint64_t *recorded;  /* counts the events written (NULL: not counted) */
 	/* the pool's public base URL of the file service; NULL or "": files cannot be posted */
 	const char *files_url;
+	/* the room-management page's URL, told in getserverinfo; NULL or "": none */
+	const char *room_management_url;
 } pchat_chat_t;
 
 /* Runs a command; its reply goes out through out->reply. */

@@ -13,6 +13,7 @@
 #include "pchat_housekeeper.h"
 #include "pchat_node.h"
 #include "pchat_pool.h"
+#include "pchat_webapi.h"
 #include "pchat_settings.h"
 
 int pchat_housekeeper_init(void)
@@ -74,6 +75,8 @@ static void housekeeper_loop(void)
 		pchat_pool_tick();
 		if (tick % (unsigned int)pchat_params.file_sweep_interval == 0)
 			pchat_filesvc_sweep();
+		if (tick % 60 == 30 && pchat_proc_db())
+			pchat_web_sweep(pchat_proc_db(), pchat_webapi_conf());
 		sleep(1);
 		tick++;
 	}

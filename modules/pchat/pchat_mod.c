@@ -42,6 +42,8 @@
 #include "pchat_service.h"
 #include "pchat_session.h"
 #include "pchat_sip.h"
+#include "pchat_webapi.h"
+#include "pchat_webpage.h"
 
 MODULE_VERSION
 
@@ -103,20 +105,27 @@ static stat_export_t mod_stats[] = {
  * /health). */
 static int init_http(void)
 {
-	static pchat_http_route_t routes[8];
-	const pchat_http_route_t *files;
-	int n;
+	static pchat_http_route_t routes[16];
+	const pchat_http_route_t *files, *api;
+	int n, napi;
 
-	if (pchat_filesvc_init() < 0 || pchat_metrics_init() < 0)
+	if (pchat_filesvc_init() < 0 || pchat_metrics_init() < 0
+			|| pchat_webpage_init(pchat_params.web_root) < 0)
 		return -1;
 	files = pchat_filesvc_routes(&n);
-	if (n + 1 > (int)(sizeof(routes) / sizeof(routes[0]))) {
+	api = pchat_webapi_routes(&napi);
+	if (n + napi + 3 > (int)(sizeof(routes) / sizeof(routes[0]))) {
 		LM_BUG("too many HTTP routes\n");
 		return -1;
 	}
 	memcpy(routes, files, (size_t)n * sizeof(*files));
+	memcpy(routes + n, api, (size_t)napi * sizeof(*api));
+	n += napi;
 	routes[n++] = pchat_metrics_route;
-	return pchat_http_init(routes, n);
+	routes[n++] = pchat_webpage_route;
+	routes[n++] = pchat_webpage_bare_route;
+	/* the page's address is known once the service's is */
+	return pchat_http_init(routes, n) < 0 || pchat_webapi_init() < 0 ? -1 : 0;
 }
 
 static int mod_init(void);
@@ -196,6 +205,15 @@ static param_export_t params[] = {
 	{"http_header_timeout", PARAM_INT, &pchat_params.http_header_timeout},
 	{"http_request_timeout", PARAM_INT, &pchat_params.http_request_timeout},
 	{"http_stop_timeout", PARAM_INT, &pchat_params.http_stop_timeout},
+	{"web_root", PARAM_STRING, &pchat_params.web_root},
+	{"web_room_management_url", PARAM_STRING, &pchat_params.web_room_management_url},
+	{"web_session_idle", PARAM_INT, &pchat_params.web_session_idle},
+	{"web_session_lifetime", PARAM_INT, &pchat_params.web_session_lifetime},
+	{"web_login_max_failures", PARAM_INT, &pchat_params.web_login_max_failures},
+	{"web_login_window", PARAM_INT, &pchat_params.web_login_window},
+	{"web_login_block", PARAM_INT, &pchat_params.web_login_block},
+	{"web_sso_header", PARAM_STRING, &pchat_params.web_sso_header},
+	{"web_sso_proxies", PARAM_STRING, &pchat_params.web_sso_proxies},
 	{0, 0, 0}
 };
 
@@ -272,7 +290,8 @@ static int mod_init(void)
 	pchat_set_allocator(&pkg_allocator);
 	if (pchat_node_init() < 0)
 		return -1;
-	if (rpc_register_array(pchat_rpc_admin_cmds) != 0) {
+	if (rpc_register_array(pchat_rpc_admin_cmds) != 0
+			|| rpc_register_array(pchat_rpc_web_cmds) != 0) {
 		LM_ERR("cannot register the administration RPC commands\n");
 		return -1;
 	}

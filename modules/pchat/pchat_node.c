@@ -20,6 +20,7 @@
 #include "pchat_schema.h"
 #include "pchat_settings.h"
 #include "pchat_store_mysql.h"
+#include "pchat_web.h"
 
 pchat_params_t pchat_params = {
 	.db_url = "mysql://pchat:pchat@127.0.0.1:3306/pchat",
@@ -77,6 +78,15 @@ pchat_params_t pchat_params = {
 	.http_header_timeout = 10,
 	.http_request_timeout = 300,
 	.http_stop_timeout = 5,
+	.web_root = "",
+	.web_room_management_url = "",
+	.web_session_idle = 1800,
+	.web_session_lifetime = 43200,
+	.web_login_max_failures = 5,
+	.web_login_window = 300,
+	.web_login_block = 300,
+	.web_sso_header = "",
+	.web_sso_proxies = "",
 };
 
 long long pchat_run = 0;
@@ -94,7 +104,7 @@ pchat_shared_t *pchat_shared = NULL;
 /* The statement sets a process's connection runs: the parts that query on it. */
 static const pchat_db_sqlset_t *const proc_sqlsets[] = {
 	&pchat_schema_sqlset, &pchat_store_sqlset, &pchat_admin_sqlset, &pchat_outbox_sqlset,
-	&pchat_filestore_sqlset};
+	&pchat_filestore_sqlset, &pchat_web_sqlset};
 #define PROC_NSQLSETS ((int)(sizeof(proc_sqlsets) / sizeof(proc_sqlsets[0])))
 
 static pchat_db_t *proc_db = NULL;

@@ -85,6 +85,15 @@ typedef struct pchat_params {
 	int http_header_timeout;  /* s for a request's head, from the connection or the last request */
 	int http_request_timeout; /* s for a whole request, from its head to its answer's end */
 	int http_stop_timeout;    /* s requests in flight get at a stop */
+	char *web_root;           /* the room-management page's files; empty: no page */
+	char *web_room_management_url; /* the page's URL as clients are told; empty: from the service's */
+	int web_session_idle;     /* s a web session lives without a request */
+	int web_session_lifetime; /* s a web session lives at most */
+	int web_login_max_failures; /* failed sign-ins in a window that block a user or address */
+	int web_login_window;     /* s */
+	int web_login_block;      /* s */
+	char *web_sso_header;     /* the header a trusted proxy names the signed-on user in */
+	char *web_sso_proxies;    /* the addresses of those proxies */
 } pchat_params_t;
 
 extern pchat_params_t pchat_params;

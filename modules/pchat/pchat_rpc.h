@@ -1,6 +1,7 @@
 /*
  * The module's RPC commands (pchat.*), for kamcmd, kamcli and JSON-RPC: the node's state
- * (pchat_rpc.c) and the administration of the room model (pchat_rpc_admin.c).
+ * (pchat_rpc.c), the administration of the room model (pchat_rpc_admin.c) and of the web
+ * application's administrators and API tokens (pchat_rpc_web.c).
  *
  * Depend on this node, the sessions, the live membership and Redis's presence; the
  * administration also on the senders (rooms and policies to check again) and the chat service.
@@ -15,5 +16,6 @@
 /* pchat.status, and the administration commands of pchat_rpc_admin.c */
 extern rpc_export_t pchat_rpc_cmds[];
 extern rpc_export_t pchat_rpc_admin_cmds[];
+extern rpc_export_t pchat_rpc_web_cmds[];
 
 #endif

@@ -106,7 +106,8 @@ static void add_room(rpc_t *rpc, void *th, const pchat_room_row_t *r)
 			"description", r->description, "topic", r->topic, "category", r->category,
 			"privacy", r->privacy, "type", r->type, "invitations", r->invitations,
 			"addin", r->addin, "disabled", r->disabled);
-	rpc->struct_add(th, "ds", "messages", (int)r->messages, "created", r->created);
+	rpc->struct_add(th, "dsd", "messages", (int)r->messages, "created", r->created, "version",
+			(int)r->version);
 }
 
 static void add_category(rpc_t *rpc, void *th, const pchat_category_row_t *c)

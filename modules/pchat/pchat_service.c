@@ -10,6 +10,7 @@
 #include "pchat_live.h"
 #include "pchat_node.h"
 #include "pchat_service.h"
+#include "pchat_webapi.h"
 #include "pchat_store_mysql.h"
 
 /* Locks that keep a room's commits and their hand-over to the sender in one order; rooms share
@@ -127,6 +128,7 @@ const pchat_chat_t *pchat_service(void)
 		chat.recording = &pchat_shared->compliance_recording;
 		chat.recorded = &pchat_shared->compliance_recorded;
 		chat.files_url = pchat_filesvc_url();
+		chat.room_management_url = pchat_webapi_page_url();
 	}
 	return &chat;
 }

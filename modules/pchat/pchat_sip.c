@@ -26,6 +26,7 @@
 #include "pchat_service.h"
 #include "pchat_session.h"
 #include "pchat_sip.h"
+#include "pchat_webapi.h"
 
 static struct tm_binds tmb;
 static sl_api_t slb;
@@ -652,11 +653,36 @@ int pchat_w_handle(struct sip_msg *msg, char *p1, char *p2)
 
 /* ------------------------------------------------------------------ provisioning */
 
+/* Where Lync's provisioning names the room-management page (PROTOCOL.md 2.1): inside and
+ * outside the organisation alike; "" without a page. Built once per process. */
+static const char *web_manager_properties(void)
+{
+	static char props[1536];
+	static int built;
+	const char *url = pchat_webapi_page_url();
+	pchat_buf_t b;
+
+	if (built)
+		return props;
+	built = 1;
+	if (!url[0])
+		return props;
+	pchat_buf_init_on(&b, props, sizeof(props));
+	pchat_buf_adds(&b, "<property name=\"PersistentChatWebManagerUriInt\">");
+	pchat_buf_adds_xml(&b, url);
+	pchat_buf_adds(&b, "</property><property name=\"PersistentChatWebManagerUriExt\">");
+	pchat_buf_adds_xml(&b, url);
+	pchat_buf_adds(&b, "</property>");
+	if (!pchat_buf_ok(&b))
+		props[0] = '\0';
+	return props;
+}
+
 int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 {
 	static const char event[] = "vnd-microsoft-provisioning-v2";
 	const pchat_chat_t *chat = pchat_service();
-	char body[1024], user[PCHAT_USER_MAX];
+	char body[4096], user[PCHAT_USER_MAX];
 	int n, enabled;
 
 	(void)p1;
@@ -692,9 +718,9 @@ int pchat_w_provision(struct sip_msg *msg, char *p1, char *p2)
 			"provisiongrouplist-notification\"><provisionGroup name=\"persistentChatConfiguration\">"
 			"<propertyEntryList><property name=\"EnablePersistentChat\">%s</property>"
 			"<property name=\"DefaultPersistentChatPoolUri\">%s</property>"
-			"<property name=\"PersistentChatPoolUris\">%s</property></propertyEntryList>"
+			"<property name=\"PersistentChatPoolUris\">%s</property>%s</propertyEntryList>"
 			"</provisionGroup></provisionGroupList>", enabled ? "true" : "false",
-			pchat_params.pool_uri, pchat_params.pool_uri);
+			pchat_params.pool_uri, pchat_params.pool_uri, web_manager_properties());
 	if (n >= (int)sizeof(body) || add_header(msg, "Expires: 0\r\n") < 0
 			|| add_header(msg, "Event: vnd-microsoft-provisioning-v2\r\n") < 0
 			|| add_header(msg, "ms-piggyback-cseq: 1\r\n") < 0

@@ -35,10 +35,17 @@ enum {
 	W_SWEEP_SESSIONS,
 	W_SWEEP_TOKENS,
 	W_SWEEP_FAILURES,
+	W_RIGHTS,
+	W_MY_ROOMS,
+	W_CREATOR_CATEGORIES,
+	W_IS_CREATOR,
+	W_ROOM_NAMED,
 	W_COUNT
 };
 
 #define NOW "UTC_TIMESTAMP(6)"
+/* principal IN (user, user's domain): a user holds every role given to the user's domain */
+#define HOLDS "principal IN (?, ?)"
 
 static const char *const web_sql[] = {
 	[W_HA1] = "SELECT ha1 FROM subscriber WHERE username = ? AND domain = ?",
@@ -85,6 +92,29 @@ static const char *const web_sql[] = {
 	[W_SWEEP_TOKENS] = "DELETE FROM pchat_web_token WHERE expires < " NOW,
 	[W_SWEEP_FAILURES] = "DELETE FROM pchat_web_login_failure WHERE window_start < " NOW
 						 " - INTERVAL ? SECOND AND (blocked_until IS NULL OR blocked_until < " NOW ")",
+	/* a room and the user's rights in it: manager (within the category's scope), creator in
+	 * its category, any role at all. Parameters: (user, domain) x 5, then the room's guid. */
+	[W_RIGHTS] = "SELECT r.id, r.privacy = 'secret', "
+				 "EXISTS (SELECT 1 FROM pchat_room_principal p WHERE p.room_id = r.id AND "
+				 "p.role = 'manager' AND p." HOLDS ") AND EXISTS (SELECT 1 FROM "
+				 "pchat_category_principal a WHERE a.category_id = r.category_id AND a.role = "
+				 "'allowed' AND a." HOLDS ") AND NOT EXISTS (SELECT 1 FROM "
+				 "pchat_category_principal d WHERE d.category_id = r.category_id AND d.role = "
+				 "'denied' AND d." HOLDS "), "
+				 "EXISTS (SELECT 1 FROM pchat_category_principal c WHERE c.category_id = "
+				 "r.category_id AND c.role = 'creator' AND c." HOLDS "), "
+				 "EXISTS (SELECT 1 FROM pchat_room_principal m WHERE m.room_id = r.id AND m."
+				 HOLDS ") FROM pchat_room r WHERE r.guid = ?",
+	[W_MY_ROOMS] = "SELECT DISTINCT r.guid, r.name FROM pchat_room r JOIN pchat_room_principal p "
+				   "ON p.room_id = r.id WHERE p.role = ? AND p." HOLDS " ORDER BY r.name LIMIT 1000",
+	[W_CREATOR_CATEGORIES] = "SELECT c.guid, c.name, c.description FROM pchat_category c WHERE "
+							 "EXISTS (SELECT 1 FROM pchat_category_principal p WHERE "
+							 "p.category_id = c.id AND p.role = 'creator' AND p." HOLDS ") "
+							 "ORDER BY c.name",
+	[W_IS_CREATOR] = "SELECT 1 FROM pchat_category c JOIN pchat_category_principal p ON "
+					 "p.category_id = c.id WHERE (c.guid = ? OR c.name = ?) AND p.role = "
+					 "'creator' AND p." HOLDS,
+	[W_ROOM_NAMED] = "SELECT guid FROM pchat_room WHERE name = ?",
 };
 const pchat_db_sqlset_t pchat_web_sqlset = {"web", web_sql, W_COUNT};
 
@@ -459,4 +489,103 @@ void pchat_web_sweep(pchat_db_t *db, const pchat_web_conf_t *c)
 	run(db, W_SWEEP_SESSIONS, NULL, 0, NULL, NULL);
 	run(db, W_SWEEP_TOKENS, NULL, 0, NULL, NULL);
 	run(db, W_SWEEP_FAILURES, &p, 1, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------ rights */
+
+/* The user and the user's domain, the parameters of HOLDS, n times from p. */
+static void holds(const char *user, pchat_db_val_t *p, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		p[2 * i] = PCHAT_DB_CS(user);
+		p[2 * i + 1] = PCHAT_DB_CS(pchat_user_domain(user));
+	}
+}
+
+static int read_rights(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	pchat_web_rights_t *rt = ctx;
+
+	if (ncols != 5)
+		return PCHAT_ERR_FAILED;
+	rt->room_id = pchat_db_int(&cols[0]);
+	rt->secret = pchat_db_int(&cols[1]) != 0;
+	rt->manager = pchat_db_int(&cols[2]) != 0;
+	rt->creator = pchat_db_int(&cols[3]) != 0;
+	rt->any_role = pchat_db_int(&cols[4]) != 0;
+	return 0;
+}
+
+int pchat_web_rights(pchat_db_t *db, const char *guid, const char *user, pchat_web_rights_t *rt)
+{
+	pchat_db_val_t p[11];
+	long long rc;
+
+	memset(rt, 0, sizeof(*rt));
+	holds(user, p, 5);
+	p[10] = PCHAT_DB_CS(guid);
+	rc = run(db, W_RIGHTS, p, 11, read_rights, rt);
+	return rc < 0 ? pchat_db_failure(rc) : rc == 0 ? PCHAT_ERR_NOT_FOUND : 0;
+}
+
+typedef struct text_rows {
+	int (*cb)(void *ctx, const char *a, const char *b, const char *c);
+	void *ctx;
+} text_rows_t;
+
+static int read_texts(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	text_rows_t *tr = ctx;
+
+	return tr->cb(tr->ctx, cols[0].s, ncols > 1 ? cols[1].s : "", ncols > 2 ? cols[2].s : "");
+}
+
+int pchat_web_my_rooms(pchat_db_t *db, const char *user, const char *role,
+		int (*cb)(void *ctx, const char *guid, const char *name, const char *unused),
+		void *ctx)
+{
+	text_rows_t tr = {cb, ctx};
+	pchat_db_val_t p[3] = {PCHAT_DB_CS(role)};
+	long long rc;
+
+	holds(user, p + 1, 1);
+	rc = run(db, W_MY_ROOMS, p, 3, read_texts, &tr);
+	return rc < 0 ? pchat_db_failure(rc) : 0;
+}
+
+int pchat_web_creator_categories(pchat_db_t *db, const char *user,
+		int (*cb)(void *ctx, const char *guid, const char *name, const char *description),
+		void *ctx)
+{
+	text_rows_t tr = {cb, ctx};
+	pchat_db_val_t p[2];
+	long long rc;
+
+	holds(user, p, 1);
+	rc = run(db, W_CREATOR_CATEGORIES, p, 2, read_texts, &tr);
+	return rc < 0 ? pchat_db_failure(rc) : 0;
+}
+
+int pchat_web_is_creator(pchat_db_t *db, const char *category, const char *user)
+{
+	pchat_db_val_t p[4] = {PCHAT_DB_CS(category), PCHAT_DB_CS(category)};
+	long long rc;
+
+	holds(user, p + 2, 1);
+	rc = run(db, W_IS_CREATOR, p, 4, NULL, NULL);
+	return rc < 0 ? pchat_db_failure(rc) : rc > 0;
+}
+
+int pchat_web_room_named(pchat_db_t *db, const char *name, char *guid)
+{
+	pchat_db_val_t p = PCHAT_DB_CS(name);
+	char found[PCHAT_USER_MAX] = "";
+	long long rc = run(db, W_ROOM_NAMED, &p, 1, read_text, found);
+
+	if (rc < 0)
+		return pchat_db_failure(rc);
+	snprintf(guid, PCHAT_GUID_LEN + 1, "%s", found);
+	return rc > 0;
 }

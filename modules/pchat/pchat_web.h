@@ -93,6 +93,32 @@ int pchat_web_admin_set(pchat_db_t *db, const char *user, int admin);
 int pchat_web_is_admin(pchat_db_t *db, const char *user);
 int pchat_web_admin_list(pchat_db_t *db, int (*cb)(void *ctx, const char *user), void *ctx);
 
+/* ---- the rights the chat gives a user (or the user's domain) ---- */
+
+typedef struct pchat_web_rights {
+	long long room_id;
+	int secret;   /* a secret room */
+	int manager;  /* a manager, within the category's scope */
+	int creator;  /* a creator in the room's category */
+	int any_role; /* a member, manager or presenter */
+} pchat_web_rights_t;
+
+/* The user's rights in the room with this GUID: 0, PCHAT_ERR_NOT_FOUND or a failure. */
+int pchat_web_rights(pchat_db_t *db, const char *guid, const char *user,
+		pchat_web_rights_t *rt);
+/* The rooms where the user holds role (manager, member), by name: cb(ctx, guid, name, ""). */
+int pchat_web_my_rooms(pchat_db_t *db, const char *user, const char *role,
+		int (*cb)(void *ctx, const char *guid, const char *name, const char *unused),
+		void *ctx);
+/* The categories where the user creates rooms: cb(ctx, guid, name, description). */
+int pchat_web_creator_categories(pchat_db_t *db, const char *user,
+		int (*cb)(void *ctx, const char *guid, const char *name, const char *description),
+		void *ctx);
+/* 1 the user is a creator in the category (GUID or name), 0 not, or a failure. */
+int pchat_web_is_creator(pchat_db_t *db, const char *category, const char *user);
+/* 1 a room has this name (names compare without case): its GUID in guid (37 bytes); 0 none. */
+int pchat_web_room_named(pchat_db_t *db, const char *name, char *guid);
+
 /* Deletes expired sessions and tokens and failures past their window: the housekeeper's. */
 void pchat_web_sweep(pchat_db_t *db, const pchat_web_conf_t *c);
 

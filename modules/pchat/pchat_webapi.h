@@ -90,6 +90,10 @@ int pchat_api_strlist(pchat_api_t *q, const char *key, int max, const char ***ou
 /* Refuses (400 invalid, returns -1) a body member not in known (NULL-terminated). */
 int pchat_api_known(pchat_api_t *q, const char *const *known);
 
+/* A room as the API's lists show it (webapi.md, "Rooms": without its lists and rights); key:
+ * the member's name, NULL inside an array. */
+void pchat_api_room_json(pchat_api_t *q, const char *key, const pchat_room_row_t *r);
+
 /* Connected chat clients see a change of the room at once (as after the RPC commands); a
  * change stored but not applied everywhere is logged. */
 void pchat_api_room_changed(pchat_api_t *q, uint64_t room_id);

@@ -511,7 +511,8 @@ void pchat_xccos_ntc_part(pchat_buf_t *b, const char *uri, const char *user)
 }
 
 void pchat_xccos_sib(pchat_buf_t *b, const char *info_type, const char *server_time,
-		int search_limit, int message_size_limit, int story_size_limit, const char *root_uri)
+		int search_limit, int message_size_limit, int story_size_limit, const char *root_uri,
+		const char *room_management_url)
 {
 	pchat_buf_adds(b, "<sib infoType=\"");
 	pchat_buf_adds_xml(b, info_type);
@@ -519,6 +520,12 @@ void pchat_xccos_sib(pchat_buf_t *b, const char *info_type, const char *server_t
 			"storySizeLimit=\"%d\" rootUri=\"", server_time, search_limit, message_size_limit,
 			story_size_limit);
 	pchat_buf_adds_xml(b, root_uri);
+	/* the wire name of the SDK's RoomManagementUrl is not known (PROTOCOL.md 4.2): this is its
+	 * name in the SDK, which clients that do not know it ignore */
+	if (room_management_url && room_management_url[0]) {
+		pchat_buf_adds(b, "\" roomManagementUrl=\"");
+		pchat_buf_adds_xml(b, room_management_url);
+	}
 	pchat_buf_adds(b, "\"/>");
 }
 

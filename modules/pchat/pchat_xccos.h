@@ -148,9 +148,11 @@ void pchat_xccos_ntc_join(pchat_buf_t *b, const char *name, const char *user, in
  * left the room. */
 void pchat_xccos_ntc_part(pchat_buf_t *b, const char *uri, const char *user);
 
-/* <sib .../>: what getserverinfo tells of the service; server_time as pchat_xccos_time. */
+/* <sib .../>: what getserverinfo tells of the service; server_time as pchat_xccos_time;
+ * room_management_url NULL or "" when there is no page. */
 void pchat_xccos_sib(pchat_buf_t *b, const char *info_type, const char *server_time,
-		int search_limit, int message_size_limit, int story_size_limit, const char *root_uri);
+		int search_limit, int message_size_limit, int story_size_limit, const char *root_uri,
+		const char *room_management_url);
 
 /* <chanib name description uri><info ucnt>COUNT</info>... </chanib>: a room of a list
  * (chansrch, getassociations, getinv). Its user count is not written: *count_at is where in b

@@ -17,7 +17,8 @@ ENV_KEYS = ["PCHAT_LAB_ENV_VERSION", "PCHAT_DOMAIN", "PCHAT_POOL_URI", "PCHAT_SI
             "PCHAT_MYSQL_PASSWORD", "PCHAT_MYSQL_DB", "PCHAT_REDIS_HOST", "PCHAT_REDIS_PORT",
             "PCHAT_DEMO_ROOM", "PCHAT_DEMO_USERS", "PCHAT_AUTH", "PCHAT_DEMO_PASSWORDS",
             "PCHAT_TRUSTED_PEER", "PCHAT_RPC_TOKEN", "PCHAT_TLS_CA", "PCHAT_TLS_CERT",
-            "PCHAT_TLS_KEY", "PCHAT_HTTPS_PORTS", "PCHAT_HTTPS_URL", "PCHAT_FILE_ROOT"]
+            "PCHAT_TLS_KEY", "PCHAT_HTTPS_PORTS", "PCHAT_HTTPS_URL", "PCHAT_FILE_ROOT",
+            "PCHAT_WEB_URL", "PCHAT_WEB_ADMIN"]
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,8 @@ def test_env_has_every_contract_key(lab2):
     assert env["PCHAT_HTTPS_URL"] == "https://127.0.0.1:%d" % (lab2.port_base + 200)
     assert env["PCHAT_FILE_ROOT"] == os.path.join(lab2.dir, "files")
     assert os.path.isdir(env["PCHAT_FILE_ROOT"])
+    assert env["PCHAT_WEB_URL"] == env["PCHAT_HTTPS_URL"] + "/PersistentChat/RM/"
+    assert env["PCHAT_WEB_ADMIN"] in env["PCHAT_DEMO_USERS"].split()
     # the shell can source it
     out = subprocess.run(["bash", "-c", "set -e; source %s/lab.env; echo $PCHAT_SIP_PORTS" %
                           lab2.dir], stdout=subprocess.PIPE, text=True, check=True).stdout

@@ -75,12 +75,12 @@ static pchat_settings_t settings = {
 static int recording_on;
 static uint64_t recorded;
 static const pchat_chat_t chat = {&fake_store_ops, NULL, &fake_live_ops, NULL, &fake_out_ops,
-	NULL, &settings, "chat.test", "sip:pchat@chat.test", &recording_on, &recorded, NULL};
+	NULL, &settings, "chat.test", "sip:pchat@chat.test", &recording_on, &recorded, NULL, NULL};
 
 /* The same node with its file service */
 static const pchat_chat_t chat_files = {&fake_store_ops, NULL, &fake_live_ops, NULL,
 	&fake_out_ops, NULL, &settings, "chat.test", "sip:pchat@chat.test", &recording_on,
-	&recorded, "https://files.chat.test"};
+	&recorded, "https://files.chat.test", "https://files.chat.test/PersistentChat/RM/"};
 
 static const pchat_caller_t alice = {{1, 1}, "sip:alice@chat.test"};
 static const pchat_caller_t bob = {{2, 1}, "sip:bob@chat.test"};

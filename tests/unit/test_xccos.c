@@ -350,7 +350,8 @@ static void build_small_elements(pchat_buf_t *b)
 	pchat_xccos_backchat(b, "ma-chan://d/g", "", 0);
 	pchat_xccos_backchat(b, "ma-chan://d/g", "<msg/>x", 6);
 	pchat_xccos_stored_post(b, "grpchat", "ma-chan://d/g", &post);
-	pchat_xccos_sib(b, ODD, "T", 1, 2, 3, "ma-cat://d/" ODD);
+	pchat_xccos_sib(b, ODD, "T", 1, 2, 3, "ma-cat://d/" ODD, NULL);
+	pchat_xccos_sib(b, "1", "T", 1, 2, 3, "r", "https://h/RM/?a=1&b=\"2\"");
 	pchat_xccos_pref(b, ODD, 18446744073709551615ULL, "c\"\n");
 }
 
@@ -365,6 +366,8 @@ static void builds_small_elements(void **state)
 			ODD_ESCAPED "@d\" ts=\"2026-11-24T08:01:02.5000000Z\"><chat/></grpchat>"
 			"<sib infoType=\"" ODD_ESCAPED "\" serverTime=\"T\" searchLimit=\"1\" "
 			"messageSizeLimit=\"2\" storySizeLimit=\"3\" rootUri=\"ma-cat://d/" ODD_ESCAPED "\"/>"
+			"<sib infoType=\"1\" serverTime=\"T\" searchLimit=\"1\" messageSizeLimit=\"2\" "
+			"storySizeLimit=\"3\" rootUri=\"r\" roomManagementUrl=\"https://h/RM/?a=1&amp;b=&quot;2&quot;\"/>"
 			"<pref label=\"" ODD_ESCAPED "\" seqid=\"18446744073709551615\" content=\"c&quot;\n\"/>",
 			build_small_elements);
 }
