@@ -152,8 +152,10 @@ static void rpc_room_add(rpc_t *rpc, void *ctx)
 
 static const char *room_set_doc[] = {
 	"Changes a room: room key=value... (name, description, topic, privacy, type, invitations, "
-	"addin, disabled, category). Moving it to another category drops the members, managers "
-	"and presenters that category does not allow. Connected clients see the change.", 0};
+	"addin, disabled, category, version). Moving it to another category drops the members, "
+	"managers and presenters that category does not allow. With version=N the change is "
+	"refused (409) when the room's version (pchat.room.get) is another: someone changed it "
+	"meanwhile. Connected clients see the change.", 0};
 
 static void rpc_room_set(rpc_t *rpc, void *ctx)
 {

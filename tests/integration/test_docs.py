@@ -42,7 +42,8 @@ def test_every_function_is_documented():
 def test_every_rpc_command_is_documented():
     names = {n.split(".", 1)[1].replace(".", "_")
              for n in exported("pchat_rpc_cmds", source("pchat_rpc.c"))
-             | exported("pchat_rpc_admin_cmds", source("pchat_rpc_admin.c"))}
+             | exported("pchat_rpc_admin_cmds", source("pchat_rpc_admin.c"))
+             | exported("pchat_rpc_web_cmds", source("pchat_rpc_web.c"))}
     assert names == documented("r")
 
 
