@@ -90,6 +90,11 @@ int pchat_api_strlist(pchat_api_t *q, const char *key, int max, const char ***ou
 /* Refuses (400 invalid, returns -1) a body member not in known (NULL-terminated). */
 int pchat_api_known(pchat_api_t *q, const char *const *known);
 
+/* Writes a room as the API's lists show it (member key; NULL inside an array): guid, uri,
+ * name, description, topic, category {guid, name}, privacy, type, invitations, addin,
+ * disabled, version, created, messages; no principal lists and no "may" (pchat_webadmin.c). */
+void pchat_api_room_json(pchat_api_t *q, const char *key, const pchat_room_row_t *r);
+
 /* Connected chat clients see a change of the room at once (as after the RPC commands); a
  * change stored but not applied everywhere is logged. */
 void pchat_api_room_changed(pchat_api_t *q, uint64_t room_id);
