@@ -60,10 +60,12 @@ enum {
 	A_CAT_DELETE,
 	A_CAT_PRINCIPAL_ADD,
 	A_CAT_PRINCIPAL_REMOVE,
+	A_CAT_ROLE_PRINCIPALS,
 	A_MSG_REPLACE,
 	A_EVENT_REPLACE,
 	A_EVENT_ROOM,
 	A_MSG_MATCHING,
+	A_MSG_FIND,
 	A_EVENT_CLEAR,
 	A_CONFIG_SET,
 	A_CONFIG_UNSET,
@@ -172,6 +174,8 @@ static const char *const admin_sql[] = {
 							"principal) VALUES (?, ?, ?)",
 	[A_CAT_PRINCIPAL_REMOVE] = "DELETE FROM pchat_category_principal WHERE category_id = ? AND "
 							   "role = ? AND principal = ?",
+	[A_CAT_ROLE_PRINCIPALS] = "SELECT principal FROM pchat_category_principal WHERE "
+							  "category_id = ? AND role = ?",
 	[A_MSG_REPLACE] = "UPDATE pchat_message SET content = ?, moderated = 1 WHERE " MSG_MATCH,
 	/* Moderation events are written with VALUES, like the chat's (see pchat_outbox_record): no
 	 * table-wide AUTO-INC lock that posts' events would queue behind. One REPLACE event per
@@ -185,6 +189,10 @@ static const char *const admin_sql[] = {
 					 "pchat_category c ON c.id = r.category_id WHERE r.id = ?",
 	[A_MSG_MATCHING] = "SELECT seq, content, author, " PCHAT_SQL_ISO("ts") " FROM pchat_message "
 					   "WHERE " MSG_MATCH " AND seq > ? ORDER BY seq LIMIT ?",
+	/* the newest matching messages, oldest first */
+	[A_MSG_FIND] = "SELECT seq, content, author, posted, moderated FROM (SELECT seq, content, "
+				   "author, " PCHAT_SQL_ISO("ts") " AS posted, moderated FROM pchat_message "
+				   "WHERE " MSG_MATCH " ORDER BY seq DESC LIMIT ?) m ORDER BY seq",
 	[A_EVENT_CLEAR] = PCHAT_OUTBOX_INSERT "VALUES ('CLEAR', UTC_TIMESTAMP(6), ?, ?, ?, ?, ?, 0, "
 					  "'', JSON_OBJECT('before', ?, 'deleted', ?))",
 	[A_CONFIG_SET] = "INSERT INTO pchat_config (name, value) VALUES (?, ?) ON DUPLICATE KEY "
@@ -846,6 +854,21 @@ int pchat_admin_room_clear(pchat_admin_t *a, const char *ident, const pchat_kv_t
 }
 
 static const char *const room_roles[] = {"member", "manager", "presenter", NULL};
+static const char *const category_roles[] = {"allowed", "denied", "creator", NULL};
+
+/* A table of principals by role: a room's or a category's. */
+typedef struct principal_table {
+	const char *const *roles;
+	int of_role; /* statements: the principals of a role of an owner, */
+	int add;     /* adding one, */
+	int remove;  /* removing one */
+	int invites; /* new members are invited when the room's invitations are on */
+} principal_table_t;
+
+static const principal_table_t room_table = {room_roles, A_ROOM_ROLE_PRINCIPALS,
+	A_PRINCIPAL_ADD, A_PRINCIPAL_REMOVE, 1};
+static const principal_table_t category_table = {category_roles, A_CAT_ROLE_PRINCIPALS,
+	A_CAT_PRINCIPAL_ADD, A_CAT_PRINCIPAL_REMOVE, 0};
 
 /* A principal must lie within the room's category: allowed there, and not denied. */
 static int in_scope(pchat_admin_t *a, long long cat, const char *principal)
@@ -970,14 +993,15 @@ static int normalize_one(const char *in, char *out)
 
 /* Normalizes the lists into nl (nlists entries). Every principal that is neither a SIP URI nor
  * a domain is told to refused; PCHAT_ERR_INVALID when there was one. */
-static int normalize_lists(pchat_admin_t *a, const pchat_role_list_t *lists, int nlists,
-		norm_list_t *nl, pchat_refused_f refused, void *rctx)
+static int normalize_lists(pchat_admin_t *a, const principal_table_t *t,
+		const pchat_role_list_t *lists, int nlists, norm_list_t *nl, pchat_refused_f refused,
+		void *rctx)
 {
 	int i, k, bad = 0;
 
 	memset(nl, 0, sizeof(*nl) * (size_t)nlists);
 	for (i = 0; i < nlists; i++) {
-		if (one_of(a, "role", lists[i].role, room_roles) < 0)
+		if (one_of(a, "role", lists[i].role, t->roles) < 0)
 			return PCHAT_ERR_INVALID;
 		nl[i].role = lists[i].role;
 		nl[i].p = pchat_calloc(lists[i].n > 0 ? lists[i].n : 1, PCHAT_USER_MAX);
@@ -1072,45 +1096,48 @@ static int listed(const norm_list_t *nl, const char *principal)
 	return 0;
 }
 
-/* Makes the room's principals of a role exactly the list: the others go, the new ones come
- * (and new members are invited when the room's invitations are on). */
-static int replace_list(pchat_admin_t *a, long long room, const norm_list_t *nl)
+/* Makes the owner's (a room's or a category's) principals of a role exactly the list: the
+ * others go, the new ones come (and new members of a room are invited when its invitations
+ * are on). */
+static int replace_list(pchat_admin_t *a, const principal_table_t *t, long long owner,
+		const norm_list_t *nl)
 {
 	old_list_t ol = {NULL, 0, 0};
-	pchat_db_val_t p[3] = {PCHAT_DB_I(room), PCHAT_DB_CS(nl->role)};
+	pchat_db_val_t p[3] = {PCHAT_DB_I(owner), PCHAT_DB_CS(nl->role)};
 	long long rc;
 	int k, on = 0;
 
-	rc = run(a, A_ROOM_ROLE_PRINCIPALS, p, 2, read_old, &ol);
+	rc = run(a, t->of_role, p, 2, read_old, &ol);
 	for (k = 0; rc >= 0 && k < ol.n; k++) {
 		if (listed(nl, ol.p[k]))
 			continue;
 		p[2] = PCHAT_DB_CS(ol.p[k]);
-		rc = run(a, A_PRINCIPAL_REMOVE, p, 3, NULL, NULL);
+		rc = run(a, t->remove, p, 3, NULL, NULL);
 	}
 	pchat_free(ol.p);
 	if (rc < 0)
 		return db_fail(a, rc);
-	if (strcmp(nl->role, "member") == 0 && (on = invitations_on(a, room)) < 0)
+	if (t->invites && strcmp(nl->role, "member") == 0 && (on = invitations_on(a, owner)) < 0)
 		return on;
 	for (k = 0; k < nl->n; k++) {
 		p[2] = PCHAT_DB_CS(nl->p[k]);
-		rc = run(a, A_PRINCIPAL_ADD, p, 3, NULL, NULL);
+		rc = run(a, t->add, p, 3, NULL, NULL);
 		if (rc < 0)
 			return db_fail(a, rc);
 		/* a user newly added to a room with invitations on is invited to it */
-		if (rc == 1 && on && strchr(nl->p[k], '@') && (rc = invite(a, nl->p[k], room)) < 0)
+		if (rc == 1 && on && strchr(nl->p[k], '@') && (rc = invite(a, nl->p[k], owner)) < 0)
 			return (int)rc;
 	}
 	return 0;
 }
 
-static int replace_lists(pchat_admin_t *a, long long room, const norm_list_t *nl, int nlists)
+static int replace_lists(pchat_admin_t *a, const principal_table_t *t, long long owner,
+		const norm_list_t *nl, int nlists)
 {
 	int i, rc = 0;
 
 	for (i = 0; rc == 0 && i < nlists; i++)
-		rc = replace_list(a, room, &nl[i]);
+		rc = replace_list(a, t, owner, &nl[i]);
 	return rc;
 }
 
@@ -1162,13 +1189,13 @@ int pchat_admin_room_create(pchat_admin_t *a, const char *name, const char *cate
 		return name ? PCHAT_ERR_INVALID : fail(a, PCHAT_ERR_INVALID, "a room name is needed");
 	if ((cat = category_id(a, category)) < 0)
 		return (int)cat;
-	rc = check_lists(a, cat, normalize_lists(a, lists, nlists, nl, refused, rctx), nl, nlists,
-			refused, rctx);
+	rc = check_lists(a, cat, normalize_lists(a, &room_table, lists, nlists, nl, refused, rctx),
+			nl, nlists, refused, rctx);
 	if (rc == 0 && (rc = begin(a)) == 0) {
 		rc = insert_room(a, name, cat, opts, nopts);
 		if (rc == 0) {
 			id = (long long)pchat_db_insert_id(a->db);
-			rc = replace_lists(a, id, nl, nlists);
+			rc = replace_lists(a, &room_table, id, nl, nlists);
 		}
 		if (rc == 0)
 			rc = invite_category_users(a, id, cat);
@@ -1188,8 +1215,8 @@ int pchat_admin_check_principals(pchat_admin_t *a, const char *category,
 
 	if (cat < 0)
 		return (int)cat;
-	rc = check_lists(a, cat, normalize_lists(a, &list, 1, &nl, refused, rctx), &nl, 1,
-			refused, rctx);
+	rc = check_lists(a, cat, normalize_lists(a, &room_table, &list, 1, &nl, refused, rctx), &nl,
+			1, refused, rctx);
 	free_lists(&nl, 1);
 	return rc;
 }
@@ -1274,7 +1301,7 @@ int pchat_admin_room_update(pchat_admin_t *a, const char *ident, uint64_t versio
 	if ((v = opt(opts, nopts, "category")) && (cat = category_id(a, v)) < 0)
 		return (int)cat;
 	*room = (uint64_t)id;
-	normalized = normalize_lists(a, lists, nlists, nl, refused, rctx);
+	normalized = normalize_lists(a, &room_table, lists, nlists, nl, refused, rctx);
 	rc = normalized == 0 || normalized == PCHAT_ERR_INVALID ? begin(a) : normalized;
 	if (rc == 0) {
 		/* the version first: a stale change is refused as such, whatever else it holds */
@@ -1284,7 +1311,7 @@ int pchat_admin_room_update(pchat_admin_t *a, const char *ident, uint64_t versio
 		if (rc == 0)
 			rc = write_room(a, id, opts, nopts, cat, &rl, dropped);
 		if (rc == 0)
-			rc = replace_lists(a, id, nl, nlists);
+			rc = replace_lists(a, &room_table, id, nl, nlists);
 		rc = finish(a, rc == 0 ? bump(a, id) : rc);
 	}
 	free_lists(nl, nlists);
@@ -1378,20 +1405,14 @@ static int bool_opt(const pchat_kv_t *opts, int n, const char *key, int dflt)
 	return b;
 }
 
-int pchat_admin_category_add(pchat_admin_t *a, const char *name, const pchat_kv_t *opts,
-		int nopts, pchat_category_row_t *out)
+/* Inserts a category; its id in *id. */
+static int insert_category(pchat_admin_t *a, const char *name, const pchat_kv_t *opts,
+		int nopts, long long *id)
 {
-	static const char *const known[] = {"description", "file_upload", "invitations",
-		"chat_history", NULL};
 	char guid[PCHAT_GUID_LEN + 1];
 	pchat_db_val_t p[6];
 	long long rc;
 
-	if (known_options(a, opts, nopts, known) < 0 || check_category_options(a, opts, nopts) < 0)
-		return PCHAT_ERR_INVALID;
-	if (!name || check_text(a, "name", name, 256, 1) < 0)
-		return name ? PCHAT_ERR_INVALID
-					: fail(a, PCHAT_ERR_INVALID, "a category name is needed");
 	if (pchat_random_guid(guid) < 0)
 		return fail(a, PCHAT_ERR_FAILED, "no random numbers for the category's GUID");
 	p[0] = PCHAT_DB_CS(guid);
@@ -1406,7 +1427,42 @@ int pchat_admin_category_add(pchat_admin_t *a, const char *name, const pchat_kv_
 		return fail(a, PCHAT_ERR_CONFLICT, "a category named '%s' exists already", name);
 	if (rc < 0)
 		return db_fail(a, rc);
-	return get_category_row(a, (long long)pchat_db_insert_id(a->db), out);
+	*id = (long long)pchat_db_insert_id(a->db);
+	return 0;
+}
+
+int pchat_admin_category_create(pchat_admin_t *a, const char *name, const pchat_kv_t *opts,
+		int nopts, const pchat_role_list_t *lists, int nlists, pchat_refused_f refused,
+		void *rctx, pchat_category_row_t *out)
+{
+	static const char *const known[] = {"description", "file_upload", "invitations",
+		"chat_history", NULL};
+	norm_list_t nl[3];
+	long long id = 0;
+	int rc;
+
+	if (nlists > 3)
+		return fail(a, PCHAT_ERR_INVALID, "at most the allowed, denied and creators lists");
+	if (known_options(a, opts, nopts, known) < 0 || check_category_options(a, opts, nopts) < 0)
+		return PCHAT_ERR_INVALID;
+	if (!name || check_text(a, "name", name, 256, 1) < 0)
+		return name ? PCHAT_ERR_INVALID
+					: fail(a, PCHAT_ERR_INVALID, "a category name is needed");
+	rc = normalize_lists(a, &category_table, lists, nlists, nl, refused, rctx);
+	if (rc == 0 && (rc = begin(a)) == 0) {
+		rc = insert_category(a, name, opts, nopts, &id);
+		if (rc == 0)
+			rc = replace_lists(a, &category_table, id, nl, nlists);
+		rc = finish(a, rc);
+	}
+	free_lists(nl, nlists);
+	return rc < 0 ? rc : get_category_row(a, id, out);
+}
+
+int pchat_admin_category_add(pchat_admin_t *a, const char *name, const pchat_kv_t *opts,
+		int nopts, pchat_category_row_t *out)
+{
+	return pchat_admin_category_create(a, name, opts, nopts, NULL, 0, NULL, NULL, out);
 }
 
 static const struct {
@@ -1421,29 +1477,49 @@ static const struct {
 	{"chat_history", A_CAT_SET_CHAT_HISTORY, 1},
 };
 
-int pchat_admin_category_set(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
-		int nopts)
+int pchat_admin_category_update(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
+		int nopts, const pchat_role_list_t *lists, int nlists, pchat_refused_f refused,
+		void *rctx, uint64_t *category)
 {
 	static const char *const known[] = {"name", "description", "file_upload", "invitations",
 		"chat_history", NULL};
+	norm_list_t nl[3];
 	const char *v;
 	long long id;
 	size_t i;
 	int rc;
 
-	if (nopts == 0)
-		return fail(a, PCHAT_ERR_INVALID, "nothing to change: give key=value options");
+	if (nopts == 0 && nlists == 0)
+		return fail(a, PCHAT_ERR_INVALID, "nothing to change");
+	if (nlists > 3)
+		return fail(a, PCHAT_ERR_INVALID, "at most the allowed, denied and creators lists");
 	if (known_options(a, opts, nopts, known) < 0 || check_category_options(a, opts, nopts) < 0)
 		return PCHAT_ERR_INVALID;
 	if ((id = category_id(a, ident)) < 0)
 		return (int)id;
-	if ((rc = begin(a)) < 0)
-		return rc;
-	for (i = 0; rc == 0 && i < sizeof(category_setters) / sizeof(category_setters[0]); i++)
-		if ((v = opt(opts, nopts, category_setters[i].key)))
-			rc = set_option(a, category_setters[i].stmt, id, category_setters[i].key, v,
-					category_setters[i].is_bool);
-	return finish(a, rc);
+	*category = (uint64_t)id;
+	rc = normalize_lists(a, &category_table, lists, nlists, nl, refused, rctx);
+	if (rc == 0 && (rc = begin(a)) == 0) {
+		for (i = 0; rc == 0 && i < sizeof(category_setters) / sizeof(category_setters[0]); i++)
+			if ((v = opt(opts, nopts, category_setters[i].key)))
+				rc = set_option(a, category_setters[i].stmt, id, category_setters[i].key, v,
+						category_setters[i].is_bool);
+		if (rc == 0)
+			rc = replace_lists(a, &category_table, id, nl, nlists);
+		rc = finish(a, rc);
+	}
+	free_lists(nl, nlists);
+	return rc;
+}
+
+int pchat_admin_category_set(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
+		int nopts)
+{
+	uint64_t id;
+
+	if (nopts == 0)
+		return fail(a, PCHAT_ERR_INVALID, "nothing to change: give key=value options");
+	return pchat_admin_category_update(a, ident, opts, nopts, NULL, 0, NULL, NULL, &id);
 }
 
 int pchat_admin_category_get(pchat_admin_t *a, const char *ident, pchat_category_row_t *out)
@@ -1505,8 +1581,6 @@ int pchat_admin_category_remove(pchat_admin_t *a, const char *ident)
 				"remove them first", ident);
 	return 0;
 }
-
-static const char *const category_roles[] = {"allowed", "denied", "creator", NULL};
 
 int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const char *role,
 		int add, const char *const *principals, int n, uint64_t *category)
@@ -1688,43 +1762,40 @@ static long long replace_messages(pchat_admin_t *a, pchat_db_val_t *p, const cha
 	return pchat_db_commit(a->db) == 0 ? rc : PCHAT_ERR_FAILED;
 }
 
-int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
-		int nopts, long long *replaced)
+/* The messages of a room the options user, keyword, after and before choose: MSG_MATCH's first
+ * 9 parameters, pointing into the filter. */
+typedef struct msg_filter {
+	char author[PCHAT_USER_MAX], from[40], to[40];
+	pchat_buf_t kw; /* the keyword as a LIKE pattern */
+	pchat_db_val_t p[9];
+} msg_filter_t;
+
+/* Reads and checks the filter's options (every option must be in known; need_one: at least one
+ * filter) and finds the room. f comes zeroed; pchat_buf_free(&f->kw) afterwards, whatever the
+ * result. */
+static int msg_filter(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts, int nopts,
+		const char *const *known, int need_one, msg_filter_t *f)
 {
-	static const char *const known[] = {"user", "keyword", "after", "before", "replacement",
-		NULL};
 	const char *user = opt(opts, nopts, "user"), *keyword = opt(opts, nopts, "keyword");
 	const char *after = opt(opts, nopts, "after"), *before = opt(opts, nopts, "before");
-	const char *replacement = opt(opts, nopts, "replacement");
-	char author[PCHAT_USER_MAX], from[40], to[40];
-	pchat_buf_t content, kw;
-	pchat_db_val_t p[11];
-	long long id, rc;
+	long long id;
 
 	if (known_options(a, opts, nopts, known) < 0)
 		return PCHAT_ERR_INVALID;
-	if (!user && !keyword && !after && !before)
+	if (need_one && !user && !keyword && !after && !before)
 		return fail(a, PCHAT_ERR_INVALID, "say which messages: user=, keyword=, after= or "
 				"before=");
-	if (user && pchat_user_normalize(user, strlen(user), author, sizeof(author)) < 0)
+	if (user && pchat_user_normalize(user, strlen(user), f->author, sizeof(f->author)) < 0)
 		return fail(a, PCHAT_ERR_INVALID, "user must be a SIP URI (sip:user@host)");
-	if ((after && pchat_iso_to_datetime(after, from, sizeof(from)) < 0)
-			|| (before && pchat_iso_to_datetime(before, to, sizeof(to)) < 0))
+	if ((after && pchat_iso_to_datetime(after, f->from, sizeof(f->from)) < 0)
+			|| (before && pchat_iso_to_datetime(before, f->to, sizeof(f->to)) < 0))
 		return fail(a, PCHAT_ERR_INVALID, "after and before must be ISO 8601 times, e.g. "
 				"2026-11-24T08:00:00Z");
 	if (keyword && !keyword[0])
 		return fail(a, PCHAT_ERR_INVALID, "keyword must not be empty");
-	if (replacement && check_text(a, "replacement", replacement, 8000, 0) < 0)
-		return PCHAT_ERR_INVALID;
 	if ((id = room_id(a, ident)) < 0)
 		return (int)id;
-	/* the stored content is XML: the replacement is escaped into a <chat>, and the keyword is
-	 * looked for in its escaped form */
-	pchat_buf_init(&content);
-	pchat_buf_init(&kw);
-	pchat_buf_adds(&content, "<chat>");
-	pchat_buf_adds_xml(&content, replacement ? replacement : DEFAULT_REPLACEMENT);
-	pchat_buf_adds(&content, "</chat>");
+	/* the stored content is XML: the keyword is looked for in its escaped form */
 	if (keyword) {
 		pchat_buf_t esc;
 
@@ -1732,25 +1803,119 @@ int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_
 		pchat_buf_adds_xml(&esc, keyword);
 		/* kw stays empty, so not ok, when the keyword could not be escaped */
 		if (pchat_buf_ok(&esc))
-			pchat_db_add_like(&kw, esc.s, esc.len);
+			pchat_db_add_like(&f->kw, esc.s, esc.len);
 		pchat_buf_free(&esc);
+		/* a keyword that could not be escaped whole must not widen the choice */
+		if (!pchat_buf_ok(&f->kw))
+			return fail(a, PCHAT_ERR_NO_MEMORY, "out of memory");
 	}
+	f->p[0] = PCHAT_DB_I(id);
+	f->p[1] = f->p[2] = user ? PCHAT_DB_CS(f->author) : PCHAT_DB_NUL;
+	f->p[3] = f->p[4] = keyword ? PCHAT_DB_CS(f->kw.s) : PCHAT_DB_NUL;
+	f->p[5] = f->p[6] = after ? PCHAT_DB_CS(f->from) : PCHAT_DB_NUL;
+	f->p[7] = f->p[8] = before ? PCHAT_DB_CS(f->to) : PCHAT_DB_NUL;
+	return 0;
+}
+
+int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
+		int nopts, long long *replaced)
+{
+	static const char *const known[] = {"user", "keyword", "after", "before", "replacement",
+		NULL};
+	const char *replacement = opt(opts, nopts, "replacement");
+	msg_filter_t *f = pchat_calloc(1, sizeof(*f)); /* a zeroed kw frees */
+	pchat_buf_t content;
+	pchat_db_val_t p[11];
+	long long rc;
+
+	if (!f)
+		return fail(a, PCHAT_ERR_NO_MEMORY, "out of memory");
+	if (replacement && check_text(a, "replacement", replacement, 8000, 0) < 0)
+		rc = PCHAT_ERR_INVALID;
+	else
+		rc = msg_filter(a, ident, opts, nopts, known, 1, f);
+	if (rc < 0) {
+		pchat_buf_free(&f->kw);
+		pchat_free(f);
+		return (int)rc;
+	}
+	/* the stored content is XML: the replacement is escaped into a <chat> */
+	pchat_buf_init(&content);
+	pchat_buf_adds(&content, "<chat>");
+	pchat_buf_adds_xml(&content, replacement ? replacement : DEFAULT_REPLACEMENT);
+	pchat_buf_adds(&content, "</chat>");
 	p[0] = PCHAT_DB_CS(content.s);
-	p[1] = PCHAT_DB_I(id);
-	p[2] = p[3] = user ? PCHAT_DB_CS(author) : PCHAT_DB_NUL;
-	p[4] = p[5] = keyword && kw.s ? PCHAT_DB_CS(kw.s) : PCHAT_DB_NUL;
-	p[6] = p[7] = after ? PCHAT_DB_CS(from) : PCHAT_DB_NUL;
-	p[8] = p[9] = before ? PCHAT_DB_CS(to) : PCHAT_DB_NUL;
-	/* a keyword that could not be escaped whole must not widen the replacement */
-	rc = pchat_buf_ok(&content) && (!keyword || pchat_buf_ok(&kw))
+	memcpy(&p[1], f->p, sizeof(f->p));
+	rc = pchat_buf_ok(&content)
 			? replace_messages(a, p, replacement ? replacement : DEFAULT_REPLACEMENT)
 			: PCHAT_ERR_FAILED;
 	pchat_buf_free(&content);
-	pchat_buf_free(&kw);
+	pchat_buf_free(&f->kw);
+	pchat_free(f);
 	if (rc < 0)
 		return db_fail(a, rc);
 	*replaced = rc;
 	return 0;
+}
+
+typedef struct msg_find_ctx {
+	pchat_message_f cb;
+	void *ctx;
+	int n;
+} msg_find_ctx_t;
+
+static int read_found(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	msg_find_ctx_t *fc = ctx;
+	pchat_message_row_t m;
+	pchat_buf_t text;
+	int rc;
+
+	if (ncols != 5 || cols[1].type != PCHAT_DB_STR)
+		return PCHAT_ERR_FAILED;
+	pchat_buf_init(&text);
+	pchat_xccos_stored_text(cols[1].s, &text);
+	if (text.failed) {
+		pchat_buf_free(&text);
+		return PCHAT_ERR_NO_MEMORY;
+	}
+	m.seq = (uint64_t)pchat_db_int(&cols[0]);
+	m.author = cols[2].type == PCHAT_DB_STR ? cols[2].s : "";
+	m.time = cols[3].type == PCHAT_DB_STR ? cols[3].s : "";
+	m.text = text.s ? text.s : "";
+	m.moderated = pchat_db_int(&cols[4]) != 0;
+	fc->n++;
+	rc = fc->cb(fc->ctx, &m);
+	pchat_buf_free(&text);
+	return rc;
+}
+
+int pchat_admin_message_find(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
+		int nopts, int limit, pchat_message_f cb, void *ctx)
+{
+	static const char *const known[] = {"user", "keyword", "after", "before", NULL};
+	msg_find_ctx_t fc = {cb, ctx, 0};
+	msg_filter_t *f = pchat_calloc(1, sizeof(*f)); /* a zeroed kw frees */
+	pchat_db_val_t p[11];
+	long long rc;
+
+	if (!f)
+		return fail(a, PCHAT_ERR_NO_MEMORY, "out of memory");
+	if (limit < 1)
+		rc = fail(a, PCHAT_ERR_INVALID, "limit must be positive");
+	else
+		rc = msg_filter(a, ident, opts, nopts, known, 0, f);
+	if (rc == 0) {
+		memcpy(p, f->p, sizeof(f->p));
+		p[9] = PCHAT_DB_I(INT64_MAX);
+		p[10] = PCHAT_DB_I(limit);
+		rc = run(a, A_MSG_FIND, p, 11, read_found, &fc);
+		if (rc < 0)
+			rc = db_fail(a, rc);
+	}
+	pchat_buf_free(&f->kw);
+	pchat_free(f);
+	return rc < 0 ? (int)rc : fc.n;
 }
 
 /* ------------------------------------------------------------------ settings */
@@ -1786,6 +1951,31 @@ int pchat_admin_config_unset(pchat_admin_t *a, const char *name)
 	p = PCHAT_DB_CS(name);
 	rc = run(a, A_CONFIG_UNSET, &p, 1, NULL, NULL);
 	return rc < 0 ? db_fail(a, rc) : 0;
+}
+
+int pchat_admin_config_update(pchat_admin_t *a, const pchat_kv_t *settings, int n)
+{
+	char err[sizeof(a->err)];
+	int i, v, rc;
+
+	if (n < 1)
+		return fail(a, PCHAT_ERR_INVALID, "no setting to change");
+	/* all are checked before any is written */
+	for (i = 0; i < n; i++) {
+		const pchat_setting_def_t *def = pchat_setting_find(settings[i].key);
+
+		if (!def)
+			return fail(a, PCHAT_ERR_INVALID, "no setting '%s'", settings[i].key);
+		if (settings[i].value
+				&& pchat_setting_parse(def, settings[i].value, &v, err, sizeof(err)) < 0)
+			return fail(a, PCHAT_ERR_INVALID, "%s", err);
+	}
+	if ((rc = begin(a)) < 0)
+		return rc;
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = settings[i].value ? pchat_admin_config_set(a, settings[i].key, settings[i].value)
+							   : pchat_admin_config_unset(a, settings[i].key);
+	return finish(a, rc);
 }
 
 int pchat_admin_config_load(pchat_admin_t *a, pchat_config_f cb, void *ctx)

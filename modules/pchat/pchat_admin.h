@@ -150,6 +150,17 @@ int pchat_admin_category_get(pchat_admin_t *a, const char *ident, pchat_category
 int pchat_admin_category_principals_of(pchat_admin_t *a, uint64_t category_id,
 		pchat_principal_f cb, void *ctx);
 int pchat_admin_category_list(pchat_admin_t *a, pchat_category_row_f cb, void *ctx);
+/* category_add with the category's first principals (lists: at most one per role: allowed,
+ * denied, creator), all in one transaction. Every principal that is not one is told to refused
+ * (when not NULL) and the category is not created (PCHAT_ERR_INVALID). */
+int pchat_admin_category_create(pchat_admin_t *a, const char *name, const pchat_kv_t *opts,
+		int nopts, const pchat_role_list_t *lists, int nlists, pchat_refused_f refused,
+		void *rctx, pchat_category_row_t *out);
+/* Changes a category (options as category_set) and replaces the lists given (each becomes
+ * exactly the list: a diff against the old one), in one transaction; *category gets its id. */
+int pchat_admin_category_update(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
+		int nopts, const pchat_role_list_t *lists, int nlists, pchat_refused_f refused,
+		void *rctx, uint64_t *category);
 /* Refused while rooms are in the category. */
 int pchat_admin_category_remove(pchat_admin_t *a, const char *ident);
 /* role: allowed, denied or creator; *category gets the category's id. */
@@ -165,11 +176,29 @@ int pchat_admin_category_principals(pchat_admin_t *a, const char *ident, const c
 int pchat_admin_message_remove(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
 		int nopts, long long *replaced);
 
+typedef struct pchat_message_row {
+	uint64_t seq;
+	const char *author;
+	const char *time;  /* ISO 8601 */
+	const char *text;  /* the text of the post, without markup */
+	int moderated;     /* replaced by a moderator */
+} pchat_message_row_t;
+
+typedef int (*pchat_message_f)(void *ctx, const pchat_message_row_t *m);
+
+/* The messages of a room the options user, keyword, after and before choose (as
+ * message_remove does; none: all): the newest limit of them, oldest first. Returns how many. */
+int pchat_admin_message_find(pchat_admin_t *a, const char *ident, const pchat_kv_t *opts,
+		int nopts, int limit, pchat_message_f cb, void *ctx);
+
 /* ---- service settings ---- */
 
 int pchat_admin_config_set(pchat_admin_t *a, const char *name, const char *value);
 int pchat_admin_config_unset(pchat_admin_t *a, const char *name);
 int pchat_admin_config_load(pchat_admin_t *a, pchat_config_f cb, void *ctx);
+/* Sets (value) or unsets (value NULL) several settings in one transaction, all checked
+ * before any is written. */
+int pchat_admin_config_update(pchat_admin_t *a, const pchat_kv_t *settings, int n);
 
 /* ---- Persistent Chat policy: rules for everyone ("*"), a domain or a user ---- */
 

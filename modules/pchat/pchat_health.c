@@ -1,6 +1,7 @@
 /*
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
+#include <stdio.h>
 #include <time.h>
 
 #include "pchat_health.h"
@@ -11,6 +12,22 @@ int64_t pchat_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void pchat_iso_time_ms(long long ms, char *out, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	if (!len)
+		return;
+	out[0] = '\0';
+	if (!gmtime_r(&t, &tm) || (n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+		out[0] = '\0';
+		return;
+	}
+	snprintf(out + n, len - n, ".%03dZ", (int)(ms % 1000));
 }
 
 int pchat_health_may_try(const pchat_health_t *h)

@@ -9,6 +9,7 @@
 #ifndef PCHAT_HEALTH_H
 #define PCHAT_HEALTH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct pchat_health {
@@ -18,6 +19,10 @@ typedef struct pchat_health {
 } pchat_health_t;
 
 int64_t pchat_now_ms(void);
+
+/* ms since the epoch as ISO 8601 UTC with milliseconds ("" when it cannot be shown); out should
+ * hold 32 bytes. */
+void pchat_iso_time_ms(long long ms, char *out, size_t len);
 
 /* 1 when a connection attempt may be made now. */
 int pchat_health_may_try(const pchat_health_t *h);

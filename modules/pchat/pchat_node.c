@@ -426,6 +426,16 @@ pchat_admin_t pchat_proc_admin(void)
 	return a;
 }
 
+void pchat_setting_apply(const pchat_setting_def_t *def, const char *value)
+{
+	char err[128];
+	int v = *pchat_setting_ptr(&pchat_settings_defaults, def);
+
+	if (value && pchat_setting_parse(def, value, &v, err, sizeof(err)) < 0)
+		return;
+	*pchat_setting_ptr(&pchat_shared->settings, def) = v;
+}
+
 int pchat_node_sessions(void)
 {
 	return pchat_shared ? __atomic_load_n(&pchat_shared->sessions, __ATOMIC_RELAXED) : 0;

@@ -169,6 +169,11 @@ pchat_redis_t *pchat_proc_redis(void);
  * chat service (its invitations come from the pool URI). */
 pchat_admin_t pchat_proc_admin(void);
 
+/* A setting stored pool-wide (value, checked already) or removed (NULL: the module
+ * parameter's value) applies on this node at once; the other nodes load it within
+ * config_reload_interval seconds. */
+void pchat_setting_apply(const pchat_setting_def_t *def, const char *value);
+
 /* Chat sessions on this node now. */
 int pchat_node_sessions(void);
 void pchat_node_session_opened(void);

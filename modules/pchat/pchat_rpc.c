@@ -87,19 +87,6 @@ static void rpc_status(rpc_t *rpc, void *ctx)
 			"max_node_kb", (int)(pchat_shared->budget.limit / 1024));
 }
 
-/* ms since the epoch as ISO 8601 UTC, in a static buffer. */
-static const char *iso_time_ms(long long ms)
-{
-	static char out[32];
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		return "";
-	snprintf(out + strlen(out), sizeof(out) - strlen(out), ".%03dZ", (int)(ms % 1000));
-	return out;
-}
-
 typedef struct pool_ctx {
 	rpc_t *rpc;
 	void *list;
@@ -109,6 +96,7 @@ typedef struct pool_ctx {
 static void add_node(void *ctx, const pchat_node_info_t *n)
 {
 	pool_ctx_t *pc = ctx;
+	char started[32];
 	void *th;
 
 	if (pc->rpc->array_add(pc->list, "{", &th) < 0)
@@ -117,7 +105,8 @@ static void add_node(void *ctx, const pchat_node_info_t *n)
 			strcmp(n->node, pchat_params.node_id) == 0, "alive", n->alive, "sessions",
 			n->sessions, "heartbeat_age_ms",
 			n->heartbeat_ms ? (int)(pc->now_ms - n->heartbeat_ms) : -1);
-	pc->rpc->struct_add(th, "s", "started", iso_time_ms(n->run));
+	pchat_iso_time_ms(n->run, started, sizeof(started));
+	pc->rpc->struct_add(th, "s", "started", started);
 }
 
 static const char *pool_doc[] = {

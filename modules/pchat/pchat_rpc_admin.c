@@ -787,7 +787,7 @@ static void rpc_config_set(rpc_t *rpc, void *ctx)
 {
 	pchat_admin_t a = pchat_proc_admin();
 	rpc_args_t args;
-	int rc, v = 0;
+	int rc;
 
 	if (read_args(rpc, ctx, 2, "pchat.config.set name value", &args) < 0)
 		return;
@@ -796,8 +796,7 @@ static void rpc_config_set(rpc_t *rpc, void *ctx)
 		fault(rpc, ctx, &a, rc);
 		return;
 	}
-	pchat_setting_parse(pchat_setting_find(args.pos[0]), args.pos[1], &v, a.err, sizeof(a.err));
-	*pchat_setting_ptr(&pchat_shared->settings, pchat_setting_find(args.pos[0])) = v;
+	pchat_setting_apply(pchat_setting_find(args.pos[0]), args.pos[1]);
 	rpc->add(ctx, "s", "set");
 }
 
@@ -807,7 +806,6 @@ static const char *config_unset_doc[] = {
 static void rpc_config_unset(rpc_t *rpc, void *ctx)
 {
 	pchat_admin_t a = pchat_proc_admin();
-	const pchat_setting_def_t *def;
 	rpc_args_t args;
 	int rc;
 
@@ -818,9 +816,7 @@ static void rpc_config_unset(rpc_t *rpc, void *ctx)
 		fault(rpc, ctx, &a, rc);
 		return;
 	}
-	def = pchat_setting_find(args.pos[0]);
-	*pchat_setting_ptr(&pchat_shared->settings, def) =
-			*pchat_setting_ptr(&pchat_settings_defaults, def);
+	pchat_setting_apply(pchat_setting_find(args.pos[0]), NULL);
 	rpc->add(ctx, "s", "unset");
 }
 
