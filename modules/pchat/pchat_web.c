@@ -149,8 +149,10 @@ int pchat_web_user(const char *in, const char *domain, char *out)
 
 	if (!in || !in[0] || strlen(in) >= PCHAT_USER_MAX)
 		return -1;
-	if (strchr(in, '@') || strncasecmp(in, "sip:", 4) == 0)
+	if (strncasecmp(in, "sip:", 4) == 0)
 		snprintf(uri, sizeof(uri), "%s", in);
+	else if (strchr(in, '@'))
+		snprintf(uri, sizeof(uri), "sip:%s", in);
 	else if (domain)
 		snprintf(uri, sizeof(uri), "sip:%s@%s", in, domain);
 	else
@@ -586,6 +588,6 @@ int pchat_web_room_named(pchat_db_t *db, const char *name, char *guid)
 
 	if (rc < 0)
 		return pchat_db_failure(rc);
-	snprintf(guid, PCHAT_GUID_LEN + 1, "%s", found);
+	snprintf(guid, PCHAT_GUID_LEN + 1, "%.36s", found);
 	return rc > 0;
 }
