@@ -125,7 +125,7 @@ static int init_http(void)
 	routes[n++] = pchat_webpage_route;
 	routes[n++] = pchat_webpage_bare_route;
 	/* the page's address is known once the service's is */
-	return pchat_http_init(routes, n) < 0 || pchat_webapi_init() < 0 ? -1 : 0;
+	return pchat_http_init(routes, n) < 0 || pchat_webapi_init(pchat_webadmin_endpoints) < 0 ? -1 : 0;
 }
 
 static int mod_init(void);

@@ -27,6 +27,9 @@
 #define ADDR_MAX 64
 
 static pchat_web_conf_t conf;
+/* the administrators' endpoints, handed over at init */
+static const pchat_api_endpoint_t no_endpoints[] = {{NULL, NULL, 0, NULL}};
+static const pchat_api_endpoint_t *more_endpoints = no_endpoints;
 static char sso_proxies[SSO_PROXIES_MAX][ADDR_MAX];
 static int nsso_proxies;
 static char page_url[512];
@@ -539,7 +542,7 @@ static int room_members(pchat_api_t *q, const char *ident, const rights_t *rt)
 		pchat_jw_object(&q->w, "may");
 		pchat_jw_bool(&q->w, "edit", q->admin || rt->manager || rt->creator);
 		pchat_jw_bool(&q->w, "delete", q->admin || rt->creator);
-		pchat_jw_bool(&q->w, "administer", q->admin);
+		pchat_jw_bool(&q->w, "move", q->admin || rt->creator);
 		pchat_jw_end(&q->w);
 	}
 	pchat_free(row);
@@ -1068,7 +1071,7 @@ static int path_matches(const char *pattern, const char *path, char *id, size_t 
 static const pchat_api_endpoint_t *find(const char *method, const char *path, char *id,
 		size_t idsize, int *path_known)
 {
-	const pchat_api_endpoint_t *tables[] = {endpoints, pchat_webadmin_endpoints}, *e;
+	const pchat_api_endpoint_t *tables[] = {endpoints, more_endpoints}, *e;
 	size_t t;
 
 	*path_known = 0;
@@ -1194,9 +1197,11 @@ static int read_sso_proxies(const char *p)
 	return 0;
 }
 
-int pchat_webapi_init(void)
+int pchat_webapi_init(const pchat_api_endpoint_t *more)
 {
 	const pchat_params_t *pp = &pchat_params;
+
+	more_endpoints = more;
 
 	conf = (pchat_web_conf_t){pp->domain, pp->web_session_idle, pp->web_session_lifetime,
 		pp->web_login_max_failures, pp->web_login_window, pp->web_login_block};

@@ -52,8 +52,9 @@ typedef struct pchat_api_endpoint {
 /* The administrators' endpoints (pchat_webadmin.c), ended by one with a NULL method. */
 extern const pchat_api_endpoint_t pchat_webadmin_endpoints[];
 
-/* mod_init: checks the web_* parameters. 0 or -1 (logged). */
-int pchat_webapi_init(void);
+/* mod_init: checks the web_* parameters; more: the endpoints of the parts above this one (the
+ * administrators', pchat_webadmin_endpoints), which the routes serve too. 0 or -1 (logged). */
+int pchat_webapi_init(const pchat_api_endpoint_t *more);
 
 /* The routes of the API (the HTTPS service takes them). */
 const pchat_http_route_t *pchat_webapi_routes(int *n);
