@@ -438,10 +438,13 @@ static void api_me(pchat_api_t *q)
 
 typedef pchat_web_rights_t rights_t;
 
+/* What a request does to a room, and who may: a room's managers see and change it, the
+ * creators of its category see and delete it, administrators do everything. */
+enum room_need { ROOM_SEE, ROOM_CHANGE, ROOM_DELETE };
+
 /* The room of the path and the caller's rights in it: 0, or -1 answered (404 for a room the
- * caller may not even know of, 403 for one the caller may see but not manage). need_delete:
- * creators only. */
-static int room_rights(pchat_api_t *q, int need_delete, rights_t *rt)
+ * caller may not even know of, 403 for one the caller may know but not do this to). */
+static int room_rights(pchat_api_t *q, enum room_need need, rights_t *rt)
 {
 	char guid[PCHAT_GUID_LEN + 1];
 	int rc;
@@ -460,9 +463,10 @@ static int room_rights(pchat_api_t *q, int need_delete, rights_t *rt)
 		pchat_api_error(q, 404, "not_found", "no room %s", q->id);
 		return -1;
 	}
-	if (q->admin || rt->creator || (!need_delete && rt->manager))
+	if (q->admin || (need != ROOM_CHANGE && rt->creator)
+			|| (need != ROOM_DELETE && rt->manager))
 		return 0;
-	pchat_api_error(q, 403, "forbidden", need_delete ? "only the creators of the room's "
+	pchat_api_error(q, 403, "forbidden", need == ROOM_DELETE ? "only the creators of the room's "
 			"category may delete it" : "you do not manage this room");
 	return -1;
 }
@@ -540,7 +544,7 @@ static int room_members(pchat_api_t *q, const char *ident, const rights_t *rt)
 			pchat_jw_end(&q->w);
 		}
 		pchat_jw_object(&q->w, "may");
-		pchat_jw_bool(&q->w, "edit", q->admin || rt->manager || rt->creator);
+		pchat_jw_bool(&q->w, "edit", q->admin || rt->manager);
 		pchat_jw_bool(&q->w, "delete", q->admin || rt->creator);
 		pchat_jw_bool(&q->w, "move", q->admin || rt->creator);
 		pchat_jw_end(&q->w);
@@ -896,7 +900,7 @@ static void api_room_get(pchat_api_t *q)
 {
 	rights_t rt;
 
-	if (room_rights(q, 0, &rt) == 0)
+	if (room_rights(q, ROOM_SEE, &rt) == 0)
 		answer_room(q, q->id, &rt, 200);
 }
 
@@ -930,7 +934,7 @@ static void api_room_update(pchat_api_t *q)
 	uint64_t id;
 	int rc, dropped;
 
-	if (room_rights(q, 0, &rt) < 0 || read_room_change(q, &c, 0) < 0)
+	if (room_rights(q, ROOM_CHANGE, &rt) < 0 || read_room_change(q, &c, 0) < 0)
 		return;
 	if (!c.has_version || c.version < 1) {
 		field_error(q, "version", "version (the room's version the change is based on) is "
@@ -972,7 +976,7 @@ static void api_room_delete(pchat_api_t *q)
 	uint64_t id;
 	int rc;
 
-	if (room_rights(q, 1, &rt) < 0)
+	if (room_rights(q, ROOM_DELETE, &rt) < 0)
 		return;
 	if (!v || strtoull(v, NULL, 10) == 0) {
 		field_error(q, "version", "?version= (the room's version the deletion is based on) "
