@@ -149,7 +149,7 @@ int pchat_web_user(const char *in, const char *domain, char *out)
 
 	if (!in || !in[0] || strlen(in) >= PCHAT_USER_MAX)
 		return -1;
-	if (strncasecmp(in, "sip:", 4) == 0)
+	if (strncasecmp(in, "sip:", 4) == 0 || strncasecmp(in, "sips:", 5) == 0)
 		snprintf(uri, sizeof(uri), "%s", in);
 	else if (strchr(in, '@'))
 		snprintf(uri, sizeof(uri), "sip:%s", in);

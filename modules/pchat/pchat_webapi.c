@@ -934,8 +934,10 @@ static void api_room_update(pchat_api_t *q)
 	uint64_t id;
 	int rc, dropped;
 
-	if (room_rights(q, ROOM_CHANGE, &rt) < 0 || read_room_change(q, &c, 0) < 0)
+	if (room_rights(q, ROOM_CHANGE, &rt) < 0)
 		return;
+	if (read_room_change(q, &c, 0) < 0)
+		goto out;
 	if (!c.has_version || c.version < 1) {
 		field_error(q, "version", "version (the room's version the change is based on) is "
 				"needed");
