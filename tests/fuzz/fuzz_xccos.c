@@ -60,7 +60,7 @@ static const pchat_settings_t settings = PCHAT_SETTINGS_DEFAULTS;
 static const int recording = 1; /* the compliance service records: its paths are fuzzed too */
 static const pchat_chat_t chat = {&fake_store_ops, NULL, &fake_live_ops, NULL, &fake_out_ops,
 	NULL, &settings, FAKE_RICH_DOMAIN, "sip:pchat@" FAKE_RICH_DOMAIN, &recording, NULL,
-	"https://files." FAKE_RICH_DOMAIN};
+	"https://files." FAKE_RICH_DOMAIN, "https://files." FAKE_RICH_DOMAIN "/PersistentChat/RM/"};
 static const pchat_caller_t caller = {{1, 1}, FAKE_RICH_USER};
 
 /* The largest <grpchat> element the server may hand to a room's sender: the module's post byte
