@@ -628,8 +628,6 @@ static void api_check_name(pchat_api_t *q)
 		}
 		pchat_jw_bool(&q->w, "available", rc == 0);
 		pchat_jw_str(&q->w, "message", rc == 0 ? "available" : "a room has this name already");
-		if (rc > 0)
-			pchat_jw_str(&q->w, "guid", guid);
 	}
 	pchat_jw_end(&q->w);
 	pchat_api_respond(q, 200);
