@@ -115,9 +115,58 @@ class Browser:
     def click(self, selector):
         self.call("click", selector=selector)
 
-    def screenshot(self, name):
-        """Saves the whole page as build/test-logs/browser/NAME.png; its path."""
-        return self.call("screenshot", path=os.path.join(ARTIFACTS, name + ".png"))
+    def screenshot(self, name, full=True):
+        """Saves the whole page (full=False: what the viewport shows) as
+        build/test-logs/browser/NAME.png; its path."""
+        return self.call("screenshot", path=os.path.join(ARTIFACTS, name + ".png"), full=full)
+
+    def texts(self, selector):
+        """The text of every element selector names, in page order."""
+        return self.call("texts", selector=selector)
+
+    def value(self, selector):
+        """The value of an input, textarea or select."""
+        return self.call("value", selector=selector)
+
+    def count(self, selector):
+        """How many elements selector names (no wait: 0 is an answer)."""
+        return self.call("count", selector=selector)
+
+    def check(self, selector):
+        """Checks a radio button or checkbox."""
+        self.call("check", selector=selector)
+
+    def press(self, key, selector=None):
+        """A key ("Tab", "Enter", "Shift+Tab") at the element selector names, or at the focus."""
+        self.call("press", key=key, selector=selector)
+
+    def type(self, text):
+        """Types text, key by key, wherever the focus is."""
+        self.call("type", text=text)
+
+    def wait(self, selector, state="visible"):
+        """Waits until the element is attached, detached, visible or hidden."""
+        self.call("wait", selector=selector, state=state)
+
+    def wait_text(self, selector, text):
+        """Waits until the element shows text (a part of its text, case aside); its whole text."""
+        return self.call("waitText", selector=selector, text=text)
+
+    def viewport(self, width, height):
+        self.call("viewport", width=width, height=height)
+
+    def url(self):
+        return self.call("url")
+
+    def evaluate(self, fn, arg=None):
+        """Runs the JavaScript function fn (its source) in the page with arg; what it returns
+        (awaited when a promise), as JSON."""
+        return self.call("evaluate", fn=fn, arg=arg)
+
+    def dialogs(self):
+        """[{type, message}] of the dialogs (alert, confirm, prompt) the page opened since the
+        context began; the driver dismissed each."""
+        return self.call("dialogs")
 
     def _kill(self):
         # the driver's process group; Chromium (in a group of its own) exits by itself when its

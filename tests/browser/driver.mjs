@@ -7,8 +7,14 @@
 //   out:            {"id": 1, "ok": true, "result": ...} or {"id": 1, "ok": false, "error": "..."}
 //
 // Commands: reset (a fresh context and page), goto {url, rewrite?}, title, text {selector},
-// fill {selector, value}, click {selector}, screenshot {path}. The driver closes the browser and
-// exits when stdin ends, so a test run that dies leaves no Chromium behind.
+// fill {selector, value}, click {selector}, screenshot {path, full?}; and for pages with forms:
+// texts {selector} (every match), value {selector} (an input's), count {selector}, check
+// {selector} (a radio or checkbox), press {key, selector?} (a key, e.g. "Tab" or "Enter", at the
+// element or wherever the focus is), type {text} (keys at the focus), wait {selector, state?},
+// waitText {selector, text} (until the element shows text), viewport {width, height}, url,
+// evaluate {fn, arg?} (a function's source, run in the page), dialogs (the alert, confirm and
+// prompt dialogs the page opened since reset: each is recorded and dismissed). The driver closes
+// the browser and exits when stdin ends, so a test run that dies leaves no Chromium behind.
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
@@ -26,6 +32,7 @@ const browser = await chromium.launch({
 });
 let context = null;
 let page = null;
+let dialogs = [];  // {type, message} of every dialog the page opened, since the last reset
 
 // A new browser context (no cookies, storage, routes or page left from before) with one page.
 async function freshPage() {
@@ -34,6 +41,12 @@ async function freshPage() {
   // $HOME/.pki/nssdb that browser.py made for this run, so every page comes over verified TLS.
   context = await browser.newContext({ ignoreHTTPSErrors: false, acceptDownloads: true });
   page = await context.newPage();
+  dialogs = [];
+  // a dialog nobody answers would block the page; a test asks for the list (dialogs)
+  page.on('dialog', (d) => {
+    dialogs.push({ type: d.type(), message: d.message() });
+    d.dismiss().catch(() => {});
+  });
   page.setDefaultTimeout(TIMEOUT_MS);
   page.setDefaultNavigationTimeout(TIMEOUT_MS);
 }
@@ -106,7 +119,31 @@ const commands = {
   text: ({ selector }) => page.locator(selector).innerText(),
   fill: ({ selector, value }) => page.locator(selector).fill(value).then(() => null),
   click: ({ selector }) => page.locator(selector).click().then(() => null),
-  screenshot: ({ path }) => page.screenshot({ path, fullPage: true }).then(() => path),
+  // full: the whole page (default), or false for what the viewport shows
+  screenshot: ({ path, full }) => page.screenshot({ path, fullPage: full !== false })
+    .then(() => path),
+  texts: ({ selector }) => page.locator(selector).allInnerTexts(),
+  value: ({ selector }) => page.locator(selector).inputValue(),
+  count: ({ selector }) => page.locator(selector).count(),
+  check: ({ selector }) => page.locator(selector).check().then(() => null),
+  press: ({ key, selector }) => (selector ? page.locator(selector).press(key)
+    : page.keyboard.press(key)).then(() => null),
+  type: ({ text }) => page.keyboard.type(text).then(() => null),
+  // state: attached, detached, visible (default) or hidden
+  wait: ({ selector, state }) => page.locator(selector).waitFor({ state }).then(() => null),
+  // until the element's text contains text (case and spacing aside, as Playwright's hasText);
+  // returns the text it shows
+  async waitText({ selector, text }) {
+    const el = page.locator(selector).filter({ hasText: text });
+    await el.waitFor();
+    return el.innerText();
+  },
+  viewport: ({ width, height }) => page.setViewportSize({ width, height }).then(() => null),
+  url: () => page.url(),
+  // fn: the source of a function, e.g. "(sel) => document.querySelectorAll(sel).length"; run in
+  // the page with arg (a JSON value); a promise it returns is awaited
+  evaluate: ({ fn, arg }) => page.evaluate(new Function(`return (${fn});`)(), arg),
+  dialogs: () => dialogs,
 };
 
 function send(obj) {
@@ -124,7 +161,8 @@ for await (const line of createInterface({ input: process.stdin, crlfDelay: Infi
     const { id: given, cmd, ...args } = JSON.parse(line);
     id = given;
     if (!Object.hasOwn(commands, cmd)) throw new Error(`unknown command ${JSON.stringify(cmd)}`);
-    send({ id, ok: true, result: await commands[cmd](args) });
+    // undefined (a function that returns nothing) would leave "result" out of the JSON
+    send({ id, ok: true, result: (await commands[cmd](args)) ?? null });
   } catch (err) {
     // without the call log Playwright appends, and its terminal colours
     const message = String(err.message || err).split('\nCall log:')[0];
