@@ -908,3 +908,25 @@ int pchat_jw_done(const pchat_jw_t *w)
 {
 	return pchat_jw_ok(w) && w->depth == 0 && (w->first[0] & JW_TOP);
 }
+
+int pchat_json_equal(const pchat_json_t *a, const pchat_json_t *b)
+{
+	const pchat_json_t *x, *y;
+
+	if (a->type != b->type || !a->key != !b->key || (a->key && strcmp(a->key, b->key) != 0)
+			|| a->len != b->len)
+		return 0;
+	switch (a->type) {
+	case PCHAT_JSON_BOOL: return a->b == b->b;
+	case PCHAT_JSON_NUMBER:
+		return a->is_int == b->is_int && a->n == b->n && (!a->is_int || a->i == b->i);
+	case PCHAT_JSON_STRING: return memcmp(a->s, b->s, a->len + 1) == 0;
+	case PCHAT_JSON_ARRAY:
+	case PCHAT_JSON_OBJECT:
+		for (x = a->child, y = b->child; x && y; x = x->next, y = y->next)
+			if (!pchat_json_equal(x, y))
+				return 0;
+		return !x && !y;
+	default: return 1;
+	}
+}

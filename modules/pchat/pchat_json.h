@@ -99,4 +99,8 @@ int pchat_jw_ok(const pchat_jw_t *w);
 /* 1: pchat_jw_ok, one top-level value written and everything closed: a complete JSON text. */
 int pchat_jw_done(const pchat_jw_t *w);
 
+/* 1 when the trees are the same: types, names, order, values (numbers by value). Recurses as
+ * deep as the trees nest (the parse's max_depth bounds it): for tests and checks. */
+int pchat_json_equal(const pchat_json_t *a, const pchat_json_t *b);
+
 #endif

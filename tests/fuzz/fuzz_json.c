@@ -126,29 +126,6 @@ static int check_tree(const pchat_json_t *v, int in_object, int depth, const cha
 	return deepest;
 }
 
-/* 1 when the trees are the same: types, names, order, values (numbers by value). */
-static int same_tree(const pchat_json_t *a, const pchat_json_t *b)
-{
-	const pchat_json_t *x, *y;
-
-	if (a->type != b->type || !a->key != !b->key || (a->key && strcmp(a->key, b->key) != 0)
-			|| a->len != b->len)
-		return 0;
-	switch (a->type) {
-	case PCHAT_JSON_BOOL: return a->b == b->b;
-	case PCHAT_JSON_NUMBER:
-		return a->is_int == b->is_int && a->n == b->n && (!a->is_int || a->i == b->i);
-	case PCHAT_JSON_STRING: return memcmp(a->s, b->s, a->len + 1) == 0;
-	case PCHAT_JSON_ARRAY:
-	case PCHAT_JSON_OBJECT:
-		for (x = a->child, y = b->child; x && y; x = x->next, y = y->next)
-			if (!same_tree(x, y))
-				return 0;
-		return !x && !y;
-	default: return 1;
-	}
-}
-
 /* A refusal's reason: one line of printable ASCII, "out of memory" or "line L, column C: why"
  * with C at most one past the input. */
 static void check_reason(const char *err, const char *in, size_t len)
@@ -202,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (deep && check_tree(deep, 0, 0, in, size) > DEEP)
 		violation("a tree deeper than the bound", NULL, in, size);
 	if (tree) {
-		if (!deep || !same_tree(tree, deep))
+		if (!deep || !pchat_json_equal(tree, deep))
 			violation("the bounded reader accepts what the unbounded one reads otherwise",
 					deep ? NULL : err_deep, in, size);
 		if (check_tree(tree, 0, 0, in, size) > PCHAT_JW_MAX_DEPTH)
@@ -220,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	again = pchat_json_parse(b.s, b.len, PCHAT_JW_MAX_DEPTH, err, sizeof(err));
 	if (!again)
 		violation("the reader refuses what the writer wrote", err, b.s, b.len);
-	if (!same_tree(tree, again))
+	if (!pchat_json_equal(tree, again))
 		violation("what the writer wrote reads back as another tree", NULL, b.s, b.len);
 	write_tree(again, &b2, in, size);
 	if (b.len != b2.len || memcmp(b.s, b2.s, b.len) != 0)

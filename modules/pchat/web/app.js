@@ -149,6 +149,36 @@
       testid: id });
   }
 
+  // A question asked on the page before a change that cannot be undone: the trigger opens it
+  // with the text ask() gives (nothing when ask() gives null), "yes" closes it and runs act,
+  // "no" closes it; focus goes where a keyboard user expects. Ids: PREFIX-question,
+  // PREFIX-confirm, PREFIX-cancel, PREFIX-box. Returns the box to place on the page.
+  function confirmation(prefix, trigger, yesText, noText, ask, act) {
+    const question = h('p', { id: prefix + '-question' });
+    const yes = h('button', { type: 'button', id: prefix + '-confirm', class: 'danger',
+      text: yesText });
+    const no = h('button', { type: 'button', id: prefix + '-cancel', text: noText });
+    const box = h('div', { class: 'confirm', id: prefix + '-box', role: 'group',
+      'aria-labelledby': prefix + '-question', hidden: true }, question,
+    h('div', { class: 'actions' }, yes, no));
+    trigger.addEventListener('click', () => {
+      const text = ask();
+      if (text === null) return;
+      question.textContent = text;
+      box.hidden = false;
+      yes.focus();
+    });
+    no.addEventListener('click', () => {
+      box.hidden = true;
+      trigger.focus();
+    });
+    yes.addEventListener('click', () => {
+      box.hidden = true;
+      act();
+    });
+    return box;
+  }
+
   // A labelled control: label, hint, the control, then its error (all tied by aria-describedby).
   function field(id, label, control, opts) {
     opts = opts || {};
@@ -763,27 +793,14 @@
     if (room && room.may && room.may.delete) {
       const del = h('button', { type: 'button', id: 'room-delete', class: 'danger',
         text: 'Delete the room' });
-      const question = h('p', { id: 'room-delete-question' });
-      const yes = h('button', { type: 'button', id: 'room-delete-confirm', class: 'danger',
-        text: 'Yes, delete it' });
-      const no = h('button', { type: 'button', id: 'room-delete-cancel', text: 'No, keep it' });
-      const confirmBox = h('div', { class: 'confirm', id: 'room-delete-box', role: 'group',
-        'aria-labelledby': 'room-delete-question', hidden: true }, question,
-      h('div', { class: 'actions' }, yes, no));
+      const confirmBox = confirmation('room-delete', del, 'Yes, delete it', 'No, keep it',
+        () => `Delete the room “${orig.name}” with its history and files? `
+          + 'This cannot be undone.',
+        () => remove().catch(handleError));
       deleteBox = h('section', { class: 'card danger-zone' }, h('h2', { text: 'Delete' }),
         h('p', { text: 'Deleting a room removes it with its whole chat history and its files.' }),
         h('div', { class: 'actions' }, del), confirmBox);
-      del.addEventListener('click', () => {
-        question.textContent = `Delete the room “${orig.name}” with its history and files? `
-          + 'This cannot be undone.';
-        confirmBox.hidden = false;
-        yes.focus();
-      });
-      no.addEventListener('click', () => {
-        confirmBox.hidden = true;
-        del.focus();
-      });
-      yes.addEventListener('click', async () => {
+      const remove = async () => {
         if (busy) return;
         busy = true;
         let r;
@@ -793,14 +810,13 @@
           busy = false;
         }
         if (!alive(ctx)) return;
-        confirmBox.hidden = true;
         if (r.status === 204 || r.status === 200) {
           go('#/rooms', { text: `Room “${orig.name}” deleted.`, kind: 'ok' });
           return;
         }
         refused(r, 'Not deleted');
         if (r.status !== 409) del.focus();
-      });
+      };
     }
 
     function fillCategories(current) {
@@ -1254,27 +1270,10 @@
     if (!isNew) {
       const del = h('button', { type: 'button', id: 'cat-delete', class: 'danger',
         text: 'Delete the category' });
-      const question = h('p', { id: 'cat-delete-question' });
-      const yes = h('button', { type: 'button', id: 'cat-delete-confirm', class: 'danger',
-        text: 'Yes, delete it' });
-      const no = h('button', { type: 'button', id: 'cat-delete-cancel', text: 'No, keep it' });
-      const box = h('div', { class: 'confirm', role: 'group', 'aria-labelledby': 'cat-delete-question',
-        hidden: true }, question, h('div', { class: 'actions' }, yes, no));
       const delStatus = liveRegion('cat-delete-status');
-      del.addEventListener('click', () => {
-        question.textContent = `Delete the category “${cat.name}”? Only a category without rooms `
-          + 'can be deleted.';
-        box.hidden = false;
-        yes.focus();
-      });
-      no.addEventListener('click', () => {
-        box.hidden = true;
-        del.focus();
-      });
-      yes.addEventListener('click', async () => {
+      const remove = async () => {
         const r = await api('DELETE', '/admin/categories/' + enc(cat.guid));
         if (!alive(ctx)) return;
-        box.hidden = true;
         if (r.status === 204 || r.status === 200) {
           go('#/admin/categories', { text: `Category “${cat.name}” deleted.`, kind: 'ok' });
           return;
@@ -1283,7 +1282,10 @@
           + 'delete them first.' + (r.data.message ? ` (${r.data.message})` : '')
           : 'Not deleted: ' + refusalText(r), 'error');
         del.focus();
-      });
+      };
+      const box = confirmation('cat-delete', del, 'Yes, delete it', 'No, keep it',
+        () => `Delete the category “${cat.name}”? Only a category without rooms can be deleted.`,
+        () => remove().catch(handleError));
       ctx.main.append(h('section', { class: 'card danger-zone' }, h('h2', { text: 'Delete' }),
         h('div', { class: 'actions' }, del), box, delStatus));
     }
@@ -1506,33 +1508,20 @@
     const replacement = h('textarea', { rows: 2, value: REPLACEMENT });
     const replaceBtn = h('button', { type: 'button', id: 'mod-replace', class: 'danger',
       text: 'Replace matching messages' });
-    const question = h('p', { id: 'mod-replace-question' });
-    const yes = h('button', { type: 'button', id: 'mod-replace-confirm', class: 'danger',
-      text: 'Yes, replace them' });
-    const no = h('button', { type: 'button', id: 'mod-replace-cancel', text: 'No' });
-    const box = h('div', { class: 'confirm', role: 'group', 'aria-labelledby': 'mod-replace-question',
-      hidden: true }, question, h('div', { class: 'actions' }, yes, no));
     const modStatus = liveRegion('mod-status');
-    replaceBtn.addEventListener('click', () => {
+    const ask = () => {
       const f = filters();
       const given = Object.keys(f);
       if (!given.length) {
         sayIn(modStatus, 'Give one filter at least (room, author, words, after or before).', 'error');
-        return;
+        return null;
       }
       sayIn(modStatus, '');
-      question.textContent = 'Replace the text of every message that matches '
+      return 'Replace the text of every message that matches '
         + given.map((k) => `${k} “${f[k]}”`).join(', ')
         + ' (not only those shown)? The old text cannot be brought back.';
-      box.hidden = false;
-      yes.focus();
-    });
-    no.addEventListener('click', () => {
-      box.hidden = true;
-      replaceBtn.focus();
-    });
-    yes.addEventListener('click', async () => {
-      box.hidden = true;
+    };
+    const replace = async () => {
       const body = Object.assign(filters(), { replacement: replacement.value || REPLACEMENT });
       sayIn(modStatus, 'Replacing…');
       const r = await api('POST', '/admin/messages/replace', body);
@@ -1545,7 +1534,9 @@
       const n = Number(r.data.replaced) || 0;
       sayIn(modStatus, `Replaced ${plural(n, 'message', 'messages')}.`, 'ok');
       await search();
-    });
+    };
+    const box = confirmation('mod-replace', replaceBtn, 'Yes, replace them', 'No', ask,
+      () => replace().catch(handleError));
 
     ctx.main.append(form, count, results,
       h('section', { class: 'card' }, h('h2', { text: 'Replace matching messages' }),
