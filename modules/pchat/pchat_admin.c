@@ -711,9 +711,44 @@ int pchat_admin_room_disable(pchat_admin_t *a, const char *ident, int disabled,
 	return finish(a, rc == 0 ? bump(a, id) : rc);
 }
 
-int pchat_admin_room_remove(pchat_admin_t *a, const char *ident, uint64_t *room)
+typedef struct room_lock {
+	long long version;
+	long long category;
+} room_lock_t;
+
+static int read_room_lock(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	room_lock_t *rl = ctx;
+
+	if (ncols != 2)
+		return PCHAT_ERR_FAILED;
+	rl->version = pchat_db_int(&cols[0]);
+	rl->category = pchat_db_int(&cols[1]);
+	return 0;
+}
+
+/* Inside the change's transaction: holds the room's row and checks its version (0: any). */
+static int lock_room(pchat_admin_t *a, long long id, uint64_t version, room_lock_t *rl)
+{
+	pchat_db_val_t p = PCHAT_DB_I(id);
+	long long rc = run(a, A_ROOM_LOCK, &p, 1, read_room_lock, rl);
+
+	if (rc < 0)
+		return db_fail(a, rc);
+	if (rc == 0)
+		return fail(a, PCHAT_ERR_NOT_FOUND, "the room was removed meanwhile");
+	if (version && (uint64_t)rl->version != version)
+		return fail(a, PCHAT_ERR_STALE, "the room was changed meanwhile (version %lld, the "
+				"change was based on %llu): look at it again", rl->version,
+				(unsigned long long)version);
+	return 0;
+}
+
+int pchat_admin_room_remove(pchat_admin_t *a, const char *ident, uint64_t version,
+		uint64_t *room)
 {
 	pchat_db_val_t p;
+	room_lock_t rl;
 	long long id = room_id(a, ident), rc;
 
 	if (id < 0)
@@ -722,6 +757,8 @@ int pchat_admin_room_remove(pchat_admin_t *a, const char *ident, uint64_t *room)
 	p = PCHAT_DB_I(id);
 	if ((rc = begin(a)) < 0)
 		return (int)rc;
+	if ((rc = lock_room(a, id, version, &rl)) < 0)
+		return finish(a, (int)rc);
 	/* its files go with it, once the events that name them are exported */
 	rc = pchat_filestore_remove(a->db, (uint64_t)id, NULL);
 	if (rc >= 0)
@@ -1225,39 +1262,6 @@ int pchat_admin_room_add(pchat_admin_t *a, const char *name, const char *categor
 		const pchat_kv_t *opts, int nopts, pchat_room_row_t *out)
 {
 	return pchat_admin_room_create(a, name, category, opts, nopts, NULL, 0, NULL, NULL, out);
-}
-
-typedef struct room_lock {
-	long long version;
-	long long category;
-} room_lock_t;
-
-static int read_room_lock(void *ctx, const pchat_db_val_t *cols, int ncols)
-{
-	room_lock_t *rl = ctx;
-
-	if (ncols != 2)
-		return PCHAT_ERR_FAILED;
-	rl->version = pchat_db_int(&cols[0]);
-	rl->category = pchat_db_int(&cols[1]);
-	return 0;
-}
-
-/* Inside the change's transaction: holds the room's row and checks its version (0: any). */
-static int lock_room(pchat_admin_t *a, long long id, uint64_t version, room_lock_t *rl)
-{
-	pchat_db_val_t p = PCHAT_DB_I(id);
-	long long rc = run(a, A_ROOM_LOCK, &p, 1, read_room_lock, rl);
-
-	if (rc < 0)
-		return db_fail(a, rc);
-	if (rc == 0)
-		return fail(a, PCHAT_ERR_NOT_FOUND, "the room was removed meanwhile");
-	if (version && (uint64_t)rl->version != version)
-		return fail(a, PCHAT_ERR_STALE, "the room was changed meanwhile (version %lld, the "
-				"change was based on %llu): look at it again", rl->version,
-				(unsigned long long)version);
-	return 0;
 }
 
 /* The options' writes, and the move to another category, in the caller's transaction. */

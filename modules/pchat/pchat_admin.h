@@ -122,8 +122,10 @@ int pchat_admin_room_list(pchat_admin_t *a, const pchat_kv_t *opts, int nopts,
 		pchat_room_row_f cb, void *ctx);
 int pchat_admin_room_disable(pchat_admin_t *a, const char *ident, int disabled,
 		uint64_t *room_id);
-/* Deletes the room; its files are marked for removal in the same transaction. */
-int pchat_admin_room_remove(pchat_admin_t *a, const char *ident, uint64_t *room_id);
+/* Deletes the room, when its version is still version (0: whatever it is; else
+ * PCHAT_ERR_STALE); its files are marked for removal in the same transaction. */
+int pchat_admin_room_remove(pchat_admin_t *a, const char *ident, uint64_t version,
+		uint64_t *room_id);
 /* The room's files, newest first, at most limit; returns how many. */
 int pchat_admin_file_list(pchat_admin_t *a, const char *ident, int limit, pchat_file_f cb,
 		void *ctx);

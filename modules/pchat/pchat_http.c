@@ -1187,6 +1187,30 @@ const char *pchat_http_header(const pchat_http_req_t *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+typedef struct header_count {
+	const char *name;
+	int n;
+} header_count_t;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+		const char *value)
+{
+	header_count_t *hc = cls;
+
+	(void)kind;
+	(void)value;
+	hc->n += strcasecmp(key, hc->name) == 0;
+	return MHD_YES;
+}
+
+int pchat_http_header_count(const pchat_http_req_t *r, const char *name)
+{
+	header_count_t hc = {name, 0};
+
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &hc);
+	return hc.n;
+}
+
 const char *pchat_http_query(const pchat_http_req_t *r, const char *name)
 {
 	const char *v;

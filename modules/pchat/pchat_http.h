@@ -66,6 +66,9 @@ const char *pchat_http_public_url(void);
 const char *pchat_http_method(const pchat_http_req_t *r);
 const char *pchat_http_path(const pchat_http_req_t *r);     /* decoded, without the query */
 const char *pchat_http_header(const pchat_http_req_t *r, const char *name); /* NULL: absent */
+/* How many times the request carries the header: the first one is what pchat_http_header
+ * gives, so a header that must be single (set by a trusted proxy) is checked with this. */
+int pchat_http_header_count(const pchat_http_req_t *r, const char *name);
 const char *pchat_http_query(const pchat_http_req_t *r, const char *name);  /* NULL: absent */
 const char *pchat_http_peer(const pchat_http_req_t *r);     /* the client's address */
 int pchat_http_is_head(const pchat_http_req_t *r);

@@ -409,7 +409,7 @@ static void rpc_room_remove(rpc_t *rpc, void *ctx)
 
 	if (read_args(rpc, ctx, 1, "pchat.room.remove room", &args) < 0)
 		return;
-	rc = pchat_admin_room_remove(&a, args.pos[0], &id);
+	rc = pchat_admin_room_remove(&a, args.pos[0], 0, &id);
 	if (rc < 0) {
 		fault(rpc, ctx, &a, rc);
 		return;

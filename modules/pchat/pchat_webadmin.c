@@ -90,44 +90,13 @@ static void admin_rooms(pchat_api_t *q)
 
 /* ------------------------------------------------------------------ categories */
 
-static const char *const category_roles[] = {"allowed", "creator", "denied"}; /* as sorted */
-static const char *const category_lists[] = {"allowed", "creators", "denied"};
-
-/* Writes a category's principals as its three lists, from rows sorted by role. */
-typedef struct principals_ctx {
-	pchat_jw_t *w;
-	int open; /* the index of the list being written, -1 before the first */
-} principals_ctx_t;
-
-static void open_lists_up_to(principals_ctx_t *pc, int idx)
-{
-	while (pc->open < idx) {
-		if (pc->open >= 0)
-			pchat_jw_end(pc->w);
-		pchat_jw_array(pc->w, category_lists[++pc->open]);
-	}
-}
-
-static int write_principal(void *ctx, const char *role, const char *principal)
-{
-	principals_ctx_t *pc = ctx;
-	int i;
-
-	for (i = 0; i < 3; i++)
-		if (strcmp(role, category_roles[i]) == 0)
-			break;
-	if (i == 3 || i < pc->open)
-		return 0; /* a role this API does not show, or out of order: never from the query */
-	open_lists_up_to(pc, i);
-	pchat_jw_str(pc->w, NULL, principal);
-	return 0;
-}
+static const char *const category_roles[] = {"allowed", "denied", "creator"};
+static const char *const category_lists[] = {"allowed", "denied", "creators"};
 
 /* Writes the category with its lists; 0, or the failure (not answered). */
 static int write_category(pchat_api_t *q, const char *key, const pchat_category_row_t *c)
 {
-	principals_ctx_t pc = {&q->w, -1};
-	int rc;
+	int rc = 0, i;
 
 	pchat_jw_object(&q->w, key);
 	pchat_jw_str(&q->w, "guid", c->guid);
@@ -138,9 +107,9 @@ static int write_category(pchat_api_t *q, const char *key, const pchat_category_
 	pchat_jw_bool(&q->w, "invitations", c->invitations);
 	pchat_jw_bool(&q->w, "chat_history", c->chat_history);
 	pchat_jw_int(&q->w, "rooms", (long long)c->rooms);
-	rc = pchat_admin_category_principals_of(&q->a, c->id, write_principal, &pc);
-	open_lists_up_to(&pc, 2);
-	pchat_jw_end(&q->w);
+	for (i = 0; rc == 0 && i < 3; i++)
+		rc = pchat_api_principal_list(q, category_lists[i], category_roles[i],
+				pchat_admin_category_principals_of, c->id);
 	pchat_jw_end(&q->w);
 	return rc;
 }

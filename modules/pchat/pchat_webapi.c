@@ -11,6 +11,7 @@
 
 #include "pchat_alloc.h"
 #include "pchat_fanout.h"
+#include "pchat_httptext.h"
 #include "pchat_node.h"
 #include "pchat_uri.h"
 #include "pchat_webapi.h"
@@ -283,6 +284,15 @@ static int sso(pchat_api_t *q, const char *session)
 	if (!pchat_params.web_sso_header[0] || !from_sso_proxy(q->r)
 			|| !(h = pchat_http_header(q->r, pchat_params.web_sso_header)))
 		return 1;
+	/* a proxy that adds its header to the client's instead of replacing it: the client's
+	 * would come first */
+	if (pchat_http_header_count(q->r, pchat_params.web_sso_header) != 1) {
+		LM_WARN("web: %s from the sign-on proxy %s more than once: refused (the proxy must "
+				"replace the client's header, not add to it)\n", pchat_params.web_sso_header,
+				pchat_http_peer(q->r));
+		pchat_api_error(q, 401, "unauthenticated", "the sign-on header came more than once");
+		return -1;
+	}
 	if (pchat_web_user(h, strchr(h, '@') ? NULL : pchat_params.domain, user) < 0) {
 		pchat_api_error(q, 401, "unauthenticated", "the sign-on header names no user");
 		return -1;
@@ -373,7 +383,7 @@ static void api_login(pchat_api_t *q)
 {
 	static const char *const known[] = {"user", "password", NULL};
 	const char *user = NULL, *password = NULL;
-	char session[PCHAT_WEB_SECRET_LEN + 1], wait[16];
+	char session[PCHAT_WEB_SECRET_LEN + 1], wait[16], logged[160];
 	int rc, retry = 0;
 
 	if (pchat_api_known(q, known) < 0 || pchat_api_str(q, "user", 255, &user) < 0
@@ -383,19 +393,21 @@ static void api_login(pchat_api_t *q)
 		field_error(q, user && user[0] ? "password" : "user", "user and password are needed");
 		return;
 	}
+	/* the name as typed, for the log: a line break in it must not forge a line */
+	pchat_httptext_escape(user, strlen(user), logged, sizeof(logged));
 	rc = pchat_web_login(q->a.db, &conf, user, password, pchat_http_peer(q->r), session,
 			&q->who, &retry);
 	if (rc == PCHAT_ERR_FULL) {
 		snprintf(wait, sizeof(wait), "%d", retry);
 		pchat_http_add_header(q->r, "Retry-After", wait);
 		LM_NOTICE("web sign-in of '%s' from %s refused: too many failures, blocked for %d s\n",
-				user, pchat_http_peer(q->r), retry);
+				logged, pchat_http_peer(q->r), retry);
 		pchat_api_error(q, 429, "throttled", "too many failed sign-ins: try again in %d "
 				"seconds", retry);
 		return;
 	}
 	if (rc == PCHAT_ERR_FORBIDDEN) {
-		LM_NOTICE("web sign-in of '%s' from %s failed\n", user, pchat_http_peer(q->r));
+		LM_NOTICE("web sign-in of '%s' from %s failed\n", logged, pchat_http_peer(q->r));
 		pchat_api_error(q, 401, "bad_credentials", "wrong user name or password");
 		return;
 	}
@@ -481,16 +493,28 @@ static int creator_in(pchat_api_t *q, const char *category)
 
 typedef struct list_writer {
 	pchat_api_t *q;
-	const char *const *roles;
+	const char *role;
 } list_writer_t;
 
 static int write_principal(void *ctx, const char *role, const char *principal)
 {
 	list_writer_t *lw = ctx;
 
-	if (strcmp(role, lw->roles[0]) == 0)
+	if (strcmp(role, lw->role) == 0)
 		pchat_jw_str(&lw->q->w, NULL, principal);
 	return 0;
+}
+
+int pchat_api_principal_list(pchat_api_t *q, const char *key, const char *role,
+		pchat_principals_of_f fetch, uint64_t id)
+{
+	list_writer_t lw = {q, role};
+	int rc;
+
+	pchat_jw_array(&q->w, key);
+	rc = fetch(&q->a, id, write_principal, &lw);
+	pchat_jw_end(&q->w);
+	return rc;
 }
 
 /* The room's members as the API's lists show a room, into the object open now. */
@@ -529,7 +553,6 @@ static int room_members(pchat_api_t *q, const char *ident, const rights_t *rt)
 	static const char *const roles[] = {"manager", "member", "presenter"};
 	static const char *const keys[] = {"managers", "members", "presenters"};
 	pchat_room_row_t *row = pchat_malloc(sizeof(*row));
-	list_writer_t lw = {q, NULL};
 	int rc, i;
 
 	if (!row)
@@ -537,16 +560,14 @@ static int room_members(pchat_api_t *q, const char *ident, const rights_t *rt)
 	rc = pchat_admin_room_get(&q->a, ident, row);
 	if (rc == 0) {
 		room_fields(q, row);
-		for (i = 0; rc == 0 && i < 3; i++) {
-			lw.roles = &roles[i];
-			pchat_jw_array(&q->w, keys[i]);
-			rc = pchat_admin_room_principals_of(&q->a, row->id, write_principal, &lw);
-			pchat_jw_end(&q->w);
-		}
+		for (i = 0; rc == 0 && i < 3; i++)
+			rc = pchat_api_principal_list(q, keys[i], roles[i], pchat_admin_room_principals_of,
+					row->id);
 		pchat_jw_object(&q->w, "may");
 		pchat_jw_bool(&q->w, "edit", q->admin || rt->manager);
 		pchat_jw_bool(&q->w, "delete", q->admin || rt->creator);
-		pchat_jw_bool(&q->w, "move", q->admin || rt->creator);
+		/* to a category where the caller creates rooms: checked when it is named */
+		pchat_jw_bool(&q->w, "move", q->admin || rt->manager);
 		pchat_jw_end(&q->w);
 	}
 	pchat_free(row);
@@ -568,20 +589,50 @@ static void answer_room(pchat_api_t *q, const char *guid, const rights_t *rt, in
 	pchat_api_respond(q, status);
 }
 
-static int write_my_room(void *ctx, const char *guid, const char *name, const char *unused)
+/* The GUIDs of a list of rooms, read whole before any room is looked up: no query may run
+ * while another one's rows are being read (a lost connection would free the statement). */
+typedef struct guids {
+	char (*g)[PCHAT_GUID_LEN + 1];
+	int n, size;
+} guids_t;
+
+static int keep_guid(void *ctx, const char *guid, const char *name, const char *unused)
 {
-	pchat_api_t *q = ctx;
-	pchat_room_row_t *row;
+	guids_t *gs = ctx;
+	void *grown;
 
 	(void)name;
 	(void)unused;
-	if (!(row = pchat_malloc(sizeof(*row))))
-		return PCHAT_ERR_NO_MEMORY;
-	/* a room removed since the list was read is left out */
-	if (pchat_admin_room_get(&q->a, guid, row) == 0)
-		pchat_api_room_json(q, NULL, row);
-	pchat_free(row);
+	if (gs->n == gs->size) {
+		gs->size = gs->size ? 2 * gs->size : 32;
+		if (!(grown = pchat_realloc(gs->g, (size_t)gs->size * sizeof(*gs->g))))
+			return PCHAT_ERR_NO_MEMORY;
+		gs->g = grown;
+	}
+	snprintf(gs->g[gs->n++], sizeof(*gs->g), "%.36s", guid);
 	return 0;
+}
+
+/* The list of rooms where the caller holds role, named key. 0 or the failure. */
+static int write_my_rooms(pchat_api_t *q, const char *key, const char *role)
+{
+	guids_t gs = {NULL, 0, 0};
+	pchat_room_row_t *row = pchat_malloc(sizeof(*row));
+	int rc, i;
+
+	rc = row ? pchat_web_my_rooms(q->a.db, q->who.user, role, keep_guid, &gs)
+			 : PCHAT_ERR_NO_MEMORY;
+	pchat_jw_array(&q->w, key);
+	/* a room removed since the list was read is left out */
+	for (i = 0; rc >= 0 && i < gs.n; i++)
+		if ((rc = pchat_admin_room_get(&q->a, gs.g[i], row)) == 0)
+			pchat_api_room_json(q, NULL, row);
+		else if (rc == PCHAT_ERR_NOT_FOUND)
+			rc = 0;
+	pchat_jw_end(&q->w);
+	pchat_free(gs.g);
+	pchat_free(row);
+	return rc;
 }
 
 static void api_my_rooms(pchat_api_t *q)
@@ -591,11 +642,8 @@ static void api_my_rooms(pchat_api_t *q)
 	int i, rc = 0;
 
 	pchat_jw_object(&q->w, NULL);
-	for (i = 0; rc >= 0 && i < 2; i++) {
-		pchat_jw_array(&q->w, keys[i]);
-		rc = pchat_web_my_rooms(q->a.db, q->who.user, roles[i], write_my_room, q);
-		pchat_jw_end(&q->w);
-	}
+	for (i = 0; rc >= 0 && i < 2; i++)
+		rc = write_my_rooms(q, keys[i], roles[i]);
 	if (rc < 0) {
 		pchat_api_fail(q, rc);
 		return;
@@ -714,6 +762,10 @@ static void change_refused(pchat_api_t *q, int rc, refusals_t *rf)
 		return;
 	}
 	pchat_jw_end(&rf->w);
+	if (!pchat_jw_done(&rf->w)) {
+		pchat_api_error(q, 500, "failed", "out of memory");
+		return;
+	}
 	pchat_buf_reset(&q->out);
 	pchat_jw_init(&q->w, &q->out);
 	pchat_jw_object(&q->w, NULL);
@@ -987,11 +1039,13 @@ static void api_room_delete(pchat_api_t *q)
 		pchat_api_error(q, 500, "failed", "out of memory");
 		return;
 	}
+	/* the version is checked under the room's lock, in the removal's transaction */
 	rc = pchat_admin_room_get(&q->a, q->id, row);
-	if (rc == 0 && row->version != strtoull(v, NULL, 10)) {
-		snprintf(q->a.err, sizeof(q->a.err), "the room changed meanwhile");
+	if (rc == 0)
+		rc = pchat_admin_room_remove(&q->a, q->id, strtoull(v, NULL, 10), &id);
+	if (rc == PCHAT_ERR_STALE) {
 		stale(q, &rt);
-	} else if (rc < 0 || (rc = pchat_admin_room_remove(&q->a, q->id, &id)) < 0) {
+	} else if (rc < 0) {
 		pchat_api_fail(q, rc);
 	} else {
 		pchat_api_room_changed(q, id);
@@ -1001,25 +1055,66 @@ static void api_room_delete(pchat_api_t *q)
 	pchat_free(row);
 }
 
+/* A category's scope says who may and who may not use it (an ethical wall): the caller may
+ * test names against it as an administrator, a creator in it, or the manager of a room in it
+ * (room: that room's GUID). 1, or 0 with the refusal answered. */
+static int may_check_scope(pchat_api_t *q, const char *category, const char *room)
+{
+	pchat_room_row_t *row;
+	rights_t rt;
+	int rc, ok = 0;
+
+	if ((rc = creator_in(q, category)) != 0 || !room) {
+		if (rc < 0)
+			pchat_api_fail(q, rc);
+		else if (rc == 0)
+			pchat_api_error(q, 403, "forbidden", "only the creators of a category, the "
+					"managers of its rooms and administrators check names against it");
+		return rc > 0;
+	}
+	q->id = room;
+	if (room_rights(q, ROOM_CHANGE, &rt) < 0)
+		return 0;
+	if (!(row = pchat_malloc(sizeof(*row)))) {
+		pchat_api_error(q, 500, "failed", "out of memory");
+		return 0;
+	}
+	rc = pchat_admin_room_get(&q->a, room, row);
+	ok = rc == 0 && (strcasecmp(category, row->category_guid) == 0
+							|| strcasecmp(category, row->category) == 0);
+	pchat_free(row);
+	if (rc < 0)
+		pchat_api_fail(q, rc);
+	else if (!ok)
+		pchat_api_error(q, 403, "forbidden", "the room is not in that category: check names "
+				"against a category where you create rooms");
+	return ok;
+}
+
 /* The page's "check names": every principal against the category's scope. */
 static void api_check_principals(pchat_api_t *q)
 {
-	static const char *const known[] = {"category", "principals", NULL};
-	const char *category = NULL, **list = NULL;
+	static const char *const known[] = {"category", "principals", "room", NULL};
+	const char *category = NULL, *room = NULL, **list = NULL;
 	refusals_t rf;
 	int n = 0, rc;
 
 	if (pchat_api_known(q, known) < 0 || pchat_api_str(q, "category", 1024, &category) < 0
+			|| pchat_api_str(q, "room", 64, &room) < 0
 			|| pchat_api_strlist(q, "principals", LIST_MAX, &list, &n) < 0)
 		return;
 	if (!category) {
 		field_error(q, "category", "a category is needed");
 		goto out;
 	}
+	if (!may_check_scope(q, category, room))
+		goto out;
 	refusals_init(&rf);
 	rc = pchat_admin_check_principals(&q->a, category, list, n, note_refused, &rf);
 	pchat_jw_end(&rf.w);
-	if (rc < 0 && !(rc == PCHAT_ERR_INVALID && rf.n)) {
+	if (!pchat_jw_done(&rf.w)) {
+		pchat_api_error(q, 500, "failed", "out of memory");
+	} else if (rc < 0 && !(rc == PCHAT_ERR_INVALID && rf.n)) {
 		pchat_api_fail(q, rc);
 	} else {
 		pchat_jw_object(&q->w, NULL);
@@ -1146,8 +1241,10 @@ static void dispatch(pchat_http_req_t *r)
 			pchat_api_error(q, 404, "not_found", "no API endpoint %s", pchat_http_path(r));
 	} else if (!q->a.db) {
 		unavailable(q);
-	} else if (read_body(q) == 0
-			&& (e->who == PCHAT_API_PUBLIC || authenticate(q, e->who) == 0)) {
+	} else if ((e->who == PCHAT_API_PUBLIC || authenticate(q, e->who) == 0)
+			&& read_body(q) == 0) {
+		/* the body is parsed only for a caller known by then (or for the sign-in): its tree
+		 * costs pkg memory */
 		q->id = id;
 		e->handler(q);
 	}

@@ -95,6 +95,15 @@ int pchat_api_known(pchat_api_t *q, const char *const *known);
  * the member's name, NULL inside an array. */
 void pchat_api_room_json(pchat_api_t *q, const char *key, const pchat_room_row_t *r);
 
+/* The principals of one role of a room or a category (fetch: pchat_admin_room_principals_of or
+ * pchat_admin_category_principals_of, for the row with this id) as a list named key. One
+ * query per list: nothing depends on the order the database gives the roles in. 0 or the
+ * failure (not answered). */
+typedef int (*pchat_principals_of_f)(pchat_admin_t *a, uint64_t id, pchat_principal_f cb,
+		void *ctx);
+int pchat_api_principal_list(pchat_api_t *q, const char *key, const char *role,
+		pchat_principals_of_f fetch, uint64_t id);
+
 /* Connected chat clients see a change of the room at once (as after the RPC commands); a
  * change stored but not applied everywhere is logged. */
 void pchat_api_room_changed(pchat_api_t *q, uint64_t room_id);

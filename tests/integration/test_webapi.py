@@ -300,7 +300,8 @@ def test_names_are_unique_whatever_their_case(lab, alice):
         return alice.get("/rooms/check?name=" + quote(name)).json
 
     taken = check(room["name"].swapcase())
-    assert (taken["available"], taken["guid"]) == (False, room["guid"])
+    assert taken["available"] is False
+    assert "guid" not in taken  # taken, but not which room: it may be secret
     assert check(unique())["available"] is True
 
 
@@ -313,7 +314,7 @@ def test_names_hold_at_most_256_characters(lab, alice):
     assert create(alice, lab, name=long_name)["name"] == long_name
 
 
-def test_principals_out_of_scope_are_all_named_and_nothing_is_written(lab, alice):
+def test_principals_out_of_scope_are_all_named_and_nothing_is_written(lab, alice, bob):
     room = create(alice, lab, members=[uri(lab, "bob")])
     bad = ["sip:eve@other.example", "sip:mallory@elsewhere.example"]
     reply = alice.put("/rooms/" + room["guid"], {
@@ -328,6 +329,14 @@ def test_principals_out_of_scope_are_all_named_and_nothing_is_written(lab, alice
                                                "principals": bad + [uri(lab, "carol")]}).json
     assert checked["checked"] == 3
     assert sorted(p["principal"] for p in checked["refused"]) == sorted(bad)
+    # only those who may know the category's scope test names against it: not bob...
+    reply = bob.post("/principals/check", {"category": LAB_CATEGORY, "principals": bad})
+    assert (reply.status, reply.error) == (403, "forbidden"), reply
+    # ...unless he manages a room in it, named with it
+    managed = create(alice, lab, managers=[uri(lab, "alice"), uri(lab, "bob")])
+    reply = bob.post("/principals/check", {"category": LAB_CATEGORY, "principals": bad,
+                                           "room": managed["guid"]})
+    assert reply.status == 200 and len(reply.json["refused"]) == 2, reply
     # on creation too: no room
     name = unique()
     reply = alice.post("/rooms", {"name": name, "category": LAB_CATEGORY, "members": bad})
@@ -426,22 +435,28 @@ def test_bodies_that_are_refused(lab, alice, body, content_type, status, error):
     assert lab.sql("SELECT COUNT(*) FROM pchat_room") == before
 
 
+def header_lines(lab, method, path, headers, source="127.0.0.1"):
+    """The reply to a request of exactly these header lines (a name may come twice), without
+    sending any body."""
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", lab.https_ports[0], timeout=10, source_address=(source, 0),
+        context=ssl.create_default_context(cafile=lab.env["PCHAT_TLS_CA"]))
+    try:
+        conn.putrequest(method, "/api/v1" + path)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders()
+        return Reply(conn.getresponse())
+    finally:
+        conn.close()
+
+
 def test_a_body_over_64k_is_refused_before_it_is_read(lab, alice):
     """Its Content-Length is enough: 413 comes before the body is sent (a client sending it
     anyway could have the answer cut by the connection's reset)."""
-    conn = http.client.HTTPSConnection(
-        "127.0.0.1", lab.https_ports[0], timeout=10,
-        context=ssl.create_default_context(cafile=lab.env["PCHAT_TLS_CA"]))
-    try:
-        conn.putrequest("POST", "/api/v1/rooms")
-        for name, value in (("Content-Type", "application/json"), ("Content-Length", "66000"),
-                            ("Cookie", "pchat_session=" + alice.cookie),
-                            ("X-CSRF-Token", alice.csrf)):
-            conn.putheader(name, value)
-        conn.endheaders()
-        reply = Reply(conn.getresponse())
-    finally:
-        conn.close()
+    reply = header_lines(lab, "POST", "/rooms", [
+        ("Content-Type", "application/json"), ("Content-Length", "66000"),
+        ("Cookie", "pchat_session=" + alice.cookie), ("X-CSRF-Token", alice.csrf)])
     assert (reply.status, reply.json) == (413, {"error": "body too large"})
 
 
@@ -483,6 +498,15 @@ def test_admin_categories_for_administrators_only(lab, bob, carol):
     assert cat["allowed"] == [lab.env["PCHAT_DOMAIN"]]
     assert cat["creators"] == [uri(lab, "alice")] and cat["denied"] == []
     assert carol.get("/me").json["admin"] is True
+    # the three lists whatever order the database keeps the roles in
+    lists = {"allowed": [lab.env["PCHAT_DOMAIN"]], "denied": [uri(lab, "bob")],
+             "creators": [uri(lab, "alice"), uri(lab, "carol")]}
+    reply = carol.post("/admin/categories", dict(name=unique("Walled"), **lists))
+    assert reply.status == 201, reply
+    assert {k: reply.json[k] for k in lists} == lists
+    listed = next(c for c in carol.get("/admin/categories").json["categories"]
+                  if c["guid"] == reply.json["guid"])
+    assert {k: listed[k] for k in lists} == lists
     for path in ("/admin/categories", "/admin/rooms", "/admin/settings"):
         reply = bob.get(path)
         assert (reply.status, reply.error) == (403, "forbidden"), path
@@ -557,6 +581,10 @@ def test_single_sign_on_from_the_trusted_proxy_only(lab):
     reply = Api(lab, source=SSO_PROXY).get(
         "/me", headers={"X-Remote-User": "carol@" + lab.env["PCHAT_DOMAIN"]})
     assert (reply.status, reply.json.get("user")) == (200, uri(lab, "carol")), reply
+    # a proxy that adds its header to the client's instead of replacing it is not believed
+    reply = header_lines(lab, "GET", "/me", [("X-Remote-User", "carol"), ("X-Remote-User", "bob")],
+                         source=SSO_PROXY)
+    assert (reply.status, reply.error) == (401, "unauthenticated")
     # anyone else's header is ignored
     reply = Api(lab).get("/me", headers={"X-Remote-User": "bob"})
     assert (reply.status, reply.error) == (401, "unauthenticated")

@@ -1007,7 +1007,10 @@
         return;
       }
       sayIn(checkResult, 'Checking the names…');
-      const r = await api('POST', '/principals/check', { category: v.category, principals: all });
+      // a manager who creates no rooms checks names against the category of the room edited
+      const check = { category: v.category, principals: all };
+      if (orig) check.room = orig.guid;
+      const r = await api('POST', '/principals/check', check);
       if (!alive(ctx)) return;
       if (r.status !== 200) {
         sayIn(checkResult, 'The names could not be checked: ' + refusalText(r), 'error');
