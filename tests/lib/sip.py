@@ -163,6 +163,7 @@ class Transport:
         self.local = self.sock.getsockname()
         self.lock = threading.Lock()
         self.closed = False
+        self.bad = []  # datagrams that were not one SIP message
 
     def send(self, data):
         with self.lock:
@@ -177,7 +178,7 @@ class Transport:
             try:
                 if self.proto == "udp":
                     data, _ = self.sock.recvfrom(65535)
-                    deliver(parse_datagram(data))
+                    self.take_datagram(data, deliver)
                     continue
                 data = self.sock.recv(65535)
             except OSError:
@@ -189,6 +190,17 @@ class Transport:
             for m in msgs:
                 deliver(m)
         self.closed = True
+
+    def take_datagram(self, data, deliver):
+        """A keep-alive (CRLF) is skipped; anything else that is not one SIP message is kept in
+        self.bad for the test to see, and the reader goes on (it used to die of it, and the
+        user agent with it)."""
+        if not data.strip():
+            return
+        try:
+            deliver(parse_datagram(data))
+        except ValueError:
+            self.bad.append(data)
 
     def close(self):
         self.closed = True
