@@ -981,7 +981,7 @@ static void api_room_update(pchat_api_t *q)
 	room_change_t c;
 	refusals_t rf;
 	rights_t rt;
-	uint64_t id;
+	uint64_t id = 0;
 	int rc, dropped;
 
 	if (room_rights(q, ROOM_CHANGE, &rt) < 0)
@@ -1025,7 +1025,7 @@ static void api_room_delete(pchat_api_t *q)
 	const char *v = pchat_http_query(q->r, "version");
 	pchat_room_row_t *row;
 	rights_t rt;
-	uint64_t id;
+	uint64_t id = 0;
 	int rc;
 
 	if (room_rights(q, ROOM_DELETE, &rt) < 0)
