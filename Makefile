@@ -7,6 +7,9 @@
 #                the inputs of tests/fuzz/regressions/; prints executions, exec/s, coverage, corpus
 #   make bench   run the benchmark suite (QUICK=1: small seeds, one run each, at most 5 min)
 #
+#   make test-containers  build the container images (docker/) and run the chat and pool
+#                integration tests against the container lab (make test runs it with CI_CONTAINERS=1)
+#
 # Other targets: deps (install packages, the Kamailio source and the browser suite's npm
 # packages), build (module + load checks), unit (C unit tests, then scripts/check-deps: no
 # dependency cycle between the module's parts, and scripts/analyze: no finding of the clang static
@@ -19,7 +22,7 @@
 
 SHELL := /bin/bash
 
-.PHONY: all deps build run test unit browser analyze fuzz bench install clean
+.PHONY: all deps build run test test-containers unit browser analyze fuzz bench install clean
 
 all: build
 
@@ -34,6 +37,9 @@ run: build
 
 test: build
 	@scripts/test
+
+test-containers:
+	@scripts/test containers
 
 unit: build
 	@scripts/test unit

@@ -7,7 +7,19 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 
-from lab import start_lab  # noqa: E402
+from lab import LAB_DRIVER, start_lab  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "processes: the test kills the lab's processes or reads their pid files; "
+        "skipped against the container lab (PCHAT_LAB_DRIVER=containers)")
+
+
+def pytest_runtest_setup(item):
+    if LAB_DRIVER == "containers" and item.get_closest_marker("processes"):
+        pytest.skip("kills or reads the lab's processes, which the container lab keeps in "
+                    "containers (PCHAT_LAB_DRIVER=containers)")
 from xccos import ChatClient  # noqa: E402
 
 

@@ -8,6 +8,8 @@ import subprocess
 import time
 import uuid
 
+import pytest
+
 from xccos import Q, ChatClient, post_from_all, post_text, resp_code
 
 ROOMS = {"engineering": "5e1f0a3c-7b2d-4c8e-9a61-0d2f4b6c8e02",
@@ -190,6 +192,7 @@ def node_restart(lab):
     lab.up()
 
 
+@pytest.mark.processes
 def test_history_survives_a_kamailio_restart(lab, room):
     a = ChatClient(lab.sip_server(), "alice")
     a.login()
@@ -229,6 +232,7 @@ def test_a_slow_client_gets_every_post_in_order(lab, clients, room):
     assert "leaves too many INFOs unanswered" not in lab.log()
 
 
+@pytest.mark.processes
 def test_redis_outage_does_not_stop_local_chat(lab, clients, room):
     a, b = clients("alice"), clients("bob")
     a.join(room)
@@ -247,6 +251,7 @@ def test_redis_outage_does_not_stop_local_chat(lab, clients, room):
     assert lab.log().count("Redis 127.0.0.1:%s is unreachable" % lab.env["PCHAT_REDIS_PORT"]) == 1
 
 
+@pytest.mark.processes
 def test_mariadb_outage_refuses_posts_with_503_and_loses_nothing(lab, clients, room):
     a = clients("alice")
     a.join(room)

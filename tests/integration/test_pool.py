@@ -123,6 +123,7 @@ def test_room_changes_reach_every_node(lab, clients, room):
     assert sessions_of(lab, room) == []
 
 
+@pytest.mark.processes
 def test_dead_node_vanishes_and_its_users_find_their_history_elsewhere(lab, clients, room):
     a, b = clients("alice", node=0), clients("bob", node=1)
     a.join(room)
@@ -147,6 +148,7 @@ def test_dead_node_vanishes_and_its_users_find_their_history_elsewhere(lab, clie
     assert [post_text(e)[2] for e in a.wait_posts(1)] == ["bob is back"]
 
 
+@pytest.mark.processes
 def test_restarted_node_does_not_bring_back_old_sessions(lab, clients, room):
     a, b = clients("alice", node=0), clients("bob", node=2)
     a.join(room)
@@ -161,6 +163,7 @@ def test_restarted_node_does_not_bring_back_old_sessions(lab, clients, room):
     assert "1 stale ones removed" in lab.log(2)
 
 
+@pytest.mark.processes
 def test_redis_outage_during_posting_loses_nothing(lab, clients, room):
     a, b, c = clients("alice", node=0), clients("bob", node=1), clients("carol", "tcp", node=2)
     for u in (a, b, c):
@@ -203,6 +206,7 @@ def test_redis_outage_during_posting_loses_nothing(lab, clients, room):
         assert lab.log(node).count("Redis 127.0.0.1:%s is unreachable" % port) == 1
 
 
+@pytest.mark.processes
 def test_front_end_spreads_sessions_and_keeps_each_on_its_node(lab, room):
     front = ("127.0.0.1", int(lab.env["PCHAT_FRONTEND_PORT"]))
     names = ["dave", "erin", "frank", "grace", "heidi", "ivan"]
@@ -289,6 +293,7 @@ def test_ethical_walls_and_policy_reach_every_node(lab, clients, room):
         lab.kamcmd("pchat.policy.unset", c.uri, node=0)
 
 
+@pytest.mark.processes
 def test_rights_changes_say_when_the_pool_was_not_told(lab):
     """With Redis down the other nodes cannot be told of an ethical wall or a policy rule: the
     command answers that the change is stored but not applied, instead of success."""

@@ -14,7 +14,13 @@ import urllib.request
 import uuid
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-LAB = os.path.join(TOP, "scripts", "lab")
+# PCHAT_LAB_DRIVER: processes (scripts/lab, the default) or containers (scripts/container-lab,
+# the same lab.env; tests marked "processes" are skipped there, see tests/conftest.py)
+LAB_DRIVERS = {"processes": "lab", "containers": "container-lab"}
+LAB_DRIVER = os.environ.get("PCHAT_LAB_DRIVER", "processes")
+if LAB_DRIVER not in LAB_DRIVERS:
+    raise RuntimeError("PCHAT_LAB_DRIVER must be processes or containers, not %r" % LAB_DRIVER)
+LAB = os.path.join(TOP, "scripts", LAB_DRIVERS[LAB_DRIVER])
 # Short tm timers so an unanswered request fails in seconds (fr_timer) and finished transactions
 # do not linger (wt_timer).
 TEST_DEFINES = "TM_FR_TIMER=3000 TM_WT_TIMER=1000"
@@ -86,7 +92,9 @@ class Lab:
             args += ["--auth", self.auth]
         res = self.run(*args, check=False)
         if res.returncode != 0:
-            raise RuntimeError("scripts/lab up failed:\n" + res.stdout + self.logs())
+            logs = self.logs()
+            self.down()  # what did start must not outlive the failure
+            raise RuntimeError("%s up failed:\n" % os.path.relpath(LAB, TOP) + res.stdout + logs)
         self.env = read_env(os.path.join(self.dir, "lab.env"))
         return self
 
