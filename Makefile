@@ -15,7 +15,7 @@
 # dependency cycle between the module's parts, and scripts/analyze: no finding of the clang static
 # analyzer), analyze (the analyzer alone), browser (the browser suite alone: Debian's headless
 # Chromium against labs, tests/browser/), install (pchat.so into Kamailio's module folder), clean.
-# Variables: LAB_DIR, NODES, PORT_BASE, AUTH (make run; AUTH: loopback, trusted or digest);
+# Variables: LAB_DIR, NODES, PORT_BASE, AUTH (make run; AUTH: loopback, trusted, digest or cert);
 # PYTEST_ARGS (make test, make browser); FUZZ_SECONDS (make fuzz, and the fuzz suite of make
 # test);
 # QUICK=1 (make bench); DESTDIR (install).

@@ -1149,7 +1149,12 @@ static void run_worker(int index)
 	serve(epfd);
 	MHD_stop_daemon(w.daemon);  /* what still runs is cut: its log line says end=stopped */
 	LM_INFO("pchat http worker %d: stopped\n", w.index);
-	exit(0);
+	/*
+	 * _exit: no atexit handlers of the libraries. With Kamailio's tls module loaded, OpenSSL 3
+	 * keeps its global lock in shared memory, and its OPENSSL_cleanup() at exit waits forever
+	 * on that lock once another process's cleanup took it (the node then never stops on TERM).
+	 */
+	_exit(0);
 }
 
 int pchat_http_start(void)

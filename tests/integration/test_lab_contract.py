@@ -18,7 +18,8 @@ ENV_KEYS = ["PCHAT_LAB_ENV_VERSION", "PCHAT_DOMAIN", "PCHAT_POOL_URI", "PCHAT_SI
             "PCHAT_DEMO_ROOM", "PCHAT_DEMO_USERS", "PCHAT_AUTH", "PCHAT_DEMO_PASSWORDS",
             "PCHAT_TRUSTED_PEER", "PCHAT_RPC_TOKEN", "PCHAT_TLS_CA", "PCHAT_TLS_CERT",
             "PCHAT_TLS_KEY", "PCHAT_HTTPS_PORTS", "PCHAT_HTTPS_URL", "PCHAT_FILE_ROOT",
-            "PCHAT_WEB_URL", "PCHAT_WEB_ADMIN"]
+            "PCHAT_WEB_URL", "PCHAT_WEB_ADMIN", "PCHAT_SIP_TLS_PORTS", "PCHAT_FRONTEND_TLS_PORT",
+            "PCHAT_TLS_USER", "PCHAT_TLS_USER_CERT", "PCHAT_TLS_USER_KEY"]
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,10 @@ def test_env_has_every_contract_key(lab2):
     assert os.path.isdir(env["PCHAT_FILE_ROOT"])
     assert env["PCHAT_WEB_URL"] == env["PCHAT_HTTPS_URL"] + "/PersistentChat/RM/"
     assert env["PCHAT_WEB_ADMIN"] in env["PCHAT_DEMO_USERS"].split()
+    assert env["PCHAT_SIP_TLS_PORTS"].split() == [str(lab2.port_base + 300),
+                                                  str(lab2.port_base + 301)]
+    assert env["PCHAT_FRONTEND_TLS_PORT"] == str(lab2.port_base + 103)
+    assert env["PCHAT_TLS_USER"] in env["PCHAT_DEMO_USERS"].split()
     # the shell can source it
     out = subprocess.run(["bash", "-c", "set -e; source %s/lab.env; echo $PCHAT_SIP_PORTS" %
                           lab2.dir], stdout=subprocess.PIPE, text=True, check=True).stdout
@@ -80,6 +85,17 @@ def test_lab_ca_signs_a_server_certificate_for_loopback(lab2):
            for kind, path in (("x509", cert), ("pkey", key))]
     assert pub[0] == pub[1]
     assert oct(os.stat(key).st_mode & 0o777) == "0o600"
+    # the demo user's client certificate: the lab CA's, for TLS clients, naming the user
+    user_cert = env["PCHAT_TLS_USER_CERT"]
+    verify = subprocess.run(["openssl", "verify", "-CAfile", ca, "-purpose", "sslclient",
+                             user_cert], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    assert verify.returncode == 0 and verify.stdout.strip().endswith("OK"), verify.stdout
+    text = subprocess.run(["openssl", "x509", "-in", user_cert, "-noout", "-ext",
+                           "subjectAltName", "-subject"], stdout=subprocess.PIPE, text=True,
+                          check=True).stdout
+    assert "URI:%s" % env["PCHAT_TLS_USER"] in text and "CN = alice" in text, text
+    assert oct(os.stat(env["PCHAT_TLS_USER_KEY"]).st_mode & 0o777) == "0o600"
     # made once: a second up keeps them
     before = open(cert).read()
     lab2.up()
@@ -102,6 +118,8 @@ def test_each_node_serves_https_with_the_lab_certificate(lab2):
     for i, port in enumerate(env["PCHAT_HTTPS_PORTS"].split()):
         assert "node%d  up" % (i + 1) in status
         assert "https https://127.0.0.1:%s" % port in status
+    for port in env["PCHAT_SIP_TLS_PORTS"].split() + [env["PCHAT_FRONTEND_TLS_PORT"]]:
+        assert "tls 127.0.0.1:%s" % port in status
     assert "public URL %s" % env["PCHAT_HTTPS_URL"] in lab2.log(1)
 
 
@@ -166,7 +184,8 @@ def test_down_never_kills_a_process_it_did_not_start(lab2):
     assert res.returncode == 0, res.stdout
 
 
-@pytest.mark.parametrize("offset, what", [(101, "Redis"), (200, "HTTPS of node 1")])
+@pytest.mark.parametrize("offset, what", [(101, "Redis"), (200, "HTTPS of node 1"),
+                                          (300, "SIP over TLS of node 1")])
 def test_port_in_use_is_refused_with_a_clear_message(offset, what):
     lab = Lab(name="busyport")
     base = free_port_base(1, start=31000)

@@ -6,11 +6,16 @@
  *
  *   sipe-driver --server 127.0.0.1:5060 --user alice@pchat.test
  *               [--pool sip:pchat@pchat.test] [--timeout 60] [--seed N] [--debug]
+ *               [--tls-peer SERVER.pem]
  *
  * --pool overrides the chat pool URI that in-band provisioning would give
  * (sipe's "groupchat_user" account option). --seed fixes the sequence sipe
  * draws Call-IDs, tags and envids from (see start_purple()). --debug copies
- * libpurple's debug log, SIP traffic included, to stderr.
+ * libpurple's debug log, SIP traffic included, to stderr. --tls-peer connects
+ * over TLS instead of TCP and trusts the server certificate in that PEM file
+ * (the lab's) for the --server host, as if the user had accepted it once:
+ * libpurple 2.14 reads CAs only from system folders (/etc/ssl/certs), but
+ * keeps accepted server certificates in certificates/x509/tls_peers/<host>.
  *
  * Commands arrive on stdin, one per line. A room is a bare word or a
  * "double-quoted string" (\" and \\ inside); it names a joined or listed
@@ -76,6 +81,7 @@ static struct {
 	gchar *server;
 	gchar *user;
 	gchar *pool;
+	gchar *tls_peer;
 	gint timeout;
 	gint seed;
 	gboolean debug;
@@ -903,6 +909,8 @@ static gboolean parse_options(int argc, char **argv)
 		{ "seed", 0, 0, G_OPTION_ARG_INT, &opt.seed,
 		  "seed for sipe's Call-IDs and tags (default: per process)", "N" },
 		{ "debug", 0, 0, G_OPTION_ARG_NONE, &opt.debug, "libpurple debug log to stderr", NULL },
+		{ "tls-peer", 0, 0, G_OPTION_ARG_FILENAME, &opt.tls_peer,
+		  "connect over TLS, trusting this server certificate (PEM)", "FILE" },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL }
 	};
 	GOptionContext *context = g_option_context_new("- drive one pidgin-sipe account");
@@ -929,7 +937,7 @@ static PurpleAccount *create_account(void)
 	purple_account_set_password(acc, PASSWORD);
 	/* An empty server would mean Lync autodiscovery over DNS and HTTP. */
 	purple_account_set_string(acc, "server", opt.server);
-	purple_account_set_string(acc, "transport", "tcp");
+	purple_account_set_string(acc, "transport", opt.tls_peer ? "tls" : "tcp");
 	purple_account_set_bool(acc, "dont-publish", TRUE);
 	/* sipe wants user@domain here; with "sip:" it would invite sip:sip:... */
 	if (opt.pool)
@@ -939,11 +947,37 @@ static PurpleAccount *create_account(void)
 	return acc;
 }
 
+/* Puts the certificate of --tls-peer where libpurple keeps the server certificates its user
+ * accepted, under the host of --server. */
+static gboolean trust_peer(const char *home)
+{
+	gchar *host = g_strndup(opt.server, strcspn(opt.server, ":"));
+	gchar *dir = g_build_filename(home, "certificates", "x509", "tls_peers", NULL);
+	gchar *dest = g_build_filename(dir, host, NULL);
+	gchar *pem = NULL;
+	GError *error = NULL;
+	gboolean ok = g_mkdir_with_parents(dir, 0700) == 0 &&
+		g_file_get_contents(opt.tls_peer, &pem, NULL, &error) &&
+		g_file_set_contents(dest, pem, -1, &error);
+
+	if (!ok)
+		emit_error("start", NULL, error ? error->message : "cannot create the tls_peers folder");
+	if (error)
+		g_error_free(error);
+	g_free(pem);
+	g_free(dest);
+	g_free(dir);
+	g_free(host);
+	return ok;
+}
+
 static gboolean start_purple(const char *home)
 {
 	PurplePlugin *sipe;
 	GString *ev;
 
+	if (opt.tls_peer && !trust_peer(home))
+		return FALSE;
 	purple_util_set_user_dir(home);
 	purple_debug_set_ui_ops(&debug_ops);
 	purple_core_set_ui_ops(&core_ops);

@@ -1,9 +1,10 @@
 """The real client: Debian's pidgin-sipe 1.25, driven headless by build/sipe-driver, logs in to
 the lab (REGISTER, provisioning, requri, the chat session), lists rooms, joins, reads backchat,
-posts, and receives the posts of another user."""
+posts, and receives the posts of another user; also over TLS."""
 import json
 import os
 import queue
+import re
 import subprocess
 import threading
 import time
@@ -25,9 +26,15 @@ def driver_built():
 class Sipe:
     """One pidgin-sipe account in a sipe-driver process."""
 
-    def __init__(self, lab, user, seed=None):
-        args = [DRIVER, "--server", "127.0.0.1:%d" % lab.sip_ports[0],
+    def __init__(self, lab, user, seed=None, tls=False):
+        """tls: over TLS to node 1's TLS port, the lab's server certificate accepted beforehand
+        as a user accepts it once (libpurple 2.14 takes CAs only from the system's folders);
+        else over TCP."""
+        port = lab.sip_tls_ports[0] if tls else lab.sip_ports[0]
+        args = [DRIVER, "--server", "127.0.0.1:%d" % port,
                 "--user", "%s@pchat.test" % user, "--timeout", "30"]
+        if tls:
+            args += ["--tls-peer", lab.env["PCHAT_TLS_CERT"]]
         if seed is not None:
             args += ["--seed", str(seed)]
         self.user = user
@@ -154,3 +161,21 @@ def test_clients_with_clashing_call_ids_stay_apart(lab, sipe):
     alice.do("send %s this is alice" % room_uri)
     ev = bob.expect("message", text="this is alice")
     assert ev["who"] == "sip:alice@pchat.test"
+
+
+def test_chat_over_tls_with_a_tcp_client(lab, sipe):
+    """alice's pidgin-sipe connects over TLS (the lab's server certificate accepted beforehand),
+    bob's over TCP: both sign on, join, and see each other's posts."""
+    room_uri = lab.env["PCHAT_DEMO_ROOM"]
+    alice, bob = sipe("alice", tls=True), sipe("bob")
+    for s in (alice, bob):
+        s.do("login")
+        s.expect("signed-on")
+        s.do("join %s" % room_uri)
+        s.expect("joined", uri=room_uri)
+    alice.do("send %s sent over tls" % room_uri)
+    assert bob.expect("message", text="sent over tls")["who"] == "sip:alice@pchat.test"
+    bob.do("send %s sent over tcp" % room_uri)
+    assert alice.expect("message", text="sent over tcp")["who"] == "sip:bob@pchat.test"
+    # alice's session runs over a TLS connection of the node
+    assert re.search(r"opened_connections:\s*[1-9]", lab.kamcmd("tls.info"))

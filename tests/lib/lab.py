@@ -6,6 +6,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -49,10 +50,12 @@ def port_free(port):
 
 
 def free_port_base(nodes=1, start=21000):
-    """A port base whose node (SIP and HTTPS), MariaDB, Redis and front-end ports are all free."""
-    for base in range(start, 60000, 211):
-        ports = [base + i for i in range(nodes)] + [base + 100, base + 101, base + 102] + \
-            [base + 200 + i for i in range(nodes)]
+    """A port base whose node (SIP, HTTPS, SIP over TLS), MariaDB, Redis and front-end (SIP, SIP
+    over TLS) ports are all free."""
+    for base in range(start, 60000, 311):
+        ports = [base + i for i in range(nodes)] + [base + 100, base + 101, base + 102,
+                                                    base + 103] + \
+            [base + 200 + i for i in range(nodes)] + [base + 300 + i for i in range(nodes)]
         if all(port_free(p) for p in ports):
             return base
     raise RuntimeError("no free port range found")
@@ -70,7 +73,7 @@ def read_env(path):
 
 
 class Lab:
-    """auth: scripts/lab up --auth (loopback, trusted, digest); None leaves the lab's choice."""
+    """auth: scripts/lab up --auth (loopback, trusted, digest, cert); None leaves the lab's choice."""
 
     def __init__(self, nodes=1, defines=TEST_DEFINES, name="lab", auth=None):
         self.nodes = nodes
@@ -115,6 +118,21 @@ class Lab:
 
     def sip_server(self, node=0):
         return ("127.0.0.1", self.sip_ports[node])
+
+    @property
+    def sip_tls_ports(self):
+        return [int(p) for p in self.env["PCHAT_SIP_TLS_PORTS"].split()]
+
+    def sip_tls_server(self, node=0):
+        return ("127.0.0.1", self.sip_tls_ports[node])
+
+    def tls_context(self, user_cert=False):
+        """A client's TLS context that trusts the lab CA only; with user_cert, presenting the
+        client certificate the lab issued to its TLS user (PCHAT_TLS_USER)."""
+        ctx = ssl.create_default_context(cafile=self.env["PCHAT_TLS_CA"])
+        if user_cert:
+            ctx.load_cert_chain(self.env["PCHAT_TLS_USER_CERT"], self.env["PCHAT_TLS_USER_KEY"])
+        return ctx
 
     @property
     def frontend(self):

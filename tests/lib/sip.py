@@ -1,4 +1,4 @@
-"""A small, real SIP user agent for the tests: UDP or TCP sockets, transactions with UDP
+"""A small, real SIP user agent for the tests: UDP, TCP or TLS sockets, transactions with UDP
 retransmission, dialogs, and automatic answers to requests the server sends.
 
 It is deliberately strict about what it receives (every message is parsed and Content-Length is
@@ -8,13 +8,18 @@ checked) and flexible in what it sends, so tests can also send what a broken or 
 With a password it answers digest challenges (401/407, MD5, qop=auth) by sending the request again
 with credentials; its socket can be bound to another local address (127.0.0.2, to play a trusted
 front end).
+
+Over TLS it verifies the server's certificate with the ssl.SSLContext it is given (the lab's:
+Lab.tls_context(), which may also present a client certificate).
 """
 
 import hashlib
 import queue
 import random
 import re
+import select
 import socket
+import ssl
 import string
 import threading
 import time
@@ -147,9 +152,13 @@ def digest_credentials(challenge, method, uri, user, password, nc=1, cnonce=None
 
 
 class Transport:
-    """One socket to the server, read by a background thread; bound to local_host."""
+    """One socket to the server, read by a background thread; bound to local_host. proto "tls"
+    needs tls_context (an ssl.SSLContext); the handshake is done (or has failed with
+    ssl.SSLError) when the constructor returns. One TLS connection is not to be read and written
+    at once from two threads: the reader and the senders take turns under self.lock, the socket
+    non-blocking."""
 
-    def __init__(self, server, proto, local_host="127.0.0.1"):
+    def __init__(self, server, proto, local_host="127.0.0.1", tls_context=None):
         self.server = server
         self.proto = proto
         if proto == "udp":
@@ -159,18 +168,52 @@ class Transport:
         else:
             self.sock = socket.create_connection(server, timeout=5,
                                                  source_address=(local_host, 0))
-            self.sock.settimeout(None)
+            if proto == "tls":
+                try:
+                    self.sock = tls_context.wrap_socket(self.sock, server_hostname=server[0])
+                except OSError:
+                    self.sock.close()
+                    raise
+                self.sock.setblocking(False)
+            else:
+                self.sock.settimeout(None)
         self.local = self.sock.getsockname()
         self.lock = threading.Lock()
-        self.closed = False
+        self.closed = False  # the connection ended, or the test closed it
+        self.shut = False    # the test closed it
         self.bad = []  # datagrams that were not one SIP message
 
     def send(self, data):
+        """Sends data; a transport the test closed sends nothing (the reader may still be
+        answering a request that came just before)."""
         with self.lock:
+            if self.shut:
+                return
             if self.proto == "udp":
                 self.sock.sendto(data, self.server)
+            elif self.proto == "tls":
+                self.send_tls(data)
             else:
                 self.sock.sendall(data)
+
+    def send_tls(self, data):
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[self.sock.send(view):]
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                select.select([self.sock], [self.sock], [], 1.0)
+
+    def recv_tls(self):
+        """What the TLS connection has to read (b"" at its end), waiting for it."""
+        while not self.closed:
+            with self.lock:
+                try:
+                    return self.sock.recv(65535)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    pass
+            select.select([self.sock], [], [], 0.2)
+        return b""
 
     def reader(self, deliver):
         buf = b""
@@ -180,8 +223,8 @@ class Transport:
                     data, _ = self.sock.recvfrom(65535)
                     self.take_datagram(data, deliver)
                     continue
-                data = self.sock.recv(65535)
-            except OSError:
+                data = self.recv_tls() if self.proto == "tls" else self.sock.recv(65535)
+            except (OSError, ValueError):  # ValueError: select() on a socket closed meanwhile
                 break
             if not data:
                 break
@@ -203,13 +246,14 @@ class Transport:
             self.bad.append(data)
 
     def close(self):
-        self.closed = True
-        try:
-            if self.proto == "tcp":
-                self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
+        with self.lock:
+            self.shut = self.closed = True
+            try:
+                if self.proto != "udp":
+                    self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.sock.close()
 
 
 class UserAgent:
@@ -218,11 +262,11 @@ class UserAgent:
     `requests`; every received message is also kept in `received`.
 
     password: answer digest challenges as auth_user (default: user). local_host: the local address
-    of the socket. extra_headers: (name, value) pairs added to every request it sends (a test
+    of the socket. tls_context: the ssl.SSLContext of proto "tls". extra_headers: (name, value) pairs added to every request it sends (a test
     playing a front end asserts an identity this way)."""
 
     def __init__(self, user, domain, server, proto="udp", branchless=False, password=None,
-                 auth_user=None, local_host="127.0.0.1", extra_headers=()):
+                 auth_user=None, local_host="127.0.0.1", extra_headers=(), tls_context=None):
         self.user, self.domain, self.server, self.proto = user, domain, server, proto
         self.uri = "sip:%s@%s" % (user, domain)
         self.branchless = branchless
@@ -230,7 +274,7 @@ class UserAgent:
         self.auth_user = auth_user or user
         self.extra_headers = list(extra_headers)
         self.challenges = []  # the 401/407 responses answered
-        self.transport = Transport(server, proto, local_host)
+        self.transport = Transport(server, proto, local_host, tls_context)
         self.tag = token()
         self.answer = 200
         self.requests = queue.Queue()

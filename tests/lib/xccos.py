@@ -39,7 +39,8 @@ class ChatClient:
 
     def __init__(self, server, user, domain="pchat.test", proto="udp", branchless=False,
                  pool_uri=None, **ua_options):
-        """ua_options go to the UserAgent: password, auth_user, local_host, extra_headers."""
+        """ua_options go to the UserAgent: password, auth_user, local_host, extra_headers,
+        tls_context."""
         self.user = user
         self.uri = "sip:%s@%s" % (user, domain)
         self.domain = domain
