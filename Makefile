@@ -6,6 +6,8 @@
 #   make fuzz    fuzz the XCCOS parser and the chat handlers for FUZZ_SECONDS (default 600), after
 #                the inputs of tests/fuzz/regressions/; prints executions, exec/s, coverage, corpus
 #   make bench   run the benchmark suite (QUICK=1: small seeds, one run each, at most 5 min)
+#   make test-kemi  the core chat integration suites (sessions, messaging, rooms, KEMI) against
+#                labs whose nodes route through Lua (scripts/lab up --routing lua)
 #
 # Other targets: deps (install packages, the Kamailio source and the browser suite's npm
 # packages), build (module + load checks), unit (C unit tests, then scripts/check-deps: no
@@ -19,7 +21,7 @@
 
 SHELL := /bin/bash
 
-.PHONY: all deps build run test unit browser analyze fuzz bench install clean
+.PHONY: all deps build run test test-kemi unit browser analyze fuzz bench install clean
 
 all: build
 
@@ -34,6 +36,11 @@ run: build
 
 test: build
 	@scripts/test
+
+# the chat suites through kamailio-cfg/pchat.lua (tests/lib/lab.py reads PCHAT_LAB_ROUTING)
+KEMI_TESTS := $(addprefix tests/integration/,test_sessions.py test_messaging.py test_rooms.py test_kemi.py)
+test-kemi: build
+	@PCHAT_LAB_ROUTING=lua /usr/bin/python3 -m pytest -p no:cacheprovider -v --durations=10 $(PYTEST_ARGS) $(KEMI_TESTS)
 
 unit: build
 	@scripts/test unit
