@@ -6,6 +6,8 @@
 #   make fuzz    fuzz the XCCOS parser and the chat handlers for FUZZ_SECONDS (default 600), after
 #                the inputs of tests/fuzz/regressions/; prints executions, exec/s, coverage, corpus
 #   make bench   run the benchmark suite (QUICK=1: small seeds, one run each, at most 5 min)
+#   make test-kemi  the core chat integration suites (sessions, messaging, rooms, KEMI) against
+#                labs whose nodes route through Lua (scripts/lab up --routing lua)
 #
 #   make test-containers  build the container images (docker/) and run the chat and pool
 #                integration tests against the container lab (make test runs it with CI_CONTAINERS=1)
@@ -22,7 +24,7 @@
 
 SHELL := /bin/bash
 
-.PHONY: all deps build run test test-containers unit browser analyze fuzz bench install clean
+.PHONY: all deps build run test test-containers test-kemi unit browser analyze fuzz bench install clean
 
 all: build
 
@@ -40,6 +42,11 @@ test: build
 
 test-containers:
 	@scripts/test containers
+
+# the chat suites through kamailio-cfg/pchat.lua (tests/lib/lab.py reads PCHAT_LAB_ROUTING)
+KEMI_TESTS := $(addprefix tests/integration/,test_sessions.py test_messaging.py test_rooms.py test_kemi.py)
+test-kemi: build
+	@PCHAT_LAB_ROUTING=lua /usr/bin/python3 -m pytest -p no:cacheprovider -v --durations=10 $(PYTEST_ARGS) $(KEMI_TESTS)
 
 unit: build
 	@scripts/test unit

@@ -24,6 +24,7 @@
 #include "core/mem/mem.h"
 #include "core/counters.h"
 #include "core/rpc_lookup.h"
+#include "core/kemi.h"
 
 #include "pchat_alloc.h"
 #include "pchat_dialog.h"
@@ -137,6 +138,44 @@ static cmd_export_t cmds[] = {
 	{"pchat_provision", (cmd_function)pchat_w_provision, 0, 0, 0, REQUEST_ROUTE},
 	{0, 0, 0, 0, 0, 0}
 };
+
+/* The same functions for routing scripts in Lua, Python... (KEMI): KSR.pchat.pchat_handle(),
+ * KSR.pchat.pchat_provision(), with the return codes of the cfg functions. */
+static int ki_pchat_handle(sip_msg_t *msg)
+{
+	return pchat_w_handle(msg, 0, 0);
+}
+
+static int ki_pchat_provision(sip_msg_t *msg)
+{
+	return pchat_w_provision(msg, 0, 0);
+}
+
+/* clang-format off */
+static sr_kemi_t pchat_kemi_exports[] = {
+	{ str_init("pchat"), str_init("pchat_handle"),
+		SR_KEMIP_INT, ki_pchat_handle,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("pchat"), str_init("pchat_provision"),
+		SR_KEMIP_INT, ki_pchat_provision,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ {0, 0}, {0, 0}, 0, NULL, { 0, 0, 0, 0, 0, 0 } }
+};
+/* clang-format on */
+
+int mod_register(char *path, int *dlflags, void *p1, void *p2)
+{
+	(void)path;
+	(void)dlflags;
+	(void)p1;
+	(void)p2;
+	sr_kemi_modules_add(pchat_kemi_exports);
+	return 0;
+}
 
 static param_export_t params[] = {
 	{"db_url", PARAM_STRING, &pchat_params.db_url},

@@ -39,6 +39,13 @@ def test_every_function_is_documented():
     assert exported("cmds", source("pchat_mod.c")) == documented("f")
 
 
+def test_every_kemi_function_is_documented():
+    block = re.search(r"pchat_kemi_exports\[\]\s*=\s*\{(.*?)\n\};", source("pchat_mod.c"),
+                      re.S).group(1)
+    names = set(re.findall(r'str_init\("pchat"\), str_init\("(\w+)"\)', block))
+    assert names == documented("k") and names >= {"pchat_handle", "pchat_provision"}
+
+
 def test_every_rpc_command_is_documented():
     names = {n.split(".", 1)[1].replace(".", "_")
              for n in exported("pchat_rpc_cmds", source("pchat_rpc.c"))

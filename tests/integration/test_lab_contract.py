@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from lab import Lab, free_port_base, read_env
+from lab import LAB, ROUTING, Lab, free_port_base, read_env
 
 ENV_KEYS = ["PCHAT_LAB_ENV_VERSION", "PCHAT_DOMAIN", "PCHAT_POOL_URI", "PCHAT_SIP_HOST",
             "PCHAT_SIP_PORTS", "PCHAT_CTL", "PCHAT_NODE_PGIDS", "PCHAT_FRONTEND_PORT",
@@ -19,7 +19,8 @@ ENV_KEYS = ["PCHAT_LAB_ENV_VERSION", "PCHAT_DOMAIN", "PCHAT_POOL_URI", "PCHAT_SI
             "PCHAT_TRUSTED_PEER", "PCHAT_RPC_TOKEN", "PCHAT_TLS_CA", "PCHAT_TLS_CERT",
             "PCHAT_TLS_KEY", "PCHAT_HTTPS_PORTS", "PCHAT_HTTPS_URL", "PCHAT_FILE_ROOT",
             "PCHAT_WEB_URL", "PCHAT_WEB_ADMIN", "PCHAT_SIP_TLS_PORTS", "PCHAT_FRONTEND_TLS_PORT",
-            "PCHAT_TLS_USER", "PCHAT_TLS_USER_CERT", "PCHAT_TLS_USER_KEY"]
+            "PCHAT_TLS_USER", "PCHAT_TLS_USER_CERT", "PCHAT_TLS_USER_KEY",
+            "PCHAT_ROUTING"]
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,7 @@ def test_env_has_every_contract_key(lab2):
     assert len(env["PCHAT_DEMO_USERS"].split()) == 3
     assert len(env["PCHAT_DEMO_PASSWORDS"].split()) == 3
     assert env["PCHAT_AUTH"] == "loopback" and env["PCHAT_TRUSTED_PEER"] == ""
+    assert env["PCHAT_ROUTING"] == ROUTING
     assert len(env["PCHAT_RPC_TOKEN"]) >= 32
     assert oct(os.stat(os.path.join(lab2.dir, "lab.env")).st_mode & 0o777) == "0o600"
     assert env["PCHAT_FRONTEND_PORT"] == str(lab2.port_base + 102)  # a pool has a front end
@@ -182,6 +184,19 @@ def test_down_never_kills_a_process_it_did_not_start(lab2):
         stranger.kill()
     res = lab2.run("up", check=False)
     assert res.returncode == 0, res.stdout
+
+
+def test_routing_option_is_checked_before_anything_starts(tmp_path):
+    """--routing takes native or lua, and only with 'up' (the lab's routing is what up chose)."""
+    def lab(*args):
+        return subprocess.run([LAB] + list(args) + ["--dir", str(tmp_path)], text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    res = lab("up", "--routing", "perl")
+    assert res.returncode != 0
+    assert "unknown --routing 'perl': choose native" in res.stdout
+    res = lab("status", "--routing", "lua")
+    assert res.returncode != 0 and "only apply to 'up'" in res.stdout
+    assert not (tmp_path / "lab.conf").exists()
 
 
 @pytest.mark.parametrize("offset, what", [(101, "Redis"), (200, "HTTPS of node 1"),

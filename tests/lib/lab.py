@@ -25,6 +25,9 @@ LAB = os.path.join(TOP, "scripts", LAB_DRIVERS[LAB_DRIVER])
 # Short tm timers so an unanswered request fails in seconds (fr_timer) and finished transactions
 # do not linger (wt_timer).
 TEST_DEFINES = "TM_FR_TIMER=3000 TM_WT_TIMER=1000"
+# How the labs' nodes route (scripts/lab up --routing): PCHAT_LAB_ROUTING=lua runs a suite
+# through kamailio-cfg/pchat.lua (make test-kemi); native, the lab's default, otherwise.
+ROUTING = os.environ.get("PCHAT_LAB_ROUTING", "native")
 
 
 def wait_for(check, timeout=10.0, interval=0.1):
@@ -73,12 +76,14 @@ def read_env(path):
 
 
 class Lab:
-    """auth: scripts/lab up --auth (loopback, trusted, digest, cert); None leaves the lab's choice."""
+    """auth: scripts/lab up --auth (loopback, trusted, digest, cert); None leaves the lab's choice.
+    routing: scripts/lab up --routing (native, lua); PCHAT_LAB_ROUTING's by default."""
 
-    def __init__(self, nodes=1, defines=TEST_DEFINES, name="lab", auth=None):
+    def __init__(self, nodes=1, defines=TEST_DEFINES, name="lab", auth=None, routing=ROUTING):
         self.nodes = nodes
         self.defines = defines
         self.auth = auth
+        self.routing = routing
         self.dir = tempfile.mkdtemp(prefix="pchat-%s-" % name, dir="/tmp")
         self.port_base = None
         self.env = {}
@@ -93,6 +98,7 @@ class Lab:
         args = ["up", "--nodes", str(self.nodes), "--port-base", str(self.port_base)]
         if self.auth:
             args += ["--auth", self.auth]
+        args += ["--routing", self.routing]
         res = self.run(*args, check=False)
         if res.returncode != 0:
             logs = self.logs()
