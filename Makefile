@@ -11,15 +11,18 @@
 # packages), build (module + load checks), unit (C unit tests, then scripts/check-deps: no
 # dependency cycle between the module's parts, and scripts/analyze: no finding of the clang static
 # analyzer), analyze (the analyzer alone), browser (the browser suite alone: Debian's headless
-# Chromium against labs, tests/browser/), install (pchat.so into Kamailio's module folder), clean.
+# Chromium against labs, tests/browser/), install (pchat.so into Kamailio's module folder), deb
+# (the Debian package build/deb/kamailio-pchat-module_<version>_<arch>.deb, scripts/deb),
+# test-package (builds it, installs it with apt-get into a clean Debian 12 container and serves
+# chat from it against a lab: tests/package/), clean.
 # Variables: LAB_DIR, NODES, PORT_BASE, AUTH (make run; AUTH: loopback, trusted or digest);
 # PYTEST_ARGS (make test, make browser); FUZZ_SECONDS (make fuzz, and the fuzz suite of make
 # test);
-# QUICK=1 (make bench); DESTDIR (install).
+# QUICK=1 (make bench); DESTDIR (install); DEB_REVISION, DEB_MAINTAINER (deb).
 
 SHELL := /bin/bash
 
-.PHONY: all deps build run test unit browser analyze fuzz bench install clean
+.PHONY: all deps build run test unit browser analyze fuzz bench install deb test-package clean
 
 all: build
 
@@ -53,10 +56,16 @@ bench: build
 install: build
 	@scripts/install-module
 
+deb: build
+	@scripts/deb
+
+test-package: build
+	@scripts/test package
+
 clean:
 	@if [ -d build/ksrc ]; then \
 		$(MAKE) -s -C modules/pchat KSRC=$$(ls -d $(CURDIR)/build/ksrc/kamailio-*/src | head -1) clean; fi
 	$(MAKE) -s -C tests/unit clean
 	$(MAKE) -s -C tests/fuzz clean
 	$(MAKE) -s -C tests/bench/load clean
-	rm -rf build/modules build/tests build/analyze
+	rm -rf build/modules build/tests build/analyze build/deb
