@@ -2,7 +2,7 @@
 #
 #   make run     set everything up (packages, module build) and run the lab; Ctrl-C stops it
 #   make test    set everything up and run every test (what CI runs): unit, fuzz (60 s),
-#                integration, browser, interop
+#                integration, browser, interop, deb (the Debian package's fields and files)
 #   make fuzz    fuzz the XCCOS parser and the chat handlers for FUZZ_SECONDS (default 600), after
 #                the inputs of tests/fuzz/regressions/; prints executions, exec/s, coverage, corpus
 #   make bench   run the benchmark suite (QUICK=1: small seeds, one run each, at most 5 min)
