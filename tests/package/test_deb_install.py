@@ -46,6 +46,9 @@ def image(podman, deb):
             run(podman + ["image", "exists", tag], check=False).returncode == 0:
         print("test_deb: reusing %s (the package's dependencies, installed before)" % tag)
         return tag
+    # the images of earlier dependencies (or this one, PCHAT_DEB_TEST_FRESH) go
+    for old in run(podman + ["images", "--format", "{{.ID}}", CACHE]).stdout.split():
+        run(podman + ["rmi", "-f", old], check=False)
     name = "pchat-deb-prime-%d" % os.getpid()
     started = time.time()
     run(podman + ["run", "-d", "--name", name, "-v", "%s:/deb:ro" % os.path.dirname(deb),
@@ -70,11 +73,6 @@ def image(podman, deb):
     finally:
         run(podman + ["rm", "-f", "-t", "0", name], check=False)
     timed("building %s" % tag, started)
-    # the images of earlier dependencies are not needed any more
-    for old in run(podman + ["images", "--format", "{{.Repository}}:{{.Tag}}", CACHE]
-                   ).stdout.split():
-        if old != tag:
-            run(podman + ["rmi", old], check=False)
     return tag
 
 
