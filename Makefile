@@ -2,7 +2,7 @@
 #
 #   make run     set everything up (packages, module build) and run the lab; Ctrl-C stops it
 #   make test    set everything up and run every test (what CI runs): unit, fuzz (60 s),
-#                integration, browser, interop
+#                integration, browser, interop, deb (the Debian package's fields and files)
 #   make fuzz    fuzz the XCCOS parser and the chat handlers for FUZZ_SECONDS (default 600), after
 #                the inputs of tests/fuzz/regressions/; prints executions, exec/s, coverage, corpus
 #   make bench   run the benchmark suite (QUICK=1: small seeds, one run each, at most 5 min)
@@ -16,15 +16,18 @@
 # packages), build (module + load checks), unit (C unit tests, then scripts/check-deps: no
 # dependency cycle between the module's parts, and scripts/analyze: no finding of the clang static
 # analyzer), analyze (the analyzer alone), browser (the browser suite alone: Debian's headless
-# Chromium against labs, tests/browser/), install (pchat.so into Kamailio's module folder), clean.
+# Chromium against labs, tests/browser/), install (pchat.so into Kamailio's module folder), deb
+# (the Debian package build/deb/kamailio-pchat-module_<version>_<arch>.deb, scripts/deb),
+# test-package (builds it, installs it with apt-get into a clean Debian 12 container and serves
+# chat from it against a lab: tests/package/), clean.
 # Variables: LAB_DIR, NODES, PORT_BASE, AUTH (make run; AUTH: loopback, trusted, digest or cert);
 # PYTEST_ARGS (make test, make browser); FUZZ_SECONDS (make fuzz, and the fuzz suite of make
 # test);
-# QUICK=1 (make bench); DESTDIR (install).
+# QUICK=1 (make bench); DESTDIR (install); DEB_REVISION, DEB_MAINTAINER (deb).
 
 SHELL := /bin/bash
 
-.PHONY: all deps build run test test-containers test-kemi unit browser analyze fuzz bench install clean
+.PHONY: all deps build run test test-containers test-kemi unit browser analyze fuzz bench install deb test-package clean
 
 all: build
 
@@ -66,10 +69,16 @@ bench: build
 install: build
 	@scripts/install-module
 
+deb: build
+	@scripts/deb
+
+test-package: build
+	@scripts/test package
+
 clean:
 	@if [ -d build/ksrc ]; then \
 		$(MAKE) -s -C modules/pchat KSRC=$$(ls -d $(CURDIR)/build/ksrc/kamailio-*/src | head -1) clean; fi
 	$(MAKE) -s -C tests/unit clean
 	$(MAKE) -s -C tests/fuzz clean
 	$(MAKE) -s -C tests/bench/load clean
-	rm -rf build/modules build/tests build/analyze
+	rm -rf build/modules build/tests build/analyze build/deb
