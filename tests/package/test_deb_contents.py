@@ -30,7 +30,7 @@ def test_package_files(deb):
     files = run(["dpkg-deb", "-c", deb]).stdout
     for path in [modules_dir() + "/pchat.so",
                  EXAMPLES + "/kamailio.cfg", EXAMPLES + "/pchat.cfg", EXAMPLES + "/pchat-auth.cfg",
-                 EXAMPLES + "/frontend.cfg", SHARE + "/web/index.html", SHARE + "/web/app.js",
+                 EXAMPLES + "/frontend.cfg", EXAMPLES + "/pchat.lua", EXAMPLES + "/pchat-tls.cfg", SHARE + "/web/index.html", SHARE + "/web/app.js",
                  SHARE + "/db/mysql/001-initial.sql", SHARE + "/scripts/db-migrate",
                  SHARE + "/scripts/common.sh", "/usr/share/doc/%s/copyright" % PACKAGE,
                  "/usr/share/doc/%s/changelog.Debian.gz" % PACKAGE,
