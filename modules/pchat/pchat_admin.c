@@ -1015,19 +1015,6 @@ static void free_lists(norm_list_t *nl, int n)
 		pchat_free(nl[i].p);
 }
 
-/* A principal as people type it: a SIP URI, user@host (a SIP URI without its scheme) or a
- * domain. */
-static int normalize_one(const char *in, char *out)
-{
-	char uri[PCHAT_USER_MAX + 4];
-
-	if (strchr(in, '@') && strncasecmp(in, "sip:", 4) != 0 && strncasecmp(in, "sips:", 5) != 0) {
-		snprintf(uri, sizeof(uri), "sip:%s", in);
-		in = uri;
-	}
-	return pchat_principal_normalize(in, out, PCHAT_USER_MAX);
-}
-
 /* Normalizes the lists into nl (nlists entries). Every principal that is neither a SIP URI nor
  * a domain is told to refused; PCHAT_ERR_INVALID when there was one. */
 static int normalize_lists(pchat_admin_t *a, const principal_table_t *t,
@@ -1045,7 +1032,8 @@ static int normalize_lists(pchat_admin_t *a, const principal_table_t *t,
 		if (!nl[i].p)
 			return fail(a, PCHAT_ERR_NO_MEMORY, "out of memory");
 		for (k = 0; k < lists[i].n; k++) {
-			if (normalize_one(lists[i].principals[k], nl[i].p[nl[i].n]) == 0) {
+			if (pchat_principal_normalize(lists[i].principals[k], nl[i].p[nl[i].n],
+						PCHAT_USER_MAX) == 0) {
 				nl[i].n++;
 				continue;
 			}

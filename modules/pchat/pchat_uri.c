@@ -106,9 +106,19 @@ int pchat_user_normalize(const char *in, size_t len, char *out, size_t outlen)
 int pchat_principal_normalize(const char *in, char *out, size_t outlen)
 {
 	size_t i, n = strlen(in);
+	char uri[512];
 
-	if (strchr(in, '@') || strncasecmp(in, "sip:", 4) == 0 || strncasecmp(in, "sips:", 5) == 0)
+	if (strncasecmp(in, "sip:", 4) == 0 || strncasecmp(in, "sips:", 5) == 0)
 		return pchat_user_normalize(in, n, out, outlen);
+	if (strchr(in, '@')) {
+		/* user@host, as people type it: a SIP URI without its scheme (a name-addr keeps its
+		 * own) */
+		if (!strchr(in, '<') && n + 4 < sizeof(uri)) {
+			snprintf(uri, sizeof(uri), "sip:%s", in);
+			return pchat_user_normalize(uri, n + 4, out, outlen);
+		}
+		return pchat_user_normalize(in, n, out, outlen);
+	}
 	/* a domain: labels of letters, digits and hyphens, separated by dots */
 	if (n == 0 || n >= outlen || in[0] == '.' || in[0] == '-' || in[n - 1] == '.')
 		return -1;

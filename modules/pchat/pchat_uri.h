@@ -26,8 +26,9 @@ void pchat_category_uri(const char *domain, const char *guid, char *out, size_t 
  * brackets, parameters or headers. 0 ok, -1 when it is not a sip:/sips: URI with user@host. */
 int pchat_user_normalize(const char *in, size_t len, char *out, size_t outlen);
 
-/* A principal of a category or room: a user (sip:user@host, normalized as above) or a whole
- * domain (host name, lower case). 0 ok, -1 when it is neither. */
+/* A principal of a category or room: a user (sip:user@host, or user@host without the scheme,
+ * normalized as above) or a whole domain (host name, lower case). 0 ok, -1 when it is
+ * neither. */
 int pchat_principal_normalize(const char *in, char *out, size_t outlen);
 
 /* The domain of a normalized user URI ("sip:alice@example.com" -> "example.com"). */

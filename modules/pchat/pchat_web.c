@@ -149,15 +149,14 @@ int pchat_web_user(const char *in, const char *domain, char *out)
 
 	if (!in || !in[0] || strlen(in) >= PCHAT_USER_MAX)
 		return -1;
-	if (strncasecmp(in, "sip:", 4) == 0 || strncasecmp(in, "sips:", 5) == 0)
-		snprintf(uri, sizeof(uri), "%s", in);
-	else if (strchr(in, '@'))
-		snprintf(uri, sizeof(uri), "sip:%s", in);
-	else if (domain)
+	if (!strchr(in, '@')) {
+		/* a bare user name: a user of the chat domain */
+		if (!domain)
+			return -1;
 		snprintf(uri, sizeof(uri), "sip:%s@%s", in, domain);
-	else
-		return -1;
-	if (pchat_user_normalize(uri, strlen(uri), out, PCHAT_USER_MAX) < 0 || !strchr(out, '@'))
+		in = uri;
+	}
+	if (pchat_principal_normalize(in, out, PCHAT_USER_MAX) < 0 || !strchr(out, '@'))
 		return -1;
 	return domain && strcasecmp(pchat_user_domain(out), domain) != 0 ? -1 : 0;
 }

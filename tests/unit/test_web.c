@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "pchat_model.h"
+#include "pchat_uri.h"
 #include "pchat_web.h"
 
 static void names_become_the_chat_principal(void **state)
@@ -45,6 +46,26 @@ static void other_names_are_refused(void **state)
 	assert_int_equal(pchat_web_user(NULL, "example.com", out), -1);
 }
 
+/* The principals of room and category lists (pchat_principal_normalize, which sign-in uses) */
+static void principals_as_people_type_them(void **state)
+{
+	static const char *const cases[][2] = {
+		{"Bob@Corp.Example", "sip:bob@corp.example"}, {"sip:bob@corp.example", "sip:bob@corp.example"},
+		{"\"Bob\" <sip:bob@corp.example>", "sip:bob@corp.example"}, {"Corp.Example", "corp.example"}};
+	static const char *const refused[] = {"bob@", "@corp.example", "bob@corp.example:5060",
+		"\"Bob\" <bob@corp.example>", "corp..example", NULL};
+	char out[PCHAT_USER_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(pchat_principal_normalize(cases[i][0], out, sizeof(out)), 0);
+		assert_string_equal(out, cases[i][1]);
+	}
+	for (i = 0; refused[i]; i++)
+		assert_int_equal(pchat_principal_normalize(refused[i], out, sizeof(out)), -1);
+}
+
 static void secrets_compare_whole(void **state)
 {
 	(void)state;
@@ -61,6 +82,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(names_become_the_chat_principal),
 		cmocka_unit_test(other_names_are_refused),
+		cmocka_unit_test(principals_as_people_type_them),
 		cmocka_unit_test(secrets_compare_whole),
 	};
 
