@@ -30,7 +30,6 @@ enum {
 	W_TOKEN_LIST,
 	W_ADMIN_ADD,
 	W_ADMIN_REMOVE,
-	W_ADMIN_GET,
 	W_ADMIN_LIST,
 	W_SWEEP_SESSIONS,
 	W_SWEEP_TOKENS,
@@ -66,18 +65,25 @@ static const char *const web_sql[] = {
 	[W_SESSION_INSERT] = "INSERT INTO pchat_web_session (id_hash, principal, csrf, via, address, "
 						 "expires, ends) VALUES (?, ?, ?, ?, ?, LEAST(" NOW " + INTERVAL ? SECOND, " NOW
 						 " + INTERVAL ? SECOND), " NOW " + INTERVAL ? SECOND)",
-	[W_SESSION_GET] = "SELECT principal, csrf, via, " PCHAT_SQL_ISO("LEAST(ends, GREATEST(expires, "
-					  NOW " + INTERVAL ? SECOND))") " FROM pchat_web_session WHERE id_hash = ? AND "
-					  "expires > " NOW " AND ends > " NOW,
-	/* written at most once a minute per session: a page's requests are not each a write */
+/* whether the user is an administrator, read with the session or token: one query a request */
+#define IS_ADMIN(p) "EXISTS (SELECT 1 FROM pchat_web_admin a WHERE a.principal = " p ")"
+	/* the session, when its end as it stands now, whether it is due to be pushed on (at most
+	 * once a minute: a page's requests are not each a write) and its user's administration.
+	 * Parameters: idle, idle, the id's hash. */
+	[W_SESSION_GET] = "SELECT s.principal, s.csrf, s.via, " PCHAT_SQL_ISO("LEAST(s.ends, "
+					  "GREATEST(s.expires, " NOW " + INTERVAL ? SECOND))") ", s.expires < " NOW
+					  " + INTERVAL ? SECOND - INTERVAL 60 SECOND, " IS_ADMIN("s.principal")
+					  " FROM pchat_web_session s WHERE s.id_hash = ? AND s.expires > " NOW
+					  " AND s.ends > " NOW,
 	[W_SESSION_EXTEND] = "UPDATE pchat_web_session SET expires = LEAST(ends, " NOW " + INTERVAL ? "
-						 "SECOND) WHERE id_hash = ? AND expires < " NOW " + INTERVAL ? SECOND - "
-						 "INTERVAL 60 SECOND",
+						 "SECOND) WHERE id_hash = ?",
 	[W_SESSION_DELETE] = "DELETE FROM pchat_web_session WHERE id_hash = ?",
-	[W_TOKEN_GET] = "SELECT principal FROM pchat_web_token WHERE token_hash = ? AND (expires IS "
-					"NULL OR expires > " NOW ")",
-	[W_TOKEN_USED] = "UPDATE pchat_web_token SET last_used = " NOW " WHERE token_hash = ? AND "
-					 "(last_used IS NULL OR last_used < " NOW " - INTERVAL 60 SECOND)",
+	/* the token's user, whether its last use is due to be written (at most once a minute) and
+	 * the user's administration */
+	[W_TOKEN_GET] = "SELECT t.principal, t.last_used IS NULL OR t.last_used < " NOW " - INTERVAL "
+					"60 SECOND, " IS_ADMIN("t.principal") " FROM pchat_web_token t WHERE "
+					"t.token_hash = ? AND (t.expires IS NULL OR t.expires > " NOW ")",
+	[W_TOKEN_USED] = "UPDATE pchat_web_token SET last_used = " NOW " WHERE token_hash = ?",
 	[W_TOKEN_INSERT] = "INSERT INTO pchat_web_token (token_hash, principal, label, expires) VALUES "
 					   "(?, ?, ?, IF(? > 0, " NOW " + INTERVAL ? DAY, NULL))",
 	[W_TOKEN_REVOKE] = "DELETE FROM pchat_web_token WHERE id = ?",
@@ -86,7 +92,6 @@ static const char *const web_sql[] = {
 					 "FROM pchat_web_token ORDER BY id",
 	[W_ADMIN_ADD] = "INSERT IGNORE INTO pchat_web_admin (principal) VALUES (?)",
 	[W_ADMIN_REMOVE] = "DELETE FROM pchat_web_admin WHERE principal = ?",
-	[W_ADMIN_GET] = "SELECT 1 FROM pchat_web_admin WHERE principal = ?",
 	[W_ADMIN_LIST] = "SELECT principal FROM pchat_web_admin ORDER BY principal",
 	[W_SWEEP_SESSIONS] = "DELETE FROM pchat_web_session WHERE expires < " NOW " OR ends < " NOW,
 	[W_SWEEP_TOKENS] = "DELETE FROM pchat_web_token WHERE expires < " NOW,
@@ -321,22 +326,44 @@ int pchat_web_session_open(pchat_db_t *db, const pchat_web_conf_t *c, const char
 	return pchat_web_session_check(db, c, session, who);
 }
 
+/* A session's or a token's row, and whether its time of last use is to be written. */
+typedef struct found {
+	pchat_web_who_t *who;
+	int due;
+} found_t;
+
 static int read_session(void *ctx, const pchat_db_val_t *cols, int ncols)
 {
-	pchat_web_who_t *who = ctx;
+	found_t *f = ctx;
 
-	if (ncols != 4)
+	if (ncols != 6)
 		return PCHAT_ERR_FAILED;
-	snprintf(who->user, sizeof(who->user), "%s", cols[0].s);
-	snprintf(who->csrf, sizeof(who->csrf), "%s", cols[1].s);
-	who->via = strcmp(cols[2].s, "sso") == 0 ? PCHAT_WEB_VIA_SSO : PCHAT_WEB_VIA_PASSWORD;
-	snprintf(who->expires, sizeof(who->expires), "%.26sZ", cols[3].s);
+	snprintf(f->who->user, sizeof(f->who->user), "%s", cols[0].s);
+	snprintf(f->who->csrf, sizeof(f->who->csrf), "%s", cols[1].s);
+	f->who->via = strcmp(cols[2].s, "sso") == 0 ? PCHAT_WEB_VIA_SSO : PCHAT_WEB_VIA_PASSWORD;
+	snprintf(f->who->expires, sizeof(f->who->expires), "%.26sZ", cols[3].s);
+	f->due = pchat_db_int(&cols[4]) != 0;
+	f->who->admin = pchat_db_int(&cols[5]) != 0;
+	return 0;
+}
+
+static int read_token_user(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	found_t *f = ctx;
+
+	if (ncols != 3)
+		return PCHAT_ERR_FAILED;
+	snprintf(f->who->user, sizeof(f->who->user), "%s", cols[0].s);
+	f->who->via = PCHAT_WEB_VIA_TOKEN;
+	f->due = pchat_db_int(&cols[1]) != 0;
+	f->who->admin = pchat_db_int(&cols[2]) != 0;
 	return 0;
 }
 
 int pchat_web_session_check(pchat_db_t *db, const pchat_web_conf_t *c, const char *session,
 		pchat_web_who_t *who)
 {
+	found_t f = {who, 0};
 	char id_hash[65];
 	pchat_db_val_t p[3];
 	long long rc;
@@ -345,16 +372,18 @@ int pchat_web_session_check(pchat_db_t *db, const pchat_web_conf_t *c, const cha
 	if (strlen(session) != PCHAT_WEB_SECRET_LEN || secret_hash(session, id_hash) < 0)
 		return PCHAT_ERR_NOT_FOUND;
 	p[0] = PCHAT_DB_I(c->session_idle);
-	p[1] = PCHAT_DB_CS(id_hash);
-	rc = run(db, W_SESSION_GET, p, 2, read_session, who);
+	p[1] = PCHAT_DB_I(c->session_idle);
+	p[2] = PCHAT_DB_CS(id_hash);
+	rc = run(db, W_SESSION_GET, p, 3, read_session, &f);
 	if (rc < 0)
 		return pchat_db_failure(rc);
 	if (rc == 0)
 		return PCHAT_ERR_NOT_FOUND;
+	if (!f.due)
+		return 0;
 	p[0] = PCHAT_DB_I(c->session_idle);
 	p[1] = PCHAT_DB_CS(id_hash);
-	p[2] = PCHAT_DB_I(c->session_idle);
-	rc = run(db, W_SESSION_EXTEND, p, 3, NULL, NULL);
+	rc = run(db, W_SESSION_EXTEND, p, 2, NULL, NULL);
 	return rc < 0 ? pchat_db_failure(rc) : 0;
 }
 
@@ -375,6 +404,7 @@ int pchat_web_session_close(pchat_db_t *db, const char *session)
 
 int pchat_web_token_check(pchat_db_t *db, const char *token, pchat_web_who_t *who)
 {
+	found_t f = {who, 0};
 	char id_hash[65];
 	pchat_db_val_t p;
 	long long rc;
@@ -383,13 +413,12 @@ int pchat_web_token_check(pchat_db_t *db, const char *token, pchat_web_who_t *wh
 	if (strlen(token) != PCHAT_WEB_SECRET_LEN || secret_hash(token, id_hash) < 0)
 		return PCHAT_ERR_NOT_FOUND;
 	p = PCHAT_DB_CS(id_hash);
-	rc = run(db, W_TOKEN_GET, &p, 1, read_text, who->user);
+	rc = run(db, W_TOKEN_GET, &p, 1, read_token_user, &f);
 	if (rc < 0)
 		return pchat_db_failure(rc);
 	if (rc == 0)
 		return PCHAT_ERR_NOT_FOUND;
-	who->via = PCHAT_WEB_VIA_TOKEN;
-	rc = run(db, W_TOKEN_USED, &p, 1, NULL, NULL);
+	rc = f.due ? run(db, W_TOKEN_USED, &p, 1, NULL, NULL) : 0;
 	return rc < 0 ? pchat_db_failure(rc) : 0;
 }
 
@@ -451,14 +480,6 @@ int pchat_web_admin_set(pchat_db_t *db, const char *user, int admin)
 {
 	pchat_db_val_t p = PCHAT_DB_CS(user);
 	long long rc = run(db, admin ? W_ADMIN_ADD : W_ADMIN_REMOVE, &p, 1, NULL, NULL);
-
-	return rc < 0 ? pchat_db_failure(rc) : rc > 0;
-}
-
-int pchat_web_is_admin(pchat_db_t *db, const char *user)
-{
-	pchat_db_val_t p = PCHAT_DB_CS(user);
-	long long rc = run(db, W_ADMIN_GET, &p, 1, NULL, NULL);
 
 	return rc < 0 ? pchat_db_failure(rc) : rc > 0;
 }

@@ -43,6 +43,7 @@ typedef struct pchat_web_who {
 	pchat_web_via_t via;
 	char csrf[PCHAT_WEB_SECRET_LEN + 1]; /* a session's; "" for a token */
 	char expires[32];                    /* a session's end as it stands now, ISO 8601 */
+	int admin;                           /* an administrator of the web application */
 } pchat_web_who_t;
 
 /* "alice", "alice@DOMAIN" or "sip:alice@DOMAIN" as the user of domain (any domain when domain
@@ -65,8 +66,9 @@ int pchat_web_login(pchat_db_t *db, const pchat_web_conf_t *c, const char *user,
 int pchat_web_session_open(pchat_db_t *db, const pchat_web_conf_t *c, const char *user,
 		pchat_web_via_t via, const char *address, char *session, pchat_web_who_t *who);
 
-/* The session with this id, if it is still valid: 0 and *who (its end pushed on by
- * session_idle); PCHAT_ERR_NOT_FOUND (unknown, expired); PCHAT_ERR_DOWN or _FAILED. */
+/* The session with this id, if it is still valid: 0 and *who (whether the user administers
+ * included; its end pushed on by session_idle, written at most once a minute), in one query
+ * unless the end is due; PCHAT_ERR_NOT_FOUND (unknown, expired); PCHAT_ERR_DOWN or _FAILED. */
 int pchat_web_session_check(pchat_db_t *db, const pchat_web_conf_t *c, const char *session,
 		pchat_web_who_t *who);
 
@@ -89,8 +91,6 @@ int pchat_web_token_list(pchat_db_t *db, pchat_web_token_f cb, void *ctx);
 
 /* Administrators of the web application. set: 1 added or removed, 0 nothing to do. */
 int pchat_web_admin_set(pchat_db_t *db, const char *user, int admin);
-/* 1 the user is an administrator, 0 not, or a failure. */
-int pchat_web_is_admin(pchat_db_t *db, const char *user);
 int pchat_web_admin_list(pchat_db_t *db, int (*cb)(void *ctx, const char *user), void *ctx);
 
 /* ---- the rights the chat gives a user (or the user's domain) ---- */

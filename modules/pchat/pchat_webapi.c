@@ -315,7 +315,7 @@ static int is_change(pchat_http_req_t *r)
 	return strcmp(pchat_http_method(r), "GET") != 0 && strcmp(pchat_http_method(r), "HEAD") != 0;
 }
 
-/* Who the caller is (q->who, q->admin): 0, or -1 with the refusal answered. */
+/* Who the caller is (q->who): 0, or -1 with the refusal answered. */
 static int authenticate(pchat_api_t *q, int need)
 {
 	const char *auth = pchat_http_header(q->r, "Authorization"), *csrf;
@@ -352,12 +352,8 @@ static int authenticate(pchat_api_t *q, int need)
 				"(X-CSRF-Token): reload the page");
 		return -1;
 	}
-	if ((q->admin = pchat_web_is_admin(q->a.db, q->who.user)) < 0) {
-		pchat_api_fail(q, q->admin);
-		return -1;
-	}
 	q->a.actor = q->who.user;
-	if (need == PCHAT_API_ADMIN && !q->admin) {
+	if (need == PCHAT_API_ADMIN && !q->who.admin) {
 		pchat_api_error(q, 403, "forbidden", "only administrators may do this");
 		return -1;
 	}
@@ -371,7 +367,7 @@ static void write_me(pchat_api_t *q)
 {
 	pchat_jw_object(&q->w, NULL);
 	pchat_jw_str(&q->w, "user", q->who.user);
-	pchat_jw_bool(&q->w, "admin", q->admin);
+	pchat_jw_bool(&q->w, "admin", q->who.admin);
 	pchat_jw_str(&q->w, "csrf", q->who.csrf);
 	pchat_jw_str(&q->w, "expires", q->who.expires[0] ? q->who.expires : NULL);
 	pchat_jw_str(&q->w, "via", pchat_web_via_name(q->who.via));
@@ -413,10 +409,6 @@ static void api_login(pchat_api_t *q)
 	}
 	if (rc < 0) {
 		pchat_api_fail(q, rc);
-		return;
-	}
-	if ((q->admin = pchat_web_is_admin(q->a.db, q->who.user)) < 0) {
-		pchat_api_fail(q, q->admin);
 		return;
 	}
 	LM_INFO("web sign-in of %s from %s\n", q->who.user, pchat_http_peer(q->r));
@@ -471,11 +463,11 @@ static int room_rights(pchat_api_t *q, enum room_need need, rights_t *rt)
 		pchat_api_fail(q, rc);
 		return -1;
 	}
-	if (rc < 0 || (!q->admin && rt->secret && !rt->any_role && !rt->creator)) {
+	if (rc < 0 || (!q->who.admin && rt->secret && !rt->any_role && !rt->creator)) {
 		pchat_api_error(q, 404, "not_found", "no room %s", q->id);
 		return -1;
 	}
-	if (q->admin || (need != ROOM_CHANGE && rt->creator)
+	if (q->who.admin || (need != ROOM_CHANGE && rt->creator)
 			|| (need != ROOM_DELETE && rt->manager))
 		return 0;
 	pchat_api_error(q, 403, "forbidden", need == ROOM_DELETE ? "only the creators of the room's "
@@ -486,7 +478,7 @@ static int room_rights(pchat_api_t *q, enum room_need need, rights_t *rt)
 /* 1 the caller may create rooms in the category (GUID or name), 0 not, or a failure. */
 static int creator_in(pchat_api_t *q, const char *category)
 {
-	return q->admin ? 1 : pchat_web_is_creator(q->a.db, category, q->who.user);
+	return q->who.admin ? 1 : pchat_web_is_creator(q->a.db, category, q->who.user);
 }
 
 /* ------------------------------------------------------------------ rooms */
@@ -564,10 +556,10 @@ static int room_members(pchat_api_t *q, const char *ident, const rights_t *rt)
 			rc = pchat_api_principal_list(q, keys[i], roles[i], pchat_admin_room_principals_of,
 					row->id);
 		pchat_jw_object(&q->w, "may");
-		pchat_jw_bool(&q->w, "edit", q->admin || rt->manager);
-		pchat_jw_bool(&q->w, "delete", q->admin || rt->creator);
+		pchat_jw_bool(&q->w, "edit", q->who.admin || rt->manager);
+		pchat_jw_bool(&q->w, "delete", q->who.admin || rt->creator);
 		/* to a category where the caller creates rooms: checked when it is named */
-		pchat_jw_bool(&q->w, "move", q->admin || rt->manager);
+		pchat_jw_bool(&q->w, "move", q->who.admin || rt->manager);
 		pchat_jw_end(&q->w);
 	}
 	pchat_free(row);
@@ -712,7 +704,7 @@ static void api_categories(pchat_api_t *q)
 
 	pchat_jw_object(&q->w, NULL);
 	pchat_jw_array(&q->w, "categories");
-	if (q->admin)
+	if (q->who.admin)
 		rc = pchat_admin_category_list(&q->a, write_any_category, q);
 	else
 		rc = pchat_web_creator_categories(q->a.db, q->who.user, write_category, q);
@@ -841,7 +833,7 @@ static int read_room_change(pchat_api_t *q, room_change_t *c, int creating)
 	}
 	if (pchat_api_known(q, known) < 0)
 		return -1;
-	if (!q->admin && (pchat_json_get(q->body, "type") || pchat_json_get(q->body, "presenters"))) {
+	if (!q->who.admin && (pchat_json_get(q->body, "type") || pchat_json_get(q->body, "presenters"))) {
 		pchat_api_error(q, 403, "forbidden", "only administrators set a room's type and "
 				"presenters");
 		return -1;

@@ -25,8 +25,7 @@
 /* One API request, as its handler sees it. */
 typedef struct pchat_api {
 	pchat_http_req_t *r;
-	pchat_web_who_t who;   /* the caller */
-	int admin;             /* the caller is an administrator */
+	pchat_web_who_t who;   /* the caller (who.admin: an administrator) */
 	const char *id;        /* the path's {id} segment, "" when the path has none */
 	pchat_json_t *body;    /* the request's JSON object; NULL without a body */
 	pchat_admin_t a;       /* the process's administration, acting as the caller */
