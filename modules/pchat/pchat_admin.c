@@ -120,8 +120,12 @@ static const char *const admin_sql[] = {
 	[A_ROOM_SET_DISABLED] = ROOM_SET("disabled"),
 	[A_ROOM_SET_CATEGORY] = ROOM_SET("category_id"),
 	[A_ROOM_GET] = ROOM_ROW "WHERE r.id = ?",
+	/* the rooms by name; with a role, only those where the user (or the user's domain) holds
+	 * it */
 	[A_ROOM_LIST] = ROOM_ROW "WHERE (? = '' OR c.name = ?) AND r.name LIKE CONCAT('%', ?, '%') "
-					"ESCAPE '!' AND (? < 0 OR r.disabled = ?) ORDER BY r.name LIMIT ?",
+					"ESCAPE '!' AND (? < 0 OR r.disabled = ?) AND (? = '' OR r.id IN (SELECT "
+					"h.room_id FROM pchat_room_principal h WHERE h.role = ? AND h.principal IN "
+					"(?, SUBSTRING_INDEX(?, '@', -1)))) ORDER BY r.name LIMIT ?",
 	[A_ROOM_PRINCIPALS] = "SELECT role, principal FROM pchat_room_principal WHERE room_id = ? "
 						  "ORDER BY role, principal",
 	[A_ROOM_ROLE_PRINCIPALS] = "SELECT principal FROM pchat_room_principal WHERE room_id = ? "
@@ -663,17 +667,25 @@ static int list_room(void *ctx, const pchat_db_val_t *cols, int ncols)
 int pchat_admin_room_list(pchat_admin_t *a, const pchat_kv_t *opts, int nopts,
 		pchat_room_row_f cb, void *ctx)
 {
-	static const char *const known[] = {"category", "name", "disabled", "limit", NULL};
+	static const char *const known[] = {"category", "name", "disabled", "limit", "manager",
+		"member", NULL};
 	const char *category = opt(opts, nopts, "category"), *name = opt(opts, nopts, "name");
-	const char *v;
+	const char *manager = opt(opts, nopts, "manager"), *member = opt(opts, nopts, "member");
+	const char *v, *role = manager ? "manager" : member ? "member" : "";
+	char holder[PCHAT_USER_MAX] = "";
 	room_list_ctx_t lc = {a, cb, ctx};
 	pchat_buf_t pattern;
-	pchat_db_val_t p[7];
+	pchat_db_val_t p[10];
 	long long rc, limit = 100;
 	int disabled = -1;
 
 	if (known_options(a, opts, nopts, known) < 0)
 		return PCHAT_ERR_INVALID;
+	if (manager && member)
+		return fail(a, PCHAT_ERR_INVALID, "give manager or member, not both");
+	v = manager ? manager : member;
+	if (v && (pchat_principal_normalize(v, holder, sizeof(holder)) < 0 || !strchr(holder, '@')))
+		return fail(a, PCHAT_ERR_INVALID, "%s must be a user (sip:user@host)", role);
 	if ((v = opt(opts, nopts, "disabled")) && parse_bool(a, "disabled", v, &disabled) < 0)
 		return PCHAT_ERR_INVALID;
 	if ((v = opt(opts, nopts, "limit")) && ((limit = atoll(v)) < 1 || limit > 100000))
@@ -690,8 +702,12 @@ int pchat_admin_room_list(pchat_admin_t *a, const pchat_kv_t *opts, int nopts,
 	p[2] = PCHAT_DB_CS(pattern.s ? pattern.s : ""); /* no name: every room */
 	p[3] = PCHAT_DB_I(disabled);
 	p[4] = PCHAT_DB_I(disabled);
-	p[5] = PCHAT_DB_I(limit);
-	rc = run(a, A_ROOM_LIST, p, 6, list_room, &lc);
+	p[5] = PCHAT_DB_CS(role);
+	p[6] = PCHAT_DB_CS(role);
+	p[7] = PCHAT_DB_CS(holder);
+	p[8] = PCHAT_DB_CS(holder);
+	p[9] = PCHAT_DB_I(limit);
+	rc = run(a, A_ROOM_LIST, p, 10, list_room, &lc);
 	pchat_buf_free(&pattern);
 	return rc < 0 ? db_fail(a, rc) : 0;
 }

@@ -117,7 +117,8 @@ int pchat_admin_room_get(pchat_admin_t *a, const char *ident, pchat_room_row_t *
 /* The members, managers and presenters of the room with this id. */
 int pchat_admin_room_principals_of(pchat_admin_t *a, uint64_t room_id, pchat_principal_f cb,
 		void *ctx);
-/* Options: category, name (a part of it), disabled (yes|no), limit (default 100). */
+/* Options: category, name (a part of it), disabled (yes|no), limit (default 100), and manager
+ * or member (a user: only the rooms where the user, or the user's domain, holds that role). */
 int pchat_admin_room_list(pchat_admin_t *a, const pchat_kv_t *opts, int nopts,
 		pchat_room_row_f cb, void *ctx);
 int pchat_admin_room_disable(pchat_admin_t *a, const char *ident, int disabled,

@@ -344,7 +344,9 @@ static int list_room_row(void *ctx, const pchat_room_row_t *r)
 }
 
 static const char *room_list_doc[] = {
-	"Lists rooms by name: [category=NAME] [name=PART] [disabled=yes|no] [limit=N (100)].", 0};
+	"Lists rooms by name: [category=NAME] [name=PART] [disabled=yes|no] [limit=N (100)] "
+	"[manager=USER | member=USER (the rooms where the user, or the user's domain, holds "
+	"that role)].", 0};
 
 static void rpc_room_list(rpc_t *rpc, void *ctx)
 {

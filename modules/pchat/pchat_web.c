@@ -35,7 +35,6 @@ enum {
 	W_SWEEP_TOKENS,
 	W_SWEEP_FAILURES,
 	W_RIGHTS,
-	W_MY_ROOMS,
 	W_CREATOR_CATEGORIES,
 	W_IS_CREATOR,
 	W_ROOM_NAMED,
@@ -110,8 +109,6 @@ static const char *const web_sql[] = {
 				 "r.category_id AND c.role = 'creator' AND c." HOLDS "), "
 				 "EXISTS (SELECT 1 FROM pchat_room_principal m WHERE m.room_id = r.id AND m."
 				 HOLDS ") FROM pchat_room r WHERE r.guid = ?",
-	[W_MY_ROOMS] = "SELECT DISTINCT r.guid, r.name FROM pchat_room r JOIN pchat_room_principal p "
-				   "ON p.room_id = r.id WHERE p.role = ? AND p." HOLDS " ORDER BY r.name LIMIT 1000",
 	[W_CREATOR_CATEGORIES] = "SELECT c.guid, c.name, c.description FROM pchat_category c WHERE "
 							 "EXISTS (SELECT 1 FROM pchat_category_principal p WHERE "
 							 "p.category_id = c.id AND p.role = 'creator' AND p." HOLDS ") "
@@ -562,19 +559,6 @@ static int read_texts(void *ctx, const pchat_db_val_t *cols, int ncols)
 	text_rows_t *tr = ctx;
 
 	return tr->cb(tr->ctx, cols[0].s, ncols > 1 ? cols[1].s : "", ncols > 2 ? cols[2].s : "");
-}
-
-int pchat_web_my_rooms(pchat_db_t *db, const char *user, const char *role,
-		int (*cb)(void *ctx, const char *guid, const char *name, const char *unused),
-		void *ctx)
-{
-	text_rows_t tr = {cb, ctx};
-	pchat_db_val_t p[3] = {PCHAT_DB_CS(role)};
-	long long rc;
-
-	holds(user, p + 1, 1);
-	rc = run(db, W_MY_ROOMS, p, 3, read_texts, &tr);
-	return rc < 0 ? pchat_db_failure(rc) : 0;
 }
 
 int pchat_web_creator_categories(pchat_db_t *db, const char *user,

@@ -106,10 +106,6 @@ typedef struct pchat_web_rights {
 /* The user's rights in the room with this GUID: 0, PCHAT_ERR_NOT_FOUND or a failure. */
 int pchat_web_rights(pchat_db_t *db, const char *guid, const char *user,
 		pchat_web_rights_t *rt);
-/* The rooms where the user holds role (manager, member), by name: cb(ctx, guid, name, ""). */
-int pchat_web_my_rooms(pchat_db_t *db, const char *user, const char *role,
-		int (*cb)(void *ctx, const char *guid, const char *name, const char *unused),
-		void *ctx);
 /* The categories where the user creates rooms: cb(ctx, guid, name, description). */
 int pchat_web_creator_categories(pchat_db_t *db, const char *user,
 		int (*cb)(void *ctx, const char *guid, const char *name, const char *description),

@@ -581,61 +581,26 @@ static void answer_room(pchat_api_t *q, const char *guid, const rights_t *rt, in
 	pchat_api_respond(q, status);
 }
 
-/* The GUIDs of a list of rooms, read whole before any room is looked up: no query may run
- * while another one's rows are being read (a lost connection would free the statement). */
-typedef struct guids {
-	char (*g)[PCHAT_GUID_LEN + 1];
-	int n, size;
-} guids_t;
-
-static int keep_guid(void *ctx, const char *guid, const char *name, const char *unused)
+static int write_listed_room(void *ctx, const pchat_room_row_t *r)
 {
-	guids_t *gs = ctx;
-	void *grown;
-
-	(void)name;
-	(void)unused;
-	if (gs->n == gs->size) {
-		gs->size = gs->size ? 2 * gs->size : 32;
-		if (!(grown = pchat_realloc(gs->g, (size_t)gs->size * sizeof(*gs->g))))
-			return PCHAT_ERR_NO_MEMORY;
-		gs->g = grown;
-	}
-	snprintf(gs->g[gs->n++], sizeof(*gs->g), "%.36s", guid);
+	pchat_api_room_json(ctx, NULL, r);
 	return 0;
-}
-
-/* The list of rooms where the caller holds role, named key. 0 or the failure. */
-static int write_my_rooms(pchat_api_t *q, const char *key, const char *role)
-{
-	guids_t gs = {NULL, 0, 0};
-	pchat_room_row_t *row = pchat_malloc(sizeof(*row));
-	int rc, i;
-
-	rc = row ? pchat_web_my_rooms(q->a.db, q->who.user, role, keep_guid, &gs)
-			 : PCHAT_ERR_NO_MEMORY;
-	pchat_jw_array(&q->w, key);
-	/* a room removed since the list was read is left out */
-	for (i = 0; rc >= 0 && i < gs.n; i++)
-		if ((rc = pchat_admin_room_get(&q->a, gs.g[i], row)) == 0)
-			pchat_api_room_json(q, NULL, row);
-		else if (rc == PCHAT_ERR_NOT_FOUND)
-			rc = 0;
-	pchat_jw_end(&q->w);
-	pchat_free(gs.g);
-	pchat_free(row);
-	return rc;
 }
 
 static void api_my_rooms(pchat_api_t *q)
 {
 	static const char *const roles[] = {"manager", "member"};
 	static const char *const keys[] = {"managed", "member"};
+	pchat_kv_t opts[2] = {{NULL, q->who.user}, {"limit", "1000"}};
 	int i, rc = 0;
 
 	pchat_jw_object(&q->w, NULL);
-	for (i = 0; rc >= 0 && i < 2; i++)
-		rc = write_my_rooms(q, keys[i], roles[i]);
+	for (i = 0; rc >= 0 && i < 2; i++) {
+		opts[0].key = roles[i];
+		pchat_jw_array(&q->w, keys[i]);
+		rc = pchat_admin_room_list(&q->a, opts, 2, write_listed_room, q);
+		pchat_jw_end(&q->w);
+	}
 	if (rc < 0) {
 		pchat_api_fail(q, rc);
 		return;
