@@ -18,10 +18,6 @@ from lab import TOP, port_free, read_env, start_lab
 from sip import Dialog, UserAgent, md5, parse_challenge
 from xccos import ChatClient, post_text, resp_code
 
-PROVISIONING = [("Event", "vnd-microsoft-provisioning-v2"), ("Expires", "0"),
-                ("Accept", "application/vnd-microsoft-roaming-provisioning-v2+xml")]
-
-
 def participants(lab, room, node=0):
     """The users in a room, as pchat.room.participants lists them."""
     out = lab.kamcmd("pchat.room.participants", room.rsplit("/", 1)[1], node=node)
@@ -39,10 +35,6 @@ def chat_as(lab, client, room, user):
     assert echo, "no echo of the post"
     assert post_text(echo[0])[1:3] == (user, text)
     assert lab.stored(room)[-1][1:] == [user, "<chat>%s</chat>" % text]
-
-
-def provisioning(ua):
-    return ua.simple("SUBSCRIBE", ua.uri, headers=PROVISIONING)
 
 
 class TestTrustedNode:
@@ -134,8 +126,8 @@ class TestTrustedNode:
                          local_host=lab.env["PCHAT_TRUSTED_PEER"],
                          extra_headers=[("P-Asserted-Identity", "<sip:alice@pchat.test>")])
         try:
-            assert provisioning(client).status == 403
-            resp = provisioning(peer)
+            assert client.provisioning().status == 403
+            resp = peer.provisioning()
             assert resp.status == 200 and lab.env["PCHAT_POOL_URI"] in resp.text
         finally:
             client.close()
@@ -171,7 +163,7 @@ class TestTrustedNode:
                 resp = ua.simple("OPTIONS", timeout=0.5)
             assert resp is not None and resp.status == 403, log.read_text()
             assert Dialog(ua, env["PCHAT_POOL_URI"]).invite().status == 403
-            assert provisioning(ua).status == 403
+            assert ua.provisioning().status == 403
             assert ua.simple("REGISTER", "sip:pchat.test").status == 403
             text = log.read_text()
             assert re.search(r"ERROR: .*pchat: NO AUTHENTICATION MODE IS ENABLED", text), text
@@ -268,10 +260,10 @@ class TestDigestNode:
     def test_provisioning_subscribe_is_challenged(self, lab):
         ua = UserAgent("carol", "pchat.test", lab.sip_server(), "tcp")
         try:
-            resp = provisioning(ua)
+            resp = ua.provisioning()
             assert resp.status == 401 and lab.env["PCHAT_POOL_URI"] not in resp.text
             ua.password = lab.passwords["carol"]
-            resp = provisioning(ua)
+            resp = ua.provisioning()
             assert resp.status == 200 and lab.env["PCHAT_POOL_URI"] in resp.text
         finally:
             ua.close()

@@ -10,10 +10,6 @@ from lab import start_lab, wait_for
 from sip import UserAgent
 from xccos import ChatClient, post_text, resp_code
 
-PROVISIONING = [("Event", "vnd-microsoft-provisioning-v2"), ("Expires", "0"),
-                ("Accept", "application/vnd-microsoft-roaming-provisioning-v2+xml")]
-
-
 @pytest.fixture(scope="module")
 def lab(request):
     """One node routing through Lua, loopback authentication."""
@@ -31,7 +27,7 @@ def test_the_node_says_it_routes_through_lua(lab):
 def test_session_provisioning_join_post_backchat_bye(lab, clients, room):
     ua = UserAgent("alice", "pchat.test", lab.sip_server(), "tcp")
     try:
-        resp = ua.simple("SUBSCRIBE", ua.uri, headers=PROVISIONING)
+        resp = ua.provisioning()
         assert resp.status == 200
         assert ('<property name="DefaultPersistentChatPoolUri">%s</property>'
                 % lab.env["PCHAT_POOL_URI"]) in resp.text

@@ -21,7 +21,7 @@ import pytest
 
 from lab import TEST_DEFINES, start_lab
 from sip import UserAgent
-from xccos import Q, ChatClient, resp_code
+from xccos import Q, resp_code
 
 MAX_FAILURES = 3
 BLOCK = 4
@@ -549,13 +549,7 @@ def test_clients_learn_the_pages_address(lab, clients):
     assert sib.get("roomManagementUrl") == lab.env["PCHAT_WEB_URL"]
     ua = UserAgent("bob", lab.env["PCHAT_DOMAIN"], lab.sip_server(), "tcp")
     try:
-        resp = ua.simple("SUBSCRIBE", uri(lab, "bob"), headers=[
-            ("Event", "vnd-microsoft-provisioning-v2"), ("Expires", "0"),
-            ("Accept", "application/vnd-microsoft-roaming-provisioning-v2+xml"),
-            ("Content-Type", "application/vnd-microsoft-roaming-provisioningv2+xml")],
-            body='<provisioningGroupList xmlns="http://schemas.microsoft.com/2006/09/sip/'
-                 'provisioninggroupslist"><provisioningGroup name="persistentChatConfiguration"/>'
-                 '</provisioningGroupList>')
+        resp = ua.provisioning()
     finally:
         ua.close()
     assert resp.status == 200

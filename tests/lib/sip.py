@@ -438,6 +438,13 @@ class UserAgent:
                 ("Call-ID", token(16)), ("CSeq", "1 %s" % method), ("Contact", self.contact)]
         return self.request(method, uri, hdrs + list(headers), body, timeout)
 
+    def provisioning(self):
+        """The in-band provisioning SUBSCRIBE a Lync-family client sends to itself (Expires 0):
+        its answer, which carries the persistentChatConfiguration document."""
+        return self.simple("SUBSCRIBE", self.uri, headers=[
+            ("Event", "vnd-microsoft-provisioning-v2"), ("Expires", "0"),
+            ("Accept", "application/vnd-microsoft-roaming-provisioning-v2+xml")])
+
 
 class Dialog:
     """The UAC side of one INVITE dialog."""
