@@ -149,6 +149,21 @@
       testid: id });
   }
 
+  // A search of an administrators' page: GET path?query, "Searching…" in count meanwhile. The
+  // answer's data, or null once the refusal is said in count and the old results are gone (or
+  // the page moved on).
+  async function searchFor(ctx, count, results, path, query) {
+    sayIn(count, 'Searching…');
+    const r = await api('GET', path + (query ? '?' + query : ''));
+    if (!alive(ctx)) return null;
+    if (r.status !== 200) {
+      sayIn(count, refusalText(r), 'error');
+      results.replaceChildren();
+      return null;
+    }
+    return r.data;
+  }
+
   // A question asked on the page before a change that cannot be undone: the trigger opens it
   // with the text ask() gives (nothing when ask() gives null), "yes" closes it and runs act,
   // "no" closes it; focus goes where a keyboard user expects. Ids: PREFIX-question,
@@ -1311,17 +1326,10 @@
       const q = new URLSearchParams();
       if (name.value.trim()) q.set('name', name.value.trim());
       if (category.value.trim()) q.set('category', category.value.trim());
-      sayIn(count, 'Searching…');
-      const s = q.toString();
-      const r = await api('GET', '/admin/rooms' + (s ? '?' + s : ''));
-      if (!alive(ctx)) return;
-      if (r.status !== 200) {
-        sayIn(count, refusalText(r), 'error');
-        results.replaceChildren();
-        return;
-      }
-      const rooms = listOf(r.data, 'rooms');
-      sayIn(count, plural(rooms.length, 'room', 'rooms') + (rooms.length >= 500
+      const got = await searchFor(ctx, count, results, '/admin/rooms', q.toString());
+      if (!got) return;
+      const rooms = listOf(got, 'rooms');
+      sayIn(count, plural(rooms.length, 'room', 'rooms') + (got.truncated
         ? ': the first 500; narrow the search to see others.' : '.'));
       results.replaceChildren(h('h2', { id: 'admin-rooms-heading', class: 'visually-hidden',
         text: 'Rooms found' }), table('admin-rooms', 'admin-rooms-heading', roomColumns(true),
@@ -1474,16 +1482,10 @@
     }
 
     async function search() {
-      const q = new URLSearchParams(filters()).toString();
-      sayIn(count, 'Searching…');
-      const r = await api('GET', '/admin/messages' + (q ? '?' + q : ''));
-      if (!alive(ctx)) return;
-      if (r.status !== 200) {
-        sayIn(count, refusalText(r), 'error');
-        results.replaceChildren();
-        return;
-      }
-      const messages = listOf(r.data, 'messages');
+      const got = await searchFor(ctx, count, results, '/admin/messages',
+        new URLSearchParams(filters()).toString());
+      if (!got) return;
+      const messages = listOf(got, 'messages');
       sayIn(count, plural(messages.length, 'message', 'messages') + (messages.length >= 200
         ? ': the last 200; narrow the search to see others.' : '.'));
       const known = ['seq', 'time', 'author', 'text', 'moderated'];
