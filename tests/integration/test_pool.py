@@ -2,7 +2,7 @@
 and in the room's order, presence is pool-wide, a dead node's users vanish from the others'
 lists within the node timeout and find their history on another node, a restarted node does not
 bring back its old sessions, a Redis outage loses no post, and the front end spreads clients
-over the pool and keeps each session on its node."""
+over the pool, keeps each session on its node and carries sessions over TLS."""
 import os
 import re
 import signal
@@ -243,6 +243,28 @@ def test_front_end_spreads_sessions_and_keeps_each_on_its_node(lab, room):
     finally:
         for c in users:
             c.close()
+
+
+def test_chat_over_tls_through_the_front_end(lab, room):
+    """Clients of the Lync family come over TLS to the pool's address: the front end's TLS port
+    (the lab CA's certificate) carries their sessions to the nodes and the nodes' requests back."""
+    front = ("127.0.0.1", int(lab.env["PCHAT_FRONTEND_TLS_PORT"]))
+    a = ChatClient(front, "alice", proto="tls", tls_context=lab.tls_context())
+    b = ChatClient(front, "bob", proto="tls", tls_context=lab.tls_context())
+    try:
+        for c in (a, b):
+            c.login()
+            assert resp_code(c.join(room)) == 200
+        assert [u for u, _ in sessions_of(lab, room)] == sorted([a.uri, b.uri])
+        assert a.post(room, "first over tls").status == 200
+        assert b.post(room, "second over tls").status == 200
+        for c in (a, b):
+            assert [post_text(e)[1:3] for e in c.wait_posts(2, timeout=10)] == [
+                (a.uri, "first over tls"), (b.uri, "second over tls")]
+        assert a.bye().status == 200
+    finally:
+        a.close()
+        b.close()
 
 
 def redis_cli(lab, *args):
