@@ -27,6 +27,8 @@ def test_env_has_the_contract_keys_and_layout(lab):
     assert lab.env["PCHAT_MYSQL_PORT"] == str(base + 100)
     assert lab.env["PCHAT_REDIS_PORT"] == str(base + 101)
     assert lab.env["PCHAT_FRONTEND_PORT"] == str(base + 102)
+    assert lab.sip_tls_ports == [base + 300, base + 301]
+    assert lab.env["PCHAT_FRONTEND_TLS_PORT"] == str(base + 103)
     assert oct(os.stat(os.path.join(lab.dir, "lab.env")).st_mode & 0o777) == "0o600"
     status = subprocess.run([LAB, "status", "--dir", lab.dir], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
