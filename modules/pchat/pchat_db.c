@@ -23,6 +23,7 @@ struct pchat_db {
 	MYSQL_STMT **stmts;             /* prepared on first use, by the same index */
 	int nstmt;
 	int in_tx;
+	int host;                       /* conf.hosts[host] is the server of conn */
 	unsigned long long insert_id;
 	pchat_health_t own_health;
 	pchat_health_t *health;
@@ -42,12 +43,66 @@ static char *dup_range(const char *s, size_t len)
 
 void pchat_db_conf_clear(pchat_db_conf_t *conf)
 {
-	pchat_free(conf->host);
+	int i;
+
+	for (i = 0; i < conf->nhosts; i++) {
+		pchat_free(conf->hosts[i].name);
+		conf->hosts[i].name = NULL;
+	}
+	conf->nhosts = 0;
 	pchat_free(conf->user);
 	pchat_free(conf->password);
 	pchat_free(conf->database);
 	pchat_free(conf->socket);
-	conf->host = conf->user = conf->password = conf->database = conf->socket = NULL;
+	conf->user = conf->password = conf->database = conf->socket = NULL;
+}
+
+/* Parses "host[:port]" (p to end) into h. 0, or -1 with a message in err. */
+static int parse_host(const char *p, const char *end, pchat_db_host_t *h, char *err, size_t errlen)
+{
+	const char *colon = memchr(p, ':', end - p);
+
+	h->port = 3306;
+	if (colon) {
+		char *stop;
+		long port = strtol(colon + 1, &stop, 10);
+
+		if (stop != end || colon + 1 == end || port <= 0 || port > 65535) {
+			snprintf(err, errlen, "database URL has an invalid port");
+			return -1;
+		}
+		h->port = (unsigned int)port;
+	}
+	if ((colon ? colon : end) == p) {
+		snprintf(err, errlen, "database URL has an empty host");
+		return -1;
+	}
+	h->name = dup_range(p, (colon ? colon : end) - p);
+	if (!h->name) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Parses the comma-separated servers between '@' and '/'. */
+static int parse_hosts(const char *p, const char *end, pchat_db_conf_t *conf, char *err,
+		size_t errlen)
+{
+	while (p <= end) {
+		const char *comma = memchr(p, ',', end - p);
+		const char *stop = comma ? comma : end;
+
+		if (conf->nhosts == PCHAT_DB_MAX_HOSTS) {
+			snprintf(err, errlen, "database URL names more than %d servers", PCHAT_DB_MAX_HOSTS);
+			return -1;
+		}
+		if (parse_host(p, stop, &conf->hosts[conf->nhosts], err, errlen) < 0)
+			return -1;
+		conf->nhosts++;
+		p = stop + 1;
+	}
+	return 0;
 }
 
 int pchat_db_parse_url(const char *url, pchat_db_conf_t *conf, char *err, size_t errlen)
@@ -55,6 +110,7 @@ int pchat_db_parse_url(const char *url, pchat_db_conf_t *conf, char *err, size_t
 	static const char scheme[] = "mysql://";
 	const char *p, *at, *slash, *colon;
 
+	memset(conf, 0, sizeof(*conf));
 	if (!url || strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
 		snprintf(err, errlen, "database URL must start with %s", scheme);
 		return -1;
@@ -73,28 +129,18 @@ int pchat_db_parse_url(const char *url, pchat_db_conf_t *conf, char *err, size_t
 	colon = memchr(p, ':', at - p);
 	conf->user = dup_range(p, (colon ? colon : at) - p);
 	conf->password = colon ? dup_range(colon + 1, at - colon - 1) : dup_range("", 0);
-	colon = memchr(at + 1, ':', slash - at - 1);
-	conf->host = dup_range(at + 1, (colon ? colon : slash) - at - 1);
-	conf->port = 3306;
-	if (colon) {
-		char *end;
-		long port = strtol(colon + 1, &end, 10);
-
-		if (end != slash || port <= 0 || port > 65535) {
-			snprintf(err, errlen, "database URL has an invalid port");
-			pchat_db_conf_clear(conf);
-			return -1;
-		}
-		conf->port = (unsigned int)port;
-	}
 	conf->database = dup_range(slash + 1, strlen(slash + 1));
-	if (!conf->user || !conf->password || !conf->host || !conf->database) {
+	if (!conf->user || !conf->password || !conf->database) {
 		snprintf(err, errlen, "out of memory");
 		pchat_db_conf_clear(conf);
 		return -1;
 	}
-	if (conf->user[0] == '\0' || conf->host[0] == '\0') {
-		snprintf(err, errlen, "database URL has an empty user or host");
+	if (conf->user[0] == '\0') {
+		snprintf(err, errlen, "database URL has an empty user");
+		pchat_db_conf_clear(conf);
+		return -1;
+	}
+	if (parse_hosts(at + 1, slash, conf, err, errlen) < 0) {
 		pchat_db_conf_clear(conf);
 		return -1;
 	}
@@ -133,11 +179,13 @@ pchat_db_t *pchat_db_new(const pchat_db_conf_t *conf, const pchat_db_sqlset_t *c
 		int nsets, pchat_health_t *health)
 {
 	pchat_db_t *db = pchat_calloc(1, sizeof(*db));
+	int i;
 
 	if (!db)
 		return NULL;
 	db->conf = *conf;
-	db->conf.host = dup_or_null(conf->host);
+	for (i = 0; i < conf->nhosts; i++)
+		db->conf.hosts[i].name = dup_or_null(conf->hosts[i].name);
 	db->conf.user = dup_or_null(conf->user);
 	db->conf.password = dup_or_null(conf->password);
 	db->conf.database = dup_or_null(conf->database);
@@ -180,58 +228,156 @@ void pchat_db_free(pchat_db_t *db)
 	pchat_free(db);
 }
 
-static const char *where(const pchat_db_t *db, char *buf, size_t len)
+/* Names server i of the list, or the socket. */
+static const char *server_name(const pchat_db_t *db, int i, char *buf, size_t len)
 {
 	if (db->conf.socket)
-		snprintf(buf, len, "%s (socket %s)", db->conf.database, db->conf.socket);
+		snprintf(buf, len, "socket %s", db->conf.socket);
+	else if (i >= 0 && i < db->conf.nhosts)
+		snprintf(buf, len, "%s:%u", db->conf.hosts[i].name, db->conf.hosts[i].port);
 	else
-		snprintf(buf, len, "%s on %s:%u", db->conf.database, db->conf.host, db->conf.port);
+		snprintf(buf, len, "no server");
 	return buf;
 }
 
-/* A connection attempt failed: the server is down for every process until the retry time. */
-static int connect_failed(pchat_db_t *db, const char *what)
+const char *pchat_db_server_name(const pchat_db_t *db, char *buf, size_t len)
+{
+	return server_name(db, pchat_health_server(db->health), buf, len);
+}
+
+static const char *where(const pchat_db_t *db, char *buf, size_t len)
+{
+	char name[200];
+
+	snprintf(buf, len, "%s on %s", db->conf.database,
+			db->conf.nhosts > 1 ? "every server of the list"
+								: server_name(db, 0, name, sizeof(name)));
+	return buf;
+}
+
+/* No server answered: the database is down for every process until the retry time. */
+static int connect_failed(pchat_db_t *db)
 {
 	char w[256];
 
-	snprintf(db->error, sizeof(db->error), "%s", what);
 	if (pchat_health_failed(db->health, db->conf.retry_ms))
 		PLOG_ERR("MySQL database %s is unreachable: %s; requests that need it are refused "
 				 "until it answers again (next attempt in %d ms)\n",
-				where(db, w, sizeof(w)), what, db->conf.retry_ms);
+				where(db, w, sizeof(w)), db->error, db->conf.retry_ms);
 	disconnect(db);
 	return PCHAT_ERR_DOWN;
 }
 
+/* Runs statements whose results do not matter; 0, or -1 when one failed. */
+static int run_quietly(MYSQL *m, const char *const *sql, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		MYSQL_RES *res;
+
+		if (mysql_real_query(m, sql[i], strlen(sql[i])) != 0)
+			return -1;
+		if ((res = mysql_store_result(m)) != NULL)
+			mysql_free_result(res);
+	}
+	return 0;
+}
+
+/* A server of a list is usable once it is in its cluster's primary component (else SELECT fails
+ * with ER_UNKNOWN_COM_ERROR) and has applied what the cluster committed before this read: the
+ * previous writer's last commits are visible to every read that follows on this connection. */
+static int cluster_barrier(MYSQL *m)
+{
+	static const char *const sql[] = {"SET SESSION wsrep_sync_wait = 1", "SELECT 1",
+			"SET SESSION wsrep_sync_wait = 0"};
+
+	return run_quietly(m, sql, 3);
+}
+
+/* Opens a connection to server i of the list, waiting timeout s at most for each step; NULL
+ * with the reason in db->error. */
+static MYSQL *open_server(pchat_db_t *db, int i, unsigned int timeout)
+{
+	const pchat_db_host_t *h = &db->conf.hosts[i];
+	MYSQL *m = mysql_init(NULL);
+
+	if (!m) {
+		snprintf(db->error, sizeof(db->error), "mysql_init failed (out of memory)");
+		return NULL;
+	}
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* All times are stored and compared in UTC, whatever the server's zone. */
+	mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+	if (db->conf.session_sql)
+		mysql_options(m, MYSQL_INIT_COMMAND, db->conf.session_sql);
+	if (!mysql_real_connect(m, db->conf.socket ? NULL : h->name, db->conf.user,
+				db->conf.password, db->conf.database, db->conf.socket ? 0 : h->port,
+				db->conf.socket, 0)
+			|| (db->conf.nhosts > 1 && cluster_barrier(m) != 0)) {
+		snprintf(db->error, sizeof(db->error), "%s", mysql_error(m));
+		mysql_close(m);
+		return NULL;
+	}
+	return m;
+}
+
 int pchat_db_connect(pchat_db_t *db)
 {
-	unsigned int timeout = db->conf.timeout_s ? db->conf.timeout_s : 3;
-	char w[256];
+	int in_use = pchat_health_server(db->health), n = db->conf.nhosts, k, i = in_use;
+	char w[256], a[200], b[200];
 
-	if (db->conn)
-		return 0;
+	if (db->conn) {
+		/* a transaction ends where it began; then the process follows the others */
+		if (db->in_tx || db->host == in_use)
+			return 0;
+		disconnect(db);
+	}
 	if (!pchat_health_may_try(db->health)) {
 		snprintf(db->error, sizeof(db->error), "database marked unreachable, retry pending");
 		return PCHAT_ERR_DOWN;
 	}
-	db->conn = mysql_init(NULL);
+	for (k = 0; k < n && !db->conn; k++) {
+		i = (in_use + k) % n;
+		db->conn = open_server(db, i, db->conf.timeout_s ? db->conf.timeout_s : 3);
+		if (!db->conn && n > 1)
+			PLOG_WARN("MySQL server %s cannot be used: %s\n", server_name(db, i, a, sizeof(a)),
+					db->error);
+	}
 	if (!db->conn)
-		return connect_failed(db, "mysql_init failed (out of memory)");
-	mysql_options(db->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_options(db->conn, MYSQL_OPT_READ_TIMEOUT, &timeout);
-	mysql_options(db->conn, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
-	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	/* All times are stored and compared in UTC, whatever the server's zone. */
-	mysql_options(db->conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
-	if (db->conf.session_sql)
-		mysql_options(db->conn, MYSQL_INIT_COMMAND, db->conf.session_sql);
-	if (!mysql_real_connect(db->conn, db->conf.socket ? NULL : db->conf.host, db->conf.user,
-				db->conf.password, db->conf.database, db->conf.socket ? 0 : db->conf.port,
-				db->conf.socket, 0))
-		return connect_failed(db, mysql_error(db->conn));
+		return connect_failed(db);
+	db->host = i;
+	if (i != in_use && pchat_health_switch(db->health, in_use, i))
+		PLOG_WARN("MySQL: this node now writes through %s instead of %s\n",
+				server_name(db, i, a, sizeof(a)), server_name(db, in_use, b, sizeof(b)));
 	if (pchat_health_ok(db->health))
 		PLOG_INFO("MySQL database %s answers again\n", where(db, w, sizeof(w)));
 	return 0;
+}
+
+int pchat_db_failback(pchat_db_t *db)
+{
+	int in_use = pchat_health_server(db->health), i;
+	char a[200], b[200];
+	MYSQL *m = NULL;
+
+	if (db->conf.nhosts < 2 || in_use == 0)
+		return 0;
+	/* a short wait: the housekeeper that asks also keeps the node's heartbeat */
+	for (i = 0; i < in_use && !m; i++)
+		m = open_server(db, i, 1);
+	if (!m)
+		return 0;
+	mysql_close(m);
+	if (!pchat_health_switch(db->health, in_use, i - 1))
+		return 0;
+	PLOG_INFO("MySQL: %s answers and is in the cluster again; this node writes through it again "
+			  "instead of %s\n", server_name(db, i - 1, a, sizeof(a)),
+			server_name(db, in_use, b, sizeof(b)));
+	return 1;
 }
 
 /* An open connection broke (server restart, idle timeout, network): close it; the next call
@@ -243,11 +389,29 @@ static int connection_lost(pchat_db_t *db)
 	return PCHAT_ERR_DOWN;
 }
 
+/* The connection cannot be used any more: it broke, or its server left the cluster's primary
+ * component (ER_UNKNOWN_COM_ERROR: "WSREP has not yet prepared node for application use"). */
 static int is_connection_error(unsigned int err)
 {
 	return err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST || err == CR_CONNECTION_ERROR
 		   || err == CR_CONN_HOST_ERROR || err == CR_SERVER_LOST_EXTENDED
-		   || err == ER_CONNECTION_KILLED || err == ER_SERVER_SHUTDOWN;
+		   || err == ER_CONNECTION_KILLED || err == ER_SERVER_SHUTDOWN
+		   || err == ER_UNKNOWN_COM_ERROR;
+}
+
+/* The transaction was rolled back for a conflict (InnoDB's deadlock detection, or Galera's
+ * certification against another server's writes): nothing of it is stored, and trying again
+ * later can succeed. The caller sees PCHAT_ERR_DOWN (503 and retry). */
+static int is_conflict(unsigned int err)
+{
+	return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT;
+}
+
+static int conflict(pchat_db_t *db, const char *sql)
+{
+	PLOG_WARN("transaction rolled back for a conflict (%s) [%s]; the request may be retried\n",
+			db->error, sql);
+	return PCHAT_ERR_DOWN;
 }
 
 /* Classifies a failed statement; a lost connection is closed so the next call reconnects. */
@@ -258,6 +422,8 @@ static int stmt_failed(pchat_db_t *db, int stmt, MYSQL_STMT *st)
 	snprintf(db->error, sizeof(db->error), "%s", mysql_stmt_error(st));
 	if (is_connection_error(err))
 		return connection_lost(db);
+	if (is_conflict(err))
+		return conflict(db, db->sql[stmt]);
 	if (err == ER_DUP_ENTRY)
 		return PCHAT_ERR_DUPLICATE;
 	PLOG_ERR("statement %d failed: %s (%u) [%s]\n", stmt, db->error, err, db->sql[stmt]);
@@ -496,6 +662,8 @@ static int simple_query(pchat_db_t *db, const char *sql)
 	snprintf(db->error, sizeof(db->error), "%s", mysql_error(db->conn));
 	if (is_connection_error(err))
 		return connection_lost(db);
+	if (is_conflict(err))
+		return conflict(db, sql);
 	PLOG_ERR("query failed: %s (%u) [%s]\n", db->error, err, sql);
 	return err == ER_DUP_ENTRY ? PCHAT_ERR_DUPLICATE : PCHAT_ERR_FAILED;
 }
@@ -507,6 +675,22 @@ int pchat_db_query(pchat_db_t *db, const char *sql)
 
 	if (rc == PCHAT_ERR_DOWN && had_conn && !db->in_tx)
 		rc = simple_query(db, sql);
+	return rc;
+}
+
+long long pchat_db_sync_read(pchat_db_t *db, const pchat_db_sqlset_t *set, int stmt,
+		const pchat_db_val_t *params, int nparams, pchat_db_row_f cb, void *ctx)
+{
+	long long rc;
+
+	/* a connection opened meanwhile passed the same barrier (cluster_barrier) */
+	if (db->conf.nhosts < 2)
+		return pchat_db_exec(db, set, stmt, params, nparams, cb, ctx);
+	if ((rc = pchat_db_query(db, "SET SESSION wsrep_sync_wait = 1")) != 0)
+		return rc;
+	rc = pchat_db_exec(db, set, stmt, params, nparams, cb, ctx);
+	if (db->conn)
+		pchat_db_query(db, "SET SESSION wsrep_sync_wait = 0");
 	return rc;
 }
 

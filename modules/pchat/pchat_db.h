@@ -9,6 +9,15 @@
  * unreachable the shared health state makes every process fail fast (PCHAT_ERR_DOWN)
  * instead of waiting for a connect timeout on every request.
  *
+ * A list of servers (the nodes of a Galera cluster) is used one server at a time, in the order
+ * given: every process of a node writes through the server the shared health state names (one
+ * writer: no certification conflicts between a node's processes on a room's sequence row, and
+ * reads see the node's own writes). A server that refuses connections, drops one, or has left
+ * the cluster's primary component moves every process to the next; a connection to a server
+ * first waits until that server has applied what the cluster committed before (wsrep_sync_wait),
+ * so reads after a failover see the old writer's last commits. pchat_db_failback() moves back
+ * to an earlier server of the list once it is healthy again.
+ *
  * No Kamailio header is used here: the store is tested against a real MariaDB on its own.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
@@ -23,9 +32,16 @@
 #include "pchat_health.h"
 #include "pchat_result.h"
 
-typedef struct pchat_db_conf {
-	char *host;
+#define PCHAT_DB_MAX_HOSTS 8
+
+typedef struct pchat_db_host {
+	char *name;
 	unsigned int port;
+} pchat_db_host_t;
+
+typedef struct pchat_db_conf {
+	pchat_db_host_t hosts[PCHAT_DB_MAX_HOSTS]; /* in the order they are tried */
+	int nhosts;
 	char *user;
 	char *password;
 	char *database;
@@ -36,8 +52,9 @@ typedef struct pchat_db_conf {
 	                            for none */
 } pchat_db_conf_t;
 
-/* Parses mysql://user[:password]@host[:port]/database into conf (strings from pchat_malloc; release
- * them with pchat_db_conf_clear). Returns 0, or -1 with a message in err. */
+/* Parses mysql://user[:password]@host[:port][,host[:port]...]/database into conf (at most
+ * PCHAT_DB_MAX_HOSTS servers, port 3306 by default; strings from pchat_malloc, released by
+ * pchat_db_conf_clear). Returns 0, or -1 with a message in err. */
 int pchat_db_parse_url(const char *url, pchat_db_conf_t *conf, char *err, size_t errlen);
 void pchat_db_conf_clear(pchat_db_conf_t *conf);
 
@@ -83,8 +100,18 @@ pchat_db_t *pchat_db_new(const pchat_db_conf_t *conf, const pchat_db_sqlset_t *c
 		int nsets, pchat_health_t *health);
 void pchat_db_free(pchat_db_t *db);
 
-/* Connects when not connected. 0 on success, PCHAT_ERR_DOWN otherwise. */
+/* Connects when not connected (or when the node's processes moved to another server of the
+ * list), trying the servers in order from the one in use. 0 on success, PCHAT_ERR_DOWN when
+ * none answered. */
 int pchat_db_connect(pchat_db_t *db);
+
+/* With a list of servers: when the node uses another than the first, checks whether an earlier
+ * one is healthy again (it connects and is in the cluster's primary component) and moves every
+ * process back to it. Returns 1 when it moved them, 0 otherwise. For a periodic timer. */
+int pchat_db_failback(pchat_db_t *db);
+
+/* The server the node's processes use ("host:port", or the socket path). */
+const char *pchat_db_server_name(const pchat_db_t *db, char *buf, size_t len);
 
 /* Runs statement `stmt` of `set` (one the connection was created with). Returns the number of
  * affected rows (for SELECT: rows delivered to cb), a callback's non-zero return, or one of the
@@ -104,12 +131,21 @@ pchat_rc_t pchat_db_failure(long long rc);
 unsigned long long pchat_db_insert_id(const pchat_db_t *db);
 
 int pchat_db_begin(pchat_db_t *db);
+/* 0 when committed; PCHAT_ERR_DOWN when the connection died (then the outcome is unknown: the
+ * server may have committed before it went, see pchat_db_sync_read) or the transaction was
+ * refused for a conflict with another server's writes (not committed); PCHAT_ERR_FAILED. */
 int pchat_db_commit(pchat_db_t *db);
 void pchat_db_rollback(pchat_db_t *db);
 
 /* Appends text to b as a LIKE pattern that matches it literally: '%', '_' and the escape
  * character '!' are escaped with '!' (statements use LIKE ... ESCAPE '!'). */
 void pchat_db_add_like(pchat_buf_t *b, const char *text, size_t len);
+
+/* Runs statement `stmt` like pchat_db_exec after the server has applied everything the cluster
+ * committed before (wsrep_sync_wait; a plain server reads as usual): to learn whether a
+ * transaction whose COMMIT went unanswered is stored, whichever server answers now. */
+long long pchat_db_sync_read(pchat_db_t *db, const pchat_db_sqlset_t *set, int stmt,
+		const pchat_db_val_t *params, int nparams, pchat_db_row_f cb, void *ctx);
 
 /* Runs plain SQL without parameters and without results (administration, tests). */
 int pchat_db_query(pchat_db_t *db, const char *sql);

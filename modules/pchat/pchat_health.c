@@ -54,3 +54,17 @@ int pchat_health_is_down(const pchat_health_t *h)
 {
 	return __atomic_load_n(&h->down, __ATOMIC_RELAXED);
 }
+
+int pchat_health_server(const pchat_health_t *h)
+{
+	return __atomic_load_n(&h->server, __ATOMIC_ACQUIRE);
+}
+
+int pchat_health_switch(pchat_health_t *h, int from, int to)
+{
+	if (from == to || !__atomic_compare_exchange_n(&h->server, &from, to, 0, __ATOMIC_ACQ_REL,
+							  __ATOMIC_ACQUIRE))
+		return 0;
+	__atomic_add_fetch(&h->switches, 1, __ATOMIC_RELAXED);
+	return 1;
+}

@@ -16,6 +16,9 @@ typedef struct pchat_health {
 	int64_t down_until_ms; /* no new attempts before this time (ms since the epoch) */
 	int down;              /* 1 while the back end is considered unreachable */
 	uint64_t failures;     /* connection failures seen since start */
+	int server;            /* of a list of servers (a Galera cluster), the one every process
+	                          uses: one writer for the node, whatever each process saw */
+	uint64_t switches;     /* how often server changed since start */
 } pchat_health_t;
 
 int64_t pchat_now_ms(void);
@@ -35,5 +38,12 @@ int pchat_health_failed(pchat_health_t *h, int retry_ms);
 int pchat_health_ok(pchat_health_t *h);
 
 int pchat_health_is_down(const pchat_health_t *h);
+
+/* The server of a list every process should use now (0 at start). */
+int pchat_health_server(const pchat_health_t *h);
+
+/* Moves every process from server `from` to `to`, unless another process moved them already
+ * (then the caller follows where they went). Returns 1 for the caller that moved them. */
+int pchat_health_switch(pchat_health_t *h, int from, int to);
 
 #endif

@@ -77,6 +77,9 @@ static void housekeeper_loop(void)
 			pchat_filesvc_sweep();
 		if (tick % 60 == 30 && pchat_proc_db())
 			pchat_web_sweep(pchat_proc_db(), pchat_webapi_conf());
+		if (pchat_params.db_failback_interval > 0 && pchat_proc_db()
+				&& tick % (unsigned int)pchat_params.db_failback_interval == 0)
+			pchat_db_failback(pchat_proc_db());
 		sleep(1);
 		tick++;
 	}

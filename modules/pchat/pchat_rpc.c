@@ -31,15 +31,19 @@ static void add_mysql(rpc_t *rpc, void *th)
 {
 	pchat_db_t *db = pchat_proc_db();
 	int up = db && pchat_db_query(db, "SELECT 1") == 0;
+	/* the server every process uses now (after the query: it may just have moved) */
+	int in_use = pchat_health_server(&pchat_shared->db_health);
+	const pchat_db_host_t *h = &pchat_db_conf.hosts[in_use];
 	void *sub;
 
 	if (rpc->struct_add(th, "{", "mysql", &sub) < 0)
 		return;
 	rpc->struct_add(sub, "ssdsd", "state", state_name(&pchat_shared->db_health, up),
 			"server", up ? pchat_db_server_info(db) : "",
-			"port", (int)pchat_db_conf.port, "database", pchat_db_conf.database,
+			"port", (int)h->port, "database", pchat_db_conf.database,
 			"failures", failures_of(&pchat_shared->db_health));
-	rpc->struct_add(sub, "s", "host", pchat_db_conf.host);
+	rpc->struct_add(sub, "sdd", "host", h->name, "servers", pchat_db_conf.nhosts, "switches",
+			(int)__atomic_load_n(&pchat_shared->db_health.switches, __ATOMIC_RELAXED));
 }
 
 static void add_redis(rpc_t *rpc, void *th)

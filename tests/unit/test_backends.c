@@ -39,8 +39,9 @@ static pchat_db_conf_t db_conf(void)
 {
 	pchat_db_conf_t c = {0};
 
-	c.host = getenv("PCHAT_MYSQL_HOST");
-	c.port = env_port("PCHAT_MYSQL_PORT");
+	c.hosts[0].name = getenv("PCHAT_MYSQL_HOST");
+	c.hosts[0].port = env_port("PCHAT_MYSQL_PORT");
+	c.nhosts = 1;
 	c.user = getenv("PCHAT_MYSQL_USER");
 	c.password = getenv("PCHAT_MYSQL_PASSWORD");
 	c.database = getenv("PCHAT_MYSQL_DB");
@@ -199,13 +200,49 @@ static void unreachable_server_fails_fast(void **state)
 	pchat_db_t *db;
 
 	(void)state;
-	c.port = 1; /* nothing listens there */
+	c.hosts[0].port = 1; /* nothing listens there */
 	db = pchat_db_new(&c, test_sets, 1, &health);
 	assert_int_equal(pchat_db_exec(db, &test_set, ST_COUNT, NULL, 0, NULL, NULL), PCHAT_ERR_DOWN);
 	assert_true(pchat_health_is_down(&health));
 	assert_int_equal(health.failures, 1);
 	assert_int_equal(pchat_db_exec(db, &test_set, ST_COUNT, NULL, 0, NULL, NULL), PCHAT_ERR_DOWN);
 	assert_int_equal(health.failures, 1); /* no second attempt within retry_ms */
+	pchat_db_free(db);
+}
+
+/* A list of servers: every process goes where a server answers (one writer), and back to an
+ * earlier server of the list once it answers again. */
+static void a_server_list_moves_to_the_server_that_answers(void **state)
+{
+	pchat_db_conf_t c = db_conf();
+	pchat_health_t health = {0};
+	pchat_db_t *db, *other;
+
+	(void)state;
+	c.hosts[1] = c.hosts[0];
+	c.hosts[0].port = 1; /* nothing listens there */
+	c.nhosts = 2;
+	db = pchat_db_new(&c, test_sets, 1, &health);
+	assert_true(single_int(db, ST_CONN_ID, NULL, 0) > 0);
+	assert_int_equal(pchat_health_server(&health), 1);
+	assert_int_equal(health.switches, 1);
+	assert_false(pchat_health_is_down(&health)); /* one server answered: no outage */
+	assert_int_equal(pchat_db_failback(db), 0);  /* the first is still dead */
+	assert_int_equal(pchat_health_server(&health), 1);
+	pchat_db_free(db);
+
+	/* the first server answers again: the node moves back, and a process's open connection
+	 * to the other follows at its next statement */
+	c.hosts[0] = c.hosts[1];
+	db = pchat_db_new(&c, test_sets, 1, &health);
+	other = pchat_db_new(&c, test_sets, 1, &health);
+	assert_true(single_int(other, ST_CONN_ID, NULL, 0) > 0);
+	assert_int_equal(pchat_db_failback(db), 1);
+	assert_int_equal(pchat_health_server(&health), 0);
+	assert_int_equal(health.switches, 2);
+	assert_true(single_int(other, ST_CONN_ID, NULL, 0) > 0);
+	assert_int_equal(pchat_db_failback(db), 0); /* nothing earlier than the first */
+	pchat_db_free(other);
 	pchat_db_free(db);
 }
 
@@ -290,6 +327,7 @@ int main(void)
 	};
 	const struct CMUnitTest other_tests[] = {
 		cmocka_unit_test(unreachable_server_fails_fast),
+		cmocka_unit_test(a_server_list_moves_to_the_server_that_answers),
 		cmocka_unit_test(schema_of_the_lab_is_current),
 		cmocka_unit_test(redis_commands_and_reconnect),
 		cmocka_unit_test(redis_unreachable_fails_fast),
