@@ -181,6 +181,8 @@ static param_export_t params[] = {
 	{"db_url", PARAM_STRING, &pchat_params.db_url},
 	{"db_timeout", PARAM_INT, &pchat_params.db_timeout},
 	{"db_retry_interval", PARAM_INT, &pchat_params.db_retry_interval},
+	{"db_failback_interval", PARAM_INT, &pchat_params.db_failback_interval},
+	{"db_resolve_timeout", PARAM_INT, &pchat_params.db_resolve_timeout},
 	{"redis_url", PARAM_STRING, &pchat_params.redis_url},
 	{"redis_timeout", PARAM_INT, &pchat_params.redis_timeout},
 	{"redis_retry_interval", PARAM_INT, &pchat_params.redis_retry_interval},
@@ -349,10 +351,11 @@ static int mod_init(void)
 		LM_ERR("cannot register the session reaper timer\n");
 		return -1;
 	}
-	LM_INFO("pchat %s: node %s, chat domain %s, pool URI %s, database %s on %s:%u, Redis %s:%u, "
-			"%d senders, up to %d sessions\n", PCHAT_VERSION, pchat_params.node_id,
+	LM_INFO("pchat %s: node %s, chat domain %s, pool URI %s, database %s on %s:%u (%d servers), "
+			"Redis %s:%u, %d senders, up to %d sessions\n", PCHAT_VERSION, pchat_params.node_id,
 			pchat_params.domain, pchat_params.pool_uri, pchat_db_conf.database,
-			pchat_db_conf.host, pchat_db_conf.port, pchat_redis_conf.host, pchat_redis_conf.port,
+			pchat_db_conf.hosts[0].name, pchat_db_conf.hosts[0].port, pchat_db_conf.nhosts,
+			pchat_redis_conf.host, pchat_redis_conf.port,
 			pchat_params.fanout_workers, pchat_params.max_sessions);
 	return 0;
 }

@@ -26,6 +26,8 @@ pchat_params_t pchat_params = {
 	.db_url = "mysql://pchat:pchat@127.0.0.1:3306/pchat",
 	.db_timeout = 3,
 	.db_retry_interval = 5,
+	.db_failback_interval = 30,
+	.db_resolve_timeout = 15,
 	.redis_url = "redis://127.0.0.1:6379/0",
 	.redis_timeout = 250,
 	.redis_retry_interval = 5,
@@ -168,9 +170,11 @@ static int check_limits(void)
 		return -1;
 	}
 	if (pchat_params.db_timeout < 1 || pchat_params.db_retry_interval < 1
-			|| pchat_params.redis_timeout < 1 || pchat_params.redis_retry_interval < 1) {
-		LM_ERR("db_timeout, db_retry_interval and redis_retry_interval must be at least 1 (s), "
-			   "redis_timeout at least 1 (ms)\n");
+			|| pchat_params.redis_timeout < 1 || pchat_params.redis_retry_interval < 1
+			|| pchat_params.db_failback_interval < 0 || pchat_params.db_resolve_timeout < 1) {
+		LM_ERR("db_timeout, db_retry_interval, db_resolve_timeout and redis_retry_interval must "
+			   "be at least 1 (s), redis_timeout at least 1 (ms), db_failback_interval 0 (never) "
+			   "or more (s)\n");
 		return -1;
 	}
 	if (pchat_params.node_timeout < 2 || pchat_params.gap_timeout < 10
@@ -314,6 +318,7 @@ static int init_params(void)
 	}
 	pchat_db_conf.timeout_s = pchat_params.db_timeout;
 	pchat_db_conf.retry_ms = 1000 * pchat_params.db_retry_interval;
+	pchat_store_mysql_set_resolve_timeout(1000 * pchat_params.db_resolve_timeout);
 	if (pchat_redis_parse_url(pchat_params.redis_url, &pchat_redis_conf, err, sizeof(err)) < 0) {
 		LM_ERR("redis_url '%s': %s\n", pchat_params.redis_url, err);
 		return -1;

@@ -33,6 +33,8 @@ typedef struct pchat_params {
 	char *db_url;
 	int db_timeout;           /* s */
 	int db_retry_interval;    /* s */
+	int db_failback_interval; /* s; 0: never */
+	int db_resolve_timeout;   /* s */
 	char *redis_url;
 	int redis_timeout;        /* ms */
 	int redis_retry_interval; /* s */

@@ -15,7 +15,7 @@ static const struct {
 	{"pchat_category_principal", 1, "001-initial.sql"},
 	{"pchat_room", 3, "007-web.sql"},
 	{"pchat_room_principal", 1, "001-initial.sql"},
-	{"pchat_message", 1, "001-initial.sql"},
+	{"pchat_message", 2, "008-ha.sql"},
 	{"pchat_follow", 1, "001-initial.sql"},
 	{"pchat_preference", 1, "001-initial.sql"},
 	{"pchat_invitation", 1, "001-initial.sql"},

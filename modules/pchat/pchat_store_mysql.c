@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "pchat_alloc.h"
 #include "pchat_archive.h"
@@ -13,6 +14,7 @@
 #include "pchat_log.h"
 #include "pchat_outbox.h"
 #include "pchat_store_mysql.h"
+#include "pchat_uri.h"
 
 enum {
 	ST_ROOM_FOR,
@@ -31,6 +33,7 @@ enum {
 	ST_LAST_SEQS,
 	ST_PREF_COUNT,
 	ST_POLICY,
+	ST_POST_BY_UID,
 	ST_COUNT
 };
 
@@ -89,8 +92,8 @@ static const char *const store_sql[] = {
 	[ST_POST_NEXT_SEQ] = "INSERT INTO pchat_room_sequence (room_id, last_seq) VALUES "
 						 "(?, LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE last_seq = "
 						 "LAST_INSERT_ID(last_seq + 1)",
-	[ST_POST_INSERT] = "INSERT INTO pchat_message (room_id, seq, author, ts, content) "
-					   "VALUES (?, ?, ?, ?, ?)",
+	[ST_POST_INSERT] = "INSERT INTO pchat_message (room_id, seq, author, ts, content, uid) "
+					   "VALUES (?, ?, ?, ?, ?, ?)",
 	/* a range of the primary key, read in its order: a backchat's newest posts are the range
 	 * ending at the room's last number */
 	[ST_POSTS_BETWEEN] = "SELECT seq, author, DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f'), content "
@@ -133,6 +136,7 @@ static const char *const store_sql[] = {
 	[ST_LAST_SEQS] = "SELECT room_id, last_seq FROM pchat_room_sequence WHERE room_id IN ("
 					 TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS ","
 					 TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS "," TEN_MARKS ")",
+	[ST_POST_BY_UID] = "SELECT room_id, seq FROM pchat_message WHERE uid = ?",
 };
 const pchat_db_sqlset_t pchat_store_sqlset = {"store", store_sql, ST_COUNT};
 
@@ -200,12 +204,31 @@ static int room_for(void *h, const char *guid, const char *user, pchat_room_t *r
 
 /* ------------------------------------------------------------------ posts */
 
+static int resolve_timeout_ms = 10000;
+
+void pchat_store_mysql_set_resolve_timeout(int ms)
+{
+	resolve_timeout_ms = ms;
+}
+
+/* The post between post_begin and post_commit: one at a time, the handle being the process's
+ * own connection. */
+static struct {
+	long long uid; /* random, unique in pchat_message (a clash fails the INSERT: 503, retry) */
+	uint64_t room_id;
+	uint64_t seq;
+} pending;
+
 static int post_begin(void *h, uint64_t room_id, const char *author, const char *ts,
 		const char *content, uint64_t *seq)
 {
-	pchat_db_val_t p[5];
+	pchat_db_val_t p[6];
 	long long rc;
 
+	if (pchat_random_bytes((unsigned char *)&pending.uid, sizeof(pending.uid)) < 0) {
+		PLOG_ERR("no random id for a post: the kernel's random source failed\n");
+		return PCHAT_ERR_FAILED;
+	}
 	if ((rc = pchat_db_begin(h)) != 0)
 		return pchat_db_failure(rc);
 	p[0] = PCHAT_DB_I((long long)room_id);
@@ -221,18 +244,91 @@ static int post_begin(void *h, uint64_t room_id, const char *author, const char 
 	p[2] = PCHAT_DB_CS(author);
 	p[3] = PCHAT_DB_CS(ts);
 	p[4] = PCHAT_DB_CS(content);
-	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_POST_INSERT, p, 5, NULL, NULL);
+	p[5] = PCHAT_DB_I(pending.uid);
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_POST_INSERT, p, 6, NULL, NULL);
 	if (rc != 1) {
 		pchat_db_rollback(h);
-		return rc < 0 ? pchat_db_failure(rc) : PCHAT_ERR_FAILED;
+		/* a clash of random ids: as good as a conflict, the author may simply post again */
+		return rc == PCHAT_ERR_DUPLICATE ? PCHAT_ERR_DOWN
+			   : rc < 0					 ? pchat_db_failure(rc)
+										 : PCHAT_ERR_FAILED;
 	}
+	pending.room_id = room_id;
+	pending.seq = *seq;
 	return 0;
+}
+
+static int read_stored_at(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	uint64_t *at = ctx;
+
+	if (ncols != 2)
+		return PCHAT_ERR_FAILED;
+	at[0] = (uint64_t)pchat_db_int(&cols[0]);
+	at[1] = (uint64_t)pchat_db_int(&cols[1]);
+	return 0;
+}
+
+/* 1 when the pending post is stored, 0 when it is not, PCHAT_ERR_DOWN when no server answered
+ * within resolve_timeout_ms. */
+static int pending_post_stored(void *h)
+{
+	int64_t deadline = pchat_now_ms() + resolve_timeout_ms;
+	pchat_db_val_t p = PCHAT_DB_I(pending.uid);
+	uint64_t at[2] = {0, 0};
+	long long rc;
+
+	for (;;) {
+		rc = pchat_db_sync_read(h, &pchat_store_sqlset, ST_POST_BY_UID, &p, 1, read_stored_at, at);
+		if (rc >= 0)
+			break;
+		if (pchat_now_ms() >= deadline)
+			return PCHAT_ERR_DOWN;
+		/* the shared health state holds new connection attempts back for db_retry_interval */
+		usleep(100 * 1000);
+	}
+	if (rc == 1 && (at[0] != pending.room_id || at[1] != pending.seq)) {
+		PLOG_ERR("post %lld is stored as number %llu of room %llu, not %llu of room %llu\n",
+				pending.uid, (unsigned long long)at[1], (unsigned long long)at[0],
+				(unsigned long long)pending.seq, (unsigned long long)pending.room_id);
+		return PCHAT_ERR_DOWN;
+	}
+	return rc == 1;
+}
+
+/* A COMMIT without an answer (the connection died, the server or a cluster node went down) may
+ * have stored the post or not. The client is answered only once that is known: the post is
+ * looked up by its id on whichever server answers now, after it applied what the cluster
+ * committed. Stored: acknowledged and relayed. Not stored: 503, and the client's retry stores it
+ * once. Unknown within resolve_timeout_ms: 503 too, and the log says the post may be stored
+ * (the rooms' catch-up then relays it; the author may see it twice). */
+static int resolve_commit(void *h)
+{
+	int stored = pending_post_stored(h);
+
+	if (stored == 1) {
+		PLOG_WARN("COMMIT of post %llu of room %llu went unanswered; it is stored (found by "
+				  "its id), so it is acknowledged\n", (unsigned long long)pending.seq,
+				(unsigned long long)pending.room_id);
+		return 0;
+	}
+	if (stored == 0)
+		PLOG_WARN("COMMIT of a post to room %llu went unanswered and it is not stored; the "
+				  "author gets 503 and may retry\n", (unsigned long long)pending.room_id);
+	else
+		PLOG_ERR("COMMIT of post %llu of room %llu went unanswered and no database server "
+				 "answered within %d ms: it may be stored; the author gets 503 (a stored post "
+				 "is relayed by the room's catch-up)\n", (unsigned long long)pending.seq,
+				(unsigned long long)pending.room_id, resolve_timeout_ms);
+	return PCHAT_ERR_DOWN;
 }
 
 static int post_commit(void *h)
 {
 	int rc = pchat_db_commit(h);
 
+	if (rc == PCHAT_ERR_DOWN)
+		rc = resolve_commit(h);
 	return rc == 0 ? 0 : pchat_db_failure(rc);
 }
 

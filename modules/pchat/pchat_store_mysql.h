@@ -13,6 +13,10 @@
 /* The statement set of the store: a process's connection is created with it (pchat_db_new). */
 extern const pchat_db_sqlset_t pchat_store_sqlset;
 
+/* How long a post whose COMMIT went unanswered may wait for a database server that says whether
+ * it is stored, before its author gets 503 (ms; set before the processes fork). */
+void pchat_store_mysql_set_resolve_timeout(int ms);
+
 /* The store operations; their handle is the process's pchat_db_t. */
 extern const pchat_store_ops_t pchat_store_mysql_ops;
 

@@ -20,7 +20,7 @@ ENV_KEYS = ["PCHAT_LAB_ENV_VERSION", "PCHAT_DOMAIN", "PCHAT_POOL_URI", "PCHAT_SI
             "PCHAT_TLS_KEY", "PCHAT_HTTPS_PORTS", "PCHAT_HTTPS_URL", "PCHAT_FILE_ROOT",
             "PCHAT_WEB_URL", "PCHAT_WEB_ADMIN", "PCHAT_SIP_TLS_PORTS", "PCHAT_FRONTEND_TLS_PORT",
             "PCHAT_TLS_USER", "PCHAT_TLS_USER_CERT", "PCHAT_TLS_USER_KEY",
-            "PCHAT_ROUTING"]
+            "PCHAT_ROUTING", "PCHAT_DB_MODE", "PCHAT_GALERA_PORTS", "PCHAT_GALERA_SOCKETS"]
 
 
 @pytest.fixture(scope="module")
@@ -247,9 +247,9 @@ def test_module_refuses_tables_older_than_it_needs(lab2):
         assert res.returncode != 0
         assert "node 1 exited during start" in res.stdout
         assert "table pchat_message is at version 0" in lab2.log(0)
-        assert "apply db/mysql/001-initial.sql" in lab2.log(0)
+        assert "apply db/mysql/008-ha.sql" in lab2.log(0)
     finally:
-        lab2.sql("UPDATE version SET table_version = 1 WHERE table_name = 'pchat_message'")
+        lab2.sql("UPDATE version SET table_version = 2 WHERE table_name = 'pchat_message'")
     assert lab2.run("up", check=False).returncode == 0
 
 
