@@ -53,11 +53,10 @@ def port_free(port):
 
 
 def free_port_base(nodes=1, start=21000):
-    """A port base whose node (SIP, HTTPS, SIP over TLS), MariaDB, Redis and front-end (SIP, SIP
-    over TLS) ports are all free."""
+    """A port base whose node (SIP, HTTPS, SIP over TLS) ports and back-end and front-end ports
+    (P+100 to P+119: MariaDB or Galera, Redis or Sentinel, the front end) are all free."""
     for base in range(start, 60000, 311):
-        ports = [base + i for i in range(nodes)] + [base + 100, base + 101, base + 102,
-                                                    base + 103] + \
+        ports = [base + i for i in range(nodes)] + list(range(base + 100, base + 120)) + \
             [base + 200 + i for i in range(nodes)] + [base + 300 + i for i in range(nodes)]
         if all(port_free(p) for p in ports):
             return base
@@ -77,10 +76,13 @@ def read_env(path):
 
 class Lab:
     """auth: scripts/lab up --auth (loopback, trusted, digest, cert); None leaves the lab's choice.
-    routing: scripts/lab up --routing (native, lua); PCHAT_LAB_ROUTING's by default."""
+    routing: scripts/lab up --routing (native, lua); PCHAT_LAB_ROUTING's by default.
+    db: scripts/lab up --db (single, galera); None leaves the lab's choice."""
 
-    def __init__(self, nodes=1, defines=TEST_DEFINES, name="lab", auth=None, routing=ROUTING):
+    def __init__(self, nodes=1, defines=TEST_DEFINES, name="lab", auth=None, routing=ROUTING,
+                 db=None):
         self.nodes = nodes
+        self.db = db
         self.defines = defines
         self.auth = auth
         self.routing = routing
@@ -99,6 +101,8 @@ class Lab:
         if self.auth:
             args += ["--auth", self.auth]
         args += ["--routing", self.routing]
+        if self.db:
+            args += ["--db", self.db]
         res = self.run(*args, check=False)
         if res.returncode != 0:
             logs = self.logs()
@@ -191,16 +195,19 @@ class Lab:
         out = self.kamcmd("stats.get_statistics", "pchat:", node=node)
         return int(re.search(r"^pchat:%s = (\d+)" % name, out, re.M).group(1))
 
-    def sql_argv(self, db=True):
+    def sql_argv(self, db=True, server=0):
         """The mariadb client command line of the lab's MariaDB root (utf8mb4 both ways: the
-        client's default, utf8mb3, turns characters beyond the BMP into '?')."""
-        cmd = ["mariadb", "--no-defaults", "-S", self.env["PCHAT_MYSQL_SOCKET"], "-u", "root",
+        client's default, utf8mb3, turns characters beyond the BMP into '?'); server: which
+        node of a Galera cluster (0 is the single server's place)."""
+        sockets = self.env.get("PCHAT_GALERA_SOCKETS", "").split() or [
+            self.env["PCHAT_MYSQL_SOCKET"]]
+        cmd = ["mariadb", "--no-defaults", "-S", sockets[server], "-u", "root",
                "--batch", "--skip-column-names", "--default-character-set=utf8mb4"]
         return cmd + [self.env["PCHAT_MYSQL_DB"]] if db else cmd
 
-    def sql(self, query, db=True):
+    def sql(self, query, db=True, server=0):
         """Runs SQL as the lab's MariaDB root; returns the rows as lists of strings."""
-        res = subprocess.run(self.sql_argv(db) + ["-e", query], stdout=subprocess.PIPE,
+        res = subprocess.run(self.sql_argv(db, server) + ["-e", query], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, check=True)
         return [line.split("\t") for line in res.stdout.splitlines()]
 
@@ -217,24 +224,33 @@ class Lab:
         except ProcessLookupError:
             return True
 
-    def kill_mysql(self):
-        """kill -9 of the lab's MariaDB (lab.up() starts it again, with crash recovery)."""
-        with open(os.path.join(self.dir, "mysql", "mysqld.pid")) as f:
-            os.kill(int(f.read()), signal.SIGKILL)
+    def mysql_pid(self, server=0):
+        """The pid of the lab's MariaDB, or of node server+1 of its Galera cluster."""
+        folder = "mysql" if server == 0 else "mysql%d" % (server + 1)
+        with open(os.path.join(self.dir, folder, "mysqld.pid")) as f:
+            return int(f.read())
 
-    def new_room(self, label="test", privacy="open"):
+    def kill_mysql(self, server=0, sig=signal.SIGKILL):
+        """kill -9 of the lab's MariaDB, or of a Galera node (lab.up() starts it again, with
+        crash recovery)."""
+        os.kill(self.mysql_pid(server), sig)
+
+    def new_room(self, label="test", privacy="open", server=0):
         """A fresh room in the lab's category, so a test's counts and orders start from nothing;
-        returns its ma-chan:// URI."""
+        returns its ma-chan:// URI. server: the Galera node to write it through."""
         guid = str(uuid.uuid4())
         self.sql("INSERT INTO pchat_room (guid, name, topic, category_id, privacy) VALUES "
-                 "('%s', '%s %s', 'testing', 1, '%s')" % (guid, label, guid[:8], privacy))
+                 "('%s', '%s %s', 'testing', 1, '%s')" % (guid, label, guid[:8], privacy),
+                 server=server)
         return "ma-chan://%s/%s" % (self.env["PCHAT_DOMAIN"], guid)
 
-    def stored(self, room):
-        """The posts stored for a room: [seq, author, content] rows in seq order."""
+    def stored(self, room, server=0):
+        """The posts stored for a room: [seq, author, content] rows in seq order (read on the
+        Galera node server)."""
         guid = room.rsplit("/", 1)[1]
         return self.sql("SELECT m.seq, m.author, m.content FROM pchat_message m JOIN pchat_room r "
-                        "ON r.id = m.room_id WHERE r.guid = '%s' ORDER BY m.seq" % guid)
+                        "ON r.id = m.room_id WHERE r.guid = '%s' ORDER BY m.seq" % guid,
+                        server=server)
 
     def log_path(self, node=0):
         part = "frontend" if node == "frontend" else "node%d" % (node + 1)
