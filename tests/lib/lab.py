@@ -52,13 +52,16 @@ def port_free(port):
     return True
 
 
-def free_port_base(nodes=1, start=21000):
-    """A port base whose node (SIP, HTTPS, SIP over TLS), MariaDB, Redis and front-end (SIP, SIP
-    over TLS) ports are all free."""
+def free_port_base(nodes=1, start=21000, redis="single"):
+    """A port base whose node (SIP, HTTPS, SIP over TLS), MariaDB, Redis (with redis="sentinel"
+    also the replica's and the sentinels') and front-end (SIP, SIP over TLS) ports are all
+    free."""
     for base in range(start, 60000, 311):
         ports = [base + i for i in range(nodes)] + [base + 100, base + 101, base + 102,
                                                     base + 103] + \
             [base + 200 + i for i in range(nodes)] + [base + 300 + i for i in range(nodes)]
+        if redis == "sentinel":
+            ports += [base + 106 + i for i in range(4)]
         if all(port_free(p) for p in ports):
             return base
     raise RuntimeError("no free port range found")
@@ -77,13 +80,16 @@ def read_env(path):
 
 class Lab:
     """auth: scripts/lab up --auth (loopback, trusted, digest, cert); None leaves the lab's choice.
-    routing: scripts/lab up --routing (native, lua); PCHAT_LAB_ROUTING's by default."""
+    routing: scripts/lab up --routing (native, lua); PCHAT_LAB_ROUTING's by default.
+    redis: scripts/lab up --redis (single, sentinel); None leaves the lab's choice."""
 
-    def __init__(self, nodes=1, defines=TEST_DEFINES, name="lab", auth=None, routing=ROUTING):
+    def __init__(self, nodes=1, defines=TEST_DEFINES, name="lab", auth=None, routing=ROUTING,
+                 redis=None):
         self.nodes = nodes
         self.defines = defines
         self.auth = auth
         self.routing = routing
+        self.redis = redis
         self.dir = tempfile.mkdtemp(prefix="pchat-%s-" % name, dir="/tmp")
         self.port_base = None
         self.env = {}
@@ -94,10 +100,12 @@ class Lab:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def up(self):
-        self.port_base = self.port_base or free_port_base(self.nodes)
+        self.port_base = self.port_base or free_port_base(self.nodes, redis=self.redis)
         args = ["up", "--nodes", str(self.nodes), "--port-base", str(self.port_base)]
         if self.auth:
             args += ["--auth", self.auth]
+        if self.redis:
+            args += ["--redis", self.redis]
         args += ["--routing", self.routing]
         res = self.run(*args, check=False)
         if res.returncode != 0:
