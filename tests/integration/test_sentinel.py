@@ -175,6 +175,7 @@ def test_failover_alone_rebuilds_presence_and_catches_rooms_up(lab, clients, roo
     rid, joined, old = both_in(lab, room, a, b)
     new = replica_port(lab, old)
     before = [redis_status(lab, n) for n in range(2)]
+    fills = lab.stat("gap_fills", node=1)
     marks = [lab.log_mark(n) for n in range(2)]
     receiver = process_of(lab, 1, "pchat receiver")
     os.kill(receiver, signal.SIGSTOP)  # node 2 reads no relay until the switch
@@ -198,6 +199,7 @@ def test_failover_alone_rebuilds_presence_and_catches_rooms_up(lab, clients, roo
     assert [post_text(e)[2] for e in b.wait_posts(1, timeout=5)] == [
         "relayed to the old master only"]
     assert b.wait_posts(1, timeout=0.5) == []
+    assert lab.stat("gap_fills", node=1) == fills + 1
     assert "rooms with sessions on node node2 are caught up from the store on the new Redis " \
         "master" in lab.log(1, since=marks[1])
     after = [redis_status(lab, n) for n in range(2)]
