@@ -267,7 +267,7 @@ static void redis_commands_and_reconnect(void **state)
 static void redis_unreachable_fails_fast(void **state)
 {
 	pchat_redis_conf_t c = redis_conf();
-	pchat_redis_shared_t shared = {{0}};
+	pchat_redis_shared_t shared = {0};
 	pchat_redis_t *r;
 
 	(void)state;
@@ -285,7 +285,7 @@ static void redis_unreachable_fails_fast(void **state)
 static void redis_without_sentinels_fails_fast(void **state)
 {
 	pchat_redis_conf_t c = {0};
-	pchat_redis_shared_t shared = {{0}};
+	pchat_redis_shared_t shared = {0};
 	pchat_redis_t *r;
 	char err[128];
 
