@@ -20,7 +20,8 @@
 # (the Debian package build/deb/kamailio-pchat-module_<version>_<arch>.deb, scripts/deb),
 # test-package (builds it, installs it with apt-get into a clean Debian 12 container and serves
 # chat from it against a lab: tests/package/), clean.
-# Variables: LAB_DIR, NODES, PORT_BASE, AUTH (make run; AUTH: loopback, trusted, digest or cert);
+# Variables: LAB_DIR, NODES, PORT_BASE, AUTH, REDIS (make run; AUTH: loopback, trusted, digest or
+# cert; REDIS: single or sentinel);
 # PYTEST_ARGS (make test, make browser); FUZZ_SECONDS (make fuzz, and the fuzz suite of make
 # test);
 # QUICK=1 (make bench); DESTDIR (install); DEB_REVISION, DEB_MAINTAINER (deb).

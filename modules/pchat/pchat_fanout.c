@@ -673,7 +673,7 @@ static pchat_redis_t *receiver_redis(void)
 	pchat_redis_conf_t conf = pchat_redis_conf;
 
 	conf.timeout_ms += RECEIVE_BLOCK_MS;
-	return pchat_redis_new(&conf, &pchat_shared->redis_health);
+	return pchat_redis_new(&conf, &pchat_shared->redis);
 }
 
 static int start_process(char *desc, int sender)

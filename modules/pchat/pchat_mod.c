@@ -327,6 +327,8 @@ static const pchat_fanout_jobs_t fanout_jobs = {
 
 static int mod_init(void)
 {
+	char redis[512];
+
 	pchat_log_set_sink(kamailio_log_sink);
 	pchat_set_allocator(&pkg_allocator);
 	if (pchat_node_init() < 0)
@@ -351,11 +353,11 @@ static int mod_init(void)
 		LM_ERR("cannot register the session reaper timer\n");
 		return -1;
 	}
+	pchat_redis_conf_describe(&pchat_redis_conf, redis, sizeof(redis));
 	LM_INFO("pchat %s: node %s, chat domain %s, pool URI %s, database %s on %s:%u (%d servers), "
-			"Redis %s:%u, %d senders, up to %d sessions\n", PCHAT_VERSION, pchat_params.node_id,
+			"Redis %s, %d senders, up to %d sessions\n", PCHAT_VERSION, pchat_params.node_id,
 			pchat_params.domain, pchat_params.pool_uri, pchat_db_conf.database,
-			pchat_db_conf.hosts[0].name, pchat_db_conf.hosts[0].port, pchat_db_conf.nhosts,
-			pchat_redis_conf.host, pchat_redis_conf.port,
+			pchat_db_conf.hosts[0].name, pchat_db_conf.hosts[0].port, pchat_db_conf.nhosts, redis,
 			pchat_params.fanout_workers, pchat_params.max_sessions);
 	return 0;
 }

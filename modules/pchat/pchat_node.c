@@ -398,7 +398,7 @@ int pchat_node_connect(void)
 {
 	proc_db = pchat_db_new(&pchat_db_conf, proc_sqlsets, PROC_NSQLSETS,
 			&pchat_shared->db_health);
-	proc_redis = pchat_redis_new(&pchat_redis_conf, &pchat_shared->redis_health);
+	proc_redis = pchat_redis_new(&pchat_redis_conf, &pchat_shared->redis);
 	if (!proc_db || !proc_redis) {
 		LM_ERR("out of memory\n");
 		return -1;

@@ -115,7 +115,7 @@ extern pv_spec_t pchat_flow_spec;
  * atomically (the pchat_node_* accessors below, pchat_budget.h for the budget). */
 typedef struct pchat_shared {
 	pchat_health_t db_health;
-	pchat_health_t redis_health;
+	pchat_redis_shared_t redis; /* health and the master last found (pchat_redis.h) */
 	int sessions;              /* chat sessions on this node */
 	uint64_t envid;            /* the last envelope number given out */
 	pchat_node_budget_t budget; /* shared memory held by deliveries */

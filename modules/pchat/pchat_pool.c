@@ -17,6 +17,7 @@ typedef enum pool_state { POOL_STARTING, POOL_UP, POOL_DOWN } pool_state_t;
 
 static pool_state_t state = POOL_STARTING;
 static uint64_t failures_seen = 0;   /* Redis connection failures of the node at the last tick */
+static uint64_t changes_seen = 0;    /* Redis master changes (Sentinel) of the node at the last tick */
 static int64_t next_sync_ms = 0;     /* when this node's presence is checked next */
 static int64_t cleanup_from_ms = 0;  /* no dead-node cleanup before (see presence_back) */
 static int64_t last_heartbeat_ms = 0;
@@ -138,16 +139,18 @@ static void sync_presence(pchat_redis_t *r, const char *why)
 	free(redis.m);
 }
 
-/* Posts other nodes could not relay during the outage come from the store. */
-static void catch_up_rooms(void)
+/* Posts other nodes could not relay during the outage, or whose relays a failed master had not
+ * passed on to its replica, come from the store. Returns the rooms asked to catch up. */
+static int catch_up_rooms(void)
 {
 	uint64_t *ids = NULL;
-	int n, i;
+	int n, i, asked = 0;
 
 	n = pchat_live_room_ids(&ids);
 	for (i = 0; i < n; i++)
-		pchat_fanout_catch_up(ids[i]);
+		asked += pchat_fanout_catch_up(ids[i]) == 0;
 	free(ids);
+	return asked;
 }
 
 /* ------------------------------------------------------------------ dead nodes */
@@ -312,15 +315,20 @@ static void catch_up_rooms_behind(pchat_redis_t *r)
 /* ------------------------------------------------------------------ the tick */
 
 /* Redis is (back) up: publish this node's presence, and after an outage let the rooms catch up.
- * Heartbeats of the other nodes expired during the outage; they get one node_timeout to renew
- * them before anyone counts as dead. */
-static void presence_back(pchat_redis_t *r, int64_t now_ms)
+ * A new master (Sentinel failover) counts as an outage: asynchronous replication may have lost
+ * the old master's last joins and relays. Heartbeats of the other nodes expired during the
+ * outage, or may be missing on the new master; they get one node_timeout to renew them before
+ * anyone counts as dead. */
+static void presence_back(pchat_redis_t *r, int64_t now_ms, int new_master)
 {
+	const char *why = new_master ? "on the new Redis master" : "after a Redis outage";
+
 	if (state == POOL_STARTING) {
 		sync_presence(r, "at start");
 	} else {
-		sync_presence(r, "after a Redis outage");
-		catch_up_rooms();
+		sync_presence(r, why);
+		LM_INFO("%d rooms with sessions on node %s are caught up from the store %s\n",
+				catch_up_rooms(), pchat_params.node_id, why);
 		cleanup_from_ms = now_ms + 1000LL * pchat_params.node_timeout;
 	}
 	next_sync_ms = now_ms + 1000LL * pchat_params.presence_sync_interval;
@@ -331,18 +339,21 @@ static void presence_back(pchat_redis_t *r, int64_t now_ms)
  * for the database. */
 static void tick_presence(pchat_redis_t *r, int64_t now)
 {
-	uint64_t failures;
+	uint64_t failures, changes;
 
 	if (heartbeat(r) < 0) {
 		if (state == POOL_UP)
 			state = POOL_DOWN;
 		return;
 	}
-	/* any process of the node may have seen Redis fail since the last tick */
-	failures = __atomic_load_n(&pchat_shared->redis_health.failures, __ATOMIC_RELAXED);
-	if (state != POOL_UP || failures != failures_seen)
-		presence_back(r, now);
+	/* any process of the node may have seen Redis fail, or found a new master, since the last
+	 * tick */
+	failures = __atomic_load_n(&pchat_shared->redis.health.failures, __ATOMIC_RELAXED);
+	changes = pchat_redis_master_changes(&pchat_shared->redis);
+	if (state != POOL_UP || failures != failures_seen || changes != changes_seen)
+		presence_back(r, now, changes != changes_seen);
 	failures_seen = failures;
+	changes_seen = changes;
 	if (now >= next_sync_ms) {
 		sync_presence(r, "checked");
 		next_sync_ms = now + 1000LL * pchat_params.presence_sync_interval;

@@ -46,10 +46,13 @@ static void add_mysql(rpc_t *rpc, void *th)
 			(int)__atomic_load_n(&pchat_shared->db_health.switches, __ATOMIC_RELAXED));
 }
 
+/* Pings Redis from this (RPC) process: through Sentinel, host and port are the master this
+ * process found last. */
 static void add_redis(rpc_t *rpc, void *th)
 {
 	pchat_redis_t *r = pchat_proc_redis();
 	redisReply *rep = r ? pchat_redis_command(r, "PING") : NULL;
+	const pchat_redis_addr_t *server = r ? pchat_redis_server(r) : NULL;
 	int up = rep != NULL;
 	void *sub;
 
@@ -57,10 +60,13 @@ static void add_redis(rpc_t *rpc, void *th)
 		freeReplyObject(rep);
 	if (rpc->struct_add(th, "{", "redis", &sub) < 0)
 		return;
-	rpc->struct_add(sub, "sssdd", "state", state_name(&pchat_shared->redis_health, up),
-			"server", up ? pchat_redis_server_version(r) : "", "host", pchat_redis_conf.host,
-			"port", (int)pchat_redis_conf.port,
-			"failures", failures_of(&pchat_shared->redis_health));
+	rpc->struct_add(sub, "sssdd", "state", state_name(&pchat_shared->redis.health, up),
+			"server", up ? pchat_redis_server_version(r) : "", "host",
+			server ? server->host : "", "port", server ? (int)server->port : 0,
+			"failures", failures_of(&pchat_shared->redis.health));
+	if (pchat_redis_conf.master_name)
+		rpc->struct_add(sub, "sd", "master_name", pchat_redis_conf.master_name,
+				"master_changes", (int)pchat_redis_master_changes(&pchat_shared->redis));
 }
 
 static const char *status_doc[] = {

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from lab import LAB, ROUTING, Lab, free_port_base, read_env
+from lab import LAB, LAB_DRIVER, ROUTING, Lab, free_port_base, read_env
 
 ENV_KEYS = ["PCHAT_LAB_ENV_VERSION", "PCHAT_DOMAIN", "PCHAT_POOL_URI", "PCHAT_SIP_HOST",
             "PCHAT_SIP_PORTS", "PCHAT_CTL", "PCHAT_NODE_PGIDS", "PCHAT_FRONTEND_PORT",
@@ -20,7 +20,9 @@ ENV_KEYS = ["PCHAT_LAB_ENV_VERSION", "PCHAT_DOMAIN", "PCHAT_POOL_URI", "PCHAT_SI
             "PCHAT_TLS_KEY", "PCHAT_HTTPS_PORTS", "PCHAT_HTTPS_URL", "PCHAT_FILE_ROOT",
             "PCHAT_WEB_URL", "PCHAT_WEB_ADMIN", "PCHAT_SIP_TLS_PORTS", "PCHAT_FRONTEND_TLS_PORT",
             "PCHAT_TLS_USER", "PCHAT_TLS_USER_CERT", "PCHAT_TLS_USER_KEY",
-            "PCHAT_ROUTING", "PCHAT_DB_MODE", "PCHAT_GALERA_PORTS", "PCHAT_GALERA_SOCKETS"]
+            "PCHAT_ROUTING", "PCHAT_DB_MODE", "PCHAT_GALERA_PORTS", "PCHAT_GALERA_SOCKETS",
+            "PCHAT_REDIS_MODE", "PCHAT_REDIS_REPLICA_PORT", "PCHAT_REDIS_SENTINEL_PORTS",
+            "PCHAT_REDIS_MASTER_NAME"]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +53,11 @@ def test_env_has_every_contract_key(lab2):
     assert len(env["PCHAT_DEMO_PASSWORDS"].split()) == 3
     assert env["PCHAT_AUTH"] == "loopback" and env["PCHAT_TRUSTED_PEER"] == ""
     assert env["PCHAT_ROUTING"] == ROUTING
+    # one Redis unless up says --redis sentinel (tests/integration/test_sentinel.py)
+    assert env["PCHAT_REDIS_MODE"] == "single"
+    assert env["PCHAT_REDIS_PORT"] == str(lab2.port_base + 101)
+    assert [env[k] for k in ("PCHAT_REDIS_REPLICA_PORT", "PCHAT_REDIS_SENTINEL_PORTS",
+                             "PCHAT_REDIS_MASTER_NAME")] == ["", "", ""]
     assert len(env["PCHAT_RPC_TOKEN"]) >= 32
     assert oct(os.stat(os.path.join(lab2.dir, "lab.env")).st_mode & 0o777) == "0o600"
     assert env["PCHAT_FRONTEND_PORT"] == str(lab2.port_base + 102)  # a pool has a front end
@@ -187,7 +194,8 @@ def test_down_never_kills_a_process_it_did_not_start(lab2):
 
 
 def test_routing_option_is_checked_before_anything_starts(tmp_path):
-    """--routing takes native or lua, and only with 'up' (the lab's routing is what up chose)."""
+    """--routing takes native or lua, --redis single or sentinel, and only with 'up' (the lab's
+    routing and Redis are what up chose)."""
     def lab(*args):
         return subprocess.run([LAB] + list(args) + ["--dir", str(tmp_path)], text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -196,6 +204,12 @@ def test_routing_option_is_checked_before_anything_starts(tmp_path):
     assert "unknown --routing 'perl': choose native" in res.stdout
     res = lab("status", "--routing", "lua")
     assert res.returncode != 0 and "only apply to 'up'" in res.stdout
+    if LAB_DRIVER == "processes":  # the container lab runs one Redis and says so
+        res = lab("up", "--redis", "cluster")
+        assert res.returncode != 0
+        assert "unknown --redis 'cluster': choose single" in res.stdout
+        res = lab("down", "--redis", "sentinel")
+        assert res.returncode != 0 and "only apply to 'up'" in res.stdout
     assert not (tmp_path / "lab.conf").exists()
 
 

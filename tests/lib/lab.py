@@ -77,15 +77,17 @@ def read_env(path):
 class Lab:
     """auth: scripts/lab up --auth (loopback, trusted, digest, cert); None leaves the lab's choice.
     routing: scripts/lab up --routing (native, lua); PCHAT_LAB_ROUTING's by default.
-    db: scripts/lab up --db (single, galera); None leaves the lab's choice."""
+    db: scripts/lab up --db (single, galera); redis: scripts/lab up --redis (single, sentinel);
+    None leaves the lab's choice."""
 
     def __init__(self, nodes=1, defines=TEST_DEFINES, name="lab", auth=None, routing=ROUTING,
-                 db=None):
+                 db=None, redis=None):
         self.nodes = nodes
         self.db = db
         self.defines = defines
         self.auth = auth
         self.routing = routing
+        self.redis = redis
         self.dir = tempfile.mkdtemp(prefix="pchat-%s-" % name, dir="/tmp")
         self.port_base = None
         self.env = {}
@@ -100,6 +102,8 @@ class Lab:
         args = ["up", "--nodes", str(self.nodes), "--port-base", str(self.port_base)]
         if self.auth:
             args += ["--auth", self.auth]
+        if self.redis:
+            args += ["--redis", self.redis]
         args += ["--routing", self.routing]
         if self.db:
             args += ["--db", self.db]

@@ -304,17 +304,42 @@ static void redis_commands_and_reconnect(void **state)
 static void redis_unreachable_fails_fast(void **state)
 {
 	pchat_redis_conf_t c = redis_conf();
-	pchat_health_t health = {0};
+	pchat_redis_shared_t shared = {0};
 	pchat_redis_t *r;
 
 	(void)state;
 	c.port = 1;
-	r = pchat_redis_new(&c, &health);
+	r = pchat_redis_new(&c, &shared);
 	assert_null(pchat_redis_command(r, "PING"));
-	assert_int_equal(health.failures, 1);
+	assert_int_equal(shared.health.failures, 1);
 	assert_null(pchat_redis_command(r, "PING"));
-	assert_int_equal(health.failures, 1);
+	assert_int_equal(shared.health.failures, 1);
 	pchat_redis_free(r);
+}
+
+/* No sentinel answers: one walk over them is one failure, and nobody asks again before the
+ * retry time. */
+static void redis_without_sentinels_fails_fast(void **state)
+{
+	pchat_redis_conf_t c = {0};
+	pchat_redis_shared_t shared = {0};
+	pchat_redis_t *r;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(pchat_redis_parse_url("redis-sentinel://127.0.0.1:1,127.0.0.1:2/pchat", &c,
+			err, sizeof(err)), 0);
+	c.timeout_ms = 500;
+	c.retry_ms = 60000;
+	r = pchat_redis_new(&c, &shared);
+	assert_null(pchat_redis_command(r, "PING"));
+	assert_int_equal(shared.health.failures, 1);
+	assert_null(pchat_redis_command(r, "PING"));
+	assert_int_equal(shared.health.failures, 1);
+	assert_int_equal(shared.master, 0);
+	assert_int_equal(pchat_redis_server(r)->port, 0);
+	pchat_redis_free(r);
+	pchat_redis_conf_clear(&c);
 }
 
 int main(void)
@@ -331,6 +356,7 @@ int main(void)
 		cmocka_unit_test(schema_of_the_lab_is_current),
 		cmocka_unit_test(redis_commands_and_reconnect),
 		cmocka_unit_test(redis_unreachable_fails_fast),
+		cmocka_unit_test(redis_without_sentinels_fails_fast),
 	};
 
 	if (!getenv("PCHAT_MYSQL_PORT") || !getenv("PCHAT_REDIS_PORT")) {

@@ -1,7 +1,8 @@
-/* Parsing of the db_url and redis_url module parameters. */
+/* Parsing of the db_url and redis_url module parameters (redis_url in both forms). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -108,11 +109,62 @@ static void redis_url_forms(void **state)
 	pchat_redis_conf_clear(&c);
 }
 
+static void redis_sentinel_url_forms(void **state)
+{
+	pchat_redis_conf_t c = {0};
+	char err[128], text[256];
+
+	(void)state;
+	assert_int_equal(pchat_redis_parse_url("redis-sentinel://:s3cr@t@10.0.0.1:26380,10.0.0.2,"
+			"sentinel-c.example.com:26381/pchat-eu/2", &c, err, sizeof(err)), 0);
+	assert_null(c.host);
+	assert_string_equal(c.password, "s3cr@t");
+	assert_string_equal(c.master_name, "pchat-eu");
+	assert_int_equal(c.db, 2);
+	assert_int_equal(c.nsentinels, 3);
+	assert_string_equal(c.sentinels[0].host, "10.0.0.1");
+	assert_int_equal(c.sentinels[0].port, 26380);
+	assert_string_equal(c.sentinels[1].host, "10.0.0.2");
+	assert_int_equal(c.sentinels[1].port, 26379); /* Sentinel's own default */
+	assert_string_equal(c.sentinels[2].host, "sentinel-c.example.com");
+	assert_int_equal(c.sentinels[2].port, 26381);
+	pchat_redis_conf_describe(&c, text, sizeof(text));
+	assert_string_equal(text, "master 'pchat-eu' through sentinels 10.0.0.1:26380,"
+			"10.0.0.2:26379,sentinel-c.example.com:26381");
+	pchat_redis_conf_clear(&c);
+	assert_null(c.master_name);
+	assert_int_equal(c.nsentinels, 0);
+	assert_int_equal(pchat_redis_parse_url("redis-sentinel://s1/m", &c, err, sizeof(err)), 0);
+	assert_null(c.password);
+	assert_int_equal(c.db, 0);
+	assert_int_equal(c.nsentinels, 1);
+	assert_int_equal(c.sentinels[0].port, 26379);
+	pchat_redis_conf_clear(&c);
+	/* as many sentinels as there is room for */
+	assert_int_equal(pchat_redis_parse_url("redis-sentinel://a,b,c,d,e,f,g,h/m/", &c, err,
+			sizeof(err)), 0);
+	assert_int_equal(c.nsentinels, PCHAT_SENTINELS_MAX);
+	assert_string_equal(c.sentinels[7].host, "h");
+	pchat_redis_conf_clear(&c);
+	/* the plain form says where it goes */
+	assert_int_equal(pchat_redis_parse_url("redis://cache:6380", &c, err, sizeof(err)), 0);
+	assert_null(c.master_name);
+	pchat_redis_conf_describe(&c, text, sizeof(text));
+	assert_string_equal(text, "cache:6380");
+	pchat_redis_conf_clear(&c);
+}
+
 static void redis_url_rejected(void **state)
 {
 	static const char *bad[] = {
 		"http://cache", "redis://", "redis://:pw@", "redis://h:0", "redis://h:70000",
-		"redis://h/x", "redis://h/-1", NULL,
+		"redis://h/x", "redis://h/-1", "redis://h:+12", "redis://h:", "redis://ca che",
+		"redis://h;x", "redis://h/1001", "redis-sentinel://", "redis-sentinel://s1",
+		"redis-sentinel://s1/", "redis-sentinel://s1//0", "redis-sentinel://s1,/m",
+		"redis-sentinel://,s1/m", "redis-sentinel://s1,,s2/m", "redis-sentinel://s1:0/m",
+		"redis-sentinel://s1:26379x/m", "redis-sentinel://s1/m a", "redis-sentinel://s1/m:1",
+		"redis-sentinel://s1/m/x", "redis-sentinel://a,b,c,d,e,f,g,h,i/m",
+		"redis+sentinel://s1/m", NULL,
 	};
 	pchat_redis_conf_t c = {0};
 	char err[128];
@@ -124,7 +176,28 @@ static void redis_url_rejected(void **state)
 		assert_int_equal(pchat_redis_parse_url(bad[i], &c, err, sizeof(err)), -1);
 		assert_true(strlen(err) > 0);
 		assert_null(c.host);
+		assert_null(c.password);
+		assert_null(c.master_name);
+		assert_int_equal(c.nsentinels, 0);
 	}
+}
+
+/* A host is at most 255 bytes, in the URL as in a sentinel's answer. */
+static void redis_url_long_host_rejected(void **state)
+{
+	char url[600];
+	pchat_redis_conf_t c = {0};
+	char err[128];
+
+	(void)state;
+	snprintf(url, sizeof(url), "redis://%0255d", 0);
+	assert_int_equal(pchat_redis_parse_url(url, &c, err, sizeof(err)), 0);
+	assert_int_equal(strlen(c.host), 255);
+	pchat_redis_conf_clear(&c);
+	snprintf(url, sizeof(url), "redis-sentinel://%0256d/m", 0);
+	assert_int_equal(pchat_redis_parse_url(url, &c, err, sizeof(err)), -1);
+	snprintf(url, sizeof(url), "redis://%0256d", 0);
+	assert_int_equal(pchat_redis_parse_url(url, &c, err, sizeof(err)), -1);
 }
 
 int main(void)
@@ -135,7 +208,9 @@ int main(void)
 		cmocka_unit_test(db_url_rejected),
 		cmocka_unit_test(db_url_server_list),
 		cmocka_unit_test(redis_url_forms),
+		cmocka_unit_test(redis_sentinel_url_forms),
 		cmocka_unit_test(redis_url_rejected),
+		cmocka_unit_test(redis_url_long_host_rejected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
