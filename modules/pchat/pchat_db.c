@@ -340,8 +340,12 @@ int pchat_db_connect(pchat_db_t *db)
 		snprintf(db->error, sizeof(db->error), "database marked unreachable, retry pending");
 		return PCHAT_ERR_DOWN;
 	}
-	for (k = 0; k < n && !db->conn; k++) {
-		i = (in_use + k) % n;
+	/* the server in use, then the list in its order: nodes that lost the same server settle
+	 * on the same next one, not each on the one after whichever it happened to use */
+	for (k = -1; k < n && !db->conn; k++) {
+		i = k < 0 ? in_use : k;
+		if (k == in_use)
+			continue;
 		db->conn = open_server(db, i, db->conf.timeout_s ? db->conf.timeout_s : 3);
 		if (!db->conn && n > 1)
 			PLOG_WARN("MySQL server %s cannot be used: %s\n", server_name(db, i, a, sizeof(a)),
@@ -720,6 +724,11 @@ void pchat_db_rollback(pchat_db_t *db)
 	if (db->conn && db->in_tx)
 		simple_query(db, "ROLLBACK");
 	db->in_tx = 0;
+}
+
+int pchat_db_connected(const pchat_db_t *db)
+{
+	return db->conn != NULL;
 }
 
 const char *pchat_db_server_info(pchat_db_t *db)

@@ -13,7 +13,9 @@
  * given: every process of a node writes through the server the shared health state names (one
  * writer: no certification conflicts between a node's processes on a room's sequence row, and
  * reads see the node's own writes). A server that refuses connections, drops one, or has left
- * the cluster's primary component moves every process to the next; a connection to a server
+ * the cluster's primary component moves every process to the first other server of the list
+ * that answers (in the list's order, so the nodes of a pool settle on the same one); a
+ * connection to a server
  * first waits until that server has applied what the cluster committed before (wsrep_sync_wait),
  * so reads after a failover see the old writer's last commits. pchat_db_failback() moves back
  * to an earlier server of the list once it is healthy again.
@@ -133,7 +135,8 @@ unsigned long long pchat_db_insert_id(const pchat_db_t *db);
 int pchat_db_begin(pchat_db_t *db);
 /* 0 when committed; PCHAT_ERR_DOWN when the connection died (then the outcome is unknown: the
  * server may have committed before it went, see pchat_db_sync_read) or the transaction was
- * refused for a conflict with another server's writes (not committed); PCHAT_ERR_FAILED. */
+ * refused for a conflict with another server's writes (not committed; the connection stays
+ * open, see pchat_db_connected); PCHAT_ERR_FAILED. */
 int pchat_db_commit(pchat_db_t *db);
 void pchat_db_rollback(pchat_db_t *db);
 
@@ -149,6 +152,10 @@ long long pchat_db_sync_read(pchat_db_t *db, const pchat_db_sqlset_t *set, int s
 
 /* Runs plain SQL without parameters and without results (administration, tests). */
 int pchat_db_query(pchat_db_t *db, const char *sql);
+
+/* 1 while the connection is open: after a failed COMMIT, a conflict (not committed) rather
+ * than a lost connection (outcome unknown). */
+int pchat_db_connected(const pchat_db_t *db);
 
 /* "10.11.19-MariaDB-0+deb12u1", or "" when not connected. */
 const char *pchat_db_server_info(pchat_db_t *db);

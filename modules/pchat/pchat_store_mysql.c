@@ -327,7 +327,8 @@ static int post_commit(void *h)
 {
 	int rc = pchat_db_commit(h);
 
-	if (rc == PCHAT_ERR_DOWN)
+	/* with the connection still open it was a conflict: rolled back, nothing to look up */
+	if (rc == PCHAT_ERR_DOWN && !pchat_db_connected(h))
 		rc = resolve_commit(h);
 	return rc == 0 ? 0 : pchat_db_failure(rc);
 }
