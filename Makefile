@@ -2,13 +2,17 @@
 #
 #   make run     set everything up (packages, module build) and run the lab; Ctrl-C stops it
 #   make test    set everything up and run every test (what CI runs): unit, fuzz (60 s),
-#                integration, browser, interop, deb (the Debian package's fields and files)
+#                integration, the short fault scenarios, browser, interop, deb (the Debian
+#                package's fields and files)
 #   make fuzz    fuzz the XCCOS parser and the chat handlers for FUZZ_SECONDS (default 600), after
 #                the inputs of tests/fuzz/regressions/; prints executions, exec/s, coverage, corpus
 #   make bench   run the benchmark suite (QUICK=1: small seeds, one run each, at most 5 min)
 #   make test-kemi  the core chat integration suites (sessions, messaging, rooms, KEMI) against
 #                labs whose nodes route through Lua (scripts/lab up --routing lua)
 #
+#   make test-faults  faults injected under a steady chat load on 3-node pools (tests/faults): a
+#                node, the front end, MariaDB, a Galera node, Redis, the Redis master (Sentinel)
+#                killed, a node and a Galera node paused; make test runs the short scenarios
 #   make test-containers  build the container images (docker/) and run the chat and pool
 #                integration tests against the container lab (make test runs it with CI_CONTAINERS=1)
 #
@@ -28,7 +32,7 @@
 
 SHELL := /bin/bash
 
-.PHONY: all deps build run test test-containers test-kemi unit browser analyze fuzz bench install deb test-package clean
+.PHONY: all deps build run test test-containers test-faults test-kemi unit browser analyze fuzz bench install deb test-package clean
 
 all: build
 
@@ -46,6 +50,9 @@ test: build
 
 test-containers:
 	@scripts/test containers
+
+test-faults: build
+	@scripts/test faults
 
 # the chat suites through kamailio-cfg/pchat.lua (tests/lib/lab.py reads PCHAT_LAB_ROUTING)
 KEMI_TESTS := $(addprefix tests/integration/,test_sessions.py test_messaging.py test_rooms.py test_kemi.py)
