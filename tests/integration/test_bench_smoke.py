@@ -107,13 +107,14 @@ def test_sessions_are_held_and_counted(lab, load):
 
 
 def test_soak_mode_checks_members_and_churners(lab, load, tmp_path):
-    # rooms of 40 and 10 at their own rates, and 30 churners joining 10 rooms a second
+    # rooms of 40 and 10 at their own rates, 30 churners joining 10 rooms a second, and every
+    # session refreshing every 2 s
     rooms = [(lab.new_room("soak"), members, rate) for members, rate in ((40, 4), (10, 10))]
     path = tmp_path / "soak.guids"
     path.write_text("".join("%s %d %g\n" % (uri.rsplit("/", 1)[1], members, rate)
                             for uri, members, rate in rooms))
     out = load("--mode", "soak", "--sessions", 80, "--guids", str(path), "--duration", 4,
-               "--churn-rate", 10, "--stay", 1, "--drain", 3, "--max-p99", 5000)
+               "--churn-rate", 10, "--stay", 1, "--refresh", 2, "--drain", 3, "--max-p99", 5000)
     step, churn = out["steps"][0], out["churn"]
     assert step["passed"] and churn["passed"]
     assert step["sent"] == step["acked"] >= 50
@@ -124,4 +125,5 @@ def test_soak_mode_checks_members_and_churners(lab, load, tmp_path):
     assert churn["churners"] == 30 and churn["joins"] == churn["parts"] >= 35
     assert churn["lost"] == churn["failed"] == churn["starved"] == churn["duplicates"] == 0
     assert churn["deliveries"] > 0
+    assert out["refreshes"] >= 100 and out["refresh_failed"] == out["server_byes"] == 0
     assert sum(len(lab.stored(uri)) for uri, _, _ in rooms) == step["sent"]

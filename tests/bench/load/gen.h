@@ -51,9 +51,12 @@ typedef struct conf {
 	double *room_rates;        /* soak: posts/s of each room (from --guids) */
 	double churn_rate;         /* soak: joins/s by the churners */
 	double stay_s;             /* soak: how long a churner stays in a room */
+	double refresh_s;          /* soak: every session refreshes (UPDATE) this often */
 } conf_t;
 
-typedef enum tx_kind { TX_INVITE, TX_CMD, TX_POST, TX_BYE, TX_MESSAGE, TX_OPTIONS } tx_kind_t;
+typedef enum tx_kind {
+	TX_INVITE, TX_CMD, TX_POST, TX_BYE, TX_MESSAGE, TX_OPTIONS, TX_REFRESH
+} tx_kind_t;
 
 /* A request of ours waiting for its final response (retransmitted over UDP until then). */
 typedef struct tx {
@@ -169,7 +172,8 @@ typedef struct gen {
 	int nsteps;
 	int cur;                       /* the step being sent, -1 outside */
 	int64_t *room_k;               /* next post number of each room */
-	int *room_first;               /* soak: each room's first member; churners after the last */
+	int *room_first;               /* soak: where each room's members start in room_member */
+	int *room_member;              /* soak: the sessions of each room, room after room */
 	int first_churner;             /* soak: sessions from here on are churners */
 	churn_stats_t churn;
 	room_order_t *order;           /* each room's order as delivered */
@@ -179,6 +183,8 @@ typedef struct gen {
 	size_t opt_n, opt_cap;
 	uint64_t send_errors, retransmitted, timeouts, server_retransmissions, malformed;
 	uint64_t logged_in, login_failed;
+	uint64_t server_byes;          /* sessions the server ended */
+	uint64_t refreshes, refresh_failed;
 	uint64_t query_errors;
 	double last_request;           /* when the servers last sent us a request */
 } gen_t;
@@ -202,6 +208,7 @@ void gen_on_datagram(void *ctx, int sock, const struct sockaddr_in *from, char *
 void gen_retransmit(gen_t *g, double now);
 void gen_join(gen_t *g, session_t *s);
 void gen_part(gen_t *g, session_t *s);
+void gen_refresh(gen_t *g, session_t *s);
 uint32_t *gen_got_slot(session_t *s, int64_t k);
 int gen_follow_room_order(gen_t *g, session_t *s, int64_t k);
 
@@ -212,7 +219,7 @@ void soak_tick(gen_t *g);
 void soak_finish(gen_t *g);
 void soak_churn_answer(gen_t *g, session_t *s, int code);
 void soak_churn_delivery(gen_t *g, session_t *s, int room, int64_t k, uint32_t tag);
-int soak_churn_passed(const gen_t *g);
+int soak_passed(const gen_t *g);
 void soak_report(const gen_t *g, json_t *j);
 
 #endif

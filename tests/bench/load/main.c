@@ -11,7 +11,8 @@
  *   pchat-load --mode query    --server IP:PORT --sessions 16 --queries FILE [--duration 30
  *                              --expect '<msg ' --expect-count 25]
  *   pchat-load --mode soak     --server IP:PORT --sessions 20000 --guids FILE --duration 1800
- *                              [--churn-rate 20 --stay 10 --drain 10 --max-p99 200]
+ *                              [--churn-rate 20 --stay 10 --refresh 300 --drain 10
+ *                              --max-p99 200]
  *                              (FILE: "GUID MEMBERS POSTS_PER_S" a line; see soak.c)
  *
  * A step offers one rate for --step seconds, then waits up to --drain seconds for what is still
@@ -115,7 +116,8 @@ static void parse_args(int argc, char **argv, conf_t *c)
 		{"max-p99", 1, 0, 'P'}, {"sessions", 1, 0, 'n'}, {"login-rate", 1, 0, 'L'},
 		{"hold", 1, 0, 'H'}, {"pause", 1, 0, 'W'}, {"duration", 1, 0, 'T'}, {"queries", 1, 0, 'q'},
 		{"expect", 1, 0, 'e'}, {"expect-count", 1, 0, 'E'}, {"listen-port", 1, 0, 'l'},
-		{"churn-rate", 1, 0, 'c'}, {"stay", 1, 0, 'S'}, {0, 0, 0, 0}};
+		{"churn-rate", 1, 0, 'c'}, {"stay", 1, 0, 'S'}, {"refresh", 1, 0, 'F'},
+		{0, 0, 0, 0}};
 	const char *mode = NULL;
 	size_t i;
 	int o;
@@ -132,6 +134,7 @@ static void parse_args(int argc, char **argv, conf_t *c)
 	c->duration_s = 30;
 	c->churn_rate = 20;
 	c->stay_s = 10;
+	c->refresh_s = 300; /* half the module's default session_expires, as RFC 4028 asks */
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 			case 'm': mode = optarg; break;
@@ -157,6 +160,7 @@ static void parse_args(int argc, char **argv, conf_t *c)
 			case 'l': c->listen_port = atoi(optarg); break;
 			case 'c': c->churn_rate = atof(optarg); break;
 			case 'S': c->stay_s = atof(optarg); break;
+			case 'F': c->refresh_s = atof(optarg); break;
 			default: gen_die("unknown option (see the comment at the top of main.c)");
 		}
 	}
@@ -325,7 +329,7 @@ static int step_passed(const gen_t *g, const step_stats_t *st)
 		   && (st->misordered == 0 || g->c.mode == RUN_IMC)
 		   && step_done(g, st) >= expected_deliveries(g, st) && st->lat.n > 0
 		   && histo_pct(&st->lat, 99) <= g->c.max_p99_ms
-		   && (g->c.mode != RUN_SOAK || soak_churn_passed(g));
+		   && (g->c.mode != RUN_SOAK || soak_passed(g));
 }
 
 static void run_posts(gen_t *g, int i)
@@ -436,6 +440,9 @@ static void report(gen_t *g, const char *mode, double login_s)
 	json_int(&j, "retransmitted", (long long)g->retransmitted);
 	json_int(&j, "timeouts", (long long)g->timeouts);
 	json_int(&j, "server_retransmissions", (long long)g->server_retransmissions);
+	json_int(&j, "server_byes", (long long)g->server_byes);
+	json_int(&j, "refreshes", (long long)g->refreshes);
+	json_int(&j, "refresh_failed", (long long)g->refresh_failed);
 	json_int(&j, "malformed", (long long)g->malformed);
 	json_int(&j, "query_errors", (long long)g->query_errors);
 	json_array(&j, "steps");

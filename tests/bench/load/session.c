@@ -237,6 +237,13 @@ void gen_part(gen_t *g, session_t *s)
 	send_cmd(g, s, "part", data);
 }
 
+/* RFC 4028: the server ends a session whose client stays silent past Session-Expires. */
+void gen_refresh(gen_t *g, session_t *s)
+{
+	g->refreshes++;
+	send_in_dialog(g, s, "UPDATE", TX_REFRESH, -1, NULL);
+}
+
 void gen_start_session(gen_t *g, session_t *s)
 {
 	char msg[MAX_MSG];
@@ -395,6 +402,8 @@ static void tx_failed(gen_t *g, session_t *s, tx_t *t)
 		g->steps[step].failed++;
 	else if (kind == TX_BYE)
 		s->state = S_GONE;
+	else if (kind == TX_REFRESH)
+		g->refresh_failed++;
 	else if (s->state == S_INVITING || s->state == S_LOGGING_IN)
 		login_failed(g, s);
 	else if (is_churner(g, s) && kind == TX_CMD)
@@ -405,19 +414,34 @@ static void tx_failed(gen_t *g, session_t *s, tx_t *t)
 	}
 }
 
-static void on_invite_ok(gen_t *g, session_t *s, const sip_msg_t *m)
+/* The ACK of the INVITE's 2xx: it carries the INVITE's CSeq, whatever the session sent since. */
+static void send_ack(gen_t *g, session_t *s, uint32_t invite_cseq)
 {
 	char ack[MAX_MSG];
+	uint32_t cseq = s->cseq;
 	int n;
 
+	s->cseq = invite_cseq;
+	n = format_request(g, s, "ACK", s->target, g->c.pool_uri, NULL, ack);
+	s->cseq = cseq;
+	if (n > 0)
+		send_to_server(g, s, ack, n);
+}
+
+static void on_invite_ok(gen_t *g, session_t *s, const sip_msg_t *m)
+{
 	snprintf(s->rtag, sizeof(s->rtag), "%.*s", m->to_tag_len, m->to_tag ? m->to_tag : "");
 	snprintf(s->target, sizeof(s->target), "%.*s", m->contact_len,
 			m->contact ? m->contact : g->c.pool_uri);
-	n = format_request(g, s, "ACK", s->target, g->c.pool_uri, NULL, ack);
-	if (n > 0)
-		send_to_server(g, s, ack, n);
+	send_ack(g, s, m->cseq);
 	s->state = S_LOGGING_IN;
 	login_next(g, s);
+}
+
+static int is_invite_ok(const sip_msg_t *m)
+{
+	return m->status >= 200 && m->status < 300 && m->cseq_method_len == 6
+		   && memcmp(m->cseq_method, "INVITE", 6) == 0;
 }
 
 static void on_response(gen_t *g, session_t *s, const sip_msg_t *m)
@@ -427,8 +451,13 @@ static void on_response(gen_t *g, session_t *s, const sip_msg_t *m)
 	double sent;
 	int step;
 
-	if (!t)
-		return; /* a retransmitted response */
+	if (!t) {
+		/* a retransmitted response; the server repeats the INVITE's 2xx until an ACK comes, so
+		 * ours was lost (UDP): without one the server ends the session after 32 s */
+		if (is_invite_ok(m) && s->rtag[0])
+			send_ack(g, s, m->cseq);
+		return;
+	}
 	if (m->status < 200) {
 		t->level = 0xff; /* it arrived: no more retransmissions */
 		return;
@@ -720,6 +749,8 @@ void gen_on_datagram(void *ctx, int sock, const struct sockaddr_in *from, char *
 	if (!s)
 		return;
 	if (m.method_len == 3 && memcmp(m.method, "BYE", 3) == 0) {
+		if (s->state == S_READY || s->state == S_LOGGING_IN)
+			g->server_byes++; /* the server ended the session */
 		s->state = S_GONE;
 	} else if (m.method_len == 4 && memcmp(m.method, "INFO", 4) == 0) {
 		on_info(g, s, &m);

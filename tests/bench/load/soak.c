@@ -3,9 +3,12 @@
  * seconds, as one step.
  *
  * Every room of --guids ("GUID MEMBERS POSTS_PER_S" a line) has MEMBERS sessions of its own,
- * which log in and join it first and then take turns to post at the room's rate. The sessions
+ * which log in and join it first (the rooms' members mixed in the login order) and then take
+ * turns to post at the room's rate. The sessions
  * beyond the rooms' members (--sessions counts them all) are churners: each in turn joins a room
  * (the rooms take turns too), stays --stay seconds and parts, --churn-rate joins a second in all.
+ * Every session sends an UPDATE every --refresh seconds (the sessions take turns), as clients do
+ * to keep their sessions past Session-Expires.
  *
  * Members are checked as in the fanout mode: each gets every post of its room once, in the
  * room's order. A churner is owed every post of its room sent after its join was answered and
@@ -28,7 +31,7 @@
 /* The loop's own state: one soak per process. */
 static struct {
 	double next_progress, next_tick;
-	uint64_t joins_started;
+	uint64_t joins_started, refreshes_due;
 	int next_churner, next_room;
 } soak;
 
@@ -59,26 +62,50 @@ void soak_read_rooms(conf_t *c)
 	}
 	if (c->sessions < members + (c->churn_rate > 0))
 		gen_die("soak: --sessions must cover the rooms' members and at least one churner");
-	if (c->duration_s <= 0 || c->stay_s <= 0)
-		gen_die("soak: --duration and --stay must be positive");
+	if (c->duration_s <= 0 || c->stay_s <= 0 || c->refresh_s <= 0)
+		gen_die("soak: --duration, --stay and --refresh must be positive");
 	c->nrates = 1;
 	c->step_s = c->duration_s;
 }
 
-/* Gives each room its members, in the order of the file; the rest are churners. */
+/* The room whose next member is due first when every room fills evenly over the logins. */
+static int room_due(const gen_t *g, const int *taken)
+{
+	const int *m = g->c.room_members;
+	int r, best = -1;
+
+	for (r = 0; r < g->c.rooms; r++) {
+		if (taken[r] == m[r])
+			continue;
+		/* member taken[r] of room r is due at (taken[r] + 0.5) / m[r] of the logins */
+		if (best < 0 || (2.0 * taken[r] + 1) * m[best] < (2.0 * taken[best] + 1) * m[r])
+			best = r;
+	}
+	return best;
+}
+
+/* Gives the rooms their members spread over the login order, so that each room fills evenly
+ * from the first login to the last: every member is told of a join, and a room filled in one
+ * burst would send a burst of notices. The sessions after the members are churners. */
 int soak_place_sessions(gen_t *g)
 {
-	int r, i = 0, n;
+	int *taken = calloc((size_t)g->c.rooms, sizeof(*taken)), members = 0, r, i;
 
 	g->room_first = calloc((size_t)g->c.rooms, sizeof(*g->room_first));
-	if (!g->room_first)
-		return -1;
 	for (r = 0; r < g->c.rooms; r++) {
-		g->room_first[r] = i;
-		for (n = 0; n < g->c.room_members[r]; n++)
-			g->s[i++].room = r;
+		g->room_first[r] = members;
+		members += g->c.room_members[r];
 	}
-	g->first_churner = i;
+	g->room_member = calloc((size_t)members, sizeof(*g->room_member));
+	if (!taken || !g->room_first || !g->room_member)
+		return -1;
+	for (i = 0; i < members; i++) {
+		r = room_due(g, taken);
+		g->s[i].room = r;
+		g->room_member[g->room_first[r] + taken[r]++] = i;
+	}
+	free(taken);
+	g->first_churner = members;
 	for (; i < g->ns; i++) {
 		g->s[i].room = -1;
 		g->s[i].prev_room = -1;
@@ -96,7 +123,8 @@ static void post_due(gen_t *g, step_stats_t *st)
 	for (r = 0; r < g->c.rooms; r++) {
 		for (n = gen_due(st->started, g->c.room_rates[r], (uint64_t)g->room_k[r]); n > 0; n--) {
 			int64_t k = g->room_k[r]++;
-			session_t *s = &g->s[g->room_first[r] + (int)(k % g->c.room_members[r])];
+			session_t *s = &g->s[g->room_member[g->room_first[r]
+												 + (int)(k % g->c.room_members[r])]];
 
 			if (s->state == S_READY)
 				gen_post(g, s, k, 0);
@@ -104,6 +132,19 @@ static void post_due(gen_t *g, step_stats_t *st)
 				st->failed++;
 			st->sent++;
 		}
+	}
+}
+
+/* The sessions take turns to refresh, ns every refresh_s seconds. */
+static void refresh_due(gen_t *g, const step_stats_t *st)
+{
+	long n;
+
+	for (n = gen_due(st->started, g->ns / g->c.refresh_s, soak.refreshes_due); n > 0; n--) {
+		session_t *s = &g->s[soak.refreshes_due++ % (uint64_t)g->ns];
+
+		if (s->state == S_READY)
+			gen_refresh(g, s);
 	}
 }
 
@@ -286,6 +327,7 @@ void soak_tick(gen_t *g)
 		soak.next_tick = now + CHURN_TICK_S;
 		start_joins(g, st);
 		churn_cycles(g, now);
+		refresh_due(g, st);
 	}
 	progress(g, st, now);
 }
@@ -305,7 +347,7 @@ void soak_finish(gen_t *g)
 	}
 }
 
-int soak_churn_passed(const gen_t *g)
+static int churn_passed(const gen_t *g)
 {
 	const churn_stats_t *c = &g->churn;
 
@@ -330,6 +372,12 @@ void soak_report(const gen_t *g, json_t *j)
 	json_int(j, "wrong_room", (long long)c->wrong);
 	json_int(j, "lost", (long long)c->lost);
 	json_int(j, "late", (long long)c->late);
-	json_bool(j, "passed", soak_churn_passed(g));
+	json_bool(j, "passed", churn_passed(g));
 	json_close(j);
+}
+
+/* The churners met what they are owed, and no session was refused a refresh or ended. */
+int soak_passed(const gen_t *g)
+{
+	return churn_passed(g) && g->refresh_failed == 0 && g->server_byes == 0;
 }
