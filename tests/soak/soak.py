@@ -9,10 +9,10 @@ second over the rooms and has churners join and part rooms 20 times a second, ev
 refreshing itself (UPDATE) every 5 minutes, and checks every delivery (nothing lost, nothing
 twice, the room's order) and that no session ends early. Every --interval seconds the sampler
 records the node's shm in use (core.shmmem), the pkg memory in use summed over its processes
-(pkg.stats), the RSS and PSS of its processes and the part of their PSS that is the node's own
-(anonymous and shared memory, not the files that other programs map too), MariaDB's RSS, the
-memory it counts itself (Memory_used) and the buffer pool pages it fills, and Redis's
-used_memory and RSS.
+(pkg.stats), the RSS and PSS of its processes and the two parts of their PSS that are the
+node's own (private memory: heaps, pkg, stacks; and the shm pages touched; not the files that
+other programs map too), MariaDB's RSS, the memory it counts itself (Memory_used) and the
+buffer pool pages it fills, and Redis's used_memory and RSS.
 
 After the warm-up (the first WARMUP of the run, at least WARMUP_MIN seconds), each judged
 series' least-squares slope, carried over the whole run, must stay under BOUND_SHARE of its mean
@@ -64,7 +64,8 @@ MIB = float(1 << 20)
 SERIES = [
     ("shm_used", "node shm in use (core.shmmem)", True),
     ("pkg_used", "node pkg in use, all processes (pkg.stats)", True),
-    ("node_own", "node PSS of its own pages (Pss_Anon + Pss_Shmem), all processes", True),
+    ("node_private", "node private memory (Pss_Anon: heaps, pkg, stacks), all processes", True),
+    ("node_shm_pages", "node shm pages touched (Pss_Shmem), all processes", True),
     ("node_pss", "node PSS, all processes", False),
     ("node_rss", "node RSS, all processes (shared pages counted in each)", False),
     ("mariadb_memory_used", "MariaDB Memory_used", True),
@@ -144,6 +145,8 @@ class Sampler:
         s = self.node()
         s.update(self.mariadb())
         s.update(self.redis())
+        with open("/proc/loadavg") as f:
+            s["load1"] = float(f.read().split()[0])  # the machine's, for reading the plot
         return s
 
     def node(self):
@@ -152,7 +155,8 @@ class Sampler:
         mem = [smaps(pid) for pid in group_pids(self.pgid)]
         return {"shm_used": bench.rpc_field(self.b.kamcmd("core.shmmem"), "used"),
                 "pkg_used": sum(int(v) for v in re.findall(r"^\s*used:\s*(\d+)", pkg, re.M)),
-                "node_own": sum(m["Pss_Anon"] + m["Pss_Shmem"] for m in mem),
+                "node_private": sum(m["Pss_Anon"] for m in mem),
+                "node_shm_pages": sum(m["Pss_Shmem"] for m in mem),
                 "node_pss": sum(m["Pss"] for m in mem), "node_rss": sum(m["Rss"] for m in mem),
                 "sessions": bench.rpc_field(status, "sessions"),
                 "queued_kb": bench.rpc_field(status, "queued_kb")}
@@ -315,7 +319,8 @@ def judge(result):
 def table(result):
     lines = ["| series | start MiB | end MiB | max MiB | slope MiB/h | growth over the run "
              "(bound) MiB | flat |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    for key, s in result["summary"].items():
+    for key, _, _ in SERIES:
+        s = result["summary"][key]
         flat = {True: "yes", False: "**no**", None: "(shown)"}[s["flat"]]
         lines.append("| %s | %.1f | %.1f | %.1f | %+.2f | %+.2f (%.1f) | %s |" % (
             key, s["start"] / MIB, s["end"] / MIB, s["max"] / MIB, s["slope_per_hour"] / MIB,
@@ -347,7 +352,17 @@ def idle_after(result):
     what a run leaves behind (shown, not judged: caches and tm's wait timer keep some)."""
     return "idle node before the load / after it: " + ", ".join(
         "%s %.1f / %.1f MiB" % (key, result["idle"][key] / MIB, result["after"][key] / MIB)
-        for key in ("shm_used", "pkg_used", "node_own", "mariadb_memory_used", "redis_used"))
+        for key in ("shm_used", "pkg_used", "node_private", "node_shm_pages",
+                    "mariadb_memory_used", "redis_used"))
+
+
+def machine_load(result):
+    """The machine's load while the steady load ran: other programs on the same cores slow the
+    node down, and a node that falls behind fills shm with what it has yet to deliver."""
+    start, end = result["steady"]
+    loads = [s["load1"] for s in result["samples"] if start <= s["t"] <= end]
+    return "machine load (1-minute average, %d cores) during the steady load: mean %.1f, max " \
+           "%.1f" % (os.cpu_count(), sum(loads) / len(loads), max(loads))
 
 
 # ---------------------------------------------------------------- output
@@ -372,22 +387,26 @@ def plot(result, base):
     with open(data, "w") as f:
         for s in result["samples"]:
             f.write(" ".join(["%.3f" % ((s["t"] - start) / 60)] +
-                             ["%.3f" % (s[key] / MIB) for key, _, _ in SERIES]) + "\n")
-    rows = math.ceil(len(SERIES) / 2)
+                             ["%.3f" % (s[key] / MIB) for key, _, _ in SERIES] +
+                             ["%.2f" % s["load1"]]) + "\n")
+    rows = math.ceil((len(SERIES) + 1) / 2)
     script = ["set terminal pngcairo noenhanced size 1200,%d font ',9'" % (260 * rows),
               "set output '%s.png'" % base, "set grid", "set key off",
               "set multiplot layout %d,2 title 'Soak: %g min, %d sessions, %g posts/s, %g "
               "joins/s (%s)'" % (rows, result["config"]["minutes"], result["config"]["sessions"],
                                  POST_RATE, JOIN_RATE, result["date"]),
-              "set xlabel 'minutes since the steady load began'", "set ylabel 'MiB'"]
+              "set xlabel 'minutes since the steady load began'"]
     for column, (key, title, _) in enumerate(SERIES, 2):
         script += panel(result, data, column, title, result["summary"][key])
+    # the machine is shared: a node starved of CPU falls behind and its queues fill shm
+    script += panel(result, data, len(SERIES) + 2, "machine load (1-minute load average, %d "
+                    "cores)" % os.cpu_count(), {"flat": None, "judged": False}, "load")
     script.append("unset multiplot")
     subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True, check=True)
     os.remove(data)
 
 
-def panel(result, data, column, title, s):
+def panel(result, data, column, title, s, unit="MiB"):
     """gnuplot's lines for one series' panel."""
     start, end = result["steady"]
     warm, stop = (result["warmup_end"] - start) / 60, (end - start) / 60
@@ -400,7 +419,7 @@ def panel(result, data, column, title, s):
     return ["unset arrow",
             "set arrow from %f, graph 0 to %f, graph 1 nohead dt 2" % (warm, warm),
             "set arrow from %f, graph 0 to %f, graph 1 nohead dt 2" % (stop, stop),
-            "set title '%s%s'" % (title, verdict), line]
+            "set title '%s%s'" % (title, verdict), "set ylabel '%s'" % unit, line]
 
 
 def main():
@@ -421,6 +440,7 @@ def main():
     print()
     print(deliveries(result))
     print(idle_after(result))
+    print(machine_load(result))
     print("memory %s after the warm-up (growth bound: %d%% of the mean, at least %d MiB); "
           "results: %s.json, plot %s.png" % (
               "flat" if result["memory_flat"] else "NOT FLAT", BOUND_SHARE * 100,
