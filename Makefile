@@ -3,10 +3,13 @@
 #   make run     set everything up (packages, module build) and run the lab; Ctrl-C stops it
 #   make test    set everything up and run every test (what CI runs): unit, fuzz (60 s),
 #                integration, the short fault scenarios, browser, interop, deb (the Debian
-#                package's fields and files)
+#                package's fields and files), soak (1 minute, 3000 sessions)
 #   make fuzz    fuzz the XCCOS parser and the chat handlers for FUZZ_SECONDS (default 600), after
 #                the inputs of tests/fuzz/regressions/; prints executions, exec/s, coverage, corpus
 #   make bench   run the benchmark suite (QUICK=1: small seeds, one run each, at most 5 min)
+#   make soak    the soak test: one node, SOAK_SESSIONS sessions (20000) under twice the Lync
+#                model's posts and joins for SOAK_MINUTES (30), memory sampled every 10 s and
+#                judged flat after a warm-up; tests/soak/results/<date>-<N>min.json and .png
 #   make test-kemi  the core chat integration suites (sessions, messaging, rooms, KEMI) against
 #                labs whose nodes route through Lua (scripts/lab up --routing lua)
 #
@@ -28,11 +31,12 @@
 # cert; REDIS: single or sentinel);
 # PYTEST_ARGS (make test, make browser); FUZZ_SECONDS (make fuzz, and the fuzz suite of make
 # test);
-# QUICK=1 (make bench); DESTDIR (install); DEB_REVISION, DEB_MAINTAINER (deb).
+# QUICK=1 (make bench); SOAK_MINUTES, SOAK_SESSIONS (make soak); DESTDIR (install);
+# DEB_REVISION, DEB_MAINTAINER (deb).
 
 SHELL := /bin/bash
 
-.PHONY: all deps build run test test-containers test-faults test-kemi unit browser analyze fuzz bench install deb test-package clean
+.PHONY: all deps build run test test-containers test-faults test-kemi unit browser analyze fuzz bench soak install deb test-package clean
 
 all: build
 
@@ -73,6 +77,9 @@ fuzz:
 
 bench: build
 	@QUICK=$(QUICK) scripts/bench
+
+soak: build
+	@SOAK_MINUTES=$(SOAK_MINUTES) SOAK_SESSIONS=$(SOAK_SESSIONS) scripts/soak
 
 install: build
 	@scripts/install-module

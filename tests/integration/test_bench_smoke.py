@@ -104,3 +104,26 @@ def test_history_queries_get_their_messages(lab, load, guids, tmp_path):
 def test_sessions_are_held_and_counted(lab, load):
     out = load("--mode", "sessions", "--sessions", 200, "--login-rate", 200, "--hold", 1)
     assert out["logged_in"] == 200 and out["login_failed"] == 0
+
+
+def test_soak_mode_checks_members_and_churners(lab, load, tmp_path):
+    # rooms of 40 and 10 at their own rates, 30 churners joining 10 rooms a second, and every
+    # session refreshing every 2 s
+    rooms = [(lab.new_room("soak"), members, rate) for members, rate in ((40, 4), (10, 10))]
+    path = tmp_path / "soak.guids"
+    path.write_text("".join("%s %d %g\n" % (uri.rsplit("/", 1)[1], members, rate)
+                            for uri, members, rate in rooms))
+    out = load("--mode", "soak", "--sessions", 80, "--guids", str(path), "--duration", 4,
+               "--churn-rate", 10, "--stay", 1, "--refresh", 2, "--drain", 3, "--max-p99", 5000)
+    step, churn = out["steps"][0], out["churn"]
+    assert step["passed"] and churn["passed"]
+    assert step["sent"] == step["acked"] >= 50
+    # every member got every post of its room, once, in the room's order
+    assert step["deliveries"] == step["expected"] > 0
+    assert step["duplicates"] == step["misordered"] == step["wrong_room"] == 0
+    # the churners joined at the rate asked, parted again and got every post they were owed
+    assert churn["churners"] == 30 and churn["joins"] == churn["parts"] >= 35
+    assert churn["lost"] == churn["failed"] == churn["starved"] == churn["duplicates"] == 0
+    assert churn["deliveries"] > 0
+    assert out["refreshes"] >= 100 and out["refresh_failed"] == out["server_byes"] == 0
+    assert sum(len(lab.stored(uri)) for uri, _, _ in rooms) == step["sent"]

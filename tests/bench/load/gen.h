@@ -20,7 +20,9 @@
 #define RETX_LEVELS 4     /* a request is sent at most 1 + RETX_LEVELS times */
 #define LOGIN_ROOMS 3     /* login mode: rooms a login joins and reads */
 
-typedef enum run_mode { RUN_OPTIONS, RUN_FANOUT, RUN_IMC, RUN_LOGIN, RUN_SESSIONS, RUN_QUERY } run_mode_t;
+typedef enum run_mode {
+	RUN_OPTIONS, RUN_FANOUT, RUN_IMC, RUN_LOGIN, RUN_SESSIONS, RUN_QUERY, RUN_SOAK
+} run_mode_t;
 
 typedef struct conf {
 	run_mode_t mode;
@@ -29,25 +31,32 @@ typedef struct conf {
 	const char *domain;        /* of the users and of the chat service */
 	const char *pool_uri;      /* the chat service (pchat) */
 	int sockets;               /* UDP sockets the sessions share */
-	int rooms, members;        /* fanout, imc: rooms and sessions per room */
-	char **guids;              /* fanout: a GUID per room; login: LOGIN_ROOMS GUIDs */
+	int rooms, members;        /* fanout, imc: rooms and sessions per room; soak: rooms */
+	char **guids;              /* fanout, soak: a GUID per room; login: LOGIN_ROOMS GUIDs */
 	int nguids;
 	double rates[MAX_STEPS];   /* offered rate of each step (posts/s, logins/s, requests/s) */
 	int nrates;
 	double step_s, drain_s, max_p99_ms;
-	int sessions;              /* login (per step: rate x step_s), sessions, query */
+	int sessions;              /* login (per step: rate x step_s), sessions, query, soak */
 	double login_rate;         /* sessions/s while the sessions log in */
 	double hold_s;             /* sessions: how long the sessions are kept */
 	double pause_s;            /* posts: a pause before the first step and after the last */
-	double duration_s;         /* query */
+	double duration_s;         /* query, soak */
 	char **queries;            /* query: "command<TAB>data" */
 	int nqueries;
 	const char *expect;        /* query: a reply must hold this expect_count times */
 	int expect_count;
 	int listen_port;           /* imc: where the deliveries arrive */
+	int *room_members;         /* soak: sessions of each room (from --guids) */
+	double *room_rates;        /* soak: posts/s of each room (from --guids) */
+	double churn_rate;         /* soak: joins/s by the churners */
+	double stay_s;             /* soak: how long a churner stays in a room */
+	double refresh_s;          /* soak: every session refreshes (UPDATE) this often */
 } conf_t;
 
-typedef enum tx_kind { TX_INVITE, TX_CMD, TX_POST, TX_BYE, TX_MESSAGE, TX_OPTIONS } tx_kind_t;
+typedef enum tx_kind {
+	TX_INVITE, TX_CMD, TX_POST, TX_BYE, TX_MESSAGE, TX_OPTIONS, TX_REFRESH
+} tx_kind_t;
 
 /* A request of ours waiting for its final response (retransmitted over UDP until then). */
 typedef struct tx {
@@ -70,6 +79,15 @@ typedef enum sess_state {
 	S_FAILED
 } sess_state_t;
 
+/* soak: where a churner is in its cycle (its session stays S_READY throughout). */
+typedef enum churn_phase {
+	CH_IDLE,       /* in no room */
+	CH_JOINING,    /* its join is out */
+	CH_IN,         /* in its room until due */
+	CH_OWED,       /* its stay is over: waits until due for the posts it is owed */
+	CH_PARTING     /* its part is out */
+} churn_phase_t;
+
 typedef struct session {
 	uint32_t idx;
 	uint16_t sock;
@@ -78,8 +96,14 @@ typedef struct session {
 	uint8_t login_step;
 	uint8_t ntx;
 	uint8_t busy;          /* query: a request is out */
+	uint8_t churn;         /* soak churners: churn_phase_t */
+	uint8_t placed;        /* soak churners: pos found in the room's order since the join */
 	uint32_t cseq;
-	int room;              /* fanout, imc: the session's room */
+	int room;              /* fanout, imc, soak: the session's room (a churner's: -1 in none) */
+	int prev_room;         /* soak churners: the room parted last (its late deliveries) */
+	int64_t owed_from;     /* soak churners: posts from this number on are owed to it, */
+	int64_t owed_until;    /* up to this one, fixed when its stay ends */
+	double due;            /* soak churners: when its stay or its wait ends */
 	int step;              /* login mode: the step its login belongs to */
 	char rtag[48];
 	char target[96];
@@ -100,6 +124,7 @@ typedef struct step_stats {
 	double started, ended;        /* the sending window */
 	uint64_t sent, acked, failed; /* posts, logins, requests */
 	uint64_t deliveries, duplicates, wrong, misordered;
+	uint64_t expected;            /* soak: deliveries owed by acked posts (rooms differ) */
 	histo_t lat;                  /* delivery, login, request or answer latency */
 	histo_t ack;                  /* posts: time to the 200 of the post */
 } step_stats_t;
@@ -123,6 +148,15 @@ typedef struct retx_queue {
 	size_t head, tail, cap;
 } retx_queue_t;
 
+/* soak: what the churners did and met. */
+typedef struct churn_stats {
+	uint64_t joins, parts, failed;  /* failed: join or part answered other than 200, or not */
+	uint64_t starved;               /* joins due when no churner was free */
+	uint64_t deliveries, duplicates, misordered, wrong;
+	uint64_t lost;                  /* owed posts that had not come when a churner parted */
+	uint64_t late;                  /* posts of the room parted last, arriving after the part */
+} churn_stats_t;
+
 typedef struct gen {
 	conf_t c;
 	unsigned run;                  /* in Call-IDs: runs never mix */
@@ -138,6 +172,10 @@ typedef struct gen {
 	int nsteps;
 	int cur;                       /* the step being sent, -1 outside */
 	int64_t *room_k;               /* next post number of each room */
+	int *room_first;               /* soak: where each room's members start in room_member */
+	int *room_member;              /* soak: the sessions of each room, room after room */
+	int first_churner;             /* soak: sessions from here on are churners */
+	churn_stats_t churn;
 	room_order_t *order;           /* each room's order as delivered */
 	double *post_last;             /* one room: time to the last delivery of post k (ms) */
 	size_t post_last_cap;
@@ -145,11 +183,19 @@ typedef struct gen {
 	size_t opt_n, opt_cap;
 	uint64_t send_errors, retransmitted, timeouts, server_retransmissions, malformed;
 	uint64_t logged_in, login_failed;
+	uint64_t server_byes;          /* sessions the server ended */
+	uint64_t refreshes, refresh_failed;
 	uint64_t query_errors;
 	double last_request;           /* when the servers last sent us a request */
 } gen_t;
 
 double now_s(void);
+
+/* main.c: the loop the modes share */
+void gen_poll(gen_t *g, int timeout_ms);
+long gen_due(double start, double rate, uint64_t sent);
+int gen_stopping(void);
+void gen_die(const char *what);
 
 /* session.c: the SIP and XCCOS side of a session */
 int gen_sessions_init(gen_t *g, int n);
@@ -160,5 +206,20 @@ void gen_send_query(gen_t *g, session_t *s);
 void gen_send_options(gen_t *g);
 void gen_on_datagram(void *ctx, int sock, const struct sockaddr_in *from, char *buf, int len);
 void gen_retransmit(gen_t *g, double now);
+void gen_join(gen_t *g, session_t *s);
+void gen_part(gen_t *g, session_t *s);
+void gen_refresh(gen_t *g, session_t *s);
+uint32_t *gen_got_slot(session_t *s, int64_t k);
+int gen_follow_room_order(gen_t *g, session_t *s, int64_t k);
+
+/* soak.c: the steady mixed load of the soak test */
+void soak_read_rooms(conf_t *c);
+int soak_place_sessions(gen_t *g);
+void soak_tick(gen_t *g);
+void soak_finish(gen_t *g);
+void soak_churn_answer(gen_t *g, session_t *s, int code);
+void soak_churn_delivery(gen_t *g, session_t *s, int room, int64_t k, uint32_t tag);
+int soak_passed(const gen_t *g);
+void soak_report(const gen_t *g, json_t *j);
 
 #endif

@@ -10,6 +10,10 @@
  *   pchat-load --mode sessions --server IP:PORT --sessions 80000 [--login-rate 2000 --hold 10]
  *   pchat-load --mode query    --server IP:PORT --sessions 16 --queries FILE [--duration 30
  *                              --expect '<msg ' --expect-count 25]
+ *   pchat-load --mode soak     --server IP:PORT --sessions 20000 --guids FILE --duration 1800
+ *                              [--churn-rate 20 --stay 10 --refresh 300 --drain 10
+ *                              --max-p99 200]
+ *                              (FILE: "GUID MEMBERS POSTS_PER_S" a line; see soak.c)
  *
  * A step offers one rate for --step seconds, then waits up to --drain seconds for what is still
  * due; it passes with nothing lost, nothing twice, nothing failed, every recipient of a room
@@ -36,7 +40,12 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static void die(const char *what)
+int gen_stopping(void)
+{
+	return stop_requested;
+}
+
+void gen_die(const char *what)
 {
 	fprintf(stderr, "pchat-load: %s\n", what);
 	exit(2);
@@ -52,7 +61,7 @@ static char **read_lines(const char *path, int *n)
 
 	*n = 0;
 	if (!f)
-		die("cannot read a --guids or --queries file");
+		gen_die("cannot read a --guids or --queries file");
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\r\n")] = '\0';
 		if (!line[0])
@@ -61,7 +70,7 @@ static char **read_lines(const char *path, int *n)
 			cap = cap ? cap * 2 : 64;
 			out = realloc(out, (size_t)cap * sizeof(*out));
 			if (!out)
-				die("out of memory");
+				gen_die("out of memory");
 		}
 		out[(*n)++] = strdup(line);
 	}
@@ -86,7 +95,7 @@ static void parse_servers(const char *text, conf_t *c)
 	for (tok = strtok_r(copy, ",", &save); tok && c->nservers < MAX_SERVERS;
 			tok = strtok_r(NULL, ",", &save))
 		if (net_parse_addr(tok, &c->servers[c->nservers++]) < 0)
-			die("--server wants IP:PORT[,IP:PORT...]");
+			gen_die("--server wants IP:PORT[,IP:PORT...]");
 	free(copy);
 }
 
@@ -95,7 +104,7 @@ static const struct {
 	run_mode_t mode;
 } modes[] = {
 	{"options", RUN_OPTIONS}, {"fanout", RUN_FANOUT}, {"imc", RUN_IMC}, {"login", RUN_LOGIN},
-	{"sessions", RUN_SESSIONS}, {"query", RUN_QUERY},
+	{"sessions", RUN_SESSIONS}, {"query", RUN_QUERY}, {"soak", RUN_SOAK},
 };
 
 static void parse_args(int argc, char **argv, conf_t *c)
@@ -107,6 +116,7 @@ static void parse_args(int argc, char **argv, conf_t *c)
 		{"max-p99", 1, 0, 'P'}, {"sessions", 1, 0, 'n'}, {"login-rate", 1, 0, 'L'},
 		{"hold", 1, 0, 'H'}, {"pause", 1, 0, 'W'}, {"duration", 1, 0, 'T'}, {"queries", 1, 0, 'q'},
 		{"expect", 1, 0, 'e'}, {"expect-count", 1, 0, 'E'}, {"listen-port", 1, 0, 'l'},
+		{"churn-rate", 1, 0, 'c'}, {"stay", 1, 0, 'S'}, {"refresh", 1, 0, 'F'},
 		{0, 0, 0, 0}};
 	const char *mode = NULL;
 	size_t i;
@@ -122,6 +132,9 @@ static void parse_args(int argc, char **argv, conf_t *c)
 	c->login_rate = 1000;
 	c->hold_s = 5;
 	c->duration_s = 30;
+	c->churn_rate = 20;
+	c->stay_s = 10;
+	c->refresh_s = 300; /* half the module's default session_expires, as RFC 4028 asks */
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 			case 'm': mode = optarg; break;
@@ -145,35 +158,40 @@ static void parse_args(int argc, char **argv, conf_t *c)
 			case 'e': c->expect = optarg; break;
 			case 'E': c->expect_count = atoi(optarg); break;
 			case 'l': c->listen_port = atoi(optarg); break;
-			default: die("unknown option (see the comment at the top of main.c)");
+			case 'c': c->churn_rate = atof(optarg); break;
+			case 'S': c->stay_s = atof(optarg); break;
+			case 'F': c->refresh_s = atof(optarg); break;
+			default: gen_die("unknown option (see the comment at the top of main.c)");
 		}
 	}
 	for (i = 0; mode && i < sizeof(modes) / sizeof(modes[0]); i++)
 		if (strcmp(mode, modes[i].name) == 0)
 			break;
 	if (!mode || i == sizeof(modes) / sizeof(modes[0]))
-		die("--mode options|fanout|imc|login|sessions|query is required");
+		gen_die("--mode options|fanout|imc|login|sessions|query|soak is required");
 	c->mode = modes[i].mode;
 	if (!c->nservers)
-		die("--server IP:PORT is required");
+		gen_die("--server IP:PORT is required");
 	if (c->sockets < 1 || c->sockets > MAX_SOCKETS)
-		die("--sockets must be 1 to 256");
-	if ((c->mode == RUN_FANOUT || c->mode == RUN_LOGIN) && !c->nguids)
-		die("--guids FILE (room GUIDs, one a line) is required");
+		gen_die("--sockets must be 1 to 256");
+	if ((c->mode == RUN_FANOUT || c->mode == RUN_LOGIN || c->mode == RUN_SOAK) && !c->nguids)
+		gen_die("--guids FILE (room GUIDs, one a line) is required");
+	if (c->mode == RUN_SOAK)
+		soak_read_rooms(c);
 	if ((c->mode == RUN_FANOUT || c->mode == RUN_IMC) && (c->rooms < 1 || c->members < 1))
-		die("--rooms and --members are required");
+		gen_die("--rooms and --members are required");
 	if (c->mode == RUN_IMC && !c->listen_port)
-		die("--listen-port (imc's outbound_proxy) is required");
+		gen_die("--listen-port (imc's outbound_proxy) is required");
 	if (c->mode == RUN_QUERY && (!c->nqueries || c->sessions < 1))
-		die("--queries FILE and --sessions N are required");
+		gen_die("--queries FILE and --sessions N are required");
 	if ((c->mode == RUN_OPTIONS || c->mode == RUN_FANOUT || c->mode == RUN_IMC
 				|| c->mode == RUN_LOGIN) && !c->nrates)
-		die("--rates R1,R2,... is required");
+		gen_die("--rates R1,R2,... is required");
 }
 
 /* ------------------------------------------------------------------ the loop */
 
-static void poll_once(gen_t *g, int timeout_ms)
+void gen_poll(gen_t *g, int timeout_ms)
 {
 	net_poll(g->loop, timeout_ms, gen_on_datagram, g);
 	gen_retransmit(g, now_s());
@@ -184,7 +202,7 @@ static void pump(gen_t *g, double seconds)
 	double end = now_s() + seconds;
 
 	while (now_s() < end && !stop_requested)
-		poll_once(g, 1);
+		gen_poll(g, 1);
 }
 
 /* Waits until the servers sent nothing for quiet seconds (join notices delivered), at most
@@ -194,11 +212,11 @@ static void settle(gen_t *g, double quiet, double limit)
 	double end = now_s() + limit;
 
 	while (now_s() < end && now_s() - g->last_request < quiet && !stop_requested)
-		poll_once(g, 5);
+		gen_poll(g, 5);
 }
 
 /* How many to send now to keep up rate since start (at most a burst of 500). */
-static long due(double start, double rate, uint64_t sent)
+long gen_due(double start, double rate, uint64_t sent)
 {
 	long want = (long)((now_s() - start) * rate) - (long)sent;
 
@@ -222,11 +240,11 @@ static void log_in(gen_t *g, int from, int to, double rate, int step)
 	long n;
 
 	while (next < to && !stop_requested) {
-		for (n = due(start, rate, (uint64_t)(next - from)); n > 0 && next < to; n--, next++) {
+		for (n = gen_due(start, rate, (uint64_t)(next - from)); n > 0 && next < to; n--, next++) {
 			g->s[next].step = step;
 			gen_start_session(g, &g->s[next]);
 		}
-		poll_once(g, 1);
+		gen_poll(g, 1);
 	}
 	deadline = now_s() + 30;
 	while (now_s() < deadline && !stop_requested) {
@@ -235,7 +253,7 @@ static void log_in(gen_t *g, int from, int to, double rate, int step)
 				break;
 		if (i == to)
 			break;
-		poll_once(g, 1);
+		gen_poll(g, 1);
 	}
 }
 
@@ -247,11 +265,11 @@ static void hang_up_all(gen_t *g)
 	for (i = 0; i < g->ns && !stop_requested; i++) {
 		gen_hang_up(g, &g->s[i]);
 		if (i % 200 == 199)
-			poll_once(g, 1); /* BYEs in batches: the server's socket buffer is finite */
+			gen_poll(g, 1); /* BYEs in batches: the server's socket buffer is finite */
 	}
 	deadline = now_s() + 20;
 	while (now_s() < deadline && !stop_requested && count_state(g, 0, g->ns, S_HANGING_UP))
-		poll_once(g, 5);
+		gen_poll(g, 5);
 }
 
 /* ------------------------------------------------------------------ steps */
@@ -267,8 +285,16 @@ static void step_begin(gen_t *g, int i)
 			g->c.step_s);
 }
 
+/* Modes whose steps are judged by the deliveries of their posts. */
+static int posts_mode(const gen_t *g)
+{
+	return g->c.mode == RUN_FANOUT || g->c.mode == RUN_IMC || g->c.mode == RUN_SOAK;
+}
+
 static uint64_t expected_deliveries(const gen_t *g, const step_stats_t *st)
 {
+	if (g->c.mode == RUN_SOAK)
+		return st->expected;
 	if (g->c.mode == RUN_FANOUT)
 		return st->acked * (uint64_t)g->c.members;
 	if (g->c.mode == RUN_IMC)
@@ -278,8 +304,7 @@ static uint64_t expected_deliveries(const gen_t *g, const step_stats_t *st)
 
 static uint64_t step_done(const gen_t *g, const step_stats_t *st)
 {
-	return g->c.mode == RUN_FANOUT || g->c.mode == RUN_IMC ? st->deliveries
-														   : st->acked + st->failed;
+	return posts_mode(g) ? st->deliveries : st->acked + st->failed;
 }
 
 /* Waits until everything the step is owed arrived (or the drain time is up). */
@@ -293,9 +318,8 @@ static void step_end(gen_t *g, int i)
 	deadline = st->ended + g->c.drain_s;
 	while (now_s() < deadline && !stop_requested
 			&& (step_done(g, st) < expected_deliveries(g, st)
-				|| ((g->c.mode == RUN_FANOUT || g->c.mode == RUN_IMC)
-					&& st->acked + st->failed < st->sent)))
-		poll_once(g, 1);
+				|| (posts_mode(g) && st->acked + st->failed < st->sent)))
+		gen_poll(g, 1);
 }
 
 static int step_passed(const gen_t *g, const step_stats_t *st)
@@ -304,7 +328,8 @@ static int step_passed(const gen_t *g, const step_stats_t *st)
 	return st->failed == 0 && st->duplicates == 0 && st->wrong == 0
 		   && (st->misordered == 0 || g->c.mode == RUN_IMC)
 		   && step_done(g, st) >= expected_deliveries(g, st) && st->lat.n > 0
-		   && histo_pct(&st->lat, 99) <= g->c.max_p99_ms;
+		   && histo_pct(&st->lat, 99) <= g->c.max_p99_ms
+		   && (g->c.mode != RUN_SOAK || soak_passed(g));
 }
 
 static void run_posts(gen_t *g, int i)
@@ -315,7 +340,7 @@ static void run_posts(gen_t *g, int i)
 
 	step_begin(g, i);
 	while (now_s() - st->started < g->c.step_s && !stop_requested) {
-		for (n = due(st->started, st->offered, st->sent); n > 0; n--) {
+		for (n = gen_due(st->started, st->offered, st->sent); n > 0; n--) {
 			/* rooms take turns; within a room its members take turns to post */
 			int room = (int)(st->sent % (uint64_t)rooms);
 			int64_t k = g->room_k[room]++;
@@ -327,9 +352,26 @@ static void run_posts(gen_t *g, int i)
 				st->failed++;
 			st->sent++;
 		}
-		poll_once(g, 1);
+		gen_poll(g, 1);
 	}
 	step_end(g, i);
+}
+
+/* soak mode: the steady mixed load of soak.c as one step; an outside sampler (the soak test)
+ * waits for the lines "steady load for" and "steady load over" on stderr. */
+static void run_soak(gen_t *g)
+{
+	step_stats_t *st = &g->steps[0];
+
+	fprintf(stderr, "pchat-load: soak: steady load for %.0f s\n", g->c.step_s);
+	step_begin(g, 0);
+	while (now_s() - st->started < g->c.step_s && !stop_requested) {
+		soak_tick(g);
+		gen_poll(g, 1);
+	}
+	fprintf(stderr, "pchat-load: soak: steady load over\n");
+	step_end(g, 0);
+	soak_finish(g);
 }
 
 static void run_options(gen_t *g, int i)
@@ -339,9 +381,9 @@ static void run_options(gen_t *g, int i)
 
 	step_begin(g, i);
 	while (now_s() - st->started < g->c.step_s && !stop_requested) {
-		for (n = due(st->started, st->offered, st->sent); n > 0; n--)
+		for (n = gen_due(st->started, st->offered, st->sent); n > 0; n--)
 			gen_send_options(g);
-		poll_once(g, 1);
+		gen_poll(g, 1);
 	}
 	step_end(g, i);
 }
@@ -374,7 +416,7 @@ static void run_queries(gen_t *g)
 				gen_send_query(g, &g->s[i]);
 				st->sent++;
 			}
-		poll_once(g, 1);
+		gen_poll(g, 1);
 	}
 	st->ended = now_s();
 	g->cur = -1;
@@ -398,6 +440,9 @@ static void report(gen_t *g, const char *mode, double login_s)
 	json_int(&j, "retransmitted", (long long)g->retransmitted);
 	json_int(&j, "timeouts", (long long)g->timeouts);
 	json_int(&j, "server_retransmissions", (long long)g->server_retransmissions);
+	json_int(&j, "server_byes", (long long)g->server_byes);
+	json_int(&j, "refreshes", (long long)g->refreshes);
+	json_int(&j, "refresh_failed", (long long)g->refresh_failed);
 	json_int(&j, "malformed", (long long)g->malformed);
 	json_int(&j, "query_errors", (long long)g->query_errors);
 	json_array(&j, "steps");
@@ -416,15 +461,16 @@ static void report(gen_t *g, const char *mode, double login_s)
 		json_int(&j, "duplicates", (long long)st->duplicates);
 		json_int(&j, "wrong_room", (long long)st->wrong);
 		json_int(&j, "misordered", (long long)st->misordered);
-		json_num(&j, "rate", (double)(g->c.mode == RUN_FANOUT || g->c.mode == RUN_IMC
-												 ? st->deliveries : st->acked) / secs);
+		json_num(&j, "rate", (double)(posts_mode(g) ? st->deliveries : st->acked) / secs);
 		json_latency(&j, "latency_ms", &st->lat);
-		if (g->c.mode == RUN_FANOUT || g->c.mode == RUN_IMC)
+		if (posts_mode(g))
 			json_latency(&j, "ack_ms", &st->ack);
 		json_bool(&j, "passed", step_passed(g, st));
 		json_close(&j);
 	}
 	json_array_end(&j);
+	if (g->c.mode == RUN_SOAK)
+		soak_report(g, &j);
 	if (g->post_last) {
 		/* a room of its own: when each post reached its last recipient */
 		json_array(&j, "post_last_ms");
@@ -446,14 +492,14 @@ static void open_sockets(gen_t *g)
 	for (i = 0; i < g->c.sockets; i++) {
 		g->fds[i] = net_udp_socket(0, &g->ports[i]);
 		if (g->fds[i] < 0)
-			die("cannot open a UDP socket");
+			gen_die("cannot open a UDP socket");
 	}
 	g->nfds = g->c.sockets;
 	g->listen = -1;
 	if (g->c.mode == RUN_IMC) {
 		g->fds[g->nfds] = net_udp_socket(g->c.listen_port, &port);
 		if (g->fds[g->nfds] < 0)
-			die("cannot bind --listen-port");
+			gen_die("cannot bind --listen-port");
 		g->ports[g->nfds] = port;
 		g->listen = g->nfds++;
 	}
@@ -471,7 +517,7 @@ static int sessions_needed(const conf_t *c)
 			total += c->rates[i] * c->step_s;
 		return (int)total;
 	}
-	return c->mode == RUN_OPTIONS ? 0 : c->sessions;
+	return c->mode == RUN_OPTIONS ? 0 : c->sessions; /* sessions, query, soak */
 }
 
 /* Sessions are logged in before the posts (fanout, imc, sessions, query). */
@@ -513,7 +559,7 @@ static void run(gen_t *g, double *login_s)
 
 	*login_s = 0;
 	if (g->c.mode == RUN_FANOUT || g->c.mode == RUN_IMC || g->c.mode == RUN_SESSIONS
-			|| g->c.mode == RUN_QUERY) {
+			|| g->c.mode == RUN_QUERY || g->c.mode == RUN_SOAK) {
 		*login_s = log_in_all(g);
 		settle(g, 1, 60);
 	}
@@ -523,8 +569,11 @@ static void run(gen_t *g, double *login_s)
 	} else if (g->c.mode == RUN_QUERY) {
 		g->nsteps = 1;
 		run_queries(g);
+	} else if (g->c.mode == RUN_SOAK) {
+		g->nsteps = 1;
+		run_soak(g);
 	}
-	if (g->c.mode == RUN_QUERY || g->c.mode == RUN_SESSIONS)
+	if (g->c.mode == RUN_QUERY || g->c.mode == RUN_SESSIONS || g->c.mode == RUN_SOAK)
 		return;
 	pause_around_steps(g, "ready for the steps");
 	for (i = 0; i < g->c.nrates && !stop_requested; i++) {
@@ -562,19 +611,20 @@ int main(int argc, char **argv)
 	open_sockets(&g);
 	g.loop = malloc(sizeof(*g.loop));
 	if (!g.loop || net_loop_init(g.loop, g.fds, g.nfds) < 0)
-		die("cannot set up epoll");
+		gen_die("cannot set up epoll");
 	for (i = 0; i < MAX_STEPS; i++)
 		if (histo_init(&g.steps[i].lat) < 0 || histo_init(&g.steps[i].ack) < 0)
-			die("out of memory");
+			gen_die("out of memory");
 	g.room_k = calloc((size_t)(g.c.rooms ? g.c.rooms : 1), sizeof(*g.room_k));
 	g.order = calloc((size_t)(g.c.rooms ? g.c.rooms : 1), sizeof(*g.order));
-	if (!g.room_k || !g.order || gen_sessions_init(&g, sessions_needed(&g.c)) < 0)
-		die("out of memory");
+	if (!g.room_k || !g.order || gen_sessions_init(&g, sessions_needed(&g.c)) < 0
+			|| (g.c.mode == RUN_SOAK && soak_place_sessions(&g) < 0))
+		gen_die("out of memory");
 	if (g.c.mode == RUN_FANOUT && g.c.rooms == 1) {
 		g.post_last_cap = 100000;
 		g.post_last = calloc(g.post_last_cap, sizeof(*g.post_last));
 		if (!g.post_last)
-			die("out of memory");
+			gen_die("out of memory");
 	}
 	run(&g, &login_s);
 	hang_up_all(&g);

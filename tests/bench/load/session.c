@@ -218,6 +218,32 @@ static void room_uri(gen_t *g, int i, char *out, size_t len)
 	snprintf(out, len, "ma-chan://%s/%s", g->c.domain, g->c.guids[i % g->c.nguids]);
 }
 
+/* Joins the session's room (s->room). */
+void gen_join(gen_t *g, session_t *s)
+{
+	char data[512];
+
+	snprintf(data, sizeof(data), "<chanid key=\"0\" domain=\"%s\" value=\"%s\"/>", g->c.domain,
+			g->c.guids[s->room % g->c.nguids]);
+	send_cmd(g, s, "join", data);
+}
+
+void gen_part(gen_t *g, session_t *s)
+{
+	char data[512], uri[160];
+
+	room_uri(g, s->room, uri, sizeof(uri));
+	snprintf(data, sizeof(data), "<chanib uri=\"%s\"/>", uri);
+	send_cmd(g, s, "part", data);
+}
+
+/* RFC 4028: the server ends a session whose client stays silent past Session-Expires. */
+void gen_refresh(gen_t *g, session_t *s)
+{
+	g->refreshes++;
+	send_in_dialog(g, s, "UPDATE", TX_REFRESH, -1, NULL);
+}
+
 void gen_start_session(gen_t *g, session_t *s)
 {
 	char msg[MAX_MSG];
@@ -329,17 +355,15 @@ static void login_failed(gen_t *g, session_t *s)
 		g->steps[s->step].failed++;
 }
 
-/* The next command of the session's login: a join (fanout), or getserverinfo, a batch join of
- * the login rooms and a backchat of each (login mode). */
+/* The next command of the session's login: a join (fanout, and soak but for its churners), or
+ * getserverinfo, a batch join of the login rooms and a backchat of each (login mode). */
 static void login_next(gen_t *g, session_t *s)
 {
 	char data[2048], uri[160];
 	int i, n = 0;
 
-	if (g->c.mode == RUN_FANOUT && s->login_step == 0) {
-		snprintf(data, sizeof(data), "<chanid key=\"0\" domain=\"%s\" value=\"%s\"/>",
-				g->c.domain, g->c.guids[s->room % g->c.nguids]);
-		send_cmd(g, s, "join", data);
+	if ((g->c.mode == RUN_FANOUT || g->c.mode == RUN_SOAK) && s->login_step == 0 && s->room >= 0) {
+		gen_join(g, s);
 	} else if (g->c.mode == RUN_LOGIN && s->login_step == 0) {
 		snprintf(data, sizeof(data), "<sib domain=\"%s\" infoType=\"123\"/>", g->c.domain);
 		send_cmd(g, s, "getserverinfo", data);
@@ -362,6 +386,12 @@ static void login_next(gen_t *g, session_t *s)
 
 /* ------------------------------------------------------------------ what comes back */
 
+/* soak: a session of no room of its own, which joins and parts rooms in turn. */
+static int is_churner(const gen_t *g, const session_t *s)
+{
+	return g->c.mode == RUN_SOAK && (int)s->idx >= g->first_churner;
+}
+
 static void tx_failed(gen_t *g, session_t *s, tx_t *t)
 {
 	tx_kind_t kind = (tx_kind_t)t->kind;
@@ -372,27 +402,46 @@ static void tx_failed(gen_t *g, session_t *s, tx_t *t)
 		g->steps[step].failed++;
 	else if (kind == TX_BYE)
 		s->state = S_GONE;
+	else if (kind == TX_REFRESH)
+		g->refresh_failed++;
 	else if (s->state == S_INVITING || s->state == S_LOGGING_IN)
 		login_failed(g, s);
+	else if (is_churner(g, s) && kind == TX_CMD)
+		soak_churn_answer(g, s, 0);
 	else if (g->c.mode == RUN_QUERY && kind == TX_CMD) {
 		g->query_errors++;
 		s->busy = 0;
 	}
 }
 
-static void on_invite_ok(gen_t *g, session_t *s, const sip_msg_t *m)
+/* The ACK of the INVITE's 2xx: it carries the INVITE's CSeq, whatever the session sent since. */
+static void send_ack(gen_t *g, session_t *s, uint32_t invite_cseq)
 {
 	char ack[MAX_MSG];
+	uint32_t cseq = s->cseq;
 	int n;
 
+	s->cseq = invite_cseq;
+	n = format_request(g, s, "ACK", s->target, g->c.pool_uri, NULL, ack);
+	s->cseq = cseq;
+	if (n > 0)
+		send_to_server(g, s, ack, n);
+}
+
+static void on_invite_ok(gen_t *g, session_t *s, const sip_msg_t *m)
+{
 	snprintf(s->rtag, sizeof(s->rtag), "%.*s", m->to_tag_len, m->to_tag ? m->to_tag : "");
 	snprintf(s->target, sizeof(s->target), "%.*s", m->contact_len,
 			m->contact ? m->contact : g->c.pool_uri);
-	n = format_request(g, s, "ACK", s->target, g->c.pool_uri, NULL, ack);
-	if (n > 0)
-		send_to_server(g, s, ack, n);
+	send_ack(g, s, m->cseq);
 	s->state = S_LOGGING_IN;
 	login_next(g, s);
+}
+
+static int is_invite_ok(const sip_msg_t *m)
+{
+	return m->status >= 200 && m->status < 300 && m->cseq_method_len == 6
+		   && memcmp(m->cseq_method, "INVITE", 6) == 0;
 }
 
 static void on_response(gen_t *g, session_t *s, const sip_msg_t *m)
@@ -402,8 +451,13 @@ static void on_response(gen_t *g, session_t *s, const sip_msg_t *m)
 	double sent;
 	int step;
 
-	if (!t)
-		return; /* a retransmitted response */
+	if (!t) {
+		/* a retransmitted response; the server repeats the INVITE's 2xx until an ACK comes, so
+		 * ours was lost (UDP): without one the server ends the session after 32 s */
+		if (is_invite_ok(m) && s->rtag[0])
+			send_ack(g, s, m->cseq);
+		return;
+	}
 	if (m->status < 200) {
 		t->level = 0xff; /* it arrived: no more retransmissions */
 		return;
@@ -426,6 +480,8 @@ static void on_response(gen_t *g, session_t *s, const sip_msg_t *m)
 		case TX_POST:
 			g->steps[step].acked++;
 			histo_add(&g->steps[step].ack, (now_s() - sent) * 1000);
+			if (g->c.mode == RUN_SOAK) /* every member of the post's room is owed it */
+				g->steps[step].expected += (uint64_t)g->c.room_members[s->room];
 			break;
 		case TX_BYE:
 			s->state = S_GONE;
@@ -487,7 +543,7 @@ static uint32_t call_id_tag(const sip_msg_t *m)
 }
 
 /* The session's slot for post k (grown on demand); NULL when out of memory. */
-static uint32_t *got_slot(session_t *s, int64_t k)
+uint32_t *gen_got_slot(session_t *s, int64_t k)
 {
 	if ((uint64_t)k >= s->got_cap) {
 		uint32_t cap = s->got_cap ? s->got_cap : 64, *got;
@@ -505,7 +561,7 @@ static uint32_t *got_slot(session_t *s, int64_t k)
 }
 
 /* 0 when post k comes next in the room's order as this session follows it. */
-static int follow_room_order(gen_t *g, session_t *s, int64_t k)
+int gen_follow_room_order(gen_t *g, session_t *s, int64_t k)
 {
 	room_order_t *o = &g->order[s->room];
 	int ok = 1;
@@ -541,12 +597,16 @@ static void on_delivery(gen_t *g, session_t *s, const char *text, uint32_t tag)
 		g->malformed++;
 		return;
 	}
+	if (is_churner(g, s)) {
+		soak_churn_delivery(g, s, room, k, tag);
+		return;
+	}
 	st = &g->steps[step];
 	if (room != s->room || k >= g->room_k[room]) {
 		st->wrong++;
 		return;
 	}
-	if ((got = got_slot(s, k)) == NULL) {
+	if ((got = gen_got_slot(s, k)) == NULL) {
 		g->malformed++;
 		return;
 	}
@@ -558,7 +618,7 @@ static void on_delivery(gen_t *g, session_t *s, const char *text, uint32_t tag)
 		return;
 	}
 	*got = tag;
-	if (follow_room_order(g, s, k) < 0)
+	if (gen_follow_room_order(g, s, k) < 0)
 		st->misordered++;
 	st->deliveries++;
 	ms = (double)(now_us() - t) / 1000.0;
@@ -596,6 +656,10 @@ static void on_reply(gen_t *g, session_t *s, const char *body, int len)
 			login_next(g, s);
 		else
 			login_failed(g, s);
+		return;
+	}
+	if (is_churner(g, s)) {
+		soak_churn_answer(g, s, code);
 		return;
 	}
 	if (g->c.mode != RUN_QUERY || !s->busy)
@@ -685,6 +749,8 @@ void gen_on_datagram(void *ctx, int sock, const struct sockaddr_in *from, char *
 	if (!s)
 		return;
 	if (m.method_len == 3 && memcmp(m.method, "BYE", 3) == 0) {
+		if (s->state == S_READY || s->state == S_LOGGING_IN)
+			g->server_byes++; /* the server ended the session */
 		s->state = S_GONE;
 	} else if (m.method_len == 4 && memcmp(m.method, "INFO", 4) == 0) {
 		on_info(g, s, &m);
