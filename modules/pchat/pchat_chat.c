@@ -181,12 +181,11 @@ typedef struct join_failure {
 	const char *text;
 } join_failure_t;
 
-/* Looks a room up for the caller to enter and read (join, backchat). 1 when allowed, 0 with
- * why filled. A secret room the caller may not see does not exist for the caller. */
-static int readable_room(const pchat_chat_t *chat, const pchat_caller_t *c, const char *guid,
-		pchat_room_t *room, join_failure_t *why)
+/* Whether the caller may enter and read a room the store looked up with result rc (join,
+ * backchat). 1 when allowed, 0 with why filled. A secret room the caller may not see does not
+ * exist for the caller. */
+static int may_read(int rc, const pchat_room_t *room, join_failure_t *why)
 {
-	int rc = chat->store->room_for(chat->store_h, guid, c->user, room);
 	pchat_verdict_t v;
 
 	if (rc == PCHAT_ERR_NOT_FOUND) {
@@ -206,6 +205,13 @@ static int readable_room(const pchat_chat_t *chat, const pchat_caller_t *c, cons
 	else
 		*why = (join_failure_t){PCHAT_ERR_FORBIDDEN, pchat_verdict_text(v)};
 	return 0;
+}
+
+/* Looks a room up and tells whether the caller may enter and read it (may_read). */
+static int readable_room(const pchat_chat_t *chat, const pchat_caller_t *c, const char *guid,
+		pchat_room_t *room, join_failure_t *why)
+{
+	return may_read(chat->store->room_for(chat->store_h, guid, c->user, room), room, why);
 }
 
 /* ------------------------------------------------------------------ participant lists */
@@ -294,13 +300,14 @@ typedef struct joined_room {
 	int users;  /* the room's users as the reply lists them (the joining one included) */
 } joined_room_t;
 
-/* Resolves and joins one room. Returns 0, or fills why. */
-static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, const char *guid,
+/* Joins the room in jr->room, which the store looked up with result found. Returns 0, or
+ * fills why. */
+static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, int found,
 		joined_room_t *jr, join_failure_t *why)
 {
 	int can_post, rc;
 
-	if (!readable_room(chat, c, guid, &jr->room, why))
+	if (!may_read(found, &jr->room, why))
 		return -1;
 	can_post = pchat_may_post(jr->room.privacy, jr->room.type, jr->room.disabled,
 					   &jr->room.access) == PCHAT_ALLOW;
@@ -538,7 +545,8 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 		reply_status(chat, c, env, PCHAT_ERR_FAILED, TXT_SERVER_ERROR);
 		return;
 	}
-	if (join_room(chat, c, guid, jr, &why) < 0) {
+	if (join_room(chat, c, chat->store->room_for(chat->store_h, guid, c->user, &jr->room), jr,
+				&why) < 0) {
 		reply_status(chat, c, env, why.rc, why.text);
 	} else if (add_joined_room(&r, jr, 0) < 0 || join_reply_send(&r, env, "join") < 0) {
 		unjoin(chat, c, jr);
@@ -574,10 +582,34 @@ static int in_batch(const joined_room_t *rooms, int n, const char *guid)
 	return 0;
 }
 
+/* The rooms a batch join names, looked up PCHAT_ROOMS_BATCH to a round trip before any is
+ * joined: found[i] and rc[i] (room_for's result) for the i-th chanid; a chanid that names no
+ * room of ours keeps an empty GUID and rc PCHAT_ERR_INVALID. */
+static void look_up_batch(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env, pchat_room_t *found, int *rc, int n)
+{
+	xmlNodePtr chanid = pchat_xml_child(env->data, "chanid");
+	int i, j, k, got;
+
+	for (i = 0; i < n; i++, chanid = pchat_xml_next(chanid, "chanid"))
+		if (chanid_guid(chat, chanid, found[i].guid) < 0)
+			found[i].guid[0] = '\0';
+	for (i = 0; i < n; i += PCHAT_ROOMS_BATCH) {
+		k = n - i < PCHAT_ROOMS_BATCH ? n - i : PCHAT_ROOMS_BATCH;
+		got = chat->store->rooms_for(chat->store_h, c->user, found + i, k);
+		for (j = i; j < i + k; j++)
+			rc[j] = !found[j].guid[0] ? PCHAT_ERR_INVALID
+					: got < 0		  ? got
+					: found[j].id	  ? 0
+									  : PCHAT_ERR_NOT_FOUND;
+	}
+}
+
 static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
 {
-	int nchanid = count_chanids(env), nrooms = 0, i;
+	int nchanid = count_chanids(env), nrooms = 0, i, *rc;
 	joined_room_t *rooms;
+	pchat_room_t *found;
 	join_reply_t r;
 	xmlNodePtr chanid;
 
@@ -586,26 +618,30 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 		return;
 	}
 	rooms = pchat_calloc(nchanid ? nchanid : 1, sizeof(*rooms));
+	found = pchat_calloc(nchanid ? nchanid : 1, sizeof(*found));
+	rc = pchat_calloc(nchanid ? nchanid : 1, sizeof(*rc));
 	/* users listed: at most what the reply can hold */
-	if (!rooms || join_reply_open(&r, chat, c, (int)(chat->settings->reply_size / 32)) < 0) {
-		if (rooms)
+	if (!rooms || !found || !rc
+			|| join_reply_open(&r, chat, c, (int)(chat->settings->reply_size / 32)) < 0) {
+		if (rooms && found && rc)
 			join_reply_free(&r);
 		pchat_free(rooms);
+		pchat_free(found);
+		pchat_free(rc);
 		reply_status(chat, c, env, PCHAT_ERR_FAILED, TXT_SERVER_ERROR);
 		return;
 	}
+	look_up_batch(chat, c, env, found, rc, nchanid);
 	for (chanid = pchat_xml_child(env->data, "chanid"), i = 0; chanid;
 			chanid = pchat_xml_next(chanid, "chanid"), i++) {
 		/* every chanid after this one must still find room for its fib */
 		size_t reserve = (size_t)(nchanid - i - 1) * PCHAT_XCCOS_FIB_MAX;
-		char guid[PCHAT_GUID_LEN + 1];
 		join_failure_t why;
 
-		int valid = chanid_guid(chat, chanid, guid) == 0;
-
-		if (valid && in_batch(rooms, nrooms, guid))
+		if (rc[i] != PCHAT_ERR_INVALID && in_batch(rooms, nrooms, found[i].guid))
 			continue; /* named twice: joined (or not) once */
-		if (valid && join_room(chat, c, guid, &rooms[nrooms], &why) == 0) {
+		rooms[nrooms].room = found[i];
+		if (rc[i] != PCHAT_ERR_INVALID && join_room(chat, c, rc[i], &rooms[nrooms], &why) == 0) {
 			if (add_joined_room(&r, &rooms[nrooms], reserve) == 0) {
 				nrooms++;
 				continue;
@@ -624,6 +660,8 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 		after_join(chat, c, &rooms[i], "bjoin");
 	join_reply_free(&r);
 	pchat_free(rooms);
+	pchat_free(found);
+	pchat_free(rc);
 }
 
 /* ------------------------------------------------------------------ part */

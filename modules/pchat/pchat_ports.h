@@ -38,6 +38,11 @@ typedef struct pchat_store_ops {
 	/* A room with what its category and roles say about user; PCHAT_ERR_NOT_FOUND when the
 	 * store has no room with that GUID. */
 	int (*room_for)(void *h, const char *guid, const char *user, pchat_room_t *room);
+	/* room_for for n rooms (at most PCHAT_ROOMS_BATCH) in one round trip: rooms[i].guid names
+	 * what to look up, and rooms[i] is filled as room_for would fill it, or keeps its GUID with
+	 * id 0 when the store has no such room; an empty GUID is left alone. 0, or the store's
+	 * failure (then no entry is to be trusted). */
+	int (*rooms_for)(void *h, const char *user, pchat_room_t *rooms, int n);
 	/* Opens a transaction that stores a post with the room's next sequence number (written to
 	 * *seq); ts is the server's time. Finish with post_commit or post_abort. */
 	int (*post_begin)(void *h, uint64_t room_id, const char *author, const char *ts,
@@ -83,6 +88,7 @@ typedef struct pchat_store_ops {
 } pchat_store_ops_t;
 
 #define PCHAT_STORE_BATCH 100
+#define PCHAT_ROOMS_BATCH 10
 
 typedef struct pchat_live_ops {
 	/* Adds the session to the room; it receives the room's posts only after ready(). can_post
