@@ -20,7 +20,12 @@
 #define RETX_LEVELS 4     /* a request is sent at most 1 + RETX_LEVELS times */
 #define LOGIN_ROOMS 3     /* login mode: rooms a login joins and reads */
 
-typedef enum run_mode { RUN_OPTIONS, RUN_FANOUT, RUN_IMC, RUN_LOGIN, RUN_SESSIONS, RUN_QUERY } run_mode_t;
+typedef enum run_mode {
+	RUN_OPTIONS, RUN_FANOUT, RUN_IMC, RUN_LOGIN, RUN_SESSIONS, RUN_QUERY, RUN_RECONNECT
+} run_mode_t;
+
+/* Modes whose sessions log in fully (getserverinfo, bjoin, a backchat of each room). */
+#define FULL_LOGIN(mode) ((mode) == RUN_LOGIN || (mode) == RUN_RECONNECT)
 
 typedef struct conf {
 	run_mode_t mode;
@@ -45,6 +50,8 @@ typedef struct conf {
 	const char *expect;        /* query: a reply must hold this expect_count times */
 	int expect_count;
 	int listen_port;           /* imc: where the deliveries arrive */
+	struct sockaddr_in again;  /* reconnect: where the sessions log in again (a front end) */
+	int window;                /* reconnect: logins in progress at once */
 } conf_t;
 
 typedef enum tx_kind { TX_INVITE, TX_CMD, TX_POST, TX_BYE, TX_MESSAGE, TX_OPTIONS } tx_kind_t;
@@ -80,9 +87,12 @@ typedef struct session {
 	uint8_t busy;          /* query: a request is out */
 	uint32_t cseq;
 	int room;              /* fanout, imc: the session's room */
-	int step;              /* login mode: the step its login belongs to */
+	int step;              /* login, reconnect: the step its login counts in, -1 none */
+	uint8_t attempts;      /* reconnect: logins tried */
+	double retry_at;       /* reconnect: when a failed login is tried again */
 	char rtag[48];
 	char target[96];
+	char *route;           /* the dialog's route set (a front end's Record-Route), or NULL */
 	uint64_t envid;
 	uint64_t cmd_envid;    /* the command whose reply is awaited */
 	double cmd_sent;
@@ -146,7 +156,9 @@ typedef struct gen {
 	uint64_t send_errors, retransmitted, timeouts, server_retransmissions, malformed;
 	uint64_t logged_in, login_failed;
 	uint64_t query_errors;
+	uint64_t refused_503, refused_other; /* final responses >= 300 to our requests */
 	double last_request;           /* when the servers last sent us a request */
+	double last_login;             /* when a session last finished logging in */
 } gen_t;
 
 double now_s(void);
@@ -154,6 +166,8 @@ double now_s(void);
 /* session.c: the SIP and XCCOS side of a session */
 int gen_sessions_init(gen_t *g, int n);
 void gen_start_session(gen_t *g, session_t *s);
+/* Forgets the session's dialog (its server died), so it can log in again as a new one. */
+void gen_forget_session(gen_t *g, session_t *s);
 void gen_hang_up(gen_t *g, session_t *s);
 void gen_post(gen_t *g, session_t *s, int64_t k, int step);
 void gen_send_query(gen_t *g, session_t *s);
