@@ -87,8 +87,8 @@ class Profile:
         n = self.args.history
         if n:
             self.sql("INSERT INTO pchat_message (room_id, seq, author, ts, content) SELECT "
-                     "r.id, s.seq, 'sip:bench@pchat.test', UTC_TIMESTAMP(6), CONCAT('history ',"
-                     " s.seq) FROM pchat_room r JOIN seq_1_to_%d s WHERE r.name LIKE '%s %%';"
+                     "r.id, s.seq, 'sip:bench@pchat.test', UTC_TIMESTAMP(6), CONCAT('<chat>"
+                     "history ', s.seq, '</chat>') FROM pchat_room r JOIN seq_1_to_%d s WHERE r.name LIKE '%s %%';"
                      "INSERT INTO pchat_room_sequence (room_id, last_seq) SELECT id, %d FROM "
                      "pchat_room WHERE name LIKE '%s %%'" % (n, tag, n, tag))
         path = os.path.join(self.dir, "profile.guids")
@@ -97,9 +97,19 @@ class Profile:
         return path
 
     def callgrind(self, op):
+        """callgrind_control OP on every process of the node at once: a process answers when it
+        next runs, which for an idle one can take seconds, or never (an idle process counts
+        nothing, so it is left out after 30 s)."""
         pids = bench_lab.group_pids(int(self.env["PCHAT_NODE_PGIDS"].split()[0]))
-        for pid in pids:
-            subprocess.run(["callgrind_control", op, str(pid)], stdout=subprocess.DEVNULL)
+        procs = [subprocess.Popen(["callgrind_control", op, str(pid)],
+                                  stdout=subprocess.DEVNULL) for pid in pids]
+        deadline = time.time() + 30
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(deadline - time.time(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
     def start_counting(self):
         self.callgrind("-z")
@@ -123,7 +133,7 @@ class Profile:
         proc = subprocess.Popen([LOAD, "--server", "127.0.0.1:%s" % self.env[
             "PCHAT_SIP_PORTS"].split()[0], "--mode", "login", "--guids", guids, "--rates",
             str(a.rate), "--step", "%.2f" % (a.logins / a.rate), "--max-p99", "60000",
-            "--pause", "25"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            "--pause", "40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for line in proc.stderr:
             if "ready for the steps" in line:
                 break
