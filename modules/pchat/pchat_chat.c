@@ -298,6 +298,7 @@ typedef struct joined_room {
 	int first;  /* the user's first session in the room: others get a join notice */
 	int again;  /* the session was in the room before this command */
 	int users;  /* the room's users as the reply lists them (the joining one included) */
+	user_list_t listed; /* up to participant_update_limit of them, the joining one first */
 } joined_room_t;
 
 /* Joins the room in jr->room, which the store looked up with result found. Returns 0, or
@@ -305,32 +306,40 @@ typedef struct joined_room {
 static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, int found,
 		joined_room_t *jr, join_failure_t *why)
 {
+	pchat_listing_t list;
 	int can_post, rc;
 
 	if (!may_read(found, &jr->room, why))
 		return -1;
-	can_post = pchat_may_post(jr->room.privacy, jr->room.type, jr->room.disabled,
-					   &jr->room.access) == PCHAT_ALLOW;
-	jr->first = chat->live->join(chat->live_h, c, &jr->room, can_post);
-	jr->again = jr->first == PCHAT_JOIN_AGAIN;
-	if (jr->again)
-		jr->first = 0;
-	if (jr->first == PCHAT_ERR_FULL) {
-		*why = (join_failure_t){PCHAT_ERR_FULL, TXT_TOO_MANY_ROOMS};
-		return -1;
-	}
-	if (jr->first < 0) {
+	if (new_user_list(&jr->listed, chat->settings->participant_update_limit) < 0) {
+		free_user_list(&jr->listed);
 		*why = (join_failure_t){PCHAT_ERR_FAILED, TXT_SERVER_ERROR};
 		return -1;
 	}
+	user_add(&jr->listed, c->user, jr->room.access.roles);
+	can_post = pchat_may_post(jr->room.privacy, jr->room.type, jr->room.disabled,
+					   &jr->room.access) == PCHAT_ALLOW;
+	/* the pool's users of the room come with the join: one round trip, not two */
+	list = (pchat_listing_t){jr->listed.max, collect_user, &jr->listed, -1};
+	jr->first = chat->live->join(chat->live_h, c, &jr->room, can_post, &list);
+	jr->users = list.users;
+	jr->again = jr->first == PCHAT_JOIN_AGAIN;
+	if (jr->again)
+		jr->first = 0;
+	if (jr->first == PCHAT_ERR_FULL)
+		*why = (join_failure_t){PCHAT_ERR_FULL, TXT_TOO_MANY_ROOMS};
+	else if (jr->first < 0)
+		*why = (join_failure_t){PCHAT_ERR_FAILED, TXT_SERVER_ERROR};
 	/* the user enters the room: recorded before the reply says so, or not entered */
-	if (jr->first == 1 && (rc = record(chat, PCHAT_EV_JOIN, jr->room.id, jr->room.guid, c->user,
-								   NULL, 0, "", NULL)) < 0) {
+	else if (jr->first == 1 && (rc = record(chat, PCHAT_EV_JOIN, jr->room.id, jr->room.guid,
+										c->user, NULL, 0, "", NULL)) < 0) {
 		chat->live->part(chat->live_h, c, jr->room.id);
 		*why = (join_failure_t){store_code(rc), store_text(rc)};
-		return -1;
+	} else {
+		return 0;
 	}
-	return 0;
+	free_user_list(&jr->listed);
+	return -1;
 }
 
 /* A join reply (rpl:join, rpl:bjoin) being built: the users it lists, the rooms and the
@@ -405,32 +414,32 @@ static int list_user(join_reply_t *r, const char *user, size_t reserve)
 
 /* Adds a joined room with as many of its participants as fit, the joining user first, keeping
  * reserve bytes free for what still comes, and notes the room's user count. 0, or -1 when not
- * even the room itself fits. */
+ * even the room itself fits. Frees the room's list of users (jr->listed) either way. */
 static int add_joined_room(join_reply_t *r, joined_room_t *jr, size_t reserve)
 {
 	const pchat_chat_t *chat = r->chat;
 	/* two aib lists and their attributes, and the end tag */
 	static const size_t aib_overhead = 2 * 32 + sizeof("</chanib>");
-	user_list_t room_users;
+	user_list_t room_users = jr->listed;
 	char uri[PCHAT_ROOM_URI_MAX];
 	pchat_buf_t head;
 	size_t room_cost;
 	int *ids = NULL, nids = 0, i, id, rc = -1;
 	unsigned *roles = NULL; /* roles[k]: the roles in this room of the user ids[k] */
 
-	/* the joining user and the others: participant_update_limit users in all */
-	if (new_user_list(&room_users, chat->settings->participant_update_limit) < 0
-			|| !(ids = pchat_calloc(room_users.max, sizeof(*ids)))
+	memset(&jr->listed, 0, sizeof(jr->listed));
+	if (!(ids = pchat_calloc(room_users.max, sizeof(*ids)))
 			|| !(roles = pchat_calloc(room_users.max, sizeof(*roles)))) {
 		free_user_list(&room_users);
 		pchat_free(ids);
 		return -1;
 	}
 	pchat_buf_init(&head);
-	user_add(&room_users, r->c->user, jr->room.access.roles);
-	/* the count decides the join notice later (after_join): one round trip to the pool */
-	jr->users = chat->live->participants(chat->live_h, jr->room.id, room_users.max,
-			collect_user, &room_users);
+	/* the count decides the join notice later (after_join); the join brought it unless the
+	 * session was in the room already or the pool could not be asked */
+	if (jr->users < 0)
+		jr->users = chat->live->participants(chat->live_h, jr->room.id, room_users.max,
+				collect_user, &room_users);
 	room_uri(chat, jr->room.guid, uri, sizeof(uri));
 	pchat_xccos_chanib_open(&head, uri, &jr->room);
 	room_cost = head.len + aib_overhead;

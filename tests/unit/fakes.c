@@ -607,7 +607,11 @@ static int user_there(const char *user, uint64_t room_id, int skip)
 	return 0;
 }
 
-static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post)
+static int users_in(uint64_t room_id, int max, pchat_user_f cb, void *ctx);
+
+/* The pool lists the room's users with the join, as Redis does, unless the session was there. */
+static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post,
+		pchat_listing_t *list)
 {
 	const fake_room_t *r = fake_room(room->id);
 	int first, i = find(c->session, room->id);
@@ -622,6 +626,8 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 		return PCHAT_ERR_NO_MEMORY; /* no room in the fake's table */
 	first = !user_there(c->user, room->id, -1);
 	add_member(c->session, c->user, room->id, can_post);
+	if (list)
+		list->users = users_in(room->id, list->max, list->cb, list->ctx);
 	return first;
 }
 
