@@ -159,6 +159,7 @@ typedef struct gen {
 	uint64_t refused_503, refused_other; /* final responses >= 300 to our requests */
 	double last_request;           /* when the servers last sent us a request */
 	double last_login;             /* when a session last finished logging in */
+	int back;                      /* reconnect: sessions logged in again at the end */
 } gen_t;
 
 double now_s(void);

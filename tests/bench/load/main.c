@@ -403,10 +403,15 @@ static void run_queries(gen_t *g)
 
 #define RECONNECT_ATTEMPTS 5
 
+/* A session that failed to log in, or that its server ended (BYE), logs in again later. */
+static int may_retry(const session_t *s)
+{
+	return (s->state == S_FAILED || s->state == S_GONE) && s->attempts < RECONNECT_ATTEMPTS;
+}
+
 static int may_start(const session_t *s, double now)
 {
-	return s->state == S_NEW
-		   || (s->state == S_FAILED && s->attempts < RECONNECT_ATTEMPTS && s->retry_at <= now);
+	return s->state == S_NEW || (may_retry(s) && s->retry_at <= now);
 }
 
 /* Logs every session in, counted in step (-1: nowhere), with at most --window logins in
@@ -422,8 +427,7 @@ static void log_in_windowed(gen_t *g, int step, double limit_s)
 		busy = pending = 0;
 		for (i = 0; i < g->ns; i++) {
 			busy += g->s[i].state == S_INVITING || g->s[i].state == S_LOGGING_IN;
-			pending += g->s[i].state == S_NEW
-					   || (g->s[i].state == S_FAILED && g->s[i].attempts < RECONNECT_ATTEMPTS);
+			pending += g->s[i].state == S_NEW || may_retry(&g->s[i]);
 		}
 		for (i = 0; i < g->ns && busy < g->c.window; i++) {
 			if (!may_start(&g->s[i], now))
@@ -488,8 +492,9 @@ static void run_reconnect(gen_t *g, double *login_s)
 	log_in_windowed(g, 0, g->c.duration_s);
 	g->cur = -1;
 	st->ended = g->last_login > st->started ? g->last_login : now_s();
-	fprintf(stderr, "pchat-load: %llu of %d back in %.1f s\n", (unsigned long long)st->acked,
-			g->ns, st->ended - st->started);
+	g->back = count_state(g, 0, g->ns, S_READY);
+	fprintf(stderr, "pchat-load: %d of %d back in %.1f s\n", g->back, g->ns,
+			st->ended - st->started);
 }
 
 /* ------------------------------------------------------------------ report */
@@ -513,6 +518,8 @@ static void report(gen_t *g, const char *mode, double login_s)
 	json_int(&j, "query_errors", (long long)g->query_errors);
 	json_int(&j, "refused_503", (long long)g->refused_503);
 	json_int(&j, "refused_other", (long long)g->refused_other);
+	if (g->c.mode == RUN_RECONNECT)
+		json_int(&j, "back", g->back);
 	json_array(&j, "steps");
 	for (i = 0; i < g->nsteps; i++) {
 		const step_stats_t *st = &g->steps[i];

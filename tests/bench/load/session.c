@@ -429,21 +429,40 @@ static char *route_set(const sip_msg_t *m)
 	return out;
 }
 
-static void on_invite_ok(gen_t *g, session_t *s, const sip_msg_t *m)
+/* The ACK of the session's INVITE (CSeq 1); the session's later requests count from there. */
+static void send_ack(gen_t *g, session_t *s)
 {
+	uint32_t cseq = s->cseq;
 	char ack[MAX_MSG];
 	int n;
 
+	s->cseq = 1;
+	n = format_request(g, s, "ACK", s->target, g->c.pool_uri, NULL, ack);
+	s->cseq = cseq;
+	if (n > 0)
+		send_to_server(g, s, ack, n);
+}
+
+static void on_invite_ok(gen_t *g, session_t *s, const sip_msg_t *m)
+{
 	free(s->route);
 	s->route = route_set(m);
 	snprintf(s->rtag, sizeof(s->rtag), "%.*s", m->to_tag_len, m->to_tag ? m->to_tag : "");
 	snprintf(s->target, sizeof(s->target), "%.*s", m->contact_len,
 			m->contact ? m->contact : g->c.pool_uri);
-	n = format_request(g, s, "ACK", s->target, g->c.pool_uri, NULL, ack);
-	if (n > 0)
-		send_to_server(g, s, ack, n);
+	send_ack(g, s);
 	s->state = S_LOGGING_IN;
 	login_next(g, s);
+}
+
+/* A 2xx to the INVITE again: the server did not get the ACK (lost on the way, or late behind a
+ * busy front end), and ends the session unless it comes. */
+static int is_invite_ok_again(const session_t *s, const sip_msg_t *m)
+{
+	return m->cseq == 1 && m->status >= 200 && m->status < 300 && s->rtag[0]
+		   && m->to_tag_len == (int)strlen(s->rtag)
+		   && memcmp(m->to_tag, s->rtag, (size_t)m->to_tag_len) == 0
+		   && (s->state == S_LOGGING_IN || s->state == S_READY);
 }
 
 static void on_response(gen_t *g, session_t *s, const sip_msg_t *m)
@@ -453,8 +472,11 @@ static void on_response(gen_t *g, session_t *s, const sip_msg_t *m)
 	double sent;
 	int step;
 
-	if (!t)
+	if (!t) {
+		if (is_invite_ok_again(s, m))
+			send_ack(g, s);
 		return; /* a retransmitted response */
+	}
 	if (m->status < 200) {
 		t->level = 0xff; /* it arrived: no more retransmissions */
 		return;
@@ -742,6 +764,7 @@ void gen_on_datagram(void *ctx, int sock, const struct sockaddr_in *from, char *
 		return;
 	if (m.method_len == 3 && memcmp(m.method, "BYE", 3) == 0) {
 		s->state = S_GONE;
+		s->retry_at = now_s() + 1; /* reconnect: as a client would, a second later */
 	} else if (m.method_len == 4 && memcmp(m.method, "INFO", 4) == 0) {
 		on_info(g, s, &m);
 	} else if (m.method_len == 7 && memcmp(m.method, "MESSAGE", 7) == 0 && m.body
