@@ -120,11 +120,14 @@ class Profile:
         self.redis("CONFIG", "RESETSTAT")
 
     def stop_counting(self):
+        """Stops the counts, the quick ones first (the dumps take seconds); the new dumps and
+        the Redis commands."""
+        self.sql("SET GLOBAL general_log = OFF")
+        cmds = self.commands()
         before = set(os.listdir(self.cg))
         self.callgrind("-d")
-        self.sql("SET GLOBAL general_log = OFF")
         time.sleep(1)
-        return sorted(set(os.listdir(self.cg)) - before)
+        return sorted(set(os.listdir(self.cg)) - before), cmds
 
     def run_logins(self, guids):
         """Runs the logins; the counters are zeroed in the generator's pause before them and
@@ -141,9 +144,9 @@ class Profile:
         for line in proc.stderr:
             if "steps done" in line:
                 break
-        dumps = self.stop_counting()
+        dumps, cmds = self.stop_counting()
         out = json.loads(proc.communicate(timeout=300)[0])
-        return out, dumps
+        return out, dumps, cmds
 
     # ---- the figures
 
@@ -206,14 +209,13 @@ def main():
     prof.up()
     try:
         guids = prof.rooms()
-        out, dumps = prof.run_logins(guids)
+        out, dumps, cmds = prof.run_logins(guids)
         step = out["steps"][0]
         n = step["acked"]
         if n == 0 or step["failed"]:
             raise RuntimeError("logins failed: %s" % json.dumps(step))
         total, by_fn = prof.instructions(dumps)
         kinds = prof.statements()
-        cmds = prof.commands()
     finally:
         prof.lab("down")
     fig = {"logins": n, "instructions_per_login": total / n,
