@@ -32,6 +32,8 @@ typedef struct sip_msg {
 	int cseq_method_len;
 	const char *to_tag;
 	int to_tag_len;
+	const char *from_tag;
+	int from_tag_len;
 	const char *contact;         /* the URI inside <> */
 	int contact_len;
 	const char *via[SIP_MAX_VIA], *from, *to, *cseq_line, *call_id_line;

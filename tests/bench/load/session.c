@@ -763,6 +763,11 @@ void gen_on_datagram(void *ctx, int sock, const struct sockaddr_in *from, char *
 	if (!s)
 		return;
 	if (m.method_len == 3 && memcmp(m.method, "BYE", 3) == 0) {
+		/* a front end that failed an INVITE over to another node can bring a second 2xx, whose
+		 * dialog the server ends later: that ends only the dialog the session is in */
+		if (g->c.mode != RUN_IMC && (!m.from_tag || m.from_tag_len != (int)strlen(s->rtag)
+					|| memcmp(m.from_tag, s->rtag, (size_t)m.from_tag_len) != 0))
+			return;
 		s->state = S_GONE;
 		s->retry_at = now_s() + 1; /* reconnect: as a client would, a second later */
 	} else if (m.method_len == 4 && memcmp(m.method, "INFO", 4) == 0) {

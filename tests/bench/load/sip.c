@@ -77,6 +77,7 @@ static void take_header(sip_msg_t *m, const char *line, int len)
 	} else if ((n = is_header(line, len, "From", 'f'))) {
 		m->from = line;
 		m->from_len = len;
+		find_tag(line + n, len - n, &m->from_tag, &m->from_tag_len);
 	} else if ((n = is_header(line, len, "To", 't'))) {
 		m->to = line;
 		m->to_len = len;
