@@ -297,9 +297,11 @@ class Bench:
         lab_dir = "%s-pool-%s" % (self.dir, db)
         limits = "PCHAT_MAX_SESSIONS_PER_SOURCE=0"
         say("reconnect (%s): pool lab in %s (port base %d)" % (db, lab_dir, port_base))
-        self.lab("up", "--nodes", "3", "--db", db, "--port-base", str(port_base),
-                 lab_dir=lab_dir, limits=limits, PCHAT_LAB_FRONTEND_SHM_MB=str(FRONTEND_SHM_MB))
         try:
+            # inside: what did start must not outlive a failed start
+            self.lab("up", "--nodes", "3", "--db", db, "--port-base", str(port_base),
+                     lab_dir=lab_dir, limits=limits,
+                     PCHAT_LAB_FRONTEND_SHM_MB=str(FRONTEND_SHM_MB))
             env = read_env(os.path.join(lab_dir, "lab.env"))
             guids = self.history_rooms(env, lab_dir, "reconnect", 3, 25)
             proc = subprocess.Popen([LOAD, "--mode", "reconnect", "--server", "127.0.0.1:%s" %
