@@ -93,20 +93,41 @@ void pchat_buf_adds(pchat_buf_t *b, const char *s)
 	pchat_buf_add(b, s, strlen(s));
 }
 
+/* Formats straight into the free space when the text fits there: one pass of vsnprintf, not
+ * one to measure and one to write (replies are built from many small pieces). */
 void pchat_buf_addf(pchat_buf_t *b, const char *fmt, ...)
 {
+	size_t room = b->failed || !b->s ? 0 : b->cap - b->len;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? b->s + b->len : NULL, room, fmt, ap);
 	va_end(ap);
+	if (n >= 0 && (size_t)n < room) {
+		b->len += (size_t)n;
+		return;
+	}
+	if (room)
+		b->s[b->len] = '\0'; /* what did not fit is not kept */
 	if (n < 0 || !reserve(b, (size_t)n))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
+}
+
+void pchat_buf_add_uint(pchat_buf_t *b, unsigned long long v)
+{
+	char digits[24];
+	size_t i = sizeof(digits);
+
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	pchat_buf_add(b, digits + i, sizeof(digits) - i);
 }
 
 size_t pchat_utf8_next(const unsigned char *s, size_t n, long *cp)

@@ -31,6 +31,8 @@ int pchat_buf_ok(const pchat_buf_t *b);
 void pchat_buf_add(pchat_buf_t *b, const char *s, size_t n);
 void pchat_buf_adds(pchat_buf_t *b, const char *s);
 void pchat_buf_addf(pchat_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends v in decimal, as "%llu" would, without the cost of a format. */
+void pchat_buf_add_uint(pchat_buf_t *b, unsigned long long v);
 
 /* Appends s escaped for XML text and attribute values (& < > " '). What XML 1.0 does not allow
  * is dropped - control characters, bytes that are not UTF-8, surrogates, U+FFFE and U+FFFF -

@@ -181,12 +181,11 @@ typedef struct join_failure {
 	const char *text;
 } join_failure_t;
 
-/* Looks a room up for the caller to enter and read (join, backchat). 1 when allowed, 0 with
- * why filled. A secret room the caller may not see does not exist for the caller. */
-static int readable_room(const pchat_chat_t *chat, const pchat_caller_t *c, const char *guid,
-		pchat_room_t *room, join_failure_t *why)
+/* Whether the caller may enter and read a room the store looked up with result rc (join,
+ * backchat). 1 when allowed, 0 with why filled. A secret room the caller may not see does not
+ * exist for the caller. */
+static int may_read(int rc, const pchat_room_t *room, join_failure_t *why)
 {
-	int rc = chat->store->room_for(chat->store_h, guid, c->user, room);
 	pchat_verdict_t v;
 
 	if (rc == PCHAT_ERR_NOT_FOUND) {
@@ -206,6 +205,13 @@ static int readable_room(const pchat_chat_t *chat, const pchat_caller_t *c, cons
 	else
 		*why = (join_failure_t){PCHAT_ERR_FORBIDDEN, pchat_verdict_text(v)};
 	return 0;
+}
+
+/* Looks a room up and tells whether the caller may enter and read it (may_read). */
+static int readable_room(const pchat_chat_t *chat, const pchat_caller_t *c, const char *guid,
+		pchat_room_t *room, join_failure_t *why)
+{
+	return may_read(chat->store->room_for(chat->store_h, guid, c->user, room), room, why);
 }
 
 /* ------------------------------------------------------------------ participant lists */
@@ -292,38 +298,48 @@ typedef struct joined_room {
 	int first;  /* the user's first session in the room: others get a join notice */
 	int again;  /* the session was in the room before this command */
 	int users;  /* the room's users as the reply lists them (the joining one included) */
+	user_list_t listed; /* up to participant_update_limit of them, the joining one first */
 } joined_room_t;
 
-/* Resolves and joins one room. Returns 0, or fills why. */
-static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, const char *guid,
+/* Joins the room in jr->room, which the store looked up with result found. Returns 0, or
+ * fills why. */
+static int join_room(const pchat_chat_t *chat, const pchat_caller_t *c, int found,
 		joined_room_t *jr, join_failure_t *why)
 {
+	pchat_listing_t list;
 	int can_post, rc;
 
-	if (!readable_room(chat, c, guid, &jr->room, why))
+	if (!may_read(found, &jr->room, why))
 		return -1;
-	can_post = pchat_may_post(jr->room.privacy, jr->room.type, jr->room.disabled,
-					   &jr->room.access) == PCHAT_ALLOW;
-	jr->first = chat->live->join(chat->live_h, c, &jr->room, can_post);
-	jr->again = jr->first == PCHAT_JOIN_AGAIN;
-	if (jr->again)
-		jr->first = 0;
-	if (jr->first == PCHAT_ERR_FULL) {
-		*why = (join_failure_t){PCHAT_ERR_FULL, TXT_TOO_MANY_ROOMS};
-		return -1;
-	}
-	if (jr->first < 0) {
+	if (new_user_list(&jr->listed, chat->settings->participant_update_limit) < 0) {
+		free_user_list(&jr->listed);
 		*why = (join_failure_t){PCHAT_ERR_FAILED, TXT_SERVER_ERROR};
 		return -1;
 	}
+	user_add(&jr->listed, c->user, jr->room.access.roles);
+	can_post = pchat_may_post(jr->room.privacy, jr->room.type, jr->room.disabled,
+					   &jr->room.access) == PCHAT_ALLOW;
+	/* the pool's users of the room come with the join: one round trip, not two */
+	list = (pchat_listing_t){jr->listed.max, collect_user, &jr->listed, -1};
+	jr->first = chat->live->join(chat->live_h, c, &jr->room, can_post, &list);
+	jr->users = list.users;
+	jr->again = jr->first == PCHAT_JOIN_AGAIN;
+	if (jr->again)
+		jr->first = 0;
+	if (jr->first == PCHAT_ERR_FULL)
+		*why = (join_failure_t){PCHAT_ERR_FULL, TXT_TOO_MANY_ROOMS};
+	else if (jr->first < 0)
+		*why = (join_failure_t){PCHAT_ERR_FAILED, TXT_SERVER_ERROR};
 	/* the user enters the room: recorded before the reply says so, or not entered */
-	if (jr->first == 1 && (rc = record(chat, PCHAT_EV_JOIN, jr->room.id, jr->room.guid, c->user,
-								   NULL, 0, "", NULL)) < 0) {
+	else if (jr->first == 1 && (rc = record(chat, PCHAT_EV_JOIN, jr->room.id, jr->room.guid,
+										c->user, NULL, 0, "", NULL)) < 0) {
 		chat->live->part(chat->live_h, c, jr->room.id);
 		*why = (join_failure_t){store_code(rc), store_text(rc)};
-		return -1;
+	} else {
+		return 0;
 	}
-	return 0;
+	free_user_list(&jr->listed);
+	return -1;
 }
 
 /* A join reply (rpl:join, rpl:bjoin) being built: the users it lists, the rooms and the
@@ -398,32 +414,32 @@ static int list_user(join_reply_t *r, const char *user, size_t reserve)
 
 /* Adds a joined room with as many of its participants as fit, the joining user first, keeping
  * reserve bytes free for what still comes, and notes the room's user count. 0, or -1 when not
- * even the room itself fits. */
+ * even the room itself fits. Frees the room's list of users (jr->listed) either way. */
 static int add_joined_room(join_reply_t *r, joined_room_t *jr, size_t reserve)
 {
 	const pchat_chat_t *chat = r->chat;
 	/* two aib lists and their attributes, and the end tag */
 	static const size_t aib_overhead = 2 * 32 + sizeof("</chanib>");
-	user_list_t room_users;
+	user_list_t room_users = jr->listed;
 	char uri[PCHAT_ROOM_URI_MAX];
 	pchat_buf_t head;
 	size_t room_cost;
 	int *ids = NULL, nids = 0, i, id, rc = -1;
 	unsigned *roles = NULL; /* roles[k]: the roles in this room of the user ids[k] */
 
-	/* the joining user and the others: participant_update_limit users in all */
-	if (new_user_list(&room_users, chat->settings->participant_update_limit) < 0
-			|| !(ids = pchat_calloc(room_users.max, sizeof(*ids)))
+	memset(&jr->listed, 0, sizeof(jr->listed));
+	if (!(ids = pchat_calloc(room_users.max, sizeof(*ids)))
 			|| !(roles = pchat_calloc(room_users.max, sizeof(*roles)))) {
 		free_user_list(&room_users);
 		pchat_free(ids);
 		return -1;
 	}
 	pchat_buf_init(&head);
-	user_add(&room_users, r->c->user, jr->room.access.roles);
-	/* the count decides the join notice later (after_join): one round trip to the pool */
-	jr->users = chat->live->participants(chat->live_h, jr->room.id, room_users.max,
-			collect_user, &room_users);
+	/* the count decides the join notice later (after_join); the join brought it unless the
+	 * session was in the room already or the pool could not be asked */
+	if (jr->users < 0)
+		jr->users = chat->live->participants(chat->live_h, jr->room.id, room_users.max,
+				collect_user, &room_users);
 	room_uri(chat, jr->room.guid, uri, sizeof(uri));
 	pchat_xccos_chanib_open(&head, uri, &jr->room);
 	room_cost = head.len + aib_overhead;
@@ -538,7 +554,8 @@ static void cmd_join(const pchat_chat_t *chat, const pchat_caller_t *c, const pc
 		reply_status(chat, c, env, PCHAT_ERR_FAILED, TXT_SERVER_ERROR);
 		return;
 	}
-	if (join_room(chat, c, guid, jr, &why) < 0) {
+	if (join_room(chat, c, chat->store->room_for(chat->store_h, guid, c->user, &jr->room), jr,
+				&why) < 0) {
 		reply_status(chat, c, env, why.rc, why.text);
 	} else if (add_joined_room(&r, jr, 0) < 0 || join_reply_send(&r, env, "join") < 0) {
 		unjoin(chat, c, jr);
@@ -574,10 +591,34 @@ static int in_batch(const joined_room_t *rooms, int n, const char *guid)
 	return 0;
 }
 
+/* The rooms a batch join names, looked up PCHAT_ROOMS_BATCH to a round trip before any is
+ * joined: found[i] and rc[i] (room_for's result) for the i-th chanid; a chanid that names no
+ * room of ours keeps an empty GUID and rc PCHAT_ERR_INVALID. */
+static void look_up_batch(const pchat_chat_t *chat, const pchat_caller_t *c,
+		const pchat_env_t *env, pchat_room_t *found, int *rc, int n)
+{
+	xmlNodePtr chanid = pchat_xml_child(env->data, "chanid");
+	int i, j, k, got;
+
+	for (i = 0; i < n; i++, chanid = pchat_xml_next(chanid, "chanid"))
+		if (chanid_guid(chat, chanid, found[i].guid) < 0)
+			found[i].guid[0] = '\0';
+	for (i = 0; i < n; i += PCHAT_ROOMS_BATCH) {
+		k = n - i < PCHAT_ROOMS_BATCH ? n - i : PCHAT_ROOMS_BATCH;
+		got = chat->store->rooms_for(chat->store_h, c->user, found + i, k);
+		for (j = i; j < i + k; j++)
+			rc[j] = !found[j].guid[0] ? PCHAT_ERR_INVALID
+					: got < 0		  ? got
+					: found[j].id	  ? 0
+									  : PCHAT_ERR_NOT_FOUND;
+	}
+}
+
 static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const pchat_env_t *env)
 {
-	int nchanid = count_chanids(env), nrooms = 0, i;
+	int nchanid = count_chanids(env), nrooms = 0, i, *rc;
 	joined_room_t *rooms;
+	pchat_room_t *found;
 	join_reply_t r;
 	xmlNodePtr chanid;
 
@@ -586,26 +627,30 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 		return;
 	}
 	rooms = pchat_calloc(nchanid ? nchanid : 1, sizeof(*rooms));
+	found = pchat_calloc(nchanid ? nchanid : 1, sizeof(*found));
+	rc = pchat_calloc(nchanid ? nchanid : 1, sizeof(*rc));
 	/* users listed: at most what the reply can hold */
-	if (!rooms || join_reply_open(&r, chat, c, (int)(chat->settings->reply_size / 32)) < 0) {
-		if (rooms)
+	if (!rooms || !found || !rc
+			|| join_reply_open(&r, chat, c, (int)(chat->settings->reply_size / 32)) < 0) {
+		if (rooms && found && rc)
 			join_reply_free(&r);
 		pchat_free(rooms);
+		pchat_free(found);
+		pchat_free(rc);
 		reply_status(chat, c, env, PCHAT_ERR_FAILED, TXT_SERVER_ERROR);
 		return;
 	}
+	look_up_batch(chat, c, env, found, rc, nchanid);
 	for (chanid = pchat_xml_child(env->data, "chanid"), i = 0; chanid;
 			chanid = pchat_xml_next(chanid, "chanid"), i++) {
 		/* every chanid after this one must still find room for its fib */
 		size_t reserve = (size_t)(nchanid - i - 1) * PCHAT_XCCOS_FIB_MAX;
-		char guid[PCHAT_GUID_LEN + 1];
 		join_failure_t why;
 
-		int valid = chanid_guid(chat, chanid, guid) == 0;
-
-		if (valid && in_batch(rooms, nrooms, guid))
+		if (rc[i] != PCHAT_ERR_INVALID && in_batch(rooms, nrooms, found[i].guid))
 			continue; /* named twice: joined (or not) once */
-		if (valid && join_room(chat, c, guid, &rooms[nrooms], &why) == 0) {
+		rooms[nrooms].room = found[i];
+		if (rc[i] != PCHAT_ERR_INVALID && join_room(chat, c, rc[i], &rooms[nrooms], &why) == 0) {
 			if (add_joined_room(&r, &rooms[nrooms], reserve) == 0) {
 				nrooms++;
 				continue;
@@ -624,6 +669,8 @@ static void cmd_bjoin(const pchat_chat_t *chat, const pchat_caller_t *c, const p
 		after_join(chat, c, &rooms[i], "bjoin");
 	join_reply_free(&r);
 	pchat_free(rooms);
+	pchat_free(found);
+	pchat_free(rc);
 }
 
 /* ------------------------------------------------------------------ part */

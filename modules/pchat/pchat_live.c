@@ -133,13 +133,18 @@ static pchat_redis_t *presence(void)
 	return pchat_proc_redis();
 }
 
-static int presence_join(const pchat_room_t *room, const pchat_caller_t *c)
+static int presence_join(const pchat_room_t *room, const pchat_caller_t *c,
+		pchat_listing_t *list)
 {
 	char session[PCHAT_SESSION_KEY_MAX];
 
 	if (!presence())
 		return PCHAT_ERR_DOWN;
 	pchat_live_session_key(c->session, session, sizeof(session));
+	if (list)
+		return pchat_presence_join_list(presence(), room->id, room->guid, pchat_params.node_id,
+				session, c->user, room->access.roles, list->max, list->cb, list->ctx,
+				&list->users);
 	return pchat_presence_join(presence(), room->id, room->guid, pchat_params.node_id, session,
 			c->user, room->access.roles);
 }
@@ -238,7 +243,8 @@ static int remove_from_room(uint64_t room_id, pchat_sref_t ref, int *last, char 
 	return removed;
 }
 
-static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post)
+static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post,
+		pchat_listing_t *list)
 {
 	uint32_t bucket = bucket_of(room->id), uhash = user_hash(c->user);
 	pchat_session_t *s;
@@ -302,7 +308,7 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 		return added;
 	}
 	/* the pool decides whether the user is new in the room; alone, this node does */
-	rc = presence_join(room, c);
+	rc = presence_join(room, c, list);
 	return rc >= 0 ? rc : first;
 }
 

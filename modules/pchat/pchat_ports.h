@@ -38,6 +38,11 @@ typedef struct pchat_store_ops {
 	/* A room with what its category and roles say about user; PCHAT_ERR_NOT_FOUND when the
 	 * store has no room with that GUID. */
 	int (*room_for)(void *h, const char *guid, const char *user, pchat_room_t *room);
+	/* room_for for n rooms (at most PCHAT_ROOMS_BATCH) in one round trip: rooms[i].guid names
+	 * what to look up, and rooms[i] is filled as room_for would fill it, or keeps its GUID with
+	 * id 0 when the store has no such room; an empty GUID is left alone. 0, or the store's
+	 * failure (then no entry is to be trusted). */
+	int (*rooms_for)(void *h, const char *user, pchat_room_t *rooms, int n);
 	/* Opens a transaction that stores a post with the room's next sequence number (written to
 	 * *seq); ts is the server's time. Finish with post_commit or post_abort. */
 	int (*post_begin)(void *h, uint64_t room_id, const char *author, const char *ts,
@@ -83,6 +88,16 @@ typedef struct pchat_store_ops {
 } pchat_store_ops_t;
 
 #define PCHAT_STORE_BATCH 100
+#define PCHAT_ROOMS_BATCH 10
+
+/* The room's users as a join found them: up to max go to cb, and users is how many the room
+ * has, or stays -1 when the join could not tell (then participants() asks). */
+typedef struct pchat_listing {
+	int max;
+	pchat_user_f cb;
+	void *ctx;
+	int users;
+} pchat_listing_t;
 
 typedef struct pchat_live_ops {
 	/* Adds the session to the room; it receives the room's posts only after ready(). can_post
@@ -90,8 +105,10 @@ typedef struct pchat_live_ops {
 	 * 0 when the user was already there with another session, PCHAT_JOIN_AGAIN when this
 	 * session was (its rights are updated), PCHAT_ERR_FULL when the session is in as many rooms
 	 * as it may be, PCHAT_ERR_NO_MEMORY or PCHAT_ERR_FAILED (the session is ending) when it
-	 * cannot be added. */
-	int (*join)(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post);
+	 * cannot be added. list, when not NULL, gets the room's users (the joining one included)
+	 * from the join's own round trip to the pool, where it makes one. */
+	int (*join)(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post,
+			pchat_listing_t *list);
 	void (*ready)(void *h, const pchat_caller_t *c, uint64_t room_id);
 	/* Returns 1 when that was the user's last session in the room, 0 when the user is still
 	 * there, PCHAT_ERR_FAILED (-1) when the session was not in the room. */

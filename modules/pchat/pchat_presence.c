@@ -10,16 +10,36 @@
 #include "pchat_log.h"
 #include "pchat_presence.h"
 
-/* ARGV: room, guid, node, session, user, roles */
-static const char join_script[] =
-	"local p = 'pchat:room:' .. ARGV[1]\n"
-	"redis.call('HSET', p .. ':roles', ARGV[5], ARGV[6])\n"
-	"if redis.call('HSETNX', p .. ':sessions', ARGV[4], ARGV[5]) == 0 then return 0 end\n"
-	"redis.call('HINCRBY', p .. ':nodes', ARGV[3], 1)\n"
-	"redis.call('SADD', 'pchat:node:' .. ARGV[3] .. ':memberships',\n"
-	"  ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[4] .. '|' .. ARGV[5])\n"
-	"if redis.call('HINCRBY', p .. ':users', ARGV[5], 1) == 1 then return 1 end\n"
-	"return 0\n";
+/* ARGV: room, guid, node, session, user, roles. 1 when the user is new in the room. */
+#define JOIN_FUNCTION                                                                     \
+	"local function join()\n"                                                              \
+	"  local p = 'pchat:room:' .. ARGV[1]\n"                                                \
+	"  redis.call('HSET', p .. ':roles', ARGV[5], ARGV[6])\n"                               \
+	"  if redis.call('HSETNX', p .. ':sessions', ARGV[4], ARGV[5]) == 0 then return 0 end\n" \
+	"  redis.call('HINCRBY', p .. ':nodes', ARGV[3], 1)\n"                                  \
+	"  redis.call('SADD', 'pchat:node:' .. ARGV[3] .. ':memberships',\n"                    \
+	"    ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[4] .. '|' .. ARGV[5])\n"                  \
+	"  if redis.call('HINCRBY', p .. ':users', ARGV[5], 1) == 1 then return 1 end\n"        \
+	"  return 0\n"                                                                          \
+	"end\n"
+
+/* {the room's user count, up to max users with their roles}. The roles hash has exactly the
+ * room's users as fields. */
+#define LIST_FUNCTION                                                                     \
+	"local function list(room, max)\n"                                                     \
+	"  local k = 'pchat:room:' .. room .. ':roles'\n"                                       \
+	"  local n = redis.call('HLEN', k)\n"                                                   \
+	"  if n <= max then return {n, redis.call('HGETALL', k)} end\n"                         \
+	"  return {n, redis.call('HRANDFIELD', k, max, 'WITHVALUES')}\n"                        \
+	"end\n"
+
+static const char join_script[] = JOIN_FUNCTION "return join()\n";
+
+/* ARGV: join's, then max: a join and the room's users after it, in one round trip. */
+static const char join_list_script[] = JOIN_FUNCTION LIST_FUNCTION
+	"local first = join()\n"
+	"local l = list(ARGV[1], tonumber(ARGV[7]))\n"
+	"return {first, l[1], l[2]}\n";
 
 /* ARGV: room, guid, node, session */
 /* part_script answers this when the session was not recorded in the room (eval_int's own
@@ -47,13 +67,9 @@ static const char roles_script[] =
 	"redis.call('HSET', p .. ':roles', ARGV[2], ARGV[3])\n"
 	"return 1\n";
 
-/* ARGV: room, max. The roles hash has exactly the room's users as fields. */
-static const char participants_script[] =
-	"local k = 'pchat:room:' .. ARGV[1] .. ':roles'\n"
-	"local n = redis.call('HLEN', k)\n"
-	"local max = tonumber(ARGV[2])\n"
-	"if n <= max then return {n, redis.call('HGETALL', k)} end\n"
-	"return {n, redis.call('HRANDFIELD', k, max, 'WITHVALUES')}\n";
+/* ARGV: room, max */
+static const char participants_script[] = LIST_FUNCTION
+	"return list(ARGV[1], tonumber(ARGV[2]))\n";
 
 /* ARGV: room ids */
 static const char counts_script[] =
@@ -185,6 +201,46 @@ int pchat_presence_join(pchat_redis_t *r, uint64_t room, const char *guid, const
 	return eval_int(r, join_script, 6, args, 0);
 }
 
+/* Reads {count, [user, roles]...} at e[0] and e[1] of a script's answer: calls cb for each
+ * user and returns the count, or PCHAT_ERR_DOWN when the answer is not of that shape. */
+static int read_list(redisReply *const *e, pchat_presence_user_f cb, void *ctx)
+{
+	size_t i;
+
+	if (e[0]->type != REDIS_REPLY_INTEGER || e[1]->type != REDIS_REPLY_ARRAY)
+		return PCHAT_ERR_DOWN;
+	for (i = 0; i + 1 < e[1]->elements; i += 2)
+		if (is_string(e[1]->element[i]))
+			cb(ctx, e[1]->element[i]->str, (unsigned)reply_ll(e[1]->element[i + 1]));
+	return (int)e[0]->integer;
+}
+
+int pchat_presence_join_list(pchat_redis_t *r, uint64_t room, const char *guid,
+		const char *node, const char *session, const char *user, unsigned roles, int max,
+		pchat_presence_user_f cb, void *ctx, int *users)
+{
+	char id[24], rl[16], mx[16];
+	const char *args[] = {id, guid, node, session, user, rl, mx};
+	redisReply *rep;
+	int first = PCHAT_ERR_DOWN, n;
+
+	snprintf(id, sizeof(id), "%" PRIu64, room);
+	snprintf(rl, sizeof(rl), "%u", roles);
+	snprintf(mx, sizeof(mx), "%d", max);
+	rep = eval(r, join_list_script, 7, args, 0);
+	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3
+			&& rep->element[0]->type == REDIS_REPLY_INTEGER
+			&& (n = read_list(rep->element + 1, cb, ctx)) >= 0) {
+		first = (int)rep->element[0]->integer;
+		*users = n;
+	} else if (rep) {
+		PLOG_ERR("unexpected reply type %d from the join script\n", rep->type);
+	}
+	if (rep)
+		freeReplyObject(rep);
+	return first;
+}
+
 int pchat_presence_part(pchat_redis_t *r, uint64_t room, const char *guid, const char *node,
 		const char *session)
 {
@@ -213,9 +269,8 @@ int pchat_presence_participants(pchat_redis_t *r, uint64_t room, int max,
 {
 	char id[24], mx[16];
 	const char *args[] = {id, mx};
-	redisReply *rep, *list;
+	redisReply *rep;
 	int n = PCHAT_ERR_DOWN;
-	size_t i;
 
 	if (max <= 0) {
 		rep = pchat_redis_command(r, "HLEN pchat:room:%" PRIu64 ":roles", room);
@@ -230,15 +285,8 @@ int pchat_presence_participants(pchat_redis_t *r, uint64_t room, int max,
 	rep = eval(r, participants_script, 2, args, 0);
 	if (!rep)
 		return PCHAT_ERR_DOWN;
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
-			&& rep->element[0]->type == REDIS_REPLY_INTEGER
-			&& rep->element[1]->type == REDIS_REPLY_ARRAY) {
-		n = (int)rep->element[0]->integer;
-		list = rep->element[1];
-		for (i = 0; i + 1 < list->elements; i += 2)
-			if (is_string(list->element[i]))
-				cb(ctx, list->element[i]->str, (unsigned)reply_ll(list->element[i + 1]));
-	}
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
+		n = read_list(rep->element, cb, ctx);
 	freeReplyObject(rep);
 	return n;
 }

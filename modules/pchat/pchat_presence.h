@@ -48,6 +48,14 @@ void pchat_presence_session_key(const char *node, long long run, uint32_t slot, 
 int pchat_presence_join(pchat_redis_t *r, uint64_t room, const char *guid, const char *node,
 		const char *session, const char *user, unsigned roles);
 
+typedef void (*pchat_presence_user_f)(void *ctx, const char *user, unsigned roles);
+
+/* pchat_presence_join, and the room's users after it (as pchat_presence_participants with max
+ * and cb) in the same round trip: their number goes to *users (left alone on failure). */
+int pchat_presence_join_list(pchat_redis_t *r, uint64_t room, const char *guid,
+		const char *node, const char *session, const char *user, unsigned roles, int max,
+		pchat_presence_user_f cb, void *ctx, int *users);
+
 /* Removes a session from a room. Returns 1 when that was the user's last session in the room
  * in the whole pool, 0 when the user is still there, or PCHAT_ERR_NOT_FOUND. */
 int pchat_presence_part(pchat_redis_t *r, uint64_t room, const char *guid, const char *node,
@@ -55,8 +63,6 @@ int pchat_presence_part(pchat_redis_t *r, uint64_t room, const char *guid, const
 
 /* New roles of a user in a room (if the user is there). */
 int pchat_presence_set_roles(pchat_redis_t *r, uint64_t room, const char *user, unsigned roles);
-
-typedef void (*pchat_presence_user_f)(void *ctx, const char *user, unsigned roles);
 
 /* Returns how many users are in the room, and calls cb for up to max of them (max 0: count
  * only; cb may then be NULL). */

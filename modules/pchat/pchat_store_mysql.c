@@ -18,6 +18,7 @@
 
 enum {
 	ST_ROOM_FOR,
+	ST_ROOMS_FOR,
 	ST_POST_NEXT_SEQ,
 	ST_POST_INSERT,
 	ST_POSTS_BETWEEN,
@@ -73,19 +74,26 @@ enum {
 #define NAME_LIKE "r.name LIKE CONCAT('%', ?, '%') ESCAPE '!' "
 #define BY_NAME "ORDER BY r.name LIMIT ?"
 
+/* A room with what its category and roles say about a user (pchat_room_t, read_room's 16
+ * columns); takes 3 principal pairs, then the condition on r. */
+#define ROOM_FOR                                                                          \
+	"SELECT r.id, r.guid, r.name, r.description, r.topic, r.privacy, r.type, r.disabled, "  \
+	"c.file_upload, IF(r.invitations = 'inherit', c.invitations, r.invitations = 'on'), "   \
+	"c.chat_history, EXISTS (SELECT 1 FROM pchat_category_principal a WHERE "              \
+	"a.category_id = r.category_id AND a.role = 'allowed' AND a.principal " IN_PRINCIPALS  \
+	"), EXISTS (SELECT 1 FROM pchat_category_principal d WHERE d.category_id = "           \
+	"r.category_id AND d.role = 'denied' AND d.principal " IN_PRINCIPALS "), "             \
+	"(SELECT COALESCE(BIT_OR(CASE p.role WHEN 'member' THEN 1 WHEN 'manager' THEN 2 "       \
+	"ELSE 4 END), 0) FROM pchat_room_principal p WHERE p.room_id = r.id AND p.principal "  \
+	IN_PRINCIPALS "), (SELECT COALESCE(MAX(s.last_seq), 0) FROM pchat_room_sequence s "     \
+	"WHERE s.room_id = r.id), r.category_id FROM pchat_room r JOIN pchat_category c ON "    \
+	"c.id = r.category_id WHERE "
+
 static const char *const store_sql[] = {
-	[ST_ROOM_FOR] =
-		"SELECT r.id, r.guid, r.name, r.description, r.topic, r.privacy, r.type, r.disabled, "
-		"c.file_upload, IF(r.invitations = 'inherit', c.invitations, r.invitations = 'on'), "
-		"c.chat_history, EXISTS (SELECT 1 FROM pchat_category_principal a WHERE "
-		"a.category_id = r.category_id AND a.role = 'allowed' AND a.principal " IN_PRINCIPALS
-		"), EXISTS (SELECT 1 FROM pchat_category_principal d WHERE d.category_id = "
-		"r.category_id AND d.role = 'denied' AND d.principal " IN_PRINCIPALS "), "
-		"(SELECT COALESCE(BIT_OR(CASE p.role WHEN 'member' THEN 1 WHEN 'manager' THEN 2 "
-		"ELSE 4 END), 0) FROM pchat_room_principal p WHERE p.room_id = r.id AND p.principal "
-		IN_PRINCIPALS "), (SELECT COALESCE(MAX(s.last_seq), 0) FROM pchat_room_sequence s "
-		"WHERE s.room_id = r.id), r.category_id FROM pchat_room r JOIN pchat_category c ON "
-		"c.id = r.category_id WHERE r.guid = ?",
+	[ST_ROOM_FOR] = ROOM_FOR "r.guid = ?",
+	/* a batch join's rooms in one round trip; unused places are bound to '' (no room has an
+	 * empty GUID) */
+	[ST_ROOMS_FOR] = ROOM_FOR "r.guid IN (" TEN_MARKS ")",
 	/* Takes the room's sequence row lock until the transaction ends: posts of a room are
 	 * numbered in commit order. LAST_INSERT_ID(expr) hands the new number back without another
 	 * query; a room's first post creates the row. */
@@ -200,6 +208,49 @@ static int room_for(void *h, const char *guid, const char *user, pchat_room_t *r
 	if (rc < 0)
 		return pchat_db_failure(rc);
 	return rc == 0 ? PCHAT_ERR_NOT_FOUND : 0;
+}
+
+typedef struct rooms_ctx {
+	pchat_room_t *rooms;
+	int n;
+} rooms_ctx_t;
+
+/* A row of ST_ROOMS_FOR goes to every place that asked for its GUID (a batch may name a room
+ * twice); the places keep the GUID as they asked for it. */
+static int read_batch_room(void *ctx, const pchat_db_val_t *cols, int ncols)
+{
+	rooms_ctx_t *rc = ctx;
+	pchat_room_t row;
+	int i;
+
+	if (read_room(&row, cols, ncols) < 0)
+		return PCHAT_ERR_FAILED;
+	for (i = 0; i < rc->n; i++)
+		if (rc->rooms[i].guid[0] && strcasecmp(rc->rooms[i].guid, row.guid) == 0)
+			rc->rooms[i] = row;
+	return 0;
+}
+
+_Static_assert(PCHAT_ROOMS_BATCH == 10, "ST_ROOMS_FOR has TEN_MARKS places");
+
+static int rooms_for(void *h, const char *user, pchat_room_t *rooms, int n)
+{
+	pchat_db_val_t p[6 + PCHAT_ROOMS_BATCH];
+	rooms_ctx_t ctx = {rooms, n};
+	long long rc;
+	int i;
+
+	if (n > PCHAT_ROOMS_BATCH)
+		return PCHAT_ERR_FAILED;
+	principal_pairs(p, 0, 3, user);
+	for (i = 0; i < PCHAT_ROOMS_BATCH; i++) {
+		p[6 + i] = PCHAT_DB_CS(i < n ? rooms[i].guid : "");
+		if (i < n)
+			rooms[i].id = 0;
+	}
+	rc = pchat_db_exec(h, &pchat_store_sqlset, ST_ROOMS_FOR, p, 6 + PCHAT_ROOMS_BATCH,
+			read_batch_room, &ctx);
+	return rc < 0 ? pchat_db_failure(rc) : 0;
 }
 
 /* ------------------------------------------------------------------ posts */
@@ -686,6 +737,7 @@ static int file_exists(void *h, uint64_t room_id, const char *name)
 
 const pchat_store_ops_t pchat_store_mysql_ops = {
 	.room_for = room_for,
+	.rooms_for = rooms_for,
 	.posts_between = posts_between,
 	.post_begin = post_begin,
 	.post_commit = post_commit,

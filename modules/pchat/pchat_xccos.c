@@ -361,7 +361,9 @@ static void ntc_close(pchat_buf_t *b)
 void pchat_xccos_post(pchat_buf_t *b, const char *element, const char *chan_uri,
 		const char *author, const char *ts, const char *content)
 {
-	pchat_buf_addf(b, "<%s id=\"grpchat\" seqid=\"1\" chanUri=\"", element);
+	pchat_buf_adds(b, "<");
+	pchat_buf_adds(b, element);
+	pchat_buf_adds(b, " id=\"grpchat\" seqid=\"1\" chanUri=\"");
 	pchat_buf_adds_xml(b, chan_uri);
 	pchat_buf_adds(b, "\" author=\"");
 	pchat_buf_adds_xml(b, author);
@@ -369,7 +371,9 @@ void pchat_xccos_post(pchat_buf_t *b, const char *element, const char *chan_uri,
 	pchat_buf_adds_xml(b, ts);
 	pchat_buf_adds(b, "\">");
 	pchat_buf_adds(b, content); /* well-formed: serialized by libxml2 from a parsed post */
-	pchat_buf_addf(b, "</%s>", element);
+	pchat_buf_adds(b, "</");
+	pchat_buf_adds(b, element);
+	pchat_buf_adds(b, ">");
 }
 
 void pchat_xccos_time(const char *dt, char *out, size_t outlen)
@@ -398,7 +402,9 @@ void pchat_xccos_stored_post(pchat_buf_t *b, const char *element, const char *ch
 
 void pchat_xccos_uib(pchat_buf_t *b, int id, const char *user)
 {
-	pchat_buf_addf(b, "<uib id=\"%d\" uri=\"", id);
+	pchat_buf_adds(b, "<uib id=\"");
+	pchat_buf_add_uint(b, (unsigned)id);
+	pchat_buf_adds(b, "\" uri=\"");
 	pchat_buf_adds_xml(b, user);
 	pchat_buf_adds(b, "\"/>");
 }
@@ -441,7 +447,7 @@ static void add_aib(pchat_buf_t *b, const int *ids, const unsigned *roles, int n
 		else
 			pchat_buf_adds(b, managers ? "<aib key=\"" PCHAT_XCCOS_AIB_MANAGER "\" value=\""
 									   : "<aib key=\"" PCHAT_XCCOS_AIB_PARTICIPANT "\" value=\"");
-		pchat_buf_addf(b, "%d", ids[i]);
+		pchat_buf_add_uint(b, (unsigned)ids[i]);
 	}
 	if (listed)
 		pchat_buf_adds(b, "\"/>");

@@ -112,7 +112,8 @@ void pchat_xccos_stored_post(pchat_buf_t *b, const char *element, const char *ch
 #define PCHAT_XCCOS_AIB_PARTICIPANT "3984"
 #define PCHAT_XCCOS_AIB_MANAGER "12276"
 
-/* <uib id="ID" uri="USER"/>: a user of a join reply, whose aib lists name it by id. */
+/* <uib id="ID" uri="USER"/>: a user of a join reply, whose aib lists name it by id (its
+ * position in the reply, >= 0, as are the ids of the aib lists). */
 void pchat_xccos_uib(pchat_buf_t *b, int id, const char *user);
 /* <uib uri="URI"/>: the chat service's URI (requri). */
 void pchat_xccos_uib_uri(pchat_buf_t *b, const char *uri);

@@ -17,6 +17,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -36,6 +37,13 @@ SHM_MB = 2048
 PKG_MB = 32
 CHILDREN = 4
 MAX_SESSIONS = 90000
+# one generator socket speaks for every user, as fast as it can
+LIFTED_LIMITS = "PCHAT_MAX_SESSIONS_PER_SOURCE=0 PCHAT_USER_REQUEST_RATE=0"
+# reconnect: the logins a pool's clients have in progress at once (clients that found their
+# node dead try again after a random pause, so they do not all arrive in the same instant)
+RECONNECT_WINDOW = 300
+# reconnect: the shared memory of the pool's front end (tm keeps what it relays for wt_timer)
+FRONTEND_SHM_MB = 1024
 
 
 def say(msg):
@@ -79,14 +87,14 @@ class Bench:
 
     # ---- the lab
 
-    def lab(self, *cmd, **env_extra):
+    def lab(self, *cmd, lab_dir=None, limits=LIFTED_LIMITS, **env_extra):
+        """scripts/lab CMD on the bench lab (or the one in lab_dir), with the bench's memory and
+        workers and the limits given as cfg defines."""
         env = dict(os.environ, PCHAT_LAB_SHM_MB=str(SHM_MB), PCHAT_LAB_PKG_MB=str(PKG_MB),
-                   PCHAT_LAB_DEFINES="PCHAT_MAX_SESSIONS=%d PCHAT_CHILDREN=%d "
-                   # one generator socket speaks for every user, as fast as it can
-                   "PCHAT_MAX_SESSIONS_PER_SOURCE=0 PCHAT_USER_REQUEST_RATE=0"
-                   % (MAX_SESSIONS, CHILDREN), **env_extra)
+                   PCHAT_LAB_DEFINES="PCHAT_MAX_SESSIONS=%d PCHAT_CHILDREN=%d %s"
+                   % (MAX_SESSIONS, CHILDREN, limits), **env_extra)
         res = subprocess.run([os.path.join(TOP, "scripts", "lab")] + list(cmd) +
-                             ["--dir", self.dir], env=env, stdout=subprocess.PIPE,
+                             ["--dir", lab_dir or self.dir], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
         if res.returncode != 0:
             raise RuntimeError("scripts/lab %s failed:\n%s" % (" ".join(cmd), res.stdout))
@@ -243,6 +251,99 @@ class Bench:
             "--step", 3 if self.quick else 5, "--max-p99", 2000, timeout=1800)))
         self.record("login-storm", "full logins/s (INVITE, ACK, getserverinfo, bjoin of 3, "
                     "3 x bccontext), p99 < 2 s", [r[0] for r in runs], 1000, ">= 1,000/s")
+
+    def reconnect(self):
+        """A node of a pool of three dies and its users log in again through the front end:
+        N sessions log in fully on node 1 (getserverinfo, bjoin of 3 rooms with 25 posts of
+        history each, a backchat of each), node 1 is killed -9, and the same users log in again
+        through the front end, RECONNECT_WINDOW logins in progress at once: seconds until all N
+        are back in their rooms, over one MariaDB and over a 3-node Galera cluster. The nodes
+        keep the request rate limit; only the per-address session limit is lifted, because the
+        first logins come straight from the generator's one address (through the front end
+        nothing counts per address: the nodes trust it)."""
+        n = 2000 if self.quick else 20000
+        for db, offset, name in (("single", 600, "reconnect"),
+                                 ("galera", 1200, "reconnect-galera")):
+            try:
+                out, kill_to_go = self.reconnect_run(db, n, self.args.port_base + offset)
+            except (RuntimeError, subprocess.SubprocessError, ValueError, KeyError) as e:
+                say("%s FAILED: %s" % (name, e))
+                self.failed[name] = str(e)
+                continue
+            step = out["steps"][0]
+            back = out["back"]
+            self.record(name, "seconds until %d sessions of a killed node are back in their "
+                        "rooms through the front end (3 nodes, %s; one run)%s"
+                        % (n, "one MariaDB" if db == "single" else "Galera, 3 servers",
+                           "" if back == n else ": only %d came back" % back),
+                        [step["seconds"]], n / 1000 if db == "single" else None,
+                        "<= %g s (>= 1,000 logins/s)" % (n / 1000) if db == "single"
+                        else "beside reconnect",
+                        extra={"logins_per_s": back / step["seconds"],
+                               "back": back, "sessions": n,
+                               "attempts_failed": step["failed"],
+                               "refused_503": out["refused_503"],
+                               "refused_other": out["refused_other"],
+                               "login_ms": step["latency_ms"],
+                               "first_login_s": out["login_seconds"],
+                               "kill_to_go_s": kill_to_go, "window": RECONNECT_WINDOW},
+                        lower_is_better=True)
+            if back < n:
+                self.results[name]["met"] = False
+
+    def reconnect_run(self, db, n, port_base):
+        """One reconnect on a pool lab of its own: the generator's figures, and the seconds
+        between the kill and the generator's go."""
+        lab_dir = "%s-pool-%s" % (self.dir, db)
+        limits = "PCHAT_MAX_SESSIONS_PER_SOURCE=0"
+        say("reconnect (%s): pool lab in %s (port base %d)" % (db, lab_dir, port_base))
+        try:
+            # inside: what did start must not outlive a failed start
+            self.lab("up", "--nodes", "3", "--db", db, "--port-base", str(port_base),
+                     lab_dir=lab_dir, limits=limits,
+                     PCHAT_LAB_FRONTEND_SHM_MB=str(FRONTEND_SHM_MB))
+            env = read_env(os.path.join(lab_dir, "lab.env"))
+            guids = self.history_rooms(env, lab_dir, "reconnect", 3, 25)
+            proc = subprocess.Popen([LOAD, "--mode", "reconnect", "--server", "127.0.0.1:%s" %
+                                     env["PCHAT_SIP_PORTS"].split()[0], "--again",
+                                     "127.0.0.1:%s" % env["PCHAT_FRONTEND_PORT"], "--guids",
+                                     guids, "--sessions", str(n), "--window",
+                                     str(RECONNECT_WINDOW), "--duration", "900"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            for line in proc.stderr:
+                say("reconnect (%s): %s" % (db, line.strip()))
+                if "ready for the kill" in line:
+                    break
+            else:
+                raise RuntimeError("pchat-load ended before the kill: %s" % proc.communicate())
+            t0 = time.time()
+            os.killpg(int(env["PCHAT_NODE_PGIDS"].split()[0]), signal.SIGKILL)
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            kill_to_go = time.time() - t0
+            out, err = proc.communicate(timeout=1800)
+            say("reconnect (%s): %s" % (db, err.strip().splitlines()[-1] if err.strip() else ""))
+            return json.loads(out), kill_to_go
+        finally:
+            self.lab("down", lab_dir=lab_dir, limits=limits)
+
+    def history_rooms(self, env, lab_dir, label, n, posts):
+        """n fresh open rooms with posts stored posts each, on the lab of env; the file of
+        their GUIDs."""
+        tag = "%s %d" % (label, int(time.time() * 1000) % 10**9)
+        bench_lab.sql(env, "INSERT INTO pchat_room (guid, name, category_id, privacy) SELECT "
+                      "UUID(), CONCAT('%s ', seq), 1, 'open' FROM seq_1_to_%d;"
+                      "INSERT INTO pchat_message (room_id, seq, author, ts, content) SELECT r.id, "
+                      "s.seq, 'sip:bench@bench.test', UTC_TIMESTAMP(6), CONCAT('<chat>history ', "
+                      "s.seq, '</chat>') FROM pchat_room r JOIN seq_1_to_%d s WHERE r.name LIKE "
+                      "'%s %%';INSERT INTO pchat_room_sequence (room_id, last_seq) SELECT id, %d "
+                      "FROM pchat_room WHERE name LIKE '%s %%'" % (tag, n, posts, tag, posts, tag))
+        path = os.path.join(lab_dir, "%s.guids" % label)
+        with open(path, "w") as f:
+            f.write(bench_lab.sql(env, "SELECT guid FROM pchat_room WHERE name LIKE '%s %%' "
+                                       "ORDER BY id" % tag) + "\n")
+        return path
 
     def sessions(self):
         n = 10000 if self.quick else 80000
@@ -692,7 +793,9 @@ class Bench:
         for name, r in self.results.items():
             fig = r["median"]
             text = "-" if fig is None else ("%.1f" % fig if fig < 100 else "%.0f" % fig)
-            if "x_imc" in r:
+            if "logins_per_s" in r:
+                text += " (%.0f logins/s)" % r["logins_per_s"]
+            elif "x_imc" in r:
                 text += " (%.2f x imc, %.2f x ceiling)" % (r["x_imc"], r.get("x_ceiling", 0))
             elif "x_ceiling" in r:
                 text += " (%.2f x ceiling)" % r["x_ceiling"]
@@ -740,8 +843,8 @@ class Bench:
             os.remove(path)
 
 
-SCENARIOS = ["ceiling", "imc", "fanout150", "fanout16k", "post_rate", "login", "sessions",
-             "history", "search", "cost", "compliance", "files"]
+SCENARIOS = ["ceiling", "imc", "fanout150", "fanout16k", "post_rate", "login", "reconnect",
+             "sessions", "history", "search", "cost", "compliance", "files"]
 
 
 def main():

@@ -2,7 +2,8 @@
 and in the room's order, presence is pool-wide, a dead node's users vanish from the others'
 lists within the node timeout and find their history on another node, a restarted node does not
 bring back its old sessions, a Redis outage loses no post, and the front end spreads clients
-over the pool, keeps each session on its node and carries sessions over TLS."""
+over the pool, keeps each session on its node and carries sessions over TLS; a node's sessions
+that arrive through the front end never count against the per-address session limit."""
 import os
 import re
 import signal
@@ -15,13 +16,14 @@ from lab import TEST_DEFINES, start_lab, wait_for
 from xccos import Q, ChatClient, post_from_all, post_text, resp_code
 
 NODE_TIMEOUT = 3  # s, PCHAT_NODE_TIMEOUT below
+PER_SOURCE = 4  # PCHAT_MAX_SESSIONS_PER_SOURCE below: sessions per address a node takes
 
 
 @pytest.fixture(scope="module")
 def lab(request):
     return start_lab(request, nodes=3, defines=TEST_DEFINES + (
         " PCHAT_NODE_TIMEOUT=%d PCHAT_GAP_TIMEOUT=500 PCHAT_PRESENCE_SYNC_INTERVAL=5"
-        " PCHAT_CATCH_UP_INTERVAL=1" % NODE_TIMEOUT))
+        " PCHAT_CATCH_UP_INTERVAL=1 PCHAT_MAX_SESSIONS_PER_SOURCE=%d" % (NODE_TIMEOUT, PER_SOURCE)))
 
 
 def redis_usable_everywhere(lab, timeout=15):
@@ -241,6 +243,30 @@ def test_front_end_spreads_sessions_and_keeps_each_on_its_node(lab, room):
         assert len(msgs) == len(names)
         assert any(node != victim_node for uri, node in sessions_of(lab, room, node=alive)
                    if uri == again.uri)
+    finally:
+        for c in users:
+            c.close()
+
+
+def test_front_end_logins_are_not_counted_per_address(lab, room):
+    """Every session of a pool reaches its node from the front end's address: the nodes trust
+    it, so max_sessions_per_source (4 here) never refuses what it relays - a dead node's users
+    logging in again all at once - while clients that come straight to a node are counted
+    (test_budgets)."""
+    marks = [lab.log_mark(node) for node in range(3)]
+    users = []
+    try:
+        for i in range(5 * PER_SOURCE):
+            c = ChatClient(lab.frontend, "crowd%d" % i)
+            users.append(c)
+            c.login()
+            assert resp_code(c.join(room)) == 200
+        per_node = {}
+        for _, node in sessions_of(lab, room):
+            per_node[node] = per_node.get(node, 0) + 1
+        assert max(per_node.values()) > PER_SOURCE, per_node
+        for node in range(3):
+            assert "max_sessions_per_source" not in lab.log(node, since=marks[node])
     finally:
         for c in users:
             c.close()

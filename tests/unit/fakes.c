@@ -197,6 +197,27 @@ static int room_for(void *h, const char *guid, const char *user, pchat_room_t *r
 	return 0;
 }
 
+/* room_for for each place, as one query would answer: a failure fails the whole batch. */
+static int rooms_for(void *h, const char *user, pchat_room_t *rooms, int n)
+{
+	char guid[PCHAT_GUID_LEN + 1];
+	int i, rc;
+
+	F.batch_lookups++;
+	FAKE_CHECK(n <= PCHAT_ROOMS_BATCH);
+	for (i = 0; i < n; i++) {
+		if (!rooms[i].guid[0])
+			continue;
+		snprintf(guid, sizeof(guid), "%s", rooms[i].guid);
+		rc = room_for(h, guid, user, &rooms[i]);
+		if (rc == PCHAT_ERR_NOT_FOUND)
+			snprintf(rooms[i].guid, sizeof(rooms[i].guid), "%s", guid);
+		else if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int post_begin(void *h, uint64_t room_id, const char *author, const char *ts,
 		const char *content, uint64_t *seq)
 {
@@ -559,7 +580,7 @@ static int file_exists(void *h, uint64_t room_id, const char *name)
 	return room_id == F.file_room && strcmp(name, F.file_name) == 0;
 }
 
-const pchat_store_ops_t fake_store_ops = {room_for, post_begin, post_commit, post_abort,
+const pchat_store_ops_t fake_store_ops = {room_for, rooms_for, post_begin, post_commit, post_abort,
 	posts_between, search, associations, invitations, pref_get, pref_set, is_creator,
 	policy_enabled, last_seqs, record, file_token, file_exists};
 
@@ -586,7 +607,11 @@ static int user_there(const char *user, uint64_t room_id, int skip)
 	return 0;
 }
 
-static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post)
+static int users_in(uint64_t room_id, int max, pchat_user_f cb, void *ctx);
+
+/* The pool lists the room's users with the join, as Redis does, unless the session was there. */
+static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room, int can_post,
+		pchat_listing_t *list)
 {
 	const fake_room_t *r = fake_room(room->id);
 	int first, i = find(c->session, room->id);
@@ -601,6 +626,8 @@ static int live_join(void *h, const pchat_caller_t *c, const pchat_room_t *room,
 		return PCHAT_ERR_NO_MEMORY; /* no room in the fake's table */
 	first = !user_there(c->user, room->id, -1);
 	add_member(c->session, c->user, room->id, can_post);
+	if (list)
+		list->users = users_in(room->id, list->max, list->cb, list->ctx);
 	return first;
 }
 

@@ -194,6 +194,7 @@ typedef struct fake {
 	int ready[FAKE_SESSIONS];
 	int updates;
 	int participant_queries; /* live participants calls (each a round trip to the pool) */
+	int batch_lookups;       /* rooms_for calls (each one query) */
 	/* out */
 	uint64_t envid;
 	int locked;           /* a room's post lock is held */

@@ -215,6 +215,37 @@ static void bjoin_reports_each_failure(void **state)
 	assert_non_null(strstr(LAST_REPLY, "<fib key=\"OPERATION_FAILED\" value=\"junk\""));
 	assert_int_equal(F.members, 1);
 	assert_non_null(strstr(F.notice[0], "ntc:bjoin"));
+	/* the three rooms were looked up in one query */
+	assert_int_equal(F.batch_lookups, 1);
+}
+
+/* Rooms named twice are joined once; a store that cannot answer fails every room of the batch,
+ * and a batch longer than one query's rooms takes a query for each part. */
+static void bjoin_looks_rooms_up_in_batches(void **state)
+{
+	char cmd[4096];
+	int i, n = 0;
+
+	(void)state;
+	run(&alice, "<cmd id=\"cmd:bjoin\" seqid=\"1\"><data>"
+			"<chanid key=\"0\" domain=\"chat.test\" value=\"" GUID_LOBBY "\"/>"
+			"<chanid key=\"1\" domain=\"chat.test\" value=\"" GUID_LOBBY "\"/></data></cmd>");
+	assert_int_equal(F.members, 1);
+	assert_null(strstr(LAST_REPLY, "<fib "));
+	n = snprintf(cmd, sizeof(cmd), "<cmd id=\"cmd:bjoin\" seqid=\"1\"><data>");
+	for (i = 0; i < PCHAT_ROOMS_BATCH + 1; i++)
+		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, "<chanid key=\"%d\" domain=\"chat.test"
+				"\" value=\"%s\"/>", i, i % 2 ? GUID_ANNEX : GUID_LOBBY);
+	snprintf(cmd + n, sizeof(cmd) - (size_t)n, "</data></cmd>");
+	F.batch_lookups = 0;
+	run(&bob, cmd);
+	assert_int_equal(F.batch_lookups, 2);
+	assert_int_equal(F.members, 3);
+	F.down = 1;
+	run(&carol, cmd);
+	assert_non_null(strstr(LAST_REPLY, "rpl:bjoin"));
+	assert_null(strstr(LAST_REPLY, "<chanib "));
+	assert_int_equal(F.members, 3);
 }
 
 /* One reply lists each user once, but a user's roles are those of each room. */
@@ -231,22 +262,27 @@ static void bjoin_lists_each_room_with_its_own_roles(void **state)
 			"<aib key=\"3984\" value=\"0\"/></chanib>"));
 }
 
-/* The pool's presence is asked for a joined room's users once: the reply's list and the count
- * that decides the join notice come from the same answer. */
+/* The pool's presence lists a joined room's users with the join itself: the reply's list and
+ * the count that decides the join notice come from that answer, and only a session that was
+ * in the room already asks for them apart. */
 static void a_join_asks_for_the_participants_once_per_room(void **state)
 {
 	(void)state;
 	run(&bob, JOIN_LOBBY);
 	F.participant_queries = 0;
 	run(&alice, JOIN_LOBBY);
-	assert_int_equal(F.participant_queries, 1);
+	assert_int_equal(F.participant_queries, 0);
 	assert_int_equal(F.notices, 2); /* bob heard of alice */
-	F.participant_queries = 0;
+	assert_non_null(strstr(LAST_REPLY, "uri=\"sip:alice@chat.test\"/><uib id=\"1\" "
+			"uri=\"sip:bob@chat.test\"/>"));
 	run(&carol, "<cmd id=\"cmd:bjoin\" seqid=\"1\"><data>"
 			"<chanid key=\"0\" domain=\"chat.test\" value=\"" GUID_LOBBY "\"/>"
 			"<chanid key=\"1\" domain=\"chat.test\" value=\"" GUID_ANNEX "\"/></data></cmd>");
-	assert_int_equal(F.participant_queries, 2);
+	assert_int_equal(F.participant_queries, 0);
 	assert_int_equal(F.notices, 3); /* the lobby is over the limit now; the annex hears of carol */
+	run(&carol, JOIN_LOBBY); /* in the lobby already: its users are asked for */
+	assert_int_equal(F.participant_queries, 1);
+	assert_non_null(strstr(LAST_REPLY, "sip:bob@chat.test"));
 }
 
 static void post_is_stored_before_it_is_fanned_out_in_order(void **state)
@@ -670,6 +706,7 @@ int main(void)
 		cmocka_unit_test_setup(above_the_update_limit_lists_are_capped_and_notices_stop, reset),
 		cmocka_unit_test_setup(join_refusals_are_explained, reset),
 		cmocka_unit_test_setup(bjoin_reports_each_failure, reset),
+		cmocka_unit_test_setup(bjoin_looks_rooms_up_in_batches, reset),
 		cmocka_unit_test_setup(bjoin_lists_each_room_with_its_own_roles, reset),
 		cmocka_unit_test_setup(a_join_asks_for_the_participants_once_per_room, reset),
 		cmocka_unit_test_setup(post_is_stored_before_it_is_fanned_out_in_order, reset),

@@ -135,6 +135,40 @@ static void big_rooms_list_a_sample(void **state)
 			assert_string_not_equal(seen.users[i], seen.users[j]);
 }
 
+/* A join that lists the room's users answers as a join and participants one after the other
+ * would: the user's first session counts, the joining user is among the listed, a big room is
+ * sampled, and a session joined twice is listed without being counted twice. */
+static void a_join_lists_the_room_in_the_same_round_trip(void **state)
+{
+	pchat_redis_t *r = *state;
+	seen_users_t seen = {0};
+	char session[32], user[32];
+	int i, users = -1;
+
+	assert_int_equal(pchat_presence_join_list(r, ROOM, GUID, "a", "a:1:0:1", "sip:u1@t", 2, 5,
+			see_user, &seen, &users), 1);
+	assert_int_equal(users, 1);
+	assert_true(has_user(&seen, "sip:u1@t", 2));
+	seen.n = 0;
+	assert_int_equal(pchat_presence_join_list(r, ROOM, GUID, "b", "b:1:0:1", "sip:u1@t", 2, 5,
+			see_user, &seen, &users), 0);
+	assert_int_equal(users, 1);
+	assert_int_equal(pchat_presence_participants(r, ROOM, 0, NULL, NULL), 1);
+	for (i = 2; i <= 9; i++) {
+		snprintf(session, sizeof(session), "a:1:%d:1", i);
+		snprintf(user, sizeof(user), "sip:u%d@t", i);
+		seen.n = 0;
+		assert_int_equal(pchat_presence_join_list(r, ROOM, GUID, "a", session, user, 0, 5,
+				see_user, &seen, &users), 1);
+		assert_int_equal(users, i);
+		assert_int_equal(seen.n, i < 5 ? i : 5);
+	}
+	seen.n = 0;
+	assert_int_equal(pchat_presence_join_list(r, ROOM, GUID, "a", "a:1:0:1", "sip:u1@t", 2, 5,
+			see_user, &seen, &users), 0);
+	assert_int_equal(users, 9);
+}
+
 typedef struct received {
 	int n;
 	pchat_relay_t rel[4];
@@ -275,6 +309,7 @@ static void unreachable_redis_answers_down(void **state)
 	pchat_redis_conf_t c = {0};
 	pchat_redis_t *r;
 	char pos[PCHAT_STREAM_POS_MAX] = "0-0";
+	int users = -1;
 
 	(void)state;
 	c.host = "127.0.0.1";
@@ -284,6 +319,9 @@ static void unreachable_redis_answers_down(void **state)
 	r = pchat_redis_new(&c, NULL);
 	assert_int_equal(pchat_presence_join(r, ROOM, GUID, "a", "a:1:0:1", "sip:u@t", 0),
 			PCHAT_ERR_DOWN);
+	assert_int_equal(pchat_presence_join_list(r, ROOM, GUID, "a", "a:1:0:1", "sip:u@t", 0, 5,
+			see_user, NULL, &users), PCHAT_ERR_DOWN);
+	assert_int_equal(users, -1);
 	assert_int_equal(pchat_presence_participants(r, ROOM, 5, see_user, NULL),
 			PCHAT_ERR_DOWN);
 	assert_int_equal(pchat_presence_receive(r, "a", pos, 10, 10, receive_one, NULL),
@@ -296,6 +334,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(joins_and_parts_count_users_pool_wide, setup, teardown),
 		cmocka_unit_test_setup_teardown(big_rooms_list_a_sample, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_join_lists_the_room_in_the_same_round_trip, setup,
+				teardown),
 		cmocka_unit_test_setup_teardown(relays_reach_the_other_nodes_of_the_room_in_order, setup,
 				teardown),
 		cmocka_unit_test_setup_teardown(dead_nodes_are_claimed_once_and_forgotten, setup,

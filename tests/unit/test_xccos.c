@@ -414,6 +414,35 @@ static void fixed_buffers_fail_instead_of_growing(void **state)
 	pchat_buf_free(&b);
 }
 
+/* Formatted text and numbers land whole, whether they fit in the free space, make the buffer
+ * grow, or overflow fixed storage (which then keeps its text as it was). */
+static void formats_and_numbers(void **state)
+{
+	char storage[12];
+	pchat_buf_t b;
+	int i;
+
+	(void)state;
+	pchat_buf_init(&b);
+	for (i = 0; i < 100; i++)
+		pchat_buf_addf(&b, "<%s %d/>", "x", i);
+	assert_true(pchat_buf_ok(&b));
+	assert_int_equal(b.len, 10 * 6 + 90 * 7);
+	assert_memory_equal(b.s + b.len - 7, "<x 99/>", 8);
+	pchat_buf_reset(&b);
+	pchat_buf_add_uint(&b, 0);
+	pchat_buf_adds(&b, ",");
+	pchat_buf_add_uint(&b, 18446744073709551615ULL);
+	assert_string_equal(b.s, "0,18446744073709551615");
+	pchat_buf_free(&b);
+	pchat_buf_init_on(&b, storage, sizeof(storage));
+	pchat_buf_addf(&b, "%s", "abc");
+	pchat_buf_addf(&b, "%d", 123456789);
+	assert_false(pchat_buf_ok(&b));
+	assert_string_equal(storage, "abc");
+	pchat_buf_free(&b);
+}
+
 /* The text a moderation records as a message's previous one: what the post's CHAT event had. */
 static void stored_text_is_the_chat_text(void **state)
 {
@@ -461,6 +490,7 @@ int main(void)
 		cmocka_unit_test(builds_small_elements),
 		cmocka_unit_test(builds_room_entries_and_invitations),
 		cmocka_unit_test(fixed_buffers_fail_instead_of_growing),
+		cmocka_unit_test(formats_and_numbers),
 		cmocka_unit_test(stored_text_is_the_chat_text),
 	};
 

@@ -21,8 +21,11 @@
 #define LOGIN_ROOMS 3     /* login mode: rooms a login joins and reads */
 
 typedef enum run_mode {
-	RUN_OPTIONS, RUN_FANOUT, RUN_IMC, RUN_LOGIN, RUN_SESSIONS, RUN_QUERY, RUN_SOAK
+	RUN_OPTIONS, RUN_FANOUT, RUN_IMC, RUN_LOGIN, RUN_SESSIONS, RUN_QUERY, RUN_SOAK, RUN_RECONNECT
 } run_mode_t;
+
+/* Modes whose sessions log in fully (getserverinfo, bjoin, a backchat of each room). */
+#define FULL_LOGIN(mode) ((mode) == RUN_LOGIN || (mode) == RUN_RECONNECT)
 
 typedef struct conf {
 	run_mode_t mode;
@@ -52,6 +55,8 @@ typedef struct conf {
 	double churn_rate;         /* soak: joins/s by the churners */
 	double stay_s;             /* soak: how long a churner stays in a room */
 	double refresh_s;          /* soak: every session refreshes (UPDATE) this often */
+	struct sockaddr_in again;  /* reconnect: where the sessions log in again (a front end) */
+	int window;                /* reconnect: logins in progress at once */
 } conf_t;
 
 typedef enum tx_kind {
@@ -104,9 +109,12 @@ typedef struct session {
 	int64_t owed_from;     /* soak churners: posts from this number on are owed to it, */
 	int64_t owed_until;    /* up to this one, fixed when its stay ends */
 	double due;            /* soak churners: when its stay or its wait ends */
-	int step;              /* login mode: the step its login belongs to */
+	int step;              /* login, reconnect: the step its login counts in, -1 none */
+	uint8_t attempts;      /* reconnect: logins tried */
+	double retry_at;       /* reconnect: when a failed login is tried again */
 	char rtag[48];
 	char target[96];
+	char *route;           /* the dialog's route set (a front end's Record-Route), or NULL */
 	uint64_t envid;
 	uint64_t cmd_envid;    /* the command whose reply is awaited */
 	double cmd_sent;
@@ -186,7 +194,10 @@ typedef struct gen {
 	uint64_t server_byes;          /* sessions the server ended */
 	uint64_t refreshes, refresh_failed;
 	uint64_t query_errors;
+	uint64_t refused_503, refused_other; /* final responses >= 300 to our requests */
 	double last_request;           /* when the servers last sent us a request */
+	double last_login;             /* when a session last finished logging in */
+	int back;                      /* reconnect: sessions logged in again at the end */
 } gen_t;
 
 double now_s(void);
@@ -200,6 +211,8 @@ void gen_die(const char *what);
 /* session.c: the SIP and XCCOS side of a session */
 int gen_sessions_init(gen_t *g, int n);
 void gen_start_session(gen_t *g, session_t *s);
+/* Forgets the session's dialog (its server died), so it can log in again as a new one. */
+void gen_forget_session(gen_t *g, session_t *s);
 void gen_hang_up(gen_t *g, session_t *s);
 void gen_post(gen_t *g, session_t *s, int64_t k, int step);
 void gen_send_query(gen_t *g, session_t *s);

@@ -15,6 +15,7 @@
 /* ------------------------------------------------------------------ SIP messages (sip.c) */
 
 #define SIP_MAX_VIA 8
+#define SIP_MAX_RR 4
 
 /* A parsed SIP message; every pointer points into the received datagram. */
 typedef struct sip_msg {
@@ -31,10 +32,14 @@ typedef struct sip_msg {
 	int cseq_method_len;
 	const char *to_tag;
 	int to_tag_len;
+	const char *from_tag;
+	int from_tag_len;
 	const char *contact;         /* the URI inside <> */
 	int contact_len;
 	const char *via[SIP_MAX_VIA], *from, *to, *cseq_line, *call_id_line;
 	int via_len[SIP_MAX_VIA], from_len, to_len, cseq_line_len, call_id_line_len, nvia;
+	const char *rr[SIP_MAX_RR];  /* Record-Route values, as they came */
+	int rr_len[SIP_MAX_RR], nrr;
 	const char *body;
 	int body_len;
 } sip_msg_t;

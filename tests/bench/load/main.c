@@ -14,6 +14,15 @@
  *                              [--churn-rate 20 --stay 10 --refresh 300 --drain 10
  *                              --max-p99 200]
  *                              (FILE: "GUID MEMBERS POSTS_PER_S" a line; see soak.c)
+ *   pchat-load --mode reconnect --server IP:PORT --again IP:PORT --guids FILE --sessions N
+ *                              [--window 300 --duration 600]
+ *
+ * reconnect: N sessions log in fully on --server (at most --window at a time), then the
+ * generator says "ready for the kill" on stderr and waits for a line on its standard input:
+ * meanwhile the caller kills that server. Then the same users log in again through --again
+ * (a front end), at most --window logins in progress at once (a failed one is tried again
+ * after a second, up to RECONNECT_ATTEMPTS times, as clients do), for at most --duration s;
+ * step 1 holds the figures, from the line read to the last session back in its rooms.
  *
  * A step offers one rate for --step seconds, then waits up to --drain seconds for what is still
  * due; it passes with nothing lost, nothing twice, nothing failed, every recipient of a room
@@ -23,6 +32,7 @@
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +115,7 @@ static const struct {
 } modes[] = {
 	{"options", RUN_OPTIONS}, {"fanout", RUN_FANOUT}, {"imc", RUN_IMC}, {"login", RUN_LOGIN},
 	{"sessions", RUN_SESSIONS}, {"query", RUN_QUERY}, {"soak", RUN_SOAK},
+	{"reconnect", RUN_RECONNECT},
 };
 
 static void parse_args(int argc, char **argv, conf_t *c)
@@ -117,7 +128,7 @@ static void parse_args(int argc, char **argv, conf_t *c)
 		{"hold", 1, 0, 'H'}, {"pause", 1, 0, 'W'}, {"duration", 1, 0, 'T'}, {"queries", 1, 0, 'q'},
 		{"expect", 1, 0, 'e'}, {"expect-count", 1, 0, 'E'}, {"listen-port", 1, 0, 'l'},
 		{"churn-rate", 1, 0, 'c'}, {"stay", 1, 0, 'S'}, {"refresh", 1, 0, 'F'},
-		{0, 0, 0, 0}};
+		{"again", 1, 0, 'a'}, {"window", 1, 0, 'w'}, {0, 0, 0, 0}};
 	const char *mode = NULL;
 	size_t i;
 	int o;
@@ -135,6 +146,7 @@ static void parse_args(int argc, char **argv, conf_t *c)
 	c->churn_rate = 20;
 	c->stay_s = 10;
 	c->refresh_s = 300; /* half the module's default session_expires, as RFC 4028 asks */
+	c->window = 300;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 			case 'm': mode = optarg; break;
@@ -161,6 +173,11 @@ static void parse_args(int argc, char **argv, conf_t *c)
 			case 'c': c->churn_rate = atof(optarg); break;
 			case 'S': c->stay_s = atof(optarg); break;
 			case 'F': c->refresh_s = atof(optarg); break;
+			case 'a':
+				if (net_parse_addr(optarg, &c->again) < 0)
+					gen_die("--again wants IP:PORT");
+				break;
+			case 'w': c->window = atoi(optarg); break;
 			default: gen_die("unknown option (see the comment at the top of main.c)");
 		}
 	}
@@ -168,13 +185,13 @@ static void parse_args(int argc, char **argv, conf_t *c)
 		if (strcmp(mode, modes[i].name) == 0)
 			break;
 	if (!mode || i == sizeof(modes) / sizeof(modes[0]))
-		gen_die("--mode options|fanout|imc|login|sessions|query|soak is required");
+		gen_die("--mode options|fanout|imc|login|sessions|query|soak|reconnect is required");
 	c->mode = modes[i].mode;
 	if (!c->nservers)
 		gen_die("--server IP:PORT is required");
 	if (c->sockets < 1 || c->sockets > MAX_SOCKETS)
 		gen_die("--sockets must be 1 to 256");
-	if ((c->mode == RUN_FANOUT || c->mode == RUN_LOGIN || c->mode == RUN_SOAK) && !c->nguids)
+	if ((c->mode == RUN_FANOUT || FULL_LOGIN(c->mode) || c->mode == RUN_SOAK) && !c->nguids)
 		gen_die("--guids FILE (room GUIDs, one a line) is required");
 	if (c->mode == RUN_SOAK)
 		soak_read_rooms(c);
@@ -184,6 +201,8 @@ static void parse_args(int argc, char **argv, conf_t *c)
 		gen_die("--listen-port (imc's outbound_proxy) is required");
 	if (c->mode == RUN_QUERY && (!c->nqueries || c->sessions < 1))
 		gen_die("--queries FILE and --sessions N are required");
+	if (c->mode == RUN_RECONNECT && (!c->again.sin_port || c->sessions < 1 || c->window < 1))
+		gen_die("--again IP:PORT, --sessions N and a --window of 1 or more are required");
 	if ((c->mode == RUN_OPTIONS || c->mode == RUN_FANOUT || c->mode == RUN_IMC
 				|| c->mode == RUN_LOGIN) && !c->nrates)
 		gen_die("--rates R1,R2,... is required");
@@ -423,6 +442,104 @@ static void run_queries(gen_t *g)
 	pump(g, 2); /* the last answers */
 }
 
+/* ------------------------------------------------------------------ reconnect */
+
+#define RECONNECT_ATTEMPTS 5
+
+/* A session that failed to log in, or that its server ended (BYE), logs in again later. */
+static int may_retry(const session_t *s)
+{
+	return (s->state == S_FAILED || s->state == S_GONE) && s->attempts < RECONNECT_ATTEMPTS;
+}
+
+static int may_start(const session_t *s, double now)
+{
+	return s->state == S_NEW || (may_retry(s) && s->retry_at <= now);
+}
+
+/* Logs every session in, counted in step (-1: nowhere), with at most --window logins in
+ * progress; a failed login is tried again after its retry time, up to RECONNECT_ATTEMPTS times.
+ * Returns when each is ready or failed for good, or after limit_s. */
+static void log_in_windowed(gen_t *g, int step, double limit_s)
+{
+	double end = now_s() + limit_s, now;
+	int busy, pending, i;
+
+	do {
+		now = now_s();
+		busy = pending = 0;
+		for (i = 0; i < g->ns; i++) {
+			busy += g->s[i].state == S_INVITING || g->s[i].state == S_LOGGING_IN;
+			pending += g->s[i].state == S_NEW || may_retry(&g->s[i]);
+		}
+		for (i = 0; i < g->ns && busy < g->c.window; i++) {
+			if (!may_start(&g->s[i], now))
+				continue;
+			g->s[i].step = step;
+			g->s[i].attempts++;
+			gen_start_session(g, &g->s[i]);
+			busy++;
+		}
+		pump(g, 0.005);
+	} while ((busy || pending) && now_s() < end && !stop_requested);
+}
+
+/* Answers the servers' requests until a line arrives on the standard input. */
+static void wait_for_go(gen_t *g)
+{
+	struct pollfd in = {0, POLLIN, 0};
+	char line[64];
+
+	fprintf(stderr, "pchat-load: %d sessions ready, %d failed; ready for the kill\n",
+			count_state(g, 0, g->ns, S_READY), count_state(g, 0, g->ns, S_FAILED));
+	while (!stop_requested && poll(&in, 1, 0) == 0)
+		gen_poll(g, 5);
+	if (!fgets(line, sizeof(line), stdin))
+		fprintf(stderr, "pchat-load: standard input closed: logging in again now\n");
+}
+
+/* The server of every session died: they become new sessions of the same users, with new
+ * Call-IDs, that log in through --again. */
+static void forget_all(gen_t *g)
+{
+	int i;
+
+	for (i = 0; i < g->ns; i++) {
+		gen_forget_session(g, &g->s[i]);
+		g->s[i].server = 0;
+		g->s[i].attempts = 0;
+	}
+	for (i = 0; i <= RETX_LEVELS; i++)
+		g->retx[i].head = g->retx[i].tail;
+	g->run = (unsigned)rand();
+	g->c.servers[0] = g->c.again;
+	g->c.nservers = 1;
+}
+
+static void run_reconnect(gen_t *g, double *login_s)
+{
+	step_stats_t *st = &g->steps[0];
+	double t0 = now_s();
+
+	fprintf(stderr, "pchat-load: logging in %d sessions, %d at a time\n", g->ns, g->c.window);
+	log_in_windowed(g, -1, 3600);
+	*login_s = now_s() - t0;
+	settle(g, 1, 60);
+	wait_for_go(g);
+	forget_all(g);
+	g->nsteps = 1;
+	st->offered = g->ns;
+	st->sent = (uint64_t)g->ns;
+	st->started = now_s();
+	g->cur = 0;
+	log_in_windowed(g, 0, g->c.duration_s);
+	g->cur = -1;
+	st->ended = g->last_login > st->started ? g->last_login : now_s();
+	g->back = count_state(g, 0, g->ns, S_READY);
+	fprintf(stderr, "pchat-load: %d of %d back in %.1f s\n", g->back, g->ns,
+			st->ended - st->started);
+}
+
 /* ------------------------------------------------------------------ report */
 
 static void report(gen_t *g, const char *mode, double login_s)
@@ -445,6 +562,10 @@ static void report(gen_t *g, const char *mode, double login_s)
 	json_int(&j, "refresh_failed", (long long)g->refresh_failed);
 	json_int(&j, "malformed", (long long)g->malformed);
 	json_int(&j, "query_errors", (long long)g->query_errors);
+	json_int(&j, "refused_503", (long long)g->refused_503);
+	json_int(&j, "refused_other", (long long)g->refused_other);
+	if (g->c.mode == RUN_RECONNECT)
+		json_int(&j, "back", g->back);
 	json_array(&j, "steps");
 	for (i = 0; i < g->nsteps; i++) {
 		const step_stats_t *st = &g->steps[i];
@@ -558,6 +679,10 @@ static void run(gen_t *g, double *login_s)
 	int i, next = 0;
 
 	*login_s = 0;
+	if (g->c.mode == RUN_RECONNECT) {
+		run_reconnect(g, login_s);
+		return;
+	}
 	if (g->c.mode == RUN_FANOUT || g->c.mode == RUN_IMC || g->c.mode == RUN_SESSIONS
 			|| g->c.mode == RUN_QUERY || g->c.mode == RUN_SOAK) {
 		*login_s = log_in_all(g);

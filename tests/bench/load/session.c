@@ -160,18 +160,21 @@ void gen_retransmit(gen_t *g, double now)
 
 /* ------------------------------------------------------------------ requests */
 
-/* A request of the session: in its dialog (to the chat service) or, for imc, to a room. */
+/* A request of the session: in its dialog (to the chat service) or, for imc, to a room. The
+ * Call-ID names the run, the session and its login attempt (a login tried again is a new
+ * dialog). */
 static int format_request(gen_t *g, session_t *s, const char *method, const char *ruri,
 		const char *to, const char *body, char *out)
 {
 	int blen = body ? (int)strlen(body) : 0, n;
 
 	n = snprintf(out, MAX_MSG, "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK"
-			"%08x%08x\r\nMax-Forwards: 70\r\nFrom: <sip:u%u@%s>;tag=t%u\r\nTo: <%s>%s%s\r\n"
-			"Call-ID: L%x-%u\r\nCSeq: %u %s\r\nContact: <sip:u%u@127.0.0.1:%d>\r\n"
+			"%08x%08x\r\n%s%s%sMax-Forwards: 70\r\nFrom: <sip:u%u@%s>;tag=t%u\r\nTo: <%s>%s%s\r\n"
+			"Call-ID: L%x-%u.%u\r\nCSeq: %u %s\r\nContact: <sip:u%u@127.0.0.1:%d>\r\n"
 			"%sContent-Length: %d\r\n\r\n%s", method, ruri, g->ports[s->sock], rnd(), rnd(),
+			s->route ? "Route: " : "", s->route ? s->route : "", s->route ? "\r\n" : "",
 			s->idx, g->c.domain, s->idx, to, s->rtag[0] ? ";tag=" : "", s->rtag, g->run, s->idx,
-			s->cseq, method, s->idx, g->ports[s->sock], body ? "Content-Type: text/plain\r\n" : "",
+			(unsigned)s->attempts, s->cseq, method, s->idx, g->ports[s->sock], body ? "Content-Type: text/plain\r\n" : "",
 			blen, body ? body : "");
 	return n < MAX_MSG ? n : -1;
 }
@@ -259,9 +262,25 @@ void gen_start_session(gen_t *g, session_t *s)
 	s->state = S_INVITING;
 	s->cseq = 1;
 	s->rtag[0] = '\0';
+	free(s->route); /* an earlier attempt's */
+	s->route = NULL;
 	n = format_request(g, s, "INVITE", g->c.pool_uri, g->c.pool_uri, NULL, msg);
 	if (n > 0)
 		tx_send(g, s, TX_INVITE, -1, msg, n);
+}
+
+void gen_forget_session(gen_t *g, session_t *s)
+{
+	(void)g;
+	while (s->ntx)
+		tx_remove(s, &s->tx[0]);
+	s->state = S_NEW;
+	s->rtag[0] = '\0';
+	free(s->route);
+	s->route = NULL;
+	s->cmd_envid = 0;
+	s->seen_hi = 0;
+	s->seen_bits = 0;
 }
 
 void gen_hang_up(gen_t *g, session_t *s)
@@ -339,7 +358,8 @@ static void login_done(gen_t *g, session_t *s)
 {
 	s->state = S_READY;
 	g->logged_in++;
-	if (g->c.mode == RUN_LOGIN) {
+	g->last_login = now_s();
+	if (FULL_LOGIN(g->c.mode) && s->step >= 0) {
 		step_stats_t *st = &g->steps[s->step];
 
 		st->acked++;
@@ -350,8 +370,9 @@ static void login_done(gen_t *g, session_t *s)
 static void login_failed(gen_t *g, session_t *s)
 {
 	s->state = S_FAILED;
+	s->retry_at = now_s() + 1; /* reconnect: as a client would, a second later */
 	g->login_failed++;
-	if (g->c.mode == RUN_LOGIN)
+	if (FULL_LOGIN(g->c.mode) && s->step >= 0)
 		g->steps[s->step].failed++;
 }
 
@@ -364,15 +385,15 @@ static void login_next(gen_t *g, session_t *s)
 
 	if ((g->c.mode == RUN_FANOUT || g->c.mode == RUN_SOAK) && s->login_step == 0 && s->room >= 0) {
 		gen_join(g, s);
-	} else if (g->c.mode == RUN_LOGIN && s->login_step == 0) {
+	} else if (FULL_LOGIN(g->c.mode) && s->login_step == 0) {
 		snprintf(data, sizeof(data), "<sib domain=\"%s\" infoType=\"123\"/>", g->c.domain);
 		send_cmd(g, s, "getserverinfo", data);
-	} else if (g->c.mode == RUN_LOGIN && s->login_step == 1) {
+	} else if (FULL_LOGIN(g->c.mode) && s->login_step == 1) {
 		for (i = 0; i < LOGIN_ROOMS; i++)
 			n += snprintf(data + n, sizeof(data) - (size_t)n, "<chanid key=\"%d\" domain=\"%s\" "
 					"value=\"%s\"/>", i, g->c.domain, g->c.guids[i % g->c.nguids]);
 		send_cmd(g, s, "bjoin", data);
-	} else if (g->c.mode == RUN_LOGIN && s->login_step < 2 + LOGIN_ROOMS) {
+	} else if (FULL_LOGIN(g->c.mode) && s->login_step < 2 + LOGIN_ROOMS) {
 		room_uri(g, s->login_step - 2, uri, sizeof(uri));
 		snprintf(data, sizeof(data), "<chanib uri=\"%s\"/><bcq><last cnt=\"25\"/></bcq>", uri);
 		send_cmd(g, s, "bccontext", data);
@@ -414,6 +435,34 @@ static void tx_failed(gen_t *g, session_t *s, tx_t *t)
 	}
 }
 
+/* A UAC's route set: the Record-Route entries of the 2xx, last first. NULL without any. */
+static char *route_set(const sip_msg_t *m)
+{
+	const char *entry[4 * SIP_MAX_RR];
+	int len[4 * SIP_MAX_RR], n = 0, i, used = 0, total = 0;
+	char *out;
+
+	for (i = 0; i < m->nrr; i++) {
+		const char *p = m->rr[i], *end = p + m->rr_len[i], *comma;
+
+		for (; p < end && n < 4 * SIP_MAX_RR; p = comma + 1) {
+			while (p < end && *p == ' ')
+				p++;
+			comma = memchr(p, ',', (size_t)(end - p));
+			if (!comma)
+				comma = end;
+			entry[n] = p;
+			len[n] = (int)(comma - p);
+			total += len[n++] + 2;
+		}
+	}
+	if (!n || !(out = malloc((size_t)total + 1)))
+		return NULL;
+	for (i = n - 1; i >= 0; i--)
+		used += sprintf(out + used, "%s%.*s", used ? ", " : "", len[i], entry[i]);
+	return out;
+}
+
 /* The ACK of the INVITE's 2xx: it carries the INVITE's CSeq, whatever the session sent since. */
 static void send_ack(gen_t *g, session_t *s, uint32_t invite_cseq)
 {
@@ -430,6 +479,8 @@ static void send_ack(gen_t *g, session_t *s, uint32_t invite_cseq)
 
 static void on_invite_ok(gen_t *g, session_t *s, const sip_msg_t *m)
 {
+	free(s->route);
+	s->route = route_set(m);
 	snprintf(s->rtag, sizeof(s->rtag), "%.*s", m->to_tag_len, m->to_tag ? m->to_tag : "");
 	snprintf(s->target, sizeof(s->target), "%.*s", m->contact_len,
 			m->contact ? m->contact : g->c.pool_uri);
@@ -438,10 +489,15 @@ static void on_invite_ok(gen_t *g, session_t *s, const sip_msg_t *m)
 	login_next(g, s);
 }
 
-static int is_invite_ok(const sip_msg_t *m)
+/* A 2xx to the INVITE again, for the session's dialog: the server did not get the ACK (lost on
+ * the way, or late behind a busy front end), and ends the session after 32 s unless it comes. */
+static int is_invite_ok_again(const session_t *s, const sip_msg_t *m)
 {
 	return m->status >= 200 && m->status < 300 && m->cseq_method_len == 6
-		   && memcmp(m->cseq_method, "INVITE", 6) == 0;
+		   && memcmp(m->cseq_method, "INVITE", 6) == 0 && s->rtag[0]
+		   && m->to_tag_len == (int)strlen(s->rtag)
+		   && memcmp(m->to_tag, s->rtag, (size_t)m->to_tag_len) == 0
+		   && (s->state == S_LOGGING_IN || s->state == S_READY);
 }
 
 static void on_response(gen_t *g, session_t *s, const sip_msg_t *m)
@@ -452,11 +508,9 @@ static void on_response(gen_t *g, session_t *s, const sip_msg_t *m)
 	int step;
 
 	if (!t) {
-		/* a retransmitted response; the server repeats the INVITE's 2xx until an ACK comes, so
-		 * ours was lost (UDP): without one the server ends the session after 32 s */
-		if (is_invite_ok(m) && s->rtag[0])
+		if (is_invite_ok_again(s, m))
 			send_ack(g, s, m->cseq);
-		return;
+		return; /* a retransmitted response */
 	}
 	if (m->status < 200) {
 		t->level = 0xff; /* it arrived: no more retransmissions */
@@ -466,6 +520,10 @@ static void on_response(gen_t *g, session_t *s, const sip_msg_t *m)
 	sent = t->sent;
 	step = t->step;
 	if (m->status >= 300) {
+		if (m->status == 503)
+			g->refused_503++;
+		else
+			g->refused_other++;
 		tx_failed(g, s, t);
 		return;
 	}
@@ -691,25 +749,26 @@ static void on_info(gen_t *g, session_t *s, const sip_msg_t *m)
 		on_delivery(g, s, chat + 6, XCCOS_TAG);
 }
 
-/* The session a request or response is about: by Call-ID (L<run>-<index>), or for imc
- * deliveries by the R-URI user (u<index>). */
+/* The session a request or response is about: by Call-ID (L<run>-<index>.<attempt>, the
+ * session's current attempt only), or for imc deliveries by the R-URI user (u<index>). */
 static session_t *session_of(gen_t *g, const sip_msg_t *m, int delivery_socket)
 {
-	char want[16];
-	unsigned long idx;
+	char want[16], *end;
+	unsigned long idx, attempt;
 	int n;
 
 	if (delivery_socket) {
 		if (m->ruri_len < 6 || strncmp(m->ruri, "sip:u", 5) != 0)
 			return NULL;
 		idx = strtoul(m->ruri + 5, NULL, 10);
-	} else {
-		n = snprintf(want, sizeof(want), "L%x-", g->run);
-		if (m->call_id_len <= n || memcmp(m->call_id, want, (size_t)n) != 0)
-			return NULL;
-		idx = strtoul(m->call_id + n, NULL, 10);
+		return idx < (unsigned long)g->ns ? &g->s[idx] : NULL;
 	}
-	return idx < (unsigned long)g->ns ? &g->s[idx] : NULL;
+	n = snprintf(want, sizeof(want), "L%x-", g->run);
+	if (m->call_id_len <= n || memcmp(m->call_id, want, (size_t)n) != 0)
+		return NULL;
+	idx = strtoul(m->call_id + n, &end, 10);
+	attempt = *end == '.' ? strtoul(end + 1, NULL, 10) : (unsigned long)-1;
+	return idx < (unsigned long)g->ns && attempt == g->s[idx].attempts ? &g->s[idx] : NULL;
 }
 
 static void answer(gen_t *g, int sock, const struct sockaddr_in *from, const sip_msg_t *m,
@@ -749,9 +808,15 @@ void gen_on_datagram(void *ctx, int sock, const struct sockaddr_in *from, char *
 	if (!s)
 		return;
 	if (m.method_len == 3 && memcmp(m.method, "BYE", 3) == 0) {
+		/* a front end that failed an INVITE over to another node can bring a second 2xx, whose
+		 * dialog the server ends later: that ends only the dialog the session is in */
+		if (g->c.mode != RUN_IMC && (!m.from_tag || m.from_tag_len != (int)strlen(s->rtag)
+					|| memcmp(m.from_tag, s->rtag, (size_t)m.from_tag_len) != 0))
+			return;
 		if (s->state == S_READY || s->state == S_LOGGING_IN)
 			g->server_byes++; /* the server ended the session */
 		s->state = S_GONE;
+		s->retry_at = now_s() + 1; /* reconnect: as a client would, a second later */
 	} else if (m.method_len == 4 && memcmp(m.method, "INFO", 4) == 0) {
 		on_info(g, s, &m);
 	} else if (m.method_len == 7 && memcmp(m.method, "MESSAGE", 7) == 0 && m.body

@@ -77,10 +77,17 @@ static void take_header(sip_msg_t *m, const char *line, int len)
 	} else if ((n = is_header(line, len, "From", 'f'))) {
 		m->from = line;
 		m->from_len = len;
+		find_tag(line + n, len - n, &m->from_tag, &m->from_tag_len);
 	} else if ((n = is_header(line, len, "To", 't'))) {
 		m->to = line;
 		m->to_len = len;
 		find_tag(line + n, len - n, &m->to_tag, &m->to_tag_len);
+	} else if ((n = is_header(line, len, "Record-Route", 0))) {
+		if (m->nrr < SIP_MAX_RR) {
+			m->rr[m->nrr] = skip_ws(line + n, end);
+			m->rr_len[m->nrr] = (int)(end - m->rr[m->nrr]);
+			m->nrr++;
+		}
 	} else if ((n = is_header(line, len, "Contact", 'm'))) {
 		const char *lt = memchr(line + n, '<', (size_t)(len - n)), *gt;
 
