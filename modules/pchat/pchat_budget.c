@@ -12,10 +12,16 @@ size_t pchat_window_cost(size_t len, size_t max)
 	return len + TRANSACTION_BYTES > max ? max : len + TRANSACTION_BYTES;
 }
 
+/* INFOs the session may have unanswered. */
+static uint32_t window_size(const pchat_window_t *w, const pchat_window_limits_t *l)
+{
+	return w->max_pending ? w->max_pending : l->max_pending;
+}
+
 pchat_window_verdict_t pchat_window_offer(const pchat_window_t *w,
 		const pchat_window_limits_t *l, size_t len)
 {
-	if (w->queued == 0 && w->pending < l->max_pending && w->bytes + len <= l->max_bytes)
+	if (w->queued == 0 && w->pending < window_size(w, l) && w->bytes + len <= l->max_bytes)
 		return PCHAT_WINDOW_SEND;
 	/* An INFO bigger than the whole budget still goes out alone: a reply must never be
 	 * refused because of its size (its size is bounded elsewhere). */
@@ -60,7 +66,7 @@ size_t pchat_window_answered(pchat_window_t *w, size_t len)
 
 int pchat_window_may_drain(const pchat_window_t *w, const pchat_window_limits_t *l)
 {
-	return w->queued > 0 && w->pending < l->max_pending;
+	return w->queued > 0 && w->pending < window_size(w, l);
 }
 
 int pchat_window_ask_drain(pchat_window_t *w, const pchat_window_limits_t *l)

@@ -31,6 +31,7 @@ typedef struct pchat_window_limits {
 } pchat_window_limits_t;
 
 typedef struct pchat_window {
+	uint32_t max_pending; /* this session's own limit of unanswered INFOs; 0: the limits' */
 	uint32_t pending; /* INFOs sent and not answered */
 	uint32_t queued;  /* INFOs waiting */
 	size_t bytes;     /* of both */

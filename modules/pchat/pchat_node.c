@@ -46,6 +46,7 @@ pchat_params_t pchat_params = {
 	.max_preferences = PCHAT_DEFAULT_MAX_PREFERENCES,
 	.max_preference_size = PCHAT_DEFAULT_MAX_PREFERENCE_SIZE,
 	.max_pending = 32,
+	.max_pending_udp = 1,
 	.max_queued = 256,
 	.max_session_bytes = 2097152,
 	.max_node_bytes = 0,
@@ -124,6 +125,7 @@ stat_var *pchat_stat_duplicates = NULL;
 stat_var *pchat_stat_gap_fills = NULL;
 stat_var *pchat_stat_skipped = NULL;
 stat_var *pchat_stat_throttled = NULL;
+stat_var *pchat_stat_repeated_requests = NULL;
 stat_var *pchat_stat_compliance_exported = NULL;
 stat_var *pchat_stat_compliance_runs_failed = NULL;
 stat_var *pchat_stat_file_uploads = NULL;
@@ -145,12 +147,14 @@ static int check_limits(void)
 	int i;
 
 	if (pchat_params.max_sessions < 1 || pchat_params.fanout_workers < 1
-			|| pchat_params.max_pending < 1 || pchat_params.max_body_size < 1024
+			|| pchat_params.max_pending < 1 || pchat_params.max_pending_udp < 1
+			|| pchat_params.max_body_size < 1024
 			|| pchat_params.max_queued < 1 || pchat_params.max_dialog_size < 512
 			|| pchat_params.session_expires < 0 || pchat_params.config_reload_interval < 1
 			|| pchat_params.presence_sync_interval < 1 || pchat_params.catch_up_interval < 1
 			|| pchat_params.fault_post_fanout < 0) {
-		LM_ERR("max_sessions, fanout_workers, max_pending, max_queued, config_reload_interval, "
+		LM_ERR("max_sessions, fanout_workers, max_pending, max_pending_udp, max_queued, "
+			   "config_reload_interval, "
 			   "presence_sync_interval and catch_up_interval must be positive, "
 			   "fault_post_fanout 0 or more, max_body_size at least 1024, "
 			   "max_dialog_size at least 512, session_expires 0 or more\n");

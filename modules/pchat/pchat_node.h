@@ -53,6 +53,7 @@ typedef struct pchat_params {
 	int max_preferences;      /* preference bundles per user */
 	int max_preference_size;  /* bytes of a bundle as sent */
 	int max_pending;          /* unanswered INFOs a session may have */
+	int max_pending_udp;      /* ... whose client reached the node over UDP */
 	int max_queued;           /* INFOs that may wait beyond them */
 	int max_session_bytes;    /* bytes a session may hold unanswered and waiting */
 	int max_node_bytes;       /* bytes the node's deliveries may hold; 0: a quarter of shm */
@@ -142,6 +143,7 @@ extern stat_var *pchat_stat_duplicates;
 extern stat_var *pchat_stat_gap_fills;
 extern stat_var *pchat_stat_skipped;
 extern stat_var *pchat_stat_throttled;
+extern stat_var *pchat_stat_repeated_requests;
 extern stat_var *pchat_stat_compliance_exported;
 extern stat_var *pchat_stat_compliance_runs_failed;
 extern stat_var *pchat_stat_file_uploads;

@@ -195,6 +195,8 @@ pchat_session_t *pchat_session_create(const pchat_session_init_t *init, pchat_sr
 	s->send_sock = init->send_sock;
 	s->local_cseq = 0;
 	memset(&s->win, 0, sizeof(s->win));
+	s->win.max_pending = init->max_pending;
+	memset(&s->infos, 0, sizeof(s->infos));
 	s->queue_head = s->queue_tail = NULL;
 	s->end_queued = 0;
 	s->bye_on_end = 0;

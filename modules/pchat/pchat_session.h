@@ -22,6 +22,7 @@
 #include "core/str.h"
 
 #include "pchat_budget.h"
+#include "pchat_cseq.h"
 #include "pchat_model.h"
 
 /* Slots and generations fit in 20 bits each: a reference travels in tm's callback parameter
@@ -76,6 +77,7 @@ typedef struct pchat_session {
 	struct socket_info *send_sock;
 	unsigned int local_cseq; /* CSeq of our last request */
 	pchat_window_t win;      /* INFOs unanswered and waiting (pchat_budget.h) */
+	pchat_cseq_log_t infos;  /* the client's INFOs carried out, by CSeq (pchat_cseq.h) */
 	pchat_queued_info_t *queue_head; /* INFOs waiting until fewer are pending, oldest first */
 	pchat_queued_info_t *queue_tail;
 	int end_queued;          /* a sender was asked to end the session */
@@ -94,6 +96,7 @@ typedef struct pchat_session_init {
 	str route_set, user, flow, source;
 	struct socket_info *send_sock;
 	int expires;
+	uint32_t max_pending;    /* the session's window, 0: max_pending */
 } pchat_session_init_t;
 
 int pchat_sessions_init(int max_sessions);

@@ -12,6 +12,7 @@
 #include "core/mem/mem.h"
 #include "core/parser/contact/parse_contact.h"
 #include "core/parser/parse_content.h"
+#include "core/parser/parse_cseq.h"
 #include "core/parser/parse_from.h"
 #include "core/parser/parse_to.h"
 #include "core/parser/parse_uri.h"
@@ -303,6 +304,9 @@ static int read_new_dialog(struct sip_msg *msg, new_dialog_t *d)
 	d->in.local_tag.len = 32;
 	d->in.send_sock = msg->rcv.bind_address;
 	d->in.expires = pchat_params.session_expires;
+	/* over UDP a lost INFO is sent again after T1, behind the ones that followed it, and a
+	 * front end's UDP workers may swap two: one at a time keeps the room's order */
+	d->in.max_pending = msg->rcv.proto == PROTO_UDP ? (uint32_t)pchat_params.max_pending_udp : 0;
 	/* every session of a pool arrives from its front end: limits per address would throttle
 	 * the whole pool */
 	if (!from_trusted_peer(msg))
@@ -507,7 +511,8 @@ static const char *body_of(struct sip_msg *msg, size_t *len)
 	return body;
 }
 
-static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
+/* Carries an INFO out and answers it; returns the status it answered. */
+static int carry_out_info(struct sip_msg *msg, const in_dialog_t *d)
 {
 	const pchat_chat_t *chat = pchat_service();
 	pchat_caller_t caller = {d->ref, d->user};
@@ -516,15 +521,14 @@ static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
 	const char *body;
 	char err[160];
 	size_t len;
-	int rc;
+	int code;
 
-	if (tmb.t_newtran(msg) <= 0)
-		return 1;
 	if (!pchat_limits_request(d->user)) {
 		update_stat(pchat_stat_throttled, 1);
 		LM_INFO("INFO from %s refused: over user_request_rate (%d/s, burst %d)\n", d->user,
 				pchat_params.user_request_rate, pchat_params.user_request_burst);
-		return reply_unavailable(msg, "Too Many Requests");
+		reply_unavailable(msg, "Too Many Requests");
+		return 503;
 	}
 	body = body_of(msg, &len);
 	st = pchat_xccos_parse(body ? body : "", len, (size_t)pchat_params.max_body_size, &env, err,
@@ -532,11 +536,13 @@ static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
 	if (st != PCHAT_OK) {
 		update_stat(pchat_stat_bad_requests, 1);
 		LM_INFO("INFO from %s refused: %s (%s)\n", d->user, pchat_rc_text(st), err);
-		return reply(msg, pchat_rc_sip(st), pchat_rc_reason(st));
+		reply(msg, pchat_rc_sip(st), pchat_rc_reason(st));
+		return pchat_rc_sip(st);
 	}
 	if (env.kind == PCHAT_ENV_CMD) {
 		/* the SIP answer only acknowledges the command; its result follows in an INFO */
-		rc = reply(msg, 200, "OK");
+		code = 200;
+		reply(msg, code, "OK");
 		update_stat(pchat_stat_commands, 1);
 		pchat_chat_command(chat, &caller, &env);
 	} else if (!pchat_node_admits(&pchat_shared->budget)) {
@@ -545,13 +551,78 @@ static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
 		LM_WARN("post of %s refused: deliveries hold %lld bytes of shared memory, over "
 				"max_node_bytes (%lld)\n", d->user, (long long)pchat_node_used(&pchat_shared->budget),
 				(long long)pchat_shared->budget.limit);
-		rc = reply_unavailable(msg, "Chat Service Busy");
+		code = 503;
+		reply_unavailable(msg, "Chat Service Busy");
 	} else {
 		st = pchat_chat_post(chat, &caller, &env);
-		rc = reply_result(msg, st, "Chat Store Unavailable");
+		code = st == PCHAT_ERR_DOWN ? 503 : pchat_rc_sip(st);
+		reply_result(msg, st, "Chat Store Unavailable");
 	}
 	pchat_xccos_free(&env);
-	return rc;
+	return code;
+}
+
+/* Looks the INFO's CSeq up in its session's log (pchat_cseq.h), noting a new one as begun. */
+static pchat_cseq_verdict_t info_begin(pchat_sref_t ref, uint32_t cseq, int *code)
+{
+	pchat_cseq_verdict_t v = PCHAT_CSEQ_NEW;
+	pchat_session_t *s = pchat_session_get(ref);
+
+	*code = 0;
+	if (s) {
+		v = pchat_cseq_begin(&s->infos, cseq, code);
+		pchat_session_unlock(s);
+	}
+	return v;
+}
+
+static void info_answered(pchat_sref_t ref, uint32_t cseq, int code)
+{
+	pchat_session_t *s = pchat_session_get(ref);
+
+	if (s) {
+		pchat_cseq_answered(&s->infos, cseq, code);
+		pchat_session_unlock(s);
+	}
+}
+
+/* An INFO whose transaction tm has forgotten (wt_timer after its answer) can come again: a
+ * client over UDP repeats a request whose answer it lost for up to 32 s. It is answered as the
+ * first time and not carried out again, so a post is never stored twice. */
+static int answer_repeat(struct sip_msg *msg, const in_dialog_t *d, pchat_cseq_verdict_t v,
+		int code, uint32_t cseq)
+{
+	update_stat(pchat_stat_repeated_requests, 1);
+	if (v == PCHAT_CSEQ_OLD || code == 0) {
+		LM_NOTICE("INFO of %s with CSeq %u refused: its CSeq is out of order (carried out "
+				  "long ago, or still being carried out)\n", d->user, cseq);
+		return reply(msg, 500, "CSeq Out Of Order");
+	}
+	LM_INFO("INFO of %s with CSeq %u came again after its transaction ended: answered %d as "
+			"before, not carried out again\n", d->user, cseq, code);
+	if (code == 503)
+		return reply_unavailable(msg, "Service Unavailable");
+	return reply(msg, code, code < 300 ? "OK" : "Request Repeated");
+}
+
+static int handle_info(struct sip_msg *msg, const in_dialog_t *d)
+{
+	pchat_cseq_verdict_t v;
+	unsigned int cseq = 0;
+	int code;
+
+	if (tmb.t_newtran(msg) <= 0)
+		return 1; /* a retransmission tm answered, or an error tm logged */
+	if (str2int(&get_cseq(msg)->number, &cseq) < 0) {
+		update_stat(pchat_stat_bad_requests, 1);
+		return reply(msg, 400, "Bad CSeq");
+	}
+	v = info_begin(d->ref, cseq, &code);
+	if (v != PCHAT_CSEQ_NEW)
+		return answer_repeat(msg, d, v, code, cseq);
+	code = carry_out_info(msg, d);
+	info_answered(d->ref, cseq, code);
+	return code < 300 ? 1 : -2;
 }
 
 /* A session refresh: the answer repeats the negotiated interval. */

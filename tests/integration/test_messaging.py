@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from xccos import Q, ChatClient, post_from_all, post_text, resp_code
+from xccos import NS, Q, ChatClient, post_from_all, post_text, resp_code
 
 ROOMS = {"engineering": "5e1f0a3c-7b2d-4c8e-9a61-0d2f4b6c8e02",
          "disabled": "5e1f0a3c-7b2d-4c8e-9a61-0d2f4b6c8e07"}
@@ -293,3 +293,33 @@ def test_presence_is_mirrored_to_redis(lab, clients, room):
     while redis_room(lab, room) and time.time() < deadline:
         time.sleep(0.05)
     assert redis_room(lab, room) == []
+
+
+def test_a_post_repeated_after_its_transaction_ended_is_stored_once(lab, clients, room):
+    """A client over UDP repeats a request whose answer it lost for up to 32 s, tm forgets the
+    transaction wt_timer (1 s in the test lab) after the answer: the repeat is answered as the
+    first time and not carried out again."""
+    a, b = clients("alice"), clients("bob")
+    a.join(room)
+    b.join(room)
+    d = a.dialog
+    body = ('<xccos ver="1" envid="77" xmlns="%s"><grpchat id="grpchat" seqid="1" chanUri="%s" '
+            'author="%s" ts="2019-10-12T14:26:17Z"><chat>only once</chat></grpchat></xccos>'
+            % (NS, room, a.uri))
+    headers = ([("Via", a.ua.via("z9hG4bK" + uuid.uuid4().hex[:12]))] + d.headers("INFO")
+               + [("Content-Type", "text/plain")])
+    assert a.ua.request("INFO", d.remote_target, headers, body).status == 200
+    assert len(b.wait_posts(1)) == 1
+    time.sleep(2.5)  # the transaction is gone (TM_WT_TIMER=1000)
+    again = a.ua.request("INFO", d.remote_target, headers, body)
+    assert again is not None and again.status == 200
+    assert a.post(room, "next").status == 200  # the session goes on
+    assert [post_text(p)[2] for p in b.wait_posts(2, timeout=3)] == ["next"]
+    assert [r[2] for r in lab.stored(room)] == ["<chat>only once</chat>", "<chat>next</chat>"]
+    # a CSeq far below what the session has carried out is out of order (RFC 3261 12.2.2)
+    old = [(n, v) for n, v in d.headers("INFO") if n != "CSeq"] + [("CSeq", "1 INFO")]
+    d.cseq += 100
+    assert a.post(room, "after a jump").status == 200
+    resp = a.ua.request("INFO", d.remote_target, old + [("Content-Type", "text/plain")], body)
+    assert resp is not None and resp.status == 500
+    assert [r[2] for r in lab.stored(room)][-1] == "<chat>after a jump</chat>"
