@@ -15,7 +15,7 @@ from xccos import Q
 def lab(request):
     return start_lab(request, defines=TEST_DEFINES + " PCHAT_PARTICIPANT_UPDATE_LIMIT=3 "
                      "PCHAT_MESSAGE_SIZE_LIMIT=50 PCHAT_BACKCHAT_LIMIT=5 PCHAT_SESSION_EXPIRES=10 "
-                     "PCHAT_MAX_PENDING=4 PCHAT_MAX_QUEUED=1")
+                     "PCHAT_MAX_PENDING=4 PCHAT_MAX_PENDING_UDP=4 PCHAT_MAX_QUEUED=1")
 
 
 def test_big_rooms_cap_lists_and_stop_notices(lab, clients, room):
