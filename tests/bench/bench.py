@@ -74,6 +74,44 @@ def free_port(start):
     raise RuntimeError("no free UDP port near %d" % start)
 
 
+def cpu_by_part(lab_dir, env, generator_pid):
+    """CPU seconds (user and system) each part of a pool lab has used so far, by process id:
+    {pid: (part, seconds)} for the front end, the chat nodes, MariaDB, Redis and the generator."""
+    tick = float(os.sysconf("SC_CLK_TCK"))
+    redis = "127.0.0.1:%s" % env["PCHAT_REDIS_PORT"]
+    used = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(pid) == generator_pid:
+            part = "generator"
+        elif cmd.startswith("kamailio") and lab_dir + "/frontend/" in cmd:
+            part = "front end"
+        elif cmd.startswith("kamailio") and lab_dir + "/node" in cmd:
+            part = "chat nodes"
+        elif cmd.startswith("mariadbd") and lab_dir + "/" in cmd:
+            part = "MariaDB"
+        elif cmd.startswith("redis-server") and redis in cmd:
+            part = "Redis"
+        else:
+            continue
+        used[pid] = (part, (int(fields[11]) + int(fields[12])) / tick)
+    return used
+
+
+def cpu_between(before, after):
+    """CPU seconds by part between two cpu_by_part readings (processes alive at the second)."""
+    out = {}
+    for pid, (part, seconds) in after.items():
+        out[part] = out.get(part, 0.0) + seconds - before.get(pid, (part, 0.0))[1]
+    return {part: round(s, 2) for part, s in sorted(out.items())}
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -284,6 +322,9 @@ class Bench:
                                "attempts_failed": step["failed"],
                                "refused_503": out["refused_503"],
                                "refused_other": out["refused_other"],
+                               "retransmitted": out["retransmitted"],
+                               "server_retransmissions": out["server_retransmissions"],
+                               "cpu_s": out["cpu_s"],
                                "login_ms": step["latency_ms"],
                                "first_login_s": out["login_seconds"],
                                "kill_to_go_s": kill_to_go, "window": RECONNECT_WINDOW},
@@ -319,12 +360,23 @@ class Bench:
                 raise RuntimeError("pchat-load ended before the kill: %s" % proc.communicate())
             t0 = time.time()
             os.killpg(int(env["PCHAT_NODE_PGIDS"].split()[0]), signal.SIGKILL)
+            cpu_before = cpu_by_part(lab_dir, env, proc.pid)
             proc.stdin.write("go\n")
             proc.stdin.flush()
             kill_to_go = time.time() - t0
-            out, err = proc.communicate(timeout=1800)
-            say("reconnect (%s): %s" % (db, err.strip().splitlines()[-1] if err.strip() else ""))
-            return json.loads(out), kill_to_go
+            # the CPU time of the reconnect, read before the generator exits (its sessions end)
+            err = ""
+            for line in proc.stderr:
+                err = line
+                if " back in " in line:
+                    break
+            cpu = cpu_between(cpu_before, cpu_by_part(lab_dir, env, proc.pid))
+            out, rest = proc.communicate(timeout=1800)
+            err = (rest.strip().splitlines() or [err.strip()])[-1]
+            say("reconnect (%s): %s; CPU seconds by part: %s" % (db, err.strip(), cpu))
+            result = json.loads(out)
+            result["cpu_s"] = cpu
+            return result, kill_to_go
         finally:
             self.lab("down", lab_dir=lab_dir, limits=limits)
 
