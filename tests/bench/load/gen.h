@@ -102,10 +102,10 @@ typedef struct session {
 	uint8_t ntx;
 	uint8_t busy;          /* query: a request is out */
 	uint8_t churn;         /* soak churners: churn_phase_t */
-	uint8_t placed;        /* soak churners: pos found in the room's order since the join */
 	uint32_t cseq;
 	int room;              /* fanout, imc, soak: the session's room (a churner's: -1 in none) */
 	int prev_room;         /* soak churners: the room parted last (its late deliveries) */
+	int64_t last_k;        /* soak churners: the post it got last in this stay, -1 none */
 	int64_t owed_from;     /* soak churners: posts from this number on are owed to it, */
 	int64_t owed_until;    /* up to this one, fixed when its stay ends */
 	double due;            /* soak churners: when its stay or its wait ends */

@@ -14,7 +14,10 @@
  * room's order. A churner is owed every post of its room sent after its join was answered and
  * before its stay ended: when the stay ends it waits up to --drain seconds for them, then parts;
  * what has not come by then is lost. What it gets must follow the room's order from its first
- * delivery on, once each.
+ * delivery on, once each. That order is the members' (they are in the room all along): a
+ * churner can get a post before any member got the one before it (theirs wait behind the
+ * room's earlier posts, its own go out at once), so its order is judged once the run is over,
+ * from the pairs of posts it got one after the other.
  *
  * Copyright (C) 2026 kamailio-pchat authors. GPL-2.0-or-later.
  */
@@ -28,11 +31,19 @@
 #define CHURN_TICK_S 0.01 /* churners are looked at this often */
 #define FINISH_S 20.0     /* after the drain, time for the last cycles (a request's retries) */
 
+/* Post k came right after post prev to a churner in room. */
+typedef struct churn_pair {
+	int room;
+	int64_t prev, k;
+} churn_pair_t;
+
 /* The loop's own state: one soak per process. */
 static struct {
 	double next_progress, next_tick;
 	uint64_t joins_started, refreshes_due;
 	int next_churner, next_room;
+	churn_pair_t *pairs; /* every churner's deliveries, judged at the end (check_churn_order) */
+	size_t npairs, cap;
 } soak;
 
 /* ------------------------------------------------------------------ layout */
@@ -169,8 +180,7 @@ static void join_next_room(gen_t *g, session_t *s)
 {
 	s->room = soak.next_room++ % g->c.rooms;
 	s->churn = CH_JOINING;
-	s->placed = 0;
-	s->pos = 0;
+	s->last_k = -1;
 	if (s->got)
 		memset(s->got, 0, s->got_cap * sizeof(*s->got));
 	gen_join(g, s);
@@ -250,17 +260,19 @@ static void churn_cycles(gen_t *g, double now)
 	}
 }
 
-/* Where in the room's order a churner's first delivery k stands: it follows the order from
- * there (the end, when no member has got k yet). */
-static void place(gen_t *g, session_t *s, int64_t k)
+static int note_pair(int room, int64_t prev, int64_t k)
 {
-	const room_order_t *o = &g->order[s->room];
-	size_t i = o->len;
+	if (soak.npairs == soak.cap) {
+		size_t cap = soak.cap ? 2 * soak.cap : 4096;
+		churn_pair_t *pairs = realloc(soak.pairs, cap * sizeof(*pairs));
 
-	while (i > 0 && o->k[i - 1] != k)
-		i--;
-	s->pos = (uint32_t)(i > 0 ? i - 1 : o->len);
-	s->placed = 1;
+		if (!pairs)
+			return -1;
+		soak.pairs = pairs;
+		soak.cap = cap;
+	}
+	soak.pairs[soak.npairs++] = (churn_pair_t){room, prev, k};
+	return 0;
 }
 
 void soak_churn_delivery(gen_t *g, session_t *s, int room, int64_t k, uint32_t tag)
@@ -283,10 +295,9 @@ void soak_churn_delivery(gen_t *g, session_t *s, int room, int64_t k, uint32_t t
 		return;
 	}
 	*got = tag;
-	if (!s->placed)
-		place(g, s, k);
-	if (gen_follow_room_order(g, s, k) < 0)
-		g->churn.misordered++;
+	if (s->last_k >= 0 && note_pair(room, s->last_k, k) < 0)
+		g->churn.misordered++; /* out of memory: it cannot be judged, so it fails */
+	s->last_k = k;
 	g->churn.deliveries++;
 }
 
@@ -332,6 +343,40 @@ void soak_tick(gen_t *g)
 	progress(g, st, now);
 }
 
+/* Every pair of posts a churner got one after the other must be in that order among the
+ * members' (a post no member got cannot be placed: it counts as out of order). */
+static void check_churn_order(gen_t *g)
+{
+	int64_t **index = calloc((size_t)g->c.rooms, sizeof(*index));
+	size_t i;
+	int r;
+
+	for (r = 0; index && r < g->c.rooms; r++) {
+		const room_order_t *o = &g->order[r];
+
+		index[r] = malloc((size_t)(g->room_k[r] + 1) * sizeof(**index));
+		if (!index[r])
+			break;
+		memset(index[r], 0xff, (size_t)(g->room_k[r] + 1) * sizeof(**index)); /* -1 */
+		for (i = o->len; i-- > 0;)
+			if (o->k[i] >= 0 && o->k[i] <= g->room_k[r])
+				index[r][o->k[i]] = (int64_t)i; /* where the members got it first */
+	}
+	for (i = 0; i < soak.npairs; i++) {
+		const churn_pair_t *p = &soak.pairs[i];
+		const int64_t *at = index && p->room < g->c.rooms ? index[p->room] : NULL;
+
+		if (!at || at[p->prev] < 0 || at[p->k] < 0 || at[p->prev] >= at[p->k])
+			g->churn.misordered++;
+	}
+	for (r = 0; index && r < g->c.rooms; r++)
+		free(index[r]);
+	free(index);
+	free(soak.pairs);
+	soak.pairs = NULL;
+	soak.npairs = soak.cap = 0;
+}
+
 /* After the step's drain: every stay ends now, and the churners finish their cycles. */
 void soak_finish(gen_t *g)
 {
@@ -345,6 +390,7 @@ void soak_finish(gen_t *g)
 		churn_cycles(g, now_s());
 		gen_poll(g, 1);
 	}
+	check_churn_order(g);
 }
 
 static int churn_passed(const gen_t *g)
